@@ -1,0 +1,110 @@
+//! Database URLs: which engine, where, and a printable form that never shows
+//! the password.
+
+use std::path::{Path, PathBuf};
+
+use super::Engine;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbUrl {
+    raw: String,
+    engine: Engine,
+}
+
+impl DbUrl {
+    /// Parses a URL; a relative SQLite path is resolved against `base`.
+    pub fn parse(raw: &str, base: &Path) -> Result<Self> {
+        let (scheme, rest) = raw.split_once("://").ok_or_else(|| bad_url(raw))?;
+        let engine = match scheme {
+            "sqlite" => Engine::Sqlite,
+            "postgres" | "postgresql" => Engine::Postgres,
+            "mysql" | "mariadb" => Engine::Mysql,
+            _ => return Err(bad_url(raw)),
+        };
+        let raw = match engine {
+            Engine::Sqlite if rest.is_empty() => return Err(bad_url(raw)),
+            Engine::Sqlite if rest != ":memory:" && !Path::new(rest).is_absolute() => {
+                format!("sqlite://{}", base.join(rest).display())
+            }
+            _ => raw.to_string(),
+        };
+        Ok(DbUrl { raw, engine })
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+
+    /// The URL with any password replaced by `***`, safe to print.
+    pub fn redacted(&self) -> String {
+        redact(&self.raw)
+    }
+
+    /// The full URL, password included: only for handing to a driver.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// For `sqlite://` URLs: the database file (`None` for `:memory:`).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        let rest = self.raw.strip_prefix("sqlite://")?;
+        let rest = rest.split('?').next().unwrap_or(rest);
+        (rest != ":memory:").then(|| PathBuf::from(rest))
+    }
+}
+
+impl std::fmt::Display for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+fn bad_url(raw: &str) -> Error {
+    Error::Usage(format!(
+        "`{}` is not a database URL\n  = help: use sqlite://PATH, postgres://USER@HOST/DB or mysql://USER@HOST/DB",
+        redact(raw)
+    ))
+}
+
+/// Masks the password of `scheme://user:password@host…`.
+pub fn redact(raw: &str) -> String {
+    let Some((scheme, rest)) = raw.split_once("://") else {
+        return raw.to_string();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => format!(
+            "{scheme}://{}:***{}",
+            &authority[..colon],
+            &rest[at..]
+        ),
+        _ => raw.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_password() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/tiku"),
+            "postgres://app:***@db:5432/tiku"
+        );
+        assert_eq!(redact("postgres://app@db/tiku"), "postgres://app@db/tiku");
+    }
+
+    #[test]
+    fn relative_sqlite_path_resolves_against_base() {
+        let u = DbUrl::parse("sqlite://demo/tiku.db", Path::new("/srv/plans")).unwrap();
+        assert_eq!(u.sqlite_path().unwrap(), Path::new("/srv/plans/demo/tiku.db"));
+    }
+
+    #[test]
+    fn unknown_scheme_is_an_error() {
+        assert!(DbUrl::parse("oracle://x", Path::new(".")).is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! What a database holds, as migplan sees it: tables, columns with their
+//! portable types, primary, unique and foreign keys.
+//!
+//! Backends produce a [`Catalog`] by introspection; backups carry the same
+//! structures in their meta, so import can compare the two.
+
+use serde::{Deserialize, Serialize};
+
+use crate::value::ColumnType;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Catalog {
+    pub tables: Vec<TableInfo>,
+}
+
+impl Catalog {
+    pub fn table(&self, name: &str) -> Option<&TableInfo> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tables.iter().map(|t| t.name.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TableInfo {
+    pub name: String,
+    pub columns: Vec<ColumnInfo>,
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    #[serde(default)]
+    pub unique_keys: Vec<Vec<String>>,
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKey>,
+}
+
+impl TableInfo {
+    pub fn column(&self, name: &str) -> Option<&ColumnInfo> {
+        self.columns.iter().find(|c| c.name == name)
+    }
+
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| c.name == name)
+    }
+
+    /// Foreign keys that point back at this same table (parent/child rows).
+    pub fn self_references(&self) -> impl Iterator<Item = &ForeignKey> {
+        self.foreign_keys
+            .iter()
+            .filter(move |fk| fk.ref_table == self.name)
+    }
+
+    /// True when `columns` (in any order) are the primary key or a unique key.
+    pub fn is_unique_key(&self, columns: &[String]) -> bool {
+        let same = |k: &Vec<String>| {
+            k.len() == columns.len() && columns.iter().all(|c| k.contains(c))
+        };
+        (!self.primary_key.is_empty() && same(&self.primary_key))
+            || self.unique_keys.iter().any(same)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnInfo {
+    pub name: String,
+    /// The portable type migplan encodes values by.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// The engine's own declared type, e.g. `VARCHAR(64)`, kept for people.
+    pub sql_type: String,
+    pub nullable: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub has_default: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ForeignKey {
+    pub columns: Vec<String>,
+    pub ref_table: String,
+    pub ref_columns: Vec<String>,
+}

@@ -1,0 +1,2 @@
+//! cli (being written)
+pub fn main() -> i32 { 0 }

@@ -1,0 +1,1 @@
+//! The data phase (being written).

@@ -1,0 +1,117 @@
+//! The top-level error and the exit codes, in one place.
+
+use std::path::PathBuf;
+
+use crate::diag::Diagnostic;
+
+/// Exit codes of the `migplan` binary.
+pub mod exit {
+    pub const SUCCESS: i32 = 0;
+    /// The run failed (database, file, conflict, verification …).
+    pub const FAILED: i32 = 1;
+    /// Bad usage or an invalid plan: nothing was attempted.
+    pub const USAGE: i32 = 2;
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A plan (or other user-written file) is invalid; every problem found.
+    #[error("{}", render_diagnostics(.0))]
+    Invalid(Vec<Diagnostic>),
+
+    /// Flags or arguments that cannot work together.
+    #[error("{0}")]
+    Usage(String),
+
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// A backup file that is malformed, truncated or fails verification.
+    #[error("{path}{}: {message}", .position.map(|(l, c)| format!(":{l}:{c}")).unwrap_or_default())]
+    Backup {
+        path: PathBuf,
+        position: Option<(usize, usize)>,
+        message: String,
+    },
+
+    /// A database error, with what migplan was doing when it happened.
+    #[error("{context}: {message}")]
+    Database { context: String, message: String },
+
+    /// The schema phase failed; `applied` lists scripts applied before it.
+    #[error("schema migration failed: {message}{}", applied_note(.applied))]
+    Schema { message: String, applied: Vec<String> },
+
+    /// Rows that already exist under conflict policy `error`.
+    #[error("{}", conflict_message(.table, .keys, *.total))]
+    Conflict {
+        table: String,
+        keys: Vec<String>,
+        total: u64,
+    },
+
+    /// The plan, the backup and the database disagree (missing tables,
+    /// columns, cycles, versions …). The message names the fact and the fix.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+impl Error {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Invalid(_) | Error::Usage(_) => exit::USAGE,
+            _ => exit::FAILED,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn db(context: impl Into<String>, err: impl std::fmt::Display) -> Self {
+        Error::Database {
+            context: context.into(),
+            message: err.to_string(),
+        }
+    }
+}
+
+fn render_diagnostics(diags: &[Diagnostic]) -> String {
+    let mut out: Vec<String> = diags.iter().map(Diagnostic::render).collect();
+    if diags.len() > 1 {
+        out.push(format!("{} problems found", diags.len()));
+    }
+    out.join("\n")
+}
+
+fn applied_note(applied: &[String]) -> String {
+    if applied.is_empty() {
+        " (no script of this run was applied)".into()
+    } else {
+        format!(" (applied before the failure: {})", applied.join(", "))
+    }
+}
+
+/// How many conflicting keys a message lists before it only counts the rest.
+pub const CONFLICTS_LISTED: usize = 20;
+
+fn conflict_message(table: &str, keys: &[String], total: u64) -> String {
+    let mut msg = format!(
+        "{total} row(s) of `{table}` already exist and the conflict policy is `error`: {}",
+        keys.join(", ")
+    );
+    if total > keys.len() as u64 {
+        msg.push_str(&format!(" … and {} more", total - keys.len() as u64));
+    }
+    msg.push_str("\n  = help: use `--conflict skip` to keep existing rows or `--conflict overwrite` to replace them; nothing was changed");
+    msg
+}

@@ -1,0 +1,99 @@
+//! Rows ↔ files. A format writes a backup ([`BackupWriter`]) and reads one
+//! back ([`read_backup`]), handing rows as [`Value`]s to a [`BackupVisitor`].
+//! Formats know nothing of databases: they never open a connection.
+
+mod atomic;
+pub mod json;
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use atomic::AtomicFile;
+
+use crate::catalog::{ColumnInfo, ForeignKey};
+use crate::error::Result;
+use crate::value::{TableSummary, Value};
+
+/// The `format` field of every migplan backup.
+pub const FORMAT_NAME: &str = "migplan-backup";
+/// The current backup format version; readers refuse newer ones.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Everything a backup says about itself, written before any data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BackupMeta {
+    pub format: String,
+    pub format_version: u32,
+    pub tool_version: String,
+    pub plan: Option<String>,
+    /// Highest applied schema script at export time.
+    pub schema_version: Option<i64>,
+    /// RFC 3339.
+    pub exported_at: String,
+    /// `full`, `incremental` or `modules`.
+    pub export_type: String,
+    #[serde(default)]
+    pub modules: Vec<String>,
+    pub incremental_since: Option<String>,
+    pub source_engine: String,
+    pub tables: Vec<TableMeta>,
+}
+
+impl BackupMeta {
+    pub fn table(&self, name: &str) -> Option<&TableMeta> {
+        self.tables.iter().find(|t| t.name == name)
+    }
+}
+
+/// One table as recorded in a backup: the columns actually exported, in the
+/// order each row lists them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TableMeta {
+    pub name: String,
+    pub module: Option<String>,
+    pub columns: Vec<ColumnInfo>,
+    #[serde(default)]
+    pub primary_key: Vec<String>,
+    #[serde(default)]
+    pub foreign_keys: Vec<ForeignKey>,
+    /// Rows the export expected to write (the summary has the true count).
+    pub rows: u64,
+    /// For incremental exports: the column rows were selected by, or `None`
+    /// when the table had none and was exported whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub changed_column: Option<String>,
+}
+
+/// Writes one backup: tables one after another, rows streamed.
+pub trait BackupWriter {
+    fn begin_table(&mut self, table: &TableMeta) -> Result<()>;
+    fn write_row(&mut self, row: &[Value]) -> Result<()>;
+    fn end_table(&mut self) -> Result<TableSummary>;
+    /// Writes the trailer and moves the file to its final name.
+    fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// Receives a backup as it is read. Rows arrive in file order; every table's
+/// count and checksum are verified by the reader before `read_backup` returns.
+pub trait BackupVisitor {
+    fn meta(&mut self, meta: &BackupMeta) -> Result<()>;
+    fn begin_table(&mut self, table: &TableMeta) -> Result<()>;
+    fn row(&mut self, row: Vec<Value>) -> Result<()>;
+    fn end_table(&mut self, table: &TableMeta) -> Result<()>;
+}
+
+/// Creates a backup writer for `path` (written under a temporary name).
+pub fn create_backup(path: &Path, meta: &BackupMeta) -> Result<Box<dyn BackupWriter>> {
+    Ok(Box::new(json::JsonWriter::create(path, meta)?))
+}
+
+/// Reads only the meta of a backup, without touching its data.
+pub fn read_meta(path: &Path) -> Result<BackupMeta> {
+    json::read_meta(path)
+}
+
+/// Reads a whole backup, verifying row counts and checksums.
+pub fn read_backup(path: &Path, visitor: &mut dyn BackupVisitor) -> Result<()> {
+    json::read(path, visitor)
+}

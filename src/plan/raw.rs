@@ -1,0 +1,1 @@
+//! serde mirror of the plan file (stub).

@@ -1,0 +1,196 @@
+//! migplan's own value type: the only thing that crosses the boundary between
+//! backends (rows ↔ databases) and formats (rows ↔ files).
+//!
+//! Neither driver types nor serde_json nor spreadsheet cells leak across it, so a
+//! backend and a format never need to know about each other.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// One cell of one row.
+///
+/// Variants carry values exactly: decimals stay decimal strings (no float
+/// rounding), text is any UTF-8, floats keep every bit (NaN, ±inf, -0.0).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    /// Unsigned integers beyond `i64::MAX` (MySQL `BIGINT UNSIGNED`).
+    UInt(u64),
+    Float(f64),
+    /// An exact decimal number in plain notation, e.g. `-1234.5600`.
+    Decimal(String),
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Value {
+    pub fn is_null(&self) -> bool {
+        matches!(self, Value::Null)
+    }
+
+    /// A short rendering for messages and reports (keys, conflicting rows).
+    pub fn display(&self) -> String {
+        match self {
+            Value::Null => "NULL".into(),
+            Value::Bool(b) => b.to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Float(f) => f.to_string(),
+            Value::Decimal(d) => d.clone(),
+            Value::Text(s) if s.chars().count() > 40 => {
+                format!("{:?}…", s.chars().take(40).collect::<String>())
+            }
+            Value::Text(s) => format!("{s:?}"),
+            Value::Bytes(b) => format!("<{} bytes>", b.len()),
+        }
+    }
+
+    /// Feeds a canonical, unambiguous encoding of the value into a hasher.
+    ///
+    /// The encoding is tagged and length-prefixed so that no two different
+    /// values (or rows) hash alike; every format computes the same checksum
+    /// for the same values, whatever its on-disk representation.
+    fn hash_into(&self, h: &mut Sha256) {
+        match self {
+            Value::Null => h.update([0u8]),
+            Value::Bool(b) => h.update([1u8, *b as u8]),
+            Value::Int(i) => {
+                h.update([2u8]);
+                h.update(i.to_be_bytes());
+            }
+            Value::UInt(u) => {
+                h.update([3u8]);
+                h.update(u.to_be_bytes());
+            }
+            Value::Float(f) => {
+                h.update([4u8]);
+                h.update(f.to_bits().to_be_bytes());
+            }
+            Value::Decimal(d) => tagged_bytes(h, 5, d.as_bytes()),
+            Value::Text(s) => tagged_bytes(h, 6, s.as_bytes()),
+            Value::Bytes(b) => tagged_bytes(h, 7, b),
+        }
+    }
+}
+
+fn tagged_bytes(h: &mut Sha256, tag: u8, bytes: &[u8]) {
+    h.update([tag]);
+    h.update((bytes.len() as u64).to_be_bytes());
+    h.update(bytes);
+}
+
+/// Running row count and SHA-256 of a table's rows, in the order they were
+/// written. Export stores it in the backup; import recomputes and compares.
+#[derive(Clone, Default)]
+pub struct Checksum {
+    hasher: Sha256,
+    rows: u64,
+}
+
+impl Checksum {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add_row(&mut self, row: &[Value]) {
+        self.hasher.update((row.len() as u64).to_be_bytes());
+        for v in row {
+            v.hash_into(&mut self.hasher);
+        }
+        self.rows += 1;
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The summary of everything added so far, as stored in backups.
+    pub fn summary(&self) -> TableSummary {
+        TableSummary {
+            rows: self.rows,
+            sha256: hex::encode(self.hasher.clone().finalize()),
+        }
+    }
+}
+
+/// Row count and checksum of one table, as recorded at the end of a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableSummary {
+    pub rows: u64,
+    pub sha256: String,
+}
+
+/// migplan's portable column types. Each backend maps its native types onto
+/// these (docs/types.md); formats use them to encode values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    Bool,
+    Int,
+    Float,
+    Decimal,
+    Text,
+    Blob,
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Json,
+    Uuid,
+    /// No declared type (SQLite columns without one): values keep their own kind.
+    Any,
+}
+
+impl ColumnType {
+    pub fn name(self) -> &'static str {
+        match self {
+            ColumnType::Bool => "bool",
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::Decimal => "decimal",
+            ColumnType::Text => "text",
+            ColumnType::Blob => "blob",
+            ColumnType::Date => "date",
+            ColumnType::Time => "time",
+            ColumnType::Timestamp => "timestamp",
+            ColumnType::TimestampTz => "timestamptz",
+            ColumnType::Json => "json",
+            ColumnType::Uuid => "uuid",
+            ColumnType::Any => "any",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_distinguishes_values_that_print_alike() {
+        let mut a = Checksum::new();
+        a.add_row(&[Value::Text("1".into())]);
+        let mut b = Checksum::new();
+        b.add_row(&[Value::Int(1)]);
+        assert_ne!(a.summary().sha256, b.summary().sha256);
+    }
+
+    #[test]
+    fn checksum_distinguishes_row_boundaries() {
+        let mut a = Checksum::new();
+        a.add_row(&[Value::Text("ab".into()), Value::Text("c".into())]);
+        let mut b = Checksum::new();
+        b.add_row(&[Value::Text("a".into()), Value::Text("bc".into())]);
+        assert_ne!(a.summary().sha256, b.summary().sha256);
+    }
+
+    #[test]
+    fn checksum_keeps_float_bits() {
+        let mut a = Checksum::new();
+        a.add_row(&[Value::Float(0.0)]);
+        let mut b = Checksum::new();
+        b.add_row(&[Value::Float(-0.0)]);
+        assert_ne!(a.summary().sha256, b.summary().sha256);
+    }
+}
