@@ -53,9 +53,8 @@ impl TableInfo {
 
     /// True when `columns` (in any order) are the primary key or a unique key.
     pub fn is_unique_key(&self, columns: &[String]) -> bool {
-        let same = |k: &Vec<String>| {
-            k.len() == columns.len() && columns.iter().all(|c| k.contains(c))
-        };
+        let same =
+            |k: &Vec<String>| k.len() == columns.len() && columns.iter().all(|c| k.contains(c));
         (!self.primary_key.is_empty() && same(&self.primary_key))
             || self.unique_keys.iter().any(same)
     }

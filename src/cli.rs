@@ -1,2 +1,220 @@
-//! cli (being written)
-pub fn main() -> i32 { 0 }
+//! The command line (clap derive): arguments, dispatch, error rendering and
+//! exit codes. The work itself lives in [`crate::run`].
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::{Error, Result, exit};
+use crate::plan::Conflict;
+use crate::run;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "migplan",
+    version,
+    about = "Declarative data migrations: plan → DAG → schema → data"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a plan: schema scripts, then its export or import.
+    Run(RunArgs),
+    /// Check plan files (or folders of them) without running anything.
+    Validate(ValidateArgs),
+    /// Print the ordered steps a plan would take, changing nothing.
+    Plan(PlanArgs),
+    /// Schema scripts: status or apply.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Export a database to a backup without a plan file.
+    Export(ExportArgs),
+    /// Import a backup into a database without a plan file.
+    Import(ImportArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConflictArg {
+    Skip,
+    Overwrite,
+    Error,
+}
+
+impl From<ConflictArg> for Conflict {
+    fn from(c: ConflictArg) -> Conflict {
+        match c {
+            ConflictArg::Skip => Conflict::Skip,
+            ConflictArg::Overwrite => Conflict::Overwrite,
+            ConflictArg::Error => Conflict::Error,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The plan file.
+    pub plan: PathBuf,
+    /// Database URL, overriding `[database] url`.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Backup to write, overriding `[export] output`.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Backup to import, overriding `[import] file`.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Incremental start (RFC 3339), overriding `[export] since`.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Modules to export or import (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub modules: Vec<String>,
+    /// Conflict policy for every table, overriding the plan.
+    #[arg(long, value_enum)]
+    pub conflict: Option<ConflictArg>,
+    /// Import inside a transaction, print the report, roll back.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value = "text")]
+    pub report: ReportFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+    Github,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Plan files or folders of plan files.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ValidateFormat,
+    /// Also check tables, columns and module order against this database.
+    #[arg(long)]
+    pub db: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    pub plan: PathBuf,
+    #[arg(long)]
+    pub db: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// List applied and pending schema scripts.
+    Status(SchemaArgs),
+    /// Apply pending schema scripts.
+    Up(SchemaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    pub plan: PathBuf,
+    #[arg(long)]
+    pub db: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub db: String,
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: FileFormat,
+    #[arg(long, value_delimiter = ',')]
+    pub modules: Vec<String>,
+    /// Export only rows changed after this instant (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    #[arg(long)]
+    pub db: String,
+    pub file: PathBuf,
+    #[arg(long, value_enum)]
+    pub conflict: Option<ConflictArg>,
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub report: ReportFormat,
+}
+
+/// Parses arguments, runs the command, renders any error; returns the exit code.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::SUCCESS
+            };
+        }
+    };
+    match dispatch(cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", e.to_string().trim_start_matches("error: "));
+            e.exit_code()
+        }
+    }
+}
+
+fn dispatch(cmd: Command) -> Result<i32> {
+    let mut out = std::io::stdout().lock();
+    let text = match cmd {
+        Command::Run(a) => run::run(&a)?,
+        Command::Validate(a) => return run::validate(&a, &mut out),
+        Command::Plan(a) => run::show_plan(&a)?,
+        Command::Schema(SchemaCommand::Status(a)) => run::schema_status(&a)?,
+        Command::Schema(SchemaCommand::Up(a)) => run::schema_up(&a)?,
+        Command::Export(a) => run::export_shortcut(&a)?,
+        Command::Import(a) => run::import_shortcut(&a)?,
+    };
+    write_out(&mut out, &text)?;
+    Ok(exit::SUCCESS)
+}
+
+/// Writes to stdout; a closed pipe (`migplan plan … | head`) is not an error.
+pub fn write_out(out: &mut impl Write, text: &str) -> Result<()> {
+    match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", e)),
+        _ => Ok(()),
+    }
+}

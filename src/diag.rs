@@ -86,10 +86,9 @@ impl Diagnostic {
                 }
                 title.element(Snippet::source(src).path(&path).fold(true).annotation(ann))
             }
-            _ => Group::with_title(Level::ERROR.primary_title(format!(
-                "{}: {}",
-                path, self.message
-            ))),
+            _ => {
+                Group::with_title(Level::ERROR.primary_title(format!("{}: {}", path, self.message)))
+            }
         };
         if let Some(help) = &self.help {
             group = group.element(Level::HELP.message(help));
@@ -157,11 +156,15 @@ fn clamp_span(src: &str, span: Range<usize>) -> Range<usize> {
 }
 
 fn escape_github_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_github_property(s: &str) -> String {
-    escape_github_data(s).replace(':', "%3A").replace(',', "%2C")
+    escape_github_data(s)
+        .replace(':', "%3A")
+        .replace(',', "%2C")
 }
 
 #[cfg(test)]

@@ -46,7 +46,10 @@ pub enum Error {
 
     /// The schema phase failed; `applied` lists scripts applied before it.
     #[error("schema migration failed: {message}{}", applied_note(.applied))]
-    Schema { message: String, applied: Vec<String> },
+    Schema {
+        message: String,
+        applied: Vec<String>,
+    },
 
     /// Rows that already exist under conflict policy `error`.
     #[error("{}", conflict_message(.table, .keys, *.total))]

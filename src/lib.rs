@@ -16,6 +16,7 @@ pub mod diag;
 pub mod error;
 pub mod format;
 pub mod plan;
+pub mod run;
 pub mod schema;
 pub mod value;
 

@@ -1,1 +1,127 @@
-//! schema (being written)
+//! The schema phase: versioned refinery scripts (`V{n}__{name}.sql`) loaded
+//! from the plan's migrations folder and applied before any data moves.
+
+use std::path::Path;
+
+use refinery::{Migration, Runner, Target};
+use serde::Serialize;
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+
+const HISTORY_TABLE: &str = "refinery_schema_history";
+
+/// The scripts of a migrations folder, ordered by version.
+pub struct Scripts {
+    migrations: Vec<Migration>,
+}
+
+/// One script and whether the database has it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScriptStatus {
+    pub version: i64,
+    pub name: String,
+    /// When it was applied (RFC 3339), `None` while pending.
+    pub applied_on: Option<String>,
+}
+
+impl ScriptStatus {
+    pub fn label(&self) -> String {
+        format!("V{}__{}", self.version, self.name)
+    }
+}
+
+/// Applied and pending scripts of one database.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub applied: Vec<ScriptStatus>,
+    pub pending: Vec<ScriptStatus>,
+}
+
+impl Status {
+    /// The highest applied version: the schema version recorded in backups.
+    pub fn version(&self) -> Option<i64> {
+        self.applied.iter().map(|s| s.version).max()
+    }
+}
+
+impl Scripts {
+    /// Loads every `V{n}__{name}.sql` of `dir`.
+    pub fn load(dir: &Path) -> Result<Scripts> {
+        if !dir.is_dir() {
+            return Err(Error::Mismatch(format!(
+                "migrations folder `{}` does not exist\n  = help: fix `[schema] migrations` in the plan, or create the folder with scripts named V1__init.sql, V2__…",
+                dir.display()
+            )));
+        }
+        let migrations = refinery::load_sql_migrations(dir)
+            .map_err(|e| Error::Mismatch(format!("{}: {e}", dir.display())))?;
+        Ok(Scripts { migrations })
+    }
+
+    /// No scripts: databases whose plan has no `[schema]` folder.
+    pub fn none() -> Scripts {
+        Scripts { migrations: vec![] }
+    }
+
+    fn runner(&self, target: Option<i64>) -> Runner {
+        let target = match target {
+            Some(v) => Target::Version(v as _),
+            None => Target::Latest,
+        };
+        Runner::new(&self.migrations)
+            .set_target(target)
+            .set_abort_divergent(true)
+            .set_abort_missing(true)
+    }
+
+    /// What the database has applied and what is still pending (up to `target`).
+    /// Reads only: a database without refinery's table has applied nothing.
+    pub fn status(&self, db: &mut dyn Backend, target: Option<i64>) -> Result<Status> {
+        let applied: Vec<Migration> = if db.has_table(HISTORY_TABLE)? {
+            db.applied_migrations(&self.runner(target))
+                .map_err(|e| Error::db("reading applied schema scripts", e))?
+        } else {
+            vec![]
+        };
+        let is_applied = |m: &Migration| applied.iter().any(|a| a.version() == m.version());
+        let pending = self
+            .migrations
+            .iter()
+            .filter(|m| !is_applied(m))
+            .filter(|m| target.is_none_or(|t| i64::from(m.version()) <= t))
+            .map(script_status)
+            .collect();
+        Ok(Status {
+            applied: applied.iter().map(script_status).collect(),
+            pending,
+        })
+    }
+
+    /// Applies pending scripts; returns their labels. A failing script stops
+    /// the run with the scripts applied before it named.
+    pub fn apply(&self, db: &mut dyn Backend, target: Option<i64>) -> Result<Vec<String>> {
+        match db.migrate(&self.runner(target)) {
+            Ok(report) => Ok(report.applied_migrations().iter().map(label).collect()),
+            Err(e) => Err(Error::Schema {
+                message: e.to_string(),
+                applied: e
+                    .report()
+                    .map(|r| r.applied_migrations().iter().map(label).collect())
+                    .unwrap_or_default(),
+            }),
+        }
+    }
+}
+
+fn label(m: &Migration) -> String {
+    format!("V{}__{}", m.version(), m.name())
+}
+
+fn script_status(m: &Migration) -> ScriptStatus {
+    ScriptStatus {
+        version: i64::from(m.version()),
+        name: m.name().to_string(),
+        applied_on: m.applied_on().map(|t| t.to_string()),
+    }
+}

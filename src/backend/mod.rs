@@ -81,6 +81,9 @@ pub trait Backend {
 
     fn count_rows(&mut self, table: &str) -> Result<u64>;
 
+    /// Whether a table exists, bookkeeping tables included.
+    fn has_table(&mut self, table: &str) -> Result<bool>;
+
     /// Applies pending refinery scripts (each in its own transaction where the
     /// engine allows).
     fn migrate(

@@ -1,22 +1,583 @@
-//! SQLite backend (being written).
-use super::*;
-pub struct Sqlite;
+//! SQLite, the embedded zero-setup default (rusqlite, bundled).
+//!
+//! SQLite is dynamically typed: a value keeps its own storage class whatever
+//! the column declares. Reading returns each value as stored, and writing
+//! binds it back the same way, so a round trip is exact. The declared type
+//! only decides the portable [`ColumnType`] recorded in backups.
+
+use std::path::Path;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags, ToSql, params_from_iter};
+
+use super::{
+    BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, RowOutcome, WriteRequest,
+};
+use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo};
+use crate::error::{Error, Result};
+use crate::plan::Conflict;
+use crate::value::{ColumnType, Value};
+
+pub struct Sqlite {
+    conn: Connection,
+    /// Statements of the table being written, rebuilt when the table changes.
+    writer: Option<WriterSql>,
+}
+
 impl Sqlite {
-    pub fn open(_url: &DbUrl, _opts: &OpenOptions) -> Result<Self> {
-        todo!()
+    pub fn open(url: &DbUrl, opts: &OpenOptions) -> Result<Self> {
+        let conn = match url.sqlite_path() {
+            None => Connection::open_in_memory(),
+            Some(path) if !opts.create && !path.exists() => {
+                return Err(Error::Mismatch(format!(
+                    "database file `{}` does not exist\n  = help: check the URL, or run a plan that creates it",
+                    path.display()
+                )));
+            }
+            Some(path) => open_file(&path, opts),
+        }
+        .map_err(|e| Error::db(format!("cannot open {url}"), e))?;
+        // Foreign keys are off by default in SQLite; imports must enforce them.
+        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+            .map_err(|e| Error::db(format!("cannot configure {url}"), e))?;
+        Ok(Sqlite { conn, writer: None })
+    }
+
+    fn table_info(&self, name: &str) -> rusqlite::Result<TableInfo> {
+        Ok(TableInfo {
+            name: name.to_string(),
+            columns: self.columns(name)?,
+            primary_key: self.primary_key(name)?,
+            unique_keys: self.unique_keys(name)?,
+            foreign_keys: self.foreign_keys(name)?,
+        })
+    }
+
+    fn columns(&self, table: &str) -> rusqlite::Result<Vec<ColumnInfo>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, type, \"notnull\", dflt_value IS NOT NULL, pk FROM pragma_table_info(?1) ORDER BY cid",
+        )?;
+        let rows = stmt.query_map([table], |r| {
+            let sql_type: String = r.get(1)?;
+            let (notnull, pk): (bool, i64) = (r.get(2)?, r.get(4)?);
+            Ok(ColumnInfo {
+                name: r.get(0)?,
+                ty: column_type(&sql_type),
+                sql_type,
+                nullable: !notnull && pk == 0,
+                has_default: r.get(3)?,
+            })
+        })?;
+        rows.collect()
+    }
+
+    fn primary_key(&self, table: &str) -> rusqlite::Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_table_info(?1) WHERE pk > 0 ORDER BY pk")?;
+        let rows = stmt.query_map([table], |r| r.get(0))?;
+        rows.collect()
+    }
+
+    fn unique_keys(&self, table: &str) -> rusqlite::Result<Vec<Vec<String>>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" AND origin != 'pk' ORDER BY seq",
+        )?;
+        let indexes: Vec<String> = stmt
+            .query_map([table], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut cols = self
+            .conn
+            .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")?;
+        indexes
+            .iter()
+            .map(|idx| cols.query_map([idx], |r| r.get(0))?.collect())
+            .collect()
+    }
+
+    fn foreign_keys(&self, table: &str) -> rusqlite::Result<Vec<ForeignKey>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1) ORDER BY id, seq",
+        )?;
+        let mut fks: Vec<(i64, ForeignKey)> = Vec::new();
+        let mut rows = stmt.query([table])?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            if fks.last().is_none_or(|(last, _)| *last != id) {
+                let fk = ForeignKey {
+                    columns: vec![],
+                    ref_table: r.get(1)?,
+                    ref_columns: vec![],
+                };
+                fks.push((id, fk));
+            }
+            let fk = &mut fks.last_mut().expect("pushed above").1;
+            fk.columns.push(r.get(2)?);
+            // `to` is NULL when the reference names the parent's primary key implicitly.
+            if let Some(to) = r.get::<_, Option<String>>(3)? {
+                fk.ref_columns.push(to);
+            }
+        }
+        drop(rows);
+        let mut out = Vec::new();
+        for (_, mut fk) in fks {
+            if fk.ref_columns.is_empty() {
+                fk.ref_columns = self.primary_key(&fk.ref_table)?;
+            }
+            out.push(fk);
+        }
+        Ok(out)
+    }
+
+    fn write_sql(&mut self, req: &WriteRequest<'_>) -> &WriterSql {
+        if !self.writer.as_ref().is_some_and(|w| w.matches(req)) {
+            self.writer = Some(WriterSql::new(req));
+        }
+        self.writer.as_ref().expect("set above")
     }
 }
+
+fn open_file(path: &Path, opts: &OpenOptions) -> rusqlite::Result<Connection> {
+    let mut flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if opts.create {
+        if let Some(dir) = path.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        flags |= OpenFlags::SQLITE_OPEN_CREATE;
+    }
+    Connection::open_with_flags(path, flags)
+}
+
+/// Maps a declared SQLite type to a portable type, following SQLite's own
+/// affinity rules where they apply and the common type names where they don't.
+pub fn column_type(declared: &str) -> ColumnType {
+    let t = declared.to_ascii_uppercase();
+    let base = t.split('(').next().unwrap_or("").trim();
+    match base {
+        "" => ColumnType::Any,
+        "DATE" => ColumnType::Date,
+        "TIME" => ColumnType::Time,
+        "DATETIME" | "TIMESTAMP" => ColumnType::Timestamp,
+        "TIMESTAMPTZ" | "TIMESTAMP WITH TIME ZONE" => ColumnType::TimestampTz,
+        "JSON" | "JSONB" => ColumnType::Json,
+        "UUID" => ColumnType::Uuid,
+        _ if base.contains("BOOL") => ColumnType::Bool,
+        _ if base.contains("INT") => ColumnType::Int,
+        _ if ["CHAR", "CLOB", "TEXT"].iter().any(|k| base.contains(k)) => ColumnType::Text,
+        _ if base.contains("BLOB") => ColumnType::Blob,
+        _ if ["REAL", "FLOA", "DOUB"].iter().any(|k| base.contains(k)) => ColumnType::Float,
+        _ if base.contains("DEC") || base.contains("NUMERIC") => ColumnType::Decimal,
+        _ => ColumnType::Any,
+    }
+}
+
+/// `"name"` with embedded quotes doubled: identifiers from plans and backups
+/// are untrusted and always quoted.
+pub fn quote(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+fn quote_list(idents: &[String]) -> String {
+    idents
+        .iter()
+        .map(|c| quote(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `"a" = ?N AND "b" = ?M …`, numbering placeholders from `first`.
+fn key_match(key: &[String], first: usize) -> String {
+    key.iter()
+        .enumerate()
+        .map(|(i, c)| format!("{} = ?{}", quote(c), first + i))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The SQL for writing one table, built once per table.
+struct WriterSql {
+    table: String,
+    columns: Vec<String>,
+    key: Vec<String>,
+    conflict: Conflict,
+    insert: String,
+    /// `UPDATE … SET non-key columns WHERE key`, for `overwrite`.
+    update: Option<String>,
+    /// Positions of non-key then key columns in a row, matching `update`'s
+    /// placeholders.
+    update_order: Vec<usize>,
+}
+
+impl WriterSql {
+    fn new(req: &WriteRequest<'_>) -> Self {
+        let table = quote(req.table);
+        let placeholders = (1..=req.columns.len())
+            .map(|i| format!("?{i}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut insert = format!(
+            "INSERT INTO {table} ({}) VALUES ({placeholders})",
+            quote_list(req.columns)
+        );
+        if !req.key.is_empty() {
+            insert.push_str(&format!(
+                " ON CONFLICT ({}) DO NOTHING",
+                quote_list(req.key)
+            ));
+        }
+        let (non_key, key): (Vec<usize>, Vec<usize>) =
+            (0..req.columns.len()).partition(|&i| !req.key.contains(&req.columns[i]));
+        let update = (!non_key.is_empty()).then(|| {
+            let set = non_key
+                .iter()
+                .enumerate()
+                .map(|(n, &i)| format!("{} = ?{}", quote(&req.columns[i]), n + 1))
+                .collect::<Vec<_>>()
+                .join(", ");
+            format!(
+                "UPDATE {table} SET {set} WHERE {}",
+                key_match(req.key, non_key.len() + 1)
+            )
+        });
+        WriterSql {
+            table: req.table.to_string(),
+            columns: req.columns.to_vec(),
+            key: req.key.to_vec(),
+            conflict: req.conflict,
+            insert,
+            update,
+            update_order: non_key.into_iter().chain(key).collect(),
+        }
+    }
+
+    fn matches(&self, req: &WriteRequest<'_>) -> bool {
+        self.table == req.table
+            && self.columns == req.columns
+            && self.key == req.key
+            && self.conflict == req.conflict
+    }
+}
+
 impl Backend for Sqlite {
-    fn engine(&self) -> Engine { Engine::Sqlite }
-    fn catalog(&mut self) -> Result<Catalog> { todo!() }
-    fn count_rows(&mut self, _t: &str) -> Result<u64> { todo!() }
-    fn migrate(&mut self, _r: &refinery::Runner) -> std::result::Result<refinery::Report, refinery::Error> { todo!() }
-    fn applied_migrations(&mut self, _r: &refinery::Runner) -> std::result::Result<Vec<refinery::Migration>, refinery::Error> { todo!() }
-    fn begin_read(&mut self) -> Result<()> { todo!() }
-    fn read(&mut self, _q: &ReadRequest<'_>, _s: &mut dyn FnMut(&[Value]) -> Result<()>) -> Result<()> { todo!() }
-    fn begin_write(&mut self) -> Result<()> { todo!() }
-    fn write(&mut self, _q: &WriteRequest<'_>, _r: &[Value]) -> Result<RowOutcome> { todo!() }
-    fn key_exists(&mut self, _t: &str, _c: &[String], _v: &[Value]) -> Result<bool> { todo!() }
-    fn commit(&mut self) -> Result<()> { todo!() }
-    fn rollback(&mut self) -> Result<()> { todo!() }
+    fn engine(&self) -> Engine {
+        Engine::Sqlite
+    }
+
+    fn catalog(&mut self) -> Result<Catalog> {
+        let read = || -> rusqlite::Result<Catalog> {
+            let mut stmt = self.conn.prepare(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+            )?;
+            let names: Vec<String> = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let tables = names
+                .iter()
+                .filter(|n| !BOOKKEEPING_TABLES.contains(&n.as_str()))
+                .map(|n| self.table_info(n))
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Catalog { tables })
+        };
+        read().map_err(|e| Error::db("reading the database's tables", e))
+    }
+
+    fn count_rows(&mut self, table: &str) -> Result<u64> {
+        let sql = format!("SELECT count(*) FROM {}", quote(table));
+        self.conn
+            .query_row(&sql, [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| Error::db(format!("counting rows of `{table}`"), e))
+    }
+
+    fn has_table(&mut self, table: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| Error::db("reading the database's tables", e))
+    }
+
+    fn migrate(
+        &mut self,
+        runner: &refinery::Runner,
+    ) -> std::result::Result<refinery::Report, refinery::Error> {
+        runner.run(&mut self.conn)
+    }
+
+    fn applied_migrations(
+        &mut self,
+        runner: &refinery::Runner,
+    ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error> {
+        runner.get_applied_migrations(&mut self.conn)
+    }
+
+    fn begin_read(&mut self) -> Result<()> {
+        // A deferred transaction takes its snapshot at the first read; read
+        // once now so every table is read from the same instant.
+        self.conn
+            .execute_batch("BEGIN DEFERRED; SELECT count(*) FROM sqlite_schema;")
+            .map_err(|e| Error::db("starting the export snapshot", e))
+    }
+
+    fn read(
+        &mut self,
+        req: &ReadRequest<'_>,
+        sink: &mut dyn FnMut(&[Value]) -> Result<()>,
+    ) -> Result<()> {
+        let ctx = || format!("reading `{}`", req.table);
+        let (sql, params) = select_sql(req);
+        let types = self.column_types(req.table, req.columns)?;
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| Error::db(ctx(), e))?;
+        let mut rows = stmt
+            .query(params_from_iter(params.iter()))
+            .map_err(|e| Error::db(ctx(), e))?;
+        let mut row_buf = Vec::with_capacity(req.columns.len());
+        while let Some(row) = rows.next().map_err(|e| Error::db(ctx(), e))? {
+            row_buf.clear();
+            for (i, ty) in types.iter().enumerate() {
+                let v = row.get_ref(i).map_err(|e| Error::db(ctx(), e))?;
+                row_buf.push(from_sql(v, *ty).map_err(|m| {
+                    Error::Mismatch(format!(
+                        "table `{}` column `{}`: {m}",
+                        req.table, req.columns[i]
+                    ))
+                })?);
+            }
+            sink(&row_buf)?;
+        }
+        Ok(())
+    }
+
+    fn begin_write(&mut self) -> Result<()> {
+        // IMMEDIATE takes the write lock now, so a concurrent writer fails
+        // before any row moves rather than in the middle.
+        self.conn
+            .execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| Error::db("starting the import transaction", e))
+    }
+
+    fn write(&mut self, req: &WriteRequest<'_>, row: &[Value]) -> Result<RowOutcome> {
+        let sql = self.write_sql(req);
+        let (insert, update, order) = (
+            sql.insert.clone(),
+            sql.update.clone(),
+            sql.update_order.clone(),
+        );
+        let ctx = || format!("writing `{}`", req.table);
+        let bound = bind_row(row)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&insert)
+            .map_err(|e| Error::db(ctx(), e))?;
+        if stmt
+            .execute(params_from_iter(bound.iter()))
+            .map_err(|e| Error::db(ctx(), e))?
+            == 1
+        {
+            return Ok(RowOutcome::Inserted);
+        }
+        match (req.conflict, update) {
+            (Conflict::Skip, _) => Ok(RowOutcome::Skipped),
+            (Conflict::Error, _) => Ok(RowOutcome::Conflict),
+            (Conflict::Overwrite, None) => Ok(RowOutcome::Overwritten),
+            (Conflict::Overwrite, Some(update)) => {
+                let mut stmt = self
+                    .conn
+                    .prepare_cached(&update)
+                    .map_err(|e| Error::db(ctx(), e))?;
+                stmt.execute(params_from_iter(order.iter().map(|&i| &bound[i])))
+                    .map_err(|e| Error::db(ctx(), e))?;
+                Ok(RowOutcome::Overwritten)
+            }
+        }
+    }
+
+    fn key_exists(&mut self, table: &str, columns: &[String], values: &[Value]) -> Result<bool> {
+        let sql = format!(
+            "SELECT 1 FROM {} WHERE {} LIMIT 1",
+            quote(table),
+            key_match(columns, 1)
+        );
+        let bound = bind_row(values)?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| Error::db(format!("reading `{table}`"), e))?;
+        stmt.exists(params_from_iter(bound.iter()))
+            .map_err(|e| Error::db(format!("reading `{table}`"), e))
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.conn
+            .execute_batch("COMMIT")
+            .map_err(|e| Error::db("committing", e))
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        self.conn
+            .execute_batch("ROLLBACK")
+            .map_err(|e| Error::db("rolling back", e))
+    }
+}
+
+impl Sqlite {
+    fn column_types(&self, table: &str, columns: &[String]) -> Result<Vec<ColumnType>> {
+        let all = self
+            .columns(table)
+            .map_err(|e| Error::db(format!("reading columns of `{table}`"), e))?;
+        columns
+            .iter()
+            .map(|c| {
+                all.iter()
+                    .find(|ci| &ci.name == c)
+                    .map(|ci| ci.ty)
+                    .ok_or_else(|| Error::Mismatch(format!("table `{table}` has no column `{c}`")))
+            })
+            .collect()
+    }
+}
+
+/// The SELECT of a read request and its parameters.
+fn select_sql(req: &ReadRequest<'_>) -> (String, Vec<rusqlite::types::Value>) {
+    let mut sql = format!(
+        "SELECT {} FROM {}",
+        quote_list(req.columns),
+        quote(req.table)
+    );
+    let mut params = Vec::new();
+    if let Some((col, since)) = &req.changed_since {
+        // Timestamps may be stored as ISO text (any offset), or as unix
+        // seconds or milliseconds; compare each kind as an instant.
+        let c = quote(col);
+        sql.push_str(&format!(
+            " WHERE CASE typeof({c}) \
+               WHEN 'text' THEN julianday({c}) > julianday(?1) \
+               WHEN 'integer' THEN (CASE WHEN {c} > 100000000000 THEN {c} / 1000.0 ELSE {c} END) > ?2 \
+               WHEN 'real' THEN {c} > ?2 \
+               ELSE 0 END"
+        ));
+        params.push(since.to_rfc3339().into());
+        params.push((since.timestamp() as f64).into());
+    }
+    let order = if req.order_by.is_empty() {
+        "rowid".to_string()
+    } else {
+        quote_list(req.order_by)
+    };
+    sql.push_str(&format!(" ORDER BY {order}"));
+    (sql, params)
+}
+
+/// A stored value as migplan's value. Integers in boolean columns that are
+/// 0 or 1 become booleans (SQLite stores booleans as integers); text in a
+/// decimal column becomes a decimal. Both bind back to the same storage.
+fn from_sql(v: ValueRef<'_>, ty: ColumnType) -> std::result::Result<Value, String> {
+    Ok(match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i @ (0 | 1)) if ty == ColumnType::Bool => Value::Bool(i == 1),
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Float(f),
+        ValueRef::Text(t) => {
+            let s = std::str::from_utf8(t)
+                .map_err(|_| "holds text that is not valid UTF-8".to_string())?
+                .to_string();
+            if ty == ColumnType::Decimal && is_decimal(&s) {
+                Value::Decimal(s)
+            } else {
+                Value::Text(s)
+            }
+        }
+        ValueRef::Blob(b) => Value::Bytes(b.to_vec()),
+    })
+}
+
+/// Plain decimal notation: optional sign, digits, optional fraction.
+pub fn is_decimal(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !(s.contains('.') && frac.is_empty())
+}
+
+/// A value as a SQLite binding; values SQLite cannot store exactly are errors.
+fn bind(v: &Value) -> std::result::Result<ToSqlOutput<'_>, String> {
+    use rusqlite::types::Value as Sv;
+    Ok(match v {
+        Value::Null => ToSqlOutput::Owned(Sv::Null),
+        Value::Bool(b) => ToSqlOutput::Owned(Sv::Integer(*b as i64)),
+        Value::Int(i) => ToSqlOutput::Owned(Sv::Integer(*i)),
+        Value::UInt(u) => match i64::try_from(*u) {
+            Ok(i) => ToSqlOutput::Owned(Sv::Integer(i)),
+            Err(_) => return Err(format!("{u} does not fit SQLite's 64-bit signed INTEGER")),
+        },
+        // SQLite silently stores NaN as NULL: refuse rather than lose it.
+        Value::Float(f) if f.is_nan() => {
+            return Err("SQLite cannot store NaN (it would become NULL)".into());
+        }
+        Value::Float(f) => ToSqlOutput::Owned(Sv::Real(*f)),
+        Value::Decimal(d) => ToSqlOutput::Borrowed(ValueRef::Text(d.as_bytes())),
+        Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        Value::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+    })
+}
+
+struct Bound<'a>(ToSqlOutput<'a>);
+
+impl ToSql for Bound<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match &self.0 {
+            ToSqlOutput::Borrowed(v) => ToSqlOutput::Borrowed(*v),
+            ToSqlOutput::Owned(v) => ToSqlOutput::Borrowed(v.into()),
+            other => return other.to_sql(),
+        })
+    }
+}
+
+fn bind_row(row: &[Value]) -> Result<Vec<Bound<'_>>> {
+    row.iter()
+        .map(|v| bind(v).map(Bound).map_err(Error::Mismatch))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_types_map_to_portable_types() {
+        assert_eq!(column_type("INTEGER"), ColumnType::Int);
+        assert_eq!(column_type("BOOLEAN"), ColumnType::Bool);
+        assert_eq!(column_type("varchar(64)"), ColumnType::Text);
+        assert_eq!(column_type("DECIMAL(12,2)"), ColumnType::Decimal);
+        assert_eq!(column_type("DATETIME"), ColumnType::Timestamp);
+        assert_eq!(column_type("DOUBLE PRECISION"), ColumnType::Float);
+        assert_eq!(column_type(""), ColumnType::Any);
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn decimal_notation() {
+        assert!(is_decimal("-12.50"));
+        assert!(is_decimal("7"));
+        assert!(!is_decimal("1e5"));
+        assert!(!is_decimal("12."));
+        assert!(!is_decimal("abc"));
+    }
+
+    #[test]
+    fn nan_is_refused_not_turned_into_null() {
+        assert!(bind(&Value::Float(f64::NAN)).is_err());
+    }
 }

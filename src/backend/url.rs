@@ -75,11 +75,9 @@ pub fn redact(raw: &str) -> String {
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let authority = &rest[..authority_end];
     match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => format!(
-            "{scheme}://{}:***{}",
-            &authority[..colon],
-            &rest[at..]
-        ),
+        (Some(at), Some(colon)) if colon < at => {
+            format!("{scheme}://{}:***{}", &authority[..colon], &rest[at..])
+        }
         _ => raw.to_string(),
     }
 }
@@ -100,7 +98,10 @@ mod tests {
     #[test]
     fn relative_sqlite_path_resolves_against_base() {
         let u = DbUrl::parse("sqlite://demo/tiku.db", Path::new("/srv/plans")).unwrap();
-        assert_eq!(u.sqlite_path().unwrap(), Path::new("/srv/plans/demo/tiku.db"));
+        assert_eq!(
+            u.sqlite_path().unwrap(),
+            Path::new("/srv/plans/demo/tiku.db")
+        );
     }
 
     #[test]

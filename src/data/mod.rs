@@ -1,1 +1,71 @@
-//! The data phase (being written).
+//! The data phase: export, import (and later copy) in DAG order. The only
+//! part of migplan that sees both a backend and a format.
+
+mod export;
+mod import;
+mod progress;
+mod report;
+mod spool;
+
+pub use export::{ExportOptions, export};
+pub use import::{ImportOptions, import};
+pub use report::{ExportReport, ImportReport, TableCounts};
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+
+/// The tables a run covers, in plan order: the chosen modules' tables, or
+/// every table of the database when the plan declares no modules.
+pub fn select_tables(plan: &Plan, catalog: &Catalog, modules: &[String]) -> Result<Vec<String>> {
+    if plan.modules.is_empty() {
+        if !modules.is_empty() {
+            return Err(Error::Usage(
+                "the plan declares no `[[module]]`, so `--modules` has nothing to choose from"
+                    .into(),
+            ));
+        }
+        return Ok(catalog.names().map(String::from).collect());
+    }
+    for m in modules {
+        if plan.module(m).is_none() {
+            let known: Vec<String> = plan
+                .modules
+                .iter()
+                .map(|m| format!("`{}`", m.name))
+                .collect();
+            return Err(Error::Usage(format!(
+                "unknown module `{m}`\n  = help: known modules: {}",
+                known.join(", ")
+            )));
+        }
+    }
+    let mut tables = Vec::new();
+    for module in plan
+        .modules
+        .iter()
+        .filter(|m| modules.is_empty() || modules.contains(&m.name))
+    {
+        for t in &module.tables {
+            if catalog.table(t).is_none() {
+                return Err(Error::Mismatch(format!(
+                    "module `{}` lists table `{t}`, which the database does not have\n  = help: fix the plan, or apply the schema scripts that create it",
+                    module.name
+                )));
+            }
+            tables.push(t.clone());
+        }
+    }
+    Ok(tables)
+}
+
+/// Database tables no module of the plan covers (they are left out).
+pub fn uncovered_tables<'a>(plan: &Plan, catalog: &'a Catalog) -> Vec<&'a str> {
+    if plan.modules.is_empty() {
+        return vec![];
+    }
+    catalog
+        .names()
+        .filter(|t| plan.module_of(t).is_none())
+        .collect()
+}

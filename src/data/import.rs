@@ -1,0 +1,468 @@
+//! Import: one write transaction, tables in DAG order, rows streamed from the
+//! backup into the database with a conflict policy.
+//!
+//! Rows arrive in file order. A table whose parents have not been imported
+//! yet is parked in a spool until they have; a self-referencing row whose
+//! parent row is not there yet waits likewise. Any failure rolls everything
+//! back: the database is exactly as before.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use super::report::{ImportReport, TableCounts};
+use super::spool::Spool;
+use super::{progress, select_tables};
+use crate::backend::{Backend, RowOutcome, WriteRequest};
+use crate::catalog::{Catalog, TableInfo};
+use crate::dag::Dag;
+use crate::error::{CONFLICTS_LISTED, Error, Result};
+use crate::format::{self, BackupMeta, BackupVisitor, TableMeta};
+use crate::plan::{Conflict, Plan};
+use crate::value::Value;
+
+pub struct ImportOptions {
+    /// Overrides every table's policy (`--conflict`).
+    pub conflict: Option<Conflict>,
+    /// Import only these modules' tables; empty means every table of the backup.
+    pub modules: Vec<String>,
+    /// Run everything, then roll back.
+    pub dry_run: bool,
+    /// The database's schema version, compared with the backup's.
+    pub schema_version: Option<i64>,
+}
+
+pub fn import(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    file: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
+    let meta = format::read_meta(file)?;
+    check_version(&meta, opts.schema_version)?;
+    let catalog = db.catalog()?;
+    let jobs = plan_jobs(plan, &catalog, &meta, opts)?;
+    let names: Vec<String> = meta
+        .tables
+        .iter()
+        .map(|t| t.name.clone())
+        .filter(|t| jobs.contains_key(t))
+        .collect();
+    let dag = Dag::build(plan, &catalog, &names)?;
+    let order: Vec<String> = dag.order().map(String::from).collect();
+    let parents = order
+        .iter()
+        .map(|t| {
+            (
+                t.clone(),
+                dag.parents(t).into_iter().map(String::from).collect(),
+            )
+        })
+        .collect();
+    db.begin_write()?;
+    let mut importer = Importer::new(db, jobs, parents, meta.tables.iter().map(|t| t.rows).sum());
+    let result = format::read_backup(file, &mut importer).and_then(|_| importer.finish(&order));
+    let bar = importer.bar.clone();
+    let report = ImportReport {
+        file: file.display().to_string(),
+        dry_run: opts.dry_run,
+        tables: order
+            .iter()
+            .filter_map(|t| importer.counts.remove(t))
+            .collect(),
+    };
+    bar.finish_and_clear();
+    match result {
+        Ok(()) if !opts.dry_run => db.commit()?,
+        Ok(()) => db.rollback()?,
+        Err(e) => {
+            db.rollback()?;
+            return Err(e);
+        }
+    }
+    Ok(report)
+}
+
+/// A backup from a newer schema than the database cannot be imported; an
+/// older one can when its columns still fit (checked per table).
+fn check_version(meta: &BackupMeta, db_version: Option<i64>) -> Result<()> {
+    match (meta.schema_version, db_version) {
+        (Some(b), Some(d)) if b > d => Err(Error::Mismatch(format!(
+            "the backup is from schema version {b}, the database is at version {d}\n  = help: apply the newer schema scripts first (`migplan schema up PLAN`)"
+        ))),
+        (Some(b), None) => Err(Error::Mismatch(format!(
+            "the backup is from schema version {b}, but the database has no schema scripts applied\n  = help: set `[schema] migrations` in the plan so the scripts run before the import"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// How one table of the backup is written.
+struct Job {
+    columns: Vec<String>,
+    key: Vec<String>,
+    /// Positions of the key columns in a backup row.
+    key_pos: Vec<usize>,
+    conflict: Conflict,
+    /// Self-references: positions of the referencing columns and of the
+    /// referenced columns in a row, and the referenced column names.
+    self_refs: Vec<(Vec<usize>, Vec<usize>, Vec<String>)>,
+}
+
+fn plan_jobs(
+    plan: &Plan,
+    catalog: &Catalog,
+    meta: &BackupMeta,
+    opts: &ImportOptions,
+) -> Result<HashMap<String, Job>> {
+    let chosen: Option<HashSet<String>> = if opts.modules.is_empty() {
+        None
+    } else {
+        Some(
+            select_tables(plan, catalog, &opts.modules)?
+                .into_iter()
+                .collect(),
+        )
+    };
+    let mut jobs = HashMap::new();
+    for t in &meta.tables {
+        if chosen.as_ref().is_some_and(|c| !c.contains(&t.name)) {
+            continue;
+        }
+        let info = catalog
+            .table(&t.name)
+            .ok_or_else(|| missing_table(&t.name, meta))?;
+        let conflict = opts.conflict.unwrap_or_else(|| plan.conflict_for(&t.name));
+        jobs.insert(t.name.clone(), job(plan, info, t, conflict)?);
+    }
+    Ok(jobs)
+}
+
+fn missing_table(table: &str, meta: &BackupMeta) -> Error {
+    Error::Mismatch(format!(
+        "the backup holds table `{table}`, which the database does not have (backup schema version {})\n  = help: apply the schema scripts that create it, or import only some modules with `--modules`",
+        meta.schema_version
+            .map_or("unknown".into(), |v| v.to_string())
+    ))
+}
+
+fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Result<Job> {
+    let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+    check_columns(info, &columns)?;
+    let key = plan
+        .table_options(&t.name)
+        .key
+        .unwrap_or_else(|| info.primary_key.clone());
+    if !key.is_empty() && !info.is_unique_key(&key) {
+        return Err(Error::Mismatch(format!(
+            "the conflict key ({}) of `{}` is not its primary key or a unique key\n  = help: set `[tables.{}] key` to the columns of a primary or unique key",
+            key.join(", "),
+            t.name,
+            t.name
+        )));
+    }
+    let pos = |cols: &[String]| -> Option<Vec<usize>> {
+        cols.iter()
+            .map(|c| columns.iter().position(|x| x == c))
+            .collect()
+    };
+    let key_pos = pos(&key).ok_or_else(|| {
+        Error::Mismatch(format!(
+            "the backup of `{}` leaves out a column of its conflict key ({})",
+            t.name,
+            key.join(", ")
+        ))
+    })?;
+    let self_refs = info
+        .self_references()
+        .filter_map(|fk| {
+            Some((
+                pos(&fk.columns)?,
+                pos(&fk.ref_columns)?,
+                fk.ref_columns.clone(),
+            ))
+        })
+        .collect();
+    Ok(Job {
+        columns,
+        key,
+        key_pos,
+        conflict,
+        self_refs,
+    })
+}
+
+/// Every backup column must exist in the table; every required column of the
+/// table must be in the backup.
+fn check_columns(info: &TableInfo, columns: &[String]) -> Result<()> {
+    if let Some(c) = columns.iter().find(|c| info.column(c).is_none()) {
+        return Err(Error::Mismatch(format!(
+            "the backup has column `{}`.`{c}`, which the database's table does not have\n  = help: the backup may be from another schema version; upgrade it with version adapters or apply the matching schema scripts",
+            info.name
+        )));
+    }
+    if let Some(c) = info.columns.iter().find(|c| {
+        !c.nullable
+            && !c.has_default
+            && !columns.contains(&c.name)
+            && !info.primary_key.contains(&c.name)
+    }) {
+        return Err(Error::Mismatch(format!(
+            "column `{}`.`{}` is NOT NULL without a default, and the backup does not have it",
+            info.name, c.name
+        )));
+    }
+    Ok(())
+}
+
+enum Current {
+    /// The table is not imported (not in the chosen modules).
+    Ignore,
+    Direct(String),
+    Parked(String, Spool),
+}
+
+struct Importer<'a> {
+    db: &'a mut dyn Backend,
+    jobs: HashMap<String, Job>,
+    /// Each table's parents among the imported tables.
+    parents: HashMap<String, Vec<String>>,
+    done: HashSet<String>,
+    parked: Vec<(String, Spool)>,
+    current: Option<Current>,
+    /// Self-referencing rows waiting for their parent row.
+    waiting: Option<Spool>,
+    conflicts: Vec<String>,
+    conflict_total: u64,
+    counts: HashMap<String, TableCounts>,
+    bar: indicatif::ProgressBar,
+}
+
+impl<'a> Importer<'a> {
+    fn new(
+        db: &'a mut dyn Backend,
+        jobs: HashMap<String, Job>,
+        parents: HashMap<String, Vec<String>>,
+        total: u64,
+    ) -> Self {
+        Importer {
+            db,
+            jobs,
+            parents,
+            done: HashSet::new(),
+            parked: Vec::new(),
+            current: None,
+            waiting: None,
+            conflicts: Vec::new(),
+            conflict_total: 0,
+            counts: HashMap::new(),
+            bar: progress::rows(total, "importing"),
+        }
+    }
+
+    fn ready(&self, table: &str) -> bool {
+        self.parents
+            .get(table)
+            .is_none_or(|ps| ps.iter().all(|p| self.done.contains(p)))
+    }
+
+    /// Writes one row, or parks it when its parent row is not there yet.
+    fn put(&mut self, table: &str, row: &[Value]) -> Result<()> {
+        let job = &self.jobs[table];
+        if !job.self_refs.is_empty() && !self.parent_present(table, row)? {
+            if self.waiting.is_none() {
+                self.waiting = Some(Spool::new()?);
+            }
+            return self.waiting.as_mut().expect("set above").push(row);
+        }
+        self.write(table, row)
+    }
+
+    fn parent_present(&mut self, table: &str, row: &[Value]) -> Result<bool> {
+        let job = &self.jobs[table];
+        for (fk_pos, ref_pos, ref_cols) in &job.self_refs {
+            let vals: Vec<Value> = fk_pos.iter().map(|&i| row[i].clone()).collect();
+            let own = ref_pos.iter().map(|&i| &row[i]);
+            if vals.iter().any(Value::is_null) || vals.iter().eq(own) {
+                continue;
+            }
+            if !self.db.key_exists(table, ref_cols, &vals)? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {
+        let job = &self.jobs[table];
+        let req = WriteRequest {
+            table,
+            columns: &job.columns,
+            key: &job.key,
+            conflict: job.conflict,
+        };
+        let outcome = self
+            .db
+            .write(&req, row)
+            .map_err(|e| row_error(table, job, row, e))?;
+        let counts = self
+            .counts
+            .entry(table.to_string())
+            .or_insert_with(|| TableCounts {
+                table: table.into(),
+                ..Default::default()
+            });
+        match outcome {
+            RowOutcome::Inserted => counts.inserted += 1,
+            RowOutcome::Skipped => counts.skipped += 1,
+            RowOutcome::Overwritten => counts.overwritten += 1,
+            RowOutcome::Conflict => {
+                counts.failed += 1;
+                self.conflict_total += 1;
+                if self.conflicts.len() < CONFLICTS_LISTED {
+                    self.conflicts
+                        .push(format!("`{table}` {}", key_text(job, row)));
+                }
+            }
+        }
+        self.bar.inc(1);
+        Ok(())
+    }
+
+    /// Retries waiting self-referencing rows until all are written; rows whose
+    /// parent never appears are an error.
+    fn settle_waiting(&mut self, table: &str) -> Result<()> {
+        while let Some(spool) = self.waiting.take() {
+            let before = spool.len();
+            spool.drain(|row| self.put(table, &row))?;
+            let after = self.waiting.as_ref().map_or(0, Spool::len);
+            if after == before {
+                return Err(self.orphans(table));
+            }
+        }
+        Ok(())
+    }
+
+    fn orphans(&mut self, table: &str) -> Error {
+        let n = self.waiting.as_ref().map_or(0, Spool::len);
+        let mut keys = Vec::new();
+        if let Some(spool) = self.waiting.take() {
+            let job = &self.jobs[table];
+            let _ = spool.drain(|row| {
+                if keys.len() < CONFLICTS_LISTED {
+                    keys.push(key_text(job, &row));
+                }
+                Ok(())
+            });
+        }
+        Error::Mismatch(format!(
+            "{n} row(s) of `{table}` reference a parent row of `{table}` that is neither in the backup nor in the database: {}\n  = help: nothing was changed; fix the references or include the parent rows",
+            keys.join(", ")
+        ))
+    }
+
+    fn end(&mut self, table: &str) -> Result<()> {
+        self.settle_waiting(table)?;
+        self.counts
+            .entry(table.to_string())
+            .or_insert_with(|| TableCounts {
+                table: table.into(),
+                ..Default::default()
+            });
+        self.done.insert(table.to_string());
+        self.unpark()
+    }
+
+    /// Imports parked tables whose parents are now all done.
+    fn unpark(&mut self) -> Result<()> {
+        while let Some(i) = self.parked.iter().position(|(t, _)| self.ready(t)) {
+            let (table, spool) = self.parked.remove(i);
+            spool.drain(|row| self.put(&table, &row))?;
+            self.end(&table)?;
+        }
+        Ok(())
+    }
+
+    /// After the whole file: parked tables in DAG order, then the verdict on conflicts.
+    fn finish(&mut self, order: &[String]) -> Result<()> {
+        for t in order {
+            if let Some(i) = self.parked.iter().position(|(p, _)| p == t) {
+                let (table, spool) = self.parked.remove(i);
+                spool.drain(|row| self.put(&table, &row))?;
+                self.end(&table)?;
+            }
+        }
+        if self.conflict_total > 0 {
+            let table = self
+                .conflicts
+                .first()
+                .and_then(|c| c.split('`').nth(1))
+                .unwrap_or("")
+                .to_string();
+            return Err(Error::Conflict {
+                table,
+                keys: self.conflicts.clone(),
+                total: self.conflict_total,
+            });
+        }
+        Ok(())
+    }
+}
+
+fn key_text(job: &Job, row: &[Value]) -> String {
+    if job.key.is_empty() {
+        return "(row without key)".into();
+    }
+    job.key
+        .iter()
+        .zip(&job.key_pos)
+        .map(|(k, &i)| format!("{k}={}", row[i].display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn row_error(table: &str, job: &Job, row: &[Value], e: Error) -> Error {
+    Error::Mismatch(format!(
+        "cannot write row {} of `{table}`: {e}\n  = help: nothing was changed; the import was rolled back",
+        key_text(job, row)
+    ))
+}
+
+impl BackupVisitor for Importer<'_> {
+    fn meta(&mut self, _meta: &BackupMeta) -> Result<()> {
+        Ok(())
+    }
+
+    fn begin_table(&mut self, table: &TableMeta) -> Result<()> {
+        self.bar.set_message(table.name.clone());
+        self.current = Some(if !self.jobs.contains_key(&table.name) {
+            Current::Ignore
+        } else if self.ready(&table.name) {
+            Current::Direct(table.name.clone())
+        } else {
+            Current::Parked(table.name.clone(), Spool::new()?)
+        });
+        Ok(())
+    }
+
+    fn row(&mut self, row: Vec<Value>) -> Result<()> {
+        match &mut self.current {
+            Some(Current::Direct(t)) => {
+                let t = t.clone();
+                self.put(&t, &row)
+            }
+            Some(Current::Parked(_, spool)) => spool.push(&row),
+            _ => Ok(()),
+        }
+    }
+
+    fn end_table(&mut self, _table: &TableMeta) -> Result<()> {
+        match self.current.take() {
+            Some(Current::Direct(t)) => self.end(&t),
+            Some(Current::Parked(t, spool)) => {
+                self.parked.push((t, spool));
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! What a run did, per table: printed as a table for people, JSON for programs.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct TableCounts {
+    pub table: String,
+    pub inserted: u64,
+    pub skipped: u64,
+    pub overwritten: u64,
+    pub failed: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub file: String,
+    pub dry_run: bool,
+    pub tables: Vec<TableCounts>,
+}
+
+impl ImportReport {
+    pub fn render_text(&self) -> String {
+        let mut out = format!(
+            "{:<24} {:>10} {:>10} {:>12} {:>8}\n",
+            "table", "inserted", "skipped", "overwritten", "failed"
+        );
+        let mut total = TableCounts {
+            table: "total".into(),
+            ..Default::default()
+        };
+        for t in &self.tables {
+            out.push_str(&row(t));
+            total.inserted += t.inserted;
+            total.skipped += t.skipped;
+            total.overwritten += t.overwritten;
+            total.failed += t.failed;
+        }
+        out.push_str(&row(&total));
+        if self.dry_run {
+            out.push_str("dry run: every change was rolled back\n");
+        }
+        out
+    }
+}
+
+fn row(t: &TableCounts) -> String {
+    format!(
+        "{:<24} {:>10} {:>10} {:>12} {:>8}\n",
+        t.table, t.inserted, t.skipped, t.overwritten, t.failed
+    )
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportedTable {
+    pub table: String,
+    pub rows: u64,
+    /// For incremental exports of tables without a change column.
+    pub whole: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ExportReport {
+    pub file: String,
+    pub schema_version: Option<i64>,
+    pub export_type: String,
+    pub tables: Vec<ExportedTable>,
+}
+
+impl ExportReport {
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for t in &self.tables {
+            let note = if t.whole {
+                "  (no change column: exported whole)"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "exported {:<24} {:>10} rows{note}\n",
+                t.table, t.rows
+            ));
+        }
+        let total: u64 = self.tables.iter().map(|t| t.rows).sum();
+        out.push_str(&format!(
+            "wrote {} ({} export, {} tables, {total} rows, schema version {})\n",
+            self.file,
+            self.export_type,
+            self.tables.len(),
+            self.schema_version.map_or("none".into(), |v| v.to_string())
+        ));
+        out
+    }
+}

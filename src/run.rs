@@ -1,0 +1,592 @@
+//! The commands, each a checklist of named steps: load the plan, apply flag
+//! overrides, open the database, schema phase, seed, data phase, report.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+
+use crate::backend::{self, Backend, DbUrl, OpenOptions};
+use crate::cli::{
+    ExportArgs, ImportArgs, PlanArgs, PlanFormat, ReportFormat, RunArgs, SchemaArgs, ValidateArgs,
+    ValidateFormat, write_out,
+};
+use crate::dag::Dag;
+use crate::data::{self, ExportOptions, ImportOptions};
+use crate::diag::Diagnostic;
+use crate::error::{Error, Result, exit};
+use crate::plan::{self, ExportMode, Plan, PlanKind};
+use crate::schema::{Scripts, Status};
+
+/// `migplan run PLAN`.
+pub fn run(args: &RunArgs) -> Result<String> {
+    let mut plan = plan::load(&args.plan)?;
+    apply_overrides(&mut plan, args)?;
+    let url = database_url(&plan, args.db.as_deref())?;
+    let mut db = open(&plan, &url)?;
+    let status = schema_phase(&plan, db.as_mut(), args.dry_run)?;
+    seed_if_empty(&plan, db.as_mut(), status.version())?;
+    match plan.kind {
+        PlanKind::Migrate => Ok(render_status(&status_of(&plan, db.as_mut())?)),
+        PlanKind::Export => export(
+            &plan,
+            db.as_mut(),
+            args.output.as_deref(),
+            status.version(),
+            args.report,
+        ),
+        PlanKind::Import => {
+            let file = args
+                .file
+                .clone()
+                .or(plan.import.file.clone())
+                .ok_or_else(|| {
+                    Error::Usage(
+                        "no backup to import: set `[import] file` or pass `--file PATH`".into(),
+                    )
+                })?;
+            let opts = ImportOptions {
+                conflict: args.conflict.map(Into::into),
+                modules: args.modules.clone(),
+                dry_run: args.dry_run,
+                schema_version: status.version(),
+            };
+            let report = data::import(db.as_mut(), &plan, &file, &opts)?;
+            render(&report, args.report, |r| r.render_text())
+        }
+    }
+}
+
+fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<()> {
+    if let Some(s) = &args.since {
+        plan.export.since = Some(parse_since(s)?);
+        if plan.export.mode == ExportMode::Full {
+            plan.export.mode = ExportMode::Incremental;
+        }
+    }
+    if !args.modules.is_empty() {
+        plan.export.modules = args.modules.clone();
+        if plan.export.mode == ExportMode::Full {
+            plan.export.mode = ExportMode::Modules;
+        }
+    }
+    if args.dry_run && plan.kind != PlanKind::Import {
+        return Err(Error::Usage(
+            "`--dry-run` applies to import plans: an export changes no data".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_since(s: &str) -> Result<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(s).map_err(|e| {
+        Error::Usage(format!("`--since {s}` is not an RFC 3339 time ({e})\n  = help: for example 2025-06-01T00:00:00Z or 2025-06-01T08:00:00+08:00"))
+    })
+}
+
+/// `--db` (relative to the working folder) wins over the plan's URL.
+fn database_url(plan: &Plan, flag: Option<&str>) -> Result<DbUrl> {
+    match (flag, &plan.database) {
+        (Some(u), _) => DbUrl::parse(u, Path::new(".")),
+        (None, Some(db)) => DbUrl::parse(&db.url, plan.dir()),
+        (None, None) => Err(Error::Usage(format!(
+            "{} has no `[database] url`: add one or pass `--db URL`",
+            plan.path.display()
+        ))),
+    }
+}
+
+/// Opens the database; a SQLite file is created only when the plan's schema
+/// scripts will give it tables.
+fn open(plan: &Plan, url: &DbUrl) -> Result<Box<dyn Backend>> {
+    let create = plan.schema.migrations.is_some() && plan.schema.apply;
+    backend::open(url, &OpenOptions { create })
+}
+
+fn scripts(plan: &Plan) -> Result<Scripts> {
+    match &plan.schema.migrations {
+        Some(dir) => Scripts::load(dir),
+        None => Ok(Scripts::none()),
+    }
+}
+
+fn status_of(plan: &Plan, db: &mut dyn Backend) -> Result<Status> {
+    scripts(plan)?.status(db, plan.schema.target)
+}
+
+/// Applies pending scripts before any data moves (not in a dry run: scripts
+/// commit on their own).
+fn schema_phase(plan: &Plan, db: &mut dyn Backend, dry_run: bool) -> Result<Status> {
+    let scripts = scripts(plan)?;
+    let status = scripts.status(db, plan.schema.target)?;
+    if status.pending.is_empty() || !plan.schema.apply {
+        return Ok(status);
+    }
+    if dry_run {
+        eprintln!(
+            "dry run: {} pending schema script(s) not applied",
+            status.pending.len()
+        );
+        return Ok(status);
+    }
+    for name in scripts.apply(db, plan.schema.target)? {
+        eprintln!("applied {name}");
+    }
+    scripts.status(db, plan.schema.target)
+}
+
+/// `[database] seed`: fills a database whose plan tables are all empty.
+fn seed_if_empty(plan: &Plan, db: &mut dyn Backend, version: Option<i64>) -> Result<()> {
+    let Some(seed) = plan.database.as_ref().and_then(|d| d.seed.as_ref()) else {
+        return Ok(());
+    };
+    let catalog = db.catalog()?;
+    let tables = data::select_tables(plan, &catalog, &[])?;
+    for t in &tables {
+        if db.count_rows(t)? > 0 {
+            return Ok(());
+        }
+    }
+    let opts = ImportOptions {
+        conflict: None,
+        modules: vec![],
+        dry_run: false,
+        schema_version: version,
+    };
+    let report = data::import(db, plan, seed, &opts)?;
+    let rows: u64 = report.tables.iter().map(|t| t.inserted).sum();
+    eprintln!(
+        "seeded the empty database with {rows} rows from {}",
+        seed.display()
+    );
+    Ok(())
+}
+
+fn export(
+    plan: &Plan,
+    db: &mut dyn Backend,
+    output: Option<&Path>,
+    version: Option<i64>,
+    fmt: ReportFormat,
+) -> Result<String> {
+    let output = match output {
+        Some(p) => p.to_path_buf(),
+        None => expand_output(&plan.export.output, &plan.name),
+    };
+    let opts = ExportOptions {
+        mode: plan.export.mode,
+        since: plan.export.since,
+        modules: plan.export.modules.clone(),
+        output,
+        schema_version: version,
+    };
+    for t in data::uncovered_tables(plan, &db.catalog()?) {
+        eprintln!("note: table `{t}` is in no module of the plan and is left out");
+    }
+    let report = data::export(db, plan, &opts)?;
+    render(&report, fmt, |r| r.render_text())
+}
+
+/// Fills `{plan}` and `{timestamp}` in an output path template.
+pub fn expand_output(template: &Path, plan: &str) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    PathBuf::from(
+        template
+            .to_string_lossy()
+            .replace("{plan}", plan)
+            .replace("{timestamp}", &stamp),
+    )
+}
+
+fn render<T: Serialize>(
+    report: &T,
+    fmt: ReportFormat,
+    text: impl Fn(&T) -> String,
+) -> Result<String> {
+    Ok(match fmt {
+        ReportFormat::Text => text(report),
+        ReportFormat::Json => {
+            serde_json::to_string_pretty(report).expect("reports serialize") + "\n"
+        }
+    })
+}
+
+/// A plan for the plan-less shortcuts: every table, defaults everywhere.
+fn adhoc_plan(kind: PlanKind, url: &str) -> Result<Plan> {
+    let src = format!(
+        "[plan]\nname = \"migplan\"\nkind = \"{}\"\n[database]\nurl = {}\n",
+        match kind {
+            PlanKind::Export => "export",
+            PlanKind::Import => "import",
+            PlanKind::Migrate => "migrate",
+        },
+        toml_string(url)
+    );
+    plan::load_str(Path::new("migplan.toml"), &src)
+}
+
+fn toml_string(s: &str) -> String {
+    // Escape `$` so `${…}` in a URL is taken literally, not from the environment.
+    serde_json::to_string(&s.replace("${", "$${")).expect("strings serialize")
+}
+
+/// `migplan export --db URL -o FILE`.
+pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
+    let plan = adhoc_plan(PlanKind::Export, "sqlite://:memory:")?;
+    let url = DbUrl::parse(&args.db, Path::new("."))?;
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let version = Scripts::none().status(db.as_mut(), None)?.version();
+    let mode = match (&args.since, args.modules.is_empty()) {
+        (Some(_), _) => ExportMode::Incremental,
+        (None, false) => ExportMode::Modules,
+        (None, true) => ExportMode::Full,
+    };
+    if !args.modules.is_empty() {
+        return Err(Error::Usage(
+            "`--modules` needs a plan that declares modules: use `migplan run PLAN --modules …`"
+                .into(),
+        ));
+    }
+    let opts = ExportOptions {
+        mode,
+        since: args.since.as_deref().map(parse_since).transpose()?,
+        modules: vec![],
+        output: args.output.clone(),
+        schema_version: version,
+    };
+    let report = data::export(db.as_mut(), &plan, &opts)?;
+    Ok(report.render_text())
+}
+
+/// `migplan import --db URL FILE`.
+pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
+    let plan = adhoc_plan(PlanKind::Import, "sqlite://:memory:")?;
+    let url = DbUrl::parse(&args.db, Path::new("."))?;
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let version = Scripts::none().status(db.as_mut(), None)?.version();
+    let opts = ImportOptions {
+        conflict: args.conflict.map(Into::into),
+        modules: vec![],
+        dry_run: args.dry_run,
+        schema_version: version,
+    };
+    let report = data::import(db.as_mut(), &plan, &args.file, &opts)?;
+    render(&report, args.report, |r| r.render_text())
+}
+
+/// `migplan schema status PLAN`.
+pub fn schema_status(args: &SchemaArgs) -> Result<String> {
+    let plan = plan::load(&args.plan)?;
+    let url = database_url(&plan, args.db.as_deref())?;
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    Ok(render_status(&status_of(&plan, db.as_mut())?))
+}
+
+/// `migplan schema up PLAN`.
+pub fn schema_up(args: &SchemaArgs) -> Result<String> {
+    let plan = plan::load(&args.plan)?;
+    let url = database_url(&plan, args.db.as_deref())?;
+    let mut db = backend::open(&url, &OpenOptions { create: true })?;
+    let scripts = scripts(&plan)?;
+    let applied = scripts.apply(db.as_mut(), plan.schema.target)?;
+    let mut out: String = applied.iter().map(|a| format!("applied {a}\n")).collect();
+    if applied.is_empty() {
+        out.push_str("schema is up to date\n");
+    }
+    out.push_str(&render_status(
+        &scripts.status(db.as_mut(), plan.schema.target)?,
+    ));
+    Ok(out)
+}
+
+fn render_status(status: &Status) -> String {
+    let mut out = String::new();
+    for s in &status.applied {
+        out.push_str(&format!(
+            "applied  {:<40} {}\n",
+            s.label(),
+            s.applied_on.as_deref().unwrap_or("")
+        ));
+    }
+    for s in &status.pending {
+        out.push_str(&format!("pending  {}\n", s.label()));
+    }
+    out.push_str(&format!(
+        "schema version {} ({} applied, {} pending)\n",
+        status.version().map_or("none".into(), |v| v.to_string()),
+        status.applied.len(),
+        status.pending.len()
+    ));
+    out
+}
+
+/// One step of `migplan plan`.
+#[derive(Debug, Serialize)]
+struct PlanStep {
+    table: String,
+    module: Option<String>,
+    rows: u64,
+    conflict: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+struct PlanView {
+    plan: String,
+    kind: PlanKind,
+    database: String,
+    pending_scripts: Vec<String>,
+    tables: Vec<PlanStep>,
+    note: Option<String>,
+}
+
+/// `migplan plan PLAN`: the ordered steps, changing nothing.
+pub fn show_plan(args: &PlanArgs) -> Result<String> {
+    let plan = plan::load(&args.plan)?;
+    let url = database_url(&plan, args.db.as_deref())?;
+    let (mut db, note) = open_for_preview(&plan, &url)?;
+    let scripts = scripts(&plan)?;
+    let status = scripts.status(db.as_mut(), plan.schema.target)?;
+    if note.is_some() {
+        scripts.apply(db.as_mut(), plan.schema.target)?;
+    }
+    let catalog = db.catalog()?;
+    let modules = if plan.export.mode == ExportMode::Modules {
+        plan.export.modules.clone()
+    } else {
+        vec![]
+    };
+    let tables = data::select_tables(&plan, &catalog, &modules)?;
+    let dag = Dag::build(&plan, &catalog, &tables)?;
+    if args.format == PlanFormat::Dot {
+        return Ok(dag.to_dot(&plan));
+    }
+    let mut steps = Vec::new();
+    for t in dag.order() {
+        steps.push(PlanStep {
+            table: t.to_string(),
+            module: plan.module_of(t).map(|m| m.name.clone()),
+            rows: db.count_rows(t)?,
+            conflict: plan.conflict_for(t).name(),
+        });
+    }
+    let view = PlanView {
+        plan: plan.name.clone(),
+        kind: plan.kind,
+        database: url.redacted(),
+        pending_scripts: status.pending.iter().map(|s| s.label()).collect(),
+        tables: steps,
+        note,
+    };
+    match args.format {
+        PlanFormat::Json => Ok(serde_json::to_string_pretty(&view).expect("serializes") + "\n"),
+        _ => Ok(render_plan(&view)),
+    }
+}
+
+/// A database file that does not exist yet is previewed in memory, with the
+/// pending scripts applied there, so the real file is not created.
+fn open_for_preview(plan: &Plan, url: &DbUrl) -> Result<(Box<dyn Backend>, Option<String>)> {
+    if url.sqlite_path().is_some_and(|p| !p.exists()) && plan.schema.migrations.is_some() {
+        let mem = DbUrl::parse("sqlite://:memory:", Path::new("."))?;
+        let note = "the database does not exist yet: tables are shown as the schema scripts will create them".to_string();
+        return Ok((backend::open(&mem, &OpenOptions::default())?, Some(note)));
+    }
+    Ok((backend::open(url, &OpenOptions::default())?, None))
+}
+
+fn render_plan(v: &PlanView) -> String {
+    let kind = match v.kind {
+        PlanKind::Export => "export",
+        PlanKind::Import => "import",
+        PlanKind::Migrate => "migrate",
+    };
+    let mut out = format!("plan `{}` ({kind}) on {}\n", v.plan, v.database);
+    if let Some(n) = &v.note {
+        out.push_str(&format!("note: {n}\n"));
+    }
+    for s in &v.pending_scripts {
+        out.push_str(&format!("apply    {s}\n"));
+    }
+    if v.kind == PlanKind::Migrate {
+        return out;
+    }
+    for (i, t) in v.tables.iter().enumerate() {
+        out.push_str(&format!(
+            "{:<8} {:>2}. {:<24} module {:<16} ~{:>9} rows  conflict {}\n",
+            if v.kind == PlanKind::Import {
+                "import"
+            } else {
+                "export"
+            },
+            i + 1,
+            t.table,
+            t.module.as_deref().unwrap_or("-"),
+            t.rows,
+            t.conflict
+        ));
+    }
+    out
+}
+
+/// `migplan validate PATH...`: exit 0 when every plan is valid, 1 otherwise.
+pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> Result<i32> {
+    let files = plan_files(&args.paths)?;
+    let mut results = Vec::new();
+    for f in &files {
+        let diags = match plan::load(f) {
+            Ok(p) => match &args.db {
+                Some(db) => check_against_db(&p, db)?,
+                None => vec![],
+            },
+            Err(Error::Invalid(d)) => d,
+            Err(e) => vec![Diagnostic::file(f, e.to_string())],
+        };
+        results.push((f.clone(), diags));
+    }
+    write_out(out, &render_validation(&results, args.format))?;
+    let ok = results.iter().all(|(_, d)| d.is_empty());
+    Ok(if ok { exit::SUCCESS } else { exit::FAILED })
+}
+
+fn render_validation(results: &[(PathBuf, Vec<Diagnostic>)], fmt: ValidateFormat) -> String {
+    match fmt {
+        ValidateFormat::Github => results
+            .iter()
+            .flat_map(|(_, d)| d)
+            .map(|d| d.render_github() + "\n")
+            .collect(),
+        ValidateFormat::Json => {
+            let v: Vec<serde_json::Value> = results
+                .iter()
+                .map(|(f, d)| serde_json::json!({"file": f.display().to_string(), "valid": d.is_empty(), "errors": d.iter().map(Diagnostic::to_json).collect::<Vec<_>>()}))
+                .collect();
+            serde_json::to_string_pretty(&v).expect("serializes") + "\n"
+        }
+        ValidateFormat::Text => {
+            let mut out = String::new();
+            for (f, diags) in results {
+                if diags.is_empty() {
+                    out.push_str(&format!("ok       {}\n", f.display()));
+                }
+                for d in diags {
+                    out.push_str(&d.render());
+                    out.push('\n');
+                }
+            }
+            let bad = results.iter().filter(|(_, d)| !d.is_empty()).count();
+            out.push_str(&format!(
+                "{} plan(s) checked, {bad} invalid\n",
+                results.len()
+            ));
+            out
+        }
+    }
+}
+
+/// Files as given, and every `*.toml` under given folders (sorted).
+fn plan_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found = Vec::new();
+            collect_toml(p, &mut found)?;
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn collect_toml(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.is_dir() {
+            collect_toml(&path, found)?;
+        } else if path.extension().is_some_and(|e| e == "toml") {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// `validate --db`: tables and columns exist, and the declared module order
+/// agrees with the foreign keys.
+fn check_against_db(plan: &Plan, url: &str) -> Result<Vec<Diagnostic>> {
+    let url = DbUrl::parse(url, Path::new("."))?;
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let catalog = db.catalog()?;
+    let mut problems = Vec::new();
+    for m in &plan.modules {
+        for t in m.tables.iter().filter(|t| catalog.table(t).is_none()) {
+            problems.push(format!(
+                "module `{}` lists table `{t}`, which {} does not have",
+                m.name,
+                url.redacted()
+            ));
+        }
+    }
+    for (table, opts) in &plan.tables {
+        let Some(info) = catalog.table(table) else {
+            problems.push(format!(
+                "`[tables.{table}]` names a table {} does not have",
+                url.redacted()
+            ));
+            continue;
+        };
+        let named = opts
+            .key
+            .iter()
+            .flatten()
+            .chain(opts.updated_at.iter())
+            .chain(opts.exclude.iter());
+        for c in named.filter(|c| info.column(c).is_none()) {
+            problems.push(format!(
+                "`[tables.{table}]` names column `{c}`, which table `{table}` does not have"
+            ));
+        }
+    }
+    problems.extend(module_order_problems(plan, &catalog));
+    Ok(problems
+        .into_iter()
+        .map(|p| Diagnostic::file(&plan.path, p))
+        .collect())
+}
+
+/// A foreign key from a table of module A to a table of module B needs A to
+/// depend (directly or not) on B.
+fn module_order_problems(plan: &Plan, catalog: &crate::catalog::Catalog) -> Vec<String> {
+    let mut problems = Vec::new();
+    for table in &catalog.tables {
+        let Some(child) = plan.module_of(&table.name) else {
+            continue;
+        };
+        for fk in &table.foreign_keys {
+            let Some(parent) = plan.module_of(&fk.ref_table) else {
+                continue;
+            };
+            if parent.name != child.name && !depends(plan, &child.name, &parent.name, &mut vec![]) {
+                problems.push(format!(
+                    "`{}`.({}) references `{}` of module `{}`, but module `{}` does not depend on `{}`: add it to `depends_on`",
+                    table.name, fk.columns.join(", "), fk.ref_table, parent.name, child.name, parent.name
+                ));
+            }
+        }
+    }
+    problems
+}
+
+fn depends(plan: &Plan, from: &str, on: &str, seen: &mut Vec<String>) -> bool {
+    if seen.iter().any(|s| s == from) {
+        return false;
+    }
+    seen.push(from.to_string());
+    let Some(m) = plan.module(from) else {
+        return false;
+    };
+    m.depends_on
+        .iter()
+        .any(|d| d == on || depends(plan, d, on, seen))
+}
