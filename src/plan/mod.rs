@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use validate::{load, load_str};
+pub use validate::{load, load_str, load_with_env};
 
 /// A plan whose every key has been checked.
 #[derive(Debug, Clone, Serialize)]

@@ -1,1 +1,95 @@
-//! serde mirror of the plan file (stub).
+//! The serde mirror of a plan file: the TOML as written, nothing checked but
+//! syntax, key names and value types.
+//!
+//! Every string keeps its span (`toml::Spanned`) because any string may hold
+//! a `${VAR}` that must be reported where it was written, and the meaning
+//! checks in `validate` point back at names, enum-ish values and paths.
+//! `#[serde(flatten)]` is avoided on purpose: it buffers values and loses
+//! their spans.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A string value together with where it was written.
+pub type Str = Spanned<String>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlan {
+    #[serde(default)]
+    pub plan: RawPlanSection,
+    pub database: Option<RawDatabase>,
+    #[serde(default)]
+    pub schema: RawSchema,
+    #[serde(default)]
+    pub export: RawExport,
+    #[serde(default)]
+    pub import: RawImport,
+    #[serde(default, rename = "module")]
+    pub modules: Vec<RawModule>,
+    #[serde(default)]
+    pub tables: BTreeMap<String, RawTable>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlanSection {
+    pub name: Option<Str>,
+    pub description: Option<Str>,
+    pub kind: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatabase {
+    pub url: Str,
+    pub seed: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSchema {
+    pub migrations: Option<Str>,
+    pub apply: Option<bool>,
+    pub target: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawExport {
+    pub format: Option<Str>,
+    pub output: Option<Str>,
+    pub mode: Option<Str>,
+    /// A string (RFC 3339) or a TOML offset datetime; told apart in `validate`.
+    pub since: Option<Spanned<toml::Value>>,
+    pub modules: Option<Spanned<Vec<Str>>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawImport {
+    pub file: Option<Str>,
+    pub conflict: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawModule {
+    pub name: Str,
+    #[serde(default)]
+    pub tables: Vec<Str>,
+    #[serde(default)]
+    pub depends_on: Vec<Str>,
+    pub conflict: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTable {
+    pub key: Option<Spanned<Vec<Str>>>,
+    pub updated_at: Option<Str>,
+    #[serde(default)]
+    pub exclude: Vec<Str>,
+}

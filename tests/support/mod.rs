@@ -1,0 +1,95 @@
+//! Helpers for driving the real `migplan` binary against real SQLite files.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use rusqlite::Connection;
+use rusqlite::types::Value;
+
+pub struct Workspace {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workspace {
+    pub fn new() -> Self {
+        Workspace { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    pub fn write(&self, rel: &str, text: &str) -> PathBuf {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn url(&self, rel: &str) -> String {
+        format!("sqlite://{}", self.path(rel).display())
+    }
+
+    /// A migrations folder holding one V1 script.
+    pub fn migrations(&self, sql: &str) -> PathBuf {
+        self.write("migrations/V1__init.sql", sql);
+        self.path("migrations")
+    }
+
+    pub fn migplan(&self) -> Command {
+        let mut c = Command::cargo_bin("migplan").unwrap();
+        c.current_dir(self.dir.path());
+        c
+    }
+
+    pub fn open(&self, rel: &str) -> Connection {
+        Connection::open(self.path(rel)).unwrap()
+    }
+}
+
+/// Every row of every user table, values rendered exactly (floats by bits,
+/// storage class kept), for comparing two databases.
+pub fn dump(conn: &Connection) -> Vec<String> {
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name != 'refinery_schema_history' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    tables.sort();
+    let mut out = Vec::new();
+    for t in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid")).unwrap();
+        let n = stmt.column_count();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(r) = rows.next().unwrap() {
+            let vals: Vec<String> = (0..n).map(|i| exact(r.get::<_, Value>(i).unwrap())).collect();
+            out.push(format!("{t}: {}", vals.join(" | ")));
+        }
+    }
+    out
+}
+
+fn exact(v: Value) -> String {
+    match v {
+        Value::Real(f) => format!("real:{:016x}", f.to_bits()),
+        other => format!("{other:?}"),
+    }
+}
+
+pub fn count(conn: &Connection, table: &str) -> i64 {
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap()
+}
+
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
