@@ -48,10 +48,18 @@ fn plan(ws: &Workspace, name: &str, body: &str) -> std::path::PathBuf {
 fn round_trip_keeps_every_value_exactly() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    let out = ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "backup.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "backup.json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "backup.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "backup.json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(dump(&ws.open("src.db")), dump(&ws.open("dst.db")));
     assert!(stdout(&out).contains("tree"), "{}", stdout(&out));
@@ -61,9 +69,17 @@ fn round_trip_keeps_every_value_exactly() {
 fn backup_is_private_and_has_meta_first() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "b.json"]).assert().success();
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
+        .assert()
+        .success();
     let text = std::fs::read_to_string(ws.path("b.json")).unwrap();
-    assert!(text.trim_start().starts_with("{\"meta\"") || text.trim_start()[1..].trim_start().starts_with("\"meta\""), "{}", &text[..80]);
+    assert!(
+        text.trim_start().starts_with("{\"meta\"")
+            || text.trim_start()[1..].trim_start().starts_with("\"meta\""),
+        "{}",
+        &text[..80]
+    );
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["meta"]["format"], "migplan-backup");
     assert_eq!(v["data"]["tree"].as_array().unwrap().len(), 5);
@@ -71,7 +87,10 @@ fn backup_is_private_and_has_meta_first() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(ws.path("b.json")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(ws.path("b.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 }
@@ -85,9 +104,16 @@ fn self_referencing_rows_import_parents_first_whatever_their_order() {
     conn.execute_batch("PRAGMA foreign_keys=OFF; INSERT INTO tree VALUES (4,4,'its own parent'),(3,2,'great-grandchild'),(2,1,'grandchild'),(1,5,'child of root'),(5,NULL,'root');").unwrap();
     drop(conn);
     // Export orders by primary key; make the ids themselves children-first.
-    ws.migplan().args(["export", "--db", &ws.url("rev.db"), "-o", "rev.json"]).assert().success();
+    ws.migplan()
+        .args(["export", "--db", &ws.url("rev.db"), "-o", "rev.json"])
+        .assert()
+        .success();
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "rev.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "rev.json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(count(&ws.open("dst.db"), "tree"), 5);
     assert_eq!(dump(&ws.open("rev.db")), dump(&ws.open("dst.db")));
@@ -97,7 +123,10 @@ fn self_referencing_rows_import_parents_first_whatever_their_order() {
 fn child_table_before_parent_table_in_the_file_still_imports() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "b.json"]).assert().success();
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
+        .assert()
+        .success();
     // Move `parents` after `awkward` in the data section (same rows, same checksums).
     let text = std::fs::read_to_string(ws.path("b.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -112,39 +141,87 @@ fn child_table_before_parent_table_in_the_file_still_imports() {
     );
     ws.write("reordered.json", &text);
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "reordered.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "reordered.json"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(dump(&ws.open("src.db")), dump(&ws.open("dst.db")));
 }
 
 fn export_then_modify(ws: &Workspace) {
     seeded(ws, "db.sqlite");
-    ws.migplan().args(["export", "--db", &ws.url("db.sqlite"), "-o", "b.json"]).assert().success();
-    ws.open("db.sqlite").execute_batch("UPDATE parents SET name = 'changed' WHERE id = 1; DELETE FROM tree WHERE id = 3;").unwrap();
+    ws.migplan()
+        .args(["export", "--db", &ws.url("db.sqlite"), "-o", "b.json"])
+        .assert()
+        .success();
+    ws.open("db.sqlite")
+        .execute_batch(
+            "UPDATE parents SET name = 'changed' WHERE id = 1; DELETE FROM tree WHERE id = 3;",
+        )
+        .unwrap();
 }
 
 #[test]
 fn conflict_skip_keeps_existing_rows() {
     let ws = Workspace::new();
     export_then_modify(&ws);
-    let out = ws.migplan().args(["import", "--db", &ws.url("db.sqlite"), "b.json", "--conflict", "skip", "--report", "json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args([
+            "import",
+            "--db",
+            &ws.url("db.sqlite"),
+            "b.json",
+            "--conflict",
+            "skip",
+            "--report",
+            "json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let conn = ws.open("db.sqlite");
-    let name: String = conn.query_row("SELECT name FROM parents WHERE id = 1", [], |r| r.get(0)).unwrap();
+    let name: String = conn
+        .query_row("SELECT name FROM parents WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(name, "changed");
     assert_eq!(count(&conn, "tree"), 5);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let tree = report["tables"].as_array().unwrap().iter().find(|t| t["table"] == "tree").unwrap();
-    assert_eq!((tree["inserted"].as_u64(), tree["skipped"].as_u64()), (Some(1), Some(4)));
+    let tree = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "tree")
+        .unwrap();
+    assert_eq!(
+        (tree["inserted"].as_u64(), tree["skipped"].as_u64()),
+        (Some(1), Some(4))
+    );
 }
 
 #[test]
 fn conflict_overwrite_replaces_existing_rows() {
     let ws = Workspace::new();
     export_then_modify(&ws);
-    let out = ws.migplan().args(["import", "--db", &ws.url("db.sqlite"), "b.json", "--conflict", "overwrite"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args([
+            "import",
+            "--db",
+            &ws.url("db.sqlite"),
+            "b.json",
+            "--conflict",
+            "overwrite",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let name: String = ws.open("db.sqlite").query_row("SELECT name FROM parents WHERE id = 1", [], |r| r.get(0)).unwrap();
+    let name: String = ws
+        .open("db.sqlite")
+        .query_row("SELECT name FROM parents WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(name, "张三");
 }
 
@@ -153,10 +230,24 @@ fn conflict_error_lists_keys_and_changes_nothing() {
     let ws = Workspace::new();
     export_then_modify(&ws);
     let before = dump(&ws.open("db.sqlite"));
-    let out = ws.migplan().args(["import", "--db", &ws.url("db.sqlite"), "b.json", "--conflict", "error"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args([
+            "import",
+            "--db",
+            &ws.url("db.sqlite"),
+            "b.json",
+            "--conflict",
+            "error",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("id=1") && err.contains("already exist"), "{err}");
+    assert!(
+        err.contains("id=1") && err.contains("already exist"),
+        "{err}"
+    );
     assert_eq!(before, dump(&ws.open("db.sqlite")));
 }
 
@@ -164,14 +255,26 @@ fn conflict_error_lists_keys_and_changes_nothing() {
 fn failure_in_the_last_table_leaves_the_database_untouched() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "b.json"]).assert().success();
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
+        .assert()
+        .success();
     // The target has a stricter last table: one row of `tree` will violate it.
     let conn = ws.open("dst.db");
-    conn.execute_batch(&SCHEMA.replace("name TEXT NOT NULL)", "name TEXT NOT NULL CHECK (name != 'great-grandchild'))")).unwrap();
-    conn.execute_batch("INSERT INTO parents VALUES (9, 'already here', NULL);").unwrap();
+    conn.execute_batch(&SCHEMA.replace(
+        "name TEXT NOT NULL)",
+        "name TEXT NOT NULL CHECK (name != 'great-grandchild'))",
+    ))
+    .unwrap();
+    conn.execute_batch("INSERT INTO parents VALUES (9, 'already here', NULL);")
+        .unwrap();
     drop(conn);
     let before = dump(&ws.open("dst.db"));
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "b.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "b.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("tree"), "{}", stderr(&out));
     assert_eq!(before, dump(&ws.open("dst.db")));
@@ -181,9 +284,16 @@ fn failure_in_the_last_table_leaves_the_database_untouched() {
 fn dry_run_reports_and_rolls_back() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "b.json"]).assert().success();
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
+        .assert()
+        .success();
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "b.json", "--dry-run"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "b.json", "--dry-run"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("dry run"));
     assert_eq!(count(&ws.open("dst.db"), "tree"), 0);
@@ -193,10 +303,30 @@ fn dry_run_reports_and_rolls_back() {
 fn incremental_export_selects_rows_changed_since() {
     let ws = Workspace::new();
     seeded(&ws, "db.sqlite");
-    let out = ws.migplan().args(["export", "--db", &ws.url("db.sqlite"), "--since", "2026-01-01T00:00:00Z", "-o", "inc.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args([
+            "export",
+            "--db",
+            &ws.url("db.sqlite"),
+            "--since",
+            "2026-01-01T00:00:00Z",
+            "-o",
+            "inc.json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ws.path("inc.json")).unwrap()).unwrap();
-    let ids = |t: &str| v["data"][t].as_array().unwrap().iter().map(|r| r["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("inc.json")).unwrap()).unwrap();
+    let ids = |t: &str| {
+        v["data"][t]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(ids("awkward"), vec![2, 4]);
     // 2026-03-01T08:00:00+08:00 is 2026-03-01T00:00:00Z: later than since.
     assert_eq!(ids("parents"), vec![2]);
@@ -230,11 +360,26 @@ depends_on = ["people"]
 fn module_export_writes_only_the_named_modules() {
     let ws = Workspace::new();
     seeded(&ws, "db.sqlite");
-    let p = plan(&ws, "mods.toml", MODULE_PLAN);
-    let out = ws.migplan().args(["run", p.to_str().unwrap()]).output().unwrap();
+    // The tables exist already: no schema phase for this plan.
+    let p = plan(
+        &ws,
+        "mods.toml",
+        &MODULE_PLAN.replace("[schema]\nmigrations = \"migrations\"\n", ""),
+    );
+    let out = ws
+        .migplan()
+        .args(["run", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ws.path("out/mods.json")).unwrap()).unwrap();
-    let tables: Vec<&str> = v["meta"]["tables"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("out/mods.json")).unwrap()).unwrap();
+    let tables: Vec<&str> = v["meta"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
     assert_eq!(tables, vec!["parents"]);
     assert_eq!(v["meta"]["modules"], serde_json::json!(["people"]));
 }
@@ -242,8 +387,15 @@ fn module_export_writes_only_the_named_modules() {
 #[test]
 fn unknown_key_error_names_file_line_and_column() {
     let ws = Workspace::new();
-    let p = ws.write("bad.toml", "[plan]\nkind = \"export\"\n\n[export]\nfromat = \"json\"\n");
-    let out = ws.migplan().args(["validate", p.to_str().unwrap()]).output().unwrap();
+    let p = ws.write(
+        "bad.toml",
+        "[plan]\nkind = \"export\"\n\n[export]\nfromat = \"json\"\n",
+    );
+    let out = ws
+        .migplan()
+        .args(["validate", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.contains("bad.toml:5:1"), "{text}");
@@ -254,7 +406,11 @@ fn unknown_key_error_names_file_line_and_column() {
 fn module_cycle_error_names_every_member() {
     let ws = Workspace::new();
     let p = ws.write("cycle.toml", "[plan]\nkind = \"export\"\n[[module]]\nname = \"a\"\ntables = [\"t1\"]\ndepends_on = [\"b\"]\n[[module]]\nname = \"b\"\ntables = [\"t2\"]\ndepends_on = [\"c\"]\n[[module]]\nname = \"c\"\ntables = [\"t3\"]\ndepends_on = [\"a\"]\n");
-    let out = ws.migplan().args(["validate", "--format", "github", p.to_str().unwrap()]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["validate", "--format", "github", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.starts_with("::error file="), "{text}");
@@ -270,17 +426,28 @@ fn foreign_key_cycle_between_tables_is_an_error_naming_the_tables() {
     let conn = ws.open("db.sqlite");
     conn.execute_batch("CREATE TABLE a (id INTEGER PRIMARY KEY, b_id INTEGER REFERENCES b(id)); CREATE TABLE b (id INTEGER PRIMARY KEY, c_id INTEGER REFERENCES c(id)); CREATE TABLE c (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a(id));").unwrap();
     drop(conn);
-    let out = ws.migplan().args(["export", "--db", &ws.url("db.sqlite"), "-o", "x.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["export", "--db", &ws.url("db.sqlite"), "-o", "x.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("cycle") && err.contains("`a`") && err.contains("`b`") && err.contains("`c`"), "{err}");
+    assert!(
+        err.contains("cycle") && err.contains("`a`") && err.contains("`b`") && err.contains("`c`"),
+        "{err}"
+    );
     assert!(!ws.path("x.json").exists());
 }
 
 #[test]
 fn shipped_plans_validate() {
     let ws = Workspace::new();
-    let out = ws.migplan().args(["validate", repo_root().join("plans").to_str().unwrap()]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["validate", repo_root().join("plans").to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
 }
 
@@ -288,11 +455,18 @@ fn shipped_plans_validate() {
 fn truncated_backup_is_a_clear_error_and_changes_nothing() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "b.json"]).assert().success();
-    let text = std::fs::read_to_string(ws.path("b.json")).unwrap();
-    ws.write("cut.json", &text[..text.len() * 2 / 3]);
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
+        .assert()
+        .success();
+    let bytes = std::fs::read(ws.path("b.json")).unwrap();
+    std::fs::write(ws.path("cut.json"), &bytes[..bytes.len() * 2 / 3]).unwrap();
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "cut.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "cut.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("cut.json:"), "{err}");
@@ -302,9 +476,16 @@ fn truncated_backup_is_a_clear_error_and_changes_nothing() {
 #[test]
 fn malformed_backup_names_line_and_column() {
     let ws = Workspace::new();
-    ws.write("bad.json", "{\"meta\": {\"format\": \"migplan-backup\",\n  oops }");
+    ws.write(
+        "bad.json",
+        "{\"meta\": {\"format\": \"migplan-backup\",\n  oops }",
+    );
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "bad.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "bad.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("bad.json:2:"), "{}", stderr(&out));
 }
@@ -313,11 +494,21 @@ fn malformed_backup_names_line_and_column() {
 fn backup_of_an_unknown_format_version_is_refused() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "b.json"]).assert().success();
-    let text = std::fs::read_to_string(ws.path("b.json")).unwrap().replacen("\"format_version\": 1", "\"format_version\": 99", 1).replacen("\"format_version\":1", "\"format_version\":99", 1);
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(ws.path("b.json"))
+        .unwrap()
+        .replacen("\"format_version\": 1", "\"format_version\": 99", 1)
+        .replacen("\"format_version\":1", "\"format_version\":99", 1);
     ws.write("future.json", &text);
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "future.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "future.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("99"), "{}", stderr(&out));
     assert!(dump(&ws.open("dst.db")).is_empty());
@@ -327,11 +518,20 @@ fn backup_of_an_unknown_format_version_is_refused() {
 fn tampered_backup_fails_its_checksum_and_changes_nothing() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "b.json"]).assert().success();
-    let text = std::fs::read_to_string(ws.path("b.json")).unwrap().replacen("grandchild", "grandkid!!", 1);
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
+        .assert()
+        .success();
+    let text = std::fs::read_to_string(ws.path("b.json"))
+        .unwrap()
+        .replacen("grandchild", "grandkid!!", 1);
     ws.write("tampered.json", &text);
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws.migplan().args(["import", "--db", &ws.url("dst.db"), "tampered.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "tampered.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("checksum"), "{}", stderr(&out));
     assert!(dump(&ws.open("dst.db")).is_empty());
@@ -341,9 +541,17 @@ fn tampered_backup_fails_its_checksum_and_changes_nothing() {
 fn missing_migrations_folder_is_a_clear_error() {
     let ws = Workspace::new();
     let p = ws.write("p.toml", "[plan]\nkind = \"migrate\"\n[database]\nurl = \"sqlite://db.sqlite\"\n[schema]\nmigrations = \"nowhere\"\n");
-    let out = ws.migplan().args(["run", p.to_str().unwrap()]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["run", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(stderr(&out).contains("nowhere") || stdout(&out).contains("nowhere"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nowhere") || stdout(&out).contains("nowhere"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!ws.path("db.sqlite").exists());
 }
 
@@ -352,21 +560,38 @@ fn failed_export_leaves_no_file_under_the_output_name() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
     // Invalid UTF-8 in the last table makes the export fail midway.
-    ws.open("src.db").execute_batch("INSERT INTO tree VALUES (99, NULL, CAST(x'ff' AS TEXT));").unwrap();
-    let out = ws.migplan().args(["export", "--db", &ws.url("src.db"), "-o", "b.json"]).output().unwrap();
+    ws.open("src.db")
+        .execute_batch("INSERT INTO tree VALUES (99, NULL, CAST(x'ff' AS TEXT));")
+        .unwrap();
+    let out = ws
+        .migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(!ws.path("b.json").exists());
-    let leftovers: Vec<_> = std::fs::read_dir(ws.dir.path()).unwrap().map(|e| e.unwrap().file_name()).filter(|n| n.to_string_lossy().contains("partial")).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(ws.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("partial"))
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
 #[test]
 fn failing_schema_script_stops_before_the_data_phase() {
     let ws = Workspace::new();
-    ws.write("migrations/V1__init.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);");
+    ws.write(
+        "migrations/V1__init.sql",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY);",
+    );
     ws.write("migrations/V2__broken.sql", "CREATE TABLE oops (;");
     let p = ws.write("p.toml", "[plan]\nkind = \"export\"\n[database]\nurl = \"sqlite://db.sqlite\"\n[schema]\nmigrations = \"migrations\"\n[export]\noutput = \"out.json\"\n");
-    let out = ws.migplan().args(["run", p.to_str().unwrap()]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["run", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("V1__init"), "{}", stderr(&out));
     assert!(!ws.path("out.json").exists());
@@ -375,35 +600,82 @@ fn failing_schema_script_stops_before_the_data_phase() {
 #[test]
 fn plan_command_prints_order_without_changing_anything() {
     let ws = Workspace::new();
-    let p = plan(&ws, "mods.toml", &MODULE_PLAN.replace("mode = \"modules\"", "mode = \"full\""));
-    let out = ws.migplan().args(["plan", p.to_str().unwrap()]).output().unwrap();
+    let p = plan(
+        &ws,
+        "mods.toml",
+        &MODULE_PLAN.replace("mode = \"modules\"", "mode = \"full\""),
+    );
+    let out = ws
+        .migplan()
+        .args(["plan", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("apply    V1__init"), "{text}");
-    let pos = |t: &str| text.find(&format!(" {t} ")).unwrap_or_else(|| panic!("{t} missing: {text}"));
+    let pos = |t: &str| {
+        text.find(&format!(" {t} "))
+            .unwrap_or_else(|| panic!("{t} missing: {text}"))
+    };
     assert!(pos("parents") < pos("awkward"), "{text}");
-    assert!(!ws.path("db.sqlite").exists(), "plan must not create the database");
-    let dot = ws.migplan().args(["plan", p.to_str().unwrap(), "--format", "dot"]).output().unwrap();
-    assert!(stdout(&dot).contains("\"parents\" -> \"awkward\""), "{}", stdout(&dot));
+    assert!(
+        !ws.path("db.sqlite").exists(),
+        "plan must not create the database"
+    );
+    let dot = ws
+        .migplan()
+        .args(["plan", p.to_str().unwrap(), "--format", "dot"])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&dot).contains("\"parents\" -> \"awkward\""),
+        "{}",
+        stdout(&dot)
+    );
 }
 
 #[test]
 fn schema_status_lists_applied_and_pending() {
     let ws = Workspace::new();
-    let p = plan(&ws, "m.toml", "[plan]\nkind = \"migrate\"\n[database]\nurl = \"sqlite://db.sqlite\"\n[schema]\nmigrations = \"migrations\"\n");
-    ws.migplan().args(["run", p.to_str().unwrap()]).assert().success();
-    ws.write("migrations/V2__more.sql", "CREATE TABLE more (id INTEGER PRIMARY KEY);");
-    let out = ws.migplan().args(["schema", "status", p.to_str().unwrap()]).output().unwrap();
+    let p = plan(
+        &ws,
+        "m.toml",
+        "[plan]\nkind = \"migrate\"\n[database]\nurl = \"sqlite://db.sqlite\"\n[schema]\nmigrations = \"migrations\"\n",
+    );
+    ws.migplan()
+        .args(["run", p.to_str().unwrap()])
+        .assert()
+        .success();
+    ws.write(
+        "migrations/V2__more.sql",
+        "CREATE TABLE more (id INTEGER PRIMARY KEY);",
+    );
+    let out = ws
+        .migplan()
+        .args(["schema", "status", p.to_str().unwrap()])
+        .output()
+        .unwrap();
     let text = stdout(&out);
-    assert!(text.contains("applied  V1__init") && text.contains("pending  V2__more"), "{text}");
+    assert!(
+        text.contains("applied  V1__init") && text.contains("pending  V2__more"),
+        "{text}"
+    );
 }
 
 #[test]
 fn backup_records_the_schema_version() {
     let ws = Workspace::new();
-    let p = plan(&ws, "full.toml", "[plan]\nkind = \"export\"\n[database]\nurl = \"sqlite://db.sqlite\"\n[schema]\nmigrations = \"migrations\"\n[export]\noutput = \"b.json\"\n");
-    ws.migplan().args(["run", p.to_str().unwrap()]).assert().success();
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ws.path("b.json")).unwrap()).unwrap();
+    let p = plan(
+        &ws,
+        "full.toml",
+        "[plan]\nkind = \"export\"\n[database]\nurl = \"sqlite://db.sqlite\"\n[schema]\nmigrations = \"migrations\"\n[export]\noutput = \"b.json\"\n",
+    );
+    ws.migplan()
+        .args(["run", p.to_str().unwrap()])
+        .assert()
+        .success();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("b.json")).unwrap()).unwrap();
     assert_eq!(v["meta"]["schema_version"], 1);
 }
 
@@ -414,14 +686,31 @@ fn full_backup_plan_works_out_of_the_box_on_the_demo_database() {
     let out = ws
         .migplan()
         .env("MIGPLAN_DEMO_DB", ws.path("demo.db"))
-        .args(["run", plan.to_str().unwrap(), "-o", ws.path("full.json").to_str().unwrap()])
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "-o",
+            ws.path("full.json").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(ws.path("full.json")).unwrap()).unwrap();
-    let tables = ["users", "categories", "question_books", "questions", "practices", "practice_details", "mistakes", "weaknesses"];
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("full.json")).unwrap()).unwrap();
+    let tables = [
+        "users",
+        "categories",
+        "question_books",
+        "questions",
+        "practices",
+        "practice_details",
+        "mistakes",
+        "weaknesses",
+    ];
     for t in tables {
-        let rows = v["data"][t].as_array().unwrap_or_else(|| panic!("{t} missing"));
+        let rows = v["data"][t]
+            .as_array()
+            .unwrap_or_else(|| panic!("{t} missing"));
         assert!(!rows.is_empty(), "{t} has no rows");
     }
     assert_eq!(v["meta"]["schema_version"], 2);
@@ -430,7 +719,11 @@ fn full_backup_plan_works_out_of_the_box_on_the_demo_database() {
 #[test]
 fn bad_flags_exit_with_usage_code() {
     let ws = Workspace::new();
-    let out = ws.migplan().args(["import", "--db", "oracle://x", "b.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", "oracle://x", "b.json"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let out = ws.migplan().args(["run"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -439,7 +732,17 @@ fn bad_flags_exit_with_usage_code() {
 #[test]
 fn password_in_url_is_never_printed() {
     let ws = Workspace::new();
-    let out = ws.migplan().args(["export", "--db", "postgres://app:hunter2@127.0.0.1:1/db", "-o", "x.json"]).output().unwrap();
+    let out = ws
+        .migplan()
+        .args([
+            "export",
+            "--db",
+            "postgres://app:hunter2@127.0.0.1:1/db",
+            "-o",
+            "x.json",
+        ])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
 }

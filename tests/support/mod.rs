@@ -12,7 +12,9 @@ pub struct Workspace {
 
 impl Workspace {
     pub fn new() -> Self {
-        Workspace { dir: tempfile::tempdir().unwrap() }
+        Workspace {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -60,11 +62,15 @@ pub fn dump(conn: &Connection) -> Vec<String> {
     tables.sort();
     let mut out = Vec::new();
     for t in tables {
-        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid")).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
+            .unwrap();
         let n = stmt.column_count();
         let mut rows = stmt.query([]).unwrap();
         while let Some(r) = rows.next().unwrap() {
-            let vals: Vec<String> = (0..n).map(|i| exact(r.get::<_, Value>(i).unwrap())).collect();
+            let vals: Vec<String> = (0..n)
+                .map(|i| exact(r.get::<_, Value>(i).unwrap()))
+                .collect();
             out.push(format!("{t}: {}", vals.join(" | ")));
         }
     }
@@ -79,7 +85,10 @@ fn exact(v: Value) -> String {
 }
 
 pub fn count(conn: &Connection, table: &str) -> i64 {
-    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| r.get(0)).unwrap()
+    conn.query_row(&format!("SELECT count(*) FROM \"{table}\""), [], |r| {
+        r.get(0)
+    })
+    .unwrap()
 }
 
 pub fn stdout(out: &std::process::Output) -> String {
