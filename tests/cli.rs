@@ -746,3 +746,120 @@ fn password_in_url_is_never_printed() {
     assert!(!out.status.success());
     assert!(!stderr(&out).contains("hunter2"), "{}", stderr(&out));
 }
+
+#[test]
+fn import_killed_midway_leaves_the_database_as_before() {
+    let ws = Workspace::new();
+    let conn = ws.open("src.db");
+    conn.execute_batch(SCHEMA).unwrap();
+    conn.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300000)
+         INSERT INTO tree (id, parent_id, name) SELECT i, NULL, 'row ' || i FROM n;",
+    )
+    .unwrap();
+    drop(conn);
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "big.json"])
+        .assert()
+        .success();
+    let conn = ws.open("dst.db");
+    conn.execute_batch(SCHEMA).unwrap();
+    conn.execute_batch("INSERT INTO parents VALUES (1, 'before', NULL);")
+        .unwrap();
+    drop(conn);
+    let before = dump(&ws.open("dst.db"));
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("migplan"))
+        .args([
+            "import",
+            "--db",
+            &ws.url("dst.db"),
+            ws.path("big.json").to_str().unwrap(),
+            "--conflict",
+            "skip",
+        ])
+        .spawn()
+        .unwrap();
+    // The rollback journal appears once the import has written rows.
+    let journal = ws.path("dst.db-journal");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !journal.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(journal.exists(), "the import never started writing");
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let conn = ws.open("dst.db");
+    let ok: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    assert_eq!(before, dump(&conn));
+}
+
+#[test]
+fn validate_with_db_checks_tables_columns_and_module_order() {
+    let ws = Workspace::new();
+    seeded(&ws, "db.sqlite");
+    // `things` references `people` through foreign keys but does not depend on it,
+    // a listed table is missing, and an excluded column does not exist.
+    let body = MODULE_PLAN
+        .replace("depends_on = [\"people\"]\n", "")
+        .replace(
+            "tables = [\"parents\"]",
+            "tables = [\"parents\", \"ghosts\"]",
+        )
+        + "[tables.awkward]\nexclude = [\"nope\"]\n";
+    let p = plan(&ws, "p.toml", &body);
+    let out = ws
+        .migplan()
+        .args([
+            "validate",
+            p.to_str().unwrap(),
+            "--db",
+            &ws.url("db.sqlite"),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("`ghosts`"), "{text}");
+    assert!(text.contains("`nope`"), "{text}");
+    assert!(
+        text.contains("module `things` does not depend on `people`"),
+        "{text}"
+    );
+    let good = plan(&ws, "good.toml", MODULE_PLAN);
+    let out = ws
+        .migplan()
+        .args([
+            "validate",
+            good.to_str().unwrap(),
+            "--db",
+            &ws.url("db.sqlite"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stdout(&out));
+}
+
+#[test]
+fn virtual_tables_and_their_shadow_tables_are_not_exported() {
+    let ws = Workspace::new();
+    let conn = ws.open("db.sqlite");
+    conn.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'hello'); CREATE VIRTUAL TABLE notes_fts USING fts5(body); INSERT INTO notes_fts VALUES ('hello');").unwrap();
+    drop(conn);
+    ws.migplan()
+        .args(["export", "--db", &ws.url("db.sqlite"), "-o", "b.json"])
+        .assert()
+        .success();
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("b.json")).unwrap()).unwrap();
+    let tables: Vec<&str> = v["meta"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(tables, vec!["notes"]);
+}

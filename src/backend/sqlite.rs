@@ -266,7 +266,9 @@ impl Backend for Sqlite {
     fn catalog(&mut self) -> Result<Catalog> {
         let read = || -> rusqlite::Result<Catalog> {
             let mut stmt = self.conn.prepare(
-                "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                // pragma_table_list tells real tables from virtual tables
+                // (FTS, R*Tree) and their shadow tables, which hold derived data.
+                "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
             )?;
             let names: Vec<String> = stmt
                 .query_map([], |r| r.get(0))?
