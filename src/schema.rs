@@ -101,16 +101,36 @@ impl Scripts {
     /// Applies pending scripts; returns their labels. A failing script stops
     /// the run with the scripts applied before it named.
     pub fn apply(&self, db: &mut dyn Backend, target: Option<i64>) -> Result<Vec<String>> {
+        let pending = self.status(db, target)?.pending;
         match db.migrate(&self.runner(target)) {
             Ok(report) => Ok(report.applied_migrations().iter().map(label).collect()),
-            Err(e) => Err(Error::Schema {
-                message: e.to_string(),
-                applied: e
+            Err(e) => {
+                let applied: Vec<String> = e
                     .report()
                     .map(|r| r.applied_migrations().iter().map(label).collect())
-                    .unwrap_or_default(),
-            }),
+                    .unwrap_or_default();
+                // refinery stops at the first failing script: the next pending one.
+                let failed = pending.get(applied.len()).map(ScriptStatus::label);
+                Err(Error::Schema {
+                    message: describe_failure(failed.as_deref(), &e.to_string()),
+                    applied,
+                })
+            }
         }
+    }
+}
+
+/// `script V2__x failed: <driver message>`, on one line: refinery's message
+/// repeats the whole script, which buries the cause.
+fn describe_failure(script: Option<&str>, message: &str) -> String {
+    let message: String = message
+        .replace("`error applying update`, ", "")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    match script {
+        Some(s) => format!("script {s} failed: {message}"),
+        None => message,
     }
 }
 

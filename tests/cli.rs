@@ -593,7 +593,11 @@ fn failing_schema_script_stops_before_the_data_phase() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("V1__init"), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("V2__broken failed") && err.contains("V1__init"),
+        "{err}"
+    );
     assert!(!ws.path("out.json").exists());
 }
 
