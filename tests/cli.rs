@@ -55,11 +55,7 @@ fn round_trip_keeps_every_value_exactly() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "backup.json"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["backup.json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(dump(&ws.open("src.db")), dump(&ws.open("dst.db")));
     assert!(stdout(&out).contains("tree"), "{}", stdout(&out));
@@ -69,10 +65,7 @@ fn round_trip_keeps_every_value_exactly() {
 fn backup_is_private_and_has_meta_first() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan()
-        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("src.db", "b.json");
     let text = std::fs::read_to_string(ws.path("b.json")).unwrap();
     assert!(
         text.trim_start().starts_with("{\"meta\"")
@@ -104,16 +97,9 @@ fn self_referencing_rows_import_parents_first_whatever_their_order() {
     conn.execute_batch("PRAGMA foreign_keys=OFF; INSERT INTO tree VALUES (4,4,'its own parent'),(3,2,'great-grandchild'),(2,1,'grandchild'),(1,5,'child of root'),(5,NULL,'root');").unwrap();
     drop(conn);
     // Export orders by primary key; make the ids themselves children-first.
-    ws.migplan()
-        .args(["export", "--db", &ws.url("rev.db"), "-o", "rev.json"])
-        .assert()
-        .success();
+    ws.export("rev.db", "rev.json");
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "rev.json"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["rev.json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(count(&ws.open("dst.db"), "tree"), 5);
     assert_eq!(dump(&ws.open("rev.db")), dump(&ws.open("dst.db")));
@@ -123,10 +109,7 @@ fn self_referencing_rows_import_parents_first_whatever_their_order() {
 fn child_table_before_parent_table_in_the_file_still_imports() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan()
-        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("src.db", "b.json");
     // Move `parents` after `awkward` in the data section (same rows, same checksums).
     let text = std::fs::read_to_string(ws.path("b.json")).unwrap();
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -141,21 +124,14 @@ fn child_table_before_parent_table_in_the_file_still_imports() {
     );
     ws.write("reordered.json", &text);
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "reordered.json"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["reordered.json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(dump(&ws.open("src.db")), dump(&ws.open("dst.db")));
 }
 
 fn export_then_modify(ws: &Workspace) {
     seeded(ws, "db.sqlite");
-    ws.migplan()
-        .args(["export", "--db", &ws.url("db.sqlite"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("db.sqlite", "b.json");
     ws.open("db.sqlite")
         .execute_batch(
             "UPDATE parents SET name = 'changed' WHERE id = 1; DELETE FROM tree WHERE id = 3;",
@@ -255,10 +231,7 @@ fn conflict_error_lists_keys_and_changes_nothing() {
 fn failure_in_the_last_table_leaves_the_database_untouched() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan()
-        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("src.db", "b.json");
     // The target has a stricter last table: one row of `tree` will violate it.
     let conn = ws.open("dst.db");
     conn.execute_batch(&SCHEMA.replace(
@@ -270,11 +243,7 @@ fn failure_in_the_last_table_leaves_the_database_untouched() {
         .unwrap();
     drop(conn);
     let before = dump(&ws.open("dst.db"));
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "b.json"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["b.json"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("tree"), "{}", stderr(&out));
     assert_eq!(before, dump(&ws.open("dst.db")));
@@ -284,16 +253,9 @@ fn failure_in_the_last_table_leaves_the_database_untouched() {
 fn dry_run_reports_and_rolls_back() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan()
-        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("src.db", "b.json");
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "b.json", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["b.json", "--dry-run"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("dry run"));
     assert_eq!(count(&ws.open("dst.db"), "tree"), 0);
@@ -455,18 +417,11 @@ fn shipped_plans_validate() {
 fn truncated_backup_is_a_clear_error_and_changes_nothing() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan()
-        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("src.db", "b.json");
     let bytes = std::fs::read(ws.path("b.json")).unwrap();
     std::fs::write(ws.path("cut.json"), &bytes[..bytes.len() * 2 / 3]).unwrap();
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "cut.json"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["cut.json"]);
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
     assert!(err.contains("cut.json:"), "{err}");
@@ -481,11 +436,7 @@ fn malformed_backup_names_line_and_column() {
         "{\"meta\": {\"format\": \"migplan-backup\",\n  oops }",
     );
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "bad.json"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["bad.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("bad.json:2:"), "{}", stderr(&out));
 }
@@ -494,21 +445,14 @@ fn malformed_backup_names_line_and_column() {
 fn backup_of_an_unknown_format_version_is_refused() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan()
-        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("src.db", "b.json");
     let text = std::fs::read_to_string(ws.path("b.json"))
         .unwrap()
         .replacen("\"format_version\": 1", "\"format_version\": 99", 1)
         .replacen("\"format_version\":1", "\"format_version\":99", 1);
     ws.write("future.json", &text);
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "future.json"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["future.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("99"), "{}", stderr(&out));
     assert!(dump(&ws.open("dst.db")).is_empty());
@@ -518,20 +462,13 @@ fn backup_of_an_unknown_format_version_is_refused() {
 fn tampered_backup_fails_its_checksum_and_changes_nothing() {
     let ws = Workspace::new();
     seeded(&ws, "src.db");
-    ws.migplan()
-        .args(["export", "--db", &ws.url("src.db"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("src.db", "b.json");
     let text = std::fs::read_to_string(ws.path("b.json"))
         .unwrap()
         .replacen("grandchild", "grandkid!!", 1);
     ws.write("tampered.json", &text);
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &ws.url("dst.db"), "tampered.json"])
-        .output()
-        .unwrap();
+    let out = ws.import("dst.db", &["tampered.json"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("checksum"), "{}", stderr(&out));
     assert!(dump(&ws.open("dst.db")).is_empty());
@@ -762,10 +699,7 @@ fn import_killed_midway_leaves_the_database_as_before() {
     )
     .unwrap();
     drop(conn);
-    ws.migplan()
-        .args(["export", "--db", &ws.url("src.db"), "-o", "big.json"])
-        .assert()
-        .success();
+    ws.export("src.db", "big.json");
     let conn = ws.open("dst.db");
     conn.execute_batch(SCHEMA).unwrap();
     conn.execute_batch("INSERT INTO parents VALUES (1, 'before', NULL);")
@@ -853,10 +787,7 @@ fn virtual_tables_and_their_shadow_tables_are_not_exported() {
     let conn = ws.open("db.sqlite");
     conn.execute_batch("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes VALUES (1, 'hello'); CREATE VIRTUAL TABLE notes_fts USING fts5(body); INSERT INTO notes_fts VALUES ('hello');").unwrap();
     drop(conn);
-    ws.migplan()
-        .args(["export", "--db", &ws.url("db.sqlite"), "-o", "b.json"])
-        .assert()
-        .success();
+    ws.export("db.sqlite", "b.json");
     let v: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(ws.path("b.json")).unwrap()).unwrap();
     let tables: Vec<&str> = v["meta"]["tables"]

@@ -44,6 +44,23 @@ impl Workspace {
         c
     }
 
+    /// `migplan export --db sqlite://DB -o FILE`, which must succeed.
+    pub fn export(&self, db: &str, file: &str) {
+        self.migplan()
+            .args(["export", "--db", &self.url(db), "-o", file])
+            .assert()
+            .success();
+    }
+
+    /// `migplan import --db sqlite://DB ARGS…`, whatever its outcome.
+    pub fn import(&self, db: &str, args: &[&str]) -> std::process::Output {
+        self.migplan()
+            .args(["import", "--db", &self.url(db)])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     pub fn open(&self, rel: &str) -> Connection {
         Connection::open(self.path(rel)).unwrap()
     }
