@@ -128,13 +128,6 @@ impl Sqlite {
         }
         Ok(out)
     }
-
-    fn write_sql(&mut self, req: &WriteRequest<'_>) -> &WriterSql {
-        if !self.writer.as_ref().is_some_and(|w| w.matches(req)) {
-            self.writer = Some(WriterSql::new(req));
-        }
-        self.writer.as_ref().expect("set above")
-    }
 }
 
 fn open_file(path: &Path, opts: &OpenOptions) -> rusqlite::Result<Connection> {
@@ -362,17 +355,15 @@ impl Backend for Sqlite {
     }
 
     fn write(&mut self, req: &WriteRequest<'_>, row: &[Value]) -> Result<RowOutcome> {
-        let sql = self.write_sql(req);
-        let (insert, update, order) = (
-            sql.insert.clone(),
-            sql.update.clone(),
-            sql.update_order.clone(),
-        );
+        if !self.writer.as_ref().is_some_and(|w| w.matches(req)) {
+            self.writer = Some(WriterSql::new(req));
+        }
+        // Borrow the two fields apart: no per-row copy of the SQL.
+        let (sql, conn) = (self.writer.as_ref().expect("set above"), &self.conn);
         let ctx = || format!("writing `{}`", req.table);
         let bound = bind_row(row)?;
-        let mut stmt = self
-            .conn
-            .prepare_cached(&insert)
+        let mut stmt = conn
+            .prepare_cached(&sql.insert)
             .map_err(|e| Error::db(ctx(), e))?;
         if stmt
             .execute(params_from_iter(bound.iter()))
@@ -381,17 +372,18 @@ impl Backend for Sqlite {
         {
             return Ok(RowOutcome::Inserted);
         }
-        match (req.conflict, update) {
+        match (req.conflict, &sql.update) {
             (Conflict::Skip, _) => Ok(RowOutcome::Skipped),
             (Conflict::Error, _) => Ok(RowOutcome::Conflict),
             (Conflict::Overwrite, None) => Ok(RowOutcome::Overwritten),
             (Conflict::Overwrite, Some(update)) => {
-                let mut stmt = self
-                    .conn
-                    .prepare_cached(&update)
+                let mut stmt = conn
+                    .prepare_cached(update)
                     .map_err(|e| Error::db(ctx(), e))?;
-                stmt.execute(params_from_iter(order.iter().map(|&i| &bound[i])))
-                    .map_err(|e| Error::db(ctx(), e))?;
+                stmt.execute(params_from_iter(
+                    sql.update_order.iter().map(|&i| &bound[i]),
+                ))
+                .map_err(|e| Error::db(ctx(), e))?;
                 Ok(RowOutcome::Overwritten)
             }
         }

@@ -450,14 +450,17 @@ impl BackupVisitor for Importer<'_> {
     }
 
     fn row(&mut self, row: Vec<Value>) -> Result<()> {
-        match &mut self.current {
-            Some(Current::Direct(t)) => {
-                let t = t.clone();
-                self.put(&t, &row)
-            }
-            Some(Current::Parked(_, spool)) => spool.push(&row),
+        // Taken out and put back, so the table name is not copied per row.
+        let current = self.current.take();
+        let result = match &current {
+            Some(Current::Direct(t)) => self.put(t, &row),
             _ => Ok(()),
+        };
+        self.current = current;
+        if let Some(Current::Parked(_, spool)) = &mut self.current {
+            return spool.push(&row);
         }
+        result
     }
 
     fn end_table(&mut self, _table: &TableMeta) -> Result<()> {
