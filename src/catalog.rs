@@ -44,13 +44,6 @@ impl TableInfo {
         self.columns.iter().position(|c| c.name == name)
     }
 
-    /// Foreign keys that point back at this same table (parent/child rows).
-    pub fn self_references(&self) -> impl Iterator<Item = &ForeignKey> {
-        self.foreign_keys
-            .iter()
-            .filter(move |fk| fk.ref_table == self.name)
-    }
-
     /// True when `columns` (in any order) are the primary key or a unique key.
     pub fn is_unique_key(&self, columns: &[String]) -> bool {
         let same =

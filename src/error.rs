@@ -59,6 +59,11 @@ pub enum Error {
         total: u64,
     },
 
+    /// A value that does not fit its target column (too long, out of range,
+    /// not representable). The data phase adds the table and the row's key.
+    #[error("column `{column}`: {message}")]
+    Value { column: String, message: String },
+
     /// The plan, the backup and the database disagree (missing tables,
     /// columns, cycles, versions …). The message names the fact and the fix.
     #[error("{0}")]
@@ -80,6 +85,13 @@ impl Error {
         }
     }
 
+    pub fn value(column: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Value {
+            column: column.into(),
+            message: message.into(),
+        }
+    }
+
     pub fn db(context: impl Into<String>, err: impl std::fmt::Display) -> Self {
         Error::Database {
             context: context.into(),
@@ -98,7 +110,7 @@ fn render_diagnostics(diags: &[Diagnostic]) -> String {
 
 fn applied_note(applied: &[String]) -> String {
     if applied.is_empty() {
-        " (no script of this run was applied)".into()
+        " (no script of this run was applied: the schema phase ran as one transaction, or failed at its first script)".into()
     } else {
         format!(" (applied before the failure: {})", applied.join(", "))
     }

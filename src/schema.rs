@@ -99,24 +99,45 @@ impl Scripts {
     }
 
     /// Applies pending scripts; returns their labels. A failing script stops
-    /// the run with the scripts applied before it named.
+    /// the run; the error names it and the scripts applied before it (none,
+    /// where the engine applies the whole list in one transaction).
     pub fn apply(&self, db: &mut dyn Backend, target: Option<i64>) -> Result<Vec<String>> {
         let pending = self.status(db, target)?.pending;
-        match db.migrate(&self.runner(target)) {
-            Ok(report) => Ok(report.applied_migrations().iter().map(label).collect()),
-            Err(e) => {
-                let applied: Vec<String> = e
-                    .report()
-                    .map(|r| r.applied_migrations().iter().map(label).collect())
-                    .unwrap_or_default();
-                // refinery stops at the first failing script: the next pending one.
-                let failed = pending.get(applied.len()).map(ScriptStatus::label);
-                Err(Error::Schema {
-                    message: describe_failure(failed.as_deref(), &e.to_string()),
-                    applied,
-                })
-            }
+        let e = match db.migrate(self.runner(target)) {
+            Ok(report) => return Ok(report.applied_migrations().iter().map(label).collect()),
+            Err(e) => e,
+        };
+        if db.transactional_ddl() {
+            let sqls: Vec<&str> = pending
+                .iter()
+                .filter_map(|p| self.script(p.version))
+                .collect();
+            let (failed, message) = match db.probe_scripts(&sqls)? {
+                Some((i, msg)) => (pending.get(i).map(ScriptStatus::label), msg),
+                None => (None, e.to_string()),
+            };
+            return Err(Error::Schema {
+                message: describe_failure(failed.as_deref(), &message),
+                applied: vec![],
+            });
         }
+        let applied: Vec<String> = e
+            .report()
+            .map(|r| r.applied_migrations().iter().map(label).collect())
+            .unwrap_or_default();
+        // refinery stops at the first failing script: the next pending one.
+        let failed = pending.get(applied.len()).map(ScriptStatus::label);
+        Err(Error::Schema {
+            message: describe_failure(failed.as_deref(), &e.to_string()),
+            applied,
+        })
+    }
+
+    fn script(&self, version: i64) -> Option<&str> {
+        self.migrations
+            .iter()
+            .find(|m| i64::from(m.version()) == version)
+            .and_then(|m| m.sql())
     }
 }
 

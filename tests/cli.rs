@@ -531,11 +531,17 @@ fn failing_schema_script_stops_before_the_data_phase() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
+    // SQLite applies the scripts as one transaction: V1 is rolled back too.
     assert!(
-        err.contains("V2__broken failed") && err.contains("V1__init"),
+        err.contains("V2__broken failed") && err.contains("no script of this run was applied"),
         "{err}"
     );
     assert!(!ws.path("out.json").exists());
+    let conn = ws.open("db.sqlite");
+    let tables: i64 = conn
+        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tables, 0, "V1 must be rolled back with V2");
 }
 
 #[test]

@@ -2,6 +2,9 @@
 //! engine-specific SQL (quoting, upserts, snapshots) stays in that file.
 //! Backends know nothing of files or formats.
 
+mod fkcheck;
+mod mysql;
+mod postgres;
 mod sqlite;
 mod url;
 
@@ -56,23 +59,33 @@ pub struct WriteRequest<'a> {
     pub conflict: Conflict,
 }
 
-/// What happened to one written row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RowOutcome {
-    Inserted,
-    /// A row with the same key existed and was kept (policy `skip`).
-    Skipped,
-    /// A row with the same key existed and was replaced (policy `overwrite`).
-    Overwritten,
-    /// A row with the same key existed; nothing written (policy `error`).
-    Conflict,
+/// What writing one table did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableOutcome {
+    pub inserted: u64,
+    /// Rows whose key existed and were kept (policy `skip`).
+    pub skipped: u64,
+    /// Rows whose key existed and were replaced (policy `overwrite`).
+    pub overwritten: u64,
+    /// Rows whose key existed under policy `error`; the import fails.
+    pub conflicts: u64,
+    /// The first [`crate::error::CONFLICTS_LISTED`] conflicting keys, each
+    /// as the values of the request's key columns.
+    pub conflict_keys: Vec<Vec<Value>>,
 }
 
 /// One open connection to one database.
 ///
 /// The data phase drives it as a checklist: `catalog`, then either a read
 /// snapshot (`begin_read` … `read` … `rollback`) or one write transaction
-/// (`begin_write` … `write` … `commit`/`rollback`).
+/// (`begin_write`, then per table `begin_table` … `write_row` … `end_table`,
+/// then `finish_write` and `commit`, or `rollback` on any failure).
+///
+/// Writes may be buffered and sent in bulk (COPY, multi-row INSERT), and
+/// per-row foreign-key checks may be suspended while rows load; the engine's
+/// integrity is restored and checked in bulk by `finish_write`, inside the
+/// same transaction, so the all-or-nothing guarantee and the final
+/// foreign-key integrity both hold.
 pub trait Backend {
     fn engine(&self) -> Engine;
 
@@ -84,17 +97,26 @@ pub trait Backend {
     /// Whether a table exists, bookkeeping tables included.
     fn has_table(&mut self, table: &str) -> Result<bool>;
 
-    /// Applies pending refinery scripts (each in its own transaction where the
-    /// engine allows).
+    /// Applies pending refinery scripts: all in one transaction where the
+    /// engine has transactional DDL, else each on its own.
     fn migrate(
         &mut self,
-        runner: &refinery::Runner,
+        runner: refinery::Runner,
     ) -> std::result::Result<refinery::Report, refinery::Error>;
 
     fn applied_migrations(
         &mut self,
         runner: &refinery::Runner,
     ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error>;
+
+    /// Whether schema scripts are applied all-or-nothing (transactional DDL).
+    fn transactional_ddl(&self) -> bool;
+
+    /// Runs scripts one after another inside a transaction that is always
+    /// rolled back, and returns the first that fails with its error: after
+    /// an all-or-nothing schema phase failed, this names the culprit.
+    /// Only called when [`Backend::transactional_ddl`] is true.
+    fn probe_scripts(&mut self, scripts: &[&str]) -> Result<Option<(usize, String)>>;
 
     /// Starts one consistent read-only snapshot for an export.
     fn begin_read(&mut self) -> Result<()>;
@@ -106,17 +128,28 @@ pub trait Backend {
         sink: &mut dyn FnMut(&[Value]) -> Result<()>,
     ) -> Result<()>;
 
-    /// Starts the single write transaction of an import.
-    fn begin_write(&mut self) -> Result<()>;
+    /// Starts the single write transaction of an import into `tables`.
+    fn begin_write(&mut self, tables: &[String]) -> Result<()>;
 
-    fn write(&mut self, req: &WriteRequest<'_>, row: &[Value]) -> Result<RowOutcome>;
+    /// Starts writing one table; rows follow with `write_row`.
+    fn begin_table(&mut self, req: &WriteRequest<'_>) -> Result<()>;
 
-    /// Whether a row with these column values exists (self-referencing rows
-    /// wait until their parent is present).
-    fn key_exists(&mut self, table: &str, columns: &[String], values: &[Value]) -> Result<bool>;
+    /// Writes or buffers one row, its values in the request's column order.
+    /// A value that does not fit its target column is [`crate::Error::Value`],
+    /// raised here, before anything of the row is sent.
+    fn write_row(&mut self, row: &[Value]) -> Result<()>;
+
+    /// Flushes the table's rows and applies the conflict policy.
+    fn end_table(&mut self) -> Result<TableOutcome>;
+
+    /// Restores and checks, in bulk, the foreign keys of every written table.
+    /// A violation is an error naming the table, the row and the reference.
+    fn finish_write(&mut self) -> Result<()>;
 
     fn commit(&mut self) -> Result<()>;
 
+    /// Ends any open transaction, discarding its changes. Safe to call when
+    /// none is open.
     fn rollback(&mut self) -> Result<()>;
 }
 
@@ -131,10 +164,7 @@ pub struct OpenOptions {
 pub fn open(url: &DbUrl, opts: &OpenOptions) -> Result<Box<dyn Backend>> {
     match url.engine() {
         Engine::Sqlite => Ok(Box::new(sqlite::Sqlite::open(url, opts)?)),
-        other => Err(crate::Error::Usage(format!(
-            "{} databases are not supported yet ({}); use a sqlite:// URL",
-            other.name(),
-            url.redacted()
-        ))),
+        Engine::Postgres => postgres::Postgres::open(url, opts),
+        Engine::Mysql => mysql::Mysql::open(url, opts),
     }
 }

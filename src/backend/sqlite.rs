@@ -11,17 +11,20 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql, params_from_iter};
 
 use super::{
-    BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, RowOutcome, WriteRequest,
+    BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
+    WriteRequest, fkcheck,
 };
 use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo};
-use crate::error::{Error, Result};
+use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::{ColumnType, Value};
 
 pub struct Sqlite {
     conn: Connection,
-    /// Statements of the table being written, rebuilt when the table changes.
-    writer: Option<WriterSql>,
+    /// The table being written and what happened to its rows so far.
+    writer: Option<(WriterSql, TableOutcome)>,
+    /// Tables of the open import, whose foreign keys `finish_write` checks.
+    written: Vec<String>,
 }
 
 impl Sqlite {
@@ -40,7 +43,11 @@ impl Sqlite {
         // Foreign keys are off by default in SQLite; imports must enforce them.
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
             .map_err(|e| Error::db(format!("cannot configure {url}"), e))?;
-        Ok(Sqlite { conn, writer: None })
+        Ok(Sqlite {
+            conn,
+            writer: None,
+            written: vec![],
+        })
     }
 
     fn table_info(&self, name: &str) -> rusqlite::Result<TableInfo> {
@@ -189,10 +196,10 @@ fn key_match(key: &[String], first: usize) -> String {
 
 /// The SQL for writing one table, built once per table.
 struct WriterSql {
-    table: String,
     columns: Vec<String>,
-    key: Vec<String>,
     conflict: Conflict,
+    /// Positions of the key columns in a row.
+    key_pos: Vec<usize>,
     insert: String,
     /// `UPDATE … SET non-key columns WHERE key`, for `overwrite`.
     update: Option<String>,
@@ -232,23 +239,21 @@ impl WriterSql {
                 key_match(req.key, non_key.len() + 1)
             )
         });
+        let key_pos = req
+            .key
+            .iter()
+            .filter_map(|k| req.columns.iter().position(|c| c == k))
+            .collect();
         WriterSql {
-            table: req.table.to_string(),
             columns: req.columns.to_vec(),
-            key: req.key.to_vec(),
             conflict: req.conflict,
+            key_pos,
             insert,
             update,
             update_order: non_key.into_iter().chain(key).collect(),
         }
     }
 
-    fn matches(&self, req: &WriteRequest<'_>) -> bool {
-        self.table == req.table
-            && self.columns == req.columns
-            && self.key == req.key
-            && self.conflict == req.conflict
-    }
 }
 
 impl Backend for Sqlite {
@@ -297,9 +302,27 @@ impl Backend for Sqlite {
 
     fn migrate(
         &mut self,
-        runner: &refinery::Runner,
+        runner: refinery::Runner,
     ) -> std::result::Result<refinery::Report, refinery::Error> {
-        runner.run(&mut self.conn)
+        // SQLite's DDL is transactional: all scripts or none.
+        runner.set_grouped(true).run(&mut self.conn)
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        true
+    }
+
+    fn probe_scripts(&mut self, scripts: &[&str]) -> Result<Option<(usize, String)>> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| Error::db("probing schema scripts", e))?;
+        let failed = scripts
+            .iter()
+            .enumerate()
+            .find_map(|(i, sql)| tx.execute_batch(sql).err().map(|e| (i, e.to_string())));
+        drop(tx); // rolls back
+        Ok(failed)
     }
 
     fn applied_migrations(
@@ -346,76 +369,101 @@ impl Backend for Sqlite {
         Ok(())
     }
 
-    fn begin_write(&mut self) -> Result<()> {
-        // IMMEDIATE takes the write lock now, so a concurrent writer fails
-        // before any row moves rather than in the middle.
+    fn begin_write(&mut self, tables: &[String]) -> Result<()> {
+        // Per-row foreign-key checks are off while rows load (the pragma is
+        // ignored inside a transaction, so it comes first); `finish_write`
+        // checks every key in bulk before commit. IMMEDIATE takes the write
+        // lock now, so a concurrent writer fails before any row moves.
+        self.written = tables.to_vec();
         self.conn
-            .execute_batch("BEGIN IMMEDIATE")
+            .execute_batch("PRAGMA foreign_keys = OFF; BEGIN IMMEDIATE;")
             .map_err(|e| Error::db("starting the import transaction", e))
     }
 
-    fn write(&mut self, req: &WriteRequest<'_>, row: &[Value]) -> Result<RowOutcome> {
-        if !self.writer.as_ref().is_some_and(|w| w.matches(req)) {
-            self.writer = Some(WriterSql::new(req));
+    fn begin_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
+        self.writer = Some((WriterSql::new(req), TableOutcome::default()));
+        Ok(())
+    }
+
+    fn write_row(&mut self, row: &[Value]) -> Result<()> {
+        // Borrow the fields apart: no per-row copy of the SQL.
+        let (Some((sql, outcome)), conn) = (self.writer.as_mut(), &self.conn) else {
+            panic!("write_row before begin_table");
+        };
+        let ctx = |e| Error::db("writing", e);
+        let bound = bind_row(row, &sql.columns)?;
+        let mut stmt = conn.prepare_cached(&sql.insert).map_err(ctx)?;
+        if stmt.execute(params_from_iter(bound.iter())).map_err(ctx)? == 1 {
+            outcome.inserted += 1;
+            return Ok(());
         }
-        // Borrow the two fields apart: no per-row copy of the SQL.
-        let (sql, conn) = (self.writer.as_ref().expect("set above"), &self.conn);
-        let ctx = || format!("writing `{}`", req.table);
-        let bound = bind_row(row)?;
-        let mut stmt = conn
-            .prepare_cached(&sql.insert)
-            .map_err(|e| Error::db(ctx(), e))?;
-        if stmt
-            .execute(params_from_iter(bound.iter()))
-            .map_err(|e| Error::db(ctx(), e))?
-            == 1
-        {
-            return Ok(RowOutcome::Inserted);
-        }
-        match (req.conflict, &sql.update) {
-            (Conflict::Skip, _) => Ok(RowOutcome::Skipped),
-            (Conflict::Error, _) => Ok(RowOutcome::Conflict),
-            (Conflict::Overwrite, None) => Ok(RowOutcome::Overwritten),
+        match (sql.conflict, &sql.update) {
+            (Conflict::Skip, _) => outcome.skipped += 1,
+            (Conflict::Error, _) => {
+                outcome.conflicts += 1;
+                if outcome.conflict_keys.len() < CONFLICTS_LISTED {
+                    let key = sql.key_pos.iter().map(|&i| row[i].clone()).collect();
+                    outcome.conflict_keys.push(key);
+                }
+            }
+            (Conflict::Overwrite, None) => outcome.overwritten += 1,
             (Conflict::Overwrite, Some(update)) => {
-                let mut stmt = conn
-                    .prepare_cached(update)
-                    .map_err(|e| Error::db(ctx(), e))?;
+                let mut stmt = conn.prepare_cached(update).map_err(ctx)?;
                 stmt.execute(params_from_iter(
                     sql.update_order.iter().map(|&i| &bound[i]),
                 ))
-                .map_err(|e| Error::db(ctx(), e))?;
-                Ok(RowOutcome::Overwritten)
+                .map_err(ctx)?;
+                outcome.overwritten += 1;
             }
         }
+        Ok(())
     }
 
-    fn key_exists(&mut self, table: &str, columns: &[String], values: &[Value]) -> Result<bool> {
-        let sql = format!(
-            "SELECT 1 FROM {} WHERE {} LIMIT 1",
-            quote(table),
-            key_match(columns, 1)
-        );
-        let bound = bind_row(values)?;
-        let mut stmt = self
-            .conn
-            .prepare_cached(&sql)
-            .map_err(|e| Error::db(format!("reading `{table}`"), e))?;
-        stmt.exists(params_from_iter(bound.iter()))
-            .map_err(|e| Error::db(format!("reading `{table}`"), e))
+    fn end_table(&mut self) -> Result<TableOutcome> {
+        Ok(self.writer.take().map(|(_, o)| o).unwrap_or_default())
+    }
+
+    fn finish_write(&mut self) -> Result<()> {
+        let catalog = self.catalog()?;
+        let tables: Vec<&TableInfo> = self
+            .written
+            .iter()
+            .filter_map(|t| catalog.table(t))
+            .collect();
+        let conn = &self.conn;
+        fkcheck::check(quote, &tables, |sql| {
+            let ctx = |e| Error::db("checking foreign keys", e);
+            let mut stmt = conn.prepare(sql).map_err(ctx)?;
+            let n = stmt.column_count();
+            let rows = stmt
+                .query_map([], |r| {
+                    (0..n)
+                        .map(|i| {
+                            let v = from_sql(r.get_ref(i)?, ColumnType::Any)
+                                .unwrap_or(Value::Null);
+                            Ok(v.display())
+                        })
+                        .collect::<rusqlite::Result<Vec<String>>>()
+                })
+                .map_err(ctx)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(ctx)
+        })
     }
 
     fn commit(&mut self) -> Result<()> {
         self.conn
-            .execute_batch("COMMIT")
+            .execute_batch("COMMIT; PRAGMA foreign_keys = ON;")
             .map_err(|e| Error::db("committing", e))
     }
 
     fn rollback(&mut self) -> Result<()> {
-        if self.conn.is_autocommit() {
-            return Ok(());
-        }
+        let sql = if self.conn.is_autocommit() {
+            "PRAGMA foreign_keys = ON;"
+        } else {
+            "ROLLBACK; PRAGMA foreign_keys = ON;"
+        };
         self.conn
-            .execute_batch("ROLLBACK")
+            .execute_batch(sql)
             .map_err(|e| Error::db("rolling back", e))
     }
 }
@@ -535,9 +583,12 @@ impl ToSql for Bound<'_> {
     }
 }
 
-fn bind_row(row: &[Value]) -> Result<Vec<Bound<'_>>> {
+/// Binds a row whose values are in `columns` order; a value SQLite cannot
+/// store names its column.
+fn bind_row<'a>(row: &'a [Value], columns: &[String]) -> Result<Vec<Bound<'a>>> {
     row.iter()
-        .map(|v| bind(v).map(Bound).map_err(Error::Mismatch))
+        .zip(columns)
+        .map(|(v, c)| bind(v).map(Bound).map_err(|m| Error::value(c, m)))
         .collect()
 }
 

@@ -12,7 +12,7 @@ use std::path::Path;
 use super::report::{ImportReport, TableCounts};
 use super::spool::Spool;
 use super::{progress, select_tables};
-use crate::backend::{Backend, RowOutcome, WriteRequest};
+use crate::backend::{Backend, WriteRequest};
 use crate::catalog::{Catalog, TableInfo};
 use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
@@ -58,7 +58,7 @@ pub fn import(
             )
         })
         .collect();
-    db.begin_write()?;
+    db.begin_write(&order)?;
     let mut importer = Importer::new(db, jobs, parents, meta.tables.iter().map(|t| t.rows).sum());
     let result = format::read_backup(file, &mut importer).and_then(|_| importer.finish(&order));
     let bar = importer.bar.clone();
@@ -75,7 +75,9 @@ pub fn import(
         Ok(()) if !opts.dry_run => db.commit()?,
         Ok(()) => db.rollback()?,
         Err(e) => {
-            db.rollback()?;
+            if let Err(r) = db.rollback() {
+                eprintln!("warning: {r}");
+            }
             return Err(e);
         }
     }
@@ -108,9 +110,6 @@ struct Job {
     /// Positions of the key columns in a backup row.
     key_pos: Vec<usize>,
     conflict: Conflict,
-    /// Self-references: positions of the referencing columns and of the
-    /// referenced columns in a row, and the referenced column names.
-    self_refs: Vec<(Vec<usize>, Vec<usize>, Vec<String>)>,
 }
 
 fn plan_jobs(
@@ -177,22 +176,11 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
             key.join(", ")
         ))
     })?;
-    let self_refs = info
-        .self_references()
-        .filter_map(|fk| {
-            Some((
-                pos(&fk.columns)?,
-                pos(&fk.ref_columns)?,
-                fk.ref_columns.clone(),
-            ))
-        })
-        .collect();
     Ok(Job {
         columns,
         key,
         key_pos,
         conflict,
-        self_refs,
     })
 }
 
@@ -222,11 +210,15 @@ fn check_columns(info: &TableInfo, columns: &[String]) -> Result<()> {
 enum Current {
     /// The table is not imported (not in the chosen modules).
     Ignore,
+    /// Rows go straight to the database.
     Direct(String),
+    /// Rows wait in a spool until the table's parents are imported.
     Parked(String, Spool),
 }
 
-struct Importer<'a> {
+/// Receives a backup (or a source database's rows, for `copy`) and writes it
+/// into the open write transaction, parents before children.
+pub(super) struct Importer<'a> {
     db: &'a mut dyn Backend,
     jobs: HashMap<String, Job>,
     /// Each table's parents among the imported tables.
@@ -234,12 +226,11 @@ struct Importer<'a> {
     done: HashSet<String>,
     parked: Vec<(String, Spool)>,
     current: Option<Current>,
-    /// Self-referencing rows waiting for their parent row.
-    waiting: Option<Spool>,
     conflicts: Vec<String>,
     conflict_total: u64,
+    first_conflict_table: Option<String>,
     counts: HashMap<String, TableCounts>,
-    bar: indicatif::ProgressBar,
+    pub(super) bar: indicatif::ProgressBar,
 }
 
 impl<'a> Importer<'a> {
@@ -256,9 +247,9 @@ impl<'a> Importer<'a> {
             done: HashSet::new(),
             parked: Vec::new(),
             current: None,
-            waiting: None,
             conflicts: Vec::new(),
             conflict_total: 0,
+            first_conflict_table: None,
             counts: HashMap::new(),
             bar: progress::rows(total, "importing"),
         }
@@ -270,34 +261,7 @@ impl<'a> Importer<'a> {
             .is_none_or(|ps| ps.iter().all(|p| self.done.contains(p)))
     }
 
-    /// Writes one row, or parks it when its parent row is not there yet.
-    fn put(&mut self, table: &str, row: &[Value]) -> Result<()> {
-        let job = &self.jobs[table];
-        if !job.self_refs.is_empty() && !self.parent_present(table, row)? {
-            if self.waiting.is_none() {
-                self.waiting = Some(Spool::new()?);
-            }
-            return self.waiting.as_mut().expect("set above").push(row);
-        }
-        self.write(table, row)
-    }
-
-    fn parent_present(&mut self, table: &str, row: &[Value]) -> Result<bool> {
-        let job = &self.jobs[table];
-        for (fk_pos, ref_pos, ref_cols) in &job.self_refs {
-            let vals: Vec<Value> = fk_pos.iter().map(|&i| row[i].clone()).collect();
-            let own = ref_pos.iter().map(|&i| &row[i]);
-            if vals.iter().any(Value::is_null) || vals.iter().eq(own) {
-                continue;
-            }
-            if !self.db.key_exists(table, ref_cols, &vals)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
-    }
-
-    fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {
+    fn start(&mut self, table: &str) -> Result<()> {
         let job = &self.jobs[table];
         let req = WriteRequest {
             table,
@@ -305,124 +269,96 @@ impl<'a> Importer<'a> {
             key: &job.key,
             conflict: job.conflict,
         };
-        let outcome = self
-            .db
-            .write(&req, row)
-            .map_err(|e| row_error(table, job, row, e))?;
-        let counts = self
-            .counts
-            .entry(table.to_string())
-            .or_insert_with(|| TableCounts {
-                table: table.into(),
-                ..Default::default()
-            });
-        match outcome {
-            RowOutcome::Inserted => counts.inserted += 1,
-            RowOutcome::Skipped => counts.skipped += 1,
-            RowOutcome::Overwritten => counts.overwritten += 1,
-            RowOutcome::Conflict => {
-                counts.failed += 1;
-                self.conflict_total += 1;
-                if self.conflicts.len() < CONFLICTS_LISTED {
-                    self.conflicts
-                        .push(format!("`{table}` {}", key_text(job, row)));
-                }
-            }
-        }
+        self.db
+            .begin_table(&req)
+            .map_err(|e| table_error(table, e))
+    }
+
+    fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {
         self.bar.inc(1);
-        Ok(())
-    }
-
-    /// Retries waiting self-referencing rows until all are written; rows whose
-    /// parent never appears are an error.
-    fn settle_waiting(&mut self, table: &str) -> Result<()> {
-        while let Some(spool) = self.waiting.take() {
-            let before = spool.len();
-            spool.drain(|row| self.put(table, &row))?;
-            let after = self.waiting.as_ref().map_or(0, Spool::len);
-            if after == before {
-                return Err(self.orphans(table));
-            }
-        }
-        Ok(())
-    }
-
-    fn orphans(&mut self, table: &str) -> Error {
-        let n = self.waiting.as_ref().map_or(0, Spool::len);
-        let mut keys = Vec::new();
-        if let Some(spool) = self.waiting.take() {
-            let job = &self.jobs[table];
-            let _ = spool.drain(|row| {
-                if keys.len() < CONFLICTS_LISTED {
-                    keys.push(key_text(job, &row));
-                }
-                Ok(())
-            });
-        }
-        Error::Mismatch(format!(
-            "{n} row(s) of `{table}` reference a parent row of `{table}` that is neither in the backup nor in the database: {}\n  = help: nothing was changed; fix the references or include the parent rows",
-            keys.join(", ")
-        ))
+        self.db.write_row(row).map_err(|e| match e {
+            Error::Value { .. } => row_error(table, &self.jobs[table], row, e),
+            other => table_error(table, other),
+        })
     }
 
     fn end(&mut self, table: &str) -> Result<()> {
-        self.settle_waiting(table)?;
-        self.counts
-            .entry(table.to_string())
-            .or_insert_with(|| TableCounts {
+        let outcome = self.db.end_table().map_err(|e| table_error(table, e))?;
+        let job = &self.jobs[table];
+        for key in &outcome.conflict_keys {
+            if self.conflicts.len() < CONFLICTS_LISTED {
+                self.conflicts
+                    .push(format!("`{table}` {}", key_values_text(&job.key, key)));
+            }
+        }
+        if outcome.conflicts > 0 && self.first_conflict_table.is_none() {
+            self.first_conflict_table = Some(table.to_string());
+        }
+        self.conflict_total += outcome.conflicts;
+        self.counts.insert(
+            table.to_string(),
+            TableCounts {
                 table: table.into(),
-                ..Default::default()
-            });
+                inserted: outcome.inserted,
+                skipped: outcome.skipped,
+                overwritten: outcome.overwritten,
+                failed: outcome.conflicts,
+            },
+        );
         self.done.insert(table.to_string());
         self.unpark()
+    }
+
+    /// Writes a parked table from its spool.
+    fn replay(&mut self, table: String, spool: Spool) -> Result<()> {
+        self.start(&table)?;
+        spool.drain(|row| self.write(&table, &row))?;
+        self.end(&table)
     }
 
     /// Imports parked tables whose parents are now all done.
     fn unpark(&mut self) -> Result<()> {
         while let Some(i) = self.parked.iter().position(|(t, _)| self.ready(t)) {
             let (table, spool) = self.parked.remove(i);
-            spool.drain(|row| self.put(&table, &row))?;
-            self.end(&table)?;
+            self.replay(table, spool)?;
         }
         Ok(())
     }
 
-    /// After the whole file: parked tables in DAG order, then the verdict on conflicts.
-    fn finish(&mut self, order: &[String]) -> Result<()> {
+    /// After the whole input: parked tables in DAG order, the bulk
+    /// foreign-key check, then the verdict on conflicts.
+    pub(super) fn finish(&mut self, order: &[String]) -> Result<()> {
         for t in order {
             if let Some(i) = self.parked.iter().position(|(p, _)| p == t) {
                 let (table, spool) = self.parked.remove(i);
-                spool.drain(|row| self.put(&table, &row))?;
-                self.end(&table)?;
+                self.replay(table, spool)?;
             }
         }
         if self.conflict_total > 0 {
-            let table = self
-                .conflicts
-                .first()
-                .and_then(|c| c.split('`').nth(1))
-                .unwrap_or("")
-                .to_string();
             return Err(Error::Conflict {
-                table,
+                table: self.first_conflict_table.clone().unwrap_or_default(),
                 keys: self.conflicts.clone(),
                 total: self.conflict_total,
             });
         }
-        Ok(())
+        self.db.finish_write()
     }
 }
 
-fn key_text(job: &Job, row: &[Value]) -> String {
-    if job.key.is_empty() {
+fn key_values_text(key: &[String], values: &[Value]) -> String {
+    if key.is_empty() {
         return "(row without key)".into();
     }
-    job.key
-        .iter()
-        .zip(&job.key_pos)
-        .map(|(k, &i)| format!("{k}={}", row[i].display()))
+    key.iter()
+        .zip(values)
+        .map(|(k, v)| format!("{k}={}", v.display()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn key_text(job: &Job, row: &[Value]) -> String {
+    let values: Vec<Value> = job.key_pos.iter().map(|&i| row[i].clone()).collect();
+    key_values_text(&job.key, &values)
 }
 
 fn row_error(table: &str, job: &Job, row: &[Value], e: Error) -> Error {
@@ -430,6 +366,16 @@ fn row_error(table: &str, job: &Job, row: &[Value], e: Error) -> Error {
         "cannot write row {} of `{table}`: {e}\n  = help: nothing was changed; the import was rolled back",
         key_text(job, row)
     ))
+}
+
+fn table_error(table: &str, e: Error) -> Error {
+    match e {
+        Error::Database { context, message } => Error::Database {
+            context: format!("{context} `{table}`"),
+            message,
+        },
+        other => other,
+    }
 }
 
 impl BackupVisitor for Importer<'_> {
@@ -442,6 +388,7 @@ impl BackupVisitor for Importer<'_> {
         self.current = Some(if !self.jobs.contains_key(&table.name) {
             Current::Ignore
         } else if self.ready(&table.name) {
+            self.start(&table.name)?;
             Current::Direct(table.name.clone())
         } else {
             Current::Parked(table.name.clone(), Spool::new()?)
@@ -451,15 +398,13 @@ impl BackupVisitor for Importer<'_> {
 
     fn row(&mut self, row: Vec<Value>) -> Result<()> {
         // Taken out and put back, so the table name is not copied per row.
-        let current = self.current.take();
-        let result = match &current {
-            Some(Current::Direct(t)) => self.put(t, &row),
+        let mut current = self.current.take();
+        let result = match &mut current {
+            Some(Current::Direct(t)) => self.write(t, &row),
+            Some(Current::Parked(_, spool)) => spool.push(&row),
             _ => Ok(()),
         };
         self.current = current;
-        if let Some(Current::Parked(_, spool)) = &mut self.current {
-            return spool.push(&row);
-        }
         result
     }
 

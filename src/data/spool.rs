@@ -21,10 +21,6 @@ impl Spool {
         })
     }
 
-    pub fn len(&self) -> u64 {
-        self.rows
-    }
-
     pub fn push(&mut self, row: &[Value]) -> Result<()> {
         let w = &mut self.file;
         let res = (|| {

@@ -1,4 +1,7 @@
 //! Helpers for driving the real `migplan` binary against real SQLite files.
+#![allow(dead_code)]
+
+pub mod server;
 
 use std::path::{Path, PathBuf};
 
