@@ -139,6 +139,14 @@ pub enum ColumnType {
     TimestampTz,
     Json,
     Uuid,
+    /// PostgreSQL intervals, as ISO 8601 text.
+    Interval,
+    /// PostgreSQL arrays, as their literal text (`{1,2}`).
+    Array,
+    /// Enumerations (PostgreSQL enum types, MySQL `ENUM`), as the label.
+    Enum,
+    /// MySQL `SET`, as comma-separated labels.
+    Set,
     /// No declared type (SQLite columns without one): values keep their own kind.
     Any,
 }
@@ -158,6 +166,10 @@ impl ColumnType {
             ColumnType::TimestampTz => "timestamptz",
             ColumnType::Json => "json",
             ColumnType::Uuid => "uuid",
+            ColumnType::Interval => "interval",
+            ColumnType::Array => "array",
+            ColumnType::Enum => "enum",
+            ColumnType::Set => "set",
             ColumnType::Any => "any",
         }
     }

@@ -539,7 +539,11 @@ fn failing_schema_script_stops_before_the_data_phase() {
     assert!(!ws.path("out.json").exists());
     let conn = ws.open("db.sqlite");
     let tables: i64 = conn
-        .query_row("SELECT count(*) FROM sqlite_schema WHERE name = 't'", [], |r| r.get(0))
+        .query_row(
+            "SELECT count(*) FROM sqlite_schema WHERE name = 't'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(tables, 0, "V1 must be rolled back with V2");
 }

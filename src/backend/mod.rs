@@ -2,6 +2,7 @@
 //! engine-specific SQL (quoting, upserts, snapshots) stays in that file.
 //! Backends know nothing of files or formats.
 
+pub mod convert;
 mod fkcheck;
 mod mysql;
 mod postgres;

@@ -7,6 +7,8 @@ pub struct Postgres;
 
 impl Postgres {
     pub fn open(url: &DbUrl, _opts: &OpenOptions) -> Result<Box<dyn super::Backend>> {
-        Err(Error::Usage(format!("PostgreSQL is not supported yet ({url})")))
+        Err(Error::Usage(format!(
+            "PostgreSQL is not supported yet ({url})"
+        )))
     }
 }

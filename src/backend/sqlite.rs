@@ -253,7 +253,6 @@ impl WriterSql {
             update_order: non_key.into_iter().chain(key).collect(),
         }
     }
-
 }
 
 impl Backend for Sqlite {
@@ -439,8 +438,7 @@ impl Backend for Sqlite {
                 .query_map([], |r| {
                     (0..n)
                         .map(|i| {
-                            let v = from_sql(r.get_ref(i)?, ColumnType::Any)
-                                .unwrap_or(Value::Null);
+                            let v = from_sql(r.get_ref(i)?, ColumnType::Any).unwrap_or(Value::Null);
                             Ok(v.display())
                         })
                         .collect::<rusqlite::Result<Vec<String>>>()

@@ -269,9 +269,7 @@ impl<'a> Importer<'a> {
             key: &job.key,
             conflict: job.conflict,
         };
-        self.db
-            .begin_table(&req)
-            .map_err(|e| table_error(table, e))
+        self.db.begin_table(&req).map_err(|e| table_error(table, e))
     }
 
     fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {

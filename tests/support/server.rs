@@ -51,7 +51,10 @@ impl ServerDb {
         let admin_url = match std::env::var(server.var()) {
             Ok(u) if !u.is_empty() => u,
             _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("{} is not set and CI=true: server tests must run in CI", server.var())
+                panic!(
+                    "{} is not set and CI=true: server tests must run in CI",
+                    server.var()
+                )
             }
             _ => {
                 eprintln!("SKIPPED {test}: set {} to run it", server.var());
@@ -94,7 +97,8 @@ impl ServerDb {
                 let mut c = postgres::Client::connect(&self.admin_url, postgres::NoTls)
                     .unwrap_or_else(|e| panic!("cannot reach {}: {e}", self.server.var()));
                 for sql in sqls {
-                    c.batch_execute(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+                    c.batch_execute(sql)
+                        .unwrap_or_else(|e| panic!("{sql}: {e}"));
                 }
             }
             Server::Mysql => {
@@ -187,8 +191,14 @@ impl ServerDb {
     /// User tables, bookkeeping excluded, sorted.
     pub fn tables(&self) -> Vec<String> {
         let sql = match self.server {
-            Server::Postgres => "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1".to_string(),
-            Server::Mysql => format!("SELECT table_name FROM information_schema.tables WHERE table_schema = '{}' AND table_type = 'BASE TABLE' ORDER BY 1", self.name),
+            Server::Postgres => {
+                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
+                    .to_string()
+            }
+            Server::Mysql => format!(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = '{}' AND table_type = 'BASE TABLE' ORDER BY 1",
+                self.name
+            ),
         };
         self.raw_rows(&sql)
             .into_iter()
@@ -217,7 +227,9 @@ impl ServerDb {
             Server::Mysql => format!("SELECT count(*) FROM `{table}`"),
         };
         let v = self.scalar(&sql);
-        v.trim_matches(|c: char| !c.is_ascii_digit()).parse().unwrap_or_else(|_| panic!("count: {v}"))
+        v.trim_matches(|c: char| !c.is_ascii_digit())
+            .parse()
+            .unwrap_or_else(|_| panic!("count: {v}"))
     }
 }
 

@@ -1,0 +1,617 @@
+//! The documented mapping (docs/types.md) from migplan values to what a
+//! target column accepts, shared by every server backend.
+//!
+//! A backend describes each target column as a [`Target`] and asks
+//! [`convert`] for a [`Cell`], which it then encodes natively (COPY text,
+//! bound parameters). A value that would not arrive exactly (too long, out
+//! of range, more digits than the scale, an offset a naive timestamp cannot
+//! keep) is an error message here, before anything of its row is sent.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
+
+use crate::value::Value;
+
+/// What a target column holds, as far as converting values goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Bool,
+    /// Integers within `min..=max`.
+    Int {
+        min: i128,
+        max: i128,
+    },
+    /// Binary floating point; `single` for 32-bit columns.
+    Float {
+        single: bool,
+    },
+    /// Exact decimals with the declared precision and scale, if any;
+    /// `special` when the column also keeps NaN and ±Infinity.
+    Decimal {
+        precision: Option<u32>,
+        scale: Option<u32>,
+        special: bool,
+    },
+    /// Strings of at most `max_chars` characters; `nul` when the engine
+    /// stores the NUL character.
+    Text {
+        max_chars: Option<u64>,
+        nul: bool,
+    },
+    Bytes {
+        max_len: Option<u64>,
+    },
+    Date,
+    Time,
+    Timestamp,
+    TimestampTz,
+    Json,
+    Uuid,
+    /// PostgreSQL intervals, carried as their ISO 8601 text.
+    Interval,
+    /// PostgreSQL arrays, carried as their literal text (`{1,2}`).
+    Array,
+    /// One of these labels (enum types).
+    Enum(Vec<String>),
+    /// A comma-separated subset of these labels (MySQL `SET`).
+    Set(Vec<String>),
+}
+
+/// A value ready for a backend to encode.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    /// Text, including the canonical forms of decimals, dates and times.
+    Text(Cow<'a, str>),
+    Bytes(&'a [u8]),
+}
+
+type Res<'a> = std::result::Result<Cell<'a>, String>;
+
+/// Converts one value for a target column, or says why it does not fit.
+pub fn convert<'a>(v: &'a Value, t: &Target) -> Res<'a> {
+    if v.is_null() {
+        return Ok(Cell::Null);
+    }
+    match t {
+        Target::Bool => to_bool(v),
+        Target::Int { min, max } => to_int(v, *min, *max),
+        Target::Float { single } => to_float(v, *single),
+        Target::Decimal {
+            precision,
+            scale,
+            special,
+        } => to_decimal(v, *precision, *scale, *special),
+        Target::Text { max_chars, nul } => to_text(v, *max_chars, *nul),
+        Target::Bytes { max_len } => to_bytes(v, *max_len),
+        Target::Date => temporal(v, "a date (YYYY-MM-DD)", parse_date),
+        Target::Time => temporal(v, "a time (HH:MM:SS)", parse_time),
+        Target::Timestamp => temporal(v, "a timestamp", |s| parse_timestamp(s, false)),
+        Target::TimestampTz => temporal(v, "a timestamp", |s| parse_timestamp(s, true)),
+        Target::Json => to_json(v),
+        Target::Uuid => to_uuid(v),
+        Target::Interval | Target::Array => match v {
+            Value::Text(s) => Ok(Cell::Text(Cow::Borrowed(s))),
+            other => Err(found(other, "text")),
+        },
+        Target::Enum(labels) => to_label(v, labels, false),
+        Target::Set(labels) => to_label(v, labels, true),
+    }
+}
+
+fn found(v: &Value, expected: &str) -> String {
+    let kind = match v {
+        Value::Null => "NULL",
+        Value::Bool(_) => "a boolean",
+        Value::Int(_) | Value::UInt(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Decimal(_) => "a decimal",
+        Value::Text(_) => "text",
+        Value::Bytes(_) => "bytes",
+    };
+    format!("expected {expected}, found {kind} {}", v.display())
+}
+
+fn to_bool(v: &Value) -> Res<'_> {
+    match v {
+        Value::Bool(b) => Ok(Cell::Bool(*b)),
+        Value::Int(i @ (0 | 1)) => Ok(Cell::Bool(*i == 1)),
+        Value::UInt(u @ (0 | 1)) => Ok(Cell::Bool(*u == 1)),
+        other => Err(found(other, "a boolean (true/false, 1/0)")),
+    }
+}
+
+fn to_int(v: &Value, min: i128, max: i128) -> Res<'_> {
+    let i: i128 = match v {
+        Value::Bool(b) => *b as i128,
+        Value::Int(i) => *i as i128,
+        Value::UInt(u) => *u as i128,
+        Value::Float(f) if f.fract() == 0.0 && f.abs() <= 2f64.powi(53) => *f as i128,
+        Value::Decimal(d) => match integral_decimal(d) {
+            Some(i) => i,
+            None => return Err(found(v, "an integer")),
+        },
+        other => return Err(found(other, "an integer")),
+    };
+    if i < min || i > max {
+        return Err(format!(
+            "{i} is out of range for the column ({min} to {max})"
+        ));
+    }
+    Ok(Cell::Int(i))
+}
+
+/// `"12"`, `"-3.000"` → the integer; anything with a fraction → `None`.
+fn integral_decimal(d: &str) -> Option<i128> {
+    let (int, frac) = d.split_once('.').unwrap_or((d, ""));
+    if !frac.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    int.parse().ok()
+}
+
+fn to_float(v: &Value, single: bool) -> Res<'_> {
+    let f = match v {
+        Value::Float(f) => *f,
+        Value::Int(i) if i.unsigned_abs() <= 1 << 53 => *i as f64,
+        Value::UInt(u) if *u <= 1 << 53 => *u as f64,
+        Value::Decimal(d) => decimal_as_float(d).ok_or_else(|| found(v, "a float"))?,
+        other => return Err(found(other, "a float")),
+    };
+    if single && f.is_finite() {
+        // Single-precision values travel as the double nearest to their
+        // shortest decimal form (docs/types.md); anything else would round.
+        let s = f as f32;
+        if !s.is_finite() || s.to_string().parse::<f64>() != Ok(f) {
+            return Err(format!(
+                "{f} does not fit a single-precision column exactly"
+            ));
+        }
+    }
+    Ok(Cell::Float(f))
+}
+
+/// A decimal as a double, when the double prints back as the same number.
+fn decimal_as_float(d: &str) -> Option<f64> {
+    let f: f64 = d.parse().ok()?;
+    (normalize_decimal(&f.to_string()) == normalize_decimal(d)).then_some(f)
+}
+
+/// Plain decimal text without a sign on zero, leading or trailing zeros.
+fn normalize_decimal(d: &str) -> String {
+    let (neg, d) = match d.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, d.strip_prefix('+').unwrap_or(d)),
+    };
+    let (int, frac) = d.split_once('.').unwrap_or((d, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let body = match (int.is_empty(), frac.is_empty()) {
+        (true, true) => return "0".into(),
+        (_, true) => int.to_string(),
+        (true, false) => format!("0.{frac}"),
+        (false, false) => format!("{int}.{frac}"),
+    };
+    if neg { format!("-{body}") } else { body }
+}
+
+fn to_decimal(v: &Value, precision: Option<u32>, scale: Option<u32>, special: bool) -> Res<'_> {
+    let text: Cow<'_, str> = match v {
+        Value::Decimal(d) | Value::Text(d) if is_special(d) => {
+            return if special {
+                Ok(Cell::Text(Cow::Borrowed(d)))
+            } else {
+                Err(format!("{d} does not fit an exact decimal column"))
+            };
+        }
+        Value::Decimal(d) => Cow::Borrowed(d),
+        Value::Text(t) if super::sqlite::is_decimal(t) => Cow::Borrowed(t),
+        Value::Int(i) => Cow::Owned(i.to_string()),
+        Value::UInt(u) => Cow::Owned(u.to_string()),
+        Value::Float(f) if f.is_finite() => Cow::Owned(f.to_string()),
+        Value::Float(f) if special => Cow::Owned(float_special(*f).to_string()),
+        other => return Err(found(other, "a decimal number")),
+    };
+    check_digits(&text, precision, scale)?;
+    Ok(Cell::Text(text))
+}
+
+fn is_special(d: &str) -> bool {
+    matches!(d, "NaN" | "Infinity" | "-Infinity")
+}
+
+fn float_special(f: f64) -> &'static str {
+    if f.is_nan() {
+        "NaN"
+    } else if f > 0.0 {
+        "Infinity"
+    } else {
+        "-Infinity"
+    }
+}
+
+/// More fractional digits than the scale would be rounded, more integer
+/// digits than precision − scale would not fit: both are errors.
+fn check_digits(d: &str, precision: Option<u32>, scale: Option<u32>) -> Result<(), String> {
+    let norm = normalize_decimal(d);
+    let body = norm.trim_start_matches('-');
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let int_digits = if int == "0" { 0 } else { int.len() as u32 };
+    let scale_v = scale.unwrap_or(0);
+    if scale.is_some() && frac.len() as u32 > scale_v {
+        return Err(format!(
+            "{d} has {} fractional digits; the column keeps {scale_v} (it would be rounded)",
+            frac.len()
+        ));
+    }
+    if let Some(p) = precision {
+        if int_digits > p.saturating_sub(scale_v) {
+            return Err(format!(
+                "{d} does not fit DECIMAL({p},{scale_v}): at most {} integer digits",
+                p.saturating_sub(scale_v)
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn to_text(v: &Value, max_chars: Option<u64>, nul: bool) -> Res<'_> {
+    let text: Cow<'_, str> = match v {
+        Value::Text(s) | Value::Decimal(s) => Cow::Borrowed(s),
+        Value::Int(i) => Cow::Owned(i.to_string()),
+        Value::UInt(u) => Cow::Owned(u.to_string()),
+        Value::Float(f) if f.is_finite() => Cow::Owned(f.to_string()),
+        other => return Err(found(other, "text")),
+    };
+    if !nul && text.contains('\0') {
+        return Err("text contains a NUL character, which this engine cannot store".into());
+    }
+    if let Some(max) = max_chars {
+        let n = text.chars().count() as u64;
+        if n > max {
+            return Err(format!(
+                "text of {n} characters is longer than the column's {max}"
+            ));
+        }
+    }
+    Ok(Cell::Text(text))
+}
+
+fn to_bytes(v: &Value, max_len: Option<u64>) -> Res<'_> {
+    let b: &[u8] = match v {
+        Value::Bytes(b) => b,
+        Value::Text(s) => s.as_bytes(),
+        other => return Err(found(other, "bytes")),
+    };
+    if let Some(max) = max_len {
+        if b.len() as u64 > max {
+            return Err(format!(
+                "{} bytes are more than the column's {max}",
+                b.len()
+            ));
+        }
+    }
+    Ok(Cell::Bytes(b))
+}
+
+fn temporal<'a>(
+    v: &'a Value,
+    expected: &str,
+    parse: impl Fn(&str) -> Result<String, String>,
+) -> Res<'a> {
+    match v {
+        Value::Text(s) if s == "infinity" || s == "-infinity" => Ok(Cell::Text(Cow::Borrowed(s))),
+        Value::Text(s) => parse(s)
+            .map(|c| Cell::Text(Cow::Owned(c)))
+            .map_err(|why| format!("{}: {why}", found(v, expected))),
+        other => Err(found(other, expected)),
+    }
+}
+
+fn parse_date(s: &str) -> Result<String, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.format("%Y-%m-%d").to_string())
+        .map_err(|e| e.to_string())
+}
+
+fn parse_time(s: &str) -> Result<String, String> {
+    let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
+        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
+        .map_err(|e| e.to_string())?;
+    check_micros(t.nanosecond())?;
+    Ok(format_time(t))
+}
+
+/// Parses `YYYY-MM-DD[ T]HH:MM[:SS[.f]]` with an optional offset (`Z`,
+/// `±HH`, `±HHMM`, `±HH:MM`). For `with_tz` columns the result is the
+/// instant in UTC with `+00:00`; a naive value is taken as UTC. A naive
+/// column refuses an offset other than zero rather than drop it.
+fn parse_timestamp(s: &str, with_tz: bool) -> Result<String, String> {
+    let (naive, offset) = split_offset(s.trim());
+    let local = parse_naive(naive)?;
+    let utc = match offset {
+        None => local,
+        Some(off) => {
+            let secs = parse_offset(off)?;
+            if !with_tz && secs != 0 {
+                return Err(format!(
+                    "it has the UTC offset {off}, which a timestamp without time zone cannot keep"
+                ));
+            }
+            local - chrono::Duration::seconds(secs)
+        }
+    };
+    check_micros(utc.nanosecond())?;
+    let text = format!("{} {}", utc.format("%Y-%m-%d"), format_time(utc.time()));
+    Ok(if with_tz { text + "+00:00" } else { text })
+}
+
+fn parse_naive(s: &str) -> Result<NaiveDateTime, String> {
+    let s = s.replacen('T', " ", 1);
+    ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(&s, f).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(&s, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .ok_or_else(|| "not a date and time".to_string())
+}
+
+/// Splits `…+08:00` / `…Z` into the local part and the offset text.
+fn split_offset(s: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
+        return (rest, Some("+00:00"));
+    }
+    // An offset sign comes after the time part (past `YYYY-MM-DD`).
+    match s.get(10..).and_then(|t| t.rfind(['+', '-'])) {
+        Some(i) => (&s[..10 + i], Some(&s[10 + i..])),
+        None => (s, None),
+    }
+}
+
+fn parse_offset(off: &str) -> Result<i64, String> {
+    let sign = if off.starts_with('-') { -1 } else { 1 };
+    let digits: String = off[1..].chars().filter(|c| *c != ':').collect();
+    let (h, m) = match digits.len() {
+        2 => (&digits[..2], "0"),
+        4 => (&digits[..2], &digits[2..]),
+        _ => return Err(format!("`{off}` is not a UTC offset")),
+    };
+    let h: i64 = h
+        .parse()
+        .map_err(|_| format!("`{off}` is not a UTC offset"))?;
+    let m: i64 = m
+        .parse()
+        .map_err(|_| format!("`{off}` is not a UTC offset"))?;
+    Ok(sign * (h * 3600 + m * 60))
+}
+
+fn check_micros(nanos: u32) -> Result<(), String> {
+    if nanos % 1000 != 0 {
+        return Err("it has more than 6 fractional digits of a second".into());
+    }
+    Ok(())
+}
+
+/// `HH:MM:SS` with the fraction's trailing zeros trimmed.
+fn format_time(t: NaiveTime) -> String {
+    let base = t.format("%H:%M:%S").to_string();
+    let micros = t.nanosecond() / 1000;
+    if micros == 0 {
+        return base;
+    }
+    let frac = format!("{micros:06}");
+    format!("{base}.{}", frac.trim_end_matches('0'))
+}
+
+/// The canonical text of an instant: `YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`.
+pub fn canonical_instant(t: DateTime<Utc>) -> String {
+    let n = t.naive_utc();
+    format!("{} {}+00:00", n.format("%Y-%m-%d"), format_time(n.time()))
+}
+
+/// The canonical text of a naive date and time.
+pub fn canonical_timestamp(n: NaiveDateTime) -> String {
+    format!("{} {}", n.format("%Y-%m-%d"), format_time(n.time()))
+}
+
+fn to_json(v: &Value) -> Res<'_> {
+    match v {
+        Value::Text(s) => match serde_json::from_str::<serde_json::Value>(s) {
+            Ok(_) => Ok(Cell::Text(Cow::Borrowed(s))),
+            Err(e) => Err(format!("{}: {e}", found(v, "a JSON document"))),
+        },
+        Value::Int(i) => Ok(Cell::Text(Cow::Owned(i.to_string()))),
+        Value::UInt(u) => Ok(Cell::Text(Cow::Owned(u.to_string()))),
+        Value::Decimal(d) => Ok(Cell::Text(Cow::Borrowed(d))),
+        Value::Bool(b) => Ok(Cell::Text(Cow::Borrowed(if *b { "true" } else { "false" }))),
+        other => Err(found(other, "a JSON document")),
+    }
+}
+
+fn to_uuid(v: &Value) -> Res<'_> {
+    let hex: String = match v {
+        Value::Text(s) => s
+            .trim_matches(|c| c == '{' || c == '}')
+            .chars()
+            .filter(|c| *c != '-')
+            .collect(),
+        Value::Bytes(b) if b.len() == 16 => b.iter().map(|x| format!("{x:02x}")).collect(),
+        other => return Err(found(other, "a UUID")),
+    };
+    if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(found(v, "a UUID"));
+    }
+    let h = hex.to_ascii_lowercase();
+    Ok(Cell::Text(Cow::Owned(format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    ))))
+}
+
+fn to_label<'a>(v: &'a Value, labels: &[String], set: bool) -> Res<'a> {
+    let Value::Text(s) = v else {
+        return Err(found(v, "a label"));
+    };
+    let items: Vec<&str> = if set && !s.is_empty() {
+        s.split(',').collect()
+    } else if set {
+        vec![]
+    } else {
+        vec![s.as_str()]
+    };
+    if let Some(bad) = items.iter().find(|i| !labels.iter().any(|l| l == *i)) {
+        return Err(format!(
+            "`{bad}` is not one of the column's values ({})",
+            labels.join(", ")
+        ));
+    }
+    Ok(Cell::Text(Cow::Borrowed(s)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(c: Cell<'_>) -> String {
+        match c {
+            Cell::Text(t) => t.into_owned(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn integers_out_of_range_are_refused() {
+        let t = Target::Int {
+            min: -32768,
+            max: 32767,
+        };
+        assert_eq!(convert(&Value::Int(7), &t), Ok(Cell::Int(7)));
+        assert!(
+            convert(&Value::Int(40000), &t)
+                .unwrap_err()
+                .contains("out of range")
+        );
+        assert!(
+            convert(
+                &Value::UInt(u64::MAX),
+                &Target::Int {
+                    min: i64::MIN as i128,
+                    max: i64::MAX as i128
+                }
+            )
+            .is_err()
+        );
+        assert!(convert(&Value::Decimal("1.5".into()), &t).is_err());
+        assert_eq!(
+            convert(&Value::Decimal("3.00".into()), &t),
+            Ok(Cell::Int(3))
+        );
+    }
+
+    #[test]
+    fn decimals_keep_digits_or_fail() {
+        let t = Target::Decimal {
+            precision: Some(5),
+            scale: Some(2),
+            special: false,
+        };
+        assert_eq!(
+            text(convert(&Value::Decimal("123.40".into()), &t).unwrap()),
+            "123.40"
+        );
+        assert!(
+            convert(&Value::Decimal("1.234".into()), &t)
+                .unwrap_err()
+                .contains("rounded")
+        );
+        assert!(convert(&Value::Decimal("1234.5".into()), &t).is_err());
+        assert_eq!(
+            text(
+                convert(
+                    &Value::Float(1234.5),
+                    &Target::Decimal {
+                        precision: Some(12),
+                        scale: Some(2),
+                        special: false
+                    }
+                )
+                .unwrap()
+            ),
+            "1234.5"
+        );
+        assert!(convert(&Value::Decimal("NaN".into()), &t).is_err());
+    }
+
+    #[test]
+    fn text_length_counts_characters() {
+        let t = Target::Text {
+            max_chars: Some(3),
+            nul: false,
+        };
+        assert!(convert(&Value::Text("😀题目".into()), &t).is_ok());
+        assert!(
+            convert(&Value::Text("abcd".into()), &t)
+                .unwrap_err()
+                .contains("longer")
+        );
+        assert!(
+            convert(&Value::Text("a\0".into()), &t)
+                .unwrap_err()
+                .contains("NUL")
+        );
+    }
+
+    #[test]
+    fn timestamps_become_canonical() {
+        let tz = Target::TimestampTz;
+        let v = Value::Text("2026-03-01T08:00:00.120+08:00".into());
+        assert_eq!(
+            text(convert(&v, &tz).unwrap()),
+            "2026-03-01 00:00:00.12+00:00"
+        );
+        let naive = Value::Text("2025-06-01 12:34:56.123456".into());
+        assert_eq!(
+            text(convert(&naive, &Target::Timestamp).unwrap()),
+            "2025-06-01 12:34:56.123456"
+        );
+        assert!(
+            convert(&v, &Target::Timestamp)
+                .unwrap_err()
+                .contains("offset")
+        );
+        assert!(convert(&Value::Int(1700000000), &Target::Timestamp).is_err());
+        assert!(convert(&Value::Text("not a date".into()), &Target::Date).is_err());
+        assert_eq!(
+            text(convert(&Value::Text("2025-01-02 03:04:05-01:30".into()), &tz).unwrap()),
+            "2025-01-02 04:34:05+00:00"
+        );
+    }
+
+    #[test]
+    fn single_precision_refuses_rounding() {
+        assert!(convert(&Value::Float(1.1), &Target::Float { single: true }).is_ok());
+        assert!(convert(&Value::Float(0.1 + 0.2), &Target::Float { single: true }).is_err());
+        assert!(convert(&Value::Float(f64::NAN), &Target::Float { single: true }).is_ok());
+    }
+
+    #[test]
+    fn uuids_and_labels() {
+        let v = Value::Text("{A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11}".into());
+        let u = convert(&v, &Target::Uuid).unwrap();
+        assert_eq!(text(u), "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
+        let labels = vec!["a".to_string(), "b".to_string()];
+        assert!(convert(&Value::Text("a,b".into()), &Target::Set(labels.clone())).is_ok());
+        assert!(convert(&Value::Text("c".into()), &Target::Enum(labels)).is_err());
+    }
+}
