@@ -29,7 +29,7 @@ SEED=${SEED:-42}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 WORK=${BENCH_DIR:-$CARGO_TARGET_DIR/bench/scale-$SCALE}
-MIGRATIONS=$ROOT/examples/tiku/migrations
+MIGRATIONS=$ROOT/examples/tiku/migrations/sqlite
 TABLES=(users categories question_books questions practices practice_details mistakes weaknesses)
 
 for tool in sqlite3 /usr/bin/time cargo; do

@@ -68,6 +68,12 @@ pub struct RunArgs {
     /// Database URL, overriding `[database] url`.
     #[arg(long)]
     pub db: Option<String>,
+    /// Source database URL of a copy plan, overriding `[source] url`.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Target database URL of a copy plan, overriding `[target] url`.
+    #[arg(long)]
+    pub target: Option<String>,
     /// Backup to write, overriding `[export] output`.
     #[arg(long, short)]
     pub output: Option<PathBuf>,

@@ -23,12 +23,16 @@ use crate::schema::{Scripts, Status};
 pub fn run(args: &RunArgs) -> Result<String> {
     let mut plan = plan::load(&args.plan)?;
     apply_overrides(&mut plan, args)?;
+    if plan.kind == PlanKind::Copy {
+        return copy(&plan, args);
+    }
     let url = database_url(&plan, args.db.as_deref())?;
     let mut db = open(&plan, &url)?;
     let status = schema_phase(&plan, db.as_mut(), args.dry_run)?;
     seed_if_empty(&plan, db.as_mut(), status.version())?;
     match plan.kind {
         PlanKind::Migrate => Ok(render_status(&status_of(&plan, db.as_mut())?)),
+        PlanKind::Copy => unreachable!("handled above"),
         PlanKind::Export => export(
             &plan,
             db.as_mut(),
@@ -71,9 +75,20 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<()> {
             plan.export.mode = ExportMode::Modules;
         }
     }
-    if args.dry_run && plan.kind != PlanKind::Import {
+    if args.dry_run && !matches!(plan.kind, PlanKind::Import | PlanKind::Copy) {
         return Err(Error::Usage(
-            "`--dry-run` applies to import plans: an export changes no data".into(),
+            "`--dry-run` applies to import and copy plans: an export changes no data".into(),
+        ));
+    }
+    if plan.kind == PlanKind::Copy && args.db.is_some() {
+        return Err(Error::Usage(
+            "a copy plan has two databases: use `--source URL` and `--target URL`, not `--db`"
+                .into(),
+        ));
+    }
+    if plan.kind != PlanKind::Copy && (args.source.is_some() || args.target.is_some()) {
+        return Err(Error::Usage(
+            "`--source` and `--target` apply to copy plans; use `--db URL`".into(),
         ));
     }
     Ok(())
@@ -83,6 +98,37 @@ fn parse_since(s: &str) -> Result<DateTime<FixedOffset>> {
     DateTime::parse_from_rfc3339(s).map_err(|e| {
         Error::Usage(format!("`--since {s}` is not an RFC 3339 time ({e})\n  = help: for example 2025-06-01T00:00:00Z or 2025-06-01T08:00:00+08:00"))
     })
+}
+
+/// A copy plan: the schema phase on the target, then rows streamed from the
+/// source's snapshot into the target's single transaction.
+fn copy(plan: &Plan, args: &RunArgs) -> Result<String> {
+    let endpoint = |flag: &Option<String>, planned: &Option<String>, which: &str| match flag {
+        Some(u) => DbUrl::parse(u, Path::new(".")),
+        None => copy_endpoint(plan, planned.as_ref(), which)
+            .map_err(|e| Error::Usage(format!("{e}: add one or pass `--{which} URL`"))),
+    };
+    let source_url = endpoint(&args.source, &plan.source, "source")?;
+    let target_url = endpoint(&args.target, &plan.target, "target")?;
+    if source_url == target_url {
+        return Err(Error::Usage(format!(
+            "the source and the target are the same database ({source_url})"
+        )));
+    }
+    let mut source = backend::open(&source_url, &OpenOptions::default())?;
+    let mut target = open(plan, &target_url)?;
+    let status = schema_phase(plan, target.as_mut(), args.dry_run)?;
+    let opts = data::CopyOptions {
+        source_label: source_url.redacted(),
+        import: ImportOptions {
+            conflict: args.conflict.map(Into::into),
+            modules: args.modules.clone(),
+            dry_run: args.dry_run,
+            schema_version: status.version(),
+        },
+    };
+    let report = data::copy(source.as_mut(), target.as_mut(), plan, &opts)?;
+    render(&report, args.report, |r| r.render_text())
 }
 
 /// `--db` (relative to the working folder) wins over the plan's URL.
@@ -104,21 +150,22 @@ fn open(plan: &Plan, url: &DbUrl) -> Result<Box<dyn Backend>> {
     backend::open(url, &OpenOptions { create })
 }
 
-fn scripts(plan: &Plan) -> Result<Scripts> {
-    match &plan.schema.migrations {
-        Some(dir) => Scripts::load(dir),
+/// The plan's scripts for this database's engine (`{engine}` filled in).
+fn scripts(plan: &Plan, db: &dyn Backend) -> Result<Scripts> {
+    match plan.migrations_for(db.engine().name()) {
+        Some(dir) => Scripts::load(&dir),
         None => Ok(Scripts::none()),
     }
 }
 
 fn status_of(plan: &Plan, db: &mut dyn Backend) -> Result<Status> {
-    scripts(plan)?.status(db, plan.schema.target)
+    scripts(plan, db)?.status(db, plan.schema.target)
 }
 
 /// Applies pending scripts before any data moves (not in a dry run: scripts
 /// commit on their own).
 fn schema_phase(plan: &Plan, db: &mut dyn Backend, dry_run: bool) -> Result<Status> {
-    let scripts = scripts(plan)?;
+    let scripts = scripts(plan, db)?;
     let status = scripts.status(db, plan.schema.target)?;
     if status.pending.is_empty() || !plan.schema.apply {
         return Ok(status);
@@ -130,11 +177,17 @@ fn schema_phase(plan: &Plan, db: &mut dyn Backend, dry_run: bool) -> Result<Stat
         );
         return Ok(status);
     }
+    if !db.transactional_ddl() {
+        eprintln!("{DDL_NOTE}");
+    }
     for name in scripts.apply(db, plan.schema.target)? {
         eprintln!("applied {name}");
     }
     scripts.status(db, plan.schema.target)
 }
+
+/// Said wherever scripts run on an engine whose DDL commits implicitly.
+const DDL_NOTE: &str = "note: MySQL/MariaDB commit each schema statement on their own: a failing script leaves the scripts before it applied (the data phase is still all-or-nothing)";
 
 /// `[database] seed`: fills a database whose plan tables are all empty.
 fn seed_if_empty(plan: &Plan, db: &mut dyn Backend, version: Option<i64>) -> Result<()> {
@@ -216,11 +269,7 @@ fn render<T: Serialize>(
 fn adhoc_plan(kind: PlanKind, url: &str) -> Result<Plan> {
     let src = format!(
         "[plan]\nname = \"migplan\"\nkind = \"{}\"\n[database]\nurl = {}\n",
-        match kind {
-            PlanKind::Export => "export",
-            PlanKind::Import => "import",
-            PlanKind::Migrate => "migrate",
-        },
+        kind.name(),
         toml_string(url)
     );
     plan::load_str(Path::new("migplan.toml"), &src)
@@ -288,7 +337,10 @@ pub fn schema_up(args: &SchemaArgs) -> Result<String> {
     let plan = plan::load(&args.plan)?;
     let url = database_url(&plan, args.db.as_deref())?;
     let mut db = backend::open(&url, &OpenOptions { create: true })?;
-    let scripts = scripts(&plan)?;
+    let scripts = scripts(&plan, db.as_ref())?;
+    if !db.transactional_ddl() {
+        eprintln!("{DDL_NOTE}");
+    }
     let applied = scripts.apply(db.as_mut(), plan.schema.target)?;
     let mut out: String = applied.iter().map(|a| format!("applied {a}\n")).collect();
     if applied.is_empty() {
@@ -337,20 +389,47 @@ struct PlanView {
     database: String,
     pending_scripts: Vec<String>,
     tables: Vec<PlanStep>,
-    note: Option<String>,
+    notes: Vec<String>,
 }
 
 /// `migplan plan PLAN`: the ordered steps, changing nothing.
 pub fn show_plan(args: &PlanArgs) -> Result<String> {
     let plan = plan::load(&args.plan)?;
-    let url = database_url(&plan, args.db.as_deref())?;
-    let (mut db, note) = open_for_preview(&plan, &url)?;
-    let scripts = scripts(&plan)?;
+    // A copy plan's scripts run on its target; its rows come from its source.
+    let url = match plan.kind {
+        PlanKind::Copy => copy_endpoint(&plan, plan.target.as_ref(), "target")?,
+        _ => database_url(&plan, args.db.as_deref())?,
+    };
+    let (mut db, preview) = open_for_preview(&plan, &url)?;
+    let scripts = match plan.migrations_for(url.engine().name()) {
+        Some(dir) => Scripts::load(&dir)?,
+        None => Scripts::none(),
+    };
     let status = scripts.status(db.as_mut(), plan.schema.target)?;
-    if note.is_some() {
+    if preview.is_some() {
         scripts.apply(db.as_mut(), plan.schema.target)?;
     }
-    let catalog = db.catalog()?;
+    let mut notes: Vec<String> = preview.into_iter().collect();
+    if !status.pending.is_empty() && !db.transactional_ddl() {
+        notes.push(DDL_NOTE.trim_start_matches("note: ").to_string());
+    }
+    let mut source = match plan.kind {
+        PlanKind::Copy => {
+            let u = copy_endpoint(&plan, plan.source.as_ref(), "source")?;
+            notes.push(format!(
+                "rows are copied from {} into {}",
+                u.redacted(),
+                url.redacted()
+            ));
+            Some(backend::open(&u, &OpenOptions::default())?)
+        }
+        _ => None,
+    };
+    let rows_db: &mut dyn Backend = match source.as_mut() {
+        Some(s) => s.as_mut(),
+        None => db.as_mut(),
+    };
+    let catalog = rows_db.catalog()?;
     let modules = if plan.export.mode == ExportMode::Modules {
         plan.export.modules.clone()
     } else {
@@ -366,7 +445,7 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         steps.push(PlanStep {
             table: t.to_string(),
             module: plan.module_of(t).map(|m| m.name.clone()),
-            rows: db.count_rows(t)?,
+            rows: rows_db.count_rows(t)?,
             conflict: plan.conflict_for(t).name(),
         });
     }
@@ -376,11 +455,21 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         database: url.redacted(),
         pending_scripts: status.pending.iter().map(|s| s.label()).collect(),
         tables: steps,
-        note,
+        notes,
     };
     match args.format {
         PlanFormat::Json => Ok(serde_json::to_string_pretty(&view).expect("serializes") + "\n"),
         _ => Ok(render_plan(&view)),
+    }
+}
+
+fn copy_endpoint(plan: &Plan, url: Option<&String>, which: &str) -> Result<DbUrl> {
+    match url {
+        Some(u) => DbUrl::parse(u, plan.dir()),
+        None => Err(Error::Usage(format!(
+            "{} has no `[{which}] url`",
+            plan.path.display()
+        ))),
     }
 }
 
@@ -396,13 +485,9 @@ fn open_for_preview(plan: &Plan, url: &DbUrl) -> Result<(Box<dyn Backend>, Optio
 }
 
 fn render_plan(v: &PlanView) -> String {
-    let kind = match v.kind {
-        PlanKind::Export => "export",
-        PlanKind::Import => "import",
-        PlanKind::Migrate => "migrate",
-    };
+    let kind = v.kind.name();
     let mut out = format!("plan `{}` ({kind}) on {}\n", v.plan, v.database);
-    if let Some(n) = &v.note {
+    for n in &v.notes {
         out.push_str(&format!("note: {n}\n"));
     }
     for s in &v.pending_scripts {
@@ -414,10 +499,9 @@ fn render_plan(v: &PlanView) -> String {
     for (i, t) in v.tables.iter().enumerate() {
         out.push_str(&format!(
             "{:<8} {:>2}. {:<24} module {:<16} ~{:>9} rows  conflict {}\n",
-            if v.kind == PlanKind::Import {
-                "import"
-            } else {
-                "export"
+            match v.kind {
+                PlanKind::Export => "export",
+                _ => v.kind.name(),
             },
             i + 1,
             t.table,

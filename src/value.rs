@@ -152,6 +152,28 @@ pub enum ColumnType {
 }
 
 impl ColumnType {
+    /// Whether values of a column of this type can be written exactly into
+    /// a column of type `to`, in principle (each value is still checked:
+    /// length, range, scale). The table in docs/types.md.
+    pub fn carries_into(self, to: ColumnType) -> bool {
+        use ColumnType as T;
+        if matches!(to, T::Any) || self == to {
+            return true;
+        }
+        match self {
+            // Untyped and textual sources are checked value by value.
+            T::Any | T::Text | T::Enum | T::Set => true,
+            T::Bool => matches!(to, T::Int),
+            T::Int => matches!(to, T::Decimal | T::Float | T::Bool | T::Text),
+            T::Float => matches!(to, T::Decimal | T::Text),
+            T::Decimal => matches!(to, T::Float | T::Int | T::Text),
+            T::Date => matches!(to, T::Timestamp | T::TimestampTz | T::Text),
+            T::Timestamp | T::TimestampTz => matches!(to, T::Timestamp | T::TimestampTz | T::Text),
+            T::Time | T::Interval | T::Array | T::Json | T::Uuid => matches!(to, T::Text),
+            T::Blob => false,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ColumnType::Bool => "bool",

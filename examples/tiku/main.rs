@@ -1,7 +1,7 @@
 //! tiku (题库): deterministic generator of realistic exam question-bank data.
 //!
 //! Applies the schema scripts in `--migrations` (default
-//! `examples/tiku/migrations`) with refinery, then fills every table of a
+//! `examples/tiku/migrations/sqlite`) with refinery, then fills every table of a
 //! SQLite database file, one transaction per table, parents before children.
 //!
 //! ```text
@@ -36,7 +36,7 @@ struct Args {
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Directory with refinery migration scripts (V1__*.sql, V2__*.sql, ...)
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tiku/migrations"))]
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tiku/migrations/sqlite"))]
     migrations: PathBuf,
 }
 

@@ -125,7 +125,7 @@ fn backup_meta(
     }
 }
 
-fn table_meta(
+pub(super) fn table_meta(
     db: &mut dyn Backend,
     plan: &Plan,
     catalog: &Catalog,

@@ -39,8 +39,29 @@ pub fn import(
 ) -> Result<ImportReport> {
     let meta = format::read_meta(file)?;
     check_version(&meta, opts.schema_version)?;
+    load(
+        db,
+        plan,
+        &meta,
+        opts,
+        &file.display().to_string(),
+        |importer| format::read_backup(file, importer),
+    )
+}
+
+/// Writes the tables `meta` describes into `db` in one transaction: `feed`
+/// hands the rows to the importer (from a backup file, or from a source
+/// database for `copy`). Commits unless a dry run; any failure rolls back.
+pub(super) fn load(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    meta: &BackupMeta,
+    opts: &ImportOptions,
+    label: &str,
+    feed: impl FnOnce(&mut Importer<'_>) -> Result<()>,
+) -> Result<ImportReport> {
     let catalog = db.catalog()?;
-    let jobs = plan_jobs(plan, &catalog, &meta, opts)?;
+    let jobs = plan_jobs(plan, &catalog, meta, opts)?;
     let names: Vec<String> = meta
         .tables
         .iter()
@@ -59,11 +80,12 @@ pub fn import(
         })
         .collect();
     db.begin_write(&order)?;
-    let mut importer = Importer::new(db, jobs, parents, meta.tables.iter().map(|t| t.rows).sum());
-    let result = format::read_backup(file, &mut importer).and_then(|_| importer.finish(&order));
+    let total = meta.tables.iter().map(|t| t.rows).sum();
+    let mut importer = Importer::new(db, jobs, parents, total);
+    let result = feed(&mut importer).and_then(|_| importer.finish(&order));
     let bar = importer.bar.clone();
     let report = ImportReport {
-        file: file.display().to_string(),
+        file: label.to_string(),
         dry_run: opts.dry_run,
         tables: order
             .iter()
@@ -150,8 +172,8 @@ fn missing_table(table: &str, meta: &BackupMeta) -> Error {
 }
 
 fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Result<Job> {
+    check_columns(info, t)?;
     let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
-    check_columns(info, &columns)?;
     let key = plan
         .table_options(&t.name)
         .key
@@ -186,12 +208,29 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
 
 /// Every backup column must exist in the table; every required column of the
 /// table must be in the backup.
-fn check_columns(info: &TableInfo, columns: &[String]) -> Result<()> {
+/// A source column type the target column cannot hold exactly is refused
+/// here, before any row moves (docs/types.md).
+fn check_columns(info: &TableInfo, t: &TableMeta) -> Result<()> {
+    let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     if let Some(c) = columns.iter().find(|c| info.column(c).is_none()) {
         return Err(Error::Mismatch(format!(
             "the backup has column `{}`.`{c}`, which the database's table does not have\n  = help: the backup may be from another schema version; upgrade it with version adapters or apply the matching schema scripts",
             info.name
         )));
+    }
+    for from in &t.columns {
+        let to = info.column(&from.name).expect("checked above");
+        if !from.ty.carries_into(to.ty) {
+            return Err(Error::Mismatch(format!(
+                "column `{}`.`{}` is {} ({}) in the source but {} ({}) in the database, which cannot hold it exactly\n  = help: change the target column's type (docs/types.md lists what carries into what)",
+                info.name,
+                from.name,
+                from.ty.name(),
+                from.sql_type,
+                to.ty.name(),
+                to.sql_type
+            )));
+        }
     }
     if let Some(c) = info.columns.iter().find(|c| {
         !c.nullable

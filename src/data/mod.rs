@@ -1,12 +1,14 @@
-//! The data phase: export, import (and later copy) in DAG order. The only
+//! The data phase: export, import and copy in DAG order. The only
 //! part of migplan that sees both a backend and a format.
 
+mod copy;
 mod export;
 mod import;
 mod progress;
 mod report;
 mod spool;
 
+pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};
 pub use import::{ImportOptions, import};
 pub use report::{ExportReport, ImportReport, TableCounts};

@@ -17,6 +17,9 @@ use serde::Serialize;
 
 pub use validate::{load, load_str, load_with_env};
 
+/// The placeholder of `[schema] migrations` replaced by the engine's name.
+pub const ENGINE_PLACEHOLDER: &str = "{engine}";
+
 /// A plan whose every key has been checked.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -28,6 +31,9 @@ pub struct Plan {
     pub kind: PlanKind,
     /// `[database] url`, with relative SQLite paths resolved against the plan's folder.
     pub database: Option<DatabaseConfig>,
+    /// `copy` plans: `[source] url` and `[target] url`, resolved like `[database] url`.
+    pub source: Option<String>,
+    pub target: Option<String>,
     pub schema: SchemaConfig,
     pub export: ExportConfig,
     pub import: ImportConfig,
@@ -44,6 +50,19 @@ pub enum PlanKind {
     Import,
     /// Schema scripts only; no data phase.
     Migrate,
+    /// Rows streamed from `[source]` into `[target]`, no file in between.
+    Copy,
+}
+
+impl PlanKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            PlanKind::Export => "export",
+            PlanKind::Import => "import",
+            PlanKind::Migrate => "migrate",
+            PlanKind::Copy => "copy",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -58,7 +77,8 @@ pub struct DatabaseConfig {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct SchemaConfig {
-    /// Folder of refinery scripts `V{n}__{name}.sql`, resolved.
+    /// Folder of refinery scripts `V{n}__{name}.sql`, resolved. May hold
+    /// `{engine}` (`sqlite`, `postgres`, `mysql`): see [`Plan::migrations_for`].
     pub migrations: Option<PathBuf>,
     /// Whether pending scripts run before the data phase (default true).
     pub apply: bool,
@@ -160,6 +180,16 @@ impl Plan {
 
     pub fn table_options(&self, table: &str) -> TableOptions {
         self.tables.get(table).cloned().unwrap_or_default()
+    }
+
+    /// The migrations folder for a database of this engine: `{engine}` in
+    /// the path becomes the engine's name, so one plan carries each
+    /// engine's own scripts.
+    pub fn migrations_for(&self, engine: &str) -> Option<PathBuf> {
+        let dir = self.schema.migrations.as_ref()?;
+        Some(PathBuf::from(
+            dir.to_string_lossy().replace(ENGINE_PLACEHOLDER, engine),
+        ))
     }
 
     /// The folder relative paths in the plan are resolved against.

@@ -21,6 +21,10 @@ pub struct RawPlan {
     #[serde(default)]
     pub plan: RawPlanSection,
     pub database: Option<RawDatabase>,
+    /// `copy` plans: where rows are read from.
+    pub source: Option<RawEndpoint>,
+    /// `copy` plans: where rows are written to (the schema phase runs here).
+    pub target: Option<RawEndpoint>,
     #[serde(default)]
     pub schema: RawSchema,
     #[serde(default)]
@@ -46,6 +50,12 @@ pub struct RawPlanSection {
 pub struct RawDatabase {
     pub url: Str,
     pub seed: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEndpoint {
+    pub url: Str,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -15,7 +15,9 @@ use chrono::{DateTime, FixedOffset};
 use toml::Spanned;
 
 use super::envsubst::{self, Env};
-use super::raw::{RawDatabase, RawExport, RawImport, RawModule, RawPlan, RawSchema, RawTable, Str};
+use super::raw::{
+    RawDatabase, RawEndpoint, RawExport, RawImport, RawModule, RawPlan, RawSchema, RawTable, Str,
+};
 use super::{
     Conflict, DatabaseConfig, ExportConfig, ExportMode, Format, ImportConfig, Module, Plan,
     PlanKind, SchemaConfig, TableOptions,
@@ -28,6 +30,7 @@ const KINDS: &[(&str, PlanKind)] = &[
     ("export", PlanKind::Export),
     ("import", PlanKind::Import),
     ("migrate", PlanKind::Migrate),
+    ("copy", PlanKind::Copy),
 ];
 const FORMATS: &[(&str, Format)] = &[("json", Format::Json)];
 const MODES: &[(&str, ExportMode)] = &[
@@ -150,13 +153,26 @@ impl<'a> Checker<'a> {
 
     fn plan(&mut self, raw: RawPlan) -> Plan {
         let modules = self.modules(&raw.modules);
+        let kind = self.choice(&raw.plan.kind, "plan kind", KINDS, PlanKind::Export);
+        self.check_endpoints(&raw, kind);
+        let database = raw.database.as_ref().and_then(|db| self.database(db));
+        let source = raw.source.as_ref().and_then(|e| self.endpoint(e));
+        let target = raw.target.as_ref().and_then(|e| self.endpoint(e));
+        // `{engine}` is filled from the database the scripts run on.
+        let engine = target
+            .as_deref()
+            .or(database.as_ref().map(|d| d.url.as_str()))
+            .and_then(|u| DbUrl::parse(u, &self.dir).ok())
+            .map(|u| u.engine().name());
         Plan {
             path: self.path.to_path_buf(),
             name: self.name(&raw.plan.name),
             description: self.opt_text(&raw.plan.description),
-            kind: self.choice(&raw.plan.kind, "plan kind", KINDS, PlanKind::Export),
-            database: raw.database.as_ref().and_then(|db| self.database(db)),
-            schema: self.schema(&raw.schema),
+            kind,
+            database,
+            source,
+            target,
+            schema: self.schema(&raw.schema, engine),
             export: self.export(&raw.export, &modules),
             import: self.import(&raw.import),
             modules,
@@ -294,13 +310,42 @@ impl<'a> Checker<'a> {
         self.diags.push(diag);
     }
 
-    fn schema(&mut self, raw: &RawSchema) -> SchemaConfig {
+    /// `copy` plans name `[source]` and `[target]`; other kinds `[database]`.
+    fn check_endpoints(&mut self, raw: &RawPlan, kind: PlanKind) {
+        let span = |e: &Option<RawEndpoint>| e.as_ref().map(|e| e.url.span());
+        if kind == PlanKind::Copy {
+            if let Some(db) = &raw.database {
+                let help = "a copy plan reads `[source] url` and writes `[target] url`";
+                self.report(db.url.span(), "a copy plan has no `[database]`", help);
+            }
+            return;
+        }
+        for (name, s) in [("source", span(&raw.source)), ("target", span(&raw.target))] {
+            if let Some(s) = s {
+                let help = "set `[plan] kind = \"copy\"`, or use `[database] url`";
+                self.report(s, format!("`[{name}]` belongs to copy plans"), help);
+            }
+        }
+    }
+
+    fn endpoint(&mut self, raw: &RawEndpoint) -> Option<String> {
+        let url = self.text(&raw.url)?;
+        match DbUrl::parse(&url, &self.dir) {
+            Ok(url) => Some(url.expose().to_string()),
+            Err(e) => {
+                self.url_error(raw.url.span(), &e);
+                None
+            }
+        }
+    }
+
+    fn schema(&mut self, raw: &RawSchema, engine: Option<&str>) -> SchemaConfig {
         if let Some(target) = raw.target.as_ref().filter(|t| *t.get_ref() < 0) {
             let help = "schema versions are the `n` of `V{n}__name.sql`";
             self.report(target.span(), "schema `target` must not be negative", help);
         }
         SchemaConfig {
-            migrations: raw.migrations.as_ref().and_then(|m| self.folder(m)),
+            migrations: raw.migrations.as_ref().and_then(|m| self.folder(m, engine)),
             apply: raw.apply.unwrap_or(true),
             target: raw.target.as_ref().map(|t| *t.get_ref()),
         }
@@ -308,9 +353,19 @@ impl<'a> Checker<'a> {
 
     /// The migrations folder, which must exist: catching a wrong path here is
     /// what `migplan validate` is for.
-    fn folder(&mut self, raw: &Str) -> Option<PathBuf> {
+    /// With `{engine}` in the path, the folder is checked for the engine of
+    /// the plan's database, when the plan names one.
+    fn folder(&mut self, raw: &Str, engine: Option<&str>) -> Option<PathBuf> {
         let path = self.path_of(raw)?;
-        let problem = match std::fs::metadata(&path) {
+        let templated = path.to_string_lossy().contains(super::ENGINE_PLACEHOLDER);
+        let checked = match engine {
+            Some(e) if templated => {
+                PathBuf::from(path.to_string_lossy().replace(super::ENGINE_PLACEHOLDER, e))
+            }
+            None if templated => return Some(path),
+            _ => path.clone(),
+        };
+        let problem = match std::fs::metadata(&checked) {
             Ok(meta) if meta.is_dir() => return Some(path),
             Ok(_) => "is not a folder",
             Err(_) => "does not exist",
@@ -319,7 +374,7 @@ impl<'a> Checker<'a> {
         let message = format!("migrations folder `{}` {problem}", raw.get_ref());
         let diag = self
             .diag(raw.span(), message)
-            .with_label(format!("resolved to `{}`", path.display()))
+            .with_label(format!("resolved to `{}`", checked.display()))
             .with_help("relative paths are resolved against the plan file's folder");
         self.diags.push(diag);
         Some(path)
@@ -824,7 +879,7 @@ mod tests {
         assert_eq!(db.seed, Some(at("seed/tiku-seed.json")));
         assert_eq!(
             plan.schema.migrations,
-            Some(at("../examples/tiku/migrations"))
+            Some(at("../examples/tiku/migrations/{engine}"))
         );
         assert!(plan.schema.apply);
         assert_eq!(plan.schema.target, Some(3));
