@@ -2,7 +2,7 @@
 --
 -- Written for SQLite but kept close to portable SQL: plain CREATE TABLE with
 -- column-level types, named FOREIGN KEY clauses and CHECK/UNIQUE constraints.
--- The PostgreSQL and MySQL variants live in ../postgres/ and ../mysql/.
+-- PostgreSQL / MySQL variants will live in ../migrations-postgres/ etc.
 --
 -- Declared types and what they hold:
 --   INTEGER        whole numbers (ids, counts, milliseconds)
