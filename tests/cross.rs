@@ -82,7 +82,10 @@ fn sqlite_to_postgres_by_file_and_back_by_copy_is_identical() {
     seeded_sqlite(&ws, "src.db");
     export(&ws, &ws.url("src.db"), "src.json");
     import_into(&ws, &pg.url, "src.json");
-    assert_eq!(pg.count("questions"), support::count(&ws.open("src.db"), "questions"));
+    assert_eq!(
+        pg.count("questions"),
+        support::count(&ws.open("src.db"), "questions")
+    );
     copy(&ws, &pg.url, &ws.url("back.db"));
     assert_eq!(dump(&ws.open("src.db")), dump(&ws.open("back.db")));
 }
@@ -118,7 +121,17 @@ fn mysql_to_postgres_by_copy_keeps_every_value() {
     // And back into SQLite through a file: the same rows as the source.
     export(&ws, &pg.url, "pg.json");
     let plan = tiku_plan(&ws, "import");
-    run_ok(&ws, &["run", &plan, "--db", &ws.url("back.db"), "--file", "pg.json"]);
+    run_ok(
+        &ws,
+        &[
+            "run",
+            &plan,
+            "--db",
+            &ws.url("back.db"),
+            "--file",
+            "pg.json",
+        ],
+    );
     assert_eq!(dump(&ws.open("src.db")), dump(&ws.open("back.db")));
 }
 
@@ -157,7 +170,14 @@ fn a_value_that_does_not_fit_fails_the_copy_and_writes_nothing() {
         let plan = tiku_plan(&ws, "copy");
         let out = ws
             .migplan()
-            .args(["run", &plan, "--source", &ws.url("src.db"), "--target", &target.url])
+            .args([
+                "run",
+                &plan,
+                "--source",
+                &ws.url("src.db"),
+                "--target",
+                &target.url,
+            ])
             .output()
             .unwrap();
         let err = stderr(&out);
@@ -193,7 +213,10 @@ fn an_integer_out_of_range_names_table_key_and_column() {
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("`t`") && err.contains("id=2") && err.contains("small") && err.contains("40000"),
+        err.contains("`t`")
+            && err.contains("id=2")
+            && err.contains("small")
+            && err.contains("40000"),
         "{err}"
     );
     assert_eq!(pg.count("t"), 0);
@@ -204,13 +227,22 @@ fn a_type_that_cannot_be_carried_is_refused_before_any_row_moves() {
     let Some((pg, my)) = servers("cannot_carry") else {
         return;
     };
-    pg.execute("CREATE TABLE t (id bigint PRIMARY KEY, span interval); INSERT INTO t VALUES (1, '1 day')");
+    pg.execute(
+        "CREATE TABLE t (id bigint PRIMARY KEY, span interval); INSERT INTO t VALUES (1, '1 day')",
+    );
     my.execute("CREATE TABLE t (id bigint PRIMARY KEY, span time)");
     let ws = Workspace::new();
     let plan = ws.write("c.toml", "[plan]\nkind = \"copy\"\n");
     let out = ws
         .migplan()
-        .args(["run", plan.to_str().unwrap(), "--source", &pg.url, "--target", &my.url])
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--source",
+            &pg.url,
+            "--target",
+            &my.url,
+        ])
         .output()
         .unwrap();
     let err = stderr(&out);

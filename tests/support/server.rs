@@ -178,7 +178,10 @@ impl ServerDb {
         let mut out = Vec::new();
         for t in tables {
             let sql = match self.server {
-                Server::Postgres => format!("SELECT t::text AS r FROM \"{t}\" t ORDER BY 1"),
+                Server::Postgres => format!(
+                    "SELECT mp_row__::text AS r FROM \"{}\" mp_row__ ORDER BY 1",
+                    t.replace('"', "\"\"")
+                ),
                 Server::Mysql => format!("SELECT * FROM `{t}` ORDER BY 1"),
             };
             for r in self.raw_rows(&sql) {
