@@ -1,12 +1,1573 @@
-//! MySQL and MariaDB (the `mysql` crate). Being written.
+//! MySQL and MariaDB (the `mysql` crate, synchronous).
+//!
+//! Every session runs in UTC with `utf8mb4` and a strict `sql_mode`, so the
+//! server refuses rather than truncates, and an imported id 0 stays 0.
+//!
+//! Reading uses the binary protocol (prepared statements) and decodes each
+//! value by the column's declared type; writing converts every value with
+//! [`convert`] first, so a value that would not arrive exactly is refused,
+//! naming its column, before anything of its row is sent.
+//!
+//! MySQL commits DDL implicitly, so the data phase runs no DDL but
+//! `CREATE/DROP TEMPORARY TABLE`, which does not commit. An import is one
+//! InnoDB transaction: rows go in as multi-row `INSERT`s with bound
+//! parameters, straight into an empty table, otherwise into a temporary
+//! staging copy that is then merged with the conflict policy in one
+//! statement. Per-row foreign-key checks are off while rows load; every
+//! foreign key of the written tables is then checked in bulk.
+//!
+//! Type mapping (see also docs/types.md):
+//! - `tinyint(1)`/`bool` → bool (values other than 0/1 stay integers);
+//!   other integer types and `year` → int; `bigint unsigned` beyond
+//!   `i64::MAX` → unsigned int; `bit(n)` → int (big-endian value).
+//! - `decimal` → decimal text as the server prints it (scale kept);
+//!   `float` → the double nearest the single's shortest decimal form;
+//!   `double` → float. NaN and ±Infinity cannot be stored: an error.
+//! - `char`/`varchar`/`text` → text; `enum`/`set` → their labels; `json`
+//!   (MySQL) and MariaDB's `longtext … CHECK (json_valid(col))` → json;
+//!   MariaDB `uuid` → uuid; `inet4`/`inet6` → text.
+//! - `binary`/`varbinary`/`blob` → bytes (`binary(n)` is zero-padded by the
+//!   server, `char(n)` loses trailing spaces: MySQL's own behaviour).
+//! - `date` → `YYYY-MM-DD`; `datetime` → `YYYY-MM-DD HH:MM:SS[.ffffff]`;
+//!   `timestamp` → the same with `+00:00`; `time` → `[-]HH:MM:SS[.ffffff]`
+//!   (up to ±838 hours). Zero dates (`0000-00-00`, `2024-00-00`) are carried
+//!   as that text and written back as such.
+//! - Spatial types and any other type migplan cannot carry exactly are an
+//!   error naming table, column and type, before any row of that table
+//!   moves (exclude the column in the plan to move the rest).
 
-use super::{DbUrl, OpenOptions};
-use crate::error::{Error, Result};
+use std::collections::HashMap;
 
-pub struct Mysql;
+use ::mysql::prelude::Queryable;
+use ::mysql::{Conn, Opts, OptsBuilder, Params, SslOpts, Value as My};
+
+use super::convert::{self, Cell, Target};
+use super::{
+    BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
+    WriteRequest, fkcheck,
+};
+use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo};
+use crate::error::{CONFLICTS_LISTED, Error, Result};
+use crate::plan::Conflict;
+use crate::value::{ColumnType, Value};
+
+/// The most placeholders one prepared statement may have.
+const MAX_PLACEHOLDERS: usize = 65_535;
+/// The most rows one INSERT carries, whatever the packet size allows.
+const MAX_BATCH_ROWS: usize = 10_000;
+
+const SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
+
+pub struct Mysql {
+    conn: Conn,
+    /// The URL with the password masked, for messages.
+    url: String,
+    /// Secrets of the URL, masked in any driver message.
+    secrets: Vec<String>,
+    /// Bytes of parameters one INSERT may carry.
+    batch_bytes: usize,
+    mariadb: bool,
+    /// Every table of the database as last introspected.
+    tables: Vec<Table>,
+    /// The table being written.
+    writer: Option<Writer>,
+    /// Tables of the open import, whose foreign keys `finish_write` checks.
+    written: Vec<String>,
+    /// The staging table that exists in this session, if any.
+    staging: Option<String>,
+    staging_seq: usize,
+}
+
+/// One table as introspected: the portable description and what writing
+/// and reading need beyond it.
+#[derive(Debug, Clone)]
+struct Table {
+    info: TableInfo,
+    cols: Vec<Col>,
+    engine: String,
+    transactional: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Col {
+    name: String,
+    kind: Kind,
+    sql_type: String,
+    target: Target,
+    /// Byte limit of `text` types, which limit bytes, not characters.
+    max_bytes: Option<u64>,
+    /// Fractional-second digits a temporal column keeps.
+    fsp: usize,
+    unsigned: bool,
+    generated: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Bool,
+    Int,
+    Year,
+    Bit,
+    Float,
+    Double,
+    Decimal,
+    Text,
+    Bytes,
+    Date,
+    DateTime,
+    Timestamp,
+    Time,
+    Unsupported,
+}
 
 impl Mysql {
-    pub fn open(url: &DbUrl, _opts: &OpenOptions) -> Result<Box<dyn super::Backend>> {
-        Err(Error::Usage(format!("MySQL is not supported yet ({url})")))
+    pub fn open(url: &DbUrl, _opts: &OpenOptions) -> Result<Box<dyn Backend>> {
+        let secrets = url_secrets(url.expose());
+        let scrub = |e: &dyn std::fmt::Display| scrub(&e.to_string(), &secrets);
+        let opts = driver_opts(url, &secrets)?;
+        let mut conn = Conn::new(opts)
+            .map_err(|e| Error::db(format!("cannot connect to {url}"), scrub(&e)))?;
+        let setup = [
+            "SET NAMES utf8mb4".to_string(),
+            "SET time_zone = '+00:00'".to_string(),
+            format!("SET SESSION sql_mode = '{SQL_MODE}'"),
+            // Exports stream to files that may be slow to write.
+            "SET SESSION net_write_timeout = 3600".to_string(),
+            "SET SESSION net_read_timeout = 3600".to_string(),
+        ];
+        for sql in &setup {
+            conn.query_drop(sql)
+                .map_err(|e| Error::db(format!("cannot configure {url}"), scrub(&e)))?;
+        }
+        let (version, packet): (String, u64) = conn
+            .query_first("SELECT VERSION(), @@max_allowed_packet")
+            .map_err(|e| Error::db(format!("cannot configure {url}"), scrub(&e)))?
+            .unwrap_or_default();
+        Ok(Box::new(Mysql {
+            conn,
+            url: url.to_string(),
+            secrets,
+            batch_bytes: batch_bytes(packet),
+            mariadb: version.to_ascii_lowercase().contains("mariadb"),
+            tables: vec![],
+            writer: None,
+            written: vec![],
+            staging: None,
+            staging_seq: 0,
+        }))
+    }
+
+    /// A database error with the driver's message, secrets masked.
+    fn err(&self, context: impl Into<String>, e: impl std::fmt::Display) -> Error {
+        Error::db(context, scrub(&e.to_string(), &self.secrets))
+    }
+
+    /// Reads every table of the database (bookkeeping tables included).
+    fn introspect(&mut self) -> Result<()> {
+        let tables = load_tables(&mut self.conn, self.mariadb)
+            .map_err(|e| self.err(format!("reading the tables of {}", self.url), e))?;
+        self.tables = tables;
+        Ok(())
+    }
+
+    fn table(&self, name: &str) -> Result<&Table> {
+        self.tables
+            .iter()
+            .find(|t| t.info.name == name)
+            .ok_or_else(|| Error::Mismatch(format!("the database has no table `{name}`")))
+    }
+
+    /// The columns of `table` named by `names`, in that order.
+    fn columns_of(&mut self, table: &str, names: &[String]) -> Result<Vec<Col>> {
+        if self.table(table).is_err() {
+            self.introspect()?;
+        }
+        let t = self.table(table)?;
+        names
+            .iter()
+            .map(|n| {
+                t.cols
+                    .iter()
+                    .find(|c| &c.name == n)
+                    .cloned()
+                    .ok_or_else(|| Error::Mismatch(format!("table `{table}` has no column `{n}`")))
+            })
+            .collect()
+    }
+
+    fn exec(&mut self, context: &str, sql: &str) -> Result<()> {
+        self.conn
+            .query_drop(sql)
+            .map_err(|e| Error::db(context, scrub(&e.to_string(), &self.secrets)))
+    }
+
+    fn drop_staging(&mut self) -> Result<()> {
+        if let Some(s) = self.staging.take() {
+            self.exec(
+                "dropping the staging table",
+                &format!("DROP TEMPORARY TABLE IF EXISTS {}", quote(&s)),
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sends the buffered rows of the table being written.
+    fn flush(&mut self) -> Result<()> {
+        let Mysql {
+            conn,
+            writer,
+            secrets,
+            ..
+        } = self;
+        let Some(w) = writer.as_mut() else {
+            return Ok(());
+        };
+        if w.rows == 0 {
+            return Ok(());
+        }
+        let rows = w.rows;
+        let sql = w
+            .sql
+            .entry(rows)
+            .or_insert_with(|| insert_sql(&w.into, &w.names, rows));
+        let params = std::mem::take(&mut w.params);
+        let result = conn.exec_drop(sql.as_str(), Params::Positional(params));
+        w.rows = 0;
+        w.bytes = 0;
+        let keys = std::mem::take(&mut w.keys);
+        match result {
+            Ok(()) => {
+                w.written += rows as u64;
+                Ok(())
+            }
+            Err(e) => {
+                let msg = scrub(&e.to_string(), secrets);
+                // The server names the failing row by its position in the
+                // statement: name it by its key instead.
+                let row = server_row(&msg).and_then(|n| keys.get(n.checked_sub(1)?));
+                Err(match row {
+                    Some(k) if !w.key.is_empty() => Error::Mismatch(format!(
+                        "cannot write row {} of `{}`: {msg}\n  = help: nothing was changed; the import was rolled back",
+                        key_text(&w.key, k),
+                        w.table
+                    )),
+                    _ => Error::db("writing", msg),
+                })
+            }
+        }
+    }
+
+    /// Query returning rows decoded by `cols`.
+    fn typed_rows(&mut self, sql: &str, cols: &[Col]) -> Result<Vec<Vec<Value>>> {
+        let secrets = &self.secrets;
+        let ctx = |e: ::mysql::Error| Error::db("merging", scrub(&e.to_string(), secrets));
+        let result = self.conn.exec_iter(sql, ()).map_err(ctx)?;
+        let mut out = Vec::new();
+        for row in result {
+            let row = row.map_err(ctx)?.unwrap();
+            let vals = row
+                .into_iter()
+                .zip(cols)
+                .map(|(v, c)| decode(v, c).map_err(|m| Error::value(&c.name, m)))
+                .collect::<Result<Vec<_>>>()?;
+            out.push(vals);
+        }
+        Ok(out)
+    }
+
+    fn count(&mut self, sql: &str) -> Result<u64> {
+        let n: Option<u64> = self
+            .conn
+            .query_first(sql)
+            .map_err(|e| self.err("counting rows", e))?;
+        Ok(n.unwrap_or(0))
+    }
+
+    /// Applies the conflict policy to the staged rows of `w`.
+    fn merge(&mut self, w: &Writer, staging: &str) -> Result<TableOutcome> {
+        let target = quote(&w.table);
+        let s = quote(staging);
+        let on = equal("s", "t", &w.key);
+        let conflicts = self.count(&format!(
+            "SELECT COUNT(*) FROM {s} s JOIN {target} t ON {on}"
+        ))?;
+        self.unique_hazards(w, staging)?;
+        let staged = w.written;
+        let mut outcome = TableOutcome {
+            inserted: staged.saturating_sub(conflicts),
+            conflicts: 0,
+            ..TableOutcome::default()
+        };
+        let cols = quote_list(&w.names);
+        let select: Vec<String> = w.names.iter().map(|c| format!("s.{}", quote(c))).collect();
+        let insert = format!(
+            "INSERT INTO {target} ({cols}) SELECT {} FROM {s} s",
+            select.join(", ")
+        );
+        let sql = match w.conflict {
+            Conflict::Error if conflicts > 0 => {
+                outcome.conflicts = conflicts;
+                let key_cols = self.columns_of(&w.table, &w.key)?;
+                let keys: Vec<String> = w.key.iter().map(|k| format!("s.{}", quote(k))).collect();
+                outcome.conflict_keys = self.typed_rows(
+                    &format!(
+                        "SELECT {k} FROM {s} s JOIN {target} t ON {on} ORDER BY {k} LIMIT {CONFLICTS_LISTED}",
+                        k = keys.join(", ")
+                    ),
+                    &key_cols,
+                )?;
+                return Ok(outcome);
+            }
+            Conflict::Error => insert,
+            Conflict::Skip => {
+                outcome.skipped = conflicts;
+                // A no-op update, unlike INSERT IGNORE, hides no other error.
+                let k = format!("{target}.{}", quote(&w.key[0]));
+                format!("{insert} ON DUPLICATE KEY UPDATE {k} = {k}")
+            }
+            Conflict::Overwrite => {
+                outcome.overwritten = conflicts;
+                let non_key: Vec<&String> = w.names.iter().filter(|c| !w.key.contains(c)).collect();
+                let set: Vec<String> = if non_key.is_empty() {
+                    let k = format!("{target}.{}", quote(&w.key[0]));
+                    vec![format!("{k} = {k}")]
+                } else {
+                    non_key
+                        .iter()
+                        .map(|c| format!("{target}.{q} = VALUES({q})", q = quote(c)))
+                        .collect()
+                };
+                format!("{insert} ON DUPLICATE KEY UPDATE {}", set.join(", "))
+            }
+        };
+        self.exec("merging staged rows into", &sql)?;
+        Ok(outcome)
+    }
+
+    /// `ON DUPLICATE KEY` fires on any unique key: a staged row that meets
+    /// an existing row on another unique key, while its conflict key is new
+    /// or names another row, would update the wrong row. Refuse it.
+    fn unique_hazards(&mut self, w: &Writer, staging: &str) -> Result<()> {
+        let info = self.table(&w.table)?.info.clone();
+        let same = |k: &Vec<String>| k.len() == w.key.len() && k.iter().all(|c| w.key.contains(c));
+        let others = std::iter::once(&info.primary_key)
+            .chain(&info.unique_keys)
+            .filter(|k| !k.is_empty() && !same(k));
+        for u in others {
+            if !u.iter().all(|c| w.names.contains(c)) {
+                continue; // Not written: the staged rows carry defaults there.
+            }
+            let cols: Vec<String> = w.key.iter().chain(u).cloned().collect();
+            let metas = self.columns_of(&w.table, &cols)?;
+            let select: Vec<String> = cols.iter().map(|c| format!("s.{}", quote(c))).collect();
+            let sql = format!(
+                "SELECT {} FROM {} s JOIN {} t ON {} WHERE NOT COALESCE({}, FALSE) LIMIT 1",
+                select.join(", "),
+                quote(staging),
+                quote(&w.table),
+                equal("s", "t", u),
+                equal("s", "t", &w.key),
+            );
+            if let Some(row) = self.typed_rows(&sql, &metas)?.pop() {
+                let (k, v) = row.split_at(w.key.len());
+                return Err(Error::Mismatch(format!(
+                    "row {} of `{}` has unique key ({}) = ({}), which an existing row with another {} already has\n  = help: MySQL would update that other row; resolve the duplicate in the backup or the database. Nothing was changed",
+                    key_text(&w.key, k),
+                    w.table,
+                    u.join(", "),
+                    v.iter().map(Value::display).collect::<Vec<_>>().join(", "),
+                    w.key.join(", "),
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The rows of one table being written.
+struct Writer {
+    table: String,
+    /// Positions in a request row of the columns written (generated
+    /// columns are left out: the server computes them).
+    pos: Vec<usize>,
+    cols: Vec<Col>,
+    names: Vec<String>,
+    key: Vec<String>,
+    key_pos: Vec<usize>,
+    conflict: Conflict,
+    /// Quoted name of the table rows go into (the target or its staging copy).
+    into: String,
+    staging: bool,
+    batch_rows: usize,
+    batch_bytes: usize,
+    params: Vec<My>,
+    /// Key values of the buffered rows, for messages.
+    keys: Vec<Vec<Value>>,
+    rows: usize,
+    bytes: usize,
+    /// INSERT statements by row count.
+    sql: HashMap<usize, String>,
+    written: u64,
+}
+
+impl Backend for Mysql {
+    fn engine(&self) -> Engine {
+        Engine::Mysql
+    }
+
+    fn catalog(&mut self) -> Result<Catalog> {
+        self.introspect()?;
+        Ok(Catalog {
+            tables: self
+                .tables
+                .iter()
+                .filter(|t| !BOOKKEEPING_TABLES.contains(&t.info.name.as_str()))
+                .map(|t| t.info.clone())
+                .collect(),
+        })
+    }
+
+    fn count_rows(&mut self, table: &str) -> Result<u64> {
+        let n: Option<u64> = self
+            .conn
+            .query_first(format!("SELECT COUNT(*) FROM {}", quote(table)))
+            .map_err(|e| self.err(format!("counting rows of `{table}`"), e))?;
+        Ok(n.unwrap_or(0))
+    }
+
+    fn has_table(&mut self, table: &str) -> Result<bool> {
+        let n: Option<u64> = self
+            .conn
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                (table,),
+            )
+            .map_err(|e| self.err("reading the database's tables", e))?;
+        Ok(n.unwrap_or(0) > 0)
+    }
+
+    fn migrate(
+        &mut self,
+        runner: refinery::Runner,
+    ) -> std::result::Result<refinery::Report, refinery::Error> {
+        // MySQL commits DDL implicitly: scripts are applied one by one.
+        runner.set_grouped(false).run(&mut self.conn)
+    }
+
+    fn applied_migrations(
+        &mut self,
+        runner: &refinery::Runner,
+    ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error> {
+        runner.get_applied_migrations(&mut self.conn)
+    }
+
+    fn transactional_ddl(&self) -> bool {
+        false
+    }
+
+    fn probe_scripts(&mut self, _scripts: &[&str]) -> Result<Option<(usize, String)>> {
+        Ok(None)
+    }
+
+    fn begin_read(&mut self) -> Result<()> {
+        self.exec(
+            "starting the export snapshot",
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+        )?;
+        self.exec(
+            "starting the export snapshot",
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+        )
+    }
+
+    fn read(
+        &mut self,
+        req: &ReadRequest<'_>,
+        sink: &mut dyn FnMut(&[Value]) -> Result<()>,
+    ) -> Result<()> {
+        let cols = self.columns_of(req.table, req.columns)?;
+        if let Some(c) = cols.iter().find(|c| c.kind == Kind::Unsupported) {
+            return Err(unsupported(req.table, c));
+        }
+        let mut sql = format!(
+            "SELECT {} FROM {}",
+            quote_list(req.columns),
+            quote(req.table)
+        );
+        let mut params = Vec::new();
+        if let Some((col, since)) = &req.changed_since {
+            let kind = self.columns_of(req.table, &[col.to_string()])?[0].kind;
+            sql.push_str(&format!(" WHERE {} > ?", quote(col)));
+            let utc = since.with_timezone(&chrono::Utc);
+            params.push(match kind {
+                // Unix seconds.
+                Kind::Int => My::Int(utc.timestamp()),
+                _ => My::Bytes(
+                    utc.naive_utc()
+                        .format("%Y-%m-%d %H:%M:%S%.6f")
+                        .to_string()
+                        .into_bytes(),
+                ),
+            });
+        }
+        if !req.order_by.is_empty() {
+            sql.push_str(&format!(" ORDER BY {}", quote_list(req.order_by)));
+        }
+        let Mysql { conn, secrets, .. } = self;
+        let ctx = |e: ::mysql::Error| {
+            Error::db(
+                format!("reading `{}`", req.table),
+                scrub(&e.to_string(), secrets),
+            )
+        };
+        // Unbuffered: rows are decoded as they arrive.
+        let result = conn
+            .exec_iter(sql.as_str(), Params::Positional(params))
+            .map_err(ctx)?;
+        let mut buf = Vec::with_capacity(cols.len());
+        for row in result {
+            let row = row.map_err(ctx)?.unwrap();
+            buf.clear();
+            for (v, c) in row.into_iter().zip(&cols) {
+                buf.push(decode(v, c).map_err(|m| {
+                    Error::Mismatch(format!("table `{}` column `{}`: {m}", req.table, c.name))
+                })?);
+            }
+            sink(&buf)?;
+        }
+        Ok(())
+    }
+
+    fn begin_write(&mut self, tables: &[String]) -> Result<()> {
+        self.introspect()?;
+        for name in tables {
+            let t = self.table(name)?;
+            if !t.transactional {
+                return Err(Error::Mismatch(format!(
+                    "table `{name}` uses the {} storage engine, which cannot roll back, so the import could not be all-or-nothing\n  = help: convert it first: ALTER TABLE {} ENGINE=InnoDB; nothing was changed",
+                    t.engine,
+                    quote(name)
+                )));
+            }
+        }
+        self.written = tables.to_vec();
+        // Per-row foreign-key checks dominate import time; `finish_write`
+        // checks every key of the written tables in bulk instead.
+        self.exec(
+            "starting the import transaction",
+            "SET FOREIGN_KEY_CHECKS = 0",
+        )?;
+        self.exec("starting the import transaction", "START TRANSACTION")
+    }
+
+    fn begin_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
+        let all = self.columns_of(req.table, req.columns)?;
+        if let Some(c) = all.iter().find(|c| c.kind == Kind::Unsupported) {
+            return Err(unsupported(req.table, c));
+        }
+        let pos: Vec<usize> = (0..all.len()).filter(|&i| !all[i].generated).collect();
+        let cols: Vec<Col> = pos.iter().map(|&i| all[i].clone()).collect();
+        let names: Vec<String> = cols.iter().map(|c| c.name.clone()).collect();
+        let key_pos = req
+            .key
+            .iter()
+            .filter_map(|k| req.columns.iter().position(|c| c == k))
+            .collect();
+        let empty = self.count(&format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM {} LIMIT 1) x",
+            quote(req.table)
+        ))? == 0;
+        // An empty table, or one without a key, takes rows directly.
+        let staging = !empty && !req.key.is_empty();
+        let into = if staging {
+            self.drop_staging()?;
+            self.staging_seq += 1;
+            let name = format!(
+                "migplan_staging_{}_{}",
+                std::process::id(),
+                self.staging_seq
+            );
+            // TEMPORARY: neither creating nor dropping it commits.
+            let like = format!(
+                "CREATE TEMPORARY TABLE {} LIKE {}",
+                quote(&name),
+                quote(req.table)
+            );
+            if self.conn.query_drop(&like).is_err() {
+                // InnoDB temporary tables cannot have FULLTEXT indexes: copy
+                // the written columns and declare the unique keys instead.
+                let info = &self.table(req.table)?.info;
+                let keys: Vec<String> = std::iter::once(&info.primary_key)
+                    .chain(&info.unique_keys)
+                    .filter(|k| !k.is_empty() && k.iter().all(|c| names.contains(c)))
+                    .map(|k| format!("UNIQUE KEY ({})", quote_list(k)))
+                    .collect();
+                let keys = if keys.is_empty() {
+                    String::new()
+                } else {
+                    format!("({})", keys.join(", "))
+                };
+                let sql = format!(
+                    "CREATE TEMPORARY TABLE {} {keys} ENGINE=InnoDB SELECT {} FROM {} LIMIT 0",
+                    quote(&name),
+                    quote_list(&names),
+                    quote(req.table)
+                );
+                self.exec("creating the staging table for", &sql)?;
+            }
+            self.staging = Some(name.clone());
+            quote(&name)
+        } else {
+            quote(req.table)
+        };
+        let batch_rows = (MAX_PLACEHOLDERS / names.len().max(1)).clamp(1, MAX_BATCH_ROWS);
+        self.writer = Some(Writer {
+            table: req.table.to_string(),
+            pos,
+            cols,
+            names,
+            key: req.key.to_vec(),
+            key_pos,
+            conflict: req.conflict,
+            into,
+            staging,
+            batch_rows,
+            batch_bytes: self.batch_bytes,
+            params: Vec::new(),
+            keys: Vec::new(),
+            rows: 0,
+            bytes: 0,
+            sql: HashMap::new(),
+            written: 0,
+        });
+        Ok(())
+    }
+
+    fn write_row(&mut self, row: &[Value]) -> Result<()> {
+        let w = self.writer.as_mut().expect("write_row before begin_table");
+        let start = w.params.len();
+        for (j, &i) in w.pos.iter().enumerate() {
+            let col = &w.cols[j];
+            match encode(&row[i], col) {
+                Ok(p) => {
+                    w.bytes += param_size(&p);
+                    w.params.push(p);
+                }
+                Err(m) => {
+                    w.params.truncate(start);
+                    return Err(Error::value(&col.name, m));
+                }
+            }
+        }
+        w.keys
+            .push(w.key_pos.iter().map(|&i| row[i].clone()).collect());
+        w.rows += 1;
+        if w.rows >= w.batch_rows || w.bytes >= w.batch_bytes {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn end_table(&mut self) -> Result<TableOutcome> {
+        self.flush()?;
+        let Some(w) = self.writer.take() else {
+            return Ok(TableOutcome::default());
+        };
+        if !w.staging {
+            return Ok(TableOutcome {
+                inserted: w.written,
+                ..TableOutcome::default()
+            });
+        }
+        let staging = self.staging.clone().expect("staging table exists");
+        let outcome = self.merge(&w, &staging)?;
+        self.drop_staging()?;
+        Ok(outcome)
+    }
+
+    fn finish_write(&mut self) -> Result<()> {
+        self.introspect()?;
+        let tables: Vec<&TableInfo> = self
+            .written
+            .iter()
+            .filter_map(|n| self.tables.iter().find(|t| &t.info.name == n))
+            .map(|t| &t.info)
+            .collect();
+        let (conn, secrets) = (&mut self.conn, &self.secrets);
+        fkcheck::check(quote, &tables, |sql| {
+            let ctx = |e: ::mysql::Error| {
+                Error::db("checking foreign keys", scrub(&e.to_string(), secrets))
+            };
+            let rows: Vec<::mysql::Row> = conn.query(sql).map_err(ctx)?;
+            Ok(rows
+                .into_iter()
+                .map(|r| r.unwrap().into_iter().map(render).collect())
+                .collect())
+        })
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.drop_staging()?;
+        self.exec("committing", "COMMIT")?;
+        self.exec("committing", "SET FOREIGN_KEY_CHECKS = 1")
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        self.writer = None;
+        // ROLLBACK is harmless without an open transaction.
+        let rolled = self.exec("rolling back", "ROLLBACK");
+        let dropped = self.drop_staging();
+        let restored = self.exec("rolling back", "SET FOREIGN_KEY_CHECKS = 1");
+        rolled.and(dropped).and(restored)
+    }
+}
+
+fn unsupported(table: &str, c: &Col) -> Error {
+    Error::Mismatch(format!(
+        "column `{table}`.`{}` has type {}, which migplan cannot carry exactly\n  = help: leave the column out with `[tables.{table}] exclude = [\"{}\"]` in the plan; nothing was moved",
+        c.name, c.sql_type, c.name
+    ))
+}
+
+/// Parameter bytes allowed per INSERT: half the packet limit, leaving room
+/// for the statement's own overhead.
+fn batch_bytes(max_allowed_packet: u64) -> usize {
+    let packet = if max_allowed_packet == 0 {
+        4 << 20
+    } else {
+        max_allowed_packet as usize
+    };
+    (packet / 2).clamp(16 << 10, 64 << 20)
+}
+
+fn param_size(v: &My) -> usize {
+    match v {
+        My::Bytes(b) => b.len() + 9,
+        _ => 9,
+    }
+}
+
+/// `INSERT INTO t (cols) VALUES (?,?),(?,?)…` for `rows` rows.
+fn insert_sql(into: &str, names: &[String], rows: usize) -> String {
+    let one = format!("({})", vec!["?"; names.len()].join(","));
+    let mut sql = format!("INSERT INTO {into} ({}) VALUES ", quote_list(names));
+    sql.reserve(rows * (one.len() + 1));
+    for i in 0..rows {
+        if i > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&one);
+    }
+    sql
+}
+
+/// `a.x = b.x AND a.y = b.y`.
+fn equal(a: &str, b: &str, cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| format!("{a}.{q} = {b}.{q}", q = quote(c)))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn key_text(key: &[String], values: &[Value]) -> String {
+    key.iter()
+        .zip(values)
+        .map(|(k, v)| format!("{k}={}", v.display()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The 1-based row number in a server message (`… at row 3`).
+fn server_row(msg: &str) -> Option<usize> {
+    let i = msg.rfind(" at row ")?;
+    let digits: String = msg[i + 8..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
+
+/// `` `name` `` with embedded backticks doubled: identifiers from plans and
+/// backups are untrusted and always quoted.
+pub fn quote(ident: &str) -> String {
+    format!("`{}`", ident.replace('`', "``"))
+}
+
+fn quote_list(idents: &[String]) -> String {
+    idents
+        .iter()
+        .map(|c| quote(c))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+// ---------------------------------------------------------------------------
+// Connecting
+
+/// The driver's options for a URL: `mariadb://` becomes `mysql://`, and the
+/// TLS switches the driver does not know (`require_ssl`, `ssl-mode`) are
+/// applied here.
+fn driver_opts(url: &DbUrl, secrets: &[String]) -> Result<Opts> {
+    let raw = url.expose();
+    let rest = raw.split_once("://").map_or(raw, |(_, r)| r);
+    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let mut kept = Vec::new();
+    let mut tls: Option<&'static str> = None;
+    let bad = |what: &str| {
+        Error::Usage(format!(
+            "{url}: {what}\n  = help: use require_ssl=true or ssl-mode=disabled|required|verify_ca|verify_identity"
+        ))
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = v.to_ascii_lowercase();
+        match k {
+            "require_ssl" | "ssl" => match v.as_str() {
+                "true" | "1" | "yes" => tls = Some("verify_identity"),
+                "false" | "0" | "no" => tls = Some("disabled"),
+                _ => return Err(bad(&format!("`{k}` must be true or false"))),
+            },
+            "ssl-mode" | "ssl_mode" | "sslmode" => {
+                tls = Some(match v.as_str() {
+                    "disabled" | "disable" => "disabled",
+                    "required" | "require" => "required",
+                    "verify_ca" | "verify-ca" => "verify_ca",
+                    "verify_identity" | "verify-full" => "verify_identity",
+                    _ => return Err(bad(&format!("`{k}={v}` is not a TLS mode"))),
+                })
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let mut driver_url = format!("mysql://{base}");
+    if !kept.is_empty() {
+        driver_url.push('?');
+        driver_url.push_str(&kept.join("&"));
+    }
+    let opts = Opts::from_url(&driver_url).map_err(|e| {
+        Error::Usage(format!(
+            "`{url}` is not a usable MySQL URL: {}",
+            scrub(&e.to_string(), secrets)
+        ))
+    })?;
+    let Some(mode) = tls else {
+        return Ok(opts);
+    };
+    let ssl = opts.get_ssl_opts().cloned().unwrap_or_default();
+    let ssl = match mode {
+        "disabled" => None,
+        "required" => Some(
+            ssl.with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true),
+        ),
+        "verify_ca" => Some(ssl.with_danger_skip_domain_validation(true)),
+        _ => Some(ssl),
+    };
+    Ok(OptsBuilder::from_opts(opts)
+        .ssl_opts(ssl.map(|s: SslOpts| s))
+        .into())
+}
+
+/// The password of a URL (as written and percent-decoded) and any
+/// password-like query parameters, to mask in messages.
+fn url_secrets(raw: &str) -> Vec<String> {
+    let rest = raw.split_once("://").map_or(raw, |(_, r)| r);
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let mut out = Vec::new();
+    if let Some((userinfo, _)) = authority.rsplit_once('@')
+        && let Some((_, pass)) = userinfo.split_once(':')
+    {
+        out.push(pass.to_string());
+        out.push(percent_decode(pass));
+    }
+    if let Some((_, query)) = rest.split_once('?') {
+        for pair in query.split('&') {
+            if let Some((k, v)) = pair.split_once('=')
+                && k.contains("pass")
+            {
+                out.push(v.to_string());
+                out.push(percent_decode(v));
+            }
+        }
+    }
+    out.retain(|s| !s.is_empty());
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out.dedup();
+    out
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or("");
+            if let Ok(x) = u8::from_str_radix(hex, 16) {
+                out.push(x);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A message with every secret replaced by `***`.
+fn scrub(msg: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .fold(msg.to_string(), |m, s| m.replace(s.as_str(), "***"))
+}
+
+// ---------------------------------------------------------------------------
+// Introspection
+
+fn text(v: My) -> Option<String> {
+    match v {
+        My::NULL => None,
+        My::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        My::Int(i) => Some(i.to_string()),
+        My::UInt(u) => Some(u.to_string()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+fn text_rows(conn: &mut Conn, sql: &str) -> ::mysql::Result<Vec<Vec<Option<String>>>> {
+    let rows: Vec<::mysql::Row> = conn.query(sql)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| r.unwrap().into_iter().map(text).collect())
+        .collect())
+}
+
+fn load_tables(conn: &mut Conn, mariadb: bool) -> ::mysql::Result<Vec<Table>> {
+    let s = |v: &Option<String>| v.clone().unwrap_or_default();
+    let mut tables: Vec<Table> = text_rows(
+        conn,
+        "SELECT t.TABLE_NAME, COALESCE(t.ENGINE, ''), COALESCE(e.TRANSACTIONS, 'NO') \
+         FROM information_schema.TABLES t LEFT JOIN information_schema.ENGINES e ON e.ENGINE = t.ENGINE \
+         WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE IN ('BASE TABLE', 'SYSTEM VERSIONED') \
+         ORDER BY t.TABLE_NAME",
+    )?
+    .iter()
+    .map(|r| Table {
+        info: TableInfo {
+            name: s(&r[0]),
+            columns: vec![],
+            primary_key: vec![],
+            unique_keys: vec![],
+            foreign_keys: vec![],
+        },
+        cols: vec![],
+        engine: s(&r[1]),
+        transactional: r[2].as_deref() == Some("YES"),
+    })
+    .collect();
+    let index: HashMap<String, usize> = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.info.name.clone(), i))
+        .collect();
+    // MariaDB's JSON is LONGTEXT with CHECK (json_valid(col)).
+    let mut json_checks: Vec<(String, String)> = vec![];
+    if mariadb
+        && let Ok(rows) = text_rows(
+            conn,
+            "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
+        )
+    {
+        json_checks = rows.iter().map(|r| (s(&r[0]), s(&r[1]))).collect();
+    }
+    for r in text_rows(
+        conn,
+        "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT IS NOT NULL, EXTRA, \
+         CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, DATETIME_PRECISION \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() ORDER BY TABLE_NAME, ORDINAL_POSITION",
+    )? {
+        let Some(&ti) = index.get(&s(&r[0])) else {
+            continue;
+        };
+        let name = s(&r[1]);
+        let data_type = s(&r[2]).to_ascii_lowercase();
+        let column_type = s(&r[3]);
+        let extra = s(&r[6]).to_ascii_lowercase();
+        let num = |i: usize| r[i].as_deref().and_then(|x| x.parse::<u64>().ok());
+        let json = json_checks.iter().any(|(t, c)| {
+            t == &tables[ti].info.name && *c == format!("json_valid({})", quote(&name))
+        });
+        let generated = ["generated", "virtual", "persistent", "stored"]
+            .iter()
+            .any(|g| extra.contains(g))
+            && !extra.contains("default_generated");
+        let (ty, col) = classify(
+            &name,
+            &data_type,
+            &column_type,
+            json,
+            generated,
+            [num(7), num(8), num(9), num(10), num(11)],
+        );
+        let t = &mut tables[ti];
+        t.info.columns.push(ColumnInfo {
+            name,
+            ty,
+            sql_type: column_type,
+            nullable: r[4].as_deref() == Some("YES"),
+            has_default: r[5].as_deref() == Some("1")
+                || extra.contains("auto_increment")
+                || generated,
+        });
+        t.cols.push(col);
+    }
+    // Unique keys over whole columns (prefix and functional keys are not
+    // keys of the values migplan sees).
+    let mut keys: Vec<(usize, String, Vec<String>, bool)> = vec![];
+    for r in text_rows(
+        conn,
+        "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART IS NOT NULL OR COLUMN_NAME IS NULL \
+         FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND NON_UNIQUE = 0 \
+         ORDER BY TABLE_NAME, INDEX_NAME = 'PRIMARY' DESC, INDEX_NAME, SEQ_IN_INDEX",
+    )? {
+        let Some(&ti) = index.get(&s(&r[0])) else {
+            continue;
+        };
+        let idx = s(&r[1]);
+        let partial = r[3].as_deref() == Some("1");
+        match keys.last_mut() {
+            Some((t, i, cols, p)) if *t == ti && *i == idx => {
+                cols.push(s(&r[2]));
+                *p |= partial;
+            }
+            _ => keys.push((ti, idx, vec![s(&r[2])], partial)),
+        }
+    }
+    for (ti, idx, cols, partial) in keys {
+        if partial {
+            continue;
+        }
+        let info = &mut tables[ti].info;
+        if idx == "PRIMARY" {
+            info.primary_key = cols;
+        } else {
+            info.unique_keys.push(cols);
+        }
+    }
+    let mut last: Option<(usize, String)> = None;
+    for r in text_rows(
+        conn,
+        "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME \
+         FROM information_schema.KEY_COLUMN_USAGE \
+         WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL \
+         ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
+    )? {
+        let Some(&ti) = index.get(&s(&r[0])) else {
+            continue;
+        };
+        let id = (ti, s(&r[1]));
+        let info = &mut tables[ti].info;
+        if last.as_ref() != Some(&id) {
+            info.foreign_keys.push(ForeignKey {
+                columns: vec![],
+                ref_table: s(&r[3]),
+                ref_columns: vec![],
+            });
+            last = Some(id);
+        }
+        let fk = info.foreign_keys.last_mut().expect("pushed above");
+        fk.columns.push(s(&r[2]));
+        fk.ref_columns.push(s(&r[4]));
+    }
+    Ok(tables)
+}
+
+/// A column's portable type and what reading and writing it needs.
+/// `n` holds CHARACTER_MAXIMUM_LENGTH, CHARACTER_OCTET_LENGTH,
+/// NUMERIC_PRECISION, NUMERIC_SCALE and DATETIME_PRECISION.
+fn classify(
+    name: &str,
+    data_type: &str,
+    column_type: &str,
+    json: bool,
+    generated: bool,
+    n: [Option<u64>; 5],
+) -> (ColumnType, Col) {
+    let [max_chars, octets, precision, scale, fsp] = n;
+    let ct = column_type.to_ascii_lowercase();
+    let unsigned = ct.contains("unsigned");
+    let int = |bits: u32| {
+        if unsigned {
+            Target::Int {
+                min: 0,
+                max: (1i128 << bits) - 1,
+            }
+        } else {
+            Target::Int {
+                min: -(1i128 << (bits - 1)),
+                max: (1i128 << (bits - 1)) - 1,
+            }
+        }
+    };
+    let text = |max: Option<u64>| Target::Text {
+        max_chars: max,
+        nul: true,
+    };
+    let (ty, kind, target, max_bytes) = match data_type {
+        "tinyint" if ct.starts_with("tinyint(1)") => (ColumnType::Bool, Kind::Bool, int(8), None),
+        "bool" | "boolean" => (ColumnType::Bool, Kind::Bool, int(8), None),
+        "tinyint" => (ColumnType::Int, Kind::Int, int(8), None),
+        "smallint" => (ColumnType::Int, Kind::Int, int(16), None),
+        "mediumint" => (ColumnType::Int, Kind::Int, int(24), None),
+        "int" | "integer" => (ColumnType::Int, Kind::Int, int(32), None),
+        "bigint" => (ColumnType::Int, Kind::Int, int(64), None),
+        "year" => (
+            ColumnType::Int,
+            Kind::Year,
+            Target::Int { min: 0, max: 2155 },
+            None,
+        ),
+        "bit" => {
+            let bits = precision.unwrap_or(1).clamp(1, 64) as u32;
+            let max = (1i128 << bits) - 1;
+            (
+                ColumnType::Int,
+                Kind::Bit,
+                Target::Int { min: 0, max },
+                None,
+            )
+        }
+        "float" => (
+            ColumnType::Float,
+            Kind::Float,
+            Target::Float { single: true },
+            None,
+        ),
+        "double" | "real" | "double precision" => (
+            ColumnType::Float,
+            Kind::Double,
+            Target::Float { single: false },
+            None,
+        ),
+        "decimal" | "numeric" => (
+            ColumnType::Decimal,
+            Kind::Decimal,
+            Target::Decimal {
+                precision: precision.map(|p| p as u32),
+                scale: Some(scale.unwrap_or(0) as u32),
+                special: false,
+            },
+            None,
+        ),
+        "char" | "varchar" => (ColumnType::Text, Kind::Text, text(max_chars), None),
+        "tinytext" | "text" | "mediumtext" | "longtext" if json => {
+            (ColumnType::Json, Kind::Text, Target::Json, octets)
+        }
+        "tinytext" | "text" | "mediumtext" | "longtext" => {
+            (ColumnType::Text, Kind::Text, text(None), octets)
+        }
+        "json" => (ColumnType::Json, Kind::Text, Target::Json, None),
+        "enum" => (
+            ColumnType::Enum,
+            Kind::Text,
+            Target::Enum(labels(column_type)),
+            None,
+        ),
+        "set" => (
+            ColumnType::Set,
+            Kind::Text,
+            Target::Set(labels(column_type)),
+            None,
+        ),
+        "uuid" => (ColumnType::Uuid, Kind::Text, Target::Uuid, None),
+        "inet4" | "inet6" => (ColumnType::Text, Kind::Text, text(None), None),
+        "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" => (
+            ColumnType::Blob,
+            Kind::Bytes,
+            Target::Bytes { max_len: octets },
+            None,
+        ),
+        "date" => (ColumnType::Date, Kind::Date, Target::Date, None),
+        "datetime" => (
+            ColumnType::Timestamp,
+            Kind::DateTime,
+            Target::Timestamp,
+            None,
+        ),
+        "timestamp" => (
+            ColumnType::TimestampTz,
+            Kind::Timestamp,
+            Target::TimestampTz,
+            None,
+        ),
+        "time" => (ColumnType::Time, Kind::Time, Target::Time, None),
+        _ => (ColumnType::Any, Kind::Unsupported, text(None), None),
+    };
+    let col = Col {
+        name: name.to_string(),
+        kind,
+        sql_type: column_type.to_string(),
+        target,
+        max_bytes,
+        fsp: fsp.unwrap_or(0) as usize,
+        unsigned,
+        generated,
+    };
+    (ty, col)
+}
+
+/// The labels of `enum('a','b''c')` / `set(…)`, unescaped.
+fn labels(column_type: &str) -> Vec<String> {
+    let inner = column_type
+        .split_once('(')
+        .map_or("", |(_, r)| r.strip_suffix(')').unwrap_or(r));
+    let mut out = Vec::new();
+    let mut chars = inner.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' {
+            continue; // separators
+        }
+        let mut label = String::new();
+        while let Some(c) = chars.next() {
+            match c {
+                '\'' if chars.peek() == Some(&'\'') => {
+                    chars.next();
+                    label.push('\'');
+                }
+                '\'' => break,
+                '\\' => match chars.next() {
+                    Some('n') => label.push('\n'),
+                    Some('t') => label.push('\t'),
+                    Some('r') => label.push('\r'),
+                    Some('0') => label.push('\0'),
+                    Some('Z') => label.push('\x1a'),
+                    Some(other) => label.push(other),
+                    None => {}
+                },
+                other => label.push(other),
+            }
+        }
+        out.push(label);
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Values
+
+fn uint(u: u64) -> Value {
+    i64::try_from(u).map_or(Value::UInt(u), Value::Int)
+}
+
+/// A value from the wire (binary or text protocol) as migplan's value.
+fn decode(v: My, col: &Col) -> std::result::Result<Value, String> {
+    let utf8 = |b: Vec<u8>| {
+        String::from_utf8(b).map_err(|_| "holds text that is not valid UTF-8".to_string())
+    };
+    Ok(match v {
+        My::NULL => Value::Null,
+        My::Int(i) if col.kind == Kind::Bool && (i == 0 || i == 1) => Value::Bool(i == 1),
+        My::UInt(u) if col.kind == Kind::Bool && u <= 1 => Value::Bool(u == 1),
+        My::Int(i) => Value::Int(i),
+        My::UInt(u) => uint(u),
+        // The f64 nearest the single's shortest decimal form: 1.1, not 1.100000023841858.
+        My::Float(f) => Value::Float(f.to_string().parse().unwrap_or(f as f64)),
+        My::Double(d) => Value::Float(d),
+        My::Date(y, m, d, h, mi, s, us) => Value::Text(match col.kind {
+            Kind::Date => format!("{y:04}-{m:02}-{d:02}"),
+            Kind::Timestamp => format!("{y:04}-{m:02}-{d:02} {}+00:00", clock(h as u32, mi, s, us)),
+            _ => format!("{y:04}-{m:02}-{d:02} {}", clock(h as u32, mi, s, us)),
+        }),
+        My::Time(neg, days, h, mi, s, us) => {
+            let sign = if neg { "-" } else { "" };
+            Value::Text(format!("{sign}{}", clock(days * 24 + h as u32, mi, s, us)))
+        }
+        My::Bytes(b) => match col.kind {
+            Kind::Bytes => Value::Bytes(b),
+            Kind::Bit => {
+                if b.len() > 8 {
+                    return Err("a BIT value longer than 64 bits".into());
+                }
+                uint(b.iter().fold(0u64, |acc, x| (acc << 8) | *x as u64))
+            }
+            Kind::Decimal => Value::Decimal(utf8(b)?),
+            // Text protocol: numbers arrive as text.
+            Kind::Int | Kind::Year | Kind::Bool => {
+                let s = utf8(b)?;
+                match (s.parse::<i64>(), s.parse::<u64>()) {
+                    (Ok(i), _) if col.kind == Kind::Bool && (i == 0 || i == 1) => {
+                        Value::Bool(i == 1)
+                    }
+                    (Ok(i), _) => Value::Int(i),
+                    (_, Ok(u)) => uint(u),
+                    _ => return Err(format!("`{s}` is not an integer")),
+                }
+            }
+            Kind::Float => {
+                let s = utf8(b)?;
+                let f: f32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+                Value::Float(f.to_string().parse().unwrap_or(f as f64))
+            }
+            Kind::Double => {
+                let s = utf8(b)?;
+                Value::Float(s.parse().map_err(|_| format!("`{s}` is not a number"))?)
+            }
+            Kind::Timestamp => {
+                let s = utf8(b)?;
+                Value::Text(format!("{}+00:00", trim_fraction(&s)))
+            }
+            Kind::DateTime | Kind::Time => Value::Text(trim_fraction(&utf8(b)?).to_string()),
+            _ => Value::Text(utf8(b)?),
+        },
+    })
+}
+
+/// `HH:MM:SS[.ffffff]`, the fraction's trailing zeros trimmed.
+fn clock(h: u32, m: u8, s: u8, us: u32) -> String {
+    let base = format!("{h:02}:{m:02}:{s:02}");
+    if us == 0 {
+        return base;
+    }
+    let frac = format!("{us:06}");
+    format!("{base}.{}", frac.trim_end_matches('0'))
+}
+
+fn trim_fraction(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// A value as a bound parameter for `col`, or why it does not fit.
+fn encode(v: &Value, col: &Col) -> std::result::Result<My, String> {
+    if v.is_null() {
+        return Ok(My::NULL);
+    }
+    let cell = match col.kind {
+        Kind::Time => return time_param(v, col.fsp),
+        Kind::Date | Kind::DateTime | Kind::Timestamp => match convert::convert(v, &col.target) {
+            Ok(c) => c,
+            // Zero dates are not dates to chrono; MySQL keeps them as such.
+            Err(_) if zero_date(v) => {
+                let Value::Text(s) = v else { unreachable!() };
+                let s = s.strip_suffix("+00:00").unwrap_or(s);
+                return Ok(My::Bytes(s.as_bytes().to_vec()));
+            }
+            Err(e) => return Err(e),
+        },
+        Kind::Unsupported => {
+            return Err(format!("type {} cannot be written", col.sql_type));
+        }
+        _ => convert::convert(v, &col.target)?,
+    };
+    Ok(match cell {
+        Cell::Null => My::NULL,
+        Cell::Bool(b) => My::Int(b as i64),
+        Cell::Int(i) => {
+            if col.kind == Kind::Year && (1..=1900).contains(&i) {
+                // MySQL would read 1–69 as 2001–2069 and refuse the rest.
+                return Err(format!("{i} is not a YEAR (0 or 1901 to 2155)"));
+            }
+            match i64::try_from(i) {
+                Ok(i) if col.kind != Kind::Bit => My::Int(i),
+                _ => My::UInt(u64::try_from(i).map_err(|_| format!("{i} is out of range"))?),
+            }
+        }
+        Cell::Float(f) if !f.is_finite() => {
+            return Err(format!("MySQL cannot store {f} in a floating-point column"));
+        }
+        Cell::Float(f) if col.unsigned && f < 0.0 => {
+            return Err(format!("{f} is negative; the column is UNSIGNED"));
+        }
+        // Checked to be exact as a single by `convert`: send the single, as a
+        // double near FLT_MAX may be just above it.
+        Cell::Float(f) if col.kind == Kind::Float => My::Float(f as f32),
+        Cell::Float(f) => My::Double(f),
+        Cell::Text(t) => {
+            if col.kind == Kind::Decimal
+                && col.unsigned
+                && t.starts_with('-')
+                && !t.trim_start_matches(['-', '0', '.']).is_empty()
+            {
+                return Err(format!("{t} is negative; the column is UNSIGNED"));
+            }
+            if let Some(max) = col.max_bytes
+                && t.len() as u64 > max
+            {
+                return Err(format!(
+                    "text of {} bytes is longer than the column's {max} bytes",
+                    t.len()
+                ));
+            }
+            let t = match col.kind {
+                Kind::Timestamp => t.strip_suffix("+00:00").unwrap_or(&t).to_string(),
+                _ => t.into_owned(),
+            };
+            if matches!(col.kind, Kind::DateTime | Kind::Timestamp) {
+                check_fsp(&t, col.fsp)?;
+            }
+            My::Bytes(t.into_bytes())
+        }
+        Cell::Bytes(b) => My::Bytes(b.to_vec()),
+    })
+}
+
+/// Text shaped like a date whose year, month or day is zero.
+fn zero_date(v: &Value) -> bool {
+    let Value::Text(s) = v else { return false };
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[..10]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+        && (&s[..4] == "0000" || &s[5..7] == "00" || &s[8..10] == "00")
+}
+
+/// More fractional digits than the column keeps would be rounded.
+fn check_fsp(t: &str, fsp: usize) -> std::result::Result<(), String> {
+    let digits = t
+        .split_once('.')
+        .map_or(0, |(_, f)| f.bytes().take_while(u8::is_ascii_digit).count());
+    if digits > fsp {
+        return Err(format!(
+            "`{t}` has {digits} fractional digits of a second; the column keeps {fsp} (it would be rounded)"
+        ));
+    }
+    Ok(())
+}
+
+/// `[-]H…H:MM:SS[.ffffff]` within MySQL's TIME range (±838:59:59).
+fn time_param(v: &Value, fsp: usize) -> std::result::Result<My, String> {
+    let Value::Text(s) = v else {
+        return Err(format!(
+            "expected a time ([-]HH:MM:SS), found {}",
+            v.display()
+        ));
+    };
+    let bad = || format!("expected a time ([-]HH:MM:SS[.ffffff]), found {s:?}");
+    let body = s.strip_prefix('-').unwrap_or(s);
+    let (clock, frac) = body.split_once('.').unwrap_or((body, ""));
+    let parts: Vec<&str> = clock.split(':').collect();
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    if !(2..=3).contains(&parts.len())
+        || !parts.iter().all(|p| digits(p))
+        || (!frac.is_empty() && !digits(frac))
+        || parts[1..].iter().any(|p| p.len() != 2)
+    {
+        return Err(bad());
+    }
+    let h: u64 = parts[0].parse().map_err(|_| bad())?;
+    let m: u64 = parts[1].parse().map_err(|_| bad())?;
+    let sec: u64 = parts
+        .get(2)
+        .map_or(Ok(0), |p| p.parse())
+        .map_err(|_| bad())?;
+    if m > 59 || sec > 59 || h * 3600 + m * 60 + sec > 838 * 3600 + 59 * 60 + 59 {
+        return Err(format!("{s:?} is outside MySQL's TIME range (±838:59:59)"));
+    }
+    check_fsp(s, fsp)?;
+    Ok(My::Bytes(s.as_bytes().to_vec()))
+}
+
+/// A value of a foreign-key check row, for messages.
+fn render(v: My) -> String {
+    match v {
+        My::NULL => "NULL".into(),
+        My::Bytes(b) => match String::from_utf8(b) {
+            Ok(s) => s,
+            Err(e) => format!("0x{}", hex::encode(e.as_bytes())),
+        },
+        other => format!("{other:?}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote("a`b"), "`a``b`");
+        assert_eq!(quote("select"), "`select`");
+    }
+
+    #[test]
+    fn enum_labels_are_unescaped() {
+        assert_eq!(
+            labels(r"enum('x''y','b\\c','d,e','')"),
+            vec!["x'y", r"b\c", "d,e", ""]
+        );
+        assert_eq!(labels("set('p','q')"), vec!["p", "q"]);
+    }
+
+    #[test]
+    fn secrets_are_found_and_scrubbed() {
+        let s = url_secrets("mysql://app:s3%63ret@db:3306/x?pkcs12_pass=zzz");
+        assert!(s.contains(&"s3cret".to_string()), "{s:?}");
+        assert!(s.contains(&"zzz".to_string()));
+        assert_eq!(scrub("bad s3cret here", &s), "bad *** here");
+        assert!(url_secrets("mysql://app@db/x").is_empty());
+    }
+
+    #[test]
+    fn times_keep_their_range_and_precision() {
+        assert!(time_param(&Value::Text("-838:59:59".into()), 0).is_ok());
+        assert!(time_param(&Value::Text("100:00:00.5".into()), 1).is_ok());
+        assert!(time_param(&Value::Text("100:00:00.5".into()), 0).is_err());
+        assert!(time_param(&Value::Text("839:00:00".into()), 0).is_err());
+        assert!(time_param(&Value::Text("12:60:00".into()), 0).is_err());
+        assert_eq!(clock(49, 2, 3, 120_000), "49:02:03.12");
+    }
+
+    #[test]
+    fn zero_dates_are_recognised() {
+        assert!(zero_date(&Value::Text("0000-00-00".into())));
+        assert!(zero_date(&Value::Text("2024-02-00 00:00:00".into())));
+        assert!(!zero_date(&Value::Text("2024-02-01".into())));
+    }
+
+    #[test]
+    fn urls_become_driver_options() {
+        let url = |raw: &str| DbUrl::parse(raw, std::path::Path::new(".")).unwrap();
+        let opts = |raw: &str| driver_opts(&url(raw), &[]).unwrap();
+        let o = opts("mariadb://app:pw@db:3307/tiku?socket=/run/mysqld/mysqld.sock");
+        assert_eq!(o.get_tcp_port(), 3307);
+        assert_eq!(o.get_db_name(), Some("tiku"));
+        assert_eq!(o.get_socket(), Some("/run/mysqld/mysqld.sock"));
+        assert!(o.get_ssl_opts().is_none());
+        let ssl = opts("mysql://app@db/x?require_ssl=true");
+        assert!(
+            ssl.get_ssl_opts()
+                .is_some_and(|s| !s.accept_invalid_certs())
+        );
+        let required = opts("mysql://app@db/x?ssl-mode=REQUIRED");
+        assert!(
+            required
+                .get_ssl_opts()
+                .is_some_and(|s| s.accept_invalid_certs() && s.skip_domain_validation())
+        );
+        assert!(
+            opts("mysql://app@db/x?require_ssl=true&ssl-mode=disabled")
+                .get_ssl_opts()
+                .is_none()
+        );
+        let bad = driver_opts(&url("mysql://app:s3cret@db/x?nope=1"), &["s3cret".into()]);
+        let msg = bad.err().unwrap().to_string();
+        assert!(msg.contains("nope") && !msg.contains("s3cret"), "{msg}");
+    }
+
+    #[test]
+    fn server_row_numbers_are_read() {
+        assert_eq!(
+            server_row("Data too long for column 'c' at row 37"),
+            Some(37)
+        );
+        assert_eq!(server_row("Duplicate entry"), None);
     }
 }

@@ -67,18 +67,32 @@ fn bad_url(raw: &str) -> Error {
     ))
 }
 
-/// Masks the password of `scheme://user:password@host…`.
+/// Masks the password of `scheme://user:password@host…` and the value of
+/// every password-like query parameter (`?password=…`, `?pkcs12_pass=…`).
 pub fn redact(raw: &str) -> String {
     let Some((scheme, rest)) = raw.split_once("://") else {
         return raw.to_string();
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
+    let out = match (authority.rfind('@'), authority.find(':')) {
         (Some(at), Some(colon)) if colon < at => {
             format!("{scheme}://{}:***{}", &authority[..colon], &rest[at..])
         }
         _ => raw.to_string(),
+    };
+    match out.split_once('?') {
+        Some((base, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.to_ascii_lowercase().contains("pass") => format!("{k}=***"),
+                    _ => p.to_string(),
+                })
+                .collect();
+            format!("{base}?{}", params.join("&"))
+        }
+        None => out,
     }
 }
 
@@ -93,6 +107,10 @@ mod tests {
             "postgres://app:***@db:5432/tiku"
         );
         assert_eq!(redact("postgres://app@db/tiku"), "postgres://app@db/tiku");
+        assert_eq!(
+            redact("mysql://app@db/tiku?password=s3cret&socket=/run/x&pkcs12_pass=p"),
+            "mysql://app@db/tiku?password=***&socket=/run/x&pkcs12_pass=***"
+        );
     }
 
     #[test]
