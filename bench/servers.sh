@@ -88,14 +88,14 @@ for db in bench_myrestore; do "$MIGPLAN" run "$MIGRATE" --db "$MY_BASE/$db" >/de
 psql "$PG_BASE/bench_src" -qc "VACUUM ANALYZE" >/dev/null
 
 echo "== PostgreSQL"
-measure postgres export pg_dump -- pg_dump --data-only -Fc -f pg.dump "$PG_BASE/bench_src"
+measure postgres export pg_dump -- pg_dump --data-only -Fc --exclude-table=refinery_schema_history -f pg.dump "$PG_BASE/bench_src"
 measure postgres export migplan -- "$MIGPLAN" export --db "$PG_BASE/bench_src" -o pg.json
 measure postgres import pg_restore -- pg_restore --data-only --disable-triggers --single-transaction -d "$PG_BASE/bench_pgrestore" pg.dump
 measure postgres import migplan -- "$MIGPLAN" run "$IMPORT" --db "$PG_BASE/bench_migplan" --file pg.json
 
 echo "== MySQL"
 MY_DB_ARGS=(-h 127.0.0.1 -u root)
-measure mysql export mysqldump -- sh -c "mysqldump ${MY_DB_ARGS[*]} --single-transaction --quick --no-create-info --skip-triggers bench_src > my.sql"
+measure mysql export mysqldump -- sh -c "mysqldump ${MY_DB_ARGS[*]} --single-transaction --quick --no-create-info --skip-triggers --ignore-table=bench_src.refinery_schema_history bench_src > my.sql"
 measure mysql export migplan -- "$MIGPLAN" export --db "$MY_BASE/bench_src" -o my.json
 measure mysql import mysql -- sh -c "mysql ${MY_DB_ARGS[*]} bench_myrestore < my.sql"
 measure mysql import migplan -- "$MIGPLAN" run "$IMPORT" --db "$MY_BASE/bench_migplan" --file my.json

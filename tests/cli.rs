@@ -808,3 +808,22 @@ fn virtual_tables_and_their_shadow_tables_are_not_exported() {
         .collect();
     assert_eq!(tables, vec!["notes"]);
 }
+
+/// Expression and partial unique indexes are not keys: the catalog skips
+/// them instead of failing, so such databases export and import.
+#[test]
+fn expression_and_partial_unique_indexes_do_not_break_the_catalog() {
+    let ws = Workspace::new();
+    let schema = "CREATE TABLE u (id INTEGER PRIMARY KEY, email TEXT, active INTEGER);
+        CREATE UNIQUE INDEX u_email_ci ON u (lower(email));
+        CREATE UNIQUE INDEX u_active_email ON u (email) WHERE active = 1;";
+    ws.open("a.db").execute_batch(schema).unwrap();
+    ws.open("a.db")
+        .execute_batch("INSERT INTO u VALUES (1, 'A@x', 1), (2, 'b@x', 0);")
+        .unwrap();
+    ws.export("a.db", "u.json");
+    ws.open("b.db").execute_batch(schema).unwrap();
+    let out = ws.import("b.db", &["u.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(dump(&ws.open("a.db")), dump(&ws.open("b.db")));
+}

@@ -273,3 +273,37 @@ fn copy_plan_shows_source_and_target_and_mysql_ddl_note() {
     assert!(out.contains("copy") && out.contains("questions"), "{out}");
     assert!(my.tables().is_empty(), "`migplan plan` must change nothing");
 }
+
+/// SQLite keeps 15 significant digits of numeric-looking text in a DECIMAL
+/// column: a longer PostgreSQL numeric is refused there, and kept exactly in
+/// a TEXT column.
+#[test]
+fn a_long_decimal_is_refused_by_a_sqlite_numeric_column_and_kept_in_text() {
+    let Some(pg) = server::postgres("long_decimal") else {
+        return;
+    };
+    pg.execute("CREATE TABLE t (id bigint PRIMARY KEY, n numeric(30,2)); INSERT INTO t VALUES (1, 123456789012345678.91)");
+    let ws = Workspace::new();
+    export(&ws, &pg.url, "t.json");
+    ws.open("num.db")
+        .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, n DECIMAL(30,2))")
+        .unwrap();
+    let out = ws.import("num.db", &["t.json"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("id=1") && err.contains("column `n`") && err.contains("15"),
+        "{err}"
+    );
+    assert_eq!(support::count(&ws.open("num.db"), "t"), 0);
+    ws.open("text.db")
+        .execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, n TEXT)")
+        .unwrap();
+    let out = ws.import("text.db", &["t.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let n: String = ws
+        .open("text.db")
+        .query_row("SELECT n FROM t", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, "123456789012345678.91");
+}

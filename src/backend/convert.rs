@@ -208,8 +208,9 @@ fn to_decimal(v: &Value, precision: Option<u32>, scale: Option<u32>, special: bo
                 Err(format!("{d} does not fit an exact decimal column"))
             };
         }
-        Value::Decimal(d) => Cow::Borrowed(d),
-        Value::Text(t) if super::sqlite::is_decimal(t) => Cow::Borrowed(t),
+        // Backups are untrusted: `15e-3` or `1_000` is not decimal notation
+        // and would be read (and rounded) differently by each engine.
+        Value::Decimal(d) | Value::Text(d) if super::sqlite::is_decimal(d) => Cow::Borrowed(d),
         Value::Int(i) => Cow::Owned(i.to_string()),
         Value::UInt(u) => Cow::Owned(u.to_string()),
         Value::Float(f) if f.is_finite() => Cow::Owned(f.to_string()),
@@ -429,7 +430,7 @@ fn to_json(v: &Value) -> Res<'_> {
         },
         Value::Int(i) => Ok(Cell::Text(Cow::Owned(i.to_string()))),
         Value::UInt(u) => Ok(Cell::Text(Cow::Owned(u.to_string()))),
-        Value::Decimal(d) => Ok(Cell::Text(Cow::Borrowed(d))),
+        Value::Decimal(d) if super::sqlite::is_decimal(d) => Ok(Cell::Text(Cow::Borrowed(d))),
         Value::Bool(b) => Ok(Cell::Text(Cow::Borrowed(if *b { "true" } else { "false" }))),
         other => Err(found(other, "a JSON document")),
     }
@@ -551,6 +552,7 @@ mod tests {
             "1234.5"
         );
         assert!(convert(&Value::Decimal("NaN".into()), &t).is_err());
+        assert!(convert(&Value::Decimal("15e-3".into()), &t).is_err());
     }
 
     #[test]

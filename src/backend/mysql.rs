@@ -121,6 +121,18 @@ enum Kind {
 }
 
 impl Mysql {
+    /// Whether any of `tables` has a foreign key into another database.
+    fn references_other_databases(&mut self, tables: &[String]) -> Result<bool> {
+        let sql = "SELECT DISTINCT TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE \
+             WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL \
+             AND REFERENCED_TABLE_SCHEMA <> DATABASE()";
+        let Mysql { conn, secrets, .. } = self;
+        let names: Vec<String> = conn
+            .query(sql)
+            .map_err(|e| Error::db("reading foreign keys", scrub(&e.to_string(), secrets)))?;
+        Ok(names.iter().any(|n| tables.contains(n)))
+    }
+
     pub fn open(url: &DbUrl, _opts: &OpenOptions) -> Result<Box<dyn Backend>> {
         let secrets = url_secrets(url.expose());
         let scrub = |e: &dyn std::fmt::Display| scrub(&e.to_string(), &secrets);
@@ -226,12 +238,20 @@ impl Mysql {
             return Ok(());
         }
         let rows = w.rows;
-        let sql = w
-            .sql
-            .entry(rows)
-            .or_insert_with(|| insert_sql(&w.into, &w.names, rows));
+        // Only the full batch's statement is kept: a batch cut short by its
+        // byte size or the table's end is built once and dropped, so the
+        // cache (and the server's prepared statements) stay small.
+        let adhoc;
+        let sql = if rows == w.batch_rows {
+            w.sql
+                .get_or_insert_with(|| insert_sql(&w.into, &w.names, rows))
+                .as_str()
+        } else {
+            adhoc = insert_sql(&w.into, &w.names, rows);
+            adhoc.as_str()
+        };
         let params = std::mem::take(&mut w.params);
-        let result = conn.exec_drop(sql.as_str(), Params::Positional(params));
+        let result = conn.exec_drop(sql, Params::Positional(params));
         w.rows = 0;
         w.bytes = 0;
         let keys = std::mem::take(&mut w.keys);
@@ -405,8 +425,8 @@ struct Writer {
     keys: Vec<Vec<Value>>,
     rows: usize,
     bytes: usize,
-    /// INSERT statements by row count.
-    sql: HashMap<usize, String>,
+    /// The INSERT statement of a full batch (`batch_rows` rows).
+    sql: Option<String>,
     written: u64,
 }
 
@@ -552,11 +572,15 @@ impl Backend for Mysql {
         }
         self.written = tables.to_vec();
         // Per-row foreign-key checks dominate import time; `finish_write`
-        // checks every key of the written tables in bulk instead.
-        self.exec(
-            "starting the import transaction",
-            "SET FOREIGN_KEY_CHECKS = 0",
-        )?;
+        // checks every key of the written tables in bulk instead. The bulk
+        // check sees only keys within this database, so a written table with
+        // a key into another database keeps the server's per-row checks.
+        if !self.references_other_databases(tables)? {
+            self.exec(
+                "starting the import transaction",
+                "SET FOREIGN_KEY_CHECKS = 0",
+            )?;
+        }
         self.exec("starting the import transaction", "START TRANSACTION")
     }
 
@@ -637,7 +661,7 @@ impl Backend for Mysql {
             keys: Vec::new(),
             rows: 0,
             bytes: 0,
-            sql: HashMap::new(),
+            sql: None,
             written: 0,
         });
         Ok(())
@@ -662,7 +686,13 @@ impl Backend for Mysql {
         w.keys
             .push(w.key_pos.iter().map(|&i| row[i].clone()).collect());
         w.rows += 1;
-        if w.rows >= w.batch_rows || w.bytes >= w.batch_bytes {
+        if w.bytes >= w.batch_bytes && w.rows < w.batch_rows {
+            // Rows are larger than the first guess: later batches carry a
+            // fixed, smaller count, so they share one prepared statement.
+            w.batch_rows = (w.rows * 3 / 4).max(1);
+            w.sql = None;
+            self.flush()?;
+        } else if w.rows >= w.batch_rows {
             self.flush()?;
         }
         Ok(())

@@ -881,14 +881,16 @@ impl PgType {
                     },
                 )
             }
+            // money keeps two fractional digits (lc_monetary C and most
+            // locales); more would be rounded, so they are refused.
             "money" => PgType {
                 money: true,
                 ..PgType::new(
                     ColumnType::Decimal,
                     Kind::Decimal,
                     Target::Decimal {
-                        precision: None,
-                        scale: None,
+                        precision: Some(19),
+                        scale: Some(2),
                         special: false,
                     },
                 )

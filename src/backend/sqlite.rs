@@ -88,7 +88,10 @@ impl Sqlite {
 
     fn unique_keys(&self, table: &str) -> rusqlite::Result<Vec<Vec<String>>> {
         let mut stmt = self.conn.prepare(
-            "SELECT name FROM pragma_index_list(?1) WHERE \"unique\" AND origin != 'pk' ORDER BY seq",
+            // Partial indexes are no conflict targets, and expression
+            // indexes have no column names: neither is a key of the table.
+            "SELECT il.name FROM pragma_index_list(?1) AS il WHERE il.\"unique\" AND il.origin != 'pk' AND NOT il.partial \
+             AND NOT EXISTS (SELECT 1 FROM pragma_index_info(il.name) AS ii WHERE ii.name IS NULL) ORDER BY il.seq",
         )?;
         let indexes: Vec<String> = stmt
             .query_map([table], |r| r.get(0))?
@@ -197,6 +200,9 @@ fn key_match(key: &[String], first: usize) -> String {
 /// The SQL for writing one table, built once per table.
 struct WriterSql {
     columns: Vec<String>,
+    /// Columns with INTEGER, REAL or NUMERIC affinity, where SQLite turns
+    /// numeric-looking text into a number.
+    numeric: Vec<bool>,
     conflict: Conflict,
     /// Positions of the key columns in a row.
     key_pos: Vec<usize>,
@@ -246,6 +252,7 @@ impl WriterSql {
             .collect();
         WriterSql {
             columns: req.columns.to_vec(),
+            numeric: vec![false; req.columns.len()],
             conflict: req.conflict,
             key_pos,
             insert,
@@ -380,7 +387,21 @@ impl Backend for Sqlite {
     }
 
     fn begin_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
-        self.writer = Some((WriterSql::new(req), TableOutcome::default()));
+        let declared = self
+            .columns(req.table)
+            .map_err(|e| Error::db(format!("reading columns of `{}`", req.table), e))?;
+        let mut sql = WriterSql::new(req);
+        sql.numeric = req
+            .columns
+            .iter()
+            .map(|c| {
+                declared
+                    .iter()
+                    .find(|d| &d.name == c)
+                    .is_some_and(|d| numeric_affinity(&d.sql_type))
+            })
+            .collect();
+        self.writer = Some((sql, TableOutcome::default()));
         Ok(())
     }
 
@@ -390,6 +411,7 @@ impl Backend for Sqlite {
             panic!("write_row before begin_table");
         };
         let ctx = |e| Error::db("writing", e);
+        check_affinity(row, sql)?;
         let bound = bind_row(row, &sql.columns)?;
         let mut stmt = conn.prepare_cached(&sql.insert).map_err(ctx)?;
         if stmt.execute(params_from_iter(bound.iter())).map_err(ctx)? == 1 {
@@ -537,6 +559,46 @@ fn from_sql(v: ValueRef<'_>, ty: ColumnType) -> std::result::Result<Value, Strin
     })
 }
 
+/// SQLite's affinity rules (datatype3.html §3.1): columns that are neither
+/// TEXT nor BLOB (nor untyped) convert numeric-looking text to numbers.
+fn numeric_affinity(declared: &str) -> bool {
+    let t = declared.to_ascii_uppercase();
+    if t.contains("INT") {
+        return true;
+    }
+    let text = ["CHAR", "CLOB", "TEXT"].iter().any(|k| t.contains(k));
+    !(text || t.contains("BLOB") || t.trim().is_empty())
+}
+
+/// Decimal text bound to a numeric-affinity column is stored as a number
+/// keeping only 15 significant digits; more would be lost, so it is an error.
+fn check_affinity(row: &[Value], sql: &WriterSql) -> Result<()> {
+    for ((v, numeric), column) in row.iter().zip(&sql.numeric).zip(&sql.columns) {
+        let (Value::Text(s) | Value::Decimal(s)) = v else {
+            continue;
+        };
+        if *numeric && is_decimal(s) && s.parse::<i64>().is_err() && significant_digits(s) > 15 {
+            return Err(Error::value(
+                column,
+                format!(
+                    "{s} has more significant digits than SQLite keeps in a numeric column (15); declare the column TEXT to keep it exactly"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn significant_digits(s: &str) -> usize {
+    let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+    let frac_zeros = match s.split_once('.') {
+        Some((_, f)) => f.len() - f.trim_end_matches('0').len(),
+        None => 0,
+    };
+    let trimmed = &digits[..digits.len() - frac_zeros];
+    trimmed.trim_start_matches('0').len()
+}
+
 /// Plain decimal notation: optional sign, digits, optional fraction.
 pub fn is_decimal(s: &str) -> bool {
     let s = s.strip_prefix(['-', '+']).unwrap_or(s);
@@ -617,6 +679,16 @@ mod tests {
         assert!(!is_decimal("1e5"));
         assert!(!is_decimal("12."));
         assert!(!is_decimal("abc"));
+    }
+
+    #[test]
+    fn numeric_affinity_follows_sqlite_rules() {
+        assert!(numeric_affinity("DECIMAL(20,2)"));
+        assert!(numeric_affinity("BOOLEAN"));
+        assert!(!numeric_affinity("VARCHAR(10)"));
+        assert!(!numeric_affinity(""));
+        assert_eq!(significant_digits("-0012345.6700"), 7);
+        assert_eq!(significant_digits("123456789012345678.91"), 20);
     }
 
     #[test]

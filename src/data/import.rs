@@ -79,7 +79,9 @@ pub(super) fn load(
             )
         })
         .collect();
-    db.begin_write(&order)?;
+    if let Err(e) = db.begin_write(&order) {
+        return Err(rolled_back(db, e));
+    }
     let total = meta.tables.iter().map(|t| t.rows).sum();
     let mut importer = Importer::new(db, jobs, parents, total);
     let result = feed(&mut importer).and_then(|_| importer.finish(&order));
@@ -93,17 +95,24 @@ pub(super) fn load(
             .collect(),
     };
     bar.finish_and_clear();
-    match result {
-        Ok(()) if !opts.dry_run => db.commit()?,
-        Ok(()) => db.rollback()?,
-        Err(e) => {
-            if let Err(r) = db.rollback() {
-                eprintln!("warning: {r}");
-            }
-            return Err(e);
-        }
+    let ended = match result {
+        Ok(()) if !opts.dry_run => db.commit(),
+        Ok(()) => db.rollback(),
+        Err(e) => Err(e),
+    };
+    match ended {
+        Ok(()) => Ok(report),
+        Err(e) => Err(rolled_back(db, e)),
     }
-    Ok(report)
+}
+
+/// Rolls back after `e` (a failed begin or commit leaves a transaction or
+/// a session setting behind); `e` stays the error reported.
+fn rolled_back(db: &mut dyn Backend, e: Error) -> Error {
+    if let Err(r) = db.rollback() {
+        eprintln!("warning: {r}");
+    }
+    e
 }
 
 /// A backup from a newer schema than the database cannot be imported; an
