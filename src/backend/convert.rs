@@ -88,10 +88,23 @@ pub fn convert<'a>(v: &'a Value, t: &Target) -> Res<'a> {
         } => to_decimal(v, *precision, *scale, *special),
         Target::Text { max_chars, nul } => to_text(v, *max_chars, *nul),
         Target::Bytes { max_len } => to_bytes(v, *max_len),
-        Target::Date => temporal(v, "a date (YYYY-MM-DD)", parse_date),
+        // Values already in canonical form (the common case) pass without
+        // a round trip through chrono, which dominated import profiles.
+        Target::Date => match v {
+            Value::Text(s) if is_canonical_date(s) => Ok(Cell::Text(Cow::Borrowed(s))),
+            _ => temporal(v, "a date (YYYY-MM-DD)", parse_date),
+        },
         Target::Time => temporal(v, "a time (HH:MM:SS)", parse_time),
-        Target::Timestamp => temporal(v, "a timestamp", |s| parse_timestamp(s, false)),
-        Target::TimestampTz => temporal(v, "a timestamp", |s| parse_timestamp(s, true)),
+        Target::Timestamp => match v {
+            Value::Text(s) if is_canonical_timestamp(s) => Ok(Cell::Text(Cow::Borrowed(s))),
+            _ => temporal(v, "a timestamp", |s| parse_timestamp(s, false)),
+        },
+        Target::TimestampTz => match v {
+            Value::Text(s) if s.strip_suffix("+00:00").is_some_and(is_canonical_timestamp) => {
+                Ok(Cell::Text(Cow::Borrowed(s)))
+            }
+            _ => temporal(v, "a timestamp", |s| parse_timestamp(s, true)),
+        },
         Target::Json => to_json(v),
         Target::Uuid => to_uuid(v),
         Target::Interval | Target::Array => match v {
@@ -311,6 +324,50 @@ fn temporal<'a>(
             .map_err(|why| format!("{}: {why}", found(v, expected))),
         other => Err(found(other, expected)),
     }
+}
+
+/// `YYYY-MM-DD`, a real date.
+fn is_canonical_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let part = b.get(r)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && matches!(
+            (num(0..4), num(5..7), num(8..10)),
+            (Some(y), Some(m), Some(d)) if NaiveDate::from_ymd_opt(y as i32, m, d).is_some()
+        )
+}
+
+/// `YYYY-MM-DD HH:MM:SS[.f]`, one to six fractional digits without
+/// trailing zeros: exactly what [`parse_timestamp`] would produce.
+fn is_canonical_timestamp(s: &str) -> bool {
+    let b = s.as_bytes();
+    if b.len() < 19
+        || !is_canonical_date(&s[..10])
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return false;
+    }
+    let two = |i: usize| -> Option<u8> {
+        let (x, y) = (b[i], b[i + 1]);
+        (x.is_ascii_digit() && y.is_ascii_digit()).then(|| (x - b'0') * 10 + (y - b'0'))
+    };
+    let clock_ok = matches!((two(11), two(14), two(17)), (Some(h), Some(m), Some(sec)) if h < 24 && m < 60 && sec < 60);
+    let frac = &b[19..];
+    let frac_ok = frac.is_empty()
+        || (frac[0] == b'.'
+            && (2..=7).contains(&frac.len())
+            && frac[1..].iter().all(u8::is_ascii_digit)
+            && frac[frac.len() - 1] != b'0');
+    clock_ok && frac_ok
 }
 
 fn parse_date(s: &str) -> Result<String, String> {
@@ -597,6 +654,27 @@ mod tests {
         assert_eq!(
             text(convert(&Value::Text("2025-01-02 03:04:05-01:30".into()), &tz).unwrap()),
             "2025-01-02 04:34:05+00:00"
+        );
+    }
+
+    #[test]
+    fn canonical_forms_pass_unchanged_and_others_are_normalised() {
+        assert!(is_canonical_timestamp("2025-06-01 12:34:56.123456"));
+        assert!(is_canonical_timestamp("2025-06-01 12:34:56"));
+        assert!(!is_canonical_timestamp("2025-06-01 12:34:56.120"));
+        assert!(!is_canonical_timestamp("2025-02-30 12:34:56"));
+        assert!(!is_canonical_timestamp("2025-06-01T12:34:56"));
+        assert!(!is_canonical_timestamp("2025-06-01 24:00:00"));
+        assert!(is_canonical_date("2024-02-29") && !is_canonical_date("2023-02-29"));
+        let v = Value::Text("2025-06-01 12:34:56.120".into());
+        assert_eq!(
+            text(convert(&v, &Target::Timestamp).unwrap()),
+            "2025-06-01 12:34:56.12"
+        );
+        let tz = Value::Text("2025-06-01 12:34:56+00:00".into());
+        assert_eq!(
+            text(convert(&tz, &Target::TimestampTz).unwrap()),
+            "2025-06-01 12:34:56+00:00"
         );
     }
 

@@ -51,8 +51,12 @@ use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::{ColumnType, Value};
 
-/// The most placeholders one prepared statement may have.
-const MAX_PLACEHOLDERS: usize = 65_535;
+/// The most placeholders one INSERT carries. The protocol allows 65,535,
+/// but the driver keeps every cached statement's parameter definitions:
+/// fewer, smaller statements keep memory flat at no cost in speed.
+const MAX_PLACEHOLDERS: usize = 16_384;
+/// Prepared statements the driver keeps open per connection.
+const STATEMENT_CACHE: usize = 8;
 /// The most rows one INSERT carries, whatever the packet size allows.
 const MAX_BATCH_ROWS: usize = 10_000;
 
@@ -895,6 +899,7 @@ fn driver_opts(url: &DbUrl, secrets: &[String]) -> Result<Opts> {
     };
     Ok(OptsBuilder::from_opts(opts)
         .ssl_opts(ssl.map(|s: SslOpts| s))
+        .stmt_cache_size(STATEMENT_CACHE)
         .into())
 }
 
