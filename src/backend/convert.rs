@@ -262,13 +262,13 @@ fn check_digits(d: &str, precision: Option<u32>, scale: Option<u32>) -> Result<(
             frac.len()
         ));
     }
-    if let Some(p) = precision {
-        if int_digits > p.saturating_sub(scale_v) {
-            return Err(format!(
-                "{d} does not fit DECIMAL({p},{scale_v}): at most {} integer digits",
-                p.saturating_sub(scale_v)
-            ));
-        }
+    if let Some(p) = precision
+        && int_digits > p.saturating_sub(scale_v)
+    {
+        return Err(format!(
+            "{d} does not fit DECIMAL({p},{scale_v}): at most {} integer digits",
+            p.saturating_sub(scale_v)
+        ));
     }
     Ok(())
 }
@@ -301,13 +301,13 @@ fn to_bytes(v: &Value, max_len: Option<u64>) -> Res<'_> {
         Value::Text(s) => s.as_bytes(),
         other => return Err(found(other, "bytes")),
     };
-    if let Some(max) = max_len {
-        if b.len() as u64 > max {
-            return Err(format!(
-                "{} bytes are more than the column's {max}",
-                b.len()
-            ));
-        }
+    if let Some(max) = max_len
+        && b.len() as u64 > max
+    {
+        return Err(format!(
+            "{} bytes are more than the column's {max}",
+            b.len()
+        ));
     }
     Ok(Cell::Bytes(b))
 }
@@ -451,7 +451,7 @@ fn parse_offset(off: &str) -> Result<i64, String> {
 }
 
 fn check_micros(nanos: u32) -> Result<(), String> {
-    if nanos % 1000 != 0 {
+    if !nanos.is_multiple_of(1000) {
         return Err("it has more than 6 fractional digits of a second".into());
     }
     Ok(())
