@@ -401,10 +401,8 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         _ => database_url(&plan, args.db.as_deref())?,
     };
     let (mut db, preview) = open_for_preview(&plan, &url)?;
-    let scripts = match plan.migrations_for(url.engine().name()) {
-        Some(dir) => Scripts::load(&dir)?,
-        None => Scripts::none(),
-    };
+    // A preview database is SQLite only where the real one is.
+    let scripts = scripts(&plan, db.as_ref())?;
     let status = scripts.status(db.as_mut(), plan.schema.target)?;
     if preview.is_some() {
         scripts.apply(db.as_mut(), plan.schema.target)?;

@@ -103,7 +103,10 @@ impl Scripts {
     /// where the engine applies the whole list in one transaction).
     pub fn apply(&self, db: &mut dyn Backend, target: Option<i64>) -> Result<Vec<String>> {
         let pending = self.status(db, target)?.pending;
-        let e = match db.migrate(self.runner(target)) {
+        // All scripts in one transaction where the engine's DDL is
+        // transactional; else each on its own.
+        let runner = self.runner(target).set_grouped(db.transactional_ddl());
+        let e = match db.migrate(runner) {
             Ok(report) => return Ok(report.applied_migrations().iter().map(label).collect()),
             Err(e) => e,
         };

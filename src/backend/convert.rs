@@ -116,6 +116,16 @@ pub fn convert<'a>(v: &'a Value, t: &Target) -> Res<'a> {
     }
 }
 
+/// Plain decimal notation: optional sign, digits, optional fraction.
+pub fn is_decimal(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !(s.contains('.') && frac.is_empty())
+}
+
 fn found(v: &Value, expected: &str) -> String {
     let kind = match v {
         Value::Null => "NULL",
@@ -223,7 +233,7 @@ fn to_decimal(v: &Value, precision: Option<u32>, scale: Option<u32>, special: bo
         }
         // Backups are untrusted: `15e-3` or `1_000` is not decimal notation
         // and would be read (and rounded) differently by each engine.
-        Value::Decimal(d) | Value::Text(d) if super::sqlite::is_decimal(d) => Cow::Borrowed(d),
+        Value::Decimal(d) | Value::Text(d) if is_decimal(d) => Cow::Borrowed(d),
         Value::Int(i) => Cow::Owned(i.to_string()),
         Value::UInt(u) => Cow::Owned(u.to_string()),
         Value::Float(f) if f.is_finite() => Cow::Owned(f.to_string()),
@@ -487,7 +497,7 @@ fn to_json(v: &Value) -> Res<'_> {
         },
         Value::Int(i) => Ok(Cell::Text(Cow::Owned(i.to_string()))),
         Value::UInt(u) => Ok(Cell::Text(Cow::Owned(u.to_string()))),
-        Value::Decimal(d) if super::sqlite::is_decimal(d) => Ok(Cell::Text(Cow::Borrowed(d))),
+        Value::Decimal(d) if is_decimal(d) => Ok(Cell::Text(Cow::Borrowed(d))),
         Value::Bool(b) => Ok(Cell::Text(Cow::Borrowed(if *b { "true" } else { "false" }))),
         other => Err(found(other, "a JSON document")),
     }
@@ -548,6 +558,14 @@ mod tests {
         }
     }
 
+    #[test]
+    fn decimal_notation() {
+        assert!(is_decimal("-12.50"));
+        assert!(is_decimal("7"));
+        assert!(!is_decimal("1e5"));
+        assert!(!is_decimal("12."));
+        assert!(!is_decimal("abc"));
+    }
     #[test]
     fn integers_out_of_range_are_refused() {
         let t = Target::Int {

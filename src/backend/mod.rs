@@ -98,8 +98,8 @@ pub trait Backend {
     /// Whether a table exists, bookkeeping tables included.
     fn has_table(&mut self, table: &str) -> Result<bool>;
 
-    /// Applies pending refinery scripts: all in one transaction where the
-    /// engine has transactional DDL, else each on its own.
+    /// Applies pending refinery scripts as `runner` is set up (grouped into
+    /// one transaction by the schema phase where `transactional_ddl`).
     fn migrate(
         &mut self,
         runner: refinery::Runner,
@@ -152,6 +152,22 @@ pub trait Backend {
     /// Ends any open transaction, discarding its changes. Safe to call when
     /// none is open.
     fn rollback(&mut self) -> Result<()>;
+}
+
+/// `"name"` with embedded quotes doubled (SQL standard; SQLite and
+/// PostgreSQL): identifiers from plans and backups are untrusted and always
+/// quoted.
+pub fn quote_ansi(ident: &str) -> String {
+    format!("\"{}\"", ident.replace('"', "\"\""))
+}
+
+/// `q(a), q(b), …` with an engine's quoting function.
+fn quote_list(quote: fn(&str) -> String, idents: &[String]) -> String {
+    idents
+        .iter()
+        .map(|c| quote(c))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Options for opening a database.

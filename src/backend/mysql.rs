@@ -474,8 +474,7 @@ impl Backend for Mysql {
         &mut self,
         runner: refinery::Runner,
     ) -> std::result::Result<refinery::Report, refinery::Error> {
-        // MySQL commits DDL implicitly: scripts are applied one by one.
-        runner.set_grouped(false).run(&mut self.conn)
+        runner.run(&mut self.conn)
     }
 
     fn applied_migrations(
@@ -828,11 +827,7 @@ pub fn quote(ident: &str) -> String {
 }
 
 fn quote_list(idents: &[String]) -> String {
-    idents
-        .iter()
-        .map(|c| quote(c))
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::quote_list(quote, idents)
 }
 
 // ---------------------------------------------------------------------------

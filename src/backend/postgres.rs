@@ -152,18 +152,10 @@ enum ColumnTarget {
     AsText,
 }
 
-/// `"name"` with embedded quotes doubled: identifiers from plans and backups
-/// are untrusted and always quoted.
-pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
+use super::quote_ansi as quote;
 
 fn quote_list(idents: &[String]) -> String {
-    idents
-        .iter()
-        .map(|c| quote(c))
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::quote_list(quote, idents)
 }
 
 /// A driver error as one readable message: the server's message with its
@@ -1141,8 +1133,7 @@ impl Backend for Postgres {
         &mut self,
         runner: refinery::Runner,
     ) -> std::result::Result<refinery::Report, refinery::Error> {
-        // PostgreSQL's DDL is transactional: all scripts or none.
-        runner.set_grouped(true).run(&mut self.client)
+        runner.run(&mut self.client)
     }
 
     fn applied_migrations(

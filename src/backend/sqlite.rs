@@ -10,6 +10,7 @@ use std::path::Path;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql, params_from_iter};
 
+use super::convert::is_decimal;
 use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
@@ -174,18 +175,10 @@ pub fn column_type(declared: &str) -> ColumnType {
     }
 }
 
-/// `"name"` with embedded quotes doubled: identifiers from plans and backups
-/// are untrusted and always quoted.
-pub fn quote(ident: &str) -> String {
-    format!("\"{}\"", ident.replace('"', "\"\""))
-}
+use super::quote_ansi as quote;
 
 fn quote_list(idents: &[String]) -> String {
-    idents
-        .iter()
-        .map(|c| quote(c))
-        .collect::<Vec<_>>()
-        .join(", ")
+    super::quote_list(quote, idents)
 }
 
 /// `"a" = ?N AND "b" = ?M …`, numbering placeholders from `first`.
@@ -310,8 +303,7 @@ impl Backend for Sqlite {
         &mut self,
         runner: refinery::Runner,
     ) -> std::result::Result<refinery::Report, refinery::Error> {
-        // SQLite's DDL is transactional: all scripts or none.
-        runner.set_grouped(true).run(&mut self.conn)
+        runner.run(&mut self.conn)
     }
 
     fn transactional_ddl(&self) -> bool {
@@ -599,16 +591,6 @@ fn significant_digits(s: &str) -> usize {
     trimmed.trim_start_matches('0').len()
 }
 
-/// Plain decimal notation: optional sign, digits, optional fraction.
-pub fn is_decimal(s: &str) -> bool {
-    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    !int.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
-        && !(s.contains('.') && frac.is_empty())
-}
-
 /// A value as a SQLite binding; values SQLite cannot store exactly are errors.
 fn bind(v: &Value) -> std::result::Result<ToSqlOutput<'_>, String> {
     use rusqlite::types::Value as Sv;
@@ -670,15 +652,6 @@ mod tests {
     #[test]
     fn identifiers_are_quoted() {
         assert_eq!(quote("a\"b"), "\"a\"\"b\"");
-    }
-
-    #[test]
-    fn decimal_notation() {
-        assert!(is_decimal("-12.50"));
-        assert!(is_decimal("7"));
-        assert!(!is_decimal("1e5"));
-        assert!(!is_decimal("12."));
-        assert!(!is_decimal("abc"));
     }
 
     #[test]

@@ -83,7 +83,7 @@ fn copy_snapshot(
                 order_by: &t.primary_key,
                 changed_since: None,
             };
-            source.read(&req, &mut |row| importer.row(row.to_vec()))?;
+            source.read(&req, &mut |row| importer.row(row))?;
             importer.end_table(t)?;
         }
         Ok(())

@@ -442,12 +442,12 @@ impl BackupVisitor for Importer<'_> {
         Ok(())
     }
 
-    fn row(&mut self, row: Vec<Value>) -> Result<()> {
+    fn row(&mut self, row: &[Value]) -> Result<()> {
         // Taken out and put back, so the table name is not copied per row.
         let mut current = self.current.take();
         let result = match &mut current {
-            Some(Current::Direct(t)) => self.write(t, &row),
-            Some(Current::Parked(_, spool)) => spool.push(&row),
+            Some(Current::Direct(t)) => self.write(t, row),
+            Some(Current::Parked(_, spool)) => spool.push(row),
             _ => Ok(()),
         };
         self.current = current;

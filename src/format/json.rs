@@ -342,7 +342,7 @@ impl BackupVisitor for MetaOnly {
     fn begin_table(&mut self, _: &TableMeta) -> Result<()> {
         Ok(())
     }
-    fn row(&mut self, _: Vec<Value>) -> Result<()> {
+    fn row(&mut self, _: &[Value]) -> Result<()> {
         Ok(())
     }
     fn end_table(&mut self, _: &TableMeta) -> Result<()> {
@@ -668,7 +668,7 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
                 break;
             };
             self.checksum.add_row(&values);
-            self.reader.visit(|v| v.row(values))?;
+            self.reader.visit(|v| v.row(&values))?;
         }
         Ok(())
     }
@@ -1056,11 +1056,11 @@ mod tests {
             self.tables.push((table.name.clone(), Vec::new()));
             Ok(())
         }
-        fn row(&mut self, row: Vec<Value>) -> Result<()> {
+        fn row(&mut self, row: &[Value]) -> Result<()> {
             if self.fail_on_row {
                 return Err(Error::db("inserting into `users`", "disk full"));
             }
-            self.tables.last_mut().unwrap().1.push(row);
+            self.tables.last_mut().unwrap().1.push(row.to_vec());
             Ok(())
         }
         fn end_table(&mut self, table: &TableMeta) -> Result<()> {

@@ -79,7 +79,7 @@ pub trait BackupWriter {
 pub trait BackupVisitor {
     fn meta(&mut self, meta: &BackupMeta) -> Result<()>;
     fn begin_table(&mut self, table: &TableMeta) -> Result<()>;
-    fn row(&mut self, row: Vec<Value>) -> Result<()>;
+    fn row(&mut self, row: &[Value]) -> Result<()>;
     fn end_table(&mut self, table: &TableMeta) -> Result<()>;
 }
 
