@@ -328,7 +328,11 @@ fn check_violation_changes_nothing_and_names_table_key_and_constraint() {
     };
     let schema = "CREATE TABLE stock (id integer PRIMARY KEY, qty integer NOT NULL);";
     src.execute(schema);
-    src.execute("INSERT INTO stock VALUES (1, 5), (2, -1), (3, 7);");
+    // The bad row sits deep in the table, several COPY chunks in.
+    src.execute(
+        "INSERT INTO stock SELECT g, CASE WHEN g = 150002 THEN -1 ELSE g END \
+         FROM generate_series(1, 200000) g",
+    );
     dst.execute(&schema.replace(
         "NOT NULL)",
         "NOT NULL CONSTRAINT qty_not_negative CHECK (qty >= 0))",
@@ -339,7 +343,7 @@ fn check_violation_changes_nothing_and_names_table_key_and_constraint() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("`stock`") && err.contains("id=2") && err.contains("qty_not_negative"),
+        err.contains("`stock`") && err.contains("id=150002") && err.contains("qty_not_negative"),
         "{err}"
     );
     assert_eq!(dst.count("stock"), 0);
@@ -486,7 +490,8 @@ fn rollback_discards_a_half_written_table_and_is_safe_without_a_transaction() {
         conflict: Conflict::Skip,
     })
     .unwrap();
-    for i in 5000..5010 {
+    // Enough rows that the COPY is streaming when the bad value comes.
+    for i in 5000..105_000 {
         let row = [Value::Int(i), Value::Int(i + 1), Value::Text("x".into())];
         pg.write_row(&row).unwrap();
     }

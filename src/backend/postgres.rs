@@ -28,6 +28,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{BufRead, Write};
+use std::ops::{Deref, DerefMut};
 
 use postgres::config::SslMode;
 use postgres::error::SqlState;
@@ -43,14 +44,18 @@ use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::{ColumnType, Value};
 
-/// Rows are sent to the server in COPY chunks of about this many bytes.
-const CHUNK: usize = 4 << 20;
+mod copy_in;
+
+use copy_in::{Chunk, CopyIn};
+
+/// Rows are handed to the COPY thread in chunks of about this many bytes.
+const CHUNK: usize = 512 << 10;
 
 /// Object ids below this are built into PostgreSQL (`FirstNormalObjectId`).
 const FIRST_USER_OID: u32 = 16384;
 
 pub struct Postgres {
-    client: Client,
+    client: Conn,
     /// The password, masked out of any driver message (belt and braces: the
     /// driver does not print it).
     secret: Option<String>,
@@ -64,6 +69,23 @@ pub struct Postgres {
     written: Vec<String>,
     writer: Option<Writer>,
     next_stage: usize,
+}
+
+/// The connection, lent to the COPY thread while a table streams in
+/// (between `begin_table` and `end_table`, when nothing else uses it).
+struct Conn(Option<Client>);
+
+impl Deref for Conn {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        self.0.as_ref().expect("the connection is lent to a COPY in progress")
+    }
+}
+
+impl DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut Client {
+        self.0.as_mut().expect("the connection is lent to a COPY in progress")
+    }
 }
 
 /// How a column's COPY text becomes a value.
@@ -137,10 +159,10 @@ struct Writer {
     /// The staging table, when rows may conflict with existing ones.
     staging: Option<String>,
     copy_sql: String,
-    buf: Vec<u8>,
-    /// Where each buffered row starts in `buf`, to name the row a COPY
-    /// error is about.
-    row_starts: Vec<usize>,
+    /// Rows encoded but not yet handed to the COPY thread.
+    chunk: Chunk,
+    /// The COPY in progress, once the first chunk is full.
+    stream: Option<CopyIn>,
     /// Rows sent or buffered so far.
     rows: u64,
 }
@@ -220,7 +242,7 @@ impl Postgres {
             ),
         })?;
         let mut pg = Postgres {
-            client,
+            client: Conn(Some(client)),
             secret,
             schema: String::new(),
             in_tx: false,
@@ -501,63 +523,68 @@ impl Postgres {
             .collect())
     }
 
-    /// Sends the buffered rows of the current table as one COPY.
+    /// Hands the encoded rows to the COPY thread, starting it with the
+    /// first chunk of the table.
     fn flush(&mut self) -> Result<()> {
-        let (Some(w), client) = (self.writer.as_mut(), &mut self.client) else {
+        let Some(w) = self.writer.as_mut() else {
             return Ok(());
         };
-        if w.buf.is_empty() {
+        if w.chunk.row_starts.is_empty() {
             return Ok(());
         }
-        let sent = client.copy_in(&w.copy_sql).and_then(|mut cw| {
-            // A write error means the server gave up; `finish` says why.
-            let _ = cw.write_all(&w.buf);
-            cw.finish()
-        });
-        let result = match sent {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let row = e
-                    .as_db_error()
-                    .and_then(|db| db.where_())
-                    .and_then(copy_line)
-                    .and_then(|line| w.row_starts.get(line - 1).map(|&s| (line, s)))
-                    .map(|(line, start)| {
-                        let end = w.buf[start..]
-                            .iter()
-                            .position(|&b| b == b'\n')
-                            .map_or(w.buf.len(), |p| start + p);
-                        let fields: Vec<&[u8]> = w.buf[start..end].split(|&b| b == b'\t').collect();
-                        let key: Vec<String> = w
-                            .key
-                            .iter()
-                            .zip(&w.key_pos)
-                            .map(|(k, &p)| {
-                                let v = fields
-                                    .get(p)
-                                    .and_then(|f| unescape(f))
-                                    .map_or("NULL".to_string(), |b| {
-                                        String::from_utf8_lossy(&b).into_owned()
-                                    });
-                                format!("{k}={v}")
-                            })
-                            .collect();
-                        if key.is_empty() {
-                            format!("row {line} of the chunk: ")
-                        } else {
-                            format!("row {}: ", key.join(", "))
-                        }
-                    })
-                    .unwrap_or_default();
-                Err(Error::db(
-                    "writing rows into",
-                    scrub(&self.secret, format!("{row}{}", describe(&e))),
-                ))
-            }
+        let chunk = std::mem::replace(&mut w.chunk, new_chunk());
+        if w.stream.is_none() {
+            let client = self.client.0.take().expect("the connection is not lent twice");
+            w.stream = Some(CopyIn::start(client, w.copy_sql.clone()));
+        }
+        if w.stream.as_ref().expect("started above").send(chunk) {
+            return Ok(());
+        }
+        // The server refused the data: finish to learn why.
+        self.end_stream()
+    }
+
+    /// Completes the table's COPY, takes the connection back and names the
+    /// row a failure is about.
+    fn end_stream(&mut self) -> Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
         };
-        w.buf.clear();
-        w.row_starts.clear();
-        result
+        let Some(stream) = w.stream.take() else {
+            return Ok(());
+        };
+        let (client, result) = stream.finish();
+        self.client.0 = Some(client);
+        let Err(failure) = result else {
+            return Ok(());
+        };
+        let row = failure
+            .line
+            .map(|line| {
+                let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+                let key: Vec<String> = w
+                    .key
+                    .iter()
+                    .zip(&w.key_pos)
+                    .map(|(k, &p)| {
+                        let v = fields
+                            .get(p)
+                            .and_then(|f| unescape(f))
+                            .map_or("NULL".to_string(), |b| String::from_utf8_lossy(&b).into_owned());
+                        format!("{k}={v}")
+                    })
+                    .collect();
+                if key.is_empty() {
+                    String::new()
+                } else {
+                    format!("row {}: ", key.join(", "))
+                }
+            })
+            .unwrap_or_default();
+        Err(Error::db(
+            "writing rows into",
+            scrub(&self.secret, format!("{row}{}", describe(&failure.error))),
+        ))
     }
 
     /// Merges the staging table into the target under the table's policy.
@@ -807,6 +834,13 @@ fn connect(config: &Config) -> std::result::Result<Client, ConnectError> {
 enum ConnectError {
     Pg(postgres::Error),
     Tls(native_tls::Error),
+}
+
+fn new_chunk() -> Chunk {
+    Chunk {
+        buf: Vec::with_capacity(CHUNK + (64 << 10)),
+        row_starts: Vec::new(),
+    }
 }
 
 /// `COPY t, line 3, column c: "…"` → 3.
@@ -1133,14 +1167,14 @@ impl Backend for Postgres {
         &mut self,
         runner: refinery::Runner,
     ) -> std::result::Result<refinery::Report, refinery::Error> {
-        runner.run(&mut self.client)
+        runner.run(&mut *self.client)
     }
 
     fn applied_migrations(
         &mut self,
         runner: &refinery::Runner,
     ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error> {
-        runner.get_applied_migrations(&mut self.client)
+        runner.get_applied_migrations(&mut *self.client)
     }
 
     fn transactional_ddl(&self) -> bool {
@@ -1405,8 +1439,8 @@ impl Backend for Postgres {
                 .collect(),
             staging,
             copy_sql,
-            buf: Vec::with_capacity(CHUNK + (64 << 10)),
-            row_starts: Vec::new(),
+            chunk: new_chunk(),
+            stream: None,
             rows: 0,
         });
         Ok(())
@@ -1414,7 +1448,8 @@ impl Backend for Postgres {
 
     fn write_row(&mut self, row: &[Value]) -> Result<()> {
         let w = self.writer.as_mut().expect("write_row before begin_table");
-        let start = w.buf.len();
+        let buf = &mut w.chunk.buf;
+        let start = buf.len();
         for (i, (v, t)) in row.iter().zip(&w.targets).enumerate() {
             let cell = match t {
                 ColumnTarget::Typed(target) => convert::convert(v, target),
@@ -1423,20 +1458,20 @@ impl Backend for Postgres {
             match cell {
                 Ok(cell) => {
                     if i > 0 {
-                        w.buf.push(b'\t');
+                        buf.push(b'\t');
                     }
-                    push_cell(&mut w.buf, &cell);
+                    push_cell(buf, &cell);
                 }
                 Err(msg) => {
-                    w.buf.truncate(start);
+                    buf.truncate(start);
                     return Err(Error::value(&w.columns[i], msg));
                 }
             }
         }
-        w.buf.push(b'\n');
-        w.row_starts.push(start);
+        buf.push(b'\n');
+        w.chunk.row_starts.push(start);
         w.rows += 1;
-        if w.buf.len() >= CHUNK {
+        if w.chunk.buf.len() >= CHUNK {
             self.flush()?;
         }
         Ok(())
@@ -1444,6 +1479,7 @@ impl Backend for Postgres {
 
     fn end_table(&mut self) -> Result<TableOutcome> {
         self.flush()?;
+        self.end_stream()?;
         let Some(w) = self.writer.take() else {
             return Ok(TableOutcome::default());
         };
@@ -1481,7 +1517,9 @@ impl Backend for Postgres {
     }
 
     fn rollback(&mut self) -> Result<()> {
-        self.writer = None;
+        if let Some(stream) = self.writer.take().and_then(|w| w.stream) {
+            self.client.0 = Some(stream.abort());
+        }
         self.dropped.clear();
         if !self.in_tx || self.client.is_closed() {
             self.in_tx = false;
