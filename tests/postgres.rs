@@ -732,3 +732,60 @@ fn tables_larger_than_one_copy_chunk_round_trip() {
     assert_eq!(dst.count("tree"), 6000);
     assert_eq!(dump(&src), dump(&dst));
 }
+
+fn indexes(db: &ServerDb) -> Vec<String> {
+    let mut defs: Vec<String> = db
+        .rows(
+            "SELECT indexdef || coalesce(' -- ' || obj_description(indexname::regclass, 'pg_class'), '') \
+             FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname",
+        )
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    defs.sort();
+    defs
+}
+
+#[test]
+fn plain_indexes_dropped_for_the_load_come_back_identical_and_stay_after_a_failure() {
+    let (Some(src), Some(dst)) = (server::postgres("idx_src"), server::postgres("idx")) else {
+        return;
+    };
+    let schema =
+        "CREATE TABLE events (id integer PRIMARY KEY, kind text, at timestamp, qty integer);
+        CREATE INDEX events_kind ON events (kind);
+        CREATE INDEX events_partial ON events (at) WHERE qty > 10;
+        CREATE INDEX events_expr ON events (lower(kind)) INCLUDE (qty);
+        CREATE INDEX events_commented ON events (qty);
+        COMMENT ON INDEX events_commented IS 'kept as is';
+        CREATE UNIQUE INDEX events_unique ON events (kind, at);";
+    src.execute(schema);
+    src.execute(
+        "INSERT INTO events SELECT g, 'k' || g, '2024-01-01'::timestamp + g * interval '1 minute', g \
+         FROM generate_series(1, 5000) g",
+    );
+    dst.execute(schema);
+    dst.execute("ALTER TABLE events ADD CONSTRAINT qty_small CHECK (qty < 4000)");
+    let before = indexes(&dst);
+    assert_eq!(before.len(), 6, "{before:?}");
+    let ws = Workspace::new();
+    ok(&export(&ws, &src, "b.json", &[]));
+
+    // A failed load (the CHECK refuses row 4000) leaves every index as it was.
+    let out = import(&ws, &dst, &["b.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(indexes(&dst), before);
+    assert_eq!(dst.count("events"), 0);
+
+    // A successful one rebuilds the dropped indexes exactly, and they work.
+    dst.execute("ALTER TABLE events DROP CONSTRAINT qty_small");
+    ok(&import(&ws, &dst, &["b.json"]));
+    assert_eq!(indexes(&dst), before);
+    assert_eq!(dump(&src), dump(&dst));
+    let count = |sql: &str| -> i64 { dst.pg().query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(count("SELECT count(*) FROM events WHERE kind = 'k42'"), 1);
+    assert_eq!(
+        count("SELECT count(*) FROM pg_index WHERE NOT indisvalid"),
+        0
+    );
+}

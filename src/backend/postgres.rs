@@ -65,6 +65,8 @@ pub struct Postgres {
     types: HashMap<(u32, i32), PgType>,
     /// Foreign keys dropped by `begin_write`, re-added by `finish_write`.
     dropped: Vec<DroppedFk>,
+    /// Plain indexes dropped by `begin_table`, rebuilt by `finish_write`.
+    dropped_indexes: Vec<String>,
     /// Tables of the open import.
     written: Vec<String>,
     writer: Option<Writer>,
@@ -78,13 +80,17 @@ struct Conn(Option<Client>);
 impl Deref for Conn {
     type Target = Client;
     fn deref(&self) -> &Client {
-        self.0.as_ref().expect("the connection is lent to a COPY in progress")
+        self.0
+            .as_ref()
+            .expect("the connection is lent to a COPY in progress")
     }
 }
 
 impl DerefMut for Conn {
     fn deref_mut(&mut self) -> &mut Client {
-        self.0.as_mut().expect("the connection is lent to a COPY in progress")
+        self.0
+            .as_mut()
+            .expect("the connection is lent to a COPY in progress")
     }
 }
 
@@ -248,6 +254,7 @@ impl Postgres {
             in_tx: false,
             types: HashMap::new(),
             dropped: vec![],
+            dropped_indexes: vec![],
             written: vec![],
             writer: None,
             next_stage: 0,
@@ -534,7 +541,11 @@ impl Postgres {
         }
         let chunk = std::mem::replace(&mut w.chunk, new_chunk());
         if w.stream.is_none() {
-            let client = self.client.0.take().expect("the connection is not lent twice");
+            let client = self
+                .client
+                .0
+                .take()
+                .expect("the connection is not lent twice");
             w.stream = Some(CopyIn::start(client, w.copy_sql.clone()));
         }
         if w.stream.as_ref().expect("started above").send(chunk) {
@@ -570,7 +581,9 @@ impl Postgres {
                         let v = fields
                             .get(p)
                             .and_then(|f| unescape(f))
-                            .map_or("NULL".to_string(), |b| String::from_utf8_lossy(&b).into_owned());
+                            .map_or("NULL".to_string(), |b| {
+                                String::from_utf8_lossy(&b).into_owned()
+                            });
                         format!("{k}={v}")
                     })
                     .collect();
@@ -585,6 +598,64 @@ impl Postgres {
             "writing rows into",
             scrub(&self.secret, format!("{row}{}", describe(&failure.error))),
         ))
+    }
+
+    /// Drops the plain (non-unique, constraint-free) indexes of an empty
+    /// table about to be loaded; `finish_write` rebuilds them. Building an
+    /// index once from the loaded rows is much cheaper than inserting every
+    /// row into it (pg_restore orders a full restore the same way), and
+    /// unique indexes stay so duplicates are still caught row by row.
+    /// Indexes carrying anything `pg_get_indexdef` does not print (a
+    /// comment, a tablespace, CLUSTER, statistics targets) are left alone,
+    /// and so is everything when the user may not drop indexes.
+    fn drop_plain_indexes(&mut self, qt: &str) -> Result<()> {
+        let ctx = "preparing to write";
+        let rows = self
+            .client
+            .query(
+                "SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) \
+                 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+                 WHERE i.indrelid = $1::text::regclass \
+                   AND NOT i.indisunique AND NOT i.indisprimary AND NOT i.indisexclusion \
+                   AND NOT i.indisclustered AND i.indisvalid AND i.indisready \
+                   AND ic.reltablespace = 0 AND ic.relkind = 'i' \
+                   AND obj_description(i.indexrelid, 'pg_class') IS NULL \
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid) \
+                   AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid \
+                                   AND a.attstattarget IS NOT NULL AND a.attstattarget >= 0) \
+                   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.refobjid = i.indexrelid \
+                                   AND d.refclassid = 'pg_class'::regclass AND d.deptype <> 'i')",
+                &[&qt],
+            )
+            .map_err(|e| self.err(ctx, e))?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let (names, defs): (Vec<String>, Vec<String>) =
+            rows.iter().map(|r| (r.get(0), r.get(1))).unzip();
+        let drops: String = names.iter().map(|n| format!("DROP INDEX {n};")).collect();
+        self.client
+            .batch_execute(&format!(
+                "SAVEPOINT migplan_idx; {drops} RELEASE SAVEPOINT migplan_idx"
+            ))
+            .or_else(|_| {
+                self.client
+                    .batch_execute("ROLLBACK TO SAVEPOINT migplan_idx")
+            })
+            .map_err(|e| self.err(ctx, e))?;
+        if self.index_exists(&names[0])? {
+            return Ok(());
+        }
+        self.dropped_indexes.extend(defs);
+        Ok(())
+    }
+
+    fn index_exists(&mut self, name: &str) -> Result<bool> {
+        self.scalar_bool(
+            "preparing to write",
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&name],
+        )
     }
 
     /// Merges the staging table into the target under the table's policy.
@@ -1308,6 +1379,7 @@ impl Backend for Postgres {
         self.in_tx = true;
         self.written = tables.to_vec();
         self.dropped.clear();
+        self.dropped_indexes.clear();
         // Foreign keys of the written tables, dropped while rows load and
         // re-added (validated in bulk) by `finish_write`. NOT VALID keys
         // stay: re-adding them would not check the new rows.
@@ -1393,6 +1465,9 @@ impl Backend for Postgres {
         // Straight into the table when no row can meet an existing one and
         // no self-reference needs the whole table in one statement.
         let direct = (req.key.is_empty() || empty) && !self_ref;
+        if direct && empty {
+            self.drop_plain_indexes(&qt)?;
+        }
         let staging = if direct {
             None
         } else {
@@ -1498,6 +1573,11 @@ impl Backend for Postgres {
     }
 
     fn finish_write(&mut self) -> Result<()> {
+        for def in std::mem::take(&mut self.dropped_indexes) {
+            self.client
+                .batch_execute(&def)
+                .map_err(|e| self.err(format!("rebuilding index ({def})"), e))?;
+        }
         let dropped = std::mem::take(&mut self.dropped);
         for d in &dropped {
             self.restore_fk(d)?;
@@ -1517,6 +1597,7 @@ impl Backend for Postgres {
     }
 
     fn rollback(&mut self) -> Result<()> {
+        self.dropped_indexes.clear();
         if let Some(stream) = self.writer.take().and_then(|w| w.stream) {
             self.client.0 = Some(stream.abort());
         }
