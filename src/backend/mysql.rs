@@ -51,6 +51,9 @@ use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::{ColumnType, Value};
 
+/// Rows per batch handed from the decoding thread to the sink.
+const READ_BATCH: usize = 2048;
+
 /// The most placeholders one INSERT carries. The protocol allows 65,535,
 /// but the driver keeps every cached statement's parameter definitions:
 /// fewer, smaller statements keep memory flat at no cost in speed.
@@ -543,22 +546,56 @@ impl Backend for Mysql {
                 scrub(&e.to_string(), secrets),
             )
         };
-        // Unbuffered: rows are decoded as they arrive.
-        let result = conn
-            .exec_iter(sql.as_str(), Params::Positional(params))
-            .map_err(ctx)?;
-        let mut buf = Vec::with_capacity(cols.len());
-        for row in result {
-            let row = row.map_err(ctx)?.unwrap();
-            buf.clear();
-            for (v, c) in row.into_iter().zip(&cols) {
-                buf.push(decode(v, c).map_err(|m| {
-                    Error::Mismatch(format!("table `{}` column `{}`: {m}", req.table, c.name))
-                })?);
+        // Unbuffered, and decoded on a second thread: the driver's decoding
+        // costs as much as the sink's encoding, so the two overlap. Rows
+        // travel in flat batches through a small bounded channel (memory
+        // stays flat) and the emptied batches travel back to be refilled.
+        let table = req.table;
+        let width = cols.len().max(1);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Vec<Value>>>(2);
+            let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Value>>();
+            scope.spawn(move || {
+                let result = match conn.exec_iter(sql.as_str(), Params::Positional(params)) {
+                    Ok(result) => result,
+                    Err(e) => return drop(tx.send(Err(ctx(e)))),
+                };
+                let fresh = || Vec::with_capacity(READ_BATCH * width);
+                let mut batch = fresh();
+                for row in result {
+                    let decoded = row.map_err(ctx).and_then(|row| {
+                        for (v, c) in row.unwrap().into_iter().zip(&cols) {
+                            batch.push(decode(v, c).map_err(|m| {
+                                Error::Mismatch(format!("table `{table}` column `{}`: {m}", c.name))
+                            })?);
+                        }
+                        Ok(())
+                    });
+                    if let Err(e) = decoded {
+                        return drop(tx.send(Err(e)));
+                    }
+                    if batch.len() >= READ_BATCH * width {
+                        let next = back_rx.try_recv().unwrap_or_else(|_| fresh());
+                        // The receiver stopped (its sink failed): stop too.
+                        if tx.send(Ok(std::mem::replace(&mut batch, next))).is_err() {
+                            return;
+                        }
+                    }
+                }
+                if !batch.is_empty() {
+                    let _ = tx.send(Ok(batch));
+                }
+            });
+            for batch in rx {
+                let mut batch = batch?;
+                for row in batch.chunks(width) {
+                    sink(row)?;
+                }
+                batch.clear();
+                let _ = back_tx.send(batch);
             }
-            sink(&buf)?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn begin_write(&mut self, tables: &[String]) -> Result<()> {
@@ -1304,14 +1341,29 @@ fn decode(v: My, col: &Col) -> std::result::Result<Value, String> {
         // The f64 nearest the single's shortest decimal form: 1.1, not 1.100000023841858.
         My::Float(f) => Value::Float(f.to_string().parse().unwrap_or(f as f64)),
         My::Double(d) => Value::Float(d),
-        My::Date(y, m, d, h, mi, s, us) => Value::Text(match col.kind {
-            Kind::Date => format!("{y:04}-{m:02}-{d:02}"),
-            Kind::Timestamp => format!("{y:04}-{m:02}-{d:02} {}+00:00", clock(h as u32, mi, s, us)),
-            _ => format!("{y:04}-{m:02}-{d:02} {}", clock(h as u32, mi, s, us)),
-        }),
+        My::Date(y, m, d, h, mi, s, us) => {
+            let mut t = String::with_capacity(32);
+            push_padded(&mut t, y.into(), 4);
+            t.push('-');
+            push_padded(&mut t, m.into(), 2);
+            t.push('-');
+            push_padded(&mut t, d.into(), 2);
+            if col.kind != Kind::Date {
+                t.push(' ');
+                push_clock(&mut t, h.into(), mi, s, us);
+            }
+            if col.kind == Kind::Timestamp {
+                t.push_str("+00:00");
+            }
+            Value::Text(t)
+        }
         My::Time(neg, days, h, mi, s, us) => {
-            let sign = if neg { "-" } else { "" };
-            Value::Text(format!("{sign}{}", clock(days * 24 + h as u32, mi, s, us)))
+            let mut t = String::with_capacity(20);
+            if neg {
+                t.push('-');
+            }
+            push_clock(&mut t, days * 24 + u32::from(h), mi, s, us);
+            Value::Text(t)
         }
         My::Bytes(b) => match col.kind {
             Kind::Bytes => Value::Bytes(b),
@@ -1353,14 +1405,45 @@ fn decode(v: My, col: &Col) -> std::result::Result<Value, String> {
     })
 }
 
-/// `HH:MM:SS[.ffffff]`, the fraction's trailing zeros trimmed.
-fn clock(h: u32, m: u8, s: u8, us: u32) -> String {
-    let base = format!("{h:02}:{m:02}:{s:02}");
+/// `HH:MM:SS[.ffffff]`, the fraction's trailing zeros trimmed. Written
+/// digit by digit: `format!` here was a seventh of an export's time.
+fn push_clock(t: &mut String, h: u32, m: u8, s: u8, us: u32) {
+    push_padded(t, h, 2);
+    t.push(':');
+    push_padded(t, m.into(), 2);
+    t.push(':');
+    push_padded(t, s.into(), 2);
     if us == 0 {
-        return base;
+        return;
     }
-    let frac = format!("{us:06}");
-    format!("{base}.{}", frac.trim_end_matches('0'))
+    let (mut us, mut width) = (us, 6);
+    while us % 10 == 0 {
+        us /= 10;
+        width -= 1;
+    }
+    t.push('.');
+    push_padded(t, us, width);
+}
+
+/// `v` in decimal, left-padded with zeros to `width` digits.
+fn push_padded(t: &mut String, v: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let mut n = v;
+    let mut len = 0;
+    loop {
+        digits[9 - len] = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    for _ in len..width {
+        t.push('0');
+    }
+    for &d in &digits[10 - len..] {
+        t.push(d as char);
+    }
 }
 
 fn trim_fraction(s: &str) -> &str {
@@ -1552,7 +1635,15 @@ mod tests {
         assert!(time_param(&Value::Text("100:00:00.5".into()), 0).is_err());
         assert!(time_param(&Value::Text("839:00:00".into()), 0).is_err());
         assert!(time_param(&Value::Text("12:60:00".into()), 0).is_err());
+        let clock = |h, m, s, us| {
+            let mut t = String::new();
+            push_clock(&mut t, h, m, s, us);
+            t
+        };
         assert_eq!(clock(49, 2, 3, 120_000), "49:02:03.12");
+        assert_eq!(clock(838, 59, 59, 0), "838:59:59");
+        assert_eq!(clock(0, 0, 0, 1), "00:00:00.000001");
+        assert_eq!(clock(1, 0, 0, 999_999), "01:00:00.999999");
     }
 
     #[test]
