@@ -150,14 +150,16 @@ pub struct SchemaArgs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum FileFormat {
     Json,
+    Xlsx,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
     #[arg(long)]
     pub db: String,
-    #[arg(long, value_enum, default_value = "json")]
-    pub format: FileFormat,
+    /// Backup format; default from the output's extension, else json.
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormat>,
     #[arg(long, value_delimiter = ',')]
     pub modules: Vec<String>,
     /// Export only rows changed after this instant (RFC 3339).

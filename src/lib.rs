@@ -7,6 +7,7 @@
 //! that order. Rows cross between [`backend`]s (databases) and [`format`]s
 //! (files) only as [`value::Value`]s, so the two never know about each other.
 
+pub mod adapters;
 pub mod backend;
 pub mod catalog;
 pub mod cli;

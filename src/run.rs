@@ -9,14 +9,14 @@ use serde::Serialize;
 
 use crate::backend::{self, Backend, DbUrl, OpenOptions};
 use crate::cli::{
-    ExportArgs, ImportArgs, PlanArgs, PlanFormat, ReportFormat, RunArgs, SchemaArgs, ValidateArgs,
-    ValidateFormat, write_out,
+    ExportArgs, FileFormat, ImportArgs, PlanArgs, PlanFormat, ReportFormat, RunArgs, SchemaArgs,
+    ValidateArgs, ValidateFormat, write_out,
 };
 use crate::dag::Dag;
 use crate::data::{self, ExportOptions, ImportOptions};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result, exit};
-use crate::plan::{self, ExportMode, Plan, PlanKind};
+use crate::plan::{self, ExportMode, Format, Plan, PlanKind};
 use crate::schema::{Scripts, Status};
 
 /// `migplan run PLAN`.
@@ -231,6 +231,7 @@ fn export(
         mode: plan.export.mode,
         since: plan.export.since,
         modules: plan.export.modules.clone(),
+        format: format_of(&output).unwrap_or(plan.export.format),
         output,
         schema_version: version,
     };
@@ -239,6 +240,16 @@ fn export(
     }
     let report = data::export(db, plan, &opts)?;
     render(&report, fmt, |r| r.render_text())
+}
+
+/// The format an output file's extension names (`.json`, `.xlsx`), if any:
+/// `-o backup.xlsx` writes a workbook whatever the plan's `format`.
+fn format_of(path: &Path) -> Option<Format> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "json" => Some(Format::Json),
+        "xlsx" => Some(Format::Xlsx),
+        _ => None,
+    }
 }
 
 /// Fills `{plan}` and `{timestamp}` in an output path template.
@@ -297,11 +308,17 @@ pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
                 .into(),
         ));
     }
+    let format = match args.format {
+        Some(FileFormat::Json) => Format::Json,
+        Some(FileFormat::Xlsx) => Format::Xlsx,
+        None => format_of(&args.output).unwrap_or(Format::Json),
+    };
     let opts = ExportOptions {
         mode,
         since: args.since.as_deref().map(parse_since).transpose()?,
         modules: vec![],
         output: args.output.clone(),
+        format,
         schema_version: version,
     };
     let report = data::export(db.as_mut(), &plan, &opts)?;

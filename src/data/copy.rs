@@ -53,6 +53,7 @@ fn copy_snapshot(
         since: None,
         modules: vec![],
         output: PathBuf::new(),
+        format: crate::format::Format::Json,
         schema_version: None,
     };
     let metas = dag

@@ -11,7 +11,7 @@ use crate::backend::{Backend, ReadRequest};
 use crate::catalog::{Catalog, TableInfo};
 use crate::dag::Dag;
 use crate::error::{Error, Result};
-use crate::format::{self, BackupMeta, FORMAT_NAME, FORMAT_VERSION, TableMeta};
+use crate::format::{self, BackupMeta, FORMAT_NAME, FORMAT_VERSION, Format, TableMeta};
 use crate::plan::{ExportMode, Plan};
 
 pub struct ExportOptions {
@@ -20,6 +20,7 @@ pub struct ExportOptions {
     /// Modules to export (modules mode); empty means all.
     pub modules: Vec<String>,
     pub output: PathBuf,
+    pub format: Format,
     pub schema_version: Option<i64>,
 }
 
@@ -58,7 +59,7 @@ fn export_snapshot(
         .map(|t| table_meta(db, plan, &catalog, t, opts))
         .collect::<Result<Vec<_>>>()?;
     let meta = backup_meta(db, plan, opts, modules, metas);
-    let mut writer = format::create_backup(&opts.output, &meta)?;
+    let mut writer = format::create_backup(&opts.output, &meta, opts.format, &plan.sheet_names())?;
     let bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), "exporting");
     let mut exported = Vec::new();
     for t in &meta.tables {

@@ -12,11 +12,13 @@ use std::path::Path;
 use super::report::{ImportReport, TableCounts};
 use super::spool::Spool;
 use super::{progress, select_tables};
+use crate::adapters::{AdapterSet, Chain, Upgrader};
 use crate::backend::{Backend, WriteRequest};
 use crate::catalog::{Catalog, TableInfo};
 use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
-use crate::format::{self, BackupMeta, BackupVisitor, TableMeta};
+use crate::format::xlsx::{self, ExpectedTable};
+use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
 use crate::plan::{Conflict, Plan};
 use crate::value::Value;
 
@@ -37,7 +39,76 @@ pub fn import(
     file: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
+    match Format::detect(file)? {
+        Format::Json => import_backup(db, plan, file, opts),
+        Format::Xlsx => import_workbook(db, plan, file, opts),
+    }
+}
+
+/// A JSON backup, upgraded through the plan's adapters when it is older
+/// than the database.
+fn import_backup(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    file: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
     let meta = format::read_meta(file)?;
+    let label = file.display().to_string();
+    let adapters = AdapterSet::load(&plan.import.adapters)?;
+    let Some(chain) = upgrade_chain(&adapters, &meta, opts.schema_version)? else {
+        check_version(&meta, opts.schema_version)?;
+        return load(db, plan, &meta, opts, &label, |importer| {
+            format::read_backup(file, importer)
+        });
+    };
+    // Every step is checked against the backup's tables before a row moves.
+    let upgrade = chain.plan(&meta)?;
+    eprintln!(
+        "note: upgrading the backup from schema version {} to {} through {} adapter step{}",
+        chain.from,
+        chain.to,
+        chain.steps.len(),
+        if chain.steps.len() == 1 { "" } else { "s" }
+    );
+    load(db, plan, upgrade.meta(), opts, &label, |importer| {
+        format::read_backup(file, &mut Upgrader::new(&chain, importer))
+    })
+}
+
+/// The adapter chain from the backup's schema version up to the
+/// database's, when the backup is older and the plan names adapters.
+pub fn upgrade_chain<'a>(
+    adapters: &'a AdapterSet,
+    meta: &BackupMeta,
+    db_version: Option<i64>,
+) -> Result<Option<Chain<'a>>> {
+    match (meta.schema_version, db_version) {
+        (Some(b), Some(d)) if b < d && !adapters.is_empty() => Ok(Some(adapters.chain(b, d)?)),
+        _ => Ok(None),
+    }
+}
+
+/// A workbook: every cell is checked against the target's columns before
+/// the transaction starts (all problems listed, nothing written).
+fn import_workbook(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    file: &Path,
+    opts: &ImportOptions,
+) -> Result<ImportReport> {
+    let expect: Vec<ExpectedTable> = db
+        .catalog()?
+        .tables
+        .into_iter()
+        .map(|t| ExpectedTable {
+            name: t.name,
+            columns: t.columns,
+            primary_key: t.primary_key,
+        })
+        .collect();
+    let book = xlsx::check_workbook(file, &expect, &plan.sheet_names())?;
+    let meta = book.meta().clone();
     check_version(&meta, opts.schema_version)?;
     load(
         db,
@@ -45,7 +116,7 @@ pub fn import(
         &meta,
         opts,
         &file.display().to_string(),
-        |importer| format::read_backup(file, importer),
+        |importer| book.read(importer),
     )
 }
 

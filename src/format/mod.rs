@@ -4,7 +4,9 @@
 
 mod atomic;
 pub mod json;
+pub mod xlsx;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -12,7 +14,7 @@ use serde::{Deserialize, Serialize};
 pub use atomic::AtomicFile;
 
 use crate::catalog::{ColumnInfo, ForeignKey};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::value::{TableSummary, Value};
 
 /// The `format` field of every migplan backup.
@@ -83,9 +85,51 @@ pub trait BackupVisitor {
     fn end_table(&mut self, table: &TableMeta) -> Result<()>;
 }
 
+/// The kinds of backup file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Json,
+    /// Excel workbooks (docs/xlsx.md).
+    Xlsx,
+}
+
+impl Format {
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Xlsx => "xlsx",
+        }
+    }
+
+    /// What a file holds, from its first bytes: a workbook is a zip
+    /// archive (`PK\x03\x04`); anything else is read as JSON, whose reader
+    /// says precisely what is wrong.
+    pub fn detect(path: &Path) -> Result<Format> {
+        use std::io::Read;
+        let mut head = [0u8; 4];
+        let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let n = file.read(&mut head).map_err(|e| Error::io(path, e))?;
+        Ok(if head[..n] == *b"PK\x03\x04" {
+            Format::Xlsx
+        } else {
+            Format::Json
+        })
+    }
+}
+
 /// Creates a backup writer for `path` (written under a temporary name).
-pub fn create_backup(path: &Path, meta: &BackupMeta) -> Result<Box<dyn BackupWriter>> {
-    Ok(Box::new(json::JsonWriter::create(path, meta)?))
+/// `sheet_names` (table → sheet) matters to workbooks only.
+pub fn create_backup(
+    path: &Path,
+    meta: &BackupMeta,
+    format: Format,
+    sheet_names: &BTreeMap<String, String>,
+) -> Result<Box<dyn BackupWriter>> {
+    Ok(match format {
+        Format::Json => Box::new(json::JsonWriter::create(path, meta)?),
+        Format::Xlsx => Box::new(xlsx::XlsxWriter::create(path, meta, sheet_names)?),
+    })
 }
 
 /// Reads only the meta of a backup, without touching its data.

@@ -85,11 +85,7 @@ pub struct SchemaConfig {
     pub target: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Format {
-    Json,
-}
+pub use crate::format::Format;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -139,6 +135,8 @@ pub struct ImportConfig {
     pub file: Option<PathBuf>,
     /// Default conflict policy (default `error`).
     pub conflict: Conflict,
+    /// Version adapter files, resolved (docs/adapters.md).
+    pub adapters: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,6 +155,8 @@ pub struct TableOptions {
     pub updated_at: Option<String>,
     /// Columns left out of exports.
     pub exclude: Vec<String>,
+    /// The table's sheet in Excel workbooks; default the table's name.
+    pub sheet: Option<String>,
 }
 
 impl Plan {
@@ -190,6 +190,14 @@ impl Plan {
         Some(PathBuf::from(
             dir.to_string_lossy().replace(ENGINE_PLACEHOLDER, engine),
         ))
+    }
+
+    /// `[tables.NAME] sheet` of every table that has one (table → sheet).
+    pub fn sheet_names(&self) -> BTreeMap<String, String> {
+        self.tables
+            .iter()
+            .filter_map(|(t, o)| o.sheet.clone().map(|s| (t.clone(), s)))
+            .collect()
     }
 
     /// The folder relative paths in the plan are resolved against.

@@ -82,6 +82,8 @@ pub struct RawExport {
 pub struct RawImport {
     pub file: Option<Str>,
     pub conflict: Option<Str>,
+    /// Version adapter files (docs/adapters.md).
+    pub adapters: Option<Spanned<Vec<Str>>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -102,4 +104,6 @@ pub struct RawTable {
     pub updated_at: Option<Str>,
     #[serde(default)]
     pub exclude: Vec<Str>,
+    /// The table's sheet in Excel workbooks.
+    pub sheet: Option<Str>,
 }

@@ -32,7 +32,7 @@ const KINDS: &[(&str, PlanKind)] = &[
     ("migrate", PlanKind::Migrate),
     ("copy", PlanKind::Copy),
 ];
-const FORMATS: &[(&str, Format)] = &[("json", Format::Json)];
+const FORMATS: &[(&str, Format)] = &[("json", Format::Json), ("xlsx", Format::Xlsx)];
 const MODES: &[(&str, ExportMode)] = &[
     ("full", ExportMode::Full),
     ("incremental", ExportMode::Incremental),
@@ -385,9 +385,10 @@ impl<'a> Checker<'a> {
         if mode == ExportMode::Modules {
             self.require_selection(raw, modules);
         }
+        let format = self.format(&raw.format);
         ExportConfig {
-            format: self.format(&raw.format),
-            output: self.output(&raw.output),
+            format,
+            output: self.output(&raw.output, format),
             mode,
             since: self.since(&raw.since),
             modules: self.selected_modules(raw, modules),
@@ -398,22 +399,18 @@ impl<'a> Checker<'a> {
         let Some(s) = raw.as_ref().and_then(|raw| self.spanned(raw)) else {
             return Format::Json;
         };
-        if s.get_ref() == "xlsx" {
-            let help = "use `format = \"json\"` for now";
-            self.report(s.span(), "`xlsx` export is not supported yet", help);
-            return Format::Json;
-        }
         self.pick(&s, "export format", FORMATS)
             .unwrap_or(Format::Json)
     }
 
     /// The output template, placeholders kept; unknown placeholders reported.
-    fn output(&mut self, raw: &Option<Str>) -> PathBuf {
+    fn output(&mut self, raw: &Option<Str>, format: Format) -> PathBuf {
+        let default = DEFAULT_OUTPUT.replace(".json", &format!(".{}", format.extension()));
         let Some(raw) = raw else {
-            return self.dir.join(DEFAULT_OUTPUT);
+            return self.dir.join(&default);
         };
         let Some(template) = self.spanned(raw) else {
-            return self.dir.join(DEFAULT_OUTPUT);
+            return self.dir.join(&default);
         };
         for name in placeholders(template.get_ref()) {
             if !PLACEHOLDERS.contains(&name) {
@@ -426,7 +423,7 @@ impl<'a> Checker<'a> {
             }
         }
         self.path_of(&template)
-            .unwrap_or_else(|| self.dir.join(DEFAULT_OUTPUT))
+            .unwrap_or_else(|| self.dir.join(&default))
     }
 
     /// `since` as a string (RFC 3339) or a TOML offset date-time.
@@ -492,7 +489,32 @@ impl<'a> Checker<'a> {
         ImportConfig {
             file: self.opt_path(&raw.file),
             conflict: self.choice(&raw.conflict, "conflict policy", CONFLICTS, Conflict::Error),
+            adapters: self.adapter_files(&raw.adapters),
         }
+    }
+
+    /// Adapter files, resolved; a file that is not there is reported where
+    /// it is named (its contents are checked by `adapters::AdapterSet`).
+    fn adapter_files(&mut self, raw: &Option<Spanned<Vec<Str>>>) -> Vec<PathBuf> {
+        let Some(list) = raw else {
+            return Vec::new();
+        };
+        let mut files = Vec::new();
+        for s in list.get_ref() {
+            let Some(path) = self.path_of(s) else {
+                continue;
+            };
+            if !path.is_file() {
+                let message = format!("adapter file `{}` does not exist", s.get_ref());
+                let diag = self
+                    .diag(s.span(), message)
+                    .with_label(format!("resolved to `{}`", path.display()))
+                    .with_help("relative paths are resolved against the plan file's folder");
+                self.diags.push(diag);
+            }
+            files.push(path);
+        }
+        files
     }
 
     fn tables(&mut self, raw: &BTreeMap<String, RawTable>) -> BTreeMap<String, TableOptions> {
@@ -510,6 +532,7 @@ impl<'a> Checker<'a> {
             key: raw.key.as_ref().map(|k| names(self.texts(k.get_ref()))),
             updated_at: self.opt_text(&raw.updated_at),
             exclude: names(self.texts(&raw.exclude)),
+            sheet: self.opt_text(&raw.sheet),
         }
     }
 

@@ -1,0 +1,584 @@
+//! The workbook writer: rust_xlsxwriter in constant-memory mode (each
+//! sheet's rows go to a temporary file as they are written), the workbook
+//! saved to a temporary file beside the target and renamed on success.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use tempfile::NamedTempFile;
+
+use super::cell::{self, ColumnNote, Kind, NumFmt, Out};
+use super::names::{MARKS_SHEET, META_SHEET, SheetNames};
+use super::{
+    MAX_CELL_TEXT, MAX_DATA_ROWS, META_CHUNK, META_JSON_LABEL, SheetTable, WORKBOOK_VERSION,
+    WorkbookMeta,
+};
+use crate::error::{Error, Result};
+use crate::format::{BackupMeta, BackupWriter, TableMeta};
+use crate::value::{Checksum, ColumnType, TableSummary, Value};
+
+/// Streams a backup into an Excel workbook that becomes `path` on `finish`.
+pub struct XlsxWriter {
+    path: PathBuf,
+    /// The file that becomes `path` (0600, beside it).
+    out: NamedTempFile,
+    workbook: Workbook,
+    names: SheetNames,
+    wanted: BTreeMap<String, String>,
+    meta: BackupMeta,
+    formats: HashMap<NumFmt, Format>,
+    header: Format,
+    /// The format of the one cell written for a row of only NULLs.
+    blank: Format,
+    table: Option<OpenTable>,
+    done: Vec<SheetTable>,
+    /// Marks spooled to a temporary file (one JSON array per line) until
+    /// `_marks` is written at the end.
+    marks: Option<BufWriter<File>>,
+    scratch: String,
+    /// Data rows per sheet; Excel's limit except in tests.
+    row_limit: u32,
+}
+
+struct OpenTable {
+    meta: TableMeta,
+    notes: Vec<ColumnNote>,
+    sheets: Vec<String>,
+    /// The workbook index of the sheet being written.
+    sheet: usize,
+    /// Data rows on the current sheet.
+    rows_here: u32,
+    checksum: Checksum,
+    /// Positions of the primary key's columns, when it has one.
+    key: Option<Vec<usize>>,
+    marks: u64,
+    blank_rows: u64,
+}
+
+fn xlsx_error(path: &Path, e: XlsxError) -> Error {
+    Error::Backup {
+        path: path.to_path_buf(),
+        position: None,
+        message: format!("writing the workbook: {e}"),
+    }
+}
+
+impl XlsxWriter {
+    /// Starts a workbook for `path`; `sheet_names` maps tables to the sheet
+    /// names wanted (the plan's `sheet`), others are named after the table.
+    pub fn create(
+        path: &Path,
+        meta: &BackupMeta,
+        sheet_names: &BTreeMap<String, String>,
+    ) -> Result<Self> {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        // NamedTempFile is created 0600 on Unix: backups are private data.
+        let out = tempfile::Builder::new()
+            .prefix(".migplan-")
+            .suffix(".partial")
+            .tempfile_in(dir)
+            .map_err(|e| Error::io(dir, e))?;
+        let mut workbook = Workbook::new();
+        // Each constant-memory sheet spools its rows to an unnamed (already
+        // deleted) temporary file; beside the target there is room.
+        workbook.set_tempdir(dir).map_err(|e| xlsx_error(path, e))?;
+        Ok(XlsxWriter {
+            path: path.to_path_buf(),
+            out,
+            workbook,
+            names: SheetNames::new(),
+            wanted: sheet_names.clone(),
+            meta: meta.clone(),
+            formats: HashMap::new(),
+            header: Format::new().set_bold(),
+            blank: Format::new().set_num_format("@"),
+            table: None,
+            done: Vec::new(),
+            marks: None,
+            scratch: String::new(),
+            row_limit: MAX_DATA_ROWS,
+        })
+    }
+
+    /// Fewer data rows per sheet, to test continuation sheets.
+    #[cfg(test)]
+    pub(crate) fn with_row_limit(mut self, rows: u32) -> Self {
+        self.row_limit = rows;
+        self
+    }
+
+    fn error(&self, message: String) -> Error {
+        Error::Backup {
+            path: self.path.clone(),
+            position: None,
+            message,
+        }
+    }
+
+    fn xlsx(&self, e: XlsxError) -> Error {
+        xlsx_error(&self.path, e)
+    }
+
+    /// Adds a sheet with the header row and returns its workbook index.
+    fn add_sheet(&mut self, name: &str, headers: &[(&str, f64)]) -> Result<usize> {
+        let header = self.header.clone();
+        let index = self.workbook.worksheets().len();
+        let sheet = self
+            .workbook
+            .add_worksheet_with_constant_memory()
+            .map_err(|e| xlsx_error(&self.path, e))?;
+        let path = self.path.clone();
+        let setup = |sheet: &mut Worksheet| -> Result<(), XlsxError> {
+            sheet.set_name(name)?;
+            for (col, (title, width)) in headers.iter().enumerate() {
+                sheet.set_column_width(col as u16, *width)?;
+                sheet.write_string_with_format(0, col as u16, *title, &header)?;
+            }
+            sheet.set_freeze_panes(1, 0)?;
+            Ok(())
+        };
+        setup(sheet).map_err(|e| xlsx_error(&path, e))?;
+        Ok(index)
+    }
+
+    fn table_headers(table: &TableMeta) -> Vec<(&str, f64)> {
+        table
+            .columns
+            .iter()
+            .map(|c| (c.name.as_str(), column_width(&c.name, c.ty)))
+            .collect()
+    }
+
+    /// Starts the next sheet of the open table.
+    fn next_sheet(&mut self) -> Result<()> {
+        let open = self.table.as_ref().expect("a table is open");
+        let first = open.sheets[0].clone();
+        let name = self.names.continuation(&first, open.sheets.len() + 1);
+        let meta = open.meta.clone();
+        let index = self.add_sheet(&name, &Self::table_headers(&meta))?;
+        let open = self.table.as_mut().expect("a table is open");
+        open.sheets.push(name);
+        open.sheet = index;
+        open.rows_here = 0;
+        Ok(())
+    }
+
+    fn mark(&mut self, row: &[String]) -> Result<()> {
+        if self.marks.is_none() {
+            let spool = tempfile::tempfile_in(self.out.path().parent().unwrap_or(Path::new(".")))
+                .map_err(|e| Error::io(&self.path, e))?;
+            self.marks = Some(BufWriter::new(spool));
+        }
+        let spool = self.marks.as_mut().expect("created above");
+        serde_json::to_writer(&mut *spool, row).map_err(|e| Error::io(&self.path, e.into()))?;
+        spool.write_all(b"\n").map_err(|e| Error::io(&self.path, e))
+    }
+
+    fn write_meta(&mut self) -> Result<()> {
+        let mut backup = self.meta.clone();
+        for t in &mut backup.tables {
+            if let Some(done) = self.done.iter().find(|d| d.table == t.name) {
+                t.rows = done.rows;
+            }
+        }
+        let wm = WorkbookMeta {
+            workbook_version: WORKBOOK_VERSION,
+            backup,
+            tables: self.done.clone(),
+        };
+        let json = serde_json::to_string(&wm).map_err(|e| self.error(e.to_string()))?;
+        let bold = self.header.clone();
+        let sheet = self.workbook.add_worksheet();
+        let r = write_meta_sheet(sheet, &wm, &json, &bold);
+        r.map_err(|e| self.xlsx(e))
+    }
+
+    fn write_marks(&mut self) -> Result<()> {
+        let Some(spool) = self.marks.take() else {
+            return Ok(());
+        };
+        let mut file = spool
+            .into_inner()
+            .map_err(|e| Error::io(&self.path, e.into_error()))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| Error::io(&self.path, e))?;
+        let headers: Vec<(&str, f64)> = [
+            ("table", 20.0),
+            ("row", 30.0),
+            ("column", 20.0),
+            ("kind", 8.0),
+            ("cell", 30.0),
+        ]
+        .to_vec();
+        let mut part = 1;
+        let mut index = self.add_sheet(MARKS_SHEET, &headers)?;
+        let mut row = 0u32;
+        for line in BufReader::new(file).lines() {
+            let line = line.map_err(|e| Error::io(&self.path, e))?;
+            let fields: Vec<String> =
+                serde_json::from_str(&line).map_err(|e| self.error(e.to_string()))?;
+            if row == self.row_limit {
+                part += 1;
+                let name = self.names.continuation(MARKS_SHEET, part);
+                index = self.add_sheet(&name, &headers)?;
+                row = 0;
+            }
+            row += 1;
+            let sheet = self
+                .workbook
+                .worksheet_from_index(index)
+                .map_err(|e| xlsx_error(&self.path, e))?;
+            for (col, f) in fields.iter().enumerate() {
+                sheet
+                    .write_string(row, col as u16, f)
+                    .map_err(|e| xlsx_error(&self.path, e))?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A column's width from its header and type, capped.
+fn column_width(name: &str, ty: ColumnType) -> f64 {
+    use ColumnType as T;
+    let by_type = match ty {
+        T::Bool => 7,
+        T::Int => 12,
+        T::Float | T::Decimal => 14,
+        T::Date | T::Time => 12,
+        T::Timestamp | T::TimestampTz => 23,
+        T::Uuid => 37,
+        T::Text | T::Json | T::Blob | T::Array | T::Any => 30,
+        T::Interval | T::Enum | T::Set => 16,
+    };
+    // CJK characters take two columns' width.
+    let header: usize = name
+        .chars()
+        .map(|c| if c.len_utf8() > 2 { 2 } else { 1 })
+        .sum::<usize>()
+        + 2;
+    by_type.max(header).min(60) as f64
+}
+
+fn write_meta_sheet(
+    sheet: &mut Worksheet,
+    wm: &WorkbookMeta,
+    json: &str,
+    bold: &Format,
+) -> Result<(), XlsxError> {
+    sheet.set_name(META_SHEET)?;
+    sheet.set_column_width(0, 24)?;
+    sheet.set_column_width(1, 40)?;
+    sheet.set_column_width(2, 14)?;
+    sheet.set_column_width(3, 66)?;
+    sheet.write_string_with_format(0, 0, "migplan workbook", bold)?;
+    sheet.write_string(
+        0,
+        1,
+        "This sheet describes the workbook for migplan; edit the data sheets, not this one.",
+    )?;
+    let b = &wm.backup;
+    let facts = [
+        ("format", format!("{} {}", b.format, b.format_version)),
+        ("exported at", b.exported_at.clone()),
+        ("export type", b.export_type.clone()),
+        ("source engine", b.source_engine.clone()),
+        (
+            "schema version",
+            b.schema_version.map_or(String::new(), |v| v.to_string()),
+        ),
+        ("plan", b.plan.clone().unwrap_or_default()),
+        ("tool version", b.tool_version.clone()),
+    ];
+    let mut row = 2;
+    for (k, v) in facts {
+        sheet.write_string(row, 0, k)?;
+        sheet.write_string(row, 1, &v)?;
+        row += 1;
+    }
+    row += 1;
+    for (col, h) in ["table", "sheets", "rows", "sha256"].iter().enumerate() {
+        sheet.write_string_with_format(row, col as u16, *h, bold)?;
+    }
+    row += 1;
+    for t in &wm.tables {
+        sheet.write_string(row, 0, &t.table)?;
+        sheet.write_string(row, 1, t.sheets.join(", "))?;
+        sheet.write_number(row, 2, t.rows as f64)?;
+        sheet.write_string(row, 3, &t.sha256)?;
+        row += 1;
+    }
+    row += 1;
+    for (col, h) in ["table", "column", "type", "notes"].iter().enumerate() {
+        sheet.write_string_with_format(row, col as u16, *h, bold)?;
+    }
+    row += 1;
+    for t in &wm.tables {
+        for c in &t.columns {
+            let mut notes = Vec::new();
+            if let Some(s) = c.scale {
+                notes.push(format!("numbers shown with {s} decimals"));
+            }
+            if c.utc {
+                notes.push("dates are UTC instants".into());
+            }
+            if c.empty_is_text {
+                notes.push("empty cells are empty text".into());
+            }
+            if !c.text_carries.is_empty() {
+                notes.push(format!("text cells carry {}", c.text_carries.join("; ")));
+            }
+            sheet.write_string(row, 0, &t.table)?;
+            sheet.write_string(row, 1, &c.name)?;
+            sheet.write_string(row, 2, c.ty.name())?;
+            sheet.write_string(row, 3, notes.join("; "))?;
+            row += 1;
+        }
+    }
+    row += 1;
+    let mut rest = json;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(META_CHUNK);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        sheet.write_string(row, 0, META_JSON_LABEL)?;
+        sheet.write_string(row, 1, &rest[..cut])?;
+        rest = &rest[cut..];
+        row += 1;
+    }
+    Ok(())
+}
+
+/// The primary key's rendered cells, or the row's ordinal: how `_marks`
+/// names a row.
+pub(crate) fn row_key(cells: Option<Vec<String>>, ordinal: u64) -> String {
+    match cells {
+        Some(cells) => cell::compact(format!(
+            "key:{}",
+            serde_json::to_string(&cells).expect("strings serialize")
+        )),
+        None => format!("#{ordinal}"),
+    }
+}
+
+impl BackupWriter for XlsxWriter {
+    fn begin_table(&mut self, table: &TableMeta) -> Result<()> {
+        if let Some(open) = &self.table {
+            return Err(self.error(format!("table `{}` was not ended", open.meta.name)));
+        }
+        if table.columns.len() > 16_384 {
+            return Err(self.error(format!(
+                "table `{}` has {} columns; an Excel sheet holds 16,384",
+                table.name,
+                table.columns.len()
+            )));
+        }
+        let wanted = self.wanted.get(&table.name).unwrap_or(&table.name).clone();
+        let name = self.names.allocate(&wanted);
+        let sheet = self.add_sheet(&name, &Self::table_headers(table))?;
+        let key: Option<Vec<usize>> = (!table.primary_key.is_empty())
+            .then(|| {
+                table
+                    .primary_key
+                    .iter()
+                    .map(|k| table.columns.iter().position(|c| &c.name == k))
+                    .collect()
+            })
+            .flatten();
+        self.table = Some(OpenTable {
+            meta: table.clone(),
+            notes: table
+                .columns
+                .iter()
+                .map(|c| ColumnNote::new(&c.name, c.ty, &c.sql_type, c.nullable))
+                .collect(),
+            sheets: vec![name],
+            sheet,
+            rows_here: 0,
+            checksum: Checksum::new(),
+            key,
+            marks: 0,
+            blank_rows: 0,
+        });
+        Ok(())
+    }
+
+    fn write_row(&mut self, row: &[Value]) -> Result<()> {
+        let Some(open) = self.table.as_ref() else {
+            return Err(self.error("a row was written outside any table".into()));
+        };
+        if row.len() != open.notes.len() {
+            return Err(self.error(format!(
+                "table `{}`: a row has {} values but the table has {} columns",
+                open.meta.name,
+                row.len(),
+                open.notes.len()
+            )));
+        }
+        if open.rows_here == self.row_limit {
+            self.next_sheet()?;
+        }
+        let mut scratch = std::mem::take(&mut self.scratch);
+        let open = self.table.as_ref().expect("checked above");
+        let ordinal = open.checksum.rows() + 1;
+        // Every cell, and whether it must be marked.
+        let cells: Vec<(Out<'_>, bool)> = row
+            .iter()
+            .zip(&open.notes)
+            .map(|(v, note)| {
+                let out = cell::natural_out(v, note, &mut scratch);
+                match cell::natural(&out.as_in(), note) {
+                    Ok(back) if cell::same(&back, v) => (out, false),
+                    _ => (cell::by_kind(v, &mut scratch), true),
+                }
+            })
+            .collect();
+        for ((out, _), note) in cells.iter().zip(&open.notes) {
+            if let Out::Str(s) = out
+                && s.encode_utf16().count() > MAX_CELL_TEXT
+            {
+                let key = match &open.key {
+                    Some(k) => k
+                        .iter()
+                        .map(|&i| format!("{} = {}", open.meta.columns[i].name, row[i].display()))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    None => format!("row {ordinal}"),
+                };
+                let message = format!(
+                    "table `{}`, {key}, column `{}`: text of {} characters is longer than an Excel cell holds ({MAX_CELL_TEXT}); export this table in the JSON format instead",
+                    open.meta.name,
+                    note.name,
+                    s.chars().count()
+                );
+                return Err(self.error(message));
+            }
+        }
+        let marks: Vec<Vec<String>> = if cells.iter().any(|(_, m)| *m) {
+            let key_cells = open
+                .key
+                .as_ref()
+                .map(|k| k.iter().map(|&i| cells[i].0.as_in().render()).collect());
+            let key = row_key(key_cells, ordinal);
+            cells
+                .iter()
+                .zip(row)
+                .zip(&open.notes)
+                .filter(|(((_, marked), _), _)| *marked)
+                .map(|(((out, _), v), note)| {
+                    vec![
+                        open.meta.name.clone(),
+                        key.clone(),
+                        note.name.clone(),
+                        Kind::of(v)
+                            .expect("NULL is never marked")
+                            .name()
+                            .to_string(),
+                        cell::compact(out.as_in().render()),
+                    ]
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let excel_row = open.rows_here + 1;
+        let index = open.sheet;
+        for (out, _) in &cells {
+            if let Out::Num(_, fmt) = out
+                && *fmt != NumFmt::General
+            {
+                self.formats
+                    .entry(*fmt)
+                    .or_insert_with(|| Format::new().set_num_format(fmt.pattern()));
+            }
+        }
+        let blank_row = cells.iter().all(|(out, _)| *out == Out::Empty);
+        let blank_format = blank_row.then(|| self.blank.clone());
+        let sheet = self
+            .workbook
+            .worksheet_from_index(index)
+            .map_err(|e| xlsx_error(&self.path, e))?;
+        if let Some(fmt) = &blank_format {
+            sheet
+                .write_blank(excel_row, 0, fmt)
+                .map_err(|e| xlsx_error(&self.path, e))?;
+        }
+        for (col, (out, _)) in cells.iter().enumerate() {
+            let col = col as u16;
+            let written = match out {
+                Out::Empty => continue,
+                Out::Str(s) => sheet.write_string(excel_row, col, s.as_ref()),
+                Out::Num(f, NumFmt::General) => sheet.write_number(excel_row, col, *f),
+                Out::Num(f, fmt) => {
+                    sheet.write_number_with_format(excel_row, col, *f, &self.formats[fmt])
+                }
+                Out::Bool(b) => sheet.write_boolean(excel_row, col, *b),
+            };
+            written.map_err(|e| xlsx_error(&self.path, e))?;
+        }
+        drop(cells);
+        self.scratch = scratch;
+        for m in &marks {
+            self.mark(m)?;
+        }
+        let open = self.table.as_mut().expect("checked above");
+        open.marks += marks.len() as u64;
+        open.rows_here += 1;
+        open.blank_rows += u64::from(blank_row);
+        open.checksum.add_row(row);
+        Ok(())
+    }
+
+    fn end_table(&mut self) -> Result<TableSummary> {
+        let Some(open) = self.table.take() else {
+            return Err(self.error("end_table without begin_table".into()));
+        };
+        let summary = open.checksum.summary();
+        self.done.push(SheetTable {
+            table: open.meta.name,
+            sheets: open.sheets,
+            rows: summary.rows,
+            sha256: summary.sha256.clone(),
+            columns: open.notes,
+            marks: open.marks,
+            blank_rows: open.blank_rows,
+        });
+        Ok(summary)
+    }
+
+    fn finish(self: Box<Self>) -> Result<()> {
+        let mut this = *self;
+        if let Some(open) = &this.table {
+            return Err(this.error(format!("table `{}` was not ended", open.meta.name)));
+        }
+        this.write_meta()?;
+        this.write_marks()?;
+        let path = this.path.clone();
+        {
+            let file = this.out.as_file_mut();
+            this.workbook
+                .save_to_writer(&mut *file)
+                .map_err(|e| xlsx_error(&path, e))?;
+            file.flush().map_err(|e| Error::io(&path, e))?;
+            file.sync_all().map_err(|e| Error::io(&path, e))?;
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(this.out.path(), std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| Error::io(&path, e))?;
+        }
+        this.out
+            .persist(&path)
+            .map_err(|e| Error::io(&path, e.error))?;
+        Ok(())
+    }
+}
