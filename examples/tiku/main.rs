@@ -8,6 +8,9 @@
 //! cargo run --release --example tiku -- --db /tmp/tiku.db --scale 0.01 --seed 42
 //! ```
 //!
+//! Rows are inserted at schema version 2 (or 1 with `--schema-version 1`);
+//! later scripts then migrate them in place, as they would a live database.
+//!
 //! Scale 1 is about 100,000 questions and 1,000,000 practice details. Scale 0
 //! only applies the schema. The same `--seed` and `--scale` always produce the
 //! same rows (the only thing that differs between two runs is refinery's
@@ -38,7 +41,14 @@ struct Args {
     /// Directory with refinery migration scripts (V1__*.sql, V2__*.sql, ...)
     #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/tiku/migrations/sqlite"))]
     migrations: PathBuf,
+    /// Stop at this schema version (default: the latest script)
+    #[arg(long)]
+    schema_version: Option<u32>,
 }
+
+/// The schema version the inserts are written for; a database at a later
+/// version gets its data at this one, then the later scripts.
+const DATA_VERSION: u32 = 2;
 
 /// Tables in foreign-key order (parents first).
 const TABLES: [&str; 8] = [
@@ -62,6 +72,28 @@ fn main() {
     }
 }
 
+fn migrate(
+    conn: &mut Connection,
+    migrations: &[refinery::Migration],
+    version: u32,
+    dir: &Path,
+) -> Result<(), BoxError> {
+    let report = refinery::Runner::new(migrations)
+        .set_target(refinery::Target::Version(version as _))
+        .run(conn)
+        .map_err(|e| {
+            format!(
+                "applying migrations from {} failed: {e} (if the tables were created without \
+             refinery, start from an empty database file)",
+                dir.display()
+            )
+        })?;
+    for m in report.applied_migrations() {
+        println!("applied migration V{}__{}", m.version(), m.name());
+    }
+    Ok(())
+}
+
 fn run(args: &Args) -> Result<(), BoxError> {
     if !(args.scale >= 0.0 && args.scale.is_finite()) {
         return Err(format!("--scale must be a finite number >= 0, got {}", args.scale).into());
@@ -82,25 +114,23 @@ fn run(args: &Args) -> Result<(), BoxError> {
     }
     let mut conn = Connection::open(&args.db)?;
     refuse_if_populated(&conn, &args.db)?;
-    let report = refinery::Runner::new(&migrations)
-        .run(&mut conn)
-        .map_err(|e| {
-            format!(
-                "applying migrations from {} failed: {e} (if the tables were created without \
-             refinery, start from an empty database file)",
-                args.migrations.display()
-            )
-        })?;
-    for m in report.applied_migrations() {
-        println!("applied migration V{}__{}", m.version(), m.name());
+    let latest = migrations.iter().map(|m| m.version()).max().unwrap_or(0) as u32;
+    let version = args.schema_version.unwrap_or(latest);
+    if version > latest || version == 0 {
+        return Err(format!("--schema-version must be between 1 and {latest}").into());
     }
-
+    let data_version = version.min(DATA_VERSION);
+    migrate(&mut conn, &migrations, data_version, &args.migrations)?;
     conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA synchronous = OFF;")?;
 
     let mut counts = Vec::new();
     if args.scale > 0.0 {
         let mut g = Generator::new(args.seed, args.scale);
+        g.schema_version = data_version;
         g.insert_all(&mut conn)?;
+    }
+    if version > data_version {
+        migrate(&mut conn, &migrations, version, &args.migrations)?;
     }
     for t in TABLES {
         let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))?;
@@ -631,6 +661,8 @@ fn count(base: f64, scale: f64, min: usize) -> usize {
 struct Generator {
     seed: u64,
     scale: f64,
+    /// 1 leaves out V2's `questions.visit_count`.
+    schema_version: u32,
     users: Vec<User>,
     categories: Vec<Category>,
     /// Level-3 descendants (by final tree) of every category; leaf -> itself.
@@ -648,6 +680,7 @@ impl Generator {
         Generator {
             seed,
             scale,
+            schema_version: DATA_VERSION,
             users: Vec::new(),
             categories: Vec::new(),
             leaves_under: Vec::new(),
@@ -1055,11 +1088,15 @@ impl Generator {
         let n_users = self.users.len();
         let tx = conn.transaction()?;
         {
-            let mut stmt = tx.prepare(
+            let mut stmt = tx.prepare(if self.schema_version >= 2 {
                 "INSERT INTO questions (id, book_id, category_id, qtype, content, options, answer, \
                  analysis, difficulty, status, created_by, created_at, updated_at, visit_count) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?;
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            } else {
+                "INSERT INTO questions (id, book_id, category_id, qtype, content, options, answer, \
+                 analysis, difficulty, status, created_by, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+            })?;
             let mut content = String::new();
             let mut options = String::new();
             let mut analysis = String::new();
@@ -1155,10 +1192,17 @@ impl Generator {
                 } else {
                     (rng.random_range(0.0..8.0f64).exp() as i64) - 1
                 };
-                stmt.execute(params![
+                let (id, book, category, author) = (
                     i as i64 + 1,
                     q.book as i64 + 1,
                     q.category as i64 + 1,
+                    author as i64 + 1,
+                );
+                let (created, updated) = (ts(q.created), ts(updated));
+                let mut values = params![
+                    id,
+                    book,
+                    category,
                     qtype,
                     content,
                     options,
@@ -1166,11 +1210,16 @@ impl Generator {
                     analysis_opt,
                     q.difficulty,
                     status,
-                    author as i64 + 1,
-                    ts(q.created),
-                    ts(updated),
+                    author,
+                    created,
+                    updated,
                     visits
-                ])?;
+                ]
+                .to_vec();
+                if self.schema_version < 2 {
+                    values.pop();
+                }
+                stmt.execute(&values[..])?;
             }
         }
         tx.commit()?;
