@@ -128,6 +128,10 @@ pub struct PlanArgs {
     pub plan: PathBuf,
     #[arg(long)]
     pub db: Option<String>,
+    /// Backup an import plan would read, overriding `[import] file` (shows
+    /// the adapter steps that would upgrade it).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
 }

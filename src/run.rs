@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 
+use crate::adapters::AdapterSet;
 use crate::backend::{self, Backend, DbUrl, OpenOptions};
 use crate::cli::{
     ExportArgs, FileFormat, ImportArgs, PlanArgs, PlanFormat, ReportFormat, RunArgs, SchemaArgs,
@@ -16,6 +17,7 @@ use crate::dag::Dag;
 use crate::data::{self, ExportOptions, ImportOptions};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result, exit};
+use crate::format;
 use crate::plan::{self, ExportMode, Format, Plan, PlanKind};
 use crate::schema::{Scripts, Status};
 
@@ -405,6 +407,8 @@ struct PlanView {
     kind: PlanKind,
     database: String,
     pending_scripts: Vec<String>,
+    /// The adapter chain an older backup goes through, one line each.
+    adapters: Vec<String>,
     tables: Vec<PlanStep>,
     notes: Vec<String>,
 }
@@ -421,6 +425,16 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
     // A preview database is SQLite only where the real one is.
     let scripts = scripts(&plan, db.as_ref())?;
     let status = scripts.status(db.as_mut(), plan.schema.target)?;
+    let version_after = status
+        .applied
+        .iter()
+        .chain(&status.pending)
+        .map(|s| s.version)
+        .max();
+    let adapters = match plan.kind {
+        PlanKind::Import => adapter_chain(&plan, args.file.as_deref(), version_after)?,
+        _ => vec![],
+    };
     if preview.is_some() {
         scripts.apply(db.as_mut(), plan.schema.target)?;
     }
@@ -469,12 +483,52 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         kind: plan.kind,
         database: url.redacted(),
         pending_scripts: status.pending.iter().map(|s| s.label()).collect(),
+        adapters,
         tables: steps,
         notes,
     };
     match args.format {
         PlanFormat::Json => Ok(serde_json::to_string_pretty(&view).expect("serializes") + "\n"),
         _ => Ok(render_plan(&view)),
+    }
+}
+
+/// What the plan's adapters would do to its backup: the chain from the
+/// backup's schema version to `target`, checked against the backup's
+/// tables; without a backup, every step the adapter files hold.
+fn adapter_chain(plan: &Plan, file: Option<&Path>, target: Option<i64>) -> Result<Vec<String>> {
+    if plan.import.adapters.is_empty() {
+        return Ok(vec![]);
+    }
+    let set = AdapterSet::load(&plan.import.adapters)?;
+    let file = file.map(Path::to_path_buf).or(plan.import.file.clone());
+    let meta = match file {
+        Some(f) if f.is_file() && Format::detect(&f)? == Format::Json => format::read_meta(&f)?,
+        _ => {
+            let mut lines =
+                vec!["steps known (no backup given: pass --file to see its chain):".into()];
+            lines.extend(set.steps().iter().map(|s| {
+                format!(
+                    "{} → {}  {}  ({})",
+                    s.from,
+                    s.to,
+                    s.description.as_deref().unwrap_or(""),
+                    s.location()
+                )
+            }));
+            return Ok(lines);
+        }
+    };
+    match data::upgrade_chain(&set, &meta, target)? {
+        Some(chain) => {
+            chain.plan(&meta)?;
+            Ok(chain.describe().lines().map(String::from).collect())
+        }
+        None => Ok(vec![format!(
+            "the backup is at schema version {}: no adapter step applies",
+            meta.schema_version
+                .map_or("unknown".into(), |v| v.to_string())
+        )]),
     }
 }
 
@@ -508,6 +562,9 @@ fn render_plan(v: &PlanView) -> String {
     for s in &v.pending_scripts {
         out.push_str(&format!("apply    {s}\n"));
     }
+    for s in &v.adapters {
+        out.push_str(&format!("upgrade  {s}\n"));
+    }
     if v.kind == PlanKind::Migrate {
         return out;
     }
@@ -533,11 +590,25 @@ pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> Result<i32> {
     let files = plan_files(&args.paths)?;
     let mut results = Vec::new();
     for f in &files {
-        let diags = match plan::load(f) {
-            Ok(p) => match &args.db {
-                Some(db) => check_against_db(&p, db)?,
-                None => vec![],
-            },
+        let checked = if is_adapter_file(f) {
+            AdapterSet::load(std::slice::from_ref(f)).map(drop)
+        } else {
+            plan::load(f)
+                .and_then(|p| {
+                    // The plan's adapter files are checked with it.
+                    AdapterSet::load(&p.import.adapters)?;
+                    Ok(p)
+                })
+                .and_then(|p| match &args.db {
+                    Some(db) => check_against_db(&p, db).and_then(|d| match d.is_empty() {
+                        true => Ok(()),
+                        false => Err(Error::Invalid(d)),
+                    }),
+                    None => Ok(()),
+                })
+        };
+        let diags = match checked {
+            Ok(()) => vec![],
             Err(Error::Invalid(d)) => d,
             Err(e) => vec![Diagnostic::file(f, e.to_string())],
         };
@@ -575,11 +646,22 @@ fn render_validation(results: &[(PathBuf, Vec<Diagnostic>)], fmt: ValidateFormat
             }
             let bad = results.iter().filter(|(_, d)| !d.is_empty()).count();
             out.push_str(&format!(
-                "{} plan(s) checked, {bad} invalid\n",
+                "{} file(s) checked, {bad} invalid\n",
                 results.len()
             ));
             out
         }
+    }
+}
+
+/// An adapter file holds `[[step]]`s and no `[plan]` (docs/adapters.md).
+fn is_adapter_file(path: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    match text.parse::<toml::Table>() {
+        Ok(t) => t.contains_key("step") && !t.contains_key("plan"),
+        Err(_) => false,
     }
 }
 

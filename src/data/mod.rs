@@ -10,7 +10,7 @@ mod spool;
 
 pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};
-pub use import::{ImportOptions, import};
+pub use import::{ImportOptions, import, upgrade_chain};
 pub use report::{ExportReport, ImportReport, TableCounts};
 
 use crate::catalog::Catalog;
