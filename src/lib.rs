@@ -19,6 +19,7 @@ pub mod format;
 pub mod plan;
 pub mod run;
 pub mod schema;
+mod spool;
 pub mod value;
 
 pub use error::{Error, Result};

@@ -18,7 +18,6 @@ mod expr;
 mod load;
 mod plan;
 mod raw;
-mod spool;
 mod upgrade;
 
 #[cfg(test)]

@@ -11,10 +11,10 @@
 use super::Chain;
 use super::expr::text_form;
 use super::plan::{Op, Source, Stage};
-use super::spool::Spool;
 use super::{Unmapped, Upgrade};
 use crate::error::{Error, Result};
 use crate::format::{BackupMeta, BackupVisitor, TableMeta};
+use crate::spool::Spool;
 use crate::value::Value;
 
 /// Wraps `inner` so that it receives the backup upgraded along `chain`.

@@ -10,7 +10,6 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::report::{ImportReport, TableCounts};
-use super::spool::Spool;
 use super::{progress, select_tables};
 use crate::adapters::{AdapterSet, Chain, Upgrader};
 use crate::backend::{Backend, WriteRequest};
@@ -20,6 +19,7 @@ use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::format::xlsx::{self, ExpectedTable};
 use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
 use crate::plan::{Conflict, Plan};
+use crate::spool::Spool;
 use crate::value::Value;
 
 pub struct ImportOptions {

@@ -6,7 +6,6 @@ mod export;
 mod import;
 mod progress;
 mod report;
-mod spool;
 
 pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};

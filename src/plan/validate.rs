@@ -910,6 +910,7 @@ mod tests {
         let backup = at("backups/tiku-reference-20240501T000000Z.json");
         assert_eq!(plan.import.file, Some(backup));
         assert_eq!(plan.import.conflict, Conflict::Skip);
+        assert_eq!(plan.import.adapters, [at("../adapters/tiku.toml")]);
         assert_reference_modules(&plan);
     }
 
@@ -935,6 +936,8 @@ mod tests {
         assert_eq!(answers.key.unwrap(), ["practice_id", "question_id"]);
         assert_eq!(answers.updated_at.as_deref(), Some("answered_at"));
         assert_eq!(answers.exclude, ["client_ip"]);
+        assert_eq!(answers.sheet.as_deref(), Some("练习记录"));
+        assert_eq!(plan.sheet_names()["answers"], "练习记录");
     }
 
     #[test]

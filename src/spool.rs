@@ -1,6 +1,7 @@
-//! Rows parked in a temporary file until they can be written: tables that
-//! arrive before their parents, and self-referencing rows that arrive before
-//! their parent row. Keeps memory flat however many rows wait.
+//! Rows parked in a temporary file until they can be handed on: tables that
+//! arrive before their parents (the importer), rows split off into another
+//! table until their source table ends (adapters). Keeps memory flat however
+//! many rows wait.
 
 use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 
