@@ -36,7 +36,12 @@ fn tiku_adapters(ws: &Workspace) -> &'static str {
     "adapters/tiku.toml"
 }
 
-fn run(ws: &Workspace, plan: &PathBuf, db: &str, file: &std::path::Path) -> std::process::Output {
+fn run(
+    ws: &Workspace,
+    plan: &std::path::Path,
+    db: &str,
+    file: &std::path::Path,
+) -> std::process::Output {
     ws.migplan()
         .args(["run", plan.to_str().unwrap(), "--db", &ws.url(db)])
         .args(["--file", file.to_str().unwrap()])
