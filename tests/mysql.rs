@@ -604,3 +604,127 @@ fn schema_scripts_apply_one_by_one_and_are_recorded() {
         "{text}"
     );
 }
+
+/// Imports `b.json` with rows going in by `LOAD DATA LOCAL` (the default
+/// where the server allows it) or, with `insert`, by multi-row INSERTs.
+fn import_by(ws: &Workspace, db: &ServerDb, insert: bool) -> std::process::Output {
+    let mut cmd = ws.migplan();
+    if insert {
+        cmd.env("MIGPLAN_MYSQL_LOAD_DATA", "off");
+    }
+    cmd.args(["import", "--db", &db.url, "b.json"])
+        .output()
+        .unwrap()
+}
+
+/// `LOAD DATA LOCAL` skips a duplicate row with a warning (IGNORE): the
+/// import must fail all the same, naming the key, and change nothing.
+#[test]
+fn duplicate_key_inside_the_backup_fails_naming_it_on_both_write_paths() {
+    for insert in [false, true] {
+        let test = format!("dup_in_backup_{insert}");
+        let Some((ws, src)) = ws_and_db(&test) else {
+            return;
+        };
+        let dst = server::mysql(&format!("{test}_dst")).unwrap();
+        src.execute("CREATE TABLE items (id INT, v VARCHAR(10))");
+        src.execute("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (2, 'c'), (3, 'd')");
+        dst.execute("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(10))");
+        export(&ws, &src, "b.json");
+        let out = import_by(&ws, &dst, insert);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("Duplicate entry '2'"), "{err}");
+        assert_eq!(dst.count("items"), 0);
+    }
+}
+
+/// Values the server would coerce under `LOAD DATA`'s IGNORE semantics
+/// (NULL into NOT NULL becomes '', a failed CHECK skips the row) fail the
+/// import, naming the row where the server names one.
+#[test]
+fn values_load_data_would_coerce_still_fail() {
+    for (case, dst_col, bad, expect) in [
+        ("null", "v VARCHAR(10) NOT NULL", "NULL", "id=2"),
+        (
+            "check",
+            "v VARCHAR(10) CHECK (v <> 'bad')",
+            "'bad'",
+            "CONSTRAINT",
+        ),
+    ] {
+        let test = format!("coerce_{case}");
+        let Some((ws, src)) = ws_and_db(&test) else {
+            return;
+        };
+        let dst = server::mysql(&format!("{test}_dst")).unwrap();
+        src.execute("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(10))");
+        src.execute(&format!(
+            "INSERT INTO items VALUES (1, 'a'), (2, {bad}), (3, 'c')"
+        ));
+        dst.execute(&format!(
+            "CREATE TABLE items (id INT PRIMARY KEY, {dst_col})"
+        ));
+        export(&ws, &src, "b.json");
+        let out = import_by(&ws, &dst, false);
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("`items`") && err.contains(expect), "{err}");
+        assert_eq!(dst.count("items"), 0);
+    }
+}
+
+/// Floats are read with the binary protocol and written exactly: MariaDB's
+/// text protocol prints a FLOAT with 6 digits (16777217 → 16777200), so a
+/// switch to it would lose values. Both write paths keep every bit.
+#[test]
+fn floats_round_trip_exactly_through_json_on_both_write_paths() {
+    for insert in [false, true] {
+        let test = format!("floats_{insert}");
+        let Some((ws, src)) = ws_and_db(&test) else {
+            return;
+        };
+        let dst = server::mysql(&format!("{test}_dst")).unwrap();
+        let table = "CREATE TABLE fl (id INT PRIMARY KEY, f FLOAT, d DOUBLE)";
+        src.execute(table);
+        dst.execute(table);
+        src.execute(
+            "INSERT INTO fl VALUES (1, 16777216, 0.30000000000000004), (2, 1.1, 0.1), \
+             (3, 3.40282e38, -1e308), (4, -0.0, 5e-324), (5, 1.17549435e-38, 123456789.123456789)",
+        );
+        export(&ws, &src, "b.json");
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(ws.path("b.json")).unwrap()).unwrap();
+        let rows = v["data"]["fl"].as_array().unwrap();
+        assert_eq!(rows[0]["f"], 16777216.0, "{}", rows[0]);
+        assert_eq!(rows[0]["d"], 0.30000000000000004, "{}", rows[0]);
+        assert_eq!(rows[1]["f"], 1.1, "{}", rows[1]);
+        let out = import_by(&ws, &dst, insert);
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(src.dump(), dst.dump());
+        // Bit for bit, compared on the server.
+        let bits = "SELECT GROUP_CONCAT(id, ':', HEX(CAST(f AS DOUBLE) * 1), ':', d = d ORDER BY id) FROM fl";
+        assert_eq!(src.scalar(bits), dst.scalar(bits));
+        let same = format!(
+            "SELECT COUNT(*) FROM fl a JOIN {}.fl b ON a.id = b.id AND a.f = b.f AND a.d = b.d",
+            src.scalar("SELECT DATABASE()")
+        );
+        assert_eq!(dst.scalar(&same), "5");
+    }
+}
+
+/// The INSERT path (servers with `local_infile` off) keeps every type too.
+#[test]
+fn every_type_round_trips_by_inserts_when_load_data_is_off() {
+    let Some((ws, src)) = ws_and_db("types_ins_src") else {
+        return;
+    };
+    let dst = server::mysql("types_ins_dst").unwrap();
+    src.execute(TYPES);
+    dst.execute(TYPES);
+    raw_session(&src, TYPE_ROWS);
+    export(&ws, &src, "b.json");
+    let out = import_by(&ws, &dst, true);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(src.dump(), dst.dump());
+}

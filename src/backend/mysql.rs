@@ -37,9 +37,13 @@
 //!   moves (exclude the column in the plan to move the rest).
 
 use std::collections::HashMap;
+use std::io::Write;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 
 use ::mysql::prelude::Queryable;
-use ::mysql::{Conn, Opts, OptsBuilder, Params, SslOpts, Value as My};
+use ::mysql::{Conn, LocalInfileHandler, Opts, OptsBuilder, Params, SslOpts, Value as My};
 
 use super::convert::{self, Cell, Target};
 use super::{
@@ -63,10 +67,23 @@ const STATEMENT_CACHE: usize = 8;
 /// The most rows one INSERT carries, whatever the packet size allows.
 const MAX_BATCH_ROWS: usize = 10_000;
 
+/// Bytes of `LOAD DATA` text handed to the loader thread at a time.
+const CHUNK_BYTES: usize = 1 << 20;
+/// Chunks waiting for the loader thread.
+const LOAD_QUEUE: usize = 4;
+/// The most rows one `LOAD DATA` statement carries: the keys of its rows
+/// are kept to name the row a server warning points at.
+const SEGMENT_ROWS: usize = 65_536;
+/// Set to `off` to write with multi-row INSERTs even where the server
+/// allows `LOAD DATA LOCAL` (tests of that path).
+const LOAD_DATA_ENV: &str = "MIGPLAN_MYSQL_LOAD_DATA";
+
 const SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
 
 pub struct Mysql {
-    conn: Conn,
+    /// The connection; a table's loader thread holds it while rows stream
+    /// in ([`Loader`]).
+    slot: Option<Conn>,
     /// The URL with the password masked, for messages.
     url: String,
     /// Secrets of the URL, masked in any driver message.
@@ -83,6 +100,9 @@ pub struct Mysql {
     /// The staging table that exists in this session, if any.
     staging: Option<String>,
     staging_seq: usize,
+    /// Whether rows go in by `LOAD DATA LOCAL`: `None` until the first
+    /// table of an import tries it.
+    load_data: Option<bool>,
 }
 
 /// One table as introspected: the portable description and what writing
@@ -107,6 +127,7 @@ struct Col {
     fsp: usize,
     unsigned: bool,
     generated: bool,
+    auto_increment: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -133,7 +154,8 @@ impl Mysql {
         let sql = "SELECT DISTINCT TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE \
              WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL \
              AND REFERENCED_TABLE_SCHEMA <> DATABASE()";
-        let Mysql { conn, secrets, .. } = self;
+        let Mysql { slot, secrets, .. } = self;
+        let conn = live(slot);
         let names: Vec<String> = conn
             .query(sql)
             .map_err(|e| Error::db("reading foreign keys", scrub(&e.to_string(), secrets)))?;
@@ -158,12 +180,16 @@ impl Mysql {
             conn.query_drop(sql)
                 .map_err(|e| Error::db(format!("cannot configure {url}"), scrub(&e)))?;
         }
-        let (version, packet): (String, u64) = conn
-            .query_first("SELECT VERSION(), @@max_allowed_packet")
+        let (version, packet, local_infile): (String, u64, Option<u64>) = conn
+            .query_first("SELECT VERSION(), @@max_allowed_packet, @@local_infile")
             .map_err(|e| Error::db(format!("cannot configure {url}"), scrub(&e)))?
             .unwrap_or_default();
+        // MySQL 8 turns `local_infile` off by default: INSERTs then.
+        let load_data = (local_infile == Some(0)
+            || std::env::var(LOAD_DATA_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("off")))
+        .then_some(false);
         Ok(Box::new(Mysql {
-            conn,
+            slot: Some(conn),
             url: url.to_string(),
             secrets,
             batch_bytes: batch_bytes(packet),
@@ -173,6 +199,7 @@ impl Mysql {
             written: vec![],
             staging: None,
             staging_seq: 0,
+            load_data,
         }))
     }
 
@@ -183,7 +210,7 @@ impl Mysql {
 
     /// Reads every table of the database (bookkeeping tables included).
     fn introspect(&mut self) -> Result<()> {
-        let tables = load_tables(&mut self.conn, self.mariadb)
+        let tables = load_tables(live(&mut self.slot), self.mariadb)
             .map_err(|e| self.err(format!("reading the tables of {}", self.url), e))?;
         self.tables = tables;
         Ok(())
@@ -215,7 +242,7 @@ impl Mysql {
     }
 
     fn exec(&mut self, context: &str, sql: &str) -> Result<()> {
-        self.conn
+        live(&mut self.slot)
             .query_drop(sql)
             .map_err(|e| Error::db(context, scrub(&e.to_string(), &self.secrets)))
     }
@@ -233,7 +260,7 @@ impl Mysql {
     /// Sends the buffered rows of the table being written.
     fn flush(&mut self) -> Result<()> {
         let Mysql {
-            conn,
+            slot,
             writer,
             secrets,
             ..
@@ -244,6 +271,7 @@ impl Mysql {
         if w.rows == 0 {
             return Ok(());
         }
+        let conn = live(slot);
         let rows = w.rows;
         // Only the full batch's statement is kept: a batch cut short by its
         // byte size or the table's end is built once and dropped, so the
@@ -284,11 +312,24 @@ impl Mysql {
         }
     }
 
+    /// Whether rows can go in by `LOAD DATA LOCAL`: the first time, an empty
+    /// load tells (the server may refuse local files).
+    fn try_load_data(&mut self, sql: &str) -> bool {
+        if let Some(known) = self.load_data {
+            return known;
+        }
+        // No handler is set: the driver sends an empty file.
+        let conn = live(&mut self.slot);
+        let ok = conn.query_drop(sql).is_ok() && conn.affected_rows() == 0 && conn.warnings() == 0;
+        self.load_data = Some(ok);
+        ok
+    }
+
     /// Query returning rows decoded by `cols`.
     fn typed_rows(&mut self, sql: &str, cols: &[Col]) -> Result<Vec<Vec<Value>>> {
         let secrets = &self.secrets;
         let ctx = |e: ::mysql::Error| Error::db("merging", scrub(&e.to_string(), secrets));
-        let result = self.conn.exec_iter(sql, ()).map_err(ctx)?;
+        let result = live(&mut self.slot).exec_iter(sql, ()).map_err(ctx)?;
         let mut out = Vec::new();
         for row in result {
             let row = row.map_err(ctx)?.unwrap();
@@ -303,8 +344,7 @@ impl Mysql {
     }
 
     fn count(&mut self, sql: &str) -> Result<u64> {
-        let n: Option<u64> = self
-            .conn
+        let n: Option<u64> = live(&mut self.slot)
             .query_first(sql)
             .map_err(|e| self.err("counting rows", e))?;
         Ok(n.unwrap_or(0))
@@ -435,6 +475,8 @@ struct Writer {
     /// The INSERT statement of a full batch (`batch_rows` rows).
     sql: Option<String>,
     written: u64,
+    /// Rows go in by `LOAD DATA LOCAL` rather than INSERTs.
+    load: Option<Load>,
 }
 
 impl Backend for Mysql {
@@ -455,16 +497,14 @@ impl Backend for Mysql {
     }
 
     fn count_rows(&mut self, table: &str) -> Result<u64> {
-        let n: Option<u64> = self
-            .conn
+        let n: Option<u64> = live(&mut self.slot)
             .query_first(format!("SELECT COUNT(*) FROM {}", quote(table)))
             .map_err(|e| self.err(format!("counting rows of `{table}`"), e))?;
         Ok(n.unwrap_or(0))
     }
 
     fn has_table(&mut self, table: &str) -> Result<bool> {
-        let n: Option<u64> = self
-            .conn
+        let n: Option<u64> = live(&mut self.slot)
             .exec_first(
                 "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
                 (table,),
@@ -477,14 +517,14 @@ impl Backend for Mysql {
         &mut self,
         runner: refinery::Runner,
     ) -> std::result::Result<refinery::Report, refinery::Error> {
-        runner.run(&mut self.conn)
+        runner.run(live(&mut self.slot))
     }
 
     fn applied_migrations(
         &mut self,
         runner: &refinery::Runner,
     ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error> {
-        runner.get_applied_migrations(&mut self.conn)
+        runner.get_applied_migrations(live(&mut self.slot))
     }
 
     fn transactional_ddl(&self) -> bool {
@@ -539,7 +579,8 @@ impl Backend for Mysql {
         if !req.order_by.is_empty() {
             sql.push_str(&format!(" ORDER BY {}", quote_list(req.order_by)));
         }
-        let Mysql { conn, secrets, .. } = self;
+        let Mysql { slot, secrets, .. } = self;
+        let conn = live(slot);
         let ctx = |e: ::mysql::Error| {
             Error::db(
                 format!("reading `{}`", req.table),
@@ -657,7 +698,7 @@ impl Backend for Mysql {
                 quote(&name),
                 quote(req.table)
             );
-            if self.conn.query_drop(&like).is_err() {
+            if live(&mut self.slot).query_drop(&like).is_err() {
                 // InnoDB temporary tables cannot have FULLTEXT indexes: copy
                 // the written columns and declare the unique keys instead.
                 let info = &self.table(req.table)?.info;
@@ -685,6 +726,19 @@ impl Backend for Mysql {
             quote(req.table)
         };
         let batch_rows = (MAX_PLACEHOLDERS / names.len().max(1)).clamp(1, MAX_BATCH_ROWS);
+        let load_sql = load_sql(&into, &cols);
+        let load = self.try_load_data(&load_sql).then(|| Load {
+            ctx: Arc::new(LoadCtx {
+                sql: load_sql,
+                table: req.table.to_string(),
+                key: req.key.to_vec(),
+                secrets: self.secrets.clone(),
+            }),
+            loader: None,
+            buf: Vec::with_capacity(CHUNK_BYTES + (64 << 10)),
+            keys: Vec::new(),
+            seg_rows: 0,
+        });
         self.writer = Some(Writer {
             table: req.table.to_string(),
             pos,
@@ -703,12 +757,39 @@ impl Backend for Mysql {
             bytes: 0,
             sql: None,
             written: 0,
+            load,
         });
         Ok(())
     }
 
     fn write_row(&mut self, row: &[Value]) -> Result<()> {
-        let w = self.writer.as_mut().expect("write_row before begin_table");
+        let Mysql { slot, writer, .. } = self;
+        let w = writer.as_mut().expect("write_row before begin_table");
+        if let Some(load) = w.load.as_mut() {
+            let start = load.buf.len();
+            for (j, &i) in w.pos.iter().enumerate() {
+                let col = &w.cols[j];
+                if j > 0 {
+                    load.buf.push(b'\t');
+                }
+                match encode(&row[i], col) {
+                    Ok(p) => push_field(&mut load.buf, &p, col),
+                    Err(m) => {
+                        load.buf.truncate(start);
+                        return Err(Error::value(&col.name, m));
+                    }
+                }
+            }
+            load.buf.push(b'\n');
+            load.keys
+                .push(w.key_pos.iter().map(|&i| row[i].clone()).collect());
+            load.seg_rows += 1;
+            let cut = load.seg_rows >= SEGMENT_ROWS;
+            if cut || load.buf.len() >= CHUNK_BYTES {
+                load.send(slot, cut)?;
+            }
+            return Ok(());
+        }
         let start = w.params.len();
         for (j, &i) in w.pos.iter().enumerate() {
             let col = &w.cols[j];
@@ -740,9 +821,12 @@ impl Backend for Mysql {
 
     fn end_table(&mut self) -> Result<TableOutcome> {
         self.flush()?;
-        let Some(w) = self.writer.take() else {
+        let Some(mut w) = self.writer.take() else {
             return Ok(TableOutcome::default());
         };
+        if let Some(load) = w.load.as_mut() {
+            w.written = load.finish(&mut self.slot)?;
+        }
         if !w.staging {
             return Ok(TableOutcome {
                 inserted: w.written,
@@ -763,17 +847,30 @@ impl Backend for Mysql {
             .filter_map(|n| self.tables.iter().find(|t| &t.info.name == n))
             .map(|t| &t.info)
             .collect();
-        let (conn, secrets) = (&mut self.conn, &self.secrets);
-        fkcheck::check(quote, &tables, |sql| {
-            let ctx = |e: ::mysql::Error| {
-                Error::db("checking foreign keys", scrub(&e.to_string(), secrets))
-            };
-            let rows: Vec<::mysql::Row> = conn.query(sql).map_err(ctx)?;
-            Ok(rows
-                .into_iter()
-                .map(|r| r.unwrap().into_iter().map(render).collect())
-                .collect())
-        })
+        let (conn, secrets) = (live(&mut self.slot), &self.secrets);
+        let ctx =
+            |e: ::mysql::Error| Error::db("checking foreign keys", scrub(&e.to_string(), secrets));
+        for table in tables {
+            for fk in &table.foreign_keys {
+                // Each distinct value once (from the key's index) rather
+                // than each row: the rows are looked up only for a message.
+                let orphan: Option<u8> = conn.query_first(orphan_sql(table, fk)).map_err(ctx)?;
+                if orphan.is_none() {
+                    continue;
+                }
+                let rows: Vec<::mysql::Row> = conn
+                    .query(fkcheck::violations_sql(quote, table, fk))
+                    .map_err(ctx)?;
+                let rows: Vec<Vec<String>> = rows
+                    .into_iter()
+                    .map(|r| r.unwrap().into_iter().map(render).collect())
+                    .collect();
+                if !rows.is_empty() {
+                    return Err(fkcheck::violation_error(table, fk, &rows));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn commit(&mut self) -> Result<()> {
@@ -783,13 +880,368 @@ impl Backend for Mysql {
     }
 
     fn rollback(&mut self) -> Result<()> {
-        self.writer = None;
+        if let Some(loader) = self
+            .writer
+            .take()
+            .and_then(|w| w.load)
+            .and_then(|l| l.loader)
+        {
+            self.slot = Some(loader.abort());
+        }
         // ROLLBACK is harmless without an open transaction.
         let rolled = self.exec("rolling back", "ROLLBACK");
         let dropped = self.drop_staging();
         let restored = self.exec("rolling back", "SET FOREIGN_KEY_CHECKS = 1");
         rolled.and(dropped).and(restored)
     }
+}
+
+/// The connection, unless a table's loader thread holds it.
+fn live(slot: &mut Option<Conn>) -> &mut Conn {
+    slot.as_mut()
+        .expect("the connection is held by a table's loader")
+}
+
+// ---------------------------------------------------------------------------
+// LOAD DATA LOCAL
+//
+// MySQL's COPY: rows travel as tab-separated data, never as SQL. A thread
+// owns the connection while a table loads and streams the chunks the
+// importer encodes through a small bounded channel, so encoding and loading
+// overlap and memory stays flat. The server asks for a file by name; the
+// handler ignores the name and sends only these chunks.
+//
+// With LOCAL the server cannot stop the client mid-file, so it reports bad
+// values and duplicate keys as warnings and skips the row (IGNORE). Each
+// statement therefore must report as many rows as were sent and no
+// warning; otherwise the first warning is the error, naming the row's key
+// when it gives a row number. The rows of one statement are bounded
+// ([`SEGMENT_ROWS`]) and their keys kept for that.
+
+/// `LOAD DATA LOCAL INFILE … INTO TABLE into (cols)`; bytes travel as hex
+/// and bits as decimal, converted by `SET`.
+fn load_sql(into: &str, cols: &[Col]) -> String {
+    let mut list = Vec::with_capacity(cols.len());
+    let mut set = Vec::new();
+    // MariaDB forgets NO_AUTO_VALUE_ON_ZERO for an auto-increment column
+    // loaded directly when a SET clause is present: id 0 would become a
+    // new id. Assigned from a variable, it keeps 0.
+    let any_set = cols
+        .iter()
+        .any(|c| matches!(c.kind, Kind::Bytes | Kind::Bit));
+    for (i, c) in cols.iter().enumerate() {
+        let var = format!("@migplan_{i}");
+        match c.kind {
+            Kind::Bytes => set.push(format!("{} = UNHEX({var})", quote(&c.name))),
+            Kind::Bit => set.push(format!("{} = CAST({var} AS UNSIGNED)", quote(&c.name))),
+            _ if any_set && c.auto_increment => set.push(format!("{} = {var}", quote(&c.name))),
+            _ => {
+                list.push(quote(&c.name));
+                continue;
+            }
+        }
+        list.push(var);
+    }
+    let mut sql = format!(
+        "LOAD DATA LOCAL INFILE 'migplan' INTO TABLE {into} CHARACTER SET utf8mb4 \
+         FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({})",
+        list.join(", ")
+    );
+    if !set.is_empty() {
+        sql.push_str(" SET ");
+        sql.push_str(&set.join(", "));
+    }
+    sql
+}
+
+/// One encoded value as a `LOAD DATA` field.
+fn push_field(buf: &mut Vec<u8>, p: &My, col: &Col) {
+    match p {
+        My::NULL => buf.extend_from_slice(b"\\N"),
+        My::Int(i) => {
+            let _ = write!(buf, "{i}");
+        }
+        My::UInt(u) => {
+            let _ = write!(buf, "{u}");
+        }
+        // The single's exact value as a double: the server parses a double
+        // and narrows it, which gives back the same single.
+        My::Float(f) => {
+            let _ = write!(buf, "{:?}", f64::from(*f));
+        }
+        My::Double(d) => {
+            let _ = write!(buf, "{d:?}");
+        }
+        My::Bytes(b) if col.kind == Kind::Bytes => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.reserve(2 * b.len());
+            for &x in b {
+                buf.push(HEX[(x >> 4) as usize]);
+                buf.push(HEX[(x & 15) as usize]);
+            }
+        }
+        My::Bytes(b) => push_escaped(buf, b),
+        My::Date(..) | My::Time(..) => unreachable!("encode sends temporal values as text"),
+    }
+}
+
+/// Text with the field's special bytes escaped (`\\`, tab, newline, CR, NUL).
+fn push_escaped(buf: &mut Vec<u8>, b: &[u8]) {
+    let special = |x: &u8| matches!(x, b'\\' | b'\t' | b'\n' | b'\r' | 0);
+    if !b.iter().any(special) {
+        buf.extend_from_slice(b);
+        return;
+    }
+    for &x in b {
+        match x {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            0 => buf.extend_from_slice(b"\\0"),
+            _ => buf.push(x),
+        }
+    }
+}
+
+/// What the loader thread needs to know of its table.
+struct LoadCtx {
+    sql: String,
+    table: String,
+    key: Vec<String>,
+    secrets: Vec<String>,
+}
+
+/// A table's rows on their way into `LOAD DATA` statements.
+struct Load {
+    ctx: Arc<LoadCtx>,
+    /// Started with the first chunk.
+    loader: Option<Loader>,
+    /// Rows encoded, not yet handed over.
+    buf: Vec<u8>,
+    /// Their keys, for messages.
+    keys: Vec<Vec<Value>>,
+    /// Rows of the statement being filled, handed over or not.
+    seg_rows: usize,
+}
+
+impl Load {
+    /// Hands the encoded rows to the loader thread (starting it, with the
+    /// connection, the first time); `cut` ends the statement.
+    fn send(&mut self, slot: &mut Option<Conn>, cut: bool) -> Result<()> {
+        let chunk = Chunk {
+            buf: std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK_BYTES + (64 << 10))),
+            keys: std::mem::take(&mut self.keys),
+            last: cut,
+        };
+        if cut {
+            self.seg_rows = 0;
+        }
+        let loader = match self.loader.as_mut() {
+            Some(l) => l,
+            None => {
+                let conn = slot.take().expect("the connection is free");
+                self.loader
+                    .insert(Loader::start(conn, Arc::clone(&self.ctx)))
+            }
+        };
+        if loader.tx.send(chunk).is_ok() {
+            return Ok(());
+        }
+        // The thread stopped: a statement failed.
+        let (conn, result) = self.loader.take().expect("started above").join();
+        *slot = Some(conn);
+        result.and(Err(Error::db(
+            format!("loading `{}`", self.ctx.table),
+            "the loader stopped",
+        )))
+    }
+
+    /// Sends the last rows, waits for the server and returns the
+    /// connection to `slot`; the rows loaded.
+    fn finish(&mut self, slot: &mut Option<Conn>) -> Result<u64> {
+        if self.seg_rows > 0 {
+            self.send(slot, true)?;
+        }
+        let Some(loader) = self.loader.take() else {
+            return Ok(0);
+        };
+        let (conn, result) = loader.join();
+        *slot = Some(conn);
+        result
+    }
+}
+
+/// Encoded rows; `last` ends a `LOAD DATA` statement.
+struct Chunk {
+    buf: Vec<u8>,
+    keys: Vec<Vec<Value>>,
+    last: bool,
+}
+
+/// The thread that owns the connection while a table loads.
+struct Loader {
+    tx: SyncSender<Chunk>,
+    thread: JoinHandle<(Conn, Result<u64>)>,
+}
+
+impl Loader {
+    fn start(conn: Conn, ctx: Arc<LoadCtx>) -> Self {
+        let (tx, rx) = sync_channel(LOAD_QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("migplan-load-data".into())
+            .spawn(move || load_all(conn, &ctx, rx))
+            .expect("spawning the LOAD DATA thread");
+        Loader { tx, thread }
+    }
+
+    /// Every chunk was sent: the connection and the rows loaded.
+    fn join(self) -> (Conn, Result<u64>) {
+        drop(self.tx);
+        self.thread.join().expect("the LOAD DATA thread panicked")
+    }
+
+    /// Abandons the load (the transaction is about to roll back): the
+    /// statement under way ends with the rows sent so far.
+    fn abort(self) -> Conn {
+        self.join().0
+    }
+}
+
+/// The statement under way, shared with the driver's file handler.
+struct Segment {
+    rx: Receiver<Chunk>,
+    first: Option<Chunk>,
+    keys: Vec<Vec<Value>>,
+    /// The importer stopped mid-statement.
+    aborted: bool,
+}
+
+fn lock(seg: &Mutex<Segment>) -> std::sync::MutexGuard<'_, Segment> {
+    seg.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn load_all(mut conn: Conn, ctx: &LoadCtx, rx: Receiver<Chunk>) -> (Conn, Result<u64>) {
+    let seg = Arc::new(Mutex::new(Segment {
+        rx,
+        first: None,
+        keys: Vec::new(),
+        aborted: false,
+    }));
+    let mut total = 0u64;
+    let result = loop {
+        // Wait for rows before starting a statement: none means done.
+        let first = match lock(&seg).rx.recv() {
+            Ok(c) => c,
+            Err(_) => break Ok(total),
+        };
+        lock(&seg).first = Some(first);
+        let handler = {
+            let seg = Arc::clone(&seg);
+            // The file name the server asks for is ignored: only our rows go.
+            LocalInfileHandler::new(move |_name, out| stream(&mut lock(&seg), out))
+        };
+        conn.set_local_infile_handler(Some(handler));
+        let sent = conn.query_drop(&ctx.sql);
+        conn.set_local_infile_handler(None);
+        let s = lock(&seg);
+        if s.aborted {
+            break Ok(total);
+        }
+        if let Err(e) = sent {
+            break Err(Error::db(
+                format!("loading `{}`", ctx.table),
+                scrub(&e.to_string(), &ctx.secrets),
+            ));
+        }
+        let (loaded, warnings) = (conn.affected_rows(), conn.warnings());
+        if loaded != s.keys.len() as u64 || warnings > 0 {
+            break Err(load_error(&mut conn, ctx, &s.keys, loaded));
+        }
+        total += loaded;
+    };
+    (conn, result)
+}
+
+/// Writes the statement's chunks to the server, up to the one that ends it.
+fn stream(s: &mut Segment, out: &mut impl Write) -> std::io::Result<()> {
+    s.keys.clear();
+    let mut next = s.first.take();
+    loop {
+        let chunk = match next.take() {
+            Some(c) => c,
+            None => match s.rx.recv() {
+                Ok(c) => c,
+                Err(_) => {
+                    s.aborted = true;
+                    return Ok(());
+                }
+            },
+        };
+        out.write_all(&chunk.buf)?;
+        s.keys.extend(chunk.keys);
+        if chunk.last {
+            return Ok(());
+        }
+    }
+}
+
+/// Why a statement loaded fewer rows than sent, or warned: the server's
+/// first warning, with the row's key when it names a row.
+fn load_error(conn: &mut Conn, ctx: &LoadCtx, keys: &[Vec<Value>], loaded: u64) -> Error {
+    let warnings: Vec<(String, u32, String)> =
+        conn.query("SHOW WARNINGS LIMIT 1").unwrap_or_default();
+    let help = "\n  = help: LOAD DATA skips such rows with a warning; nothing was changed, the import was rolled back";
+    let Some((_, _, msg)) = warnings.into_iter().next() else {
+        return Error::Mismatch(format!(
+            "the server loaded {loaded} of {} rows of `{}`{help}",
+            keys.len(),
+            ctx.table
+        ));
+    };
+    let msg = scrub(&msg, &ctx.secrets);
+    match server_row(&msg).and_then(|n| keys.get(n.checked_sub(1)?)) {
+        Some(k) if !ctx.key.is_empty() => Error::Mismatch(format!(
+            "cannot write row {} of `{}`: {msg}{help}",
+            key_text(&ctx.key, k),
+            ctx.table
+        )),
+        _ => Error::Mismatch(format!(
+            "cannot write the rows of `{}`: {msg}{help}",
+            ctx.table
+        )),
+    }
+}
+
+/// `SELECT 1` if some distinct non-null value of the foreign key has no
+/// parent row.
+fn orphan_sql(table: &TableInfo, fk: &ForeignKey) -> String {
+    let vals: Vec<String> = (0..fk.columns.len()).map(|i| format!("v{i}")).collect();
+    let select: Vec<String> = fk
+        .columns
+        .iter()
+        .zip(&vals)
+        .map(|(c, v)| format!("{} AS {v}", quote(c)))
+        .collect();
+    let not_null: Vec<String> = fk
+        .columns
+        .iter()
+        .map(|c| format!("{} IS NOT NULL", quote(c)))
+        .collect();
+    let matches: Vec<String> = fk
+        .ref_columns
+        .iter()
+        .zip(&vals)
+        .map(|(r, v)| format!("p.{} = d.{v}", quote(r)))
+        .collect();
+    format!(
+        "SELECT 1 FROM (SELECT DISTINCT {} FROM {} WHERE {}) d WHERE NOT EXISTS (SELECT 1 FROM {} p WHERE {}) LIMIT 1",
+        select.join(", "),
+        quote(&table.name),
+        not_null.join(" AND "),
+        quote(&fk.ref_table),
+        matches.join(" AND "),
+    )
 }
 
 fn unsupported(table: &str, c: &Col) -> Error {
@@ -1077,6 +1529,8 @@ fn load_tables(conn: &mut Conn, mariadb: bool) -> ::mysql::Result<Vec<Table>> {
             generated,
             [num(7), num(8), num(9), num(10), num(11)],
         );
+        let mut col = col;
+        col.auto_increment = extra.contains("auto_increment");
         let t = &mut tables[ti];
         t.info.columns.push(ColumnInfo {
             name,
@@ -1280,6 +1734,7 @@ fn classify(
         fsp: fsp.unwrap_or(0) as usize,
         unsigned,
         generated,
+        auto_increment: false,
     };
     (ty, col)
 }
