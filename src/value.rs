@@ -197,6 +197,35 @@ impl ColumnType {
     }
 }
 
+/// Plain decimal notation: optional sign, digits, optional fraction (the
+/// form of [`Value::Decimal`]).
+pub fn is_decimal(s: &str) -> bool {
+    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.bytes().all(|b| b.is_ascii_digit())
+        && !(s.contains('.') && frac.is_empty())
+}
+
+/// The canonical text of a time of day, as values carry it: `HH:MM:SS`,
+/// then the microseconds with their trailing zeros trimmed.
+pub fn canonical_time(t: chrono::NaiveTime) -> String {
+    use chrono::Timelike;
+    let base = t.format("%H:%M:%S").to_string();
+    let micros = t.nanosecond() / 1000;
+    if micros == 0 {
+        return base;
+    }
+    let frac = format!("{micros:06}");
+    format!("{base}.{}", frac.trim_end_matches('0'))
+}
+
+/// The canonical text of a timestamp: `YYYY-MM-DD ` + [`canonical_time`].
+pub fn canonical_timestamp(n: chrono::NaiveDateTime) -> String {
+    format!("{} {}", n.format("%Y-%m-%d"), canonical_time(n.time()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

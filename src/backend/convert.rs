@@ -11,7 +11,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 
-use crate::value::Value;
+use crate::value::{Value, canonical_time, is_decimal};
 
 /// What a target column holds, as far as converting values goes.
 #[derive(Debug, Clone, PartialEq)]
@@ -114,16 +114,6 @@ pub fn convert<'a>(v: &'a Value, t: &Target) -> Res<'a> {
         Target::Enum(labels) => to_label(v, labels, false),
         Target::Set(labels) => to_label(v, labels, true),
     }
-}
-
-/// Plain decimal notation: optional sign, digits, optional fraction.
-pub fn is_decimal(s: &str) -> bool {
-    let s = s.strip_prefix(['-', '+']).unwrap_or(s);
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
-    !int.is_empty()
-        && int.bytes().all(|b| b.is_ascii_digit())
-        && frac.bytes().all(|b| b.is_ascii_digit())
-        && !(s.contains('.') && frac.is_empty())
 }
 
 fn found(v: &Value, expected: &str) -> String {
@@ -391,7 +381,7 @@ fn parse_time(s: &str) -> Result<String, String> {
         .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
         .map_err(|e| e.to_string())?;
     check_micros(t.nanosecond())?;
-    Ok(format_time(t))
+    Ok(canonical_time(t))
 }
 
 /// Parses `YYYY-MM-DD[ T]HH:MM[:SS[.f]]` with an optional offset (`Z`,
@@ -414,7 +404,7 @@ fn parse_timestamp(s: &str, with_tz: bool) -> Result<String, String> {
         }
     };
     check_micros(utc.nanosecond())?;
-    let text = format!("{} {}", utc.format("%Y-%m-%d"), format_time(utc.time()));
+    let text = format!("{} {}", utc.format("%Y-%m-%d"), canonical_time(utc.time()));
     Ok(if with_tz { text + "+00:00" } else { text })
 }
 
@@ -467,27 +457,17 @@ fn check_micros(nanos: u32) -> Result<(), String> {
     Ok(())
 }
 
-/// `HH:MM:SS` with the fraction's trailing zeros trimmed.
-fn format_time(t: NaiveTime) -> String {
-    let base = t.format("%H:%M:%S").to_string();
-    let micros = t.nanosecond() / 1000;
-    if micros == 0 {
-        return base;
-    }
-    let frac = format!("{micros:06}");
-    format!("{base}.{}", frac.trim_end_matches('0'))
-}
-
 /// The canonical text of an instant: `YYYY-MM-DD HH:MM:SS[.ffffff]+00:00`.
 pub fn canonical_instant(t: DateTime<Utc>) -> String {
     let n = t.naive_utc();
-    format!("{} {}+00:00", n.format("%Y-%m-%d"), format_time(n.time()))
+    format!(
+        "{} {}+00:00",
+        n.format("%Y-%m-%d"),
+        canonical_time(n.time())
+    )
 }
 
 /// The canonical text of a naive date and time.
-pub fn canonical_timestamp(n: NaiveDateTime) -> String {
-    format!("{} {}", n.format("%Y-%m-%d"), format_time(n.time()))
-}
 
 fn to_json(v: &Value) -> Res<'_> {
     match v {

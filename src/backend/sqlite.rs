@@ -10,7 +10,6 @@ use std::path::Path;
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, OpenFlags, ToSql, params_from_iter};
 
-use super::convert::is_decimal;
 use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
@@ -18,6 +17,7 @@ use super::{
 use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
+use crate::value::is_decimal;
 use crate::value::{ColumnType, Value};
 
 pub struct Sqlite {

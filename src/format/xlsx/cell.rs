@@ -12,7 +12,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::value::{ColumnType, Value};
+use crate::value::{ColumnType, Value, canonical_time, canonical_timestamp, is_decimal};
 
 /// Excel's largest exact integer: 2^53.
 pub(crate) const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
@@ -307,11 +307,6 @@ fn significant_digits(d: &str) -> usize {
         .count()
 }
 
-/// Plain decimal notation: optional sign, digits, optional fraction.
-pub(crate) fn is_decimal(s: &str) -> bool {
-    crate::backend::convert::is_decimal(s)
-}
-
 /// The decimal text of a number shown with `scale` fractional digits: the
 /// shortest text of the double, padded with zeros up to the scale.
 pub(crate) fn decimal_of(f: f64, scale: Option<u32>) -> String {
@@ -400,31 +395,16 @@ fn time_of(serial: f64) -> Option<NaiveTime> {
     )
 }
 
-/// `HH:MM:SS` with the fraction's trailing zeros trimmed (as convert.rs).
-fn format_time(t: NaiveTime) -> String {
-    let base = t.format("%H:%M:%S").to_string();
-    let micros = t.nanosecond() / 1000;
-    if micros == 0 {
-        return base;
-    }
-    let frac = format!("{micros:06}");
-    format!("{base}.{}", frac.trim_end_matches('0'))
-}
-
-fn canonical_ts(t: NaiveDateTime) -> String {
-    crate::backend::convert::canonical_timestamp(t)
-}
-
 /// The text a date cell shows: a date, a time or both.
 fn serial_text(serial: f64) -> Option<String> {
     if (0.0..1.0).contains(&serial) {
-        return time_of(serial).map(format_time);
+        return time_of(serial).map(canonical_time);
     }
     let t = datetime_of(serial)?;
     Some(if t.time() == NaiveTime::MIN {
         t.format("%Y-%m-%d").to_string()
     } else {
-        canonical_ts(t)
+        canonical_timestamp(t)
     })
 }
 
@@ -703,12 +683,12 @@ pub(crate) fn natural(cell: &In<'_>, note: &ColumnNote) -> Result<Value, Option<
         },
         T::Time => match cell {
             In::Num(f) | In::Date(f) => time_of(*f)
-                .map(|t| Value::Text(format_time(t)))
+                .map(|t| Value::Text(canonical_time(t)))
                 .ok_or_else(|| Some("a time is a fraction of a day (0 to 1)".into())),
             In::Str(s) => {
                 let s = s.trim();
                 match parse_time_text(s) {
-                    Some(t) => Ok(Value::Text(format_time(t))),
+                    Some(t) => Ok(Value::Text(canonical_time(t))),
                     None if is_long_time(s) => Ok(Value::Text(s.to_string())),
                     None => Err(None),
                 }
@@ -740,7 +720,7 @@ pub(crate) fn natural(cell: &In<'_>, note: &ColumnNote) -> Result<Value, Option<
                 }
                 _ => return Err(None),
             };
-            let text = canonical_ts(utc);
+            let text = canonical_timestamp(utc);
             Ok(Value::Text(if tz { text + "+00:00" } else { text }))
         }
         T::Json => {
