@@ -241,3 +241,51 @@ fn a_hand_made_workbook_with_bad_cells_lists_every_problem_and_writes_nothing() 
     assert_eq!(dump(&ws.open("t.db")), before);
     assert_eq!(count(&ws.open("t.db"), "awkward"), 0);
 }
+
+#[test]
+fn an_empty_cell_in_a_not_null_column_is_a_problem_but_empty_text_is_an_empty_string() {
+    let ws = Workspace::new();
+    let conn = ws.open("t.db");
+    conn.execute_batch("CREATE TABLE items (id INTEGER PRIMARY KEY, qty INTEGER NOT NULL, note TEXT NOT NULL, extra INTEGER);")
+        .unwrap();
+    let mut wb = Workbook::new();
+    let items = wb.add_worksheet().set_name("items").unwrap();
+    for (c, h) in ["id", "qty", "note", "extra"].iter().enumerate() {
+        items.write_string(0, c as u16, *h).unwrap();
+    }
+    items.write_number(1, 0, 1).unwrap();
+    items.write_number(1, 1, 5).unwrap(); // note empty: "" (NOT NULL text)
+    items.write_number(2, 0, 2).unwrap(); // qty empty: a problem
+    items.write_string(2, 2, "x").unwrap();
+    wb.save(ws.path("items.xlsx")).unwrap();
+
+    let out = ws.import("t.db", &["items.xlsx"]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = stderr(&out);
+    assert!(
+        err.contains("items!B3") && err.contains("NOT NULL"),
+        "{err}"
+    );
+    assert!(err.contains("1 problem"), "{err}");
+    assert_eq!(count(&ws.open("t.db"), "items"), 0);
+
+    // Filled in, it imports; the empty text cell is an empty string and the
+    // empty nullable cell NULL.
+    let mut wb = Workbook::new();
+    let items = wb.add_worksheet().set_name("items").unwrap();
+    for (c, h) in ["id", "qty", "note", "extra"].iter().enumerate() {
+        items.write_string(0, c as u16, *h).unwrap();
+    }
+    items.write_number(1, 0, 1).unwrap();
+    items.write_number(1, 1, 5).unwrap();
+    wb.save(ws.path("items.xlsx")).unwrap();
+    let out = ws.import("t.db", &["items.xlsx"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let row: (String, Option<i64>) = ws
+        .open("t.db")
+        .query_row("SELECT note, extra FROM items WHERE id = 1", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .unwrap();
+    assert_eq!(row, (String::new(), None));
+}

@@ -96,6 +96,10 @@ pub struct ColumnNote {
     /// Date cells hold UTC instants; values come back with `+00:00`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub utc: bool,
+    /// The column takes no NULL: an empty cell is a problem (unless it is
+    /// an empty string, `empty_is_text`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub not_null: bool,
     /// What text cells of this column carry, for people (`integers beyond
     /// ±2^53`, `base64` …). Reading does not need it: a column's type decides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -130,6 +134,7 @@ impl ColumnNote {
             empty_is_text: !nullable
                 && matches!(ty, ColumnType::Text | ColumnType::Enum | ColumnType::Set),
             utc: ty == ColumnType::TimestampTz,
+            not_null: !nullable,
             text_carries: text_carries.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -600,11 +605,11 @@ pub(crate) fn natural(cell: &In<'_>, note: &ColumnNote) -> Result<Value, Option<
         _ => false,
     };
     if blank {
-        return Ok(if note.empty_is_text {
-            Value::Text(String::new())
-        } else {
-            Value::Null
-        });
+        return match (note.empty_is_text, note.not_null) {
+            (true, _) => Ok(Value::Text(String::new())),
+            (false, true) => Err(Some("the column is NOT NULL: enter a value".into())),
+            (false, false) => Ok(Value::Null),
+        };
     }
     match note.ty {
         T::Bool => match cell {
