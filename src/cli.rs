@@ -77,12 +77,17 @@ pub struct RunArgs {
     /// Backup to write, overriding `[export] output`.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
-    /// Backup to import, overriding `[import] file`.
+    /// Backup to import, overriding `[import] file`. Repeat it for an
+    /// incremental chain (the full backup first), or name a folder.
     #[arg(long)]
-    pub file: Option<PathBuf>,
+    pub file: Vec<PathBuf>,
     /// Incremental start (RFC 3339), overriding `[export] since`.
     #[arg(long)]
     pub since: Option<String>,
+    /// The previous backup of an incremental chain: the export records its
+    /// id and, unless `--since` is given, starts at its export time.
+    #[arg(long)]
+    pub follows: Option<PathBuf>,
     /// Modules to export or import (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub modules: Vec<String>,
@@ -169,6 +174,9 @@ pub struct ExportArgs {
     /// Export only rows changed after this instant (RFC 3339).
     #[arg(long)]
     pub since: Option<String>,
+    /// The previous backup of an incremental chain (see `run --follows`).
+    #[arg(long)]
+    pub follows: Option<PathBuf>,
     #[arg(long, short)]
     pub output: PathBuf,
 }
@@ -177,7 +185,10 @@ pub struct ExportArgs {
 pub struct ImportArgs {
     #[arg(long)]
     pub db: String,
-    pub file: PathBuf,
+    /// The backup, or an incremental chain: the full backup, then its
+    /// increments in order (or one folder of them).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
     #[arg(long, value_enum)]
     pub conflict: Option<ConflictArg>,
     #[arg(long)]

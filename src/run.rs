@@ -25,6 +25,7 @@ use crate::schema::{Scripts, Status};
 pub fn run(args: &RunArgs) -> Result<String> {
     let mut plan = plan::load(&args.plan)?;
     apply_overrides(&mut plan, args)?;
+    let follows = follows(&mut plan, args.follows.as_deref(), args.since.is_some())?;
     if plan.kind == PlanKind::Copy {
         return copy(&plan, args);
     }
@@ -41,27 +42,87 @@ pub fn run(args: &RunArgs) -> Result<String> {
             args.output.as_deref(),
             status.version(),
             args.report,
+            follows,
         ),
         PlanKind::Import => {
-            let file = args
-                .file
-                .clone()
-                .or(plan.import.file.clone())
-                .ok_or_else(|| {
-                    Error::Usage(
-                        "no backup to import: set `[import] file` or pass `--file PATH`".into(),
-                    )
-                })?;
+            let files: Vec<PathBuf> = if args.file.is_empty() {
+                plan.import.file.clone().into_iter().collect()
+            } else {
+                args.file.clone()
+            };
+            if files.is_empty() {
+                return Err(Error::Usage(
+                    "no backup to import: set `[import] file` or pass `--file PATH`".into(),
+                ));
+            }
             let opts = ImportOptions {
                 conflict: args.conflict.map(Into::into),
                 modules: args.modules.clone(),
                 dry_run: args.dry_run,
                 schema_version: status.version(),
             };
-            let report = data::import(db.as_mut(), &plan, &file, &opts)?;
-            render(&report, args.report, |r| r.render_text())
+            let reports = data::import_files(db.as_mut(), &plan, &files, &opts)?;
+            render_imports(reports, args.dry_run, args.report)
         }
     }
+}
+
+/// One backup's report as ever; a chain's as one report per backup.
+fn render_imports(
+    mut reports: Vec<data::ImportReport>,
+    dry_run: bool,
+    fmt: ReportFormat,
+) -> Result<String> {
+    if reports.len() == 1 {
+        let report = reports.remove(0);
+        return render(&report, fmt, |r| r.render_text());
+    }
+    let chain = data::ChainReport {
+        dry_run,
+        files: reports,
+    };
+    render(&chain, fmt, |r| r.render_text())
+}
+
+/// `--follows PREVIOUS`: the export becomes an increment of the chain that
+/// ends at PREVIOUS. It records PREVIOUS's id and, unless `--since` was
+/// given, starts at PREVIOUS's export time. Returns the id followed.
+fn follows(plan: &mut Plan, previous: Option<&Path>, since_flag: bool) -> Result<Option<String>> {
+    let Some(previous) = previous else {
+        return Ok(None);
+    };
+    if plan.kind != PlanKind::Export {
+        return Err(Error::Usage(
+            "`--follows` applies to export plans: it names the backup an incremental export follows".into(),
+        ));
+    }
+    if plan.export.mode == ExportMode::Modules {
+        return Err(Error::Usage(
+            "`--follows` makes an incremental export; the plan's mode is `modules`".into(),
+        ));
+    }
+    let meta = format::read_meta(previous)?;
+    let id = meta.backup_id.clone().ok_or_else(|| {
+        Error::Usage(format!(
+            "{} records no backup id (it was written by an older migplan), so no backup can follow it\n  = help: take a new full backup to start a chain",
+            previous.display()
+        ))
+    })?;
+    let exported = parse_since(&meta.exported_at)?;
+    match plan.export.since {
+        Some(s) if since_flag && s > exported => {
+            return Err(Error::Usage(format!(
+                "`--since {}` is after {} was exported ({}): rows changed in between would be in neither backup",
+                s.to_rfc3339(),
+                previous.display(),
+                meta.exported_at
+            )));
+        }
+        Some(_) if since_flag => {}
+        _ => plan.export.since = Some(exported),
+    }
+    plan.export.mode = ExportMode::Incremental;
+    Ok(Some(id))
 }
 
 fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<()> {
@@ -224,6 +285,7 @@ fn export(
     output: Option<&Path>,
     version: Option<i64>,
     fmt: ReportFormat,
+    follows: Option<String>,
 ) -> Result<String> {
     let output = match output {
         Some(p) => p.to_path_buf(),
@@ -236,6 +298,7 @@ fn export(
         format: format_of(&output).unwrap_or(plan.export.format),
         output,
         schema_version: version,
+        follows,
     };
     for t in data::uncovered_tables(plan, &db.catalog()?) {
         eprintln!("note: table `{t}` is in no module of the plan and is left out");
@@ -295,11 +358,13 @@ fn toml_string(s: &str) -> String {
 
 /// `migplan export --db URL -o FILE`.
 pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
-    let plan = adhoc_plan(PlanKind::Export, "sqlite://:memory:")?;
+    let mut plan = adhoc_plan(PlanKind::Export, "sqlite://:memory:")?;
+    plan.export.since = args.since.as_deref().map(parse_since).transpose()?;
+    let follows = follows(&mut plan, args.follows.as_deref(), args.since.is_some())?;
     let url = DbUrl::parse(&args.db, Path::new("."))?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
     let version = Scripts::none().status(db.as_mut(), None)?.version();
-    let mode = match (&args.since, args.modules.is_empty()) {
+    let mode = match (&plan.export.since, args.modules.is_empty()) {
         (Some(_), _) => ExportMode::Incremental,
         (None, false) => ExportMode::Modules,
         (None, true) => ExportMode::Full,
@@ -317,11 +382,12 @@ pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
     };
     let opts = ExportOptions {
         mode,
-        since: args.since.as_deref().map(parse_since).transpose()?,
+        since: plan.export.since,
         modules: vec![],
         output: args.output.clone(),
         format,
         schema_version: version,
+        follows,
     };
     let report = data::export(db.as_mut(), &plan, &opts)?;
     Ok(report.render_text())
@@ -339,8 +405,8 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
         dry_run: args.dry_run,
         schema_version: version,
     };
-    let report = data::import(db.as_mut(), &plan, &args.file, &opts)?;
-    render(&report, args.report, |r| r.render_text())
+    let reports = data::import_files(db.as_mut(), &plan, &args.files, &opts)?;
+    render_imports(reports, args.dry_run, args.report)
 }
 
 /// `migplan schema status PLAN`.

@@ -54,7 +54,7 @@ fn rows_of(ws: &Workspace, file: &str) -> Vec<String> {
     std::fs::read_to_string(ws.path(file))
         .unwrap()
         .lines()
-        .filter(|l| !l.contains("\"exported_at\""))
+        .filter(|l| !l.contains("\"exported_at\"") && !l.contains("\"backup_id\""))
         .map(String::from)
         .collect()
 }

@@ -728,3 +728,50 @@ fn every_type_round_trips_by_inserts_when_load_data_is_off() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(src.dump(), dst.dump());
 }
+
+/// An incremental chain: full, then two increments each following the one
+/// before (`--follows`), restored in one transaction; out of order refused.
+#[test]
+fn incremental_chain_restores_the_source_and_refuses_a_wrong_order() {
+    let (Some(src), Some(dst)) = (server::mysql("chain_src"), server::mysql("chain_dst")) else {
+        return;
+    };
+    let ws = Workspace::new();
+    for db in [&src, &dst] {
+        db.execute("CREATE TABLE parents (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)) ENGINE=InnoDB");
+        db.execute("CREATE TABLE children (id INT PRIMARY KEY, parent_id INT NOT NULL, note VARCHAR(64), updated_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), FOREIGN KEY (parent_id) REFERENCES parents(id)) ENGINE=InnoDB");
+    }
+    src.execute("INSERT INTO parents (id, name) VALUES (1, 'one'), (2, 'two')");
+    src.execute("INSERT INTO children (id, parent_id, note) VALUES (1, 1, 'a'), (2, 2, 'b')");
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(50));
+    let export_following = |file: &str, previous: Option<&str>| {
+        let mut cmd = ws.migplan();
+        cmd.args(["export", "--db", &src.url, "-o", file]);
+        if let Some(p) = previous {
+            cmd.args(["--follows", p]);
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    export_following("full.json", None);
+    pause();
+    src.execute("UPDATE parents SET name = 'one, renamed', updated_at = NOW(6) WHERE id = 1");
+    src.execute("INSERT INTO parents (id, name) VALUES (3, 'three')");
+    src.execute("INSERT INTO children (id, parent_id, note) VALUES (3, 3, 'c')");
+    pause();
+    export_following("inc1.json", Some("full.json"));
+    pause();
+    src.execute("UPDATE children SET note = 'b, edited', updated_at = NOW(6) WHERE id = 2");
+    src.execute("INSERT INTO children (id, parent_id, note) VALUES (4, 1, 'd')");
+    pause();
+    export_following("inc2.json", Some("inc1.json"));
+
+    let out = import(&ws, &dst, &["full.json", "inc2.json", "inc1.json"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("out of order"), "{}", stderr(&out));
+    assert_eq!(dst.count("parents"), 0);
+
+    let out = import(&ws, &dst, &["full.json", "inc1.json", "inc2.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(src.dump(), dst.dump());
+}

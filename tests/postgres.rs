@@ -789,3 +789,51 @@ fn plain_indexes_dropped_for_the_load_come_back_identical_and_stay_after_a_failu
         0
     );
 }
+
+/// An incremental chain: full, then two increments each following the one
+/// before (`--follows`), restored in one transaction; a gap is refused.
+#[test]
+fn incremental_chain_restores_the_source_and_refuses_a_gap() {
+    let (Some(src), Some(dst)) = (server::postgres("chain_src"), server::postgres("chain_dst"))
+    else {
+        return;
+    };
+    let schema = "CREATE TABLE parents (id integer PRIMARY KEY, name text NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());
+         CREATE TABLE children (id integer PRIMARY KEY, parent_id integer NOT NULL REFERENCES parents(id), note text, updated_at timestamptz NOT NULL DEFAULT clock_timestamp());";
+    src.execute(schema);
+    dst.execute(schema);
+    src.execute(
+        "INSERT INTO parents (id, name) VALUES (1, 'one'), (2, 'two');
+         INSERT INTO children (id, parent_id, note) VALUES (1, 1, 'a'), (2, 2, 'b');",
+    );
+    let ws = Workspace::new();
+    let pause = || std::thread::sleep(std::time::Duration::from_millis(50));
+    ok(&export(&ws, &src, "full.json", &[]));
+    pause();
+    src.execute(
+        "UPDATE parents SET name = 'one, renamed', updated_at = clock_timestamp() WHERE id = 1;
+         INSERT INTO parents (id, name) VALUES (3, 'three');
+         INSERT INTO children (id, parent_id, note) VALUES (3, 3, 'c');",
+    );
+    pause();
+    ok(&export(&ws, &src, "inc1.json", &["--follows", "full.json"]));
+    pause();
+    src.execute(
+        "UPDATE children SET note = 'b, edited', updated_at = clock_timestamp() WHERE id = 2;
+         INSERT INTO children (id, parent_id, note) VALUES (4, 1, 'd');",
+    );
+    pause();
+    ok(&export(&ws, &src, "inc2.json", &["--follows", "inc1.json"]));
+    assert_eq!(
+        json(&ws, "inc2.json")["data"]["parents"],
+        serde_json::json!([])
+    );
+
+    let out = import(&ws, &dst, &["full.json", "inc2.json"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("gap: inc2.json"), "{}", stderr(&out));
+    assert_eq!(dst.count("parents"), 0);
+
+    ok(&import(&ws, &dst, &["full.json", "inc1.json", "inc2.json"]));
+    assert_eq!(dump(&src), dump(&dst));
+}

@@ -132,6 +132,8 @@ fn meta() -> BackupMeta {
         export_type: "full".into(),
         modules: vec!["tiku".into()],
         incremental_since: None,
+        backup_id: None,
+        follows: None,
         source_engine: "sqlite".into(),
         tables: vec![questions()],
     }

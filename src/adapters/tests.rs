@@ -83,6 +83,8 @@ fn meta(version: i64, tables: Vec<TableMeta>) -> BackupMeta {
         export_type: "full".into(),
         modules: vec![],
         incremental_since: None,
+        backup_id: None,
+        follows: None,
         source_engine: "sqlite".into(),
         tables,
     }

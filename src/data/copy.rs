@@ -55,6 +55,7 @@ fn copy_snapshot(
         output: PathBuf::new(),
         format: crate::format::Format::Json,
         schema_version: None,
+        follows: None,
     };
     let metas = dag
         .order()
@@ -70,6 +71,8 @@ fn copy_snapshot(
         export_type: "full".into(),
         modules: vec![],
         incremental_since: None,
+        backup_id: None,
+        follows: None,
         source_engine: source.engine().name().into(),
         tables: metas,
     };

@@ -22,6 +22,8 @@ pub struct ExportOptions {
     pub output: PathBuf,
     pub format: Format,
     pub schema_version: Option<i64>,
+    /// The id of the backup an incremental export follows (`--follows`).
+    pub follows: Option<String>,
 }
 
 pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result<ExportReport> {
@@ -123,6 +125,11 @@ fn backup_meta(
             .map(|s| s.to_rfc3339()),
         source_engine: db.engine().name().into(),
         tables,
+        backup_id: Some(format::new_backup_id()),
+        follows: opts
+            .follows
+            .clone()
+            .filter(|_| opts.mode == ExportMode::Incremental),
     }
 }
 

@@ -123,48 +123,113 @@ fn import_workbook(
 /// Writes the tables `meta` describes into `db` in one transaction: `feed`
 /// hands the rows to the importer (from a backup file, or from a source
 /// database for `copy`). Commits unless a dry run; any failure rolls back.
-pub(super) fn load(
+pub(super) fn load<'f>(
     db: &mut dyn Backend,
     plan: &Plan,
     meta: &BackupMeta,
     opts: &ImportOptions,
     label: &str,
-    feed: impl FnOnce(&mut Importer<'_>) -> Result<()>,
+    feed: impl FnOnce(&mut Importer<'_>) -> Result<()> + 'f,
 ) -> Result<ImportReport> {
+    let part = Part {
+        meta: meta.clone(),
+        label: label.to_string(),
+        conflict: None,
+        feed: Box::new(feed),
+    };
+    Ok(load_parts(db, plan, vec![part], opts)?.remove(0))
+}
+
+/// One input of a load: a backup (or a source database) with the rows
+/// `feed` hands to the importer.
+pub(super) struct Part<'f> {
+    pub meta: BackupMeta,
+    pub label: String,
+    /// Overrides every table's policy for this part (a chain's increments
+    /// overwrite), before `--conflict` and the plan.
+    pub conflict: Option<Conflict>,
+    #[allow(clippy::type_complexity)]
+    pub feed: Box<dyn FnOnce(&mut Importer<'_>) -> Result<()> + 'f>,
+}
+
+/// Writes several inputs one after another into one transaction (an
+/// incremental chain: the base, then each increment): every part's tables
+/// and columns are checked before the transaction starts; a table may be
+/// written by several parts. One report per part; commits unless a dry
+/// run; any failure rolls everything back.
+pub(super) fn load_parts(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    parts: Vec<Part<'_>>,
+    opts: &ImportOptions,
+) -> Result<Vec<ImportReport>> {
     let catalog = db.catalog()?;
-    let jobs = plan_jobs(plan, &catalog, meta, opts)?;
-    let names: Vec<String> = meta
-        .tables
-        .iter()
-        .map(|t| t.name.clone())
-        .filter(|t| jobs.contains_key(t))
-        .collect();
-    let dag = Dag::build(plan, &catalog, &names)?;
-    let order: Vec<String> = dag.order().map(String::from).collect();
-    let parents = order
-        .iter()
-        .map(|t| {
-            (
-                t.clone(),
-                dag.parents(t).into_iter().map(String::from).collect(),
-            )
-        })
-        .collect();
+    let mut planned = Vec::new();
+    let mut all: Vec<String> = Vec::new();
+    for part in &parts {
+        let conflict = part.conflict.or(opts.conflict);
+        let jobs = plan_jobs(plan, &catalog, &part.meta, conflict, &opts.modules)?;
+        let names: Vec<String> = part
+            .meta
+            .tables
+            .iter()
+            .map(|t| t.name.clone())
+            .filter(|t| jobs.contains_key(t))
+            .collect();
+        let dag = Dag::build(plan, &catalog, &names)?;
+        let order: Vec<String> = dag.order().map(String::from).collect();
+        let parents: HashMap<String, Vec<String>> = order
+            .iter()
+            .map(|t| {
+                (
+                    t.clone(),
+                    dag.parents(t).into_iter().map(String::from).collect(),
+                )
+            })
+            .collect();
+        for t in &order {
+            if !all.contains(t) {
+                all.push(t.clone());
+            }
+        }
+        planned.push((jobs, parents, order));
+    }
+    let order: Vec<String> = if planned.len() == 1 {
+        planned[0].2.clone()
+    } else {
+        Dag::build(plan, &catalog, &all)?
+            .order()
+            .map(String::from)
+            .collect()
+    };
     if let Err(e) = db.begin_write(&order) {
         return Err(rolled_back(db, e));
     }
-    let total = meta.tables.iter().map(|t| t.rows).sum();
-    let mut importer = Importer::new(db, jobs, parents, total);
-    let result = feed(&mut importer).and_then(|_| importer.finish(&order));
+    let total = parts
+        .iter()
+        .flat_map(|p| &p.meta.tables)
+        .map(|t| t.rows)
+        .sum();
+    let mut importer = Importer::new(db, HashMap::new(), HashMap::new(), total);
+    let mut reports = Vec::new();
+    let mut result = Ok(());
+    for (part, (jobs, parents, part_order)) in parts.into_iter().zip(planned) {
+        importer.next_part(jobs, parents);
+        result = (part.feed)(&mut importer).and_then(|_| importer.replay_parked(&part_order));
+        reports.push(ImportReport {
+            file: part.label,
+            dry_run: opts.dry_run,
+            tables: part_order
+                .iter()
+                .filter_map(|t| importer.counts.remove(t))
+                .collect(),
+        });
+        if result.is_err() {
+            break;
+        }
+    }
+    let result = result.and_then(|_| importer.verdict());
     let bar = importer.bar.clone();
-    let report = ImportReport {
-        file: label.to_string(),
-        dry_run: opts.dry_run,
-        tables: order
-            .iter()
-            .filter_map(|t| importer.counts.remove(t))
-            .collect(),
-    };
     bar.finish_and_clear();
     let ended = match result {
         Ok(()) if !opts.dry_run => db.commit(),
@@ -172,7 +237,7 @@ pub(super) fn load(
         Err(e) => Err(e),
     };
     match ended {
-        Ok(()) => Ok(report),
+        Ok(()) => Ok(reports),
         Err(e) => Err(rolled_back(db, e)),
     }
 }
@@ -218,16 +283,13 @@ fn plan_jobs(
     plan: &Plan,
     catalog: &Catalog,
     meta: &BackupMeta,
-    opts: &ImportOptions,
+    conflict: Option<Conflict>,
+    modules: &[String],
 ) -> Result<HashMap<String, Job>> {
-    let chosen: Option<HashSet<String>> = if opts.modules.is_empty() {
+    let chosen: Option<HashSet<String>> = if modules.is_empty() {
         None
     } else {
-        Some(
-            select_tables(plan, catalog, &opts.modules)?
-                .into_iter()
-                .collect(),
-        )
+        Some(select_tables(plan, catalog, modules)?.into_iter().collect())
     };
     let mut jobs = HashMap::new();
     for t in &meta.tables {
@@ -237,7 +299,7 @@ fn plan_jobs(
         let info = catalog
             .table(&t.name)
             .ok_or_else(|| missing_table(&t.name, meta))?;
-        let conflict = opts.conflict.unwrap_or_else(|| plan.conflict_for(&t.name));
+        let conflict = conflict.unwrap_or_else(|| plan.conflict_for(&t.name));
         jobs.insert(t.name.clone(), job(plan, info, t, conflict)?);
     }
     Ok(jobs)
@@ -442,15 +504,31 @@ impl<'a> Importer<'a> {
         Ok(())
     }
 
-    /// After the whole input: parked tables in DAG order, the bulk
-    /// foreign-key check, then the verdict on conflicts.
-    pub(super) fn finish(&mut self, order: &[String]) -> Result<()> {
+    /// Starts the next part of a load: its tables, policies and parents.
+    /// A table already written by an earlier part is written again (the
+    /// backends merge into a table that holds rows).
+    fn next_part(&mut self, jobs: HashMap<String, Job>, parents: HashMap<String, Vec<String>>) {
+        self.jobs = jobs;
+        self.parents = parents;
+        self.done.clear();
+        self.parked.clear();
+        self.current = None;
+    }
+
+    /// After a part's whole input: its parked tables in DAG order.
+    fn replay_parked(&mut self, order: &[String]) -> Result<()> {
         for t in order {
             if let Some(i) = self.parked.iter().position(|(p, _)| p == t) {
                 let (table, spool) = self.parked.remove(i);
                 self.replay(table, spool)?;
             }
         }
+        Ok(())
+    }
+
+    /// After every part: the verdict on conflicts, then the bulk
+    /// foreign-key check.
+    fn verdict(&mut self) -> Result<()> {
         if self.conflict_total > 0 {
             return Err(Error::Conflict {
                 table: self.first_conflict_table.clone().unwrap_or_default(),

@@ -1,16 +1,18 @@
 //! The data phase: export, import and copy in DAG order. The only
 //! part of migplan that sees both a backend and a format.
 
+mod chain;
 mod copy;
 mod export;
 mod import;
 mod progress;
 mod report;
 
+pub use chain::import_files;
 pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};
 pub use import::{ImportOptions, import, upgrade_chain};
-pub use report::{ExportReport, ImportReport, TableCounts};
+pub use report::{ChainReport, ExportReport, ImportReport, TableCounts};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};

@@ -43,6 +43,37 @@ impl ImportReport {
     }
 }
 
+/// An incremental chain: one report per backup, in the order applied
+/// (all in one transaction).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChainReport {
+    pub dry_run: bool,
+    pub files: Vec<ImportReport>,
+}
+
+impl ChainReport {
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        for (i, r) in self.files.iter().enumerate() {
+            let what = if i == 0 { "base" } else { "increment" };
+            out.push_str(&format!("{what} {}\n", r.file));
+            let quiet = ImportReport {
+                dry_run: false,
+                ..r.clone()
+            };
+            out.push_str(&quiet.render_text());
+        }
+        out.push_str(&format!(
+            "applied a chain of {} backups in one transaction\n",
+            self.files.len()
+        ));
+        if self.dry_run {
+            out.push_str("dry run: every change was rolled back\n");
+        }
+        out
+    }
+}
+
 fn row(t: &TableCounts) -> String {
     format!(
         "{:<24} {:>10} {:>10} {:>12} {:>8}\n",

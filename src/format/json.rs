@@ -966,6 +966,8 @@ mod tests {
             export_type: "full".into(),
             modules: Vec::new(),
             incremental_since: None,
+            backup_id: None,
+            follows: None,
             source_engine: "sqlite".into(),
             tables,
         }

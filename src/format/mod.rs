@@ -40,6 +40,19 @@ pub struct BackupMeta {
     pub incremental_since: Option<String>,
     pub source_engine: String,
     pub tables: Vec<TableMeta>,
+    /// This backup's id (random hex), so an incremental backup can name the
+    /// backup it follows. Absent in backups from older versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup_id: Option<String>,
+    /// For incremental backups in a chain: the `backup_id` of the backup
+    /// this one follows (docs/plans.md, "Incremental chains").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub follows: Option<String>,
+}
+
+/// A fresh backup id: 128 random bits in hex.
+pub fn new_backup_id() -> String {
+    hex::encode(rand::random::<[u8; 16]>())
 }
 
 impl BackupMeta {

@@ -389,6 +389,8 @@ fn backup_meta(wm: Option<&WorkbookMeta>, tables: Vec<TableMeta>) -> BackupMeta 
             export_type: "workbook".into(),
             modules: Vec::new(),
             incremental_since: None,
+            backup_id: None,
+            follows: None,
             source_engine: "xlsx".into(),
             tables,
         },

@@ -44,6 +44,8 @@ fn meta(tables: Vec<TableMeta>) -> BackupMeta {
         export_type: "full".into(),
         modules: vec!["m".into()],
         incremental_since: None,
+        backup_id: None,
+        follows: None,
         source_engine: "sqlite".into(),
         tables,
     }

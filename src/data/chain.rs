@@ -1,0 +1,210 @@
+//! Incremental chains: a full (or modules) backup, then the incremental
+//! backups that follow it, each recording the `backup_id` of the one before
+//! (`follows`). The chain is checked whole before anything is written, then
+//! every backup goes into the one write transaction, in order; increments
+//! overwrite the rows they carry.
+
+use std::path::{Path, PathBuf};
+
+use super::import::{Part, load_parts};
+use super::{ImportOptions, ImportReport, import, upgrade_chain};
+use crate::adapters::{AdapterSet, Upgrader};
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::format::{self, BackupMeta, Format};
+use crate::plan::{Conflict, Plan};
+
+/// Imports `files`: one backup as ever, or a chain — several backups in
+/// order, or one folder whose JSON backups are ordered by their links.
+pub fn import_files(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    files: &[PathBuf],
+    opts: &ImportOptions,
+) -> Result<Vec<ImportReport>> {
+    let chain = match files {
+        [one] if one.is_dir() => from_folder(one)?,
+        [one] => return Ok(vec![import(db, plan, one, opts)?]),
+        many => in_order(many)?,
+    };
+    let adapters = AdapterSet::load(&plan.import.adapters)?;
+    let mut upgrades = Vec::new();
+    for (path, meta) in &chain {
+        let up = upgrade_chain(&adapters, meta, opts.schema_version)?;
+        if up.is_none() {
+            check_version(path, meta, opts.schema_version)?;
+        }
+        upgrades.push(up);
+    }
+    let mut parts = Vec::new();
+    for (i, ((path, meta), up)) in chain.iter().zip(&upgrades).enumerate() {
+        // The base keeps the plan's policy; each increment overwrites.
+        let conflict = (i > 0).then_some(Conflict::Overwrite);
+        let label = path.display().to_string();
+        let part = match up {
+            None => Part {
+                meta: meta.clone(),
+                label,
+                conflict,
+                feed: Box::new(move |importer| format::read_backup(path, importer)),
+            },
+            Some(up) => Part {
+                meta: up.plan(meta)?.meta().clone(),
+                label,
+                conflict,
+                feed: Box::new(move |importer| {
+                    format::read_backup(path, &mut Upgrader::new(up, importer))
+                }),
+            },
+        };
+        parts.push(part);
+    }
+    load_parts(db, plan, parts, opts)
+}
+
+fn check_version(path: &Path, meta: &BackupMeta, db: Option<i64>) -> Result<()> {
+    match (meta.schema_version, db) {
+        (Some(b), Some(d)) if b > d => Err(Error::Mismatch(format!(
+            "{} is from schema version {b}, the database is at version {d}\n  = help: apply the newer schema scripts first (`migplan schema up PLAN`); nothing was changed",
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+fn id_of(meta: &BackupMeta) -> &str {
+    meta.backup_id.as_deref().unwrap_or("no id")
+}
+
+/// The metas of the files, which must all be JSON backups.
+fn read_metas(files: &[PathBuf]) -> Result<Vec<(PathBuf, BackupMeta)>> {
+    files
+        .iter()
+        .map(|f| {
+            if Format::detect(f)? != Format::Json {
+                return Err(Error::Usage(format!(
+                    "{} is a workbook: an incremental chain is made of JSON backups",
+                    name(f)
+                )));
+            }
+            Ok((f.clone(), format::read_meta(f)?))
+        })
+        .collect()
+}
+
+/// Several files given in order: the first is the base, each next one an
+/// incremental backup following the one before it.
+fn in_order(files: &[PathBuf]) -> Result<Vec<(PathBuf, BackupMeta)>> {
+    let chain = read_metas(files)?;
+    let (base, base_meta) = &chain[0];
+    if base_meta.export_type == "incremental" {
+        return Err(Error::Usage(format!(
+            "{} is an incremental backup, so it cannot start a chain\n  = help: give the full backup it builds on first; nothing was changed",
+            name(base)
+        )));
+    }
+    for w in 0..chain.len() - 1 {
+        let (prev, prev_meta) = &chain[w];
+        let (next, next_meta) = &chain[w + 1];
+        if next_meta.export_type != "incremental" {
+            return Err(Error::Usage(format!(
+                "{} is a {} backup: only incremental backups may follow the first backup of a chain; nothing was changed",
+                name(next),
+                next_meta.export_type
+            )));
+        }
+        let Some(follows) = next_meta.follows.as_deref() else {
+            return Err(no_link(next));
+        };
+        if prev_meta.backup_id.as_deref() == Some(follows) {
+            continue;
+        }
+        // The backup it follows comes later in the list: out of order.
+        if let Some((later, _)) = chain[w + 2..]
+            .iter()
+            .find(|(_, m)| m.backup_id.as_deref() == Some(follows))
+        {
+            return Err(Error::Usage(format!(
+                "out of order: {} follows {} ({follows}), which comes after it in the chain\n  = help: give the backups oldest first; nothing was changed",
+                name(next),
+                name(later)
+            )));
+        }
+        return Err(Error::Usage(format!(
+            "gap: {} follows backup {follows}, but the previous backup in the chain is {} ({})\n  = help: give every backup of the chain, in order; nothing was changed",
+            name(next),
+            name(prev),
+            id_of(prev_meta)
+        )));
+    }
+    Ok(chain)
+}
+
+fn no_link(file: &Path) -> Error {
+    Error::Usage(format!(
+        "{} is an incremental backup that records no previous backup, so it cannot be placed in a chain\n  = help: export increments with `--follows PREVIOUS.json`; nothing was changed",
+        name(file)
+    ))
+}
+
+/// A folder: the chain that ends at its newest backup, walked back along
+/// `follows` to a full (or modules) backup. Backups not on it are left out.
+fn from_folder(dir: &Path) -> Result<Vec<(PathBuf, BackupMeta)>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(Error::Usage(format!(
+            "{} holds no `*.json` backups",
+            dir.display()
+        )));
+    }
+    let all = read_metas(&files)?;
+    let instant = |m: &BackupMeta| chrono::DateTime::parse_from_rfc3339(&m.exported_at).ok();
+    let newest = (0..all.len())
+        .max_by_key(|&i| (instant(&all[i].1), i))
+        .expect("not empty");
+    let mut chain = vec![newest];
+    loop {
+        let (path, meta) = &all[*chain.last().expect("not empty")];
+        if meta.export_type != "incremental" {
+            break;
+        }
+        let follows = meta.follows.as_deref().ok_or_else(|| no_link(path))?;
+        let Some(prev) = all
+            .iter()
+            .position(|(_, m)| m.backup_id.as_deref() == Some(follows))
+        else {
+            return Err(Error::Usage(format!(
+                "gap: {} follows backup {follows}, which is not in {}\n  = help: put every backup of the chain in the folder; nothing was changed",
+                name(path),
+                dir.display()
+            )));
+        };
+        if chain.contains(&prev) {
+            return Err(Error::Usage(format!(
+                "the backups in {} follow each other in a loop",
+                dir.display()
+            )));
+        }
+        chain.push(prev);
+    }
+    chain.reverse();
+    if chain.len() < all.len() {
+        eprintln!(
+            "note: {} of the {} backups in {} are not on the chain ending at {} and are left out",
+            all.len() - chain.len(),
+            all.len(),
+            dir.display(),
+            name(&all[newest].0)
+        );
+    }
+    Ok(chain.into_iter().map(|i| all[i].clone()).collect())
+}
