@@ -91,6 +91,10 @@ pub struct RunArgs {
     /// Modules to export or import (comma-separated).
     #[arg(long, value_delimiter = ',')]
     pub modules: Vec<String>,
+    /// Modules export: add the rows the modules' rows reference, overriding
+    /// `[export] closure`.
+    #[arg(long)]
+    pub closure: bool,
     /// Conflict policy for every table, overriding the plan.
     #[arg(long, value_enum)]
     pub conflict: Option<ConflictArg>,

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::adapters::AdapterSet;
 use crate::backend::{self, Backend, DbUrl, OpenOptions};
+use crate::catalog::Catalog;
 use crate::cli::{
     ExportArgs, FileFormat, ImportArgs, PlanArgs, PlanFormat, ReportFormat, RunArgs, SchemaArgs,
     ValidateArgs, ValidateFormat, write_out,
@@ -137,6 +138,15 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<()> {
         if plan.export.mode == ExportMode::Full {
             plan.export.mode = ExportMode::Modules;
         }
+    }
+    if args.closure {
+        if plan.kind != PlanKind::Export {
+            return Err(Error::Usage(
+                "`--closure` applies to export plans: it adds referenced rows to a modules export"
+                    .into(),
+            ));
+        }
+        plan.export.closure = true;
     }
     if args.dry_run && !matches!(plan.kind, PlanKind::Import | PlanKind::Copy) {
         return Err(Error::Usage(
@@ -299,9 +309,14 @@ fn export(
         output,
         schema_version: version,
         follows,
+        closure: plan.export.closure,
     };
-    for t in data::uncovered_tables(plan, &db.catalog()?) {
-        eprintln!("note: table `{t}` is in no module of the plan and is left out");
+    let catalog = db.catalog()?;
+    let pulled = closure_view(plan, &catalog)?;
+    for t in data::uncovered_tables(plan, &catalog) {
+        if !pulled.iter().any(|c| c.table == t) {
+            eprintln!("note: table `{t}` is in no module of the plan and is left out");
+        }
     }
     let report = data::export(db, plan, &opts)?;
     render(&report, fmt, |r| r.render_text())
@@ -388,6 +403,7 @@ pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
         format,
         schema_version: version,
         follows,
+        closure: false,
     };
     let report = data::export(db.as_mut(), &plan, &opts)?;
     Ok(report.render_text())
@@ -476,7 +492,36 @@ struct PlanView {
     /// The adapter chain an older backup goes through, one line each.
     adapters: Vec<String>,
     tables: Vec<PlanStep>,
+    /// Tables `[export] closure` pulls in (their referenced rows only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    closure: Vec<ClosureStep>,
     notes: Vec<String>,
+}
+
+/// A table `[export] closure` pulls in, and the references that pull it in.
+#[derive(Debug, Serialize)]
+struct ClosureStep {
+    table: String,
+    referenced_by: Vec<String>,
+}
+
+/// The tables a modules export with `[export] closure` pulls in, from the
+/// catalog's foreign keys (no rows read).
+fn closure_view(plan: &Plan, catalog: &Catalog) -> Result<Vec<ClosureStep>> {
+    if plan.kind != PlanKind::Export
+        || !plan.export.closure
+        || plan.export.mode != ExportMode::Modules
+    {
+        return Ok(vec![]);
+    }
+    let tables = data::select_tables(plan, catalog, &plan.export.modules)?;
+    Ok(data::closure_tables(catalog, &tables)
+        .into_iter()
+        .map(|(table, referenced_by)| ClosureStep {
+            table,
+            referenced_by,
+        })
+        .collect())
 }
 
 /// `migplan plan PLAN`: the ordered steps, changing nothing.
@@ -551,6 +596,7 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         pending_scripts: status.pending.iter().map(|s| s.label()).collect(),
         adapters,
         tables: steps,
+        closure: closure_view(&plan, &catalog)?,
         notes,
     };
     match args.format {
@@ -646,6 +692,13 @@ fn render_plan(v: &PlanView) -> String {
             t.module.as_deref().unwrap_or("-"),
             t.rows,
             t.conflict
+        ));
+    }
+    for c in &v.closure {
+        out.push_str(&format!(
+            "closure  {:<28} (referenced by {})\n",
+            c.table,
+            c.referenced_by.join(", ")
         ));
     }
     out

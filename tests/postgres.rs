@@ -837,3 +837,66 @@ fn incremental_chain_restores_the_source_and_refuses_a_gap() {
     ok(&import(&ws, &dst, &["full.json", "inc1.json", "inc2.json"]));
     assert_eq!(dump(&src), dump(&dst));
 }
+
+/// `[export] closure`: a module export carries the rows its rows reference
+/// (a chain with a self-reference at the top) and imports alone into an
+/// empty database; unreferenced parents stay behind.
+const CLOSURE_SCHEMA: [&str; 5] = [
+    "CREATE TABLE users (id integer PRIMARY KEY, name varchar(40) NOT NULL)",
+    "CREATE TABLE categories (id integer PRIMARY KEY, parent_id integer, FOREIGN KEY (parent_id) REFERENCES categories(id))",
+    "CREATE TABLE books (id integer PRIMARY KEY, category_id integer NOT NULL, FOREIGN KEY (category_id) REFERENCES categories(id))",
+    "CREATE TABLE questions (id integer PRIMARY KEY, book_id integer NOT NULL, author_id integer, FOREIGN KEY (book_id) REFERENCES books(id), FOREIGN KEY (author_id) REFERENCES users(id))",
+    "CREATE TABLE answers (id integer PRIMARY KEY, question_id integer NOT NULL, FOREIGN KEY (question_id) REFERENCES questions(id))",
+];
+
+#[test]
+fn closure_module_export_imports_alone_into_an_empty_database() {
+    let (Some(src), Some(dst)) = (server::postgres("closure_src"), server::postgres("closure"))
+    else {
+        return;
+    };
+    for sql in CLOSURE_SCHEMA {
+        src.execute(sql);
+        dst.execute(sql);
+    }
+    for sql in [
+        "INSERT INTO users VALUES (1, 'alice'), (2, 'bob'), (3, 'carol')",
+        "INSERT INTO categories VALUES (10, NULL), (5, 10), (3, 5), (7, NULL), (8, 7)",
+        "INSERT INTO books VALUES (1, 3), (2, 8), (3, 10)",
+        "INSERT INTO questions VALUES (1, 1, 1), (2, 3, NULL), (3, 1, 3)",
+        "INSERT INTO answers VALUES (1, 1), (2, 1), (3, 3)",
+    ] {
+        src.execute(sql);
+    }
+    let ws = Workspace::new();
+    let plan = ws.write(
+        "qa.toml",
+        &format!(
+            "[plan]\nkind = \"export\"\n[database]\nurl = \"{}\"\n[export]\nmode = \"modules\"\nmodules = [\"questions\"]\nclosure = true\n[[module]]\nname = \"catalog\"\ntables = [\"users\", \"categories\", \"books\"]\n[[module]]\nname = \"questions\"\ntables = [\"questions\", \"answers\"]\n",
+            src.url
+        ),
+    );
+    let out = ws
+        .migplan()
+        .args(["run", plan.to_str().unwrap(), "-o", "b.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = import(&ws, &dst, &["b.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let ids = |table: &str| -> Vec<i64> {
+        dst.rows(&format!("SELECT id FROM {table} ORDER BY id"))
+            .into_iter()
+            .map(|r| {
+                r[0].trim_matches(|c: char| !c.is_ascii_digit())
+                    .parse()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(ids("users"), [1, 3]);
+    assert_eq!(ids("categories"), [3, 5, 10]);
+    assert_eq!(ids("books"), [1, 3]);
+    assert_eq!(ids("questions"), [1, 2, 3]);
+    assert_eq!(ids("answers"), [1, 2, 3]);
+}

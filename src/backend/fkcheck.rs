@@ -69,7 +69,7 @@ pub fn violation_error(table: &TableInfo, fk: &ForeignKey, rows: &[Vec<String>])
         .collect();
     let more = if rows.len() > LISTED { " …" } else { "" };
     Error::Mismatch(format!(
-        "foreign key of `{}` ({}) → `{}` ({}) is violated: {}{more}\n  = help: the referenced rows are neither in the backup nor in the database; nothing was changed",
+        "foreign key of `{}` ({}) → `{}` ({}) is violated: {}{more}\n  = help: the referenced rows are neither in the backup nor in the database; nothing was changed\n  = help: a modules export carries the rows it references with `[export] closure = true` (or `run --closure`)",
         table.name,
         fk.columns.join(", "),
         fk.ref_table,

@@ -56,6 +56,7 @@ fn copy_snapshot(
         format: crate::format::Format::Json,
         schema_version: None,
         follows: None,
+        closure: false,
     };
     let metas = dag
         .order()

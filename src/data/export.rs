@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, FixedOffset};
 
+use super::closure::Closure;
 use super::report::{ExportReport, ExportedTable};
 use super::{progress, select_tables};
 use crate::backend::{Backend, ReadRequest};
@@ -24,6 +25,9 @@ pub struct ExportOptions {
     pub schema_version: Option<i64>,
     /// The id of the backup an incremental export follows (`--follows`).
     pub follows: Option<String>,
+    /// Modules mode: add the rows the modules' rows reference, transitively
+    /// (`[export] closure`, [`super::closure`]).
+    pub closure: bool,
 }
 
 pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result<ExportReport> {
@@ -54,11 +58,27 @@ fn export_snapshot(
     } else {
         vec![]
     };
-    let tables = select_tables(plan, &catalog, &modules)?;
+    let mut tables = select_tables(plan, &catalog, &modules)?;
+    let closure = match opts.closure && opts.mode == ExportMode::Modules {
+        true => Some(Closure::collect(db, &catalog, &tables)?),
+        false => None,
+    };
+    if let Some(c) = &closure {
+        tables.extend(c.tables().map(String::from));
+    }
     let dag = Dag::build(plan, &catalog, &tables)?;
     let metas = dag
         .order()
-        .map(|t| table_meta(db, plan, &catalog, t, opts))
+        .map(|t| {
+            let mut meta = table_meta(db, plan, &catalog, t, opts)?;
+            // A pulled-in table belongs to no exported module: in a modules
+            // backup, `module: null` marks the closure's tables.
+            if let Some(c) = closure.as_ref().filter(|c| c.contains(t)) {
+                meta.module = None;
+                meta.rows = c.rows(t);
+            }
+            Ok(meta)
+        })
         .collect::<Result<Vec<_>>>()?;
     let meta = backup_meta(db, plan, opts, modules, metas);
     let mut writer = format::create_backup(&opts.output, &meta, opts.format, &plan.sheet_names())?;
@@ -67,7 +87,13 @@ fn export_snapshot(
     for t in &meta.tables {
         bar.set_message(t.name.clone());
         writer.begin_table(t)?;
-        let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+        let mut columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+        let exported_columns = columns.len();
+        let filter = closure.as_ref().filter(|c| c.contains(&t.name));
+        if let Some(c) = filter {
+            columns.extend(c.extra_columns(&t.name, &columns));
+        }
+        let keys = filter.map_or(vec![], |c| c.key_positions(&t.name, &columns));
         let info = catalog.table(&t.name).expect("selected tables exist");
         let since = opts.since.filter(|_| opts.mode == ExportMode::Incremental);
         let req = ReadRequest {
@@ -77,8 +103,11 @@ fn export_snapshot(
             changed_since: t.changed_column.as_deref().zip(since),
         };
         db.read(&req, &mut |row| {
+            if filter.is_some_and(|c| !c.keeps(&t.name, &keys, row)) {
+                return Ok(());
+            }
             bar.inc(1);
-            writer.write_row(row)
+            writer.write_row(&row[..exported_columns])
         })?;
         let summary = writer.end_table()?;
         let whole = opts.mode == ExportMode::Incremental && t.changed_column.is_none();
@@ -86,6 +115,7 @@ fn export_snapshot(
             table: t.name.clone(),
             rows: summary.rows,
             whole,
+            closure: filter.is_some(),
         });
     }
     writer.finish()?;

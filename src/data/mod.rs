@@ -2,6 +2,7 @@
 //! part of migplan that sees both a backend and a format.
 
 mod chain;
+mod closure;
 mod copy;
 mod export;
 mod import;
@@ -9,6 +10,7 @@ mod progress;
 mod report;
 
 pub use chain::import_files;
+pub use closure::tables as closure_tables;
 pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};
 pub use import::{ImportOptions, import, upgrade_chain};

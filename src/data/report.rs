@@ -87,6 +87,8 @@ pub struct ExportedTable {
     pub rows: u64,
     /// For incremental exports of tables without a change column.
     pub whole: bool,
+    /// Pulled in by `[export] closure`: only the referenced rows.
+    pub closure: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -103,6 +105,8 @@ impl ExportReport {
         for t in &self.tables {
             let note = if t.whole {
                 "  (no change column: exported whole)"
+            } else if t.closure {
+                "  (closure: the referenced rows)"
             } else {
                 ""
             };

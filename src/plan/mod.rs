@@ -106,6 +106,9 @@ pub struct ExportConfig {
     pub since: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// For modules mode: which modules.
     pub modules: Vec<String>,
+    /// For modules mode: also export the rows the modules' rows reference
+    /// through foreign keys, transitively, so the backup imports alone.
+    pub closure: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -75,6 +75,8 @@ pub struct RawExport {
     /// A string (RFC 3339) or a TOML offset datetime; told apart in `validate`.
     pub since: Option<Spanned<toml::Value>>,
     pub modules: Option<Spanned<Vec<Str>>>,
+    /// Modules mode: add the rows the modules' rows reference.
+    pub closure: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

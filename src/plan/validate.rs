@@ -392,6 +392,7 @@ impl<'a> Checker<'a> {
             mode,
             since: self.since(&raw.since),
             modules: self.selected_modules(raw, modules),
+            closure: raw.closure.unwrap_or(false),
         }
     }
 
@@ -921,6 +922,7 @@ mod tests {
         assert_eq!(e.mode, ExportMode::Modules);
         assert_eq!(e.since.unwrap().to_rfc3339(), "2024-05-01T00:00:00+08:00");
         assert_eq!(e.modules, ["users", "questions"]);
+        assert!(e.closure);
     }
 
     fn assert_reference_modules(plan: &Plan) {
