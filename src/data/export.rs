@@ -41,8 +41,12 @@ pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result
             "a modules export needs modules: set `[export] modules` or pass `--modules a,b`".into(),
         ));
     }
+    // Taken before the snapshot starts: a later increment that follows this
+    // backup selects rows changed after it, so a row changed while the
+    // snapshot was being set up lands in that increment, never in neither.
+    let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     db.begin_read()?;
-    let result = export_snapshot(db, plan, opts);
+    let result = export_snapshot(db, plan, opts, started);
     db.rollback()?;
     result
 }
@@ -51,6 +55,7 @@ fn export_snapshot(
     db: &mut dyn Backend,
     plan: &Plan,
     opts: &ExportOptions,
+    started: String,
 ) -> Result<ExportReport> {
     let catalog = db.catalog()?;
     let modules = if opts.mode == ExportMode::Modules {
@@ -80,7 +85,7 @@ fn export_snapshot(
             Ok(meta)
         })
         .collect::<Result<Vec<_>>>()?;
-    let meta = backup_meta(db, plan, opts, modules, metas);
+    let meta = backup_meta(db, plan, opts, modules, metas, started);
     let mut writer = format::create_backup(&opts.output, &meta, opts.format, &plan.sheet_names())?;
     let bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), "exporting");
     let mut exported = Vec::new();
@@ -134,6 +139,7 @@ fn backup_meta(
     opts: &ExportOptions,
     modules: Vec<String>,
     tables: Vec<TableMeta>,
+    exported_at: String,
 ) -> BackupMeta {
     let export_type = match opts.mode {
         ExportMode::Full => "full",
@@ -146,7 +152,7 @@ fn backup_meta(
         tool_version: env!("CARGO_PKG_VERSION").into(),
         plan: Some(plan.name.clone()),
         schema_version: opts.schema_version,
-        exported_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+        exported_at,
         export_type: export_type.into(),
         modules,
         incremental_since: opts
