@@ -467,8 +467,6 @@ pub fn canonical_instant(t: DateTime<Utc>) -> String {
     )
 }
 
-/// The canonical text of a naive date and time.
-
 fn to_json(v: &Value) -> Res<'_> {
     match v {
         Value::Text(s) => match serde_json::from_str::<serde_json::Value>(s) {
