@@ -88,6 +88,13 @@ fn render_imports(
 /// `--follows PREVIOUS`: the export becomes an increment of the chain that
 /// ends at PREVIOUS. It records PREVIOUS's id and, unless `--since` was
 /// given, starts at PREVIOUS's export time. Returns the id followed.
+/// How far before the previous backup's export time an increment starts.
+/// Change columns are often coarser than the export time (whole seconds,
+/// `DATETIME(0)` rounding) or stamped by the server's clock; rows changed
+/// within the margin travel twice, which restoring (overwrite) makes
+/// harmless, rather than not at all.
+const FOLLOWS_MARGIN: chrono::TimeDelta = chrono::TimeDelta::seconds(2);
+
 fn follows(plan: &mut Plan, previous: Option<&Path>, since_flag: bool) -> Result<Option<String>> {
     let Some(previous) = previous else {
         return Ok(None);
@@ -120,7 +127,7 @@ fn follows(plan: &mut Plan, previous: Option<&Path>, since_flag: bool) -> Result
             )));
         }
         Some(_) if since_flag => {}
-        _ => plan.export.since = Some(exported),
+        _ => plan.export.since = Some(exported - FOLLOWS_MARGIN),
     }
     plan.export.mode = ExportMode::Incremental;
     Ok(Some(id))

@@ -32,12 +32,18 @@ fn rows_in(ws: &Workspace, file: &str, table: &str) -> usize {
     v["data"][table].as_array().map_or(0, |a| a.len())
 }
 
+/// An increment starts this long before the backup it follows was taken
+/// (`--follows`' safety margin for coarse change columns), so each phase
+/// waits it out: a change belongs to exactly one backup.
+const MARGIN: Duration = Duration::from_millis(2100);
+
 fn change(ws: &Workspace, sql: &str) {
     // Changes happen after the previous export's time, as in real life.
     std::thread::sleep(Duration::from_millis(50));
     ws.open("src.db")
         .execute_batch(&sql.replace("NOW", NOW))
         .unwrap();
+    std::thread::sleep(MARGIN);
 }
 
 fn run_ok(ws: &Workspace, args: &[&str]) -> String {
@@ -57,6 +63,7 @@ fn chain(ws: &Workspace) {
     ))
     .unwrap();
     drop(conn);
+    std::thread::sleep(MARGIN);
     let db = ws.url("src.db");
     run_ok(ws, &["export", "--db", &db, "-o", "full.json"]);
     change(
@@ -125,16 +132,17 @@ fn increments_record_the_backup_they_follow() {
     assert_eq!(inc1["follows"], full["backup_id"]);
     assert_eq!(inc2["follows"], inc1["backup_id"]);
     assert_ne!(inc1["backup_id"], full["backup_id"]);
-    // `since` defaults to the previous backup's export time.
+    // `since` defaults to the previous backup's export time, less a margin
+    // of two seconds for change columns coarser than the export time.
     let instant =
         |v: &serde_json::Value| chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap()).unwrap();
     assert_eq!(
         instant(&inc1["incremental_since"]),
-        instant(&full["exported_at"])
+        instant(&full["exported_at"]) - chrono::TimeDelta::seconds(2)
     );
     assert_eq!(
         instant(&inc2["incremental_since"]),
-        instant(&inc1["exported_at"])
+        instant(&inc1["exported_at"]) - chrono::TimeDelta::seconds(2)
     );
     // Only the changed rows travel.
     assert_eq!(rows_in(&ws, "inc1.json", "parents"), 2);
@@ -368,4 +376,85 @@ fn follows_is_refused_where_it_cannot_apply() {
         stderr(&out)
     );
     assert!(!ws.path("x.json").exists());
+}
+
+#[test]
+fn a_table_without_a_key_is_refused_in_an_increment_before_anything_is_written() {
+    let ws = Workspace::new();
+    let conn = ws.open("src.db");
+    conn.execute_batch(&format!(
+        "CREATE TABLE log (at TEXT NOT NULL, line TEXT, updated_at TEXT NOT NULL);
+         INSERT INTO log VALUES ('a', 'one', {NOW});"
+    ))
+    .unwrap();
+    drop(conn);
+    let db = ws.url("src.db");
+    run_ok(&ws, &["export", "--db", &db, "-o", "full.json"]);
+    change(&ws, "INSERT INTO log VALUES ('b', 'two', NOW);");
+    run_ok(
+        &ws,
+        &[
+            "export",
+            "--db",
+            &db,
+            "--follows",
+            "full.json",
+            "-o",
+            "inc1.json",
+        ],
+    );
+    ws.open("dst.db")
+        .execute_batch("CREATE TABLE log (at TEXT NOT NULL, line TEXT, updated_at TEXT NOT NULL);")
+        .unwrap();
+    let out = ws
+        .migplan()
+        .args([
+            "import",
+            "--db",
+            &ws.url("dst.db"),
+            "full.json",
+            "inc1.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("`log` has no primary key"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(count(&ws.open("dst.db"), "log"), 0);
+}
+
+#[test]
+fn a_folder_restores_its_full_chain_even_when_a_newer_modules_export_lies_beside_it() {
+    let ws = Workspace::new();
+    chain(&ws);
+    std::fs::create_dir(ws.path("dir")).unwrap();
+    for f in ["full.json", "inc1.json", "inc2.json"] {
+        std::fs::copy(ws.path(f), ws.path(&format!("dir/{f}"))).unwrap();
+    }
+    // A newer partial export: only `parents`.
+    let text = std::fs::read_to_string(ws.path("inc2.json")).unwrap();
+    let exported = meta(&ws, "inc2.json")["exported_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let partial = text
+        .replacen(
+            "\"export_type\": \"incremental\"",
+            "\"export_type\": \"modules\"",
+            1,
+        )
+        .replacen(&exported, "2999-01-01T00:00:00Z", 1);
+    assert_ne!(partial, text);
+    std::fs::write(ws.path("dir/zz-partial.json"), partial).unwrap();
+    ws.open("dst.db").execute_batch(SCHEMA).unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "dir"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(dump(&ws.open("src.db")), dump(&ws.open("dst.db")));
 }

@@ -297,3 +297,27 @@ fn the_shipped_module_export_imports_into_an_empty_tiku_database() {
     let all = "SELECT CAST(count(*) AS TEXT) FROM users";
     assert_eq!(count("dst.db", all), count("dst.db", referenced));
 }
+
+#[test]
+fn a_reference_to_a_table_the_database_lacks_is_an_error_not_a_crash() {
+    let ws = Workspace::new();
+    let conn = ws.open("src.db");
+    // SQLite accepts a REFERENCES to a table that does not exist.
+    conn.execute_batch(
+        "PRAGMA foreign_keys = OFF;
+         CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         CREATE TABLE categories (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+         CREATE TABLE books (id INTEGER PRIMARY KEY, category_id INTEGER NOT NULL, title TEXT NOT NULL);
+         CREATE TABLE tags (code TEXT NOT NULL, lang TEXT NOT NULL, PRIMARY KEY (code, lang));
+         CREATE TABLE questions (id INTEGER PRIMARY KEY, book_id INTEGER REFERENCES missing_books(id), body TEXT NOT NULL);
+         CREATE TABLE answers (id INTEGER PRIMARY KEY, question_id INTEGER NOT NULL REFERENCES questions(id), body TEXT NOT NULL);
+         INSERT INTO questions VALUES (1, 1, 'q1');",
+    )
+    .unwrap();
+    drop(conn);
+    let p = plan(&ws, Some(true));
+    let out = run(&ws, &["run", p.to_str().unwrap(), "-o", "qa.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("`missing_books`"), "{}", stderr(&out));
+    assert!(!ws.path("qa.json").exists());
+}

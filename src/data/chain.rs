@@ -59,7 +59,36 @@ pub fn import_files(
         };
         parts.push(part);
     }
+    refuse_keyless_increments(db, plan, &parts[1..])?;
     load_parts(db, plan, parts, opts)
+}
+
+/// An increment overwrites rows by key; a table without one would get every
+/// changed row again beside its old version. Refused before anything is
+/// written.
+fn refuse_keyless_increments(db: &mut dyn Backend, plan: &Plan, increments: &[Part]) -> Result<()> {
+    if increments.is_empty() {
+        return Ok(());
+    }
+    let catalog = db.catalog()?;
+    for part in increments {
+        for t in &part.meta.tables {
+            let Some(info) = catalog.table(&t.name) else {
+                continue; // named by the importer's own checks
+            };
+            let key = plan
+                .table_options(&t.name)
+                .key
+                .unwrap_or_else(|| info.primary_key.clone());
+            if key.is_empty() {
+                return Err(Error::Mismatch(format!(
+                    "{}: table `{}` has no primary key, so its rows in an increment cannot replace their earlier versions (they would be added again); nothing was changed\n  = help: give the table a primary key, or set `[tables.{}] key` to the columns of a unique key",
+                    part.label, t.name, t.name
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn check_version(path: &Path, meta: &BackupMeta, db: Option<i64>) -> Result<()> {
@@ -168,9 +197,18 @@ fn from_folder(dir: &Path) -> Result<Vec<(PathBuf, BackupMeta)>> {
     }
     let all = read_metas(&files)?;
     let instant = |m: &BackupMeta| chrono::DateTime::parse_from_rfc3339(&m.exported_at).ok();
+    // The chain ends at the newest full or incremental backup: a newer
+    // partial (modules) export holds only some tables and must not stand in
+    // for the database.
     let newest = (0..all.len())
+        .filter(|&i| matches!(all[i].1.export_type.as_str(), "full" | "incremental"))
         .max_by_key(|&i| (instant(&all[i].1), i))
-        .expect("not empty");
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{} holds no full or incremental backup to restore\n  = help: a folder restores a full backup and the increments that follow it",
+                dir.display()
+            ))
+        })?;
     let mut chain = vec![newest];
     loop {
         let (path, meta) = &all[*chain.last().expect("not empty")];

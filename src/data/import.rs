@@ -474,16 +474,22 @@ impl<'a> Importer<'a> {
             self.first_conflict_table = Some(table.to_string());
         }
         self.conflict_total += outcome.conflicts;
-        self.counts.insert(
-            table.to_string(),
-            TableCounts {
+        // A table may be written more than once in one part (rows an
+        // adapter splits into a table the backup also holds): counts add up.
+        let counts = self
+            .counts
+            .entry(table.to_string())
+            .or_insert_with(|| TableCounts {
                 table: table.into(),
-                inserted: outcome.inserted,
-                skipped: outcome.skipped,
-                overwritten: outcome.overwritten,
-                failed: outcome.conflicts,
-            },
-        );
+                inserted: 0,
+                skipped: 0,
+                overwritten: 0,
+                failed: 0,
+            });
+        counts.inserted += outcome.inserted;
+        counts.skipped += outcome.skipped;
+        counts.overwritten += outcome.overwritten;
+        counts.failed += outcome.conflicts;
         self.done.insert(table.to_string());
         self.unpark()
     }
