@@ -371,3 +371,37 @@ wb.save(sys.argv[1])
     assert!(err.contains("题目数据!F4: expected boolean"), "{err}");
     assert!(rec.meta.is_none() && rec.rows.is_empty());
 }
+
+/// Excel names a copied sheet `name (2)`, which reads like a continuation
+/// sheet: with `_meta` recording one sheet for the table, the copy is a
+/// problem, not a second import of the same rows.
+#[test]
+fn a_sheet_copied_in_excel_is_reported_not_imported_twice() {
+    if !openpyxl_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("backup.xlsx");
+    write_workbook(&path);
+    let sheet = sheets()["questions"].clone();
+    let script = format!(
+        "import sys, openpyxl\nwb = openpyxl.load_workbook(sys.argv[1])\nc = wb.copy_worksheet(wb[{sheet:?}])\nc.title = {:?}\nwb.save(sys.argv[1])\n",
+        format!("{sheet} (2)")
+    );
+    python(&script, &[&path]);
+    let t = questions();
+    let expect = [ExpectedTable {
+        name: t.name.clone(),
+        columns: t.columns.clone(),
+        primary_key: t.primary_key.clone(),
+    }];
+    let mut rec = Recorder::default();
+    let err = read_workbook(&path, &expect, &sheets(), &mut rec)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("copied sheet") && err.contains(" (2)"),
+        "{err}"
+    );
+    assert!(rec.rows.is_empty());
+}

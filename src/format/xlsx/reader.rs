@@ -37,6 +37,43 @@ type Book = Xlsx<BufReader<File>>;
 /// The non-empty cells of one row: (0-based column, cell).
 type RowCells<'a> = [(u32, In<'a>)];
 
+/// Two sheets holding the same part of a table, or more sheets than
+/// `_meta` recorded for it, would import rows twice: Excel names a copied
+/// sheet `users (2)`, which reads like a continuation.
+fn check_duplicate_sheets(
+    found: &BTreeMap<usize, Vec<(usize, usize, String)>>,
+    expect: &[ExpectedTable],
+    wm: Option<&WorkbookMeta>,
+    problems: &mut Problems,
+) {
+    for (&index, parts) in found {
+        let table = &expect[index].name;
+        for (i, (part, _, sheet)) in parts.iter().enumerate() {
+            if let Some((_, _, other)) = parts[..i].iter().find(|(p, _, _)| p == part) {
+                problems.push(format!(
+                    "{} and {} both hold part {part} of table `{table}` (a copied sheet?): delete one",
+                    sheet_ref(other),
+                    sheet_ref(sheet)
+                ));
+            }
+        }
+        let recorded = wm.and_then(|wm| wm.table(table)).map(|t| t.sheets.len());
+        if let Some(n) = recorded.filter(|&n| parts.len() > n) {
+            let extra: Vec<String> = parts
+                .iter()
+                .filter(|(_, _, s)| {
+                    !wm.is_some_and(|wm| wm.table(table).is_some_and(|t| t.sheets.contains(s)))
+                })
+                .map(|(_, _, s)| sheet_ref(s))
+                .collect();
+            problems.push(format!(
+                "{}: table `{table}` was exported on {n} sheet(s), and this one would add its rows again (a copied sheet?): delete it, or move its rows onto the table's sheet",
+                extra.join(", ")
+            ));
+        }
+    }
+}
+
 /// Reads the machine-readable part of `_meta`, when the workbook has one.
 pub fn read_workbook_meta(path: &Path) -> Result<Option<WorkbookMeta>> {
     let mut book = open(path)?;
@@ -476,6 +513,7 @@ fn assign_sheets<'e>(
             None => unknown.push(sheet.clone()),
         }
     }
+    check_duplicate_sheets(&found, expect, wm, problems);
     if !unknown.is_empty() {
         let tables: Vec<&str> = expect.iter().map(|t| t.name.as_str()).collect();
         problems.push(format!(
