@@ -626,15 +626,7 @@ fn adapter_chain(plan: &Plan, file: Option<&Path>, target: Option<i64>) -> Resul
         _ => {
             let mut lines =
                 vec!["steps known (no backup given: pass --file to see its chain):".into()];
-            lines.extend(set.steps().iter().map(|s| {
-                format!(
-                    "{} → {}  {}  ({})",
-                    s.from,
-                    s.to,
-                    s.description.as_deref().unwrap_or(""),
-                    s.location()
-                )
-            }));
+            lines.extend(set.steps().iter().map(|s| s.headline()));
             return Ok(lines);
         }
     };

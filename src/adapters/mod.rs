@@ -59,6 +59,16 @@ pub struct Step {
 
 impl Step {
     /// `file:line:col` of the step.
+    /// `1 → 2  description  (file:line:col)`: one line for listings.
+    pub fn headline(&self) -> String {
+        let mut line = format!("{} → {}", self.from, self.to);
+        if let Some(d) = &self.description {
+            line.push_str(&format!("  {d}"));
+        }
+        line.push_str(&format!("  ({})", self.location()));
+        line
+    }
+
     pub fn location(&self) -> String {
         self.location_of(&self.span)
     }
@@ -380,11 +390,8 @@ impl Chain<'_> {
             self.steps.len()
         );
         for s in &self.steps {
-            out.push_str(&format!("\n{} → {}", s.from, s.to));
-            if let Some(d) = &s.description {
-                out.push_str(&format!("  {d}"));
-            }
-            out.push_str(&format!("  ({})", s.location()));
+            out.push('\n');
+            out.push_str(&s.headline());
             if s.changes.is_empty() {
                 out.push_str("\n    (no change to the data)");
             }

@@ -634,28 +634,18 @@ impl Postgres {
         let (names, defs): (Vec<String>, Vec<String>) =
             rows.iter().map(|r| (r.get(0), r.get(1))).unzip();
         let drops: String = names.iter().map(|n| format!("DROP INDEX {n};")).collect();
-        self.client
-            .batch_execute(&format!(
-                "SAVEPOINT migplan_idx; {drops} RELEASE SAVEPOINT migplan_idx"
-            ))
-            .or_else(|_| {
-                self.client
-                    .batch_execute("ROLLBACK TO SAVEPOINT migplan_idx")
-            })
-            .map_err(|e| self.err(ctx, e))?;
-        if self.index_exists(&names[0])? {
-            return Ok(());
+        let dropped = self.client.batch_execute(&format!(
+            "SAVEPOINT migplan_idx; {drops} RELEASE SAVEPOINT migplan_idx"
+        ));
+        if dropped.is_err() {
+            // Not the owner, typically: the indexes stay and load row by row.
+            return self
+                .client
+                .batch_execute("ROLLBACK TO SAVEPOINT migplan_idx")
+                .map_err(|e| self.err(ctx, e));
         }
         self.dropped_indexes.extend(defs);
         Ok(())
-    }
-
-    fn index_exists(&mut self, name: &str) -> Result<bool> {
-        self.scalar_bool(
-            "preparing to write",
-            "SELECT to_regclass($1) IS NOT NULL",
-            &[&name],
-        )
     }
 
     /// Merges the staging table into the target under the table's policy.

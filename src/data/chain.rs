@@ -6,9 +6,9 @@
 
 use std::path::{Path, PathBuf};
 
-use super::import::{Part, load_parts};
+use super::import::{backup_part, load_parts};
 use super::{ImportOptions, ImportReport, import, upgrade_chain};
-use crate::adapters::{AdapterSet, Upgrader};
+use crate::adapters::AdapterSet;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::format::{self, BackupMeta, Format};
@@ -28,77 +28,23 @@ pub fn import_files(
         many => in_order(many)?,
     };
     let adapters = AdapterSet::load(&plan.import.adapters)?;
-    let mut upgrades = Vec::new();
-    for (path, meta) in &chain {
-        let up = upgrade_chain(&adapters, meta, opts.schema_version)?;
-        if up.is_none() {
-            check_version(path, meta, opts.schema_version)?;
-        }
-        upgrades.push(up);
-    }
+    let upgrades = chain
+        .iter()
+        .map(|(_, meta)| upgrade_chain(&adapters, meta, opts.schema_version))
+        .collect::<Result<Vec<_>>>()?;
     let mut parts = Vec::new();
     for (i, ((path, meta), up)) in chain.iter().zip(&upgrades).enumerate() {
         // The base keeps the plan's policy; each increment overwrites.
         let conflict = (i > 0).then_some(Conflict::Overwrite);
-        let label = path.display().to_string();
-        let part = match up {
-            None => Part {
-                meta: meta.clone(),
-                label,
-                conflict,
-                feed: Box::new(move |importer| format::read_backup(path, importer)),
-            },
-            Some(up) => Part {
-                meta: up.plan(meta)?.meta().clone(),
-                label,
-                conflict,
-                feed: Box::new(move |importer| {
-                    format::read_backup(path, &mut Upgrader::new(up, importer))
-                }),
-            },
-        };
-        parts.push(part);
+        parts.push(backup_part(
+            path,
+            meta.clone(),
+            up.as_ref(),
+            conflict,
+            opts.schema_version,
+        )?);
     }
-    refuse_keyless_increments(db, plan, &parts[1..])?;
     load_parts(db, plan, parts, opts)
-}
-
-/// An increment overwrites rows by key; a table without one would get every
-/// changed row again beside its old version. Refused before anything is
-/// written.
-fn refuse_keyless_increments(db: &mut dyn Backend, plan: &Plan, increments: &[Part]) -> Result<()> {
-    if increments.is_empty() {
-        return Ok(());
-    }
-    let catalog = db.catalog()?;
-    for part in increments {
-        for t in &part.meta.tables {
-            let Some(info) = catalog.table(&t.name) else {
-                continue; // named by the importer's own checks
-            };
-            let key = plan
-                .table_options(&t.name)
-                .key
-                .unwrap_or_else(|| info.primary_key.clone());
-            if key.is_empty() {
-                return Err(Error::Mismatch(format!(
-                    "{}: table `{}` has no primary key, so its rows in an increment cannot replace their earlier versions (they would be added again); nothing was changed\n  = help: give the table a primary key, or set `[tables.{}] key` to the columns of a unique key",
-                    part.label, t.name, t.name
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
-fn check_version(path: &Path, meta: &BackupMeta, db: Option<i64>) -> Result<()> {
-    match (meta.schema_version, db) {
-        (Some(b), Some(d)) if b > d => Err(Error::Mismatch(format!(
-            "{} is from schema version {b}, the database is at version {d}\n  = help: apply the newer schema scripts first (`migplan schema up PLAN`); nothing was changed",
-            path.display()
-        ))),
-        _ => Ok(()),
-    }
 }
 
 fn name(path: &Path) -> String {

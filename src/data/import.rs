@@ -54,25 +54,48 @@ fn import_backup(
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
     let meta = format::read_meta(file)?;
-    let label = file.display().to_string();
     let adapters = AdapterSet::load(&plan.import.adapters)?;
-    let Some(chain) = upgrade_chain(&adapters, &meta, opts.schema_version)? else {
-        check_version(&meta, opts.schema_version)?;
-        return load(db, plan, &meta, opts, &label, |importer| {
-            format::read_backup(file, importer)
+    let chain = upgrade_chain(&adapters, &meta, opts.schema_version)?;
+    let part = backup_part(file, meta, chain.as_ref(), None, opts.schema_version)?;
+    Ok(load_parts(db, plan, vec![part], opts)?.remove(0))
+}
+
+/// A JSON backup as one part of a load, upgraded through `chain` when there
+/// is one (every step checked against the backup's tables before a row
+/// moves); without one, its schema version must not be newer than the
+/// database's.
+pub(super) fn backup_part<'f>(
+    path: &'f Path,
+    meta: BackupMeta,
+    chain: Option<&'f Chain<'f>>,
+    conflict: Option<Conflict>,
+    db_version: Option<i64>,
+) -> Result<Part<'f>> {
+    let label = path.display().to_string();
+    let Some(chain) = chain else {
+        check_version(&label, &meta, db_version)?;
+        return Ok(Part {
+            meta,
+            label,
+            conflict,
+            feed: Box::new(move |importer| format::read_backup(path, importer)),
         });
     };
-    // Every step is checked against the backup's tables before a row moves.
-    let upgrade = chain.plan(&meta)?;
+    let meta = chain.plan(&meta)?.meta().clone();
     eprintln!(
-        "note: upgrading the backup from schema version {} to {} through {} adapter step{}",
+        "note: upgrading the backup from schema version {} to {} through {} adapter step{} ({label})",
         chain.from,
         chain.to,
         chain.steps.len(),
         if chain.steps.len() == 1 { "" } else { "s" }
     );
-    load(db, plan, upgrade.meta(), opts, &label, |importer| {
-        format::read_backup(file, &mut Upgrader::new(&chain, importer))
+    Ok(Part {
+        meta,
+        label,
+        conflict,
+        feed: Box::new(move |importer| {
+            format::read_backup(path, &mut Upgrader::new(chain, importer))
+        }),
     })
 }
 
@@ -109,7 +132,7 @@ fn import_workbook(
         .collect();
     let book = xlsx::check_workbook(file, &expect, &plan.sheet_names())?;
     let meta = book.meta().clone();
-    check_version(&meta, opts.schema_version)?;
+    check_version(&file.display().to_string(), &meta, opts.schema_version)?;
     load(
         db,
         plan,
@@ -166,9 +189,12 @@ pub(super) fn load_parts(
     let catalog = db.catalog()?;
     let mut planned = Vec::new();
     let mut all: Vec<String> = Vec::new();
-    for part in &parts {
+    for (i, part) in parts.iter().enumerate() {
         let conflict = part.conflict.or(opts.conflict);
         let jobs = plan_jobs(plan, &catalog, &part.meta, conflict, &opts.modules)?;
+        if i > 0 {
+            refuse_keyless(&part.label, &jobs)?;
+        }
         let names: Vec<String> = part
             .meta
             .tables
@@ -253,21 +279,34 @@ fn rolled_back(db: &mut dyn Backend, e: Error) -> Error {
 
 /// A backup from a newer schema than the database cannot be imported; an
 /// older one can when its columns still fit (checked per table).
-fn check_version(meta: &BackupMeta, db_version: Option<i64>) -> Result<()> {
+fn check_version(label: &str, meta: &BackupMeta, db_version: Option<i64>) -> Result<()> {
     match (meta.schema_version, db_version) {
         (Some(b), Some(d)) if b > d => Err(Error::Mismatch(format!(
-            "the backup is from schema version {b}, the database is at version {d}\n  = help: apply the newer schema scripts first (`migplan schema up PLAN`)"
+            "{label} is from schema version {b}, the database is at version {d}\n  = help: apply the newer schema scripts first (`migplan schema up PLAN`); nothing was changed"
         ))),
         (Some(b), None) => {
             // A database whose schema was made without refinery: the column
             // checks below still refuse a backup that does not fit.
             eprintln!(
-                "note: the backup is from schema version {b}; the database records no schema version"
+                "note: {label} is from schema version {b}; the database records no schema version"
             );
             Ok(())
         }
         _ => Ok(()),
     }
+}
+
+/// A part after the first writes over rows earlier parts wrote, by key (an
+/// increment replaces their earlier versions); a table without a key would
+/// get its rows again beside the old ones. Refused before anything is
+/// written.
+fn refuse_keyless(label: &str, jobs: &HashMap<String, Job>) -> Result<()> {
+    let Some(table) = jobs.iter().find(|(_, j)| j.key.is_empty()).map(|(t, _)| t) else {
+        return Ok(());
+    };
+    Err(Error::Mismatch(format!(
+        "{label}: table `{table}` has no primary key, so its rows in an increment cannot replace their earlier versions (they would be added again); nothing was changed\n  = help: give the table a primary key, or set `[tables.{table}] key` to the columns of a unique key"
+    )))
 }
 
 /// How one table of the backup is written.
