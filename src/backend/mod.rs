@@ -95,6 +95,13 @@ pub trait Backend {
 
     fn count_rows(&mut self, table: &str) -> Result<u64>;
 
+    /// Rows an export of `table` expects to write, for the backup's meta and
+    /// the progress bar; the backup's summary records the true count. Exact
+    /// unless counting costs a scan the export would then repeat.
+    fn expected_rows(&mut self, table: &str) -> Result<u64> {
+        self.count_rows(table)
+    }
+
     /// Whether a table exists, bookkeeping tables included.
     fn has_table(&mut self, table: &str) -> Result<bool>;
 

@@ -87,7 +87,7 @@ fn export_snapshot(
         .collect::<Result<Vec<_>>>()?;
     let meta = backup_meta(db, plan, opts, modules, metas, started);
     let mut writer = format::create_backup(&opts.output, &meta, opts.format, &plan.sheet_names())?;
-    let bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), "exporting");
+    let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), "exporting");
     let mut exported = Vec::new();
     for t in &meta.tables {
         bar.set_message(t.name.clone());
@@ -111,7 +111,7 @@ fn export_snapshot(
             if filter.is_some_and(|c| !c.keeps(&t.name, &keys, row)) {
                 return Ok(());
             }
-            bar.inc(1);
+            bar.inc();
             writer.write_row(&row[..exported_columns])
         })?;
         let summary = writer.end_table()?;
@@ -198,7 +198,7 @@ pub(super) fn table_meta(
             .collect(),
         primary_key: info.primary_key.clone(),
         foreign_keys: info.foreign_keys.clone(),
-        rows: db.count_rows(name)?,
+        rows: db.expected_rows(name)?,
         changed_column,
     })
 }

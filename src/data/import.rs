@@ -255,8 +255,7 @@ pub(super) fn load_parts(
         }
     }
     let result = result.and_then(|_| importer.verdict());
-    let bar = importer.bar.clone();
-    bar.finish_and_clear();
+    importer.bar.finish_and_clear();
     let ended = match result {
         Ok(()) if !opts.dry_run => db.commit(),
         Ok(()) => db.rollback(),
@@ -450,7 +449,7 @@ pub(super) struct Importer<'a> {
     conflict_total: u64,
     first_conflict_table: Option<String>,
     counts: HashMap<String, TableCounts>,
-    pub(super) bar: indicatif::ProgressBar,
+    pub(super) bar: progress::Rows,
 }
 
 impl<'a> Importer<'a> {
@@ -493,7 +492,7 @@ impl<'a> Importer<'a> {
     }
 
     fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {
-        self.bar.inc(1);
+        self.bar.inc();
         self.db.write_row(row).map_err(|e| match e {
             Error::Value { .. } => row_error(table, &self.jobs[table], row, e),
             other => table_error(table, other),

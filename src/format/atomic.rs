@@ -53,8 +53,16 @@ impl AtomicFile {
 }
 
 impl Write for AtomicFile {
+    #[inline]
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.tmp.write(buf)
+    }
+
+    // BufWriter's own write_all copies small writes in one step; the
+    // default one loops over `write` (JSON writes a few bytes at a time).
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.tmp.write_all(buf)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {

@@ -256,7 +256,7 @@ fn write_value(
             w,
             matches!(ty, T::Blob | T::Decimal | T::Float),
             "$text",
-            |w| json(w, s),
+            |w| json_str(w, s),
         ),
     }
 }
@@ -283,6 +283,21 @@ fn write_base64(w: &mut impl Write, bytes: &[u8], scratch: &mut String) -> io::R
     // The base64 alphabet needs no JSON escaping.
     w.write_all(b"\"")?;
     w.write_all(scratch.as_bytes())?;
+    w.write_all(b"\"")
+}
+
+/// A JSON string. Most text needs no escaping: checking that over the whole
+/// string at once (the loop vectorises) and copying it is several times
+/// faster than escaping byte by byte, which was a tenth of an export.
+fn json_str(w: &mut impl Write, s: &str) -> io::Result<()> {
+    let plain = !s
+        .bytes()
+        .fold(false, |bad, b| bad | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    if !plain {
+        return json(w, s);
+    }
+    w.write_all(b"\"")?;
+    w.write_all(s.as_bytes())?;
     w.write_all(b"\"")
 }
 
@@ -916,6 +931,20 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
 mod tests {
     use super::*;
     use crate::catalog::ColumnInfo;
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        let inputs = [
+            "", "plain", "题目 😀", "a\"b", "back\\slash", "tab\tnl\ncr\r", "\u{1}\u{1f}",
+            "\u{7f}", "</script>", "x".repeat(1000).as_str(), "end\"",
+        ]
+        .map(String::from);
+        for s in inputs {
+            let mut ours = Vec::new();
+            json_str(&mut ours, &s).unwrap();
+            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&s).unwrap());
+        }
+    }
 
     const ALL_TYPES: [ColumnType; 13] = [
         ColumnType::Bool,
