@@ -617,25 +617,51 @@ fn import_by(ws: &Workspace, db: &ServerDb, insert: bool) -> std::process::Outpu
         .unwrap()
 }
 
-/// `LOAD DATA LOCAL` skips a duplicate row with a warning (IGNORE): the
-/// import must fail all the same, naming the key, and change nothing.
+/// `LOAD DATA LOCAL` skips a duplicate row with a warning (IGNORE), and
+/// MariaDB's bulk load into an empty table (unique checks off) fails a
+/// repeated secondary unique value without naming it: the import must fail
+/// all the same, and change nothing, not even a table loaded before.
 #[test]
 fn duplicate_key_inside_the_backup_fails_naming_it_on_both_write_paths() {
     for insert in [false, true] {
-        let test = format!("dup_in_backup_{insert}");
-        let Some((ws, src)) = ws_and_db(&test) else {
-            return;
-        };
-        let dst = server::mysql(&format!("{test}_dst")).unwrap();
-        src.execute("CREATE TABLE items (id INT, v VARCHAR(10))");
-        src.execute("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (2, 'c'), (3, 'd')");
-        dst.execute("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(10))");
-        export(&ws, &src, "b.json");
-        let out = import_by(&ws, &dst, insert);
-        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-        let err = stderr(&out);
-        assert!(err.contains("Duplicate entry '2'"), "{err}");
-        assert_eq!(dst.count("items"), 0);
+        for (key, dup, expect) in [
+            ("primary", "(2, 'c')", "Duplicate entry '2'"),
+            (
+                "unique",
+                "(5, 'b')",
+                if insert {
+                    "Duplicate entry 'b'"
+                } else {
+                    "unique key"
+                },
+            ),
+        ] {
+            let test = format!("dup_in_backup_{key}_{insert}");
+            let Some((ws, src)) = ws_and_db(&test) else {
+                return;
+            };
+            let dst = server::mysql(&format!("{test}_dst")).unwrap();
+            src.execute("CREATE TABLE aa (id INT PRIMARY KEY)");
+            src.execute("INSERT INTO aa VALUES (1), (2)");
+            src.execute("CREATE TABLE items (id INT, v VARCHAR(10))");
+            src.execute(&format!(
+                "INSERT INTO items VALUES (1, 'a'), (2, 'b'), {dup}, (3, 'd')"
+            ));
+            dst.execute("CREATE TABLE aa (id INT PRIMARY KEY)");
+            dst.execute("CREATE TABLE items (id INT PRIMARY KEY, v VARCHAR(10) UNIQUE)");
+            export(&ws, &src, "b.json");
+            let out = import_by(&ws, &dst, insert);
+            assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+            let err = stderr(&out);
+            assert!(err.contains(expect), "{key}/{insert}: {err}");
+            assert!(err.contains("`items`"), "{err}");
+            assert_eq!(dst.count("items"), 0);
+            assert_eq!(
+                dst.count("aa"),
+                0,
+                "the table loaded first is rolled back too"
+            );
+        }
     }
 }
 

@@ -290,9 +290,9 @@ fn write_base64(w: &mut impl Write, bytes: &[u8], scratch: &mut String) -> io::R
 /// string at once (the loop vectorises) and copying it is several times
 /// faster than escaping byte by byte, which was a tenth of an export.
 fn json_str(w: &mut impl Write, s: &str) -> io::Result<()> {
-    let plain = !s
-        .bytes()
-        .fold(false, |bad, b| bad | (b < 0x20) | (b == b'"') | (b == b'\\'));
+    let plain = !s.bytes().fold(false, |bad, b| {
+        bad | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
     if !plain {
         return json(w, s);
     }
@@ -935,14 +935,26 @@ mod tests {
     #[test]
     fn strings_are_written_as_serde_json_writes_them() {
         let inputs = [
-            "", "plain", "题目 😀", "a\"b", "back\\slash", "tab\tnl\ncr\r", "\u{1}\u{1f}",
-            "\u{7f}", "</script>", "x".repeat(1000).as_str(), "end\"",
+            "",
+            "plain",
+            "题目 😀",
+            "a\"b",
+            "back\\slash",
+            "tab\tnl\ncr\r",
+            "\u{1}\u{1f}",
+            "\u{7f}",
+            "</script>",
+            "x".repeat(1000).as_str(),
+            "end\"",
         ]
         .map(String::from);
         for s in inputs {
             let mut ours = Vec::new();
             json_str(&mut ours, &s).unwrap();
-            assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&s).unwrap());
+            assert_eq!(
+                String::from_utf8(ours).unwrap(),
+                serde_json::to_string(&s).unwrap()
+            );
         }
     }
 
