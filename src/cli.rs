@@ -36,6 +36,42 @@ pub enum Command {
     Export(ExportArgs),
     /// Import a backup into a database without a plan file.
     Import(ImportArgs),
+    /// Runs recorded in a database: the latest, or one run whole.
+    History(HistoryArgs),
+}
+
+/// Who runs a change and why, for the run history; and how long to wait
+/// for another run to finish with the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecordArgs {
+    /// Who runs this, as "Name <email>" (default: $MIGPLAN_OPERATOR, then
+    /// git's user.name and user.email, then the OS user).
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Why: a description kept in the run history.
+    #[arg(long, short)]
+    pub message: Option<String>,
+    /// A note kept in the run history (repeatable).
+    #[arg(long)]
+    pub note: Vec<String>,
+    /// Seconds to wait while another run holds the database.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::history::DEFAULT_LOCK_TIMEOUT)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// A plan (its database is read) and/or a run id to show whole.
+    #[arg(value_name = "PLAN|RUN_ID", num_args = 0..=2)]
+    pub args: Vec<String>,
+    /// Database URL, instead of a plan's.
+    #[arg(long)]
+    pub db: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// How many runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -104,6 +140,8 @@ pub struct RunArgs {
     /// How to print the report.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -199,6 +237,8 @@ pub struct ImportArgs {
     pub dry_run: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 /// Parses arguments, runs the command, renders any error; returns the exit code.
@@ -233,6 +273,7 @@ fn dispatch(cmd: Command) -> Result<i32> {
         Command::Schema(SchemaCommand::Up(a)) => run::schema_up(&a)?,
         Command::Export(a) => run::export_shortcut(&a)?,
         Command::Import(a) => run::import_shortcut(&a)?,
+        Command::History(a) => run::history(&a)?,
     };
     write_out(&mut out, &text)?;
     Ok(exit::SUCCESS)

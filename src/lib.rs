@@ -16,6 +16,7 @@ pub mod data;
 pub mod diag;
 pub mod error;
 pub mod format;
+pub mod history;
 pub mod plan;
 pub mod run;
 pub mod schema;

@@ -3,22 +3,25 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
+use sha2::Digest;
 
 use crate::adapters::AdapterSet;
 use crate::backend::{self, Backend, DbUrl, OpenOptions};
 use crate::catalog::Catalog;
 use crate::cli::{
-    ExportArgs, FileFormat, ImportArgs, PlanArgs, PlanFormat, ReportFormat, RunArgs, SchemaArgs,
-    ValidateArgs, ValidateFormat, write_out,
+    ExportArgs, FileFormat, HistoryArgs, ImportArgs, PlanArgs, PlanFormat, RecordArgs,
+    ReportFormat, RunArgs, SchemaArgs, ValidateArgs, ValidateFormat, write_out,
 };
 use crate::dag::Dag;
 use crate::data::{self, ExportOptions, ImportOptions};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result, exit};
 use crate::format;
+use crate::history;
 use crate::plan::{self, ExportMode, Format, Plan, PlanKind};
 use crate::schema::{Scripts, Status};
 
@@ -32,14 +35,80 @@ pub fn run(args: &RunArgs) -> Result<String> {
     }
     let url = database_url(&plan, args.db.as_deref())?;
     let mut db = open(&plan, &url)?;
-    let status = schema_phase(&plan, db.as_mut(), args.dry_run)?;
-    seed_if_empty(&plan, db.as_mut(), status.version())?;
+    // Exports change nothing and dry runs roll back: neither is a run of
+    // record, nor needs the database to itself.
+    if plan.kind == PlanKind::Export || args.dry_run {
+        return run_steps(&plan, db.as_mut(), args, follows, &mut history::End::default());
+    }
+    let before = status_of(&plan, db.as_mut())?.version();
+    let start = history_start(&plan, plan.kind.name(), &args.record, before);
+    recorded(db.as_mut(), &args.record, start, |db, end| {
+        run_steps(&plan, db, args, follows, end)
+    })
+}
+
+/// Runs `work` as one run of record: takes the run lock, records the start,
+/// then the outcome (a failure too), and lets the lock go.
+fn recorded<T>(
+    db: &mut dyn Backend,
+    rec: &RecordArgs,
+    start: history::Start,
+    work: impl FnOnce(&mut dyn Backend, &mut history::End) -> Result<T>,
+) -> Result<T> {
+    history::lock(db, Duration::from_secs(rec.lock_timeout))?;
+    // A role allowed to write rows but not to create tables still imports:
+    // the run goes on unrecorded, and says so.
+    let id = match history::start(db, &start) {
+        Ok(id) => Some(id),
+        Err(e) => {
+            eprintln!("warning: this run is not recorded in the database's history: {e}");
+            None
+        }
+    };
+    let mut end = history::End::default();
+    let result = work(db, &mut end);
+    let error = result.as_ref().err().map(|e| e.to_string());
+    // A run whose connection died cannot record its end; the next run
+    // marks it failed. Its own error is the one worth reporting.
+    let recorded = id.map_or(Ok(()), |id| history::finish(db, id, &end, error.as_deref()));
+    let _ = db.unlock();
+    let value = result?;
+    recorded?;
+    Ok(value)
+}
+
+/// The history's record of a starting run.
+fn history_start(plan: &Plan, kind: &str, rec: &RecordArgs, before: Option<i64>) -> history::Start {
+    history::Start {
+        plan: plan.name.clone(),
+        plan_sha256: std::fs::read(&plan.path)
+            .ok()
+            .map(|b| hex::encode(sha2::Sha256::digest(&b))),
+        kind: kind.to_string(),
+        operator: history::operator(rec.operator.as_deref()),
+        message: rec.message.clone(),
+        notes: rec.note.clone(),
+        schema_before: before,
+    }
+}
+
+/// The steps of `run` after the database is open.
+fn run_steps(
+    plan: &Plan,
+    db: &mut dyn Backend,
+    args: &RunArgs,
+    follows: Option<String>,
+    end: &mut history::End,
+) -> Result<String> {
+    let status = schema_phase(plan, db, args.dry_run)?;
+    end.schema_after = status.version();
+    seed_if_empty(plan, db, status.version())?;
     match plan.kind {
-        PlanKind::Migrate => Ok(render_status(&status_of(&plan, db.as_mut())?)),
-        PlanKind::Copy => unreachable!("handled above"),
+        PlanKind::Migrate => Ok(render_status(&status_of(plan, db)?)),
+        PlanKind::Copy => unreachable!("handled by `run`"),
         PlanKind::Export => export(
-            &plan,
-            db.as_mut(),
+            plan,
+            db,
             args.output.as_deref(),
             status.version(),
             args.report,
@@ -62,7 +131,8 @@ pub fn run(args: &RunArgs) -> Result<String> {
                 dry_run: args.dry_run,
                 schema_version: status.version(),
             };
-            let reports = data::import_files(db.as_mut(), &plan, &files, &opts)?;
+            let reports = data::import_files(db, plan, &files, &opts)?;
+            end.tables = serde_json::to_value(&reports).ok();
             render_imports(reports, args.dry_run, args.report)
         }
     }
@@ -197,18 +267,28 @@ fn copy(plan: &Plan, args: &RunArgs) -> Result<String> {
     }
     let mut source = backend::open(&source_url, &OpenOptions::default())?;
     let mut target = open(plan, &target_url)?;
-    let status = schema_phase(plan, target.as_mut(), args.dry_run)?;
-    let opts = data::CopyOptions {
-        source_label: source_url.redacted(),
-        import: ImportOptions {
-            conflict: args.conflict.map(Into::into),
-            modules: args.modules.clone(),
-            dry_run: args.dry_run,
-            schema_version: status.version(),
-        },
+    let mut work = |target: &mut dyn Backend, end: &mut history::End| {
+        let status = schema_phase(plan, target, args.dry_run)?;
+        end.schema_after = status.version();
+        let opts = data::CopyOptions {
+            source_label: source_url.redacted(),
+            import: ImportOptions {
+                conflict: args.conflict.map(Into::into),
+                modules: args.modules.clone(),
+                dry_run: args.dry_run,
+                schema_version: status.version(),
+            },
+        };
+        let report = data::copy(source.as_mut(), target, plan, &opts)?;
+        end.tables = serde_json::to_value(&report).ok();
+        render(&report, args.report, |r| r.render_text())
     };
-    let report = data::copy(source.as_mut(), target.as_mut(), plan, &opts)?;
-    render(&report, args.report, |r| r.render_text())
+    if args.dry_run {
+        return work(target.as_mut(), &mut history::End::default());
+    }
+    let before = status_of(plan, target.as_mut())?.version();
+    let start = history_start(plan, "copy", &args.record, before);
+    recorded(target.as_mut(), &args.record, start, work)
 }
 
 /// `--db` (relative to the working folder) wins over the plan's URL.
@@ -428,8 +508,54 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
         dry_run: args.dry_run,
         schema_version: version,
     };
-    let reports = data::import_files(db.as_mut(), &plan, &args.files, &opts)?;
-    render_imports(reports, args.dry_run, args.report)
+    let work = |db: &mut dyn Backend, end: &mut history::End| {
+        let reports = data::import_files(db, &plan, &args.files, &opts)?;
+        end.tables = serde_json::to_value(&reports).ok();
+        end.schema_after = version;
+        render_imports(reports, args.dry_run, args.report)
+    };
+    if args.dry_run {
+        return work(db.as_mut(), &mut history::End::default());
+    }
+    let mut start = history_start(&plan, "import", &args.record, version);
+    start.plan = "(import command)".into();
+    start.plan_sha256 = None;
+    recorded(db.as_mut(), &args.record, start, work)
+}
+
+/// `migplan history [PLAN] [RUN_ID] [--db URL]`.
+pub fn history(args: &HistoryArgs) -> Result<String> {
+    let (ids, plans): (Vec<&String>, Vec<&String>) = args
+        .args
+        .iter()
+        .partition(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()));
+    if ids.len() > 1 || plans.len() > 1 {
+        return Err(Error::Usage(
+            "history takes at most one plan and one run id".into(),
+        ));
+    }
+    let url = match (&args.db, plans.first()) {
+        (Some(u), _) => DbUrl::parse(u, Path::new("."))?,
+        (None, Some(p)) => database_url(&plan::load(Path::new(p.as_str()))?, None)?,
+        (None, None) => {
+            return Err(Error::Usage(
+                "which database? pass a plan or `--db URL`".into(),
+            ));
+        }
+    };
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    if let Some(id) = ids.first() {
+        let id: i64 = id.parse().map_err(|_| Error::Usage(format!("`{id}` is not a run id")))?;
+        let run = history::get(db.as_mut(), id)?.ok_or_else(|| {
+            Error::Mismatch(format!(
+                "no run {id} in the history of {}\n  = help: `migplan history --db URL` lists the recorded runs",
+                url.redacted()
+            ))
+        })?;
+        return render(&run, args.format, history::render_run);
+    }
+    let runs = history::list(db.as_mut(), args.limit)?;
+    render(&runs, args.format, |r| history::render_list(r))
 }
 
 /// `migplan schema status PLAN`.

@@ -69,7 +69,7 @@ fn constraints(db: &ServerDb) -> Vec<String> {
     db.pg()
         .query(
             "SELECT conname::text || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
-             WHERE connamespace = 'public'::regnamespace ORDER BY 1",
+             WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> 'migplan_history' ORDER BY 1",
             &[],
         )
         .unwrap()
@@ -737,7 +737,7 @@ fn indexes(db: &ServerDb) -> Vec<String> {
     let mut defs: Vec<String> = db
         .rows(
             "SELECT indexdef || coalesce(' -- ' || obj_description(indexname::regclass, 'pg_class'), '') \
-             FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname",
+             FROM pg_indexes WHERE schemaname = current_schema() AND tablename <> 'migplan_history' ORDER BY indexname",
         )
         .into_iter()
         .map(|r| r[0].clone())

@@ -105,6 +105,21 @@ pub trait Backend {
     /// Whether a table exists, bookkeeping tables included.
     fn has_table(&mut self, table: &str) -> Result<bool>;
 
+    /// Runs one bookkeeping statement (the run history) on its own, outside
+    /// any import transaction. `sql` is migplan's own text with `?` marking
+    /// parameters; every value is bound.
+    fn meta_exec(&mut self, sql: &str, params: &[Value]) -> Result<()>;
+
+    /// A bookkeeping query: integers come back as `Int`, text as `Text`.
+    fn meta_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>>;
+
+    /// Tries once to take this database's run lock (one migplan run at a
+    /// time). The lock belongs to the connection: it ends with `unlock`, or
+    /// when the process dies.
+    fn try_lock(&mut self) -> Result<bool>;
+
+    fn unlock(&mut self) -> Result<()>;
+
     /// Applies pending refinery scripts as `runner` is set up (grouped into
     /// one transaction by the schema phase where `transactional_ddl`).
     fn migrate(

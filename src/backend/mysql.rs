@@ -75,6 +75,20 @@ const SEGMENT_ROWS: usize = 65_536;
 /// allows `LOAD DATA LOCAL` (tests of that path).
 const LOAD_DATA_ENV: &str = "MIGPLAN_MYSQL_LOAD_DATA";
 
+/// The run lock's name: lock names are server-wide and at most 64
+/// characters, so it carries a digest of the database name.
+const RUN_LOCK: &str = "CONCAT('migplan:', SHA1(DATABASE()))";
+
+/// A bookkeeping value as a MySQL parameter.
+fn meta_param(v: &Value) -> My {
+    match v {
+        Value::Int(i) => My::Int(*i),
+        Value::Null => My::NULL,
+        Value::Text(t) => My::Bytes(t.clone().into_bytes()),
+        other => My::Bytes(other.display().into_bytes()),
+    }
+}
+
 const SQL_MODE: &str = "STRICT_ALL_TABLES,NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION";
 
 pub struct Mysql {
@@ -572,6 +586,49 @@ impl Backend for Mysql {
             )
             .map_err(|e| self.err(format!("reading the size of `{table}`"), e))?;
         Ok(n.unwrap_or(0))
+    }
+
+    fn meta_exec(&mut self, sql: &str, params: &[Value]) -> Result<()> {
+        let params: Vec<My> = params.iter().map(meta_param).collect();
+        live(&mut self.slot)
+            .exec_drop(sql, Params::Positional(params))
+            .map_err(|e| self.err("writing the run history", e))
+    }
+
+    fn meta_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let params: Vec<My> = params.iter().map(meta_param).collect();
+        let rows: Vec<::mysql::Row> = live(&mut self.slot)
+            .exec(sql, Params::Positional(params))
+            .map_err(|e| self.err("reading the run history", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                r.unwrap()
+                    .into_iter()
+                    .map(|v| match v {
+                        My::Int(i) => Value::Int(i),
+                        My::UInt(u) => Value::Int(u as i64),
+                        My::Bytes(b) => Value::Text(String::from_utf8_lossy(&b).into_owned()),
+                        _ => Value::Null,
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    // GET_LOCK belongs to the session: the server frees it when the
+    // connection ends. Its name is server-wide, so it names the database.
+    fn try_lock(&mut self) -> Result<bool> {
+        let got: Option<Option<i64>> = live(&mut self.slot)
+            .query_first(format!("SELECT GET_LOCK({RUN_LOCK}, 0)"))
+            .map_err(|e| self.err("taking the run lock", e))?;
+        Ok(got.flatten() == Some(1))
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        live(&mut self.slot)
+            .query_drop(format!("DO RELEASE_LOCK({RUN_LOCK})"))
+            .map_err(|e| self.err("releasing the run lock", e))
     }
 
     fn has_table(&mut self, table: &str) -> Result<bool> {

@@ -282,6 +282,35 @@ impl Postgres {
         Error::db(context, scrub(&self.secret, describe(&e)))
     }
 
+    /// Runs migplan's own bookkeeping SQL: `?` becomes `$n`, and each
+    /// value is bound as the type the server expects for its parameter.
+    fn meta_rows(&mut self, sql: &str, params: &[Value]) -> Result<Vec<postgres::Row>> {
+        let mut numbered = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for ch in sql.chars() {
+            if ch == '?' {
+                n += 1;
+                numbered.push_str(&format!("${n}"));
+            } else {
+                numbered.push(ch);
+            }
+        }
+        let stmt = self
+            .client
+            .prepare(&numbered)
+            .map_err(|e| self.err("preparing a run-history statement", e))?;
+        let bound: Vec<Box<dyn postgres::types::ToSql + Sync>> = params
+            .iter()
+            .zip(stmt.params())
+            .map(|(v, ty)| meta_param(v, ty))
+            .collect();
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            bound.iter().map(|b| b.as_ref()).collect();
+        self.client
+            .query(&stmt, &refs)
+            .map_err(|e| self.err("using the run history", e))
+    }
+
     /// The table, qualified with the current schema.
     fn qt(&self, table: &str) -> String {
         format!("{}.{}", quote(&self.schema), quote(table))
@@ -1224,6 +1253,49 @@ impl Backend for Postgres {
         )
     }
 
+    fn meta_exec(&mut self, sql: &str, params: &[Value]) -> Result<()> {
+        self.meta_rows(sql, params).map(drop)
+    }
+
+    fn meta_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let rows = self.meta_rows(sql, params)?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| match *r.columns()[i].type_() {
+                        postgres::types::Type::INT8 => {
+                            r.get::<_, Option<i64>>(i).map_or(Value::Null, Value::Int)
+                        }
+                        postgres::types::Type::INT4 => r
+                            .get::<_, Option<i32>>(i)
+                            .map_or(Value::Null, |n| Value::Int(n.into())),
+                        _ => r.get::<_, Option<String>>(i).map_or(Value::Null, Value::Text),
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    // A session-level advisory lock: PostgreSQL releases it when the
+    // connection ends, so a killed run cannot leave it behind.
+    fn try_lock(&mut self) -> Result<bool> {
+        self.scalar_bool(
+            "taking the run lock",
+            "SELECT pg_try_advisory_lock($1)",
+            &[&RUN_LOCK_KEY],
+        )
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        self.scalar_bool(
+            "releasing the run lock",
+            "SELECT pg_advisory_unlock($1)",
+            &[&RUN_LOCK_KEY],
+        )
+        .map(drop)
+    }
+
     fn migrate(
         &mut self,
         runner: refinery::Runner,
@@ -1600,6 +1672,29 @@ impl Backend for Postgres {
         self.client
             .batch_execute("ROLLBACK")
             .map_err(|e| self.err("rolling back", e))
+    }
+}
+
+/// Key of the advisory lock that keeps migplan runs apart ("migplan" in
+/// ASCII): advisory locks are per database, so one key serves every one.
+const RUN_LOCK_KEY: i64 = 0x6d69_6770_6c61_6e;
+
+/// A bookkeeping value bound as the parameter's type.
+fn meta_param(v: &Value, ty: &postgres::types::Type) -> Box<dyn postgres::types::ToSql + Sync> {
+    use postgres::types::Type;
+    let int = match v {
+        Value::Int(i) => Some(*i),
+        _ => None,
+    };
+    let text = match v {
+        Value::Null => None,
+        Value::Text(t) => Some(t.clone()),
+        other => Some(other.display()),
+    };
+    match *ty {
+        Type::INT8 => Box::new(int),
+        Type::INT4 => Box::new(int.map(|i| i as i32)),
+        _ => Box::new(text),
     }
 }
 

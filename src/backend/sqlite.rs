@@ -22,6 +22,10 @@ use crate::value::{ColumnType, Value};
 
 pub struct Sqlite {
     conn: Connection,
+    /// The lock file beside the database (`None` in memory) and, while
+    /// this run holds it, its open handle.
+    lock_path: Option<std::path::PathBuf>,
+    lock: Option<std::fs::File>,
     /// The table being written and what happened to its rows so far.
     writer: Option<(WriterSql, TableOutcome)>,
     /// Tables of the open import, whose foreign keys `finish_write` checks.
@@ -46,6 +50,12 @@ impl Sqlite {
             .map_err(|e| Error::db(format!("cannot configure {url}"), e))?;
         Ok(Sqlite {
             conn,
+            lock_path: url.sqlite_path().map(|p| {
+                let mut name = p.file_name().unwrap_or_default().to_os_string();
+                name.push(".migplan-lock");
+                p.with_file_name(name)
+            }),
+            lock: None,
             writer: None,
             written: vec![],
         })
@@ -297,6 +307,62 @@ impl Backend for Sqlite {
             )
             .map(|n| n > 0)
             .map_err(|e| Error::db("reading the database's tables", e))
+    }
+
+    fn meta_exec(&mut self, sql: &str, params: &[Value]) -> Result<()> {
+        let params: Vec<rusqlite::types::Value> = params.iter().map(meta_param).collect();
+        self.conn
+            .execute(sql, rusqlite::params_from_iter(params))
+            .map(drop)
+            .map_err(|e| Error::db("writing the run history", e))
+    }
+
+    fn meta_query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let params: Vec<rusqlite::types::Value> = params.iter().map(meta_param).collect();
+        let ctx = |e| Error::db("reading the run history", e);
+        let mut stmt = self.conn.prepare(sql).map_err(ctx)?;
+        let width = stmt.column_count();
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(params), |r| {
+                (0..width)
+                    .map(|i| {
+                        Ok(match r.get::<_, rusqlite::types::Value>(i)? {
+                            rusqlite::types::Value::Integer(n) => Value::Int(n),
+                            rusqlite::types::Value::Text(t) => Value::Text(t),
+                            _ => Value::Null,
+                        })
+                    })
+                    .collect()
+            })
+            .map_err(ctx)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(ctx)
+    }
+
+    // SQLite has no session locks: an OS lock on a file beside the
+    // database, released by the kernel when the process dies.
+    fn try_lock(&mut self) -> Result<bool> {
+        let Some(path) = &self.lock_path else {
+            return Ok(true);
+        };
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        match file.try_lock() {
+            Ok(()) => {
+                self.lock = Some(file);
+                Ok(true)
+            }
+            Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+            Err(std::fs::TryLockError::Error(e)) => Err(Error::io(path, e)),
+        }
+    }
+
+    fn unlock(&mut self) -> Result<()> {
+        self.lock = None;
+        Ok(())
     }
 
     fn migrate(
@@ -632,6 +698,16 @@ fn bind_row<'a>(row: &'a [Value], columns: &[String]) -> Result<Vec<Bound<'a>>> 
         .zip(columns)
         .map(|(v, c)| bind(v).map(Bound).map_err(|m| Error::value(c, m)))
         .collect()
+}
+
+/// A bookkeeping parameter as SQLite's value.
+fn meta_param(v: &Value) -> rusqlite::types::Value {
+    match v {
+        Value::Int(i) => rusqlite::types::Value::Integer(*i),
+        Value::Text(t) => rusqlite::types::Value::Text(t.clone()),
+        Value::Null => rusqlite::types::Value::Null,
+        other => rusqlite::types::Value::Text(other.display()),
+    }
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ impl Workspace {
 /// storage class kept), for comparing two databases.
 pub fn dump(conn: &Connection) -> Vec<String> {
     let mut tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name != 'refinery_schema_history' ORDER BY name")
+        .prepare("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('refinery_schema_history', 'migplan_history') ORDER BY name")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()

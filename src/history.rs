@@ -1,0 +1,461 @@
+//! The run history and the run lock.
+//!
+//! Every run that can change a database is recorded in that database, in
+//! `migplan_history` beside refinery's table: who ran which plan and why,
+//! when, with what outcome. The row is written (and committed) before the
+//! work starts and completed after it ends, so a run that dies leaves a
+//! `running` row; the next run, holding the lock, knows that no run is
+//! under way and marks it failed.
+//!
+//! One run at a time per database: the lock belongs to the connection
+//! (PostgreSQL advisory lock, MySQL `GET_LOCK`, an OS file lock beside a
+//! SQLite file), so the server or the kernel frees it when a process dies.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::backend::{Backend, Engine};
+use crate::error::{Error, Result};
+use crate::value::Value;
+
+pub const TABLE: &str = "migplan_history";
+
+/// Seconds a run waits for another to release the lock, by default.
+pub const DEFAULT_LOCK_TIMEOUT: u64 = 60;
+
+/// How often a waiting run tries the lock again.
+const LOCK_POLL: Duration = Duration::from_millis(200);
+
+/// Why the next run marks a `running` row failed.
+const DIED: &str = "the run ended without recording an outcome (the process was killed or lost its connection)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Running,
+    Succeeded,
+    Failed,
+    RolledBack,
+}
+
+impl Status {
+    fn as_str(self) -> &'static str {
+        match self {
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::RolledBack => "rolled back",
+        }
+    }
+
+    fn parse(s: &str) -> Status {
+        match s {
+            "running" => Status::Running,
+            "succeeded" => Status::Succeeded,
+            "rolled back" => Status::RolledBack,
+            _ => Status::Failed,
+        }
+    }
+}
+
+/// One recorded run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Run {
+    pub id: i64,
+    pub plan: String,
+    pub plan_sha256: Option<String>,
+    pub kind: String,
+    pub operator: String,
+    pub message: Option<String>,
+    pub notes: Vec<String>,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub status: Status,
+    pub schema_before: Option<i64>,
+    pub schema_after: Option<i64>,
+    /// Rows per table and outcome, as the run reported them.
+    pub tables: serde_json::Value,
+    /// The backup taken before the run changed anything.
+    pub backup: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What is known when a run starts.
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub plan: String,
+    pub plan_sha256: Option<String>,
+    pub kind: String,
+    pub operator: String,
+    pub message: Option<String>,
+    pub notes: Vec<String>,
+    pub schema_before: Option<i64>,
+}
+
+/// What is known when a run ends.
+#[derive(Debug, Clone, Default)]
+pub struct End {
+    pub schema_after: Option<i64>,
+    pub tables: Option<serde_json::Value>,
+    pub backup: Option<String>,
+}
+
+const COLUMNS: &str = "id, plan, plan_sha256, kind, operator, message, notes, started_at, ended_at, \
+                       status, schema_before, schema_after, tables, backup, error";
+
+/// Creates the history table when it does not exist.
+pub fn ensure(db: &mut dyn Backend) -> Result<()> {
+    if db.has_table(TABLE)? {
+        return Ok(());
+    }
+    let (int, text, long, tail) = match db.engine() {
+        Engine::Sqlite => ("INTEGER", "TEXT", "TEXT", ""),
+        Engine::Postgres => ("BIGINT", "TEXT", "TEXT", ""),
+        Engine::Mysql => (
+            "BIGINT",
+            "VARCHAR(255)",
+            "LONGTEXT",
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
+        ),
+    };
+    let sql = format!(
+        "CREATE TABLE IF NOT EXISTS {TABLE} (id {int} PRIMARY KEY, plan {text} NOT NULL, \
+         plan_sha256 {text}, kind {text} NOT NULL, operator {text} NOT NULL, message {long}, \
+         notes {long}, started_at {text} NOT NULL, ended_at {text}, status {text} NOT NULL, \
+         schema_before {int}, schema_after {int}, tables {long}, backup {long}, error {long}){tail}"
+    );
+    db.meta_exec(&sql, &[])
+}
+
+/// Takes the run lock, waiting up to `timeout`; on timeout the error names
+/// the run that holds it.
+pub fn lock(db: &mut dyn Backend, timeout: Duration) -> Result<()> {
+    let started = Instant::now();
+    loop {
+        if db.try_lock()? {
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            return Err(busy(db, timeout));
+        }
+        std::thread::sleep(LOCK_POLL);
+    }
+}
+
+fn busy(db: &mut dyn Backend, waited: Duration) -> Error {
+    let holder = running(db).ok().flatten().map_or_else(
+        || "another migplan run holds it (it has not recorded itself yet)".to_string(),
+        |r| {
+            format!(
+                "run {} ({}, plan `{}`) by {} holds it, started {}",
+                r.id, r.kind, r.plan, r.operator, r.started_at
+            )
+        },
+    );
+    Error::Mismatch(format!(
+        "the database is busy: {holder}; waited {} s\n  = help: only one run at a time may change a database; wait for it to end, or wait longer with --lock-timeout SECONDS",
+        waited.as_secs()
+    ))
+}
+
+/// Records the start of a run (the lock is held); returns its id. Runs
+/// left `running` by a process that died are marked failed first.
+pub fn start(db: &mut dyn Backend, s: &Start) -> Result<i64> {
+    ensure(db)?;
+    db.meta_exec(
+        &format!("UPDATE {TABLE} SET status = ?, ended_at = ?, error = ? WHERE status = ?"),
+        &[
+            text(Status::Failed.as_str()),
+            text(&now()),
+            text(DIED),
+            text(Status::Running.as_str()),
+        ],
+    )?;
+    let next = db.meta_query(&format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}"), &[])?;
+    let id = match next.first().and_then(|r| r.first()) {
+        Some(Value::Int(n)) => *n,
+        _ => 1,
+    };
+    let notes = serde_json::to_string(&s.notes).expect("strings serialise");
+    db.meta_exec(
+        &format!(
+            "INSERT INTO {TABLE} (id, plan, plan_sha256, kind, operator, message, notes, started_at, status, schema_before) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        ),
+        &[
+            Value::Int(id),
+            text(&s.plan),
+            opt_text(s.plan_sha256.as_deref()),
+            text(&s.kind),
+            text(&s.operator),
+            opt_text(s.message.as_deref()),
+            text(&notes),
+            text(&now()),
+            text(Status::Running.as_str()),
+            s.schema_before.map_or(Value::Null, Value::Int),
+        ],
+    )?;
+    Ok(id)
+}
+
+/// Records how a run ended: `error` is the failed run's message.
+pub fn finish(db: &mut dyn Backend, id: i64, end: &End, error: Option<&str>) -> Result<()> {
+    let status = match error {
+        None => Status::Succeeded,
+        Some(_) => Status::Failed,
+    };
+    set_end(db, id, status, end, opt_text(error))
+}
+
+/// Marks a run rolled back (by `migplan rollback`).
+pub fn mark_rolled_back(db: &mut dyn Backend, id: i64) -> Result<()> {
+    db.meta_exec(
+        &format!("UPDATE {TABLE} SET status = ? WHERE id = ?"),
+        &[text(Status::RolledBack.as_str()), Value::Int(id)],
+    )
+}
+
+fn set_end(db: &mut dyn Backend, id: i64, status: Status, end: &End, error: Value) -> Result<()> {
+    let tables = end.tables.as_ref().map(|t| t.to_string());
+    db.meta_exec(
+        &format!(
+            "UPDATE {TABLE} SET status = ?, ended_at = ?, schema_after = ?, tables = ?, backup = ?, error = ? WHERE id = ?"
+        ),
+        &[
+            text(status.as_str()),
+            text(&now()),
+            end.schema_after.map_or(Value::Null, Value::Int),
+            opt_text(tables.as_deref()),
+            opt_text(end.backup.as_deref()),
+            error,
+            Value::Int(id),
+        ],
+    )
+}
+
+/// The most recent runs, newest first.
+pub fn list(db: &mut dyn Backend, limit: usize) -> Result<Vec<Run>> {
+    if !db.has_table(TABLE)? {
+        return Ok(vec![]);
+    }
+    let rows = db.meta_query(
+        &format!("SELECT {COLUMNS} FROM {TABLE} ORDER BY id DESC LIMIT {limit}"),
+        &[],
+    )?;
+    Ok(rows.into_iter().map(run_of).collect())
+}
+
+/// One run, if recorded.
+pub fn get(db: &mut dyn Backend, id: i64) -> Result<Option<Run>> {
+    if !db.has_table(TABLE)? {
+        return Ok(None);
+    }
+    let rows = db.meta_query(
+        &format!("SELECT {COLUMNS} FROM {TABLE} WHERE id = ?"),
+        &[Value::Int(id)],
+    )?;
+    Ok(rows.into_iter().next().map(run_of))
+}
+
+/// The run recorded as under way, if any.
+pub fn running(db: &mut dyn Backend) -> Result<Option<Run>> {
+    if !db.has_table(TABLE)? {
+        return Ok(None);
+    }
+    let rows = db.meta_query(
+        &format!("SELECT {COLUMNS} FROM {TABLE} WHERE status = ? ORDER BY id DESC"),
+        &[text(Status::Running.as_str())],
+    )?;
+    Ok(rows.into_iter().next().map(run_of))
+}
+
+fn run_of(row: Vec<Value>) -> Run {
+    let mut it = row.into_iter();
+    let mut next = || it.next().unwrap_or(Value::Null);
+    let id = int(next()).unwrap_or(0);
+    let plan = string(next()).unwrap_or_default();
+    let plan_sha256 = string(next());
+    let kind = string(next()).unwrap_or_default();
+    let operator = string(next()).unwrap_or_default();
+    let message = string(next());
+    let notes = string(next())
+        .and_then(|n| serde_json::from_str(&n).ok())
+        .unwrap_or_default();
+    let started_at = string(next()).unwrap_or_default();
+    let ended_at = string(next());
+    let status = Status::parse(&string(next()).unwrap_or_default());
+    let schema_before = int(next());
+    let schema_after = int(next());
+    let tables = string(next())
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null);
+    Run {
+        id,
+        plan,
+        plan_sha256,
+        kind,
+        operator,
+        message,
+        notes,
+        started_at,
+        ended_at,
+        status,
+        schema_before,
+        schema_after,
+        tables,
+        backup: string(next()),
+        error: string(next()),
+    }
+}
+
+fn int(v: Value) -> Option<i64> {
+    match v {
+        Value::Int(i) => Some(i),
+        Value::Text(t) => t.parse().ok(),
+        _ => None,
+    }
+}
+
+fn string(v: Value) -> Option<String> {
+    match v {
+        Value::Text(t) => Some(t),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn text(s: &str) -> Value {
+    Value::Text(s.to_string())
+}
+
+fn opt_text(s: Option<&str>) -> Value {
+    s.map_or(Value::Null, text)
+}
+
+/// Now, UTC, to the millisecond: sortable text on every engine.
+fn now() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+/// Who runs migplan: `--operator`, else `MIGPLAN_OPERATOR`, else git's
+/// user.name and user.email, else the OS user.
+pub fn operator(flag: Option<&str>) -> String {
+    if let Some(op) = flag.map(str::trim).filter(|s| !s.is_empty()) {
+        return op.to_string();
+    }
+    if let Ok(op) = std::env::var("MIGPLAN_OPERATOR")
+        && !op.trim().is_empty()
+    {
+        return op.trim().to_string();
+    }
+    let git = |key: &str| {
+        std::process::Command::new("git")
+            .args(["config", "--get", key])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    match (git("user.name"), git("user.email")) {
+        (Some(name), Some(email)) => return format!("{name} <{email}>"),
+        (Some(name), None) => return name,
+        _ => {}
+    }
+    ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|k| std::env::var(k).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The runs as a table for people.
+pub fn render_list(runs: &[Run]) -> String {
+    if runs.is_empty() {
+        return "no runs recorded in this database\n".into();
+    }
+    let mut out = format!(
+        "{:>4}  {:<11}  {:<8}  {:<24}  {:<28}  {}\n",
+        "id", "status", "kind", "started (UTC)", "operator", "plan"
+    );
+    for r in runs {
+        let mut plan = r.plan.clone();
+        if let Some(m) = &r.message {
+            plan.push_str(&format!(" — {m}"));
+        }
+        out.push_str(&format!(
+            "{:>4}  {:<11}  {:<8}  {:<24}  {:<28}  {}\n",
+            r.id,
+            r.status.as_str(),
+            r.kind,
+            r.started_at,
+            r.operator,
+            plan
+        ));
+    }
+    out
+}
+
+/// One run whole, for people.
+pub fn render_run(r: &Run) -> String {
+    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
+    let ver = |v: Option<i64>| v.map_or_else(|| "—".into(), |v| v.to_string());
+    let mut out = format!(
+        "run {}\n  plan         {}\n  plan sha256  {}\n  kind         {}\n  operator     {}\n  message      {}\n",
+        r.id,
+        r.plan,
+        opt(&r.plan_sha256),
+        r.kind,
+        r.operator,
+        opt(&r.message)
+    );
+    for n in &r.notes {
+        out.push_str(&format!("  note         {n}\n"));
+    }
+    out.push_str(&format!(
+        "  started      {}\n  ended        {}\n  status       {}\n  schema       {} → {}\n  backup       {}\n",
+        r.started_at,
+        opt(&r.ended_at),
+        r.status.as_str(),
+        ver(r.schema_before),
+        ver(r.schema_after),
+        opt(&r.backup)
+    ));
+    if let Some(e) = &r.error {
+        out.push_str(&format!("  error        {}\n", e.replace('\n', "\n               ")));
+    }
+    if !r.tables.is_null() {
+        out.push_str(&format!(
+            "  rows         {}\n",
+            serde_json::to_string_pretty(&r.tables)
+                .unwrap_or_default()
+                .replace('\n', "\n               ")
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_read_back_as_written() {
+        for s in [
+            Status::Running,
+            Status::Succeeded,
+            Status::Failed,
+            Status::RolledBack,
+        ] {
+            assert_eq!(Status::parse(s.as_str()), s);
+        }
+    }
+
+    #[test]
+    fn operator_flag_wins_over_the_environment() {
+        assert_eq!(operator(Some(" Ada <ada@example.com> ")), "Ada <ada@example.com>");
+        assert!(!operator(None).is_empty());
+    }
+}

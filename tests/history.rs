@@ -1,0 +1,264 @@
+//! The run history and the run lock, on SQLite and on both servers.
+
+mod support;
+
+use std::process::Output;
+
+use serde_json::Value as Json;
+use support::server::{self, ServerDb};
+use support::{Workspace, stderr, stdout};
+
+const ITEMS: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(20) NOT NULL)";
+
+/// A SQLite database `src.db` with `n` items exported to `b.json`, and an
+/// empty `dst.db` with the same table.
+fn workspace_with_backup(n: usize) -> Workspace {
+    let ws = Workspace::new();
+    let src = ws.open("src.db");
+    src.execute_batch(ITEMS).unwrap();
+    let tx = src.unchecked_transaction().unwrap();
+    for i in 0..n {
+        tx.execute("INSERT INTO items VALUES (?1, ?2)", (i as i64, format!("v{i}")))
+            .unwrap();
+    }
+    tx.commit().unwrap();
+    ws.export("src.db", "b.json");
+    ws.open("dst.db").execute_batch(ITEMS).unwrap();
+    ws
+}
+
+fn history_json(ws: &Workspace, url: &str) -> Vec<Json> {
+    let out = ws
+        .migplan()
+        .args(["history", "--db", url, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str::<Json>(&stdout(&out))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn import(ws: &Workspace, url: &str, extra: &[&str]) -> Output {
+    ws.migplan()
+        .args(["import", "--db", url, "b.json"])
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn runs_are_recorded_with_operator_message_notes_and_outcome() {
+    let ws = workspace_with_backup(3);
+    let url = ws.url("dst.db");
+    let ok = import(
+        &ws,
+        &url,
+        &["--operator", "Ada <ada@example.com>", "-m", "restore drill", "--note", "ticket 42"],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let failed = import(&ws, &url, &["--conflict", "error"]);
+    assert_eq!(failed.status.code(), Some(1));
+
+    let runs = history_json(&ws, &url);
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    let (second, first) = (&runs[0], &runs[1]);
+    assert_eq!(first["status"], "succeeded");
+    assert_eq!(first["operator"], "Ada <ada@example.com>");
+    assert_eq!(first["message"], "restore drill");
+    assert_eq!(first["notes"][0], "ticket 42");
+    assert_eq!(first["kind"], "import");
+    assert_eq!(first["tables"][0]["tables"][0]["inserted"], 3);
+    assert!(first["ended_at"].is_string());
+    assert_eq!(second["status"], "failed");
+    assert!(
+        second["error"].as_str().unwrap().contains("already exist"),
+        "{second}"
+    );
+
+    let one = ws
+        .migplan()
+        .args(["history", "1", "--db", &url])
+        .output()
+        .unwrap();
+    assert!(one.status.success(), "{}", stderr(&one));
+    let text = stdout(&one);
+    assert!(text.contains("Ada <ada@example.com>") && text.contains("restore drill"), "{text}");
+
+    let missing = ws
+        .migplan()
+        .args(["history", "99", "--db", &url])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(1));
+    assert!(stderr(&missing).contains("no run 99"), "{}", stderr(&missing));
+}
+
+#[test]
+fn the_operator_comes_from_the_environment_without_the_flag() {
+    let ws = workspace_with_backup(1);
+    let url = ws.url("dst.db");
+    let out = ws
+        .migplan()
+        .env("MIGPLAN_OPERATOR", "Grace <grace@example.com>")
+        .args(["import", "--db", &url, "b.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(history_json(&ws, &url)[0]["operator"], "Grace <grace@example.com>");
+}
+
+#[test]
+fn dry_runs_and_exports_are_not_runs_of_record() {
+    let ws = workspace_with_backup(2);
+    let url = ws.url("dst.db");
+    let out = import(&ws, &url, &["--dry-run"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ws.export("dst.db", "again.json");
+    assert!(history_json(&ws, &url).is_empty());
+}
+
+/// A process killed mid-run leaves its row `running`; the next run holds
+/// the lock, so no run is under way: the row is marked failed.
+#[test]
+fn a_run_left_running_is_marked_failed_by_the_next() {
+    let ws = workspace_with_backup(2);
+    let url = ws.url("dst.db");
+    assert!(import(&ws, &url, &[]).status.success());
+    ws.open("dst.db")
+        .execute(
+            "UPDATE migplan_history SET status = 'running', ended_at = NULL WHERE id = 1",
+            [],
+        )
+        .unwrap();
+    let again = import(&ws, &url, &["--conflict", "skip"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let runs = history_json(&ws, &url);
+    assert_eq!(runs[1]["status"], "failed");
+    assert!(
+        runs[1]["error"].as_str().unwrap().contains("without recording an outcome"),
+        "{}",
+        runs[1]
+    );
+    assert_eq!(runs[0]["status"], "succeeded");
+}
+
+/// While another process holds the lock, a run waits `--lock-timeout`
+/// seconds and then fails naming the run recorded as under way; nothing
+/// is written.
+#[test]
+fn a_second_run_gives_up_after_the_lock_timeout_naming_the_holder() {
+    let ws = workspace_with_backup(2);
+    let url = ws.url("dst.db");
+    assert!(import(&ws, &url, &["--conflict", "skip", "--operator", "Ada"]).status.success());
+    ws.open("dst.db")
+        .execute(
+            "UPDATE migplan_history SET status = 'running', ended_at = NULL WHERE id = 1",
+            [],
+        )
+        .unwrap();
+    let lock = std::fs::File::create(ws.path("dst.db.migplan-lock")).unwrap();
+    lock.lock().unwrap();
+    let started = std::time::Instant::now();
+    let out = import(&ws, &url, &["--conflict", "overwrite", "--lock-timeout", "1"]);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("busy") && err.contains("run 1") && err.contains("Ada"), "{err}");
+    assert!(err.contains("--lock-timeout"), "{err}");
+    drop(lock);
+    let runs = history_json(&ws, &url);
+    assert_eq!(runs.len(), 1, "the refused run wrote nothing: {runs:?}");
+}
+
+/// Two imports of the same backup started together under `error`: one
+/// applies, the other waits for the lock, then finds every row present.
+fn exactly_one_of_two_concurrent_runs_applies(ws: &Workspace, url: &str, count: impl Fn() -> i64) {
+    let spawn = || {
+        ws.migplan()
+            .args(["import", "--db", url, "b.json", "--conflict", "error"])
+            .output()
+    };
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(spawn);
+        let b = s.spawn(spawn);
+        (a.join().unwrap().unwrap(), b.join().unwrap().unwrap())
+    });
+    let ok = [&a, &b].iter().filter(|o| o.status.success()).count();
+    assert_eq!(ok, 1, "a: {}\nb: {}", stderr(&a), stderr(&b));
+    let loser = if a.status.success() { &b } else { &a };
+    assert!(stderr(loser).contains("already exist"), "{}", stderr(loser));
+    assert_eq!(count(), 2000);
+    let runs = history_json(ws, url);
+    let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.len(), 2, "{runs:?}");
+    assert!(statuses.contains(&"succeeded") && statuses.contains(&"failed"), "{statuses:?}");
+}
+
+#[test]
+fn two_runs_at_once_on_sqlite_exactly_one_applies() {
+    let ws = workspace_with_backup(2000);
+    let url = ws.url("dst.db");
+    let count = || {
+        ws.open("dst.db")
+            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+            .unwrap()
+    };
+    exactly_one_of_two_concurrent_runs_applies(&ws, &url, count);
+}
+
+fn on_server(db: Option<ServerDb>) {
+    let Some(db) = db else { return };
+    let ws = workspace_with_backup(2000);
+    db.execute(ITEMS);
+    exactly_one_of_two_concurrent_runs_applies(&ws, &db.url, || db.count("items"));
+}
+
+#[test]
+fn two_runs_at_once_on_postgres_exactly_one_applies() {
+    on_server(server::postgres("history_two_runs"));
+}
+
+#[test]
+fn two_runs_at_once_on_mysql_exactly_one_applies() {
+    on_server(server::mysql("history_two_runs"));
+}
+
+/// The lock a run takes on a server belongs to its connection: held here
+/// by another session, a run gives up after `--lock-timeout`.
+fn lock_held_elsewhere_stops_a_run(db: &ServerDb, hold: impl FnOnce() -> Box<dyn std::any::Any>) {
+    let ws = workspace_with_backup(2);
+    db.execute(ITEMS);
+    let held = hold();
+    let out = import(&ws, &db.url, &["--lock-timeout", "1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("busy"), "{}", stderr(&out));
+    assert_eq!(db.count("items"), 0);
+    drop(held);
+    let out = import(&ws, &db.url, &["--lock-timeout", "5"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.count("items"), 2);
+}
+
+#[test]
+fn postgres_advisory_lock_held_elsewhere_stops_a_run() {
+    let Some(db) = server::postgres("history_pg_lock") else { return };
+    lock_held_elsewhere_stops_a_run(&db, || {
+        let mut c = db.pg();
+        c.execute("SELECT pg_advisory_lock(30796665450160494)", &[]).unwrap();
+        Box::new(c)
+    });
+}
+
+#[test]
+fn mysql_named_lock_held_elsewhere_stops_a_run() {
+    use mysql::prelude::Queryable;
+    let Some(db) = server::mysql("history_my_lock") else { return };
+    lock_held_elsewhere_stops_a_run(&db, || {
+        let mut c = db.my();
+        c.query_drop("SELECT GET_LOCK(CONCAT('migplan:', SHA1(DATABASE())), 0)").unwrap();
+        Box::new(c)
+    });
+}
