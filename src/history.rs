@@ -28,7 +28,8 @@ pub const DEFAULT_LOCK_TIMEOUT: u64 = 60;
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
 /// Why the next run marks a `running` row failed.
-const DIED: &str = "the run ended without recording an outcome (the process was killed or lost its connection)";
+const DIED: &str =
+    "the run ended without recording an outcome (the process was killed or lost its connection)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -172,7 +173,10 @@ pub fn start(db: &mut dyn Backend, s: &Start) -> Result<i64> {
             text(Status::Running.as_str()),
         ],
     )?;
-    let next = db.meta_query(&format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}"), &[])?;
+    let next = db.meta_query(
+        &format!("SELECT COALESCE(MAX(id), 0) + 1 FROM {TABLE}"),
+        &[],
+    )?;
     let id = match next.first().and_then(|r| r.first()) {
         Some(Value::Int(n)) => *n,
         _ => 1,
@@ -424,7 +428,10 @@ pub fn render_run(r: &Run) -> String {
         opt(&r.backup)
     ));
     if let Some(e) = &r.error {
-        out.push_str(&format!("  error        {}\n", e.replace('\n', "\n               ")));
+        out.push_str(&format!(
+            "  error        {}\n",
+            e.replace('\n', "\n               ")
+        ));
     }
     if !r.tables.is_null() {
         out.push_str(&format!(
@@ -455,7 +462,10 @@ mod tests {
 
     #[test]
     fn operator_flag_wins_over_the_environment() {
-        assert_eq!(operator(Some(" Ada <ada@example.com> ")), "Ada <ada@example.com>");
+        assert_eq!(
+            operator(Some(" Ada <ada@example.com> ")),
+            "Ada <ada@example.com>"
+        );
         assert!(!operator(None).is_empty());
     }
 }

@@ -38,7 +38,13 @@ pub fn run(args: &RunArgs) -> Result<String> {
     // Exports change nothing and dry runs roll back: neither is a run of
     // record, nor needs the database to itself.
     if plan.kind == PlanKind::Export || args.dry_run {
-        return run_steps(&plan, db.as_mut(), args, follows, &mut history::End::default());
+        return run_steps(
+            &plan,
+            db.as_mut(),
+            args,
+            follows,
+            &mut history::End::default(),
+        );
     }
     let before = status_of(&plan, db.as_mut())?.version();
     let start = history_start(&plan, plan.kind.name(), &args.record, before);
@@ -545,7 +551,9 @@ pub fn history(args: &HistoryArgs) -> Result<String> {
     };
     let mut db = backend::open(&url, &OpenOptions::default())?;
     if let Some(id) = ids.first() {
-        let id: i64 = id.parse().map_err(|_| Error::Usage(format!("`{id}` is not a run id")))?;
+        let id: i64 = id
+            .parse()
+            .map_err(|_| Error::Usage(format!("`{id}` is not a run id")))?;
         let run = history::get(db.as_mut(), id)?.ok_or_else(|| {
             Error::Mismatch(format!(
                 "no run {id} in the history of {}\n  = help: `migplan history --db URL` lists the recorded runs",

@@ -18,8 +18,11 @@ fn workspace_with_backup(n: usize) -> Workspace {
     src.execute_batch(ITEMS).unwrap();
     let tx = src.unchecked_transaction().unwrap();
     for i in 0..n {
-        tx.execute("INSERT INTO items VALUES (?1, ?2)", (i as i64, format!("v{i}")))
-            .unwrap();
+        tx.execute(
+            "INSERT INTO items VALUES (?1, ?2)",
+            (i as i64, format!("v{i}")),
+        )
+        .unwrap();
     }
     tx.commit().unwrap();
     ws.export("src.db", "b.json");
@@ -56,7 +59,14 @@ fn runs_are_recorded_with_operator_message_notes_and_outcome() {
     let ok = import(
         &ws,
         &url,
-        &["--operator", "Ada <ada@example.com>", "-m", "restore drill", "--note", "ticket 42"],
+        &[
+            "--operator",
+            "Ada <ada@example.com>",
+            "-m",
+            "restore drill",
+            "--note",
+            "ticket 42",
+        ],
     );
     assert!(ok.status.success(), "{}", stderr(&ok));
     let failed = import(&ws, &url, &["--conflict", "error"]);
@@ -85,7 +95,10 @@ fn runs_are_recorded_with_operator_message_notes_and_outcome() {
         .unwrap();
     assert!(one.status.success(), "{}", stderr(&one));
     let text = stdout(&one);
-    assert!(text.contains("Ada <ada@example.com>") && text.contains("restore drill"), "{text}");
+    assert!(
+        text.contains("Ada <ada@example.com>") && text.contains("restore drill"),
+        "{text}"
+    );
 
     let missing = ws
         .migplan()
@@ -93,7 +106,11 @@ fn runs_are_recorded_with_operator_message_notes_and_outcome() {
         .output()
         .unwrap();
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).contains("no run 99"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("no run 99"),
+        "{}",
+        stderr(&missing)
+    );
 }
 
 #[test]
@@ -107,7 +124,10 @@ fn the_operator_comes_from_the_environment_without_the_flag() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(history_json(&ws, &url)[0]["operator"], "Grace <grace@example.com>");
+    assert_eq!(
+        history_json(&ws, &url)[0]["operator"],
+        "Grace <grace@example.com>"
+    );
 }
 
 #[test]
@@ -138,7 +158,10 @@ fn a_run_left_running_is_marked_failed_by_the_next() {
     let runs = history_json(&ws, &url);
     assert_eq!(runs[1]["status"], "failed");
     assert!(
-        runs[1]["error"].as_str().unwrap().contains("without recording an outcome"),
+        runs[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("without recording an outcome"),
         "{}",
         runs[1]
     );
@@ -152,7 +175,11 @@ fn a_run_left_running_is_marked_failed_by_the_next() {
 fn a_second_run_gives_up_after_the_lock_timeout_naming_the_holder() {
     let ws = workspace_with_backup(2);
     let url = ws.url("dst.db");
-    assert!(import(&ws, &url, &["--conflict", "skip", "--operator", "Ada"]).status.success());
+    assert!(
+        import(&ws, &url, &["--conflict", "skip", "--operator", "Ada"])
+            .status
+            .success()
+    );
     ws.open("dst.db")
         .execute(
             "UPDATE migplan_history SET status = 'running', ended_at = NULL WHERE id = 1",
@@ -162,11 +189,18 @@ fn a_second_run_gives_up_after_the_lock_timeout_naming_the_holder() {
     let lock = std::fs::File::create(ws.path("dst.db.migplan-lock")).unwrap();
     lock.lock().unwrap();
     let started = std::time::Instant::now();
-    let out = import(&ws, &url, &["--conflict", "overwrite", "--lock-timeout", "1"]);
+    let out = import(
+        &ws,
+        &url,
+        &["--conflict", "overwrite", "--lock-timeout", "1"],
+    );
     assert!(started.elapsed() >= std::time::Duration::from_secs(1));
     assert_eq!(out.status.code(), Some(1));
     let err = stderr(&out);
-    assert!(err.contains("busy") && err.contains("run 1") && err.contains("Ada"), "{err}");
+    assert!(
+        err.contains("busy") && err.contains("run 1") && err.contains("Ada"),
+        "{err}"
+    );
     assert!(err.contains("--lock-timeout"), "{err}");
     drop(lock);
     let runs = history_json(&ws, &url);
@@ -194,7 +228,10 @@ fn exactly_one_of_two_concurrent_runs_applies(ws: &Workspace, url: &str, count: 
     let runs = history_json(ws, url);
     let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
     assert_eq!(statuses.len(), 2, "{runs:?}");
-    assert!(statuses.contains(&"succeeded") && statuses.contains(&"failed"), "{statuses:?}");
+    assert!(
+        statuses.contains(&"succeeded") && statuses.contains(&"failed"),
+        "{statuses:?}"
+    );
 }
 
 #[test]
@@ -244,10 +281,13 @@ fn lock_held_elsewhere_stops_a_run(db: &ServerDb, hold: impl FnOnce() -> Box<dyn
 
 #[test]
 fn postgres_advisory_lock_held_elsewhere_stops_a_run() {
-    let Some(db) = server::postgres("history_pg_lock") else { return };
+    let Some(db) = server::postgres("history_pg_lock") else {
+        return;
+    };
     lock_held_elsewhere_stops_a_run(&db, || {
         let mut c = db.pg();
-        c.execute("SELECT pg_advisory_lock(30796665450160494)", &[]).unwrap();
+        c.execute("SELECT pg_advisory_lock(30796665450160494)", &[])
+            .unwrap();
         Box::new(c)
     });
 }
@@ -255,10 +295,13 @@ fn postgres_advisory_lock_held_elsewhere_stops_a_run() {
 #[test]
 fn mysql_named_lock_held_elsewhere_stops_a_run() {
     use mysql::prelude::Queryable;
-    let Some(db) = server::mysql("history_my_lock") else { return };
+    let Some(db) = server::mysql("history_my_lock") else {
+        return;
+    };
     lock_held_elsewhere_stops_a_run(&db, || {
         let mut c = db.my();
-        c.query_drop("SELECT GET_LOCK(CONCAT('migplan:', SHA1(DATABASE())), 0)").unwrap();
+        c.query_drop("SELECT GET_LOCK(CONCAT('migplan:', SHA1(DATABASE())), 0)")
+            .unwrap();
         Box::new(c)
     });
 }

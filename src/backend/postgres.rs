@@ -1270,7 +1270,9 @@ impl Backend for Postgres {
                         postgres::types::Type::INT4 => r
                             .get::<_, Option<i32>>(i)
                             .map_or(Value::Null, |n| Value::Int(n.into())),
-                        _ => r.get::<_, Option<String>>(i).map_or(Value::Null, Value::Text),
+                        _ => r
+                            .get::<_, Option<String>>(i)
+                            .map_or(Value::Null, Value::Text),
                     })
                     .collect()
             })
