@@ -38,6 +38,20 @@ pub enum Command {
     Import(ImportArgs),
     /// Runs recorded in a database: the latest, or one run whole.
     History(HistoryArgs),
+    /// One screen before a migration: schema version, pending scripts, the
+    /// last runs, who holds the lock, rows per table, database size.
+    Status(StatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The plan whose database (and scripts) to describe.
+    pub plan: Option<PathBuf>,
+    /// Database URL, instead of the plan's.
+    #[arg(long)]
+    pub db: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }
 
 /// Who runs a change and why, for the run history; and how long to wait
@@ -274,6 +288,7 @@ fn dispatch(cmd: Command) -> Result<i32> {
         Command::Export(a) => run::export_shortcut(&a)?,
         Command::Import(a) => run::import_shortcut(&a)?,
         Command::History(a) => run::history(&a)?,
+        Command::Status(a) => run::status(&a)?,
     };
     write_out(&mut out, &text)?;
     Ok(exit::SUCCESS)

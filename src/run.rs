@@ -14,7 +14,7 @@ use crate::backend::{self, Backend, DbUrl, OpenOptions};
 use crate::catalog::Catalog;
 use crate::cli::{
     ExportArgs, FileFormat, HistoryArgs, ImportArgs, PlanArgs, PlanFormat, RecordArgs,
-    ReportFormat, RunArgs, SchemaArgs, ValidateArgs, ValidateFormat, write_out,
+    ReportFormat, RunArgs, SchemaArgs, StatusArgs, ValidateArgs, ValidateFormat, write_out,
 };
 use crate::dag::Dag;
 use crate::data::{self, ExportOptions, ImportOptions};
@@ -527,6 +527,116 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
     start.plan = "(import command)".into();
     start.plan_sha256 = None;
     recorded(db.as_mut(), &args.record, start, work)
+}
+
+/// What `migplan status` shows.
+#[derive(Serialize)]
+struct StatusView {
+    database: String,
+    engine: &'static str,
+    schema_version: Option<i64>,
+    pending: Vec<String>,
+    /// Who holds the run lock, or `None` when it is free.
+    lock_holder: Option<String>,
+    last_runs: Vec<history::Run>,
+    tables: Vec<TableRows>,
+    size_bytes: u64,
+}
+
+#[derive(Serialize)]
+struct TableRows {
+    table: String,
+    rows: u64,
+}
+
+/// `migplan status [PLAN] [--db URL]`.
+pub fn status(args: &StatusArgs) -> Result<String> {
+    let plan = match &args.plan {
+        Some(p) => Some(plan::load(p)?),
+        None => None,
+    };
+    let url = match (&args.db, &plan) {
+        (Some(u), _) => DbUrl::parse(u, Path::new("."))?,
+        (None, Some(p)) => database_url(p, None)?,
+        (None, None) => {
+            return Err(Error::Usage(
+                "which database? pass a plan or `--db URL`".into(),
+            ));
+        }
+    };
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let db = db.as_mut();
+    let schema = match &plan {
+        Some(p) => status_of(p, db)?,
+        None => Scripts::none().status(db, None)?,
+    };
+    let lock_holder = if db.try_lock()? {
+        db.unlock()?;
+        None
+    } else {
+        Some(history::running(db)?.map_or_else(
+            || "another migplan run (not recorded yet)".to_string(),
+            |r| {
+                format!(
+                    "run {} ({}, plan `{}`) by {} since {}",
+                    r.id, r.kind, r.plan, r.operator, r.started_at
+                )
+            },
+        ))
+    };
+    let mut tables = Vec::new();
+    for t in db.catalog()?.tables {
+        let rows = db.count_rows(&t.name)?;
+        tables.push(TableRows {
+            table: t.name,
+            rows,
+        });
+    }
+    let view = StatusView {
+        database: url.redacted(),
+        engine: db.engine().name(),
+        schema_version: schema.version(),
+        pending: schema.pending.iter().map(|p| p.label()).collect(),
+        lock_holder,
+        last_runs: history::list(db, 5)?,
+        tables,
+        size_bytes: db.size_bytes()?,
+    };
+    render(&view, args.format, render_status_view)
+}
+
+fn render_status_view(v: &StatusView) -> String {
+    let version = v
+        .schema_version
+        .map_or_else(|| "none applied".to_string(), |n| n.to_string());
+    let pending = if v.pending.is_empty() {
+        "none".to_string()
+    } else {
+        v.pending.join(", ")
+    };
+    let mut out = format!(
+        "database   {} ({})\nschema     version {version}; pending: {pending}\nlock       {}\nsize       {}\n\n",
+        v.database,
+        v.engine,
+        v.lock_holder.as_deref().unwrap_or("free"),
+        human_bytes(v.size_bytes)
+    );
+    out.push_str(&format!("{:<32} {:>12}\n", "table", "rows"));
+    for t in &v.tables {
+        out.push_str(&format!("{:<32} {:>12}\n", t.table, t.rows));
+    }
+    out.push_str("\nlast runs\n");
+    out.push_str(&history::render_list(&v.last_runs));
+    out
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
 }
 
 /// `migplan history [PLAN] [RUN_ID] [--db URL]`.

@@ -305,3 +305,71 @@ fn mysql_named_lock_held_elsewhere_stops_a_run() {
         Box::new(c)
     });
 }
+
+fn status_json(ws: &Workspace, url: &str) -> Json {
+    let out = ws
+        .migplan()
+        .args(["status", "--db", url, "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str(&stdout(&out)).unwrap()
+}
+
+#[test]
+fn status_shows_rows_size_runs_and_who_holds_the_lock() {
+    let ws = workspace_with_backup(3);
+    let url = ws.url("dst.db");
+    assert!(import(&ws, &url, &["--operator", "Ada"]).status.success());
+    let free = status_json(&ws, &url);
+    assert_eq!(free["engine"], "sqlite");
+    assert!(free["lock_holder"].is_null(), "{free}");
+    assert_eq!(free["tables"][0]["table"], "items");
+    assert_eq!(free["tables"][0]["rows"], 3);
+    assert!(free["size_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(free["last_runs"][0]["operator"], "Ada");
+
+    ws.open("dst.db")
+        .execute(
+            "UPDATE migplan_history SET status = 'running' WHERE id = 1",
+            [],
+        )
+        .unwrap();
+    let lock = std::fs::File::create(ws.path("dst.db.migplan-lock")).unwrap();
+    lock.lock().unwrap();
+    let held = status_json(&ws, &url);
+    let holder = held["lock_holder"].as_str().unwrap();
+    assert!(
+        holder.contains("run 1") && holder.contains("Ada"),
+        "{holder}"
+    );
+
+    let text = ws
+        .migplan()
+        .args(["status", "--db", &url])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&text).contains("lock       run 1"),
+        "{}",
+        stdout(&text)
+    );
+}
+
+#[test]
+fn status_on_servers_reads_size_and_rows() {
+    for db in [
+        server::postgres("history_status"),
+        server::mysql("history_status"),
+    ] {
+        let Some(db) = db else { continue };
+        let ws = workspace_with_backup(5);
+        db.execute(ITEMS);
+        assert!(import(&ws, &db.url, &[]).status.success());
+        let s = status_json(&ws, &db.url);
+        assert!(s["lock_holder"].is_null(), "{s}");
+        assert_eq!(s["tables"][0]["rows"], 5, "{s}");
+        assert!(s["size_bytes"].as_u64().unwrap() > 0, "{s}");
+        assert_eq!(s["last_runs"][0]["status"], "succeeded");
+    }
+}

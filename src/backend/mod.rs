@@ -120,6 +120,9 @@ pub trait Backend {
 
     fn unlock(&mut self) -> Result<()>;
 
+    /// Bytes the database takes on disk (tables and indexes), for `status`.
+    fn size_bytes(&mut self) -> Result<u64>;
+
     /// Applies pending refinery scripts as `runner` is set up (grouped into
     /// one transaction by the schema phase where `transactional_ddl`).
     fn migrate(

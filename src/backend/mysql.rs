@@ -625,6 +625,15 @@ impl Backend for Mysql {
         Ok(got.flatten() == Some(1))
     }
 
+    fn size_bytes(&mut self) -> Result<u64> {
+        let n: Option<Option<u64>> = live(&mut self.slot)
+            .query_first(
+                "SELECT CAST(SUM(DATA_LENGTH + INDEX_LENGTH) AS UNSIGNED) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()",
+            )
+            .map_err(|e| self.err("reading the database's size", e))?;
+        Ok(n.flatten().unwrap_or(0))
+    }
+
     fn unlock(&mut self) -> Result<()> {
         live(&mut self.slot)
             .query_drop(format!("DO RELEASE_LOCK({RUN_LOCK})"))

@@ -1289,6 +1289,14 @@ impl Backend for Postgres {
         )
     }
 
+    fn size_bytes(&mut self) -> Result<u64> {
+        let row = self
+            .client
+            .query_one("SELECT pg_database_size(current_database())", &[])
+            .map_err(|e| self.err("reading the database's size", e))?;
+        Ok(row.get::<_, i64>(0).max(0) as u64)
+    }
+
     fn unlock(&mut self) -> Result<()> {
         self.scalar_bool(
             "releasing the run lock",

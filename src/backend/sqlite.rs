@@ -365,6 +365,17 @@ impl Backend for Sqlite {
         Ok(())
     }
 
+    fn size_bytes(&mut self) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n.max(0) as u64)
+            .map_err(|e| Error::db("reading the database's size", e))
+    }
+
     fn migrate(
         &mut self,
         runner: refinery::Runner,
