@@ -136,6 +136,7 @@ fn run_steps(
                 modules: args.modules.clone(),
                 dry_run: args.dry_run,
                 schema_version: status.version(),
+                replace: false,
             };
             let reports = data::import_files(db, plan, &files, &opts)?;
             end.tables = serde_json::to_value(&reports).ok();
@@ -283,6 +284,7 @@ fn copy(plan: &Plan, args: &RunArgs) -> Result<String> {
                 modules: args.modules.clone(),
                 dry_run: args.dry_run,
                 schema_version: status.version(),
+                replace: false,
             },
         };
         let report = data::copy(source.as_mut(), target, plan, &opts)?;
@@ -372,6 +374,7 @@ fn seed_if_empty(plan: &Plan, db: &mut dyn Backend, version: Option<i64>) -> Res
         modules: vec![],
         dry_run: false,
         schema_version: version,
+        replace: false,
     };
     let report = data::import(db, plan, seed, &opts)?;
     let rows: u64 = report.tables.iter().map(|t| t.inserted).sum();
@@ -513,6 +516,7 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
         modules: vec![],
         dry_run: args.dry_run,
         schema_version: version,
+        replace: false,
     };
     let work = |db: &mut dyn Backend, end: &mut history::End| {
         let reports = data::import_files(db, &plan, &args.files, &opts)?;

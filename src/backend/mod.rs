@@ -157,6 +157,10 @@ pub trait Backend {
     /// Starts the single write transaction of an import into `tables`.
     fn begin_write(&mut self, tables: &[String]) -> Result<()>;
 
+    /// Deletes every row of a table inside the open write transaction (a
+    /// restore that replaces the table's contents).
+    fn clear_table(&mut self, table: &str) -> Result<()>;
+
     /// Starts writing one table; rows follow with `write_row`.
     fn begin_table(&mut self, req: &WriteRequest<'_>) -> Result<()>;
 

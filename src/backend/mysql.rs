@@ -781,6 +781,13 @@ impl Backend for Mysql {
         self.exec("starting the import transaction", "START TRANSACTION")
     }
 
+    fn clear_table(&mut self, table: &str) -> Result<()> {
+        self.exec(
+            &format!("emptying `{table}`"),
+            &format!("DELETE FROM {}", quote(table)),
+        )
+    }
+
     fn begin_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
         let all = self.columns_of(req.table, req.columns)?;
         if let Some(c) = all.iter().find(|c| c.kind == Kind::Unsupported) {

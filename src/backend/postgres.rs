@@ -1522,6 +1522,13 @@ impl Backend for Postgres {
         }
     }
 
+    fn clear_table(&mut self, table: &str) -> Result<()> {
+        let sql = format!("DELETE FROM {}", self.qt(table));
+        self.client
+            .batch_execute(&sql)
+            .map_err(|e| self.err(format!("emptying `{table}`"), e))
+    }
+
     fn begin_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
         let ctx = "preparing to write";
         let cols = self.columns_of(req.table, req.columns)?;

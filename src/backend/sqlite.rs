@@ -455,6 +455,13 @@ impl Backend for Sqlite {
             .map_err(|e| Error::db("starting the import transaction", e))
     }
 
+    fn clear_table(&mut self, table: &str) -> Result<()> {
+        self.conn
+            .execute(&format!("DELETE FROM {}", quote(table)), [])
+            .map(drop)
+            .map_err(|e| Error::db(format!("emptying `{table}`"), e))
+    }
+
     fn begin_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
         let declared = self
             .columns(req.table)

@@ -31,6 +31,9 @@ pub struct ImportOptions {
     pub dry_run: bool,
     /// The database's schema version, compared with the backup's.
     pub schema_version: Option<i64>,
+    /// Empty every table of the backup first, children before parents: the
+    /// backup replaces their contents (a rollback's restore).
+    pub replace: bool,
 }
 
 pub fn import(
@@ -230,6 +233,13 @@ pub(super) fn load_parts(
     };
     if let Err(e) = db.begin_write(&order) {
         return Err(rolled_back(db, e));
+    }
+    if opts.replace {
+        for t in order.iter().rev() {
+            if let Err(e) = db.clear_table(t) {
+                return Err(rolled_back(db, e));
+            }
+        }
     }
     let total = parts
         .iter()
