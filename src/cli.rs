@@ -115,6 +115,13 @@ pub enum ReportFormat {
 pub struct RunArgs {
     /// The plan file.
     pub plan: PathBuf,
+    /// The plan's `[env.NAME]` to run in (default: `MIGPLAN_ENV`, if set).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Go ahead without asking, where the plan's environment has
+    /// `confirm = true` (needed when there is no terminal to ask on).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Database URL, overriding `[database] url`.
     #[arg(long)]
     pub db: Option<String>,
@@ -151,6 +158,9 @@ pub struct RunArgs {
     /// Import inside a transaction, print the report, roll back.
     #[arg(long)]
     pub dry_run: bool,
+    /// Change data even where the plan's environment has `dry_run = true`.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub no_dry_run: bool,
     /// How to print the report.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
@@ -175,6 +185,10 @@ pub struct ValidateArgs {
     /// Also check tables, columns and module order against this database.
     #[arg(long)]
     pub db: Option<String>,
+    /// Check only this `[env.NAME]` merged over each plan (default: the
+    /// plan and every environment; `MIGPLAN_ENV` is not read here).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -187,6 +201,9 @@ pub enum PlanFormat {
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
     pub plan: PathBuf,
+    /// The plan's `[env.NAME]` to run in (default: `MIGPLAN_ENV`, if set).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
     #[arg(long)]
     pub db: Option<String>,
     /// Backup an import plan would read, overriding `[import] file` (shows
@@ -202,7 +219,7 @@ pub enum SchemaCommand {
     /// List applied and pending schema scripts.
     Status(SchemaArgs),
     /// Apply pending schema scripts.
-    Up(SchemaArgs),
+    Up(SchemaUpArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -210,6 +227,19 @@ pub struct SchemaArgs {
     pub plan: PathBuf,
     #[arg(long)]
     pub db: Option<String>,
+    /// The plan's `[env.NAME]` to run in (default: `MIGPLAN_ENV`, if set).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaUpArgs {
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    /// Go ahead without asking, where the plan's environment has
+    /// `confirm = true` (needed when there is no terminal to ask on).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -249,6 +279,10 @@ pub struct ImportArgs {
     pub conflict: Option<ConflictArg>,
     #[arg(long)]
     pub dry_run: bool,
+    /// Accepted for symmetry with `run`: without a plan there is no
+    /// environment that asks for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
     #[command(flatten)]

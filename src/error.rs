@@ -25,6 +25,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The user answered no when asked to confirm a change.
+    #[error("{0}")]
+    Declined(String),
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,

@@ -11,6 +11,7 @@ pub mod adapters;
 pub mod backend;
 pub mod catalog;
 pub mod cli;
+pub mod confirm;
 pub mod dag;
 pub mod data;
 pub mod diag;

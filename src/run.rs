@@ -14,42 +14,56 @@ use crate::backend::{self, Backend, DbUrl, OpenOptions};
 use crate::catalog::Catalog;
 use crate::cli::{
     ExportArgs, FileFormat, HistoryArgs, ImportArgs, PlanArgs, PlanFormat, RecordArgs,
-    ReportFormat, RunArgs, SchemaArgs, StatusArgs, ValidateArgs, ValidateFormat, write_out,
+    ReportFormat, RunArgs, SchemaArgs, SchemaUpArgs, StatusArgs, ValidateArgs, ValidateFormat,
+    write_out,
 };
+use crate::confirm::confirm;
 use crate::dag::Dag;
 use crate::data::{self, ExportOptions, ImportOptions};
 use crate::diag::Diagnostic;
 use crate::error::{Error, Result, exit};
 use crate::format;
 use crate::history;
-use crate::plan::{self, ExportMode, Format, Plan, PlanKind};
+use crate::plan::{self, EnvChoice, ExportMode, Format, Plan, PlanKind};
 use crate::schema::{Scripts, Status};
+
+/// The plan at `path`, in the environment `--env` or `MIGPLAN_ENV` selects.
+pub fn load_plan(path: &Path, env_flag: Option<&str>) -> Result<Plan> {
+    plan::load_in(path, EnvChoice::from_flag_or_var(env_flag).as_ref())
+}
 
 /// `migplan run PLAN`.
 pub fn run(args: &RunArgs) -> Result<String> {
-    let mut plan = plan::load(&args.plan)?;
+    let mut plan = load_plan(&args.plan, args.env.as_deref())?;
     apply_overrides(&mut plan, args)?;
+    let dry_run = dry_run(&plan, args);
     let follows = follows(&mut plan, args.follows.as_deref(), args.since.is_some())?;
     if plan.kind == PlanKind::Copy {
-        return copy(&plan, args);
+        return copy(&plan, args, dry_run);
     }
+    let files = import_files(&plan, args)?;
     let url = database_url(&plan, args.db.as_deref())?;
-    let mut db = open(&plan, &url)?;
+    let import = (!files.is_empty()).then(|| format!("import {}", shown(&files)));
+    let confirmed = Confirmed {
+        yes: args.yes,
+        dry_run,
+    };
+    let mut db = confirmed.open(&plan, &url, import)?;
+    let steps = Steps {
+        args,
+        dry_run,
+        files,
+        follows,
+    };
     // Exports change nothing and dry runs roll back: neither is a run of
     // record, nor needs the database to itself.
-    if plan.kind == PlanKind::Export || args.dry_run {
-        return run_steps(
-            &plan,
-            db.as_mut(),
-            args,
-            follows,
-            &mut history::End::default(),
-        );
+    if plan.kind == PlanKind::Export || dry_run {
+        return run_steps(&plan, db.as_mut(), steps, &mut history::End::default());
     }
     let before = status_of(&plan, db.as_mut())?.version();
     let start = history_start(&plan, plan.kind.name(), &args.record, before);
     recorded(db.as_mut(), &args.record, start, |db, end| {
-        run_steps(&plan, db, args, follows, end)
+        run_steps(&plan, db, steps, end)
     })
 }
 
@@ -98,15 +112,28 @@ fn history_start(plan: &Plan, kind: &str, rec: &RecordArgs, before: Option<i64>)
     }
 }
 
+/// What `run` settled before opening the database.
+struct Steps<'a> {
+    args: &'a RunArgs,
+    dry_run: bool,
+    files: Vec<PathBuf>,
+    follows: Option<String>,
+}
+
 /// The steps of `run` after the database is open.
 fn run_steps(
     plan: &Plan,
     db: &mut dyn Backend,
-    args: &RunArgs,
-    follows: Option<String>,
+    steps: Steps<'_>,
     end: &mut history::End,
 ) -> Result<String> {
-    let status = schema_phase(plan, db, args.dry_run)?;
+    let Steps {
+        args,
+        dry_run,
+        files,
+        follows,
+    } = steps;
+    let status = schema_phase(plan, db, dry_run)?;
     end.schema_after = status.version();
     seed_if_empty(plan, db, status.version())?;
     match plan.kind {
@@ -121,28 +148,109 @@ fn run_steps(
             follows,
         ),
         PlanKind::Import => {
-            let files: Vec<PathBuf> = if args.file.is_empty() {
-                plan.import.file.clone().into_iter().collect()
-            } else {
-                args.file.clone()
-            };
-            if files.is_empty() {
-                return Err(Error::Usage(
-                    "no backup to import: set `[import] file` or pass `--file PATH`".into(),
-                ));
-            }
             let opts = ImportOptions {
                 conflict: args.conflict.map(Into::into),
                 modules: args.modules.clone(),
-                dry_run: args.dry_run,
+                dry_run,
                 schema_version: status.version(),
                 replace: false,
             };
             let reports = data::import_files(db, plan, &files, &opts)?;
             end.tables = serde_json::to_value(&reports).ok();
-            render_imports(reports, args.dry_run, args.report)
+            render_imports(reports, dry_run, args.report)
         }
     }
+}
+
+/// The backups an import plan reads (`--file`, else `[import] file`);
+/// empty for the other kinds.
+fn import_files(plan: &Plan, args: &RunArgs) -> Result<Vec<PathBuf>> {
+    if plan.kind != PlanKind::Import {
+        return Ok(vec![]);
+    }
+    let files: Vec<PathBuf> = if args.file.is_empty() {
+        plan.import.file.clone().into_iter().collect()
+    } else {
+        args.file.clone()
+    };
+    if files.is_empty() {
+        return Err(Error::Usage(
+            "no backup to import: set `[import] file` or pass `--file PATH`".into(),
+        ));
+    }
+    Ok(files)
+}
+
+fn shown(files: &[PathBuf]) -> String {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    names.join(", ")
+}
+
+/// `--dry-run`, or the environment's `dry_run = true` unless `--no-dry-run`
+/// (said on stderr, so a report in JSON stays clean).
+fn dry_run(plan: &Plan, args: &RunArgs) -> bool {
+    if args.dry_run {
+        return true;
+    }
+    let Some(env) = plan.environment.as_ref().filter(|e| e.dry_run) else {
+        return false;
+    };
+    if args.no_dry_run {
+        return false;
+    }
+    eprintln!(
+        "note: dry run because environment `{}` sets `dry_run = true`: nothing in the database will change; pass --no-dry-run to change data",
+        env.name
+    );
+    true
+}
+
+/// Opening a run's database when its environment has `confirm = true`:
+/// the user is asked before anything changes, a new SQLite file included.
+struct Confirmed {
+    /// `--yes`.
+    yes: bool,
+    /// A dry run changes nothing, so it asks nothing.
+    dry_run: bool,
+}
+
+impl Confirmed {
+    /// Opens the database once the change is confirmed: the pending schema
+    /// scripts, then `data` (the data phase's change, if any). An export
+    /// that applies no script asks nothing.
+    fn open(&self, plan: &Plan, url: &DbUrl, data: Option<String>) -> Result<Box<dyn Backend>> {
+        if self.dry_run || !plan.needs_confirmation() {
+            return open(plan, url);
+        }
+        if creates_database(plan, url) {
+            let steps = ["create the database and apply its schema scripts".to_string()];
+            self.ask(plan, url, steps.into_iter().chain(data))?;
+            return open(plan, url);
+        }
+        let mut db = open(plan, url)?;
+        let pending = match plan.schema.apply {
+            true => status_of(plan, db.as_mut())?.pending.len(),
+            false => 0,
+        };
+        let scripts = (pending > 0).then(|| format!("apply {pending} pending schema script(s)"));
+        self.ask(plan, url, scripts.into_iter().chain(data))?;
+        Ok(db)
+    }
+
+    fn ask(&self, plan: &Plan, url: &DbUrl, steps: impl Iterator<Item = String>) -> Result<()> {
+        let steps: Vec<String> = steps.collect();
+        match steps.is_empty() {
+            true => Ok(()),
+            false => confirm(plan, url, &steps.join(", then "), self.yes),
+        }
+    }
+}
+
+/// Opening creates a SQLite file that is not there yet when the plan's
+/// scripts will give it tables (see [`open`]).
+fn creates_database(plan: &Plan, url: &DbUrl) -> bool {
+    let create = plan.schema.migrations.is_some() && plan.schema.apply;
+    create && url.sqlite_path().is_some_and(|p| !p.exists())
 }
 
 /// One backup's report as ever; a chain's as one report per backup.
@@ -232,6 +340,8 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<()> {
         }
         plan.export.closure = true;
     }
+    // An environment's `dry_run` applies to every kind (no schema script
+    // runs); the flag is refused where it would mean nothing.
     if args.dry_run && !matches!(plan.kind, PlanKind::Import | PlanKind::Copy) {
         return Err(Error::Usage(
             "`--dry-run` applies to import and copy plans: an export changes no data".into(),
@@ -259,7 +369,7 @@ fn parse_since(s: &str) -> Result<DateTime<FixedOffset>> {
 
 /// A copy plan: the schema phase on the target, then rows streamed from the
 /// source's snapshot into the target's single transaction.
-fn copy(plan: &Plan, args: &RunArgs) -> Result<String> {
+fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
     let endpoint = |flag: &Option<String>, planned: &Option<String>, which: &str| match flag {
         Some(u) => DbUrl::parse(u, Path::new(".")),
         None => copy_endpoint(plan, planned.as_ref(), which)
@@ -273,16 +383,21 @@ fn copy(plan: &Plan, args: &RunArgs) -> Result<String> {
         )));
     }
     let mut source = backend::open(&source_url, &OpenOptions::default())?;
-    let mut target = open(plan, &target_url)?;
+    let data = format!("copy rows from {} into it", source_url.redacted());
+    let confirmed = Confirmed {
+        yes: args.yes,
+        dry_run,
+    };
+    let mut target = confirmed.open(plan, &target_url, Some(data))?;
     let mut work = |target: &mut dyn Backend, end: &mut history::End| {
-        let status = schema_phase(plan, target, args.dry_run)?;
+        let status = schema_phase(plan, target, dry_run)?;
         end.schema_after = status.version();
         let opts = data::CopyOptions {
             source_label: source_url.redacted(),
             import: ImportOptions {
                 conflict: args.conflict.map(Into::into),
                 modules: args.modules.clone(),
-                dry_run: args.dry_run,
+                dry_run,
                 schema_version: status.version(),
                 replace: false,
             },
@@ -291,7 +406,7 @@ fn copy(plan: &Plan, args: &RunArgs) -> Result<String> {
         end.tables = serde_json::to_value(&report).ok();
         render(&report, args.report, |r| r.render_text())
     };
-    if args.dry_run {
+    if dry_run {
         return work(target.as_mut(), &mut history::End::default());
     }
     let before = status_of(plan, target.as_mut())?.version();
@@ -682,18 +797,33 @@ pub fn history(args: &HistoryArgs) -> Result<String> {
 
 /// `migplan schema status PLAN`.
 pub fn schema_status(args: &SchemaArgs) -> Result<String> {
-    let plan = plan::load(&args.plan)?;
+    let plan = load_plan(&args.plan, args.env.as_deref())?;
     let url = database_url(&plan, args.db.as_deref())?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
     Ok(render_status(&status_of(&plan, db.as_mut())?))
 }
 
 /// `migplan schema up PLAN`.
-pub fn schema_up(args: &SchemaArgs) -> Result<String> {
-    let plan = plan::load(&args.plan)?;
+pub fn schema_up(up: &SchemaUpArgs) -> Result<String> {
+    let args = &up.schema;
+    let plan = load_plan(&args.plan, args.env.as_deref())?;
     let url = database_url(&plan, args.db.as_deref())?;
+    // A new SQLite file is asked for before opening, which creates it.
+    let fresh = url.sqlite_path().is_some_and(|p| !p.exists());
+    if fresh {
+        let action = "create the database and apply its schema scripts";
+        confirm(&plan, &url, action, up.yes)?;
+    }
     let mut db = backend::open(&url, &OpenOptions { create: true })?;
     let scripts = scripts(&plan, db.as_ref())?;
+    let pending = scripts
+        .status(db.as_mut(), plan.schema.target)?
+        .pending
+        .len();
+    if pending > 0 && !fresh {
+        let action = format!("apply {pending} pending schema script(s)");
+        confirm(&plan, &url, &action, up.yes)?;
+    }
     if !db.transactional_ddl() {
         eprintln!("{DDL_NOTE}");
     }
@@ -781,7 +911,7 @@ fn closure_view(plan: &Plan, catalog: &Catalog) -> Result<Vec<ClosureStep>> {
 
 /// `migplan plan PLAN`: the ordered steps, changing nothing.
 pub fn show_plan(args: &PlanArgs) -> Result<String> {
-    let plan = plan::load(&args.plan)?;
+    let plan = load_plan(&args.plan, args.env.as_deref())?;
     // A copy plan's scripts run on its target; its rows come from its source.
     let url = match plan.kind {
         PlanKind::Copy => copy_endpoint(&plan, plan.target.as_ref(), "target")?,
@@ -805,6 +935,7 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         scripts.apply(db.as_mut(), plan.schema.target)?;
     }
     let mut notes: Vec<String> = preview.into_iter().collect();
+    notes.extend(plan.environment.as_ref().map(environment_note));
     if !status.pending.is_empty() && !db.transactional_ddl() {
         notes.push(DDL_NOTE.trim_start_matches("note: ").to_string());
     }
@@ -891,6 +1022,21 @@ fn adapter_chain(plan: &Plan, file: Option<&Path>, target: Option<i64>) -> Resul
     }
 }
 
+/// `migplan plan`'s line about the selected environment.
+fn environment_note(env: &plan::Environment) -> String {
+    let mut note = format!("environment `{}`", env.name);
+    if env.confirm {
+        note.push_str(": changes are confirmed first (`confirm = true`)");
+    }
+    if env.dry_run {
+        note.push_str(match env.confirm {
+            true => "; runs are dry runs unless --no-dry-run",
+            false => ": runs are dry runs unless --no-dry-run",
+        });
+    }
+    note
+}
+
 fn copy_endpoint(plan: &Plan, url: Option<&String>, which: &str) -> Result<DbUrl> {
     match url {
         Some(u) => DbUrl::parse(u, plan.dir()),
@@ -956,33 +1102,77 @@ pub fn validate(args: &ValidateArgs, out: &mut impl Write) -> Result<i32> {
     let files = plan_files(&args.paths)?;
     let mut results = Vec::new();
     for f in &files {
-        let checked = if is_adapter_file(f) {
-            AdapterSet::load(std::slice::from_ref(f)).map(drop)
+        let diags = if is_adapter_file(f) {
+            diagnostics(f, AdapterSet::load(std::slice::from_ref(f)).map(drop))
         } else {
-            plan::load(f)
-                .and_then(|p| {
-                    // The plan's adapter files are checked with it.
-                    AdapterSet::load(&p.import.adapters)?;
-                    Ok(p)
-                })
-                .and_then(|p| match &args.db {
-                    Some(db) => check_against_db(&p, db).and_then(|d| match d.is_empty() {
-                        true => Ok(()),
-                        false => Err(Error::Invalid(d)),
-                    }),
-                    None => Ok(()),
-                })
-        };
-        let diags = match checked {
-            Ok(()) => vec![],
-            Err(Error::Invalid(d)) => d,
-            Err(e) => vec![Diagnostic::file(f, e.to_string())],
+            validate_plan(f, args)
         };
         results.push((f.clone(), diags));
     }
     write_out(out, &render_validation(&results, args.format))?;
     let ok = results.iter().all(|(_, d)| d.is_empty());
     Ok(if ok { exit::SUCCESS } else { exit::FAILED })
+}
+
+/// The plan's problems, then each environment's (`--env`: that one's
+/// only), each said once: a problem of the plan itself is not repeated for
+/// every environment that inherits it.
+fn validate_plan(f: &Path, args: &ValidateArgs) -> Vec<Diagnostic> {
+    let check = |choice: Option<&EnvChoice>| {
+        let checked = plan::load_in(f, choice).and_then(|p| check_loaded(&p, args));
+        diagnostics(f, checked)
+    };
+    let (mut found, names) = match &args.env {
+        Some(name) => (Vec::new(), vec![name.clone()]),
+        None => (check(None), environments_of(f)),
+    };
+    for name in names {
+        let choice = EnvChoice::flag(&name);
+        for d in check(Some(&choice)) {
+            if !found.iter().any(|b| same_problem(b, &d)) {
+                found.push(in_environment(d, &name));
+            }
+        }
+    }
+    found
+}
+
+/// The checks beyond loading: the plan's adapter files, and `--db`.
+fn check_loaded(plan: &Plan, args: &ValidateArgs) -> Result<()> {
+    AdapterSet::load(&plan.import.adapters)?;
+    let Some(db) = &args.db else {
+        return Ok(());
+    };
+    match check_against_db(plan, db)? {
+        d if d.is_empty() => Ok(()),
+        d => Err(Error::Invalid(d)),
+    }
+}
+
+fn diagnostics(f: &Path, checked: Result<()>) -> Vec<Diagnostic> {
+    match checked {
+        Ok(()) => vec![],
+        Err(Error::Invalid(d)) => d,
+        Err(e) => vec![Diagnostic::file(f, e.to_string())],
+    }
+}
+
+fn environments_of(f: &Path) -> Vec<String> {
+    std::fs::read_to_string(f)
+        .map(|src| plan::environment_names(&src))
+        .unwrap_or_default()
+}
+
+fn same_problem(a: &Diagnostic, b: &Diagnostic) -> bool {
+    (&a.path, &a.span, &a.message) == (&b.path, &b.span, &b.message)
+}
+
+/// Says which environment a problem belongs to, unless it already does.
+fn in_environment(mut d: Diagnostic, name: &str) -> Diagnostic {
+    if !d.message.contains(&format!("environment `{name}`")) {
+        d.message = format!("in environment `{name}`: {}", d.message);
+    }
+    d
 }
 
 fn render_validation(results: &[(PathBuf, Vec<Diagnostic>)], fmt: ValidateFormat) -> String {

@@ -63,9 +63,9 @@ fn history(ws: &Workspace, url: &str) -> Vec<Json> {
         .unwrap_or_default()
 }
 
-/// Starts an import, waits until it has recorded itself as running and had
-/// time to write rows, and kills it with SIGKILL.
-fn kill_mid_import(ws: &Workspace, url: &str) {
+/// Starts an import, waits until it has recorded itself as running and
+/// `writing` says rows are going in, and kills it with SIGKILL.
+fn kill_mid_import(ws: &Workspace, url: &str, writing: &dyn Fn() -> bool) {
     let mut child = spawn_import(ws, url);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -82,7 +82,14 @@ fn kill_mid_import(ws: &Workspace, url: &str) {
         assert!(Instant::now() < deadline, "the import never started");
         std::thread::sleep(Duration::from_millis(20));
     }
-    std::thread::sleep(Duration::from_millis(400));
+    while !writing() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the import ended before writing"
+        );
+        assert!(Instant::now() < deadline, "the import never wrote");
+        std::thread::sleep(Duration::from_millis(5));
+    }
     assert!(
         child.try_wait().unwrap().is_none(),
         "the import finished before the kill: make the backup bigger"
@@ -92,9 +99,14 @@ fn kill_mid_import(ws: &Workspace, url: &str) {
 }
 
 /// Kill, check nothing changed, then a second run marks the first failed.
-fn killed_import_changes_nothing(ws: &Workspace, url: &str, snapshot: impl Fn() -> Vec<String>) {
+fn killed_import_changes_nothing(
+    ws: &Workspace,
+    url: &str,
+    writing: &dyn Fn() -> bool,
+    snapshot: impl Fn() -> Vec<String>,
+) {
     let before = snapshot();
-    kill_mid_import(ws, url);
+    kill_mid_import(ws, url, writing);
     assert_eq!(snapshot(), before, "a killed import left rows behind");
     let out = ws
         .migplan()
@@ -123,7 +135,10 @@ fn sigkill_mid_import_on_sqlite_changes_nothing_and_is_recorded_failed() {
         .unwrap();
     drop(dst);
     let url = ws.url("dst.db");
-    killed_import_changes_nothing(&ws, &url, || support::dump(&ws.open("dst.db")));
+    // SQLite's rollback journal appears once the import writes pages.
+    let journal = ws.path("dst.db-journal");
+    let writing = || journal.exists();
+    killed_import_changes_nothing(&ws, &url, &writing, || support::dump(&ws.open("dst.db")));
 }
 
 fn on_server(db: Option<ServerDb>) {
@@ -134,7 +149,11 @@ fn on_server(db: Option<ServerDb>) {
         db.execute(sql);
     }
     db.execute("INSERT INTO parents VALUES (0, 'kept')");
-    killed_import_changes_nothing(&ws, &db.url, || db.dump());
+    // The server's side is not visible from here: give the import time to
+    // send rows after it recorded itself.
+    let since = Instant::now();
+    let writing = move || since.elapsed() > Duration::from_millis(300);
+    killed_import_changes_nothing(&ws, &db.url, &writing, || db.dump());
 }
 
 #[test]

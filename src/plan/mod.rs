@@ -6,6 +6,7 @@
 //! modules, a table in two modules, bad enum values) and every problem is
 //! reported with `path:line:col`. No I/O here but reading the plan file.
 
+mod environments;
 mod envsubst;
 mod raw;
 mod validate;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use validate::{load, load_str, load_with_env};
+pub use validate::{environment_names, load, load_in, load_selected, load_str, load_with_env};
 
 /// The placeholder of `[schema] migrations` replaced by the engine's name.
 pub const ENGINE_PLACEHOLDER: &str = "{engine}";
@@ -41,6 +42,85 @@ pub struct Plan {
     pub modules: Vec<Module>,
     /// `[tables.NAME]` options.
     pub tables: BTreeMap<String, TableOptions>,
+    /// `[backup]`: the backups taken before a run changes data.
+    pub backup: BackupSettings,
+    /// The `[env.NAME]` merged over the plan, when one was selected.
+    pub environment: Option<Environment>,
+}
+
+/// The variable that selects an environment when `--env` is not given.
+pub const ENV_VAR: &str = "MIGPLAN_ENV";
+
+/// Which `[env.NAME]` a command runs in, and how it was chosen: errors
+/// about the choice name the flag or the variable so the user knows what
+/// to change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvChoice {
+    pub name: String,
+    /// `--env` or `MIGPLAN_ENV`.
+    pub via: &'static str,
+}
+
+impl EnvChoice {
+    pub fn flag(name: &str) -> Self {
+        EnvChoice {
+            name: name.to_string(),
+            via: "--env",
+        }
+    }
+
+    /// `--env NAME` if given, else `MIGPLAN_ENV` when it is set and not empty.
+    pub fn from_flag_or_var(flag: Option<&str>) -> Option<Self> {
+        if let Some(name) = flag {
+            return Some(Self::flag(name));
+        }
+        let name = std::env::var(ENV_VAR).ok().filter(|v| !v.is_empty())?;
+        Some(EnvChoice { name, via: ENV_VAR })
+    }
+}
+
+/// The selected environment's own keys (the rest of `[env.NAME]` is
+/// already merged into the plan).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Environment {
+    pub name: String,
+    /// `confirm = true`: a run that changes data asks first (see `confirm`).
+    pub confirm: bool,
+    /// `dry_run = true`: runs are dry runs unless `--no-dry-run`.
+    pub dry_run: bool,
+}
+
+/// `[backup]`: where and how backups taken before a change are kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BackupSettings {
+    /// Default true.
+    pub enabled: bool,
+    /// Resolved against the plan's folder; default `backups` there.
+    pub dir: PathBuf,
+    /// Backups older than this many days may be removed.
+    pub retention_days: Option<u32>,
+    /// At most this many backups are kept.
+    pub keep: Option<u32>,
+    /// Default `zstd`.
+    pub compression: Compression,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    Zstd,
+    Gzip,
+    None,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::Zstd => "zstd",
+            Compression::Gzip => "gzip",
+            Compression::None => "none",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -201,6 +281,16 @@ impl Plan {
             .iter()
             .filter_map(|(t, o)| o.sheet.clone().map(|s| (t.clone(), s)))
             .collect()
+    }
+
+    /// `confirm = true` in the selected environment.
+    pub fn needs_confirmation(&self) -> bool {
+        self.environment.as_ref().is_some_and(|e| e.confirm)
+    }
+
+    /// `dry_run = true` in the selected environment.
+    pub fn dry_run_by_default(&self) -> bool {
+        self.environment.as_ref().is_some_and(|e| e.dry_run)
     }
 
     /// The folder relative paths in the plan are resolved against.

@@ -35,6 +35,14 @@ pub struct RawPlan {
     pub modules: Vec<RawModule>,
     #[serde(default)]
     pub tables: BTreeMap<String, RawTable>,
+    #[serde(default)]
+    pub backup: RawBackup,
+    /// Always absent: `[env.NAME]` sections are taken out of the file and
+    /// merged before this mirror is filled (`environments`). Declared so a
+    /// misspelt top-level key can be told `env` is a known one.
+    #[serde(default)]
+    #[allow(dead_code)]
+    pub env: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,4 +116,15 @@ pub struct RawTable {
     pub exclude: Vec<Str>,
     /// The table's sheet in Excel workbooks.
     pub sheet: Option<Str>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawBackup {
+    pub enabled: Option<bool>,
+    pub dir: Option<Str>,
+    /// Checked as positive and within `u32` in `validate`, where it has a span.
+    pub retention_days: Option<Spanned<i64>>,
+    pub keep: Option<Spanned<i64>>,
+    pub compression: Option<Str>,
 }

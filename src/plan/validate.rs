@@ -12,15 +12,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
+use serde::Deserialize;
 use toml::Spanned;
+use toml::de::DeTable;
 
+use super::environments;
 use super::envsubst::{self, Env};
 use super::raw::{
-    RawDatabase, RawEndpoint, RawExport, RawImport, RawModule, RawPlan, RawSchema, RawTable, Str,
+    RawBackup, RawDatabase, RawEndpoint, RawExport, RawImport, RawModule, RawPlan, RawSchema,
+    RawTable, Str,
 };
 use super::{
-    Conflict, DatabaseConfig, ExportConfig, ExportMode, Format, ImportConfig, Module, Plan,
-    PlanKind, SchemaConfig, TableOptions,
+    BackupSettings, Compression, Conflict, DatabaseConfig, EnvChoice, ExportConfig, ExportMode,
+    Format, ImportConfig, Module, Plan, PlanKind, SchemaConfig, TableOptions,
 };
 use crate::backend::DbUrl;
 use crate::diag::{Diagnostic, line_col};
@@ -43,19 +47,31 @@ const CONFLICTS: &[(&str, Conflict)] = &[
     ("overwrite", Conflict::Overwrite),
     ("error", Conflict::Error),
 ];
+const COMPRESSIONS: &[(&str, Compression)] = &[
+    ("zstd", Compression::Zstd),
+    ("gzip", Compression::Gzip),
+    ("none", Compression::None),
+];
+/// `[backup] dir` when absent, relative to the plan's folder.
+const DEFAULT_BACKUP_DIR: &str = "backups";
 const DEFAULT_OUTPUT: &str = "{plan}-{timestamp}.json";
 const PLACEHOLDERS: &[&str] = &["plan", "timestamp"];
 
 /// Reads and checks the plan at `path`, filling `${VAR}` from the process
 /// environment.
 pub fn load(path: &Path) -> Result<Plan> {
+    load_in(path, None)
+}
+
+/// [`load`] with the `[env.NAME]` of `choice` merged over the plan.
+pub fn load_in(path: &Path, choice: Option<&EnvChoice>) -> Result<Plan> {
     let src = std::fs::read_to_string(path).map_err(|e| {
         Error::Invalid(vec![Diagnostic::file(
             path,
             format!("cannot read the plan file: {e}"),
         )])
     })?;
-    load_str(path, &src)
+    load_selected(path, &src, choice, &envsubst::process_env)
 }
 
 /// Checks plan text `src` as if read from `path` (relative paths in the plan
@@ -66,11 +82,37 @@ pub fn load_str(path: &Path, src: &str) -> Result<Plan> {
 
 /// [`load_str`] with the environment `${VAR}` references are filled from.
 pub fn load_with_env(path: &Path, src: &str, env: Env<'_>) -> Result<Plan> {
+    load_selected(path, src, None, env)
+}
+
+/// The names of the plan text's `[env.NAME]` sections (`validate` checks
+/// each); empty when there are none or the text does not parse.
+pub fn environment_names(src: &str) -> Vec<String> {
+    environments::names(src)
+}
+
+/// The passes: syntax, the chosen environment merged in, key names and
+/// types, then meaning.
+pub fn load_selected(
+    path: &Path,
+    src: &str,
+    choice: Option<&EnvChoice>,
+    env: Env<'_>,
+) -> Result<Plan> {
     let source: Arc<str> = Arc::from(src);
-    let raw: RawPlan = toml::from_str(src)
-        .map_err(|e| Error::Invalid(vec![toml_diagnostic(path, &source, &e)]))?;
-    let mut cx = Checker::new(path, source, env);
-    let plan = cx.plan(raw);
+    let syntax = |e: toml::de::Error| Error::Invalid(vec![toml_diagnostic(path, &source, &e)]);
+    let mut root = DeTable::parse(src).map_err(syntax)?;
+    let layering = environments::Layering {
+        path,
+        source: &source,
+    };
+    let environment = layering
+        .apply(root.get_mut(), choice)
+        .map_err(Error::Invalid)?;
+    let raw = RawPlan::deserialize(toml::de::Deserializer::from(root)).map_err(syntax)?;
+    let mut cx = Checker::new(path, source.clone(), env);
+    let mut plan = cx.plan(raw);
+    plan.environment = environment;
     if cx.diags.is_empty() {
         return Ok(plan);
     }
@@ -177,6 +219,8 @@ impl<'a> Checker<'a> {
             import: self.import(&raw.import),
             modules,
             tables: self.tables(&raw.tables),
+            backup: self.backup(&raw.backup),
+            environment: None,
         }
     }
 
@@ -537,6 +581,37 @@ impl<'a> Checker<'a> {
         }
     }
 
+    fn backup(&mut self, raw: &RawBackup) -> BackupSettings {
+        let dir = self.opt_path(&raw.dir);
+        BackupSettings {
+            enabled: raw.enabled.unwrap_or(true),
+            dir: dir.unwrap_or_else(|| self.dir.join(DEFAULT_BACKUP_DIR)),
+            retention_days: self.positive(&raw.retention_days, "retention_days"),
+            keep: self.positive(&raw.keep, "keep"),
+            compression: self.choice(
+                &raw.compression,
+                "compression",
+                COMPRESSIONS,
+                Compression::Zstd,
+            ),
+        }
+    }
+
+    /// A count that must be at least 1 and fit a `u32`; `None` (and the
+    /// problem reported) otherwise.
+    fn positive(&mut self, raw: &Option<Spanned<i64>>, key: &str) -> Option<u32> {
+        let raw = raw.as_ref()?;
+        match u32::try_from(*raw.get_ref()) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                let message = format!("`[backup] {key}` must be a positive whole number");
+                let help = format!("write e.g. `{key} = 30`, or remove the key for no limit");
+                self.report(raw.span(), message, help);
+                None
+            }
+        }
+    }
+
     // ---- modules ---------------------------------------------------------
 
     fn modules(&mut self, raw: &[RawModule]) -> Vec<Module> {
@@ -751,7 +826,7 @@ fn module_hint(got: &str, known: &[&str]) -> String {
 }
 
 /// "did you mean `x`? known …: `a`, `b`", or just the list when nothing is close.
-fn hint(got: &str, known: &[&str], what: &str) -> String {
+pub(super) fn hint(got: &str, known: &[&str], what: &str) -> String {
     let list = format!("{what}: {}", ticks(known));
     match closest(got, known) {
         Some(near) => format!("did you mean `{near}`? {list}"),
@@ -804,7 +879,11 @@ mod tests {
     }
 
     fn diagnostics(path: &Path, src: &str) -> Vec<Diagnostic> {
-        match load_with_env(path, src, &no_env) {
+        diagnostics_in(path, src, None)
+    }
+
+    fn diagnostics_in(path: &Path, src: &str, choice: Option<&EnvChoice>) -> Vec<Diagnostic> {
+        match load_selected(path, src, choice, &no_env) {
             Err(Error::Invalid(diags)) => diags,
             Err(other) => panic!("{}: unexpected error {other}", path.display()),
             Ok(_) => panic!("{}: loaded without a diagnostic", path.display()),
@@ -830,9 +909,16 @@ mod tests {
             .collect()
     }
 
+    /// `# env: NAME` in a fixture selects that environment.
+    fn fixture_env(src: &str) -> Option<EnvChoice> {
+        src.lines()
+            .find_map(|l| l.strip_prefix("# env: "))
+            .map(|name| EnvChoice::flag(name.trim()))
+    }
+
     /// Each file of `tests/fixtures/plans` is one invalid plan whose comments
     /// state every diagnostic it must produce (`# expect: L:C message`,
-    /// `# help: text`), in order.
+    /// `# help: text`), in order, and may select an environment (`# env:`).
     #[test]
     fn every_fixture_reports_exactly_its_expected_diagnostics() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plans");
@@ -846,7 +932,8 @@ mod tests {
         let mut failures = Vec::new();
         for path in files {
             let src = std::fs::read_to_string(&path).unwrap();
-            let (expected, actual) = (expectations(&src), summary(&diagnostics(&path, &src)));
+            let diags = diagnostics_in(&path, &src, fixture_env(&src).as_ref());
+            let (expected, actual) = (expectations(&src), summary(&diags));
             if expected.is_empty() || expected != actual {
                 failures.push(format!("{}:\n  {}", path.display(), actual.join("\n  ")));
             }
@@ -913,6 +1000,47 @@ mod tests {
         assert_eq!(plan.import.conflict, Conflict::Skip);
         assert_eq!(plan.import.adapters, [at("../adapters/tiku.toml")]);
         assert_reference_modules(&plan);
+        assert_reference_backup(&plan, &at("backups/auto"));
+        assert!(plan.environment.is_none());
+        assert_eq!(environment_names(src), ["prod", "staging"]);
+    }
+
+    fn assert_reference_backup(plan: &Plan, dir: &Path) {
+        let b = &plan.backup;
+        assert!(b.enabled);
+        assert_eq!(b.dir, dir);
+        assert_eq!((b.retention_days, b.keep), (Some(30), Some(10)));
+        assert_eq!(b.compression, Compression::Gzip);
+    }
+
+    /// The reference plan's environments, each merged over it.
+    #[test]
+    fn reference_plan_environments() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("plans");
+        let path = dir.join("reference.toml");
+        let src = include_str!("../../plans/reference.toml");
+        let load = |name: &str| {
+            let choice = EnvChoice::flag(name);
+            load_selected(&path, src, Some(&choice), &no_env).unwrap_or_else(|e| panic!("{e}"))
+        };
+        let prod = load("prod");
+        let env = prod.environment.as_ref().unwrap();
+        assert_eq!(
+            (env.name.as_str(), env.confirm, env.dry_run),
+            ("prod", true, false)
+        );
+        let db = prod.database.as_ref().unwrap();
+        assert_eq!(db.url, "postgres://app:secret@db.internal/tiku");
+        assert_eq!(db.seed, Some(dir.join("seed/tiku-seed.json")));
+        assert_eq!(prod.import.conflict, Conflict::Error);
+        let b = &prod.backup;
+        assert_eq!((b.retention_days, b.keep), (Some(90), Some(10)));
+        assert_eq!(b.compression, Compression::Zstd);
+        assert_eq!(b.dir, dir.join("backups/auto"));
+        let staging = load("staging");
+        let env = staging.environment.unwrap();
+        assert_eq!((env.confirm, env.dry_run), (false, true));
+        assert_eq!(staging.import.conflict, Conflict::Skip);
     }
 
     fn assert_reference_export(plan: &Plan, output: &Path) {
