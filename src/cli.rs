@@ -29,7 +29,7 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the ordered steps a plan would take, changing nothing.
     Plan(PlanArgs),
-    /// Schema scripts: status or apply.
+    /// Schema scripts: status, apply, undo, create, baseline, repair.
     #[command(subcommand)]
     Schema(SchemaCommand),
     /// Export a database to a backup without a plan file.
@@ -155,12 +155,17 @@ pub struct RunArgs {
     /// Conflict policy for every table, overriding the plan.
     #[arg(long, value_enum)]
     pub conflict: Option<ConflictArg>,
-    /// Import inside a transaction, print the report, roll back.
+    /// Import inside a transaction, print the report, roll back; pending
+    /// schema scripts are listed, not applied.
     #[arg(long)]
     pub dry_run: bool,
     /// Change data even where the plan's environment has `dry_run = true`.
     #[arg(long, conflicts_with = "dry_run")]
     pub no_dry_run: bool,
+    /// MySQL/MariaDB: continue a schema script the journal marks as
+    /// interrupted, from the statement it reached.
+    #[arg(long)]
+    pub resume: bool,
     /// How to print the report.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,
@@ -220,6 +225,15 @@ pub enum SchemaCommand {
     Status(SchemaArgs),
     /// Apply pending schema scripts.
     Up(SchemaUpArgs),
+    /// Undo applied scripts down to a version with their undo scripts.
+    Down(SchemaDownArgs),
+    /// Create the next numbered script and its undo twin from a template.
+    New(SchemaNewArgs),
+    /// Mark an existing database as being at a version, running nothing.
+    Baseline(SchemaBaselineArgs),
+    /// Re-record checksums of applied scripts edited only in comments or
+    /// whitespace; refuse any other change.
+    Repair(SchemaArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -236,10 +250,58 @@ pub struct SchemaArgs {
 pub struct SchemaUpArgs {
     #[command(flatten)]
     pub schema: SchemaArgs,
+    /// List the scripts that would run, in order, changing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// MySQL/MariaDB: continue the script the journal marks as interrupted.
+    #[arg(long)]
+    pub resume: bool,
     /// Go ahead without asking, where the plan's environment has
     /// `confirm = true` (needed when there is no terminal to ask on).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaDownArgs {
+    pub plan: PathBuf,
+    /// The version to go back to: every applied script above it is undone
+    /// (0 undoes them all).
+    #[arg(long)]
+    pub to: i64,
+    #[arg(long)]
+    pub db: Option<String>,
+    /// List the undo scripts that would run, changing nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Go ahead without asking (undoing scripts always asks on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// MySQL/MariaDB: continue the undo script the journal marks as
+    /// interrupted.
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaNewArgs {
+    pub plan: PathBuf,
+    /// The script's name: letters, digits and `_` (e.g. add_email).
+    pub name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaBaselineArgs {
+    pub plan: PathBuf,
+    /// The version the database is already at (a script of that version
+    /// must exist).
+    pub version: i64,
+    #[arg(long)]
+    pub db: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -319,6 +381,10 @@ fn dispatch(cmd: Command) -> Result<i32> {
         Command::Plan(a) => run::show_plan(&a)?,
         Command::Schema(SchemaCommand::Status(a)) => run::schema_status(&a)?,
         Command::Schema(SchemaCommand::Up(a)) => run::schema_up(&a)?,
+        Command::Schema(SchemaCommand::Down(a)) => run::schema_down(&a)?,
+        Command::Schema(SchemaCommand::New(a)) => run::schema_new(&a)?,
+        Command::Schema(SchemaCommand::Baseline(a)) => run::schema_baseline(&a)?,
+        Command::Schema(SchemaCommand::Repair(a)) => run::schema_repair(&a)?,
         Command::Export(a) => run::export_shortcut(&a)?,
         Command::Import(a) => run::import_shortcut(&a)?,
         Command::History(a) => run::history(&a)?,

@@ -48,11 +48,18 @@ pub enum Error {
     #[error("{context}: {message}")]
     Database { context: String, message: String },
 
-    /// The schema phase failed; `applied` lists scripts applied before it.
-    #[error("schema migration failed: {message}{}", applied_note(.applied))]
+    /// The schema phase failed; `applied` lists scripts applied before it
+    /// (none where the whole list ran in one transaction), `failed` the
+    /// failing script (`V2__x`, `V2__x.undo`, on MySQL with the statement
+    /// reached), `cause` the engine's message on one line.
+    #[error("schema migration failed: {message}{}{}", applied_note(.applied), help_note(.help))]
     Schema {
         message: String,
         applied: Vec<String>,
+        failed: Option<String>,
+        cause: String,
+        /// What to do next (the MySQL journal's guidance).
+        help: Option<String>,
     },
 
     /// Rows that already exist under conflict policy `error`.
@@ -118,6 +125,12 @@ fn applied_note(applied: &[String]) -> String {
     } else {
         format!(" (applied before the failure: {})", applied.join(", "))
     }
+}
+
+fn help_note(help: &Option<String>) -> String {
+    help.as_ref()
+        .map(|h| format!("\n  = help: {h}"))
+        .unwrap_or_default()
 }
 
 /// How many conflicting keys a message lists before it only counts the rest.

@@ -14,8 +14,8 @@ use crate::backend::{self, Backend, DbUrl, OpenOptions};
 use crate::catalog::Catalog;
 use crate::cli::{
     ExportArgs, FileFormat, HistoryArgs, ImportArgs, PlanArgs, PlanFormat, RecordArgs,
-    ReportFormat, RunArgs, SchemaArgs, SchemaUpArgs, StatusArgs, ValidateArgs, ValidateFormat,
-    write_out,
+    ReportFormat, RunArgs, SchemaArgs, SchemaBaselineArgs, SchemaDownArgs, SchemaNewArgs,
+    SchemaUpArgs, StatusArgs, ValidateArgs, ValidateFormat, write_out,
 };
 use crate::confirm::confirm;
 use crate::dag::Dag;
@@ -25,7 +25,7 @@ use crate::error::{Error, Result, exit};
 use crate::format;
 use crate::history;
 use crate::plan::{self, EnvChoice, ExportMode, Format, Plan, PlanKind};
-use crate::schema::{Scripts, Status};
+use crate::schema::{self as schema_mod, Scripts, Status};
 
 /// The plan at `path`, in the environment `--env` or `MIGPLAN_ENV` selects.
 pub fn load_plan(path: &Path, env_flag: Option<&str>) -> Result<Plan> {
@@ -133,7 +133,7 @@ fn run_steps(
         files,
         follows,
     } = steps;
-    let status = schema_phase(plan, db, dry_run)?;
+    let status = schema_phase(plan, db, dry_run, args.resume)?;
     end.schema_after = status.version();
     seed_if_empty(plan, db, status.version())?;
     match plan.kind {
@@ -344,7 +344,7 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<()> {
     // runs); the flag is refused where it would mean nothing.
     if args.dry_run && !matches!(plan.kind, PlanKind::Import | PlanKind::Copy) {
         return Err(Error::Usage(
-            "`--dry-run` applies to import and copy plans: an export changes no data".into(),
+            "`--dry-run` applies to import, copy and migrate plans: an export changes no data (`migplan schema up PLAN --dry-run` lists pending schema scripts)".into(),
         ));
     }
     if plan.kind == PlanKind::Copy && args.db.is_some() {
@@ -390,7 +390,7 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
     };
     let mut target = confirmed.open(plan, &target_url, Some(data))?;
     let mut work = |target: &mut dyn Backend, end: &mut history::End| {
-        let status = schema_phase(plan, target, dry_run)?;
+        let status = schema_phase(plan, target, dry_run, args.resume)?;
         end.schema_after = status.version();
         let opts = data::CopyOptions {
             source_label: source_url.redacted(),
@@ -445,25 +445,35 @@ fn status_of(plan: &Plan, db: &mut dyn Backend) -> Result<Status> {
     scripts(plan, db)?.status(db, plan.schema.target)
 }
 
-/// Applies pending scripts before any data moves (not in a dry run: scripts
-/// commit on their own).
-fn schema_phase(plan: &Plan, db: &mut dyn Backend, dry_run: bool) -> Result<Status> {
+/// Applies pending scripts before any data moves. A dry run lists them (in
+/// order, with checksums) and applies none. A failure is
+/// [`Error::Schema`]: `failed` the script, `cause` the engine's message,
+/// `applied` the scripts applied before it (always none on SQLite and
+/// PostgreSQL, where all of them run in one transaction).
+pub fn schema_phase(
+    plan: &Plan,
+    db: &mut dyn Backend,
+    dry_run: bool,
+    resume: bool,
+) -> Result<Status> {
     let scripts = scripts(plan, db)?;
     let status = scripts.status(db, plan.schema.target)?;
-    if status.pending.is_empty() || !plan.schema.apply {
+    if !plan.schema.apply || (status.pending.is_empty() && !resume) {
         return Ok(status);
     }
     if dry_run {
-        eprintln!(
-            "dry run: {} pending schema script(s) not applied",
-            status.pending.len()
+        let planned = scripts.plan_up(db, plan.schema.target)?;
+        eprint!(
+            "dry run: {} pending schema script(s), not applied:\n{}",
+            planned.len(),
+            schema_mod::render_planned("  would apply", &planned)
         );
         return Ok(status);
     }
     if !db.transactional_ddl() {
         eprintln!("{DDL_NOTE}");
     }
-    for name in scripts.apply(db, plan.schema.target)? {
+    for name in scripts.apply(db, plan.schema.target, resume)? {
         eprintln!("applied {name}");
     }
     scripts.status(db, plan.schema.target)
@@ -803,11 +813,14 @@ pub fn schema_status(args: &SchemaArgs) -> Result<String> {
     Ok(render_status(&status_of(&plan, db.as_mut())?))
 }
 
-/// `migplan schema up PLAN`.
+/// `migplan schema up PLAN [--dry-run] [--resume]`.
 pub fn schema_up(up: &SchemaUpArgs) -> Result<String> {
     let args = &up.schema;
     let plan = load_plan(&args.plan, args.env.as_deref())?;
     let url = database_url(&plan, args.db.as_deref())?;
+    if up.dry_run {
+        return schema_up_dry_run(&plan, &url);
+    }
     // A new SQLite file is asked for before opening, which creates it.
     let fresh = url.sqlite_path().is_some_and(|p| !p.exists());
     if fresh {
@@ -816,10 +829,8 @@ pub fn schema_up(up: &SchemaUpArgs) -> Result<String> {
     }
     let mut db = backend::open(&url, &OpenOptions { create: true })?;
     let scripts = scripts(&plan, db.as_ref())?;
-    let pending = scripts
-        .status(db.as_mut(), plan.schema.target)?
-        .pending
-        .len();
+    let before = scripts.status(db.as_mut(), plan.schema.target)?;
+    let pending = before.pending.len();
     if pending > 0 && !fresh {
         let action = format!("apply {pending} pending schema script(s)");
         confirm(&plan, &url, &action, up.yes)?;
@@ -827,24 +838,166 @@ pub fn schema_up(up: &SchemaUpArgs) -> Result<String> {
     if !db.transactional_ddl() {
         eprintln!("{DDL_NOTE}");
     }
-    let applied = scripts.apply(db.as_mut(), plan.schema.target)?;
-    let mut out: String = applied.iter().map(|a| format!("applied {a}\n")).collect();
-    if applied.is_empty() {
-        out.push_str("schema is up to date\n");
+    let start = history_start(&plan, "schema up", &up.record, before.version());
+    recorded(db.as_mut(), &up.record, start, |db, end| {
+        let applied = scripts.apply(db, plan.schema.target, up.resume)?;
+        let mut out: String = applied.iter().map(|a| format!("applied {a}\n")).collect();
+        if applied.is_empty() {
+            out.push_str("schema is up to date\n");
+        }
+        let after = scripts.status(db, plan.schema.target)?;
+        end.schema_after = after.version();
+        out.push_str(&render_status(&after));
+        Ok(out)
+    })
+}
+
+/// `schema up --dry-run`: the scripts that would run, in order.
+fn schema_up_dry_run(plan: &Plan, url: &DbUrl) -> Result<String> {
+    let planned = if url.sqlite_path().is_some_and(|p| !p.exists()) {
+        // Nothing to open: every script would run on the new file.
+        let scripts = match plan.migrations_for("sqlite") {
+            Some(dir) => Scripts::load(&dir)?,
+            None => Scripts::none(),
+        };
+        let mut db = backend::open(
+            &DbUrl::parse("sqlite://:memory:", Path::new("."))?,
+            &OpenOptions::default(),
+        )?;
+        scripts.plan_up(db.as_mut(), plan.schema.target)?
+    } else {
+        let mut db = backend::open(url, &OpenOptions::default())?;
+        scripts(plan, db.as_ref())?.plan_up(db.as_mut(), plan.schema.target)?
+    };
+    let mut out = schema_mod::render_planned("would apply", &planned);
+    out.push_str(&format!(
+        "dry run: {} script(s) would run; nothing was changed\n",
+        planned.len()
+    ));
+    Ok(out)
+}
+
+/// `migplan schema down PLAN --to N [--dry-run]`. Confirmation (`--yes`)
+/// is the caller's.
+pub fn schema_down(args: &SchemaDownArgs) -> Result<String> {
+    let plan = plan::load(&args.plan)?;
+    let url = database_url(&plan, args.db.as_deref())?;
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let scripts = scripts(&plan, db.as_ref())?;
+    if args.dry_run {
+        let planned = scripts.plan_down(db.as_mut(), args.to)?;
+        let mut out = schema_mod::render_planned("would run", &planned);
+        out.push_str(&format!(
+            "dry run: {} undo script(s) would run, down to version {}; nothing was changed\n",
+            planned.len(),
+            args.to
+        ));
+        return Ok(out);
     }
+    let action = format!("undo schema scripts down to version {}", args.to);
+    let request = crate::confirm::Request {
+        plan: Some(&plan),
+        database: &url,
+        action: &action,
+        always: true,
+    };
+    request.check(args.yes)?;
+    if !db.transactional_ddl() {
+        eprintln!("{DDL_NOTE}");
+    }
+    let before = scripts.status(db.as_mut(), None)?.version();
+    let start = history_start(&plan, "schema down", &args.record, before);
+    recorded(db.as_mut(), &args.record, start, |db, end| {
+        let undone = scripts.down(db, args.to, args.resume)?;
+        let mut out: String = undone.iter().map(|u| format!("ran {u}\n")).collect();
+        let after = scripts.status(db, None)?;
+        end.schema_after = after.version();
+        out.push_str(&render_status(&after));
+        Ok(out)
+    })
+}
+
+/// `migplan schema new PLAN NAME`: the pair in the plan's folder, or in
+/// every existing engine folder when the path holds `{engine}`.
+pub fn schema_new(args: &SchemaNewArgs) -> Result<String> {
+    let plan = plan::load(&args.plan)?;
+    let Some(dir) = &plan.schema.migrations else {
+        return Err(Error::Usage(format!(
+            "{} has no `[schema] migrations` folder: add one first",
+            plan.path.display()
+        )));
+    };
+    let dirs: Vec<PathBuf> = if dir.to_string_lossy().contains(plan::ENGINE_PLACEHOLDER) {
+        let found: Vec<PathBuf> = ["sqlite", "postgres", "mysql"]
+            .iter()
+            .filter_map(|e| plan.migrations_for(e))
+            .filter(|d| d.is_dir())
+            .collect();
+        if found.is_empty() {
+            return Err(Error::Mismatch(format!(
+                "no engine folder exists for `{}`: create the folders of the engines you use (e.g. {})",
+                dir.display(),
+                plan.migrations_for("sqlite").unwrap_or_default().display()
+            )));
+        }
+        found
+    } else {
+        vec![dir.clone()]
+    };
+    let created = schema_mod::new_script(&dirs, &args.name)?;
+    Ok(created
+        .iter()
+        .map(|p| format!("created {}\n", p.display()))
+        .collect())
+}
+
+/// `migplan schema baseline PLAN N`.
+pub fn schema_baseline(args: &SchemaBaselineArgs) -> Result<String> {
+    let plan = plan::load(&args.plan)?;
+    let url = database_url(&plan, args.db.as_deref())?;
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let scripts = scripts(&plan, db.as_ref())?;
+    let marked = scripts.baseline(db.as_mut(), args.version)?;
+    let mut out: String = marked
+        .iter()
+        .map(|m| format!("marked {m} as applied (not run)\n"))
+        .collect();
     out.push_str(&render_status(
         &scripts.status(db.as_mut(), plan.schema.target)?,
     ));
     Ok(out)
 }
 
+/// `migplan schema repair PLAN`.
+pub fn schema_repair(args: &SchemaArgs) -> Result<String> {
+    let plan = plan::load(&args.plan)?;
+    let url = database_url(&plan, args.db.as_deref())?;
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let scripts = scripts(&plan, db.as_ref())?;
+    let repaired = scripts.repair(db.as_mut())?;
+    if repaired.is_empty() {
+        return Ok(
+            "nothing to repair: every applied script matches its recorded checksum\n".into(),
+        );
+    }
+    Ok(repaired
+        .iter()
+        .map(|r| format!("re-recorded the checksum of {r} (only comments or whitespace changed)\n"))
+        .collect())
+}
+
 fn render_status(status: &Status) -> String {
     let mut out = String::new();
     for s in &status.applied {
         out.push_str(&format!(
-            "applied  {:<40} {}\n",
+            "applied  {:<40} {}{}\n",
             s.label(),
-            s.applied_on.as_deref().unwrap_or("")
+            s.applied_on.as_deref().unwrap_or(""),
+            if s.changed {
+                "  (file changed since: see `migplan schema repair`)"
+            } else {
+                ""
+            }
         ));
     }
     for s in &status.pending {
@@ -932,7 +1085,7 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         _ => vec![],
     };
     if preview.is_some() {
-        scripts.apply(db.as_mut(), plan.schema.target)?;
+        scripts.apply(db.as_mut(), plan.schema.target, false)?;
     }
     let mut notes: Vec<String> = preview.into_iter().collect();
     notes.extend(plan.environment.as_ref().map(environment_note));

@@ -17,7 +17,12 @@ use crate::plan::Conflict;
 use crate::value::Value;
 
 /// Tables that belong to migplan or refinery, never exported or imported.
-pub const BOOKKEEPING_TABLES: &[&str] = &["refinery_schema_history", "migplan_history"];
+pub const BOOKKEEPING_TABLES: &[&str] = &[
+    "refinery_schema_history",
+    "migplan_history",
+    "migplan_schema_journal",
+    "migplan_schema_checksums",
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -123,26 +128,17 @@ pub trait Backend {
     /// Bytes the database takes on disk (tables and indexes), for `status`.
     fn size_bytes(&mut self) -> Result<u64>;
 
-    /// Applies pending refinery scripts as `runner` is set up (grouped into
-    /// one transaction by the schema phase where `transactional_ddl`).
-    fn migrate(
-        &mut self,
-        runner: refinery::Runner,
-    ) -> std::result::Result<refinery::Report, refinery::Error>;
+    /// Runs SQL text (one statement or several) as it is: schema scripts,
+    /// their bookkeeping and `BEGIN`/`COMMIT` around them (`crate::schema`
+    /// owns that SQL). The error carries the driver's message, secrets masked.
+    fn execute_sql(&mut self, context: &str, sql: &str) -> Result<()>;
 
-    fn applied_migrations(
-        &mut self,
-        runner: &refinery::Runner,
-    ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error>;
+    /// The rows of a query, every value as text (`NULL` as `None`): the
+    /// schema module reads its bookkeeping tables with it.
+    fn query_text(&mut self, context: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
 
     /// Whether schema scripts are applied all-or-nothing (transactional DDL).
     fn transactional_ddl(&self) -> bool;
-
-    /// Runs scripts one after another inside a transaction that is always
-    /// rolled back, and returns the first that fails with its error: after
-    /// an all-or-nothing schema phase failed, this names the culprit.
-    /// Only called when [`Backend::transactional_ddl`] is true.
-    fn probe_scripts(&mut self, scripts: &[&str]) -> Result<Option<(usize, String)>>;
 
     /// Starts one consistent read-only snapshot for an export.
     fn begin_read(&mut self) -> Result<()>;

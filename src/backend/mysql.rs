@@ -650,26 +650,35 @@ impl Backend for Mysql {
         Ok(n.unwrap_or(0) > 0)
     }
 
-    fn migrate(
-        &mut self,
-        runner: refinery::Runner,
-    ) -> std::result::Result<refinery::Report, refinery::Error> {
-        runner.run(live(&mut self.slot))
+    fn execute_sql(&mut self, context: &str, sql: &str) -> Result<()> {
+        self.exec(context, sql)
     }
 
-    fn applied_migrations(
-        &mut self,
-        runner: &refinery::Runner,
-    ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error> {
-        runner.get_applied_migrations(live(&mut self.slot))
+    fn query_text(&mut self, context: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let rows: Vec<::mysql::Row> = live(&mut self.slot)
+            .query(sql)
+            .map_err(|e| self.err(context, e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                r.unwrap()
+                    .into_iter()
+                    .map(|v| match v {
+                        My::NULL => None,
+                        My::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                        My::Int(i) => Some(i.to_string()),
+                        My::UInt(u) => Some(u.to_string()),
+                        My::Float(f) => Some(f.to_string()),
+                        My::Double(f) => Some(f.to_string()),
+                        other => Some(other.as_sql(true)),
+                    })
+                    .collect()
+            })
+            .collect())
     }
 
     fn transactional_ddl(&self) -> bool {
         false
-    }
-
-    fn probe_scripts(&mut self, _scripts: &[&str]) -> Result<Option<(usize, String)>> {
-        Ok(None)
     }
 
     fn begin_read(&mut self) -> Result<()> {

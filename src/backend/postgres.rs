@@ -1306,40 +1306,31 @@ impl Backend for Postgres {
         .map(drop)
     }
 
-    fn migrate(
-        &mut self,
-        runner: refinery::Runner,
-    ) -> std::result::Result<refinery::Report, refinery::Error> {
-        runner.run(&mut *self.client)
+    fn execute_sql(&mut self, context: &str, sql: &str) -> Result<()> {
+        self.client
+            .batch_execute(sql)
+            .map_err(|e| self.err(context, e))
     }
 
-    fn applied_migrations(
-        &mut self,
-        runner: &refinery::Runner,
-    ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error> {
-        runner.get_applied_migrations(&mut *self.client)
+    fn query_text(&mut self, context: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        // The simple protocol returns every value as text.
+        let messages = self
+            .client
+            .simple_query(sql)
+            .map_err(|e| self.err(context, e))?;
+        Ok(messages
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => {
+                    Some((0..r.len()).map(|i| r.get(i).map(String::from)).collect())
+                }
+                _ => None,
+            })
+            .collect())
     }
 
     fn transactional_ddl(&self) -> bool {
         true
-    }
-
-    fn probe_scripts(&mut self, scripts: &[&str]) -> Result<Option<(usize, String)>> {
-        let ctx = "probing schema scripts";
-        self.client
-            .batch_execute("BEGIN")
-            .map_err(|e| self.err(ctx, e))?;
-        let mut failed = None;
-        for (i, sql) in scripts.iter().enumerate() {
-            if let Err(e) = self.client.batch_execute(sql) {
-                failed = Some((i, scrub(&self.secret, describe(&e))));
-                break;
-            }
-        }
-        self.client
-            .batch_execute("ROLLBACK")
-            .map_err(|e| self.err(ctx, e))?;
-        Ok(failed)
     }
 
     fn begin_read(&mut self) -> Result<()> {

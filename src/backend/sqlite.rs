@@ -376,35 +376,39 @@ impl Backend for Sqlite {
             .map_err(|e| Error::db("reading the database's size", e))
     }
 
-    fn migrate(
-        &mut self,
-        runner: refinery::Runner,
-    ) -> std::result::Result<refinery::Report, refinery::Error> {
-        runner.run(&mut self.conn)
+    fn execute_sql(&mut self, context: &str, sql: &str) -> Result<()> {
+        self.conn
+            .execute_batch(sql)
+            .map_err(|e| Error::db(context, e))
+    }
+
+    fn query_text(&mut self, context: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
+        let read = || -> rusqlite::Result<Vec<Vec<Option<String>>>> {
+            let mut stmt = self.conn.prepare(sql)?;
+            let n = stmt.column_count();
+            let mut rows = stmt.query([])?;
+            let mut out = vec![];
+            while let Some(r) = rows.next()? {
+                let mut row = Vec::with_capacity(n);
+                for i in 0..n {
+                    row.push(match r.get_ref(i)? {
+                        ValueRef::Null => None,
+                        ValueRef::Integer(v) => Some(v.to_string()),
+                        ValueRef::Real(v) => Some(v.to_string()),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            Some(String::from_utf8_lossy(t).into_owned())
+                        }
+                    });
+                }
+                out.push(row);
+            }
+            Ok(out)
+        };
+        read().map_err(|e| Error::db(context, e))
     }
 
     fn transactional_ddl(&self) -> bool {
         true
-    }
-
-    fn probe_scripts(&mut self, scripts: &[&str]) -> Result<Option<(usize, String)>> {
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| Error::db("probing schema scripts", e))?;
-        let failed = scripts
-            .iter()
-            .enumerate()
-            .find_map(|(i, sql)| tx.execute_batch(sql).err().map(|e| (i, e.to_string())));
-        drop(tx); // rolls back
-        Ok(failed)
-    }
-
-    fn applied_migrations(
-        &mut self,
-        runner: &refinery::Runner,
-    ) -> std::result::Result<Vec<refinery::Migration>, refinery::Error> {
-        runner.get_applied_migrations(&mut self.conn)
     }
 
     fn begin_read(&mut self) -> Result<()> {

@@ -73,11 +73,12 @@ impl Workspace {
 /// storage class kept), for comparing two databases.
 pub fn dump(conn: &Connection) -> Vec<String> {
     let mut tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' AND name NOT IN ('refinery_schema_history', 'migplan_history') ORDER BY name")
+        .prepare("SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
         .unwrap()
         .query_map([], |r| r.get(0))
         .unwrap()
         .map(Result::unwrap)
+        .filter(|t: &String| !migplan::backend::BOOKKEEPING_TABLES.contains(&t.as_str()))
         .collect();
     tables.sort();
     let mut out = Vec::new();

@@ -191,7 +191,7 @@ impl ServerDb {
         out
     }
 
-    /// User tables, bookkeeping excluded, sorted.
+    /// User tables, bookkeeping (refinery's and migplan's) excluded, sorted.
     pub fn tables(&self) -> Vec<String> {
         let sql = match self.server {
             Server::Postgres => {
@@ -206,7 +206,7 @@ impl ServerDb {
         self.raw_rows(&sql)
             .into_iter()
             .map(|mut r| r.remove(0))
-            .filter(|t| t != "refinery_schema_history" && t != "migplan_history")
+            .filter(|t| !migplan::backend::BOOKKEEPING_TABLES.contains(&t.as_str()))
             .map(|t| t.trim_matches('"').to_string())
             .collect()
     }
