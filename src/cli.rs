@@ -41,6 +41,9 @@ pub enum Command {
     /// One screen before a migration: schema version, pending scripts, the
     /// last runs, who holds the lock, rows per table, database size.
     Status(StatusArgs),
+    /// Compare a backup with a live database: missing, extra and changed
+    /// rows by key; exit 1 when they differ.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -325,8 +328,27 @@ pub struct ExportArgs {
     /// The previous backup of an incremental chain (see `run --follows`).
     #[arg(long)]
     pub follows: Option<PathBuf>,
+    /// Compress a JSON backup (`.zst` or `.gz` is added to the output's
+    /// name); an output named `*.zst` or `*.gz` is compressed without it.
+    #[arg(long, value_enum)]
+    pub compress: Option<CompressArg>,
     #[arg(long, short)]
     pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressArg {
+    Zstd,
+    Gzip,
+}
+
+impl From<CompressArg> for crate::format::Compression {
+    fn from(c: CompressArg) -> Self {
+        match c {
+            CompressArg::Zstd => crate::format::Compression::Zstd,
+            CompressArg::Gzip => crate::format::Compression::Gzip,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -349,6 +371,27 @@ pub struct ImportArgs {
     pub report: ReportFormat,
     #[command(flatten)]
     pub record: RecordArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The backup (JSON, compressed JSON or a workbook).
+    pub file: PathBuf,
+    /// The database to compare with.
+    #[arg(long, required_unless_present = "plan")]
+    pub db: Option<String>,
+    /// A plan whose `[database] url` is compared with (and whose sheet
+    /// names a workbook uses); `--db` overrides its URL.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// Compare only these tables (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tables: Vec<String>,
+    /// How many keys to list per kind of difference and table.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }
 
 /// Parses arguments, runs the command, renders any error; returns the exit code.
@@ -389,6 +432,7 @@ fn dispatch(cmd: Command) -> Result<i32> {
         Command::Import(a) => run::import_shortcut(&a)?,
         Command::History(a) => run::history(&a)?,
         Command::Status(a) => run::status(&a)?,
+        Command::Verify(a) => return run::verify(&a, &mut out),
     };
     write_out(&mut out, &text)?;
     Ok(exit::SUCCESS)

@@ -15,7 +15,7 @@ use crate::catalog::Catalog;
 use crate::cli::{
     ExportArgs, FileFormat, HistoryArgs, ImportArgs, PlanArgs, PlanFormat, RecordArgs,
     ReportFormat, RunArgs, SchemaArgs, SchemaBaselineArgs, SchemaDownArgs, SchemaNewArgs,
-    SchemaUpArgs, StatusArgs, ValidateArgs, ValidateFormat, write_out,
+    SchemaUpArgs, StatusArgs, ValidateArgs, ValidateFormat, VerifyArgs, write_out,
 };
 use crate::confirm::confirm;
 use crate::dag::Dag;
@@ -342,7 +342,7 @@ fn apply_overrides(plan: &mut Plan, args: &RunArgs) -> Result<()> {
     }
     // An environment's `dry_run` applies to every kind (no schema script
     // runs); the flag is refused where it would mean nothing.
-    if args.dry_run && !matches!(plan.kind, PlanKind::Import | PlanKind::Copy) {
+    if args.dry_run && plan.kind == PlanKind::Export {
         return Err(Error::Usage(
             "`--dry-run` applies to import, copy and migrate plans: an export changes no data (`migplan schema up PLAN --dry-run` lists pending schema scripts)".into(),
         ));
@@ -544,13 +544,48 @@ fn export(
 }
 
 /// The format an output file's extension names (`.json`, `.xlsx`), if any:
-/// `-o backup.xlsx` writes a workbook whatever the plan's `format`.
+/// `-o backup.xlsx` writes a workbook whatever the plan's `format`. A
+/// compression suffix (`.zst`, `.gz`) names a JSON backup: `backup.json.zst`.
 fn format_of(path: &Path) -> Option<Format> {
     match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "json" => Some(Format::Json),
         "xlsx" => Some(Format::Xlsx),
+        _ if format::Compression::from_path(path) != format::Compression::None => {
+            Some(Format::Json)
+        }
         _ => None,
     }
+}
+
+/// `export --compress CODEC`: the output's name carries the codec (the
+/// writer compresses by name), so `-o backup.json --compress zstd` writes
+/// `backup.json.zst`.
+fn compressed_output(
+    output: &Path,
+    format: Format,
+    compress: Option<format::Compression>,
+) -> Result<PathBuf> {
+    let named = format::Compression::from_path(output);
+    let Some(chosen) = compress.filter(|c| *c != format::Compression::None) else {
+        return Ok(output.to_path_buf());
+    };
+    if format == Format::Xlsx {
+        return Err(Error::Usage(format!(
+            "`--compress {chosen}` applies to JSON backups: an Excel workbook is compressed already"
+        )));
+    }
+    if named == chosen {
+        return Ok(output.to_path_buf());
+    }
+    if named != format::Compression::None {
+        return Err(Error::Usage(format!(
+            "`--compress {chosen}` but the output {} names {named} compression: rename it or drop the flag",
+            output.display()
+        )));
+    }
+    let mut name = output.as_os_str().to_owned();
+    name.push(chosen.suffix());
+    Ok(PathBuf::from(name))
 }
 
 /// Fills `{plan}` and `{timestamp}` in an output path template.
@@ -616,11 +651,12 @@ pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
         Some(FileFormat::Xlsx) => Format::Xlsx,
         None => format_of(&args.output).unwrap_or(Format::Json),
     };
+    let output = compressed_output(&args.output, format, args.compress.map(Into::into))?;
     let opts = ExportOptions {
         mode,
         since: plan.export.since,
         modules: vec![],
-        output: args.output.clone(),
+        output,
         format,
         schema_version: version,
         follows,
@@ -805,6 +841,38 @@ pub fn history(args: &HistoryArgs) -> Result<String> {
     render(&runs, args.format, |r| history::render_list(r))
 }
 
+/// `migplan verify FILE --db URL`: the backup compared with the database in
+/// one read snapshot; exit 1 when they differ.
+pub fn verify(args: &VerifyArgs, out: &mut impl Write) -> Result<i32> {
+    let plan = args.plan.as_deref().map(plan::load).transpose()?;
+    let url = match (&args.db, &plan) {
+        (Some(u), _) => DbUrl::parse(u, Path::new("."))?,
+        (None, Some(p)) => database_url(p, None)?,
+        (None, None) => {
+            return Err(Error::Usage(
+                "verify needs a database: pass `--db URL` or `--plan PLAN`".into(),
+            ));
+        }
+    };
+    let opts = data::VerifyOptions {
+        tables: (!args.tables.is_empty()).then(|| args.tables.clone()),
+        limit: args.limit,
+    };
+    let sheets = plan.as_ref().map(Plan::sheet_names).unwrap_or_default();
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    db.begin_read()?;
+    let result = data::verify_with_sheets(db.as_mut(), &args.file, &opts, &sheets);
+    db.rollback()?;
+    let report = result?;
+    let text = render(&report, args.format, |r| r.render_text())?;
+    write_out(out, &text)?;
+    Ok(if report.differs() {
+        exit::FAILED
+    } else {
+        exit::SUCCESS
+    })
+}
+
 /// `migplan schema status PLAN`.
 pub fn schema_status(args: &SchemaArgs) -> Result<String> {
     let plan = load_plan(&args.plan, args.env.as_deref())?;
@@ -894,6 +962,8 @@ pub fn schema_down(args: &SchemaDownArgs) -> Result<String> {
         ));
         return Ok(out);
     }
+    // A `--to` that cannot work is refused before anyone is asked.
+    scripts.plan_down(db.as_mut(), args.to)?;
     let action = format!("undo schema scripts down to version {}", args.to);
     let request = crate::confirm::Request {
         plan: Some(&plan),

@@ -50,6 +50,23 @@ impl Spool {
     }
 }
 
+/// One row in the spool's encoding, as bytes (kept elsewhere: the
+/// verifier's on-disk index).
+pub(crate) fn encode_row(row: &[Value]) -> Vec<u8> {
+    let mut out = (row.len() as u32).to_le_bytes().to_vec();
+    for v in row {
+        encode(&mut out, v).expect("writing to a Vec cannot fail");
+    }
+    out
+}
+
+/// The row [`encode_row`] encoded.
+pub(crate) fn decode_row(mut bytes: &[u8]) -> std::io::Result<Vec<Value>> {
+    let r = &mut bytes;
+    let n = read_u32(r)? as usize;
+    (0..n).map(|_| decode(r)).collect()
+}
+
 fn encode(w: &mut impl Write, v: &Value) -> std::io::Result<()> {
     let bytes = |w: &mut dyn Write, tag: u8, b: &[u8]| -> std::io::Result<()> {
         w.write_all(&[tag])?;

@@ -52,33 +52,90 @@ impl Value {
     /// The encoding is tagged and length-prefixed so that no two different
     /// values (or rows) hash alike; every format computes the same checksum
     /// for the same values, whatever its on-disk representation.
-    fn hash_into(&self, h: &mut Sha256) {
+    fn hash_into(&self, h: &mut impl Canonical) {
         match self {
-            Value::Null => h.update([0u8]),
-            Value::Bool(b) => h.update([1u8, *b as u8]),
+            Value::Null => h.feed(&[0u8]),
+            Value::Bool(b) => h.feed(&[1u8, *b as u8]),
             Value::Int(i) => {
-                h.update([2u8]);
-                h.update(i.to_be_bytes());
+                h.feed(&[2u8]);
+                h.feed(&i.to_be_bytes());
             }
             Value::UInt(u) => {
-                h.update([3u8]);
-                h.update(u.to_be_bytes());
+                h.feed(&[3u8]);
+                h.feed(&u.to_be_bytes());
             }
             Value::Float(f) => {
-                h.update([4u8]);
-                h.update(f.to_bits().to_be_bytes());
+                h.feed(&[4u8]);
+                h.feed(&f.to_bits().to_be_bytes());
             }
             Value::Decimal(d) => tagged_bytes(h, 5, d.as_bytes()),
             Value::Text(s) => tagged_bytes(h, 6, s.as_bytes()),
             Value::Bytes(b) => tagged_bytes(h, 7, b),
         }
     }
+
+    /// The canonical encoding the checksums hash ([`Value::hash_into`]), as
+    /// bytes: two values are the same value exactly when these are equal
+    /// (floats by their bits, decimals by their text, `Int(1)` ≠ `Text("1")`).
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.hash_into(&mut out);
+        out
+    }
+
+    /// Whether two values are the same in the checksums' sense.
+    pub fn same_as(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
+            _ => self.canonical_bytes() == other.canonical_bytes(),
+        }
+    }
 }
 
-fn tagged_bytes(h: &mut Sha256, tag: u8, bytes: &[u8]) {
-    h.update([tag]);
-    h.update((bytes.len() as u64).to_be_bytes());
-    h.update(bytes);
+/// Where canonical encodings go: a hasher, or bytes kept for comparison.
+trait Canonical {
+    fn feed(&mut self, bytes: &[u8]);
+}
+
+impl Canonical for Sha256 {
+    #[inline]
+    fn feed(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
+impl Canonical for Vec<u8> {
+    #[inline]
+    fn feed(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+fn tagged_bytes(h: &mut impl Canonical, tag: u8, bytes: &[u8]) {
+    h.feed(&[tag]);
+    h.feed(&(bytes.len() as u64).to_be_bytes());
+    h.feed(bytes);
+}
+
+/// The SHA-256 of one row as [`Checksum::add_row`] feeds it to the table's
+/// running hash: equal rows (in the checksums' sense) hash alike.
+pub fn row_hash(row: &[Value]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update((row.len() as u64).to_be_bytes());
+    for v in row {
+        v.hash_into(&mut h);
+    }
+    h.finalize().into()
+}
+
+/// The canonical bytes of several values together (a row's key), length-
+/// prefixed like a row: usable as an exact lookup key.
+pub fn key_bytes(values: &[&Value]) -> Vec<u8> {
+    let mut out = (values.len() as u64).to_be_bytes().to_vec();
+    for v in values {
+        v.hash_into(&mut out);
+    }
+    out
 }
 
 /// Running row count and SHA-256 of a table's rows, in the order they were
@@ -255,5 +312,29 @@ mod tests {
         let mut b = Checksum::new();
         b.add_row(&[Value::Float(-0.0)]);
         assert_ne!(a.summary().sha256, b.summary().sha256);
+    }
+}
+
+#[cfg(test)]
+mod canonical_tests {
+    use super::*;
+
+    #[test]
+    fn canonical_bytes_tell_values_apart_exactly() {
+        assert!(Value::Float(f64::NAN).same_as(&Value::Float(f64::NAN)));
+        assert!(!Value::Float(0.0).same_as(&Value::Float(-0.0)));
+        assert!(!Value::Int(1).same_as(&Value::Text("1".into())));
+        assert!(!Value::Decimal("1.5".into()).same_as(&Value::Decimal("1.50".into())));
+        assert!(Value::Bytes(vec![1, 2]).same_as(&Value::Bytes(vec![1, 2])));
+        let row = [Value::Int(1), Value::Text("a".into())];
+        assert_eq!(row_hash(&row), row_hash(&row.clone()));
+        assert_ne!(
+            row_hash(&row),
+            row_hash(&[Value::Int(1), Value::Text("b".into())])
+        );
+        assert_ne!(
+            key_bytes(&[&Value::Text("ab".into()), &Value::Text("c".into())]),
+            key_bytes(&[&Value::Text("a".into()), &Value::Text("bc".into())])
+        );
     }
 }

@@ -132,12 +132,12 @@ fn from_folder(dir: &Path) -> Result<Vec<(PathBuf, BackupMeta)>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .filter(|p| p.is_file() && format::is_json_backup_name(p))
         .collect();
     files.sort();
     if files.is_empty() {
         return Err(Error::Usage(format!(
-            "{} holds no `*.json` backups",
+            "{} holds no `*.json` backups (nor `*.json.zst`, `*.json.gz`)",
             dir.display()
         )));
     }

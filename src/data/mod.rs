@@ -8,6 +8,7 @@ mod export;
 mod import;
 mod progress;
 mod report;
+mod verify;
 
 pub use chain::import_files;
 pub use closure::tables as closure_tables;
@@ -15,6 +16,9 @@ pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};
 pub use import::{ImportOptions, import, upgrade_chain};
 pub use report::{ChainReport, ExportReport, ImportReport, TableCounts};
+pub use verify::{
+    ChangedRow, ColumnChange, TableDiff, VerifyOptions, VerifyReport, verify, verify_with_sheets,
+};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};

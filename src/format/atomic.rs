@@ -2,7 +2,6 @@
 //! temporary file beside the target (mode 0600), renamed on success, removed
 //! on failure.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -68,9 +67,4 @@ impl Write for AtomicFile {
     fn flush(&mut self) -> std::io::Result<()> {
         self.tmp.flush()
     }
-}
-
-/// Opens a file for reading, naming it in the error.
-pub fn open(path: &Path) -> Result<File> {
-    File::open(path).map_err(|e| Error::io(path, e))
 }

@@ -52,7 +52,7 @@
 
 use std::borrow::Cow;
 use std::fmt::{self, Display};
-use std::io::{self, BufReader, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -60,9 +60,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::{
-    AtomicFile, BackupMeta, BackupVisitor, BackupWriter, FORMAT_NAME, FORMAT_VERSION, TableMeta,
-};
+use super::compress::{self, CompressedFile, Compression};
+use super::{BackupMeta, BackupVisitor, BackupWriter, FORMAT_NAME, FORMAT_VERSION, TableMeta};
 use crate::error::{Error, Result};
 use crate::value::{Checksum, ColumnType, TableSummary, Value};
 
@@ -75,7 +74,7 @@ const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
 
 /// Streams a backup to a temporary file that becomes `path` on `finish`.
 pub struct JsonWriter {
-    out: AtomicFile,
+    out: CompressedFile,
     table: Option<OpenTable>,
     /// Tables already written, with their summaries, for the trailer.
     done: Vec<(String, TableSummary)>,
@@ -111,7 +110,17 @@ impl OpenTable {
 
 impl JsonWriter {
     pub fn create(path: &Path, meta: &BackupMeta) -> Result<Self> {
-        let mut out = AtomicFile::create(path)?;
+        Self::create_compressed(path, meta, Compression::None)
+    }
+
+    /// A writer whose bytes go through `compression` (the file name is the
+    /// caller's choice; [`Compression::json_extension`] is the usual one).
+    pub fn create_compressed(
+        path: &Path,
+        meta: &BackupMeta,
+        compression: Compression,
+    ) -> Result<Self> {
+        let mut out = CompressedFile::create(path, compression)?;
         write_head(&mut out, meta).map_err(|e| Error::io(path, e))?;
         Ok(JsonWriter {
             out,
@@ -401,8 +410,9 @@ impl<'r> Reader<'r> {
 
     fn parse(&mut self) -> Result<()> {
         let path = self.path;
-        let file = super::atomic::open(path)?;
-        let mut de = serde_json::Deserializer::from_reader(BufReader::with_capacity(1 << 20, file));
+        // Plain, zstd or gzip: told by the first bytes, decompressed on the fly.
+        let (file, _) = compress::open_reader(path)?;
+        let mut de = serde_json::Deserializer::from_reader(file);
         let outcome = BackupSeed(&mut *self)
             .deserialize(&mut de)
             .and_then(|()| de.end());
@@ -532,7 +542,8 @@ impl<'r> Reader<'r> {
 /// Turns a serde_json error into a backup error at its `line:column`.
 fn backup_error(path: &Path, e: serde_json::Error) -> Error {
     if e.is_io() {
-        return Error::io(path, e.into());
+        let e: io::Error = e.into();
+        return compress::corrupt_error(path, &e).unwrap_or_else(|| Error::io(path, e));
     }
     let (line, column) = (e.line(), e.column());
     // serde_json appends the position in words; ours goes in front instead.
@@ -1469,6 +1480,44 @@ mod tests {
         let meta = read_meta(&path).unwrap();
         assert_eq!(meta.tables.len(), 2);
         assert!(read(&path, &mut Recorder::default()).is_err());
+    }
+
+    #[test]
+    fn compressed_backups_read_like_plain_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let (meta, rows) = two_tables();
+        for c in [Compression::Zstd, Compression::Gzip] {
+            let path = dir.path().join(format!("backup{}", c.json_extension()));
+            let mut w = JsonWriter::create_compressed(&path, &meta, c).unwrap();
+            for (t, rows) in meta.tables.iter().zip(&rows) {
+                w.begin_table(t).unwrap();
+                for r in rows {
+                    w.write_row(r).unwrap();
+                }
+                w.end_table().unwrap();
+            }
+            Box::new(w).finish().unwrap();
+            assert_eq!(Compression::of_file(&path).unwrap(), c);
+            assert_eq!(
+                super::super::Format::detect(&path).unwrap(),
+                super::super::Format::Json
+            );
+            assert_eq!(read_meta(&path).unwrap().tables.len(), 2);
+            let mut rec = Recorder::default();
+            read(&path, &mut rec).unwrap();
+            assert_eq!(rec.tables[0].1.len(), rows[0].len());
+            assert_eq!(rec.ended, ["users", "questions"]);
+            // Cut short: refused, naming the file and the codec.
+            let bytes = std::fs::read(&path).unwrap();
+            let cut = dir.path().join(format!("cut{}", c.json_extension()));
+            std::fs::write(&cut, &bytes[..bytes.len() - 12]).unwrap();
+            let msg = message(read(&cut, &mut Recorder::default()));
+            assert!(msg.contains("cut.json"), "{msg}");
+            assert!(
+                msg.contains(&format!("the {c} compressed data is damaged or cut short")),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Formats know nothing of databases: they never open a connection.
 
 mod atomic;
+mod compress;
 pub mod json;
 pub mod xlsx;
 
@@ -12,6 +13,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use atomic::AtomicFile;
+pub use compress::{CompressedFile, Compression, is_json_backup_name};
 
 use crate::catalog::{ColumnInfo, ForeignKey};
 use crate::error::{Error, Result};
@@ -116,8 +118,9 @@ impl Format {
     }
 
     /// What a file holds, from its first bytes: a workbook is a zip
-    /// archive (`PK\x03\x04`); anything else is read as JSON, whose reader
-    /// says precisely what is wrong.
+    /// archive (`PK\x03\x04`); anything else — zstd- or gzip-compressed
+    /// JSON included — is read as JSON, whose reader says precisely what is
+    /// wrong.
     pub fn detect(path: &Path) -> Result<Format> {
         use std::io::Read;
         let mut head = [0u8; 4];
@@ -132,16 +135,43 @@ impl Format {
 }
 
 /// Creates a backup writer for `path` (written under a temporary name).
-/// `sheet_names` (table → sheet) matters to workbooks only.
+/// `sheet_names` (table → sheet) matters to workbooks only. A JSON backup
+/// whose name ends `.zst` or `.gz` is compressed accordingly
+/// ([`Compression::from_path`]); [`create_backup_with`] chooses explicitly.
 pub fn create_backup(
     path: &Path,
     meta: &BackupMeta,
     format: Format,
     sheet_names: &BTreeMap<String, String>,
 ) -> Result<Box<dyn BackupWriter>> {
-    Ok(match format {
-        Format::Json => Box::new(json::JsonWriter::create(path, meta)?),
-        Format::Xlsx => Box::new(xlsx::XlsxWriter::create(path, meta, sheet_names)?),
+    let compression = match format {
+        Format::Json => Compression::from_path(path),
+        Format::Xlsx => Compression::None,
+    };
+    create_backup_with(path, meta, format, compression, sheet_names)
+}
+
+/// [`create_backup`] with the compression chosen by the caller, whatever the
+/// file name says. Workbooks are zip archives already: compressing one is
+/// refused.
+pub fn create_backup_with(
+    path: &Path,
+    meta: &BackupMeta,
+    format: Format,
+    compression: Compression,
+    sheet_names: &BTreeMap<String, String>,
+) -> Result<Box<dyn BackupWriter>> {
+    Ok(match (format, compression) {
+        (Format::Json, c) => Box::new(json::JsonWriter::create_compressed(path, meta, c)?),
+        (Format::Xlsx, Compression::None) => {
+            Box::new(xlsx::XlsxWriter::create(path, meta, sheet_names)?)
+        }
+        (Format::Xlsx, c) => {
+            return Err(Error::Usage(format!(
+                "{}: an Excel workbook is compressed already; {c} compression applies to JSON backups",
+                path.display()
+            )));
+        }
     })
 }
 

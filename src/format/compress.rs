@@ -1,0 +1,402 @@
+//! Transparent compression of JSON backups (zstd or gzip).
+//!
+//! Writing: [`CompressedFile`] wraps an [`AtomicFile`] in an encoder; the
+//! encoder is finished before the file is committed under its final name.
+//! Reading: [`open_reader`] looks at the first bytes of a file — zstd frames
+//! start `28 B5 2F FD`, gzip members `1F 8B` — and decompresses on the fly,
+//! so every command accepts `backup.json.zst` and `backup.json.gz` as it
+//! accepts `backup.json`. Nothing is held in memory: both sides stream.
+
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use super::AtomicFile;
+use crate::error::{Error, Result};
+
+/// The zstd frame magic number, little-endian `0xFD2FB528`.
+pub const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+/// The gzip member magic.
+pub const GZIP_MAGIC: [u8; 2] = [0x1F, 0x8B];
+
+/// zstd's default level: fast, and most of the gain.
+const ZSTD_LEVEL: i32 = 3;
+
+/// How a JSON backup's bytes are stored.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Compression {
+    #[default]
+    None,
+    Zstd,
+    Gzip,
+}
+
+impl Compression {
+    pub fn name(self) -> &'static str {
+        match self {
+            Compression::None => "none",
+            Compression::Zstd => "zstd",
+            Compression::Gzip => "gzip",
+        }
+    }
+
+    /// The suffix added after `.json`: `.zst`, `.gz`, or nothing.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Compression::None => "",
+            Compression::Zstd => ".zst",
+            Compression::Gzip => ".gz",
+        }
+    }
+
+    /// The full extension of a JSON backup so compressed: `.json.zst`, …
+    pub fn json_extension(self) -> &'static str {
+        match self {
+            Compression::None => ".json",
+            Compression::Zstd => ".json.zst",
+            Compression::Gzip => ".json.gz",
+        }
+    }
+
+    /// The compression a file name asks for: `*.zst` → zstd, `*.gz` → gzip.
+    pub fn from_path(path: &Path) -> Compression {
+        match path
+            .extension()
+            .and_then(|x| x.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("zst" | "zstd") => Compression::Zstd,
+            Some("gz" | "gzip") => Compression::Gzip,
+            _ => Compression::None,
+        }
+    }
+
+    /// What the first bytes of a file say (at least 4 bytes when there are).
+    pub fn detect(head: &[u8]) -> Compression {
+        if head.starts_with(&ZSTD_MAGIC) {
+            Compression::Zstd
+        } else if head.starts_with(&GZIP_MAGIC) {
+            Compression::Gzip
+        } else {
+            Compression::None
+        }
+    }
+
+    /// Reads the first bytes of `path` and tells its compression.
+    pub fn of_file(path: &Path) -> Result<Compression> {
+        let mut head = [0u8; 4];
+        let mut file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let n = read_head(&mut file, &mut head).map_err(|e| Error::io(path, e))?;
+        Ok(Compression::detect(&head[..n]))
+    }
+}
+
+impl fmt::Display for Compression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether a file name is one a JSON backup may have: `*.json`,
+/// `*.json.zst`, `*.json.gz` (folders of backups are listed with it).
+pub fn is_json_backup_name(path: &Path) -> bool {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let name = name.to_ascii_lowercase();
+    [".json", ".json.zst", ".json.gz"]
+        .iter()
+        .any(|x| name.ends_with(x))
+}
+
+/// Fills `buf` as far as the file allows.
+fn read_head(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+// ---------------------------------------------------------------------------
+
+/// A file written under a temporary name, compressed on the way; it appears
+/// under its final name only when [`CompressedFile::commit`] has finished
+/// the encoder, synced and renamed it. Dropped uncommitted, it leaves
+/// nothing behind.
+pub struct CompressedFile {
+    inner: Inner,
+    path: PathBuf,
+}
+
+enum Inner {
+    Plain(AtomicFile),
+    // The BufWriter in front gathers the writer's many small writes (a few
+    // bytes each) into blocks worth handing to the encoder.
+    Zstd(BufWriter<zstd::stream::write::Encoder<'static, AtomicFile>>),
+    Gzip(BufWriter<flate2::write::GzEncoder<AtomicFile>>),
+}
+
+impl CompressedFile {
+    pub fn create(path: &Path, compression: Compression) -> Result<Self> {
+        let file = AtomicFile::create(path)?;
+        let inner = match compression {
+            Compression::None => Inner::Plain(file),
+            Compression::Zstd => {
+                let mut enc = zstd::stream::write::Encoder::new(file, ZSTD_LEVEL)
+                    .map_err(|e| Error::io(path, e))?;
+                // A checksum of the content: damage is caught by the
+                // decoder, before the JSON reader's own checks.
+                enc.include_checksum(true).map_err(|e| Error::io(path, e))?;
+                Inner::Zstd(BufWriter::with_capacity(1 << 17, enc))
+            }
+            Compression::Gzip => Inner::Gzip(BufWriter::with_capacity(
+                1 << 17,
+                flate2::write::GzEncoder::new(file, flate2::Compression::default()),
+            )),
+        };
+        Ok(CompressedFile {
+            inner,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Finishes the encoder, then flushes, syncs and renames the file.
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        let io = |e: io::Error| Error::io(&path, e);
+        let file = match self.inner {
+            Inner::Plain(f) => f,
+            Inner::Zstd(w) => w
+                .into_inner()
+                .map_err(|e| io(e.into_error()))?
+                .finish()
+                .map_err(io)?,
+            Inner::Gzip(w) => w
+                .into_inner()
+                .map_err(|e| io(e.into_error()))?
+                .finish()
+                .map_err(io)?,
+        };
+        file.commit()
+    }
+}
+
+impl Write for CompressedFile {
+    #[inline]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match &mut self.inner {
+            Inner::Plain(f) => f.write(buf),
+            Inner::Zstd(w) => w.write(buf),
+            Inner::Gzip(w) => w.write(buf),
+        }
+    }
+
+    #[inline]
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Plain(f) => f.write_all(buf),
+            Inner::Zstd(w) => w.write_all(buf),
+            Inner::Gzip(w) => w.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.inner {
+            Inner::Plain(f) => f.flush(),
+            Inner::Zstd(w) => w.flush(),
+            Inner::Gzip(w) => w.flush(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Reading
+// ---------------------------------------------------------------------------
+
+/// The error a decoder raised, kept distinct from other I/O errors so that
+/// the reader can say the compressed data is damaged rather than "I/O error".
+#[derive(Debug)]
+pub struct CorruptCompression {
+    pub compression: Compression,
+    pub message: String,
+}
+
+impl fmt::Display for CorruptCompression {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the {} compressed data is damaged or cut short ({}) — the file was changed, damaged or not completely copied",
+            self.compression, self.message
+        )
+    }
+}
+
+impl std::error::Error for CorruptCompression {}
+
+/// If `e` is a decoder's error, the backup error that says so, naming `path`.
+pub fn corrupt_error(path: &Path, e: &io::Error) -> Option<Error> {
+    let c = e.get_ref()?.downcast_ref::<CorruptCompression>()?;
+    Some(Error::Backup {
+        path: path.to_path_buf(),
+        position: None,
+        message: c.to_string(),
+    })
+}
+
+/// Opens a backup for reading, decompressing it when its first bytes say it
+/// is compressed. Decoder errors come out as [`CorruptCompression`].
+pub fn open_reader(path: &Path) -> Result<(Box<dyn Read>, Compression)> {
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut buffered = BufReader::with_capacity(1 << 20, file);
+    let head = buffered.fill_buf().map_err(|e| Error::io(path, e))?;
+    let compression = Compression::detect(head);
+    let reader: Box<dyn Read> = match compression {
+        Compression::None => Box::new(buffered),
+        Compression::Zstd => {
+            let mut dec = zstd::stream::read::Decoder::with_buffer(buffered)
+                .map_err(|e| Error::io(path, e))?;
+            // Backups may be written with long windows by other tools.
+            let _ = dec.window_log_max(31);
+            Box::new(Decoding {
+                inner: BufReader::with_capacity(1 << 20, dec),
+                compression,
+            })
+        }
+        Compression::Gzip => Box::new(Decoding {
+            inner: BufReader::with_capacity(
+                1 << 20,
+                flate2::bufread::MultiGzDecoder::new(buffered),
+            ),
+            compression,
+        }),
+    };
+    Ok((reader, compression))
+}
+
+/// A decoder whose errors are marked as [`CorruptCompression`].
+struct Decoding<R> {
+    inner: R,
+    compression: Compression,
+}
+
+impl<R: Read> Read for Decoding<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if e.kind() == io::ErrorKind::Interrupted {
+                return e;
+            }
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                CorruptCompression {
+                    compression: self.compression,
+                    message: e.to_string(),
+                },
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, c: Compression, data: &[u8]) {
+        let mut f = CompressedFile::create(path, c).unwrap();
+        f.write_all(data).unwrap();
+        f.commit().unwrap();
+    }
+
+    fn read_all(path: &Path) -> Result<Vec<u8>> {
+        let (mut r, _) = open_reader(path)?;
+        let mut out = Vec::new();
+        r.read_to_end(&mut out)
+            .map_err(|e| corrupt_error(path, &e).unwrap_or_else(|| Error::io(path, e)))?;
+        Ok(out)
+    }
+
+    fn data() -> Vec<u8> {
+        (0..200_000u32)
+            .flat_map(|i| format!("{{\"id\":{i},\"name\":\"row {i}\"}},\n").into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn every_codec_round_trips_and_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = data();
+        for c in [Compression::None, Compression::Zstd, Compression::Gzip] {
+            let path = dir.path().join(format!("b{}", c.json_extension()));
+            write(&path, c, &data);
+            assert_eq!(Compression::of_file(&path).unwrap(), c);
+            assert_eq!(Compression::from_path(&path), c);
+            assert!(is_json_backup_name(&path));
+            let size = std::fs::metadata(&path).unwrap().len() as usize;
+            if c != Compression::None {
+                assert!(size < data.len() / 4, "{c}: {size} bytes");
+            }
+            assert_eq!(read_all(&path).unwrap(), data, "{c}");
+        }
+    }
+
+    #[test]
+    fn truncated_and_damaged_streams_are_named_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = data();
+        for c in [Compression::Zstd, Compression::Gzip] {
+            let path = dir.path().join(format!("b{}", c.json_extension()));
+            write(&path, c, &data);
+            let bytes = std::fs::read(&path).unwrap();
+            let cut = dir.path().join(format!("cut{}", c.json_extension()));
+            std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+            let err = read_all(&cut).unwrap_err().to_string();
+            assert!(err.contains("cut.json"), "{err}");
+            assert!(err.contains("damaged or cut short"), "{err}");
+            let mut flipped = bytes.clone();
+            let mid = flipped.len() / 2;
+            flipped[mid] ^= 0xff;
+            flipped[mid + 1] ^= 0x55;
+            let bad = dir.path().join(format!("bad{}", c.json_extension()));
+            std::fs::write(&bad, &flipped).unwrap();
+            let err = read_all(&bad).unwrap_err().to_string();
+            assert!(err.contains("damaged or cut short"), "{c}: {err}");
+        }
+    }
+
+    #[test]
+    fn dropped_writer_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.json.zst");
+        let mut f = CompressedFile::create(&path, Compression::Zstd).unwrap();
+        f.write_all(b"{}").unwrap();
+        drop(f);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn compressed_backup_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.json.gz");
+        write(&path, Compression::Gzip, b"{}");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}
