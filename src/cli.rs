@@ -41,9 +41,34 @@ pub enum Command {
     /// One screen before a migration: schema version, pending scripts, the
     /// last runs, who holds the lock, rows per table, database size.
     Status(StatusArgs),
+    /// Restore a database to its state before a recorded run, from the
+    /// backup taken before that run (undoing its schema scripts first).
+    Rollback(RollbackArgs),
     /// Compare a backup with a live database: missing, extra and changed
     /// rows by key; exit 1 when they differ.
     Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The run to undo, and optionally the plan whose database (and undo
+    /// scripts) to use.
+    #[arg(value_name = "PLAN|RUN_ID", num_args = 1..=2, required = true)]
+    pub args: Vec<String>,
+    /// Database URL, instead of a plan's.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Go ahead without asking (rollback always asks on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Roll back even though later runs changed the database (their
+    /// changes are undone too).
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub report: ReportFormat,
+    #[command(flatten)]
+    pub record: RecordArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -432,6 +457,7 @@ fn dispatch(cmd: Command) -> Result<i32> {
         Command::Import(a) => run::import_shortcut(&a)?,
         Command::History(a) => run::history(&a)?,
         Command::Status(a) => run::status(&a)?,
+        Command::Rollback(a) => run::rollback(&a)?,
         Command::Verify(a) => return run::verify(&a, &mut out),
     };
     write_out(&mut out, &text)?;

@@ -97,6 +97,8 @@ pub struct Start {
 /// What is known when a run ends.
 #[derive(Debug, Clone, Default)]
 pub struct End {
+    /// The run's id, when it is recorded (set before the work starts).
+    pub run_id: Option<i64>,
     pub schema_after: Option<i64>,
     pub tables: Option<serde_json::Value>,
     pub backup: Option<String>,

@@ -14,8 +14,8 @@ use crate::backend::{self, Backend, DbUrl, OpenOptions};
 use crate::catalog::Catalog;
 use crate::cli::{
     ExportArgs, FileFormat, HistoryArgs, ImportArgs, PlanArgs, PlanFormat, RecordArgs,
-    ReportFormat, RunArgs, SchemaArgs, SchemaBaselineArgs, SchemaDownArgs, SchemaNewArgs,
-    SchemaUpArgs, StatusArgs, ValidateArgs, ValidateFormat, VerifyArgs, write_out,
+    ReportFormat, RollbackArgs, RunArgs, SchemaArgs, SchemaBaselineArgs, SchemaDownArgs,
+    SchemaNewArgs, SchemaUpArgs, StatusArgs, ValidateArgs, ValidateFormat, VerifyArgs, write_out,
 };
 use crate::confirm::confirm;
 use crate::dag::Dag;
@@ -85,7 +85,10 @@ fn recorded<T>(
             None
         }
     };
-    let mut end = history::End::default();
+    let mut end = history::End {
+        run_id: id,
+        ..history::End::default()
+    };
     let result = work(db, &mut end);
     let error = result.as_ref().err().map(|e| e.to_string());
     // A run whose connection died cannot record its end; the next run
@@ -95,6 +98,15 @@ fn recorded<T>(
     let value = result?;
     recorded?;
     Ok(value)
+}
+
+/// The backup of every table before a run of record changes anything
+/// (`[backup]`), remembered for the history and for `migplan rollback`.
+fn backup_before(plan: &Plan, db: &mut dyn Backend, end: &mut history::End) -> Result<()> {
+    let version = status_of(plan, db)?.version();
+    let file = data::safety::backup_before(db, plan, end.run_id, version)?;
+    end.backup = file.map(|f| f.display().to_string());
+    Ok(())
 }
 
 /// The history's record of a starting run.
@@ -133,6 +145,9 @@ fn run_steps(
         files,
         follows,
     } = steps;
+    if !dry_run && plan.kind != PlanKind::Export {
+        backup_before(plan, db, end)?;
+    }
     let status = schema_phase(plan, db, dry_run, args.resume)?;
     end.schema_after = status.version();
     seed_if_empty(plan, db, status.version())?;
@@ -390,6 +405,9 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
     };
     let mut target = confirmed.open(plan, &target_url, Some(data))?;
     let mut work = |target: &mut dyn Backend, end: &mut history::End| {
+        if !dry_run {
+            backup_before(plan, target, end)?;
+        }
         let status = schema_phase(plan, target, dry_run, args.resume)?;
         end.schema_after = status.version();
         let opts = data::CopyOptions {
@@ -680,6 +698,9 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
         replace: false,
     };
     let work = |db: &mut dyn Backend, end: &mut history::End| {
+        if !args.dry_run {
+            backup_before(&plan, db, end)?;
+        }
         let reports = data::import_files(db, &plan, &args.files, &opts)?;
         end.tables = serde_json::to_value(&reports).ok();
         end.schema_after = version;
@@ -804,6 +825,142 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
+/// `migplan rollback [PLAN] RUN_ID [--db URL]`: the database as it was
+/// before the run, from the backup taken then; the run's schema scripts are
+/// undone first (which needs the plan, for its undo scripts).
+pub fn rollback(args: &RollbackArgs) -> Result<String> {
+    let (plan, id) = plan_and_run(&args.args)?;
+    let id =
+        id.ok_or_else(|| Error::Usage("which run? pass its id (see `migplan history`)".into()))?;
+    let url = match (&args.db, &plan) {
+        (Some(u), _) => DbUrl::parse(u, Path::new("."))?,
+        (None, Some(p)) => database_url(p, None)?,
+        (None, None) => {
+            return Err(Error::Usage(
+                "which database? pass a plan or `--db URL`".into(),
+            ));
+        }
+    };
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let run = history::get(db.as_mut(), id)?.ok_or_else(|| {
+        Error::Mismatch(format!(
+            "no run {id} in the history of {}\n  = help: `migplan history --db URL` lists the recorded runs",
+            url.redacted()
+        ))
+    })?;
+    let backup = rollback_source(db.as_mut(), &run, args.force)?;
+    let schema_changed = run.schema_after.unwrap_or(0) != run.schema_before.unwrap_or(0);
+    let plan = match plan {
+        Some(p) => p,
+        None if schema_changed => {
+            return Err(Error::Usage(format!(
+                "run {id} applied schema scripts (version {} → {}): pass its plan, whose undo scripts take the schema back",
+                run.schema_before.unwrap_or(0),
+                run.schema_after.unwrap_or(0)
+            )));
+        }
+        None => adhoc_plan(PlanKind::Import, "sqlite://:memory:")?,
+    };
+    let action = format!("restore the database to its state before run {id}");
+    let request = crate::confirm::Request {
+        plan: Some(&plan),
+        database: &url,
+        action: &action,
+        always: true,
+    };
+    request.check(args.yes)?;
+    let before = status_of(&plan, db.as_mut())?.version();
+    let mut start = history_start(&plan, "rollback", &args.record, before);
+    if start.message.is_none() {
+        start.message = Some(format!("rollback of run {id}"));
+    }
+    recorded(db.as_mut(), &args.record, start, |db, end| {
+        backup_before(&plan, db, end)?;
+        if schema_changed {
+            let to = run.schema_before.unwrap_or(0);
+            for undone in scripts(&plan, db)?.down(db, to, false)? {
+                eprintln!("ran {undone}");
+            }
+        }
+        let version = status_of(&plan, db)?.version();
+        end.schema_after = version;
+        let opts = ImportOptions {
+            conflict: Some(crate::plan::Conflict::Overwrite),
+            modules: vec![],
+            dry_run: false,
+            schema_version: version,
+            replace: true,
+        };
+        let reports = data::import_files(db, &plan, std::slice::from_ref(&backup), &opts)?;
+        end.tables = serde_json::to_value(&reports).ok();
+        history::mark_rolled_back(db, id)?;
+        let mut out = format!("run {id} rolled back from {}\n", backup.display());
+        out.push_str(&render_imports(reports, false, args.report)?);
+        Ok(out)
+    })
+}
+
+/// The backup a rollback of `run` restores, once the run may be rolled
+/// back: it ended, it has a backup, and no later run changed the database
+/// (unless `force`).
+fn rollback_source(db: &mut dyn Backend, run: &history::Run, force: bool) -> Result<PathBuf> {
+    let id = run.id;
+    match run.status {
+        history::Status::Running => {
+            return Err(Error::Mismatch(format!("run {id} is still running")));
+        }
+        history::Status::RolledBack => {
+            return Err(Error::Mismatch(format!("run {id} was already rolled back")));
+        }
+        _ => {}
+    }
+    let Some(file) = run.backup.as_ref().map(PathBuf::from) else {
+        return Err(Error::Mismatch(format!(
+            "run {id} has no backup to restore (backups were off, or it was recorded before migplan took them)"
+        )));
+    };
+    if !file.exists() {
+        return Err(Error::Mismatch(format!(
+            "the backup of run {id}, `{}`, is gone (moved, or pruned by `[backup] keep` / `retention_days`)",
+            file.display()
+        )));
+    }
+    let later: Vec<String> = history::list(db, usize::MAX >> 1)?
+        .into_iter()
+        .filter(|r| r.id > id && r.status == history::Status::Succeeded)
+        .map(|r| format!("{} ({})", r.id, r.kind))
+        .collect();
+    if !later.is_empty() && !force {
+        return Err(Error::Mismatch(format!(
+            "later runs changed the database after run {id}: {}; restoring the state before run {id} would undo them too\n  = help: roll those back first, newest first, or pass --force",
+            later.join(", ")
+        )));
+    }
+    Ok(file)
+}
+
+/// A plan and a run id from `history`/`rollback` arguments, in any order.
+fn plan_and_run(args: &[String]) -> Result<(Option<Plan>, Option<i64>)> {
+    let (ids, plans): (Vec<&String>, Vec<&String>) = args
+        .iter()
+        .partition(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()));
+    if ids.len() > 1 || plans.len() > 1 {
+        return Err(Error::Usage("pass at most one plan and one run id".into()));
+    }
+    let plan = match plans.first() {
+        Some(p) => Some(load_plan(Path::new(p.as_str()), None)?),
+        None => None,
+    };
+    let id = match ids.first() {
+        Some(i) => Some(
+            i.parse()
+                .map_err(|_| Error::Usage(format!("`{i}` is not a run id")))?,
+        ),
+        None => None,
+    };
+    Ok((plan, id))
+}
+
 /// `migplan history [PLAN] [RUN_ID] [--db URL]`.
 pub fn history(args: &HistoryArgs) -> Result<String> {
     let (ids, plans): (Vec<&String>, Vec<&String>) = args
@@ -908,6 +1065,9 @@ pub fn schema_up(up: &SchemaUpArgs) -> Result<String> {
     }
     let start = history_start(&plan, "schema up", &up.record, before.version());
     recorded(db.as_mut(), &up.record, start, |db, end| {
+        if pending > 0 {
+            backup_before(&plan, db, end)?;
+        }
         let applied = scripts.apply(db, plan.schema.target, up.resume)?;
         let mut out: String = applied.iter().map(|a| format!("applied {a}\n")).collect();
         if applied.is_empty() {
@@ -978,6 +1138,7 @@ pub fn schema_down(args: &SchemaDownArgs) -> Result<String> {
     let before = scripts.status(db.as_mut(), None)?.version();
     let start = history_start(&plan, "schema down", &args.record, before);
     recorded(db.as_mut(), &args.record, start, |db, end| {
+        backup_before(&plan, db, end)?;
         let undone = scripts.down(db, args.to, args.resume)?;
         let mut out: String = undone.iter().map(|u| format!("ran {u}\n")).collect();
         let after = scripts.status(db, None)?;

@@ -8,6 +8,7 @@ mod export;
 mod import;
 mod progress;
 mod report;
+pub mod safety;
 mod verify;
 
 pub use chain::import_files;

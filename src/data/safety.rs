@@ -1,0 +1,180 @@
+//! The backup taken before a run changes anything (`[backup]`), and its
+//! housekeeping: room on disk first, a private file under a temporary name,
+//! old backups pruned by age and count.
+
+use std::path::{Path, PathBuf};
+
+use crate::backend::Backend;
+use crate::error::{Error, Result};
+use crate::format::Compression;
+use crate::plan::{self, ExportMode, Format, Plan};
+
+use super::{ExportOptions, export};
+
+/// Every automatic backup's file name starts so: pruning touches no other file.
+const PREFIX: &str = "migplan-auto-";
+
+/// Takes the backup of every table before run `run_id` changes the
+/// database; `None` when `[backup] enabled = false`.
+pub fn backup_before(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    run_id: Option<i64>,
+    schema_version: Option<i64>,
+) -> Result<Option<PathBuf>> {
+    let settings = &plan.backup;
+    if !settings.enabled {
+        return Ok(None);
+    }
+    let dir = &settings.dir;
+    ensure_writable(dir)?;
+    ensure_room(db, dir)?;
+    let compression = match settings.compression {
+        plan::Compression::Zstd => Compression::Zstd,
+        plan::Compression::Gzip => Compression::Gzip,
+        plan::Compression::None => Compression::None,
+    };
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
+    let run = run_id.map_or_else(|| "unrecorded".to_string(), |id| format!("run{id}"));
+    let name = format!(
+        "{PREFIX}{}-{run}-{stamp}{}",
+        safe(&plan.name),
+        compression.json_extension()
+    );
+    let output = dir.join(name);
+    // Every table, whatever the plan's modules: schema scripts may touch any.
+    let mut whole = plan.clone();
+    whole.modules.clear();
+    let opts = ExportOptions {
+        mode: ExportMode::Full,
+        since: None,
+        modules: vec![],
+        output: output.clone(),
+        format: Format::Json,
+        schema_version,
+        follows: None,
+        closure: false,
+    };
+    export(db, &whole, &opts)?;
+    // Absolute: `migplan rollback` may run from another folder.
+    let output = std::fs::canonicalize(&output).unwrap_or(output);
+    eprintln!("backup before change: {}", output.display());
+    prune(dir, settings.keep, settings.retention_days);
+    Ok(Some(output))
+}
+
+/// The folder exists and takes a file, or the run does not start.
+fn ensure_writable(dir: &Path) -> Result<()> {
+    let refuse = |e: std::io::Error| {
+        Error::Mismatch(format!(
+            "the backup folder `{}` cannot take the backup taken before every change: {e}\n  = help: fix its permissions, choose another with `[backup] dir`, or set `[backup] enabled = false`; nothing was changed",
+            dir.display()
+        ))
+    };
+    std::fs::create_dir_all(dir).map_err(refuse)?;
+    tempfile::Builder::new()
+        .prefix(".migplan-probe-")
+        .tempfile_in(dir)
+        .map(drop)
+        .map_err(refuse)
+}
+
+/// The database's size on disk stands in for the backup's: compressed JSON
+/// is usually much smaller, so a run refused here would surely have failed.
+fn ensure_room(db: &mut dyn Backend, dir: &Path) -> Result<()> {
+    let needed = db.size_bytes()?;
+    let free = fs4::available_space(dir).map_err(|e| Error::io(dir, e))?;
+    if needed > free {
+        return Err(Error::Mismatch(format!(
+            "the backup folder `{}` has {} free, and the backup before change needs up to {} (the database's size)\n  = help: free some space, choose another folder with `[backup] dir`, or set `[backup] enabled = false`; nothing was changed",
+            dir.display(),
+            human(free),
+            human(needed)
+        )));
+    }
+    Ok(())
+}
+
+/// Removes automatic backups beyond the newest `keep` and older than
+/// `retention_days`. Best effort: a file that cannot go stays.
+fn prune(dir: &Path, keep: Option<u32>, retention_days: Option<u32>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(PREFIX))
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    files.sort_by(|a, b| b.0.cmp(&a.0));
+    let max_age = retention_days.map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400));
+    for (i, (modified, path)) in files.iter().enumerate() {
+        let too_many = keep.is_some_and(|k| i >= k as usize);
+        let too_old = max_age.is_some_and(|age| modified.elapsed().is_ok_and(|e| e > age));
+        if too_many || too_old {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+/// A plan name as part of a file name.
+fn safe(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn human(n: u64) -> String {
+    match n {
+        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+        n => format!("{:.1} KiB", n as f64 / 1024.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pruning_keeps_the_newest_and_touches_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        for i in 0..4 {
+            let p = dir.path().join(format!("{PREFIX}p-run{i}.json"));
+            std::fs::write(&p, "x").unwrap();
+            let t = std::time::SystemTime::now() - std::time::Duration::from_secs(100 - i);
+            std::fs::File::options()
+                .write(true)
+                .open(&p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        std::fs::write(dir.path().join("mine.json"), "x").unwrap();
+        prune(dir.path(), Some(2), None);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                format!("{PREFIX}p-run2.json"),
+                format!("{PREFIX}p-run3.json"),
+                "mine.json".to_string()
+            ]
+        );
+    }
+
+    #[test]
+    fn names_become_file_name_safe() {
+        assert_eq!(safe("full backup/2"), "full_backup_2");
+    }
+}
