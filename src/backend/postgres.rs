@@ -1685,7 +1685,7 @@ impl Backend for Postgres {
 
 /// Key of the advisory lock that keeps migplan runs apart ("migplan" in
 /// ASCII): advisory locks are per database, so one key serves every one.
-const RUN_LOCK_KEY: i64 = 0x6d69_6770_6c61_6e;
+const RUN_LOCK_KEY: i64 = 0x006d_6967_706c_616e;
 
 /// A bookkeeping value bound as the parameter's type.
 fn meta_param(v: &Value, ty: &postgres::types::Type) -> Box<dyn postgres::types::ToSql + Sync> {

@@ -106,7 +106,7 @@ fn prune(dir: &Path, keep: Option<u32>, retention_days: Option<u32>) {
         .filter(|e| e.file_name().to_string_lossy().starts_with(PREFIX))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
-    files.sort_by(|a, b| b.0.cmp(&a.0));
+    files.sort_by_key(|f| std::cmp::Reverse(f.0));
     let max_age = retention_days.map(|d| std::time::Duration::from_secs(u64::from(d) * 86_400));
     for (i, (modified, path)) in files.iter().enumerate() {
         let too_many = keep.is_some_and(|k| i >= k as usize);
