@@ -55,12 +55,15 @@ pub fn run(args: &RunArgs) -> Result<String> {
         files,
         follows,
     };
-    // Exports change nothing and dry runs roll back: neither is a run of
-    // record, nor needs the database to itself.
-    if plan.kind == PlanKind::Export || dry_run {
+    // Dry runs roll back and exports change nothing, unless schema scripts
+    // are pending: neither is then a run of record, nor needs the database
+    // to itself.
+    let status = status_of(&plan, db.as_mut())?;
+    let migrates = plan.schema.apply && !status.pending.is_empty();
+    if dry_run || (plan.kind == PlanKind::Export && !migrates) {
         return run_steps(&plan, db.as_mut(), steps, &mut history::End::default());
     }
-    let before = status_of(&plan, db.as_mut())?.version();
+    let before = status.version();
     let start = history_start(&plan, plan.kind.name(), &args.record, before);
     recorded(db.as_mut(), &args.record, start, |db, end| {
         run_steps(&plan, db, steps, end)
@@ -145,7 +148,9 @@ fn run_steps(
         files,
         follows,
     } = steps;
-    if !dry_run && plan.kind != PlanKind::Export {
+    let changes = plan.kind != PlanKind::Export
+        || (plan.schema.apply && !status_of(plan, db)?.pending.is_empty());
+    if !dry_run && changes {
         backup_before(plan, db, end)?;
     }
     let status = schema_phase(plan, db, dry_run, args.resume)?;

@@ -717,6 +717,7 @@ fn import_killed_midway_leaves_the_database_as_before() {
     drop(conn);
     let before = dump(&ws.open("dst.db"));
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("migplan"))
+        .current_dir(ws.dir.path())
         .args([
             "import",
             "--db",

@@ -12,7 +12,7 @@ use std::path::Path;
 use super::report::{ImportReport, TableCounts};
 use super::{progress, select_tables};
 use crate::adapters::{AdapterSet, Chain, Upgrader};
-use crate::backend::{Backend, WriteRequest};
+use crate::backend::{Backend, ReadRequest, WriteRequest};
 use crate::catalog::{Catalog, TableInfo};
 use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
@@ -231,6 +231,7 @@ pub(super) fn load_parts(
             .map(String::from)
             .collect()
     };
+    let before = rows_before(db, &order, opts)?;
     if let Err(e) = db.begin_write(&order) {
         return Err(rolled_back(db, e));
     }
@@ -241,6 +242,9 @@ pub(super) fn load_parts(
             }
         }
     }
+    let same_engine = parts
+        .iter()
+        .all(|p| p.meta.source_engine == db.engine().name());
     let total = parts
         .iter()
         .flat_map(|p| &p.meta.tables)
@@ -264,7 +268,10 @@ pub(super) fn load_parts(
             break;
         }
     }
-    let result = result.and_then(|_| importer.verdict());
+    let single = reports.len() == 1;
+    let result = result
+        .and_then(|_| importer.verdict())
+        .and_then(|_| importer.verify(&reports, &before, single && same_engine));
     importer.bar.finish_and_clear();
     let ended = match result {
         Ok(()) if !opts.dry_run => db.commit(),
@@ -459,6 +466,9 @@ pub(super) struct Importer<'a> {
     conflict_total: u64,
     first_conflict_table: Option<String>,
     counts: HashMap<String, TableCounts>,
+    /// Rows written per table and the wrapping sum of their hashes: an
+    /// order-free digest that the rows read back must reproduce.
+    digests: HashMap<String, (u64, u128)>,
     pub(super) bar: progress::Rows,
 }
 
@@ -480,6 +490,7 @@ impl<'a> Importer<'a> {
             conflict_total: 0,
             first_conflict_table: None,
             counts: HashMap::new(),
+            digests: HashMap::new(),
             bar: progress::rows(total, "importing"),
         }
     }
@@ -506,7 +517,11 @@ impl<'a> Importer<'a> {
         self.db.write_row(row).map_err(|e| match e {
             Error::Value { .. } => row_error(table, &self.jobs[table], row, e),
             other => table_error(table, other),
-        })
+        })?;
+        let digest = self.digests.entry(table.to_string()).or_default();
+        digest.0 += 1;
+        digest.1 = digest.1.wrapping_add(row_digest(row));
+        Ok(())
     }
 
     fn end(&mut self, table: &str) -> Result<()> {
@@ -582,6 +597,67 @@ impl<'a> Importer<'a> {
 
     /// After every part: the verdict on conflicts, then the bulk
     /// foreign-key check.
+    /// After the import, inside its transaction: every table holds as many
+    /// rows as before plus those inserted, and a table that was empty holds
+    /// exactly the rows written, value for value (when the backup comes from
+    /// the same engine, whose values read back as written; a chain's tables
+    /// are written more than once, so only counted).
+    fn verify(
+        &mut self,
+        reports: &[ImportReport],
+        before: &HashMap<String, u64>,
+        compare_values: bool,
+    ) -> Result<()> {
+        for (table, &had) in before {
+            let inserted: u64 = reports
+                .iter()
+                .flat_map(|r| &r.tables)
+                .filter(|t| &t.table == table)
+                .map(|t| t.inserted)
+                .sum();
+            let found = self.db.count_rows(table)?;
+            if found != had + inserted {
+                return Err(unverified(
+                    table,
+                    &format!(
+                        "it holds {found} rows, {had} before the import and {inserted} inserted"
+                    ),
+                ));
+            }
+            if had == 0 && compare_values {
+                self.compare_values(table)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of `table` read back hash as the rows written.
+    fn compare_values(&mut self, table: &str) -> Result<()> {
+        let Some(&(rows, sum)) = self.digests.get(table) else {
+            return Ok(());
+        };
+        let columns = self.jobs[table].columns.clone();
+        let req = ReadRequest {
+            table,
+            columns: &columns,
+            order_by: &[],
+            changed_since: None,
+        };
+        let (mut n, mut found) = (0u64, 0u128);
+        self.db.read(&req, &mut |row| {
+            n += 1;
+            found = found.wrapping_add(row_digest(row));
+            Ok(())
+        })?;
+        if (n, found) != (rows, sum) {
+            return Err(unverified(
+                table,
+                "the rows read back differ from the rows written",
+            ));
+        }
+        Ok(())
+    }
+
     fn verdict(&mut self) -> Result<()> {
         if self.conflict_total > 0 {
             return Err(Error::Conflict {
@@ -667,4 +743,35 @@ impl BackupVisitor for Importer<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// Rows of each table before the import, for the check after it.
+fn rows_before(
+    db: &mut dyn Backend,
+    tables: &[String],
+    opts: &ImportOptions,
+) -> Result<HashMap<String, u64>> {
+    if opts.dry_run {
+        return Ok(HashMap::new());
+    }
+    if opts.replace {
+        // Emptied first: the tables end with exactly the rows written.
+        return Ok(tables.iter().map(|t| (t.clone(), 0)).collect());
+    }
+    tables
+        .iter()
+        .map(|t| Ok((t.clone(), db.count_rows(t)?)))
+        .collect()
+}
+
+/// A row's share of a table digest: the first 16 bytes of its hash.
+fn row_digest(row: &[Value]) -> u128 {
+    let h = crate::value::row_hash(row);
+    u128::from_be_bytes(h[..16].try_into().expect("32-byte hash"))
+}
+
+fn unverified(table: &str, what: &str) -> Error {
+    Error::Mismatch(format!(
+        "verification after the import failed for `{table}`: {what}\n  = help: the database changed the data on its way in (a trigger, a rule, a type that does not keep the value); nothing was changed, the import was rolled back"
+    ))
 }

@@ -23,7 +23,8 @@ pub fn backup_before(
     schema_version: Option<i64>,
 ) -> Result<Option<PathBuf>> {
     let settings = &plan.backup;
-    if !settings.enabled {
+    // A database without tables (a new one) has nothing to lose.
+    if !settings.enabled || db.catalog()?.tables.is_empty() {
         return Ok(None);
     }
     let dir = &settings.dir;
