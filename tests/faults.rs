@@ -272,3 +272,171 @@ fn rows_changed_on_their_way_in_fail_verification_on_mysql() {
         &["CREATE TRIGGER up BEFORE INSERT ON items FOR EACH ROW SET NEW.v = UPPER(NEW.v)"],
     );
 }
+
+/// An export killed midway leaves nothing under the output name (the file
+/// is written under a temporary name and renamed only when complete).
+#[test]
+fn sigkill_mid_export_leaves_no_file_under_the_output_name() {
+    let ws = Workspace::new();
+    big_backup(&ws);
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("migplan"))
+        .current_dir(ws.dir.path())
+        .args(["export", "--db", &ws.url("src.db"), "-o", "out.json"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let partial = || {
+        std::fs::read_dir(ws.dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .any(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+    };
+    while !partial() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the export ended before it was seen writing"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the export never started writing"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        !ws.path("out.json").exists(),
+        "a partial backup under the output name"
+    );
+}
+
+/// The connection cut from the server's side in the middle of an import:
+/// a clean error (no panic), exit 1, nothing written; the run left
+/// `running` is marked failed by the next.
+fn connection_cut_mid_import(db: Option<ServerDb>, cut: &dyn Fn(&ServerDb)) {
+    let Some(db) = db else { return };
+    let ws = Workspace::new();
+    big_backup(&ws);
+    for sql in TABLES.split(';') {
+        db.execute(sql);
+    }
+    db.execute("INSERT INTO parents VALUES (0, 'kept')");
+    let before = db.dump();
+    let child = spawn_import_logged(&ws, &db.url);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !history(&ws, &db.url)
+        .first()
+        .is_some_and(|r| r["status"] == "running")
+    {
+        assert!(Instant::now() < deadline, "the import never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    cut(&db);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error:") || err.contains("\nerror:"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(db.dump(), before, "a cut import left rows behind");
+    let again = ws
+        .migplan()
+        .args(["import", "--db", &db.url, "big.json", "--conflict", "skip"])
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", stderr(&again));
+    let runs = history(&ws, &db.url);
+    assert_eq!(runs[1]["status"], "failed", "{}", runs[1]);
+}
+
+fn spawn_import_logged(ws: &Workspace, url: &str) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("migplan"))
+        .current_dir(ws.dir.path())
+        .args(["import", "--db", url, "big.json", "--conflict", "skip"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn connection_terminated_mid_import_on_postgres_is_a_clean_error() {
+    connection_cut_mid_import(server::postgres("faults_cut"), &|db| {
+        db.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+    });
+}
+
+#[test]
+fn connection_killed_mid_import_on_mysql_is_a_clean_error() {
+    connection_cut_mid_import(server::mysql("faults_cut"), &|db| {
+        let sql = format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID()",
+            db.name
+        );
+        let ids = db.rows(&sql);
+        assert!(!ids.is_empty(), "the import's session was not found");
+        for id in ids {
+            db.execute(&format!("KILL {}", id[0]));
+        }
+    });
+}
+
+/// A failing schema script among three: the run's history row says which
+/// failed, why, and (on MySQL, whose DDL commits) which were applied.
+fn failing_script_is_recorded(db: Option<ServerDb>, applied_before: &[&str]) {
+    let Some(db) = db else { return };
+    let ws = Workspace::new();
+    ws.write("m/V1__a.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);");
+    ws.write(
+        "m/V2__b.sql",
+        "CREATE TABLE b (id INTEGER PRIMARY KEY);\nCREATE TABLE b (id INTEGER PRIMARY KEY);",
+    );
+    ws.write("m/V3__c.sql", "CREATE TABLE c (id INTEGER PRIMARY KEY);");
+    ws.write(
+        "p.toml",
+        "[plan]\nname = \"p\"\nkind = \"migrate\"\n[schema]\nmigrations = \"m\"\n",
+    );
+    let out = ws
+        .migplan()
+        .args(["run", "p.toml", "--db", &db.url])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let runs = history(&ws, &db.url);
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(runs[0]["status"], "failed");
+    let error = runs[0]["error"].as_str().unwrap();
+    assert!(error.contains("V2__b"), "{error}");
+    assert!(
+        error.contains("already exists") || error.contains("already exist"),
+        "{error}"
+    );
+    for applied in applied_before {
+        assert!(error.contains(applied), "{error}");
+    }
+    assert!(!error.contains("V3__c"), "{error}");
+    let tables = db.tables();
+    assert_eq!(
+        tables.contains(&"a".to_string()),
+        !applied_before.is_empty(),
+        "{tables:?}"
+    );
+    assert!(!tables.contains(&"c".to_string()), "{tables:?}");
+}
+
+#[test]
+fn failing_script_among_three_on_postgres_applies_none_and_is_recorded() {
+    failing_script_is_recorded(server::postgres("faults_script"), &[]);
+}
+
+#[test]
+fn failing_script_among_three_on_mysql_records_what_was_applied() {
+    failing_script_is_recorded(server::mysql("faults_script"), &["V1__a"]);
+}
