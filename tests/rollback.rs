@@ -268,3 +268,65 @@ fn rollback_of_an_import_on_postgres() {
 fn rollback_of_an_import_on_mysql() {
     on_server(server::mysql("rollback_import"));
 }
+
+/// A small filesystem mounted for one test, unmounted when dropped.
+struct SmallFs(std::path::PathBuf);
+
+impl SmallFs {
+    /// Needs root (CI runs as root); elsewhere the test says it skips.
+    fn mount(dir: std::path::PathBuf) -> Option<SmallFs> {
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but a 64 KiB tmpfs cannot be mounted (needs root)"
+            );
+            eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root)");
+            return None;
+        }
+        Some(SmallFs(dir))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The backup folder's disk lacks room for the backup: the run does not
+/// start, says how much it needs, and changes nothing.
+#[test]
+fn a_full_backup_disk_stops_the_run_before_any_change() {
+    let ws = workspace();
+    {
+        let db = ws.open("dst.db");
+        let tx = db.unchecked_transaction().unwrap();
+        for i in 10..20_000 {
+            tx.execute("INSERT INTO items VALUES (?1, 'padding padding')", [i])
+                .unwrap();
+        }
+        tx.commit().unwrap();
+    }
+    let Some(_fs) = SmallFs::mount(ws.path("small")) else {
+        return;
+    };
+    ws.write(
+        "p.toml",
+        &format!(
+            "[plan]\nname = \"p\"\nkind = \"import\"\n[database]\nurl = \"{}\"\n[import]\nfile = \"b.json\"\nconflict = \"overwrite\"\n[backup]\ndir = \"small\"\n",
+            ws.url("dst.db")
+        ),
+    );
+    let before = support::dump(&ws.open("dst.db"));
+    let out = run(&ws, &["run", "p.toml"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("free") && err.contains("needs up to"), "{err}");
+    assert_eq!(support::dump(&ws.open("dst.db")), before);
+}
