@@ -49,21 +49,24 @@ pub fn run(args: &RunArgs) -> Result<String> {
         dry_run,
     };
     let mut db = confirmed.open(&plan, &url, import)?;
-    let steps = Steps {
-        args,
-        dry_run,
-        files,
-        follows,
-    };
+    let status = status_of(&plan, db.as_mut())?;
+    let before = status.version();
     // Dry runs roll back and exports change nothing, unless schema scripts
     // are pending: neither is then a run of record, nor needs the database
     // to itself.
-    let status = status_of(&plan, db.as_mut())?;
-    let migrates = plan.schema.apply && !status.pending.is_empty();
-    if dry_run || (plan.kind == PlanKind::Export && !migrates) {
+    let changes = !dry_run
+        && (plan.kind != PlanKind::Export || (plan.schema.apply && !status.pending.is_empty()));
+    let steps = Steps {
+        args,
+        dry_run,
+        changes,
+        before,
+        files,
+        follows,
+    };
+    if !changes {
         return run_steps(&plan, db.as_mut(), steps, &mut history::End::default());
     }
-    let before = status.version();
     let start = history_start(&plan, plan.kind.name(), &args.record, before);
     recorded(db.as_mut(), &args.record, start, |db, end| {
         run_steps(&plan, db, steps, end)
@@ -105,8 +108,12 @@ fn recorded<T>(
 
 /// The backup of every table before a run of record changes anything
 /// (`[backup]`), remembered for the history and for `migplan rollback`.
-fn backup_before(plan: &Plan, db: &mut dyn Backend, end: &mut history::End) -> Result<()> {
-    let version = status_of(plan, db)?.version();
+fn backup_before(
+    plan: &Plan,
+    db: &mut dyn Backend,
+    version: Option<i64>,
+    end: &mut history::End,
+) -> Result<()> {
     let file = data::safety::backup_before(db, plan, end.run_id, version)?;
     end.backup = file.map(|f| f.display().to_string());
     Ok(())
@@ -131,6 +138,10 @@ fn history_start(plan: &Plan, kind: &str, rec: &RecordArgs, before: Option<i64>)
 struct Steps<'a> {
     args: &'a RunArgs,
     dry_run: bool,
+    /// The run changes the database (a run of record, backed up first).
+    changes: bool,
+    /// The schema version before the run.
+    before: Option<i64>,
     files: Vec<PathBuf>,
     follows: Option<String>,
 }
@@ -145,13 +156,13 @@ fn run_steps(
     let Steps {
         args,
         dry_run,
+        changes,
+        before,
         files,
         follows,
     } = steps;
-    let changes = plan.kind != PlanKind::Export
-        || (plan.schema.apply && !status_of(plan, db)?.pending.is_empty());
-    if !dry_run && changes {
-        backup_before(plan, db, end)?;
+    if changes {
+        backup_before(plan, db, before, end)?;
     }
     let status = schema_phase(plan, db, dry_run, args.resume)?;
     end.schema_after = status.version();
@@ -409,9 +420,10 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
         dry_run,
     };
     let mut target = confirmed.open(plan, &target_url, Some(data))?;
+    let before = status_of(plan, target.as_mut())?.version();
     let mut work = |target: &mut dyn Backend, end: &mut history::End| {
         if !dry_run {
-            backup_before(plan, target, end)?;
+            backup_before(plan, target, before, end)?;
         }
         let status = schema_phase(plan, target, dry_run, args.resume)?;
         end.schema_after = status.version();
@@ -432,9 +444,19 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
     if dry_run {
         return work(target.as_mut(), &mut history::End::default());
     }
-    let before = status_of(plan, target.as_mut())?.version();
     let start = history_start(plan, "copy", &args.record, before);
     recorded(target.as_mut(), &args.record, start, work)
+}
+
+/// The database of a command that takes `--db URL` or a plan.
+fn db_or_plan(db: Option<&str>, plan: Option<&Plan>) -> Result<DbUrl> {
+    match (db, plan) {
+        (None, None) => Err(Error::Usage(
+            "which database? pass a plan or `--db URL`".into(),
+        )),
+        (db, Some(p)) => database_url(p, db),
+        (Some(u), None) => DbUrl::parse(u, Path::new(".")),
+    }
 }
 
 /// `--db` (relative to the working folder) wins over the plan's URL.
@@ -704,7 +726,7 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
     };
     let work = |db: &mut dyn Backend, end: &mut history::End| {
         if !args.dry_run {
-            backup_before(&plan, db, end)?;
+            backup_before(&plan, db, version, end)?;
         }
         let reports = data::import_files(db, &plan, &args.files, &opts)?;
         end.tables = serde_json::to_value(&reports).ok();
@@ -746,15 +768,7 @@ pub fn status(args: &StatusArgs) -> Result<String> {
         Some(p) => Some(plan::load(p)?),
         None => None,
     };
-    let url = match (&args.db, &plan) {
-        (Some(u), _) => DbUrl::parse(u, Path::new("."))?,
-        (None, Some(p)) => database_url(p, None)?,
-        (None, None) => {
-            return Err(Error::Usage(
-                "which database? pass a plan or `--db URL`".into(),
-            ));
-        }
-    };
+    let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
     let db = db.as_mut();
     let schema = match &plan {
@@ -810,7 +824,7 @@ fn render_status_view(v: &StatusView) -> String {
         v.database,
         v.engine,
         v.lock_holder.as_deref().unwrap_or("free"),
-        human_bytes(v.size_bytes)
+        data::report::human_bytes(v.size_bytes)
     );
     out.push_str(&format!("{:<32} {:>12}\n", "table", "rows"));
     for t in &v.tables {
@@ -821,15 +835,6 @@ fn render_status_view(v: &StatusView) -> String {
     out
 }
 
-fn human_bytes(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
-        n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
-        n => format!("{n} B"),
-    }
-}
-
 /// `migplan rollback [PLAN] RUN_ID [--db URL]`: the database as it was
 /// before the run, from the backup taken then; the run's schema scripts are
 /// undone first (which needs the plan, for its undo scripts).
@@ -837,22 +842,9 @@ pub fn rollback(args: &RollbackArgs) -> Result<String> {
     let (plan, id) = plan_and_run(&args.args)?;
     let id =
         id.ok_or_else(|| Error::Usage("which run? pass its id (see `migplan history`)".into()))?;
-    let url = match (&args.db, &plan) {
-        (Some(u), _) => DbUrl::parse(u, Path::new("."))?,
-        (None, Some(p)) => database_url(p, None)?,
-        (None, None) => {
-            return Err(Error::Usage(
-                "which database? pass a plan or `--db URL`".into(),
-            ));
-        }
-    };
+    let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
-    let run = history::get(db.as_mut(), id)?.ok_or_else(|| {
-        Error::Mismatch(format!(
-            "no run {id} in the history of {}\n  = help: `migplan history --db URL` lists the recorded runs",
-            url.redacted()
-        ))
-    })?;
+    let run = recorded_run(db.as_mut(), &url, id)?;
     let backup = rollback_source(db.as_mut(), &run, args.force)?;
     let schema_changed = run.schema_after.unwrap_or(0) != run.schema_before.unwrap_or(0);
     let plan = match plan {
@@ -880,7 +872,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<String> {
         start.message = Some(format!("rollback of run {id}"));
     }
     recorded(db.as_mut(), &args.record, start, |db, end| {
-        backup_before(&plan, db, end)?;
+        backup_before(&plan, db, before, end)?;
         if schema_changed {
             let to = run.schema_before.unwrap_or(0);
             for undone in scripts(&plan, db)?.down(db, to, false)? {
@@ -944,6 +936,16 @@ fn rollback_source(db: &mut dyn Backend, run: &history::Run, force: bool) -> Res
     Ok(file)
 }
 
+/// Run `id` of the database's history, or an error pointing at the list.
+fn recorded_run(db: &mut dyn Backend, url: &DbUrl, id: i64) -> Result<history::Run> {
+    history::get(db, id)?.ok_or_else(|| {
+        Error::Mismatch(format!(
+            "no run {id} in the history of {}\n  = help: `migplan history --db URL` lists the recorded runs",
+            url.redacted()
+        ))
+    })
+}
+
 /// A plan and a run id from `history`/`rollback` arguments, in any order.
 fn plan_and_run(args: &[String]) -> Result<(Option<Plan>, Option<i64>)> {
     let (ids, plans): (Vec<&String>, Vec<&String>) = args
@@ -968,35 +970,11 @@ fn plan_and_run(args: &[String]) -> Result<(Option<Plan>, Option<i64>)> {
 
 /// `migplan history [PLAN] [RUN_ID] [--db URL]`.
 pub fn history(args: &HistoryArgs) -> Result<String> {
-    let (ids, plans): (Vec<&String>, Vec<&String>) = args
-        .args
-        .iter()
-        .partition(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()));
-    if ids.len() > 1 || plans.len() > 1 {
-        return Err(Error::Usage(
-            "history takes at most one plan and one run id".into(),
-        ));
-    }
-    let url = match (&args.db, plans.first()) {
-        (Some(u), _) => DbUrl::parse(u, Path::new("."))?,
-        (None, Some(p)) => database_url(&plan::load(Path::new(p.as_str()))?, None)?,
-        (None, None) => {
-            return Err(Error::Usage(
-                "which database? pass a plan or `--db URL`".into(),
-            ));
-        }
-    };
+    let (plan, id) = plan_and_run(&args.args)?;
+    let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
-    if let Some(id) = ids.first() {
-        let id: i64 = id
-            .parse()
-            .map_err(|_| Error::Usage(format!("`{id}` is not a run id")))?;
-        let run = history::get(db.as_mut(), id)?.ok_or_else(|| {
-            Error::Mismatch(format!(
-                "no run {id} in the history of {}\n  = help: `migplan history --db URL` lists the recorded runs",
-                url.redacted()
-            ))
-        })?;
+    if let Some(id) = id {
+        let run = recorded_run(db.as_mut(), &url, id)?;
         return render(&run, args.format, history::render_run);
     }
     let runs = history::list(db.as_mut(), args.limit)?;
@@ -1007,15 +985,7 @@ pub fn history(args: &HistoryArgs) -> Result<String> {
 /// one read snapshot; exit 1 when they differ.
 pub fn verify(args: &VerifyArgs, out: &mut impl Write) -> Result<i32> {
     let plan = args.plan.as_deref().map(plan::load).transpose()?;
-    let url = match (&args.db, &plan) {
-        (Some(u), _) => DbUrl::parse(u, Path::new("."))?,
-        (None, Some(p)) => database_url(p, None)?,
-        (None, None) => {
-            return Err(Error::Usage(
-                "verify needs a database: pass `--db URL` or `--plan PLAN`".into(),
-            ));
-        }
-    };
+    let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let opts = data::VerifyOptions {
         tables: (!args.tables.is_empty()).then(|| args.tables.clone()),
         limit: args.limit,
@@ -1071,7 +1041,7 @@ pub fn schema_up(up: &SchemaUpArgs) -> Result<String> {
     let start = history_start(&plan, "schema up", &up.record, before.version());
     recorded(db.as_mut(), &up.record, start, |db, end| {
         if pending > 0 {
-            backup_before(&plan, db, end)?;
+            backup_before(&plan, db, before.version(), end)?;
         }
         let applied = scripts.apply(db, plan.schema.target, up.resume)?;
         let mut out: String = applied.iter().map(|a| format!("applied {a}\n")).collect();
@@ -1143,7 +1113,7 @@ pub fn schema_down(args: &SchemaDownArgs) -> Result<String> {
     let before = scripts.status(db.as_mut(), None)?.version();
     let start = history_start(&plan, "schema down", &args.record, before);
     recorded(db.as_mut(), &args.record, start, |db, end| {
-        backup_before(&plan, db, end)?;
+        backup_before(&plan, db, before, end)?;
         let undone = scripts.down(db, args.to, args.resume)?;
         let mut out: String = undone.iter().map(|u| format!("ran {u}\n")).collect();
         let after = scripts.status(db, None)?;

@@ -7,7 +7,7 @@ mod copy;
 mod export;
 mod import;
 mod progress;
-mod report;
+pub mod report;
 pub mod safety;
 mod verify;
 

@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::format::Compression;
 use crate::plan::{self, ExportMode, Format, Plan};
 
+use super::report::human_bytes;
 use super::{ExportOptions, export};
 
 /// Every automatic backup's file name starts so: pruning touches no other file.
@@ -89,8 +90,8 @@ fn ensure_room(db: &mut dyn Backend, dir: &Path) -> Result<()> {
         return Err(Error::Mismatch(format!(
             "the backup folder `{}` has {} free, and the backup before change needs up to {} (the database's size)\n  = help: free some space, choose another folder with `[backup] dir`, or set `[backup] enabled = false`; nothing was changed",
             dir.display(),
-            human(free),
-            human(needed)
+            human_bytes(free),
+            human_bytes(needed)
         )));
     }
     Ok(())
@@ -129,14 +130,6 @@ fn safe(name: &str) -> String {
             }
         })
         .collect()
-}
-
-fn human(n: u64) -> String {
-    match n {
-        n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
-        n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
-        n => format!("{:.1} KiB", n as f64 / 1024.0),
-    }
 }
 
 #[cfg(test)]
