@@ -20,7 +20,7 @@ use crate::format::xlsx::{self, ExpectedTable};
 use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
 use crate::plan::{Conflict, Plan};
 use crate::spool::Spool;
-use crate::value::Value;
+use crate::value::{Value, row_digest};
 
 pub struct ImportOptions {
     /// Overrides every table's policy (`--conflict`).
@@ -469,6 +469,8 @@ pub(super) struct Importer<'a> {
     /// Rows written per table and the wrapping sum of their hashes: an
     /// order-free digest that the rows read back must reproduce.
     digests: HashMap<String, (u64, u128)>,
+    /// Reused for each row's canonical encoding while digesting.
+    digest_buf: Vec<u8>,
     pub(super) bar: progress::Rows,
 }
 
@@ -491,6 +493,7 @@ impl<'a> Importer<'a> {
             first_conflict_table: None,
             counts: HashMap::new(),
             digests: HashMap::new(),
+            digest_buf: Vec::new(),
             bar: progress::rows(total, "importing"),
         }
     }
@@ -520,7 +523,7 @@ impl<'a> Importer<'a> {
         })?;
         let digest = self.digests.entry(table.to_string()).or_default();
         digest.0 += 1;
-        digest.1 = digest.1.wrapping_add(row_digest(row));
+        digest.1 = digest.1.wrapping_add(row_digest(row, &mut self.digest_buf));
         Ok(())
     }
 
@@ -644,9 +647,10 @@ impl<'a> Importer<'a> {
             changed_since: None,
         };
         let (mut n, mut found) = (0u64, 0u128);
+        let buf = &mut self.digest_buf;
         self.db.read(&req, &mut |row| {
             n += 1;
-            found = found.wrapping_add(row_digest(row));
+            found = found.wrapping_add(row_digest(row, buf));
             Ok(())
         })?;
         if (n, found) != (rows, sum) {
@@ -762,12 +766,6 @@ fn rows_before(
         .iter()
         .map(|t| Ok((t.clone(), db.count_rows(t)?)))
         .collect()
-}
-
-/// A row's share of a table digest: the first 16 bytes of its hash.
-fn row_digest(row: &[Value]) -> u128 {
-    let h = crate::value::row_hash(row);
-    u128::from_be_bytes(h[..16].try_into().expect("32-byte hash"))
 }
 
 fn unverified(table: &str, what: &str) -> Error {

@@ -412,7 +412,10 @@ impl<'r> Reader<'r> {
         let path = self.path;
         // Plain, zstd or gzip: told by the first bytes, decompressed on the fly.
         let (file, _) = compress::open_reader(path)?;
-        let mut de = serde_json::Deserializer::from_reader(file);
+        // serde_json pulls one byte at a time: through a `BufReader` it takes
+        // std's inlined fast path instead of a `dyn Read` call per byte.
+        let mut de =
+            serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, file));
         let outcome = BackupSeed(&mut *self)
             .deserialize(&mut de)
             .and_then(|()| de.end());
