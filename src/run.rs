@@ -1325,6 +1325,14 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
     if args.format == PlanFormat::Dot {
         return Ok(dag.to_dot(&plan));
     }
+    for d in dag.deferred() {
+        notes.push(format!(
+            "foreign keys form a cycle: `{}` loads before `{}`, which its ({}) reference; the key is checked with all others after the load",
+            d.child,
+            d.parent,
+            d.columns.join(", ")
+        ));
+    }
     let mut steps = Vec::new();
     for t in dag.order() {
         steps.push(PlanStep {

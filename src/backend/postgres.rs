@@ -1506,8 +1506,12 @@ impl Backend for Postgres {
                     "note: foreign keys stay checked row by row: {}",
                     scrub(&self.secret, describe(&e))
                 );
+                // Keys declared DEFERRABLE then wait for the commit, so
+                // tables in a cycle of foreign keys can still load.
                 self.client
-                    .batch_execute("ROLLBACK TO SAVEPOINT migplan_drop_fks")
+                    .batch_execute(
+                        "ROLLBACK TO SAVEPOINT migplan_drop_fks; SET CONSTRAINTS ALL DEFERRED",
+                    )
                     .map_err(|e| self.err(ctx, e))
             }
         }
