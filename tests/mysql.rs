@@ -545,25 +545,38 @@ fn incremental_export_compares_instants_in_utc() {
     assert_eq!(rows[0]["updated_at"], "2026-01-01 00:00:00.000001+00:00");
 }
 
+/// Spatial columns (Sakila's `address.location`) travel as the server's own
+/// bytes, SRID included, and come back identical through both write paths,
+/// a spatial index on the target.
 #[test]
-fn spatial_column_is_refused_naming_table_column_and_type() {
-    let Some((ws, db)) = ws_and_db("spatial") else {
-        return;
-    };
-    db.execute("CREATE TABLE places (id INT PRIMARY KEY, pos POINT)");
-    db.execute("INSERT INTO places VALUES (1, POINT(1, 2))");
-    let out = ws
-        .migplan()
-        .args(["export", "--db", &db.url, "-o", "p.json"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    let err = stderr(&out);
-    assert!(
-        err.contains("`places`.`pos`") && err.contains("point") && err.contains("exclude"),
-        "{err}"
-    );
-    assert!(!ws.path("p.json").exists());
+fn spatial_values_round_trip_with_their_srid_on_both_write_paths() {
+    for insert in [false, true] {
+        let test = format!("spatial_{insert}");
+        let Some((ws, src)) = ws_and_db(&test) else {
+            return;
+        };
+        let dst = server::mysql(&format!("{test}_dst")).unwrap();
+        let table = "CREATE TABLE places (id INT PRIMARY KEY, pos POINT NOT NULL, area POLYGON, \
+                     g GEOMETRY, SPATIAL KEY (pos)) ENGINE=InnoDB";
+        src.execute(table);
+        dst.execute(table);
+        src.execute(
+            "INSERT INTO places VALUES \
+             (1, ST_GeomFromText('POINT(-122.4194155 37.7749295)', 4326), \
+                 ST_GeomFromText('POLYGON((0 0, 10 0, 10 10, 0 10, 0 0))'), NULL), \
+             (2, POINT(1, 2), NULL, ST_GeomFromText('LINESTRING(0 0, 1 1, 2 1.5)', 3857))",
+        );
+        export(&ws, &src, "b.json");
+        let out = import_by(&ws, &dst, insert);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let exact = "SELECT GROUP_CONCAT(id, ':', HEX(pos), ':', ST_SRID(pos), ':', \
+                     COALESCE(HEX(area), '-'), ':', COALESCE(HEX(g), '-') ORDER BY id) FROM places";
+        assert_eq!(src.scalar(exact), dst.scalar(exact));
+        assert_eq!(
+            dst.scalar("SELECT CONCAT(ST_AsText(pos), ' ', ST_SRID(pos)) FROM places WHERE id = 1"),
+            "POINT(-122.4194155 37.7749295) 4326"
+        );
+    }
 }
 
 #[test]

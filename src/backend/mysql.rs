@@ -32,9 +32,11 @@
 //!   `timestamp` → the same with `+00:00`; `time` → `[-]HH:MM:SS[.ffffff]`
 //!   (up to ±838 hours). Zero dates (`0000-00-00`, `2024-00-00`) are carried
 //!   as that text and written back as such.
-//! - Spatial types and any other type migplan cannot carry exactly are an
-//!   error naming table, column and type, before any row of that table
-//!   moves (exclude the column in the plan to move the rest).
+//! - Spatial types (`geometry`, `point`, …) → bytes: MySQL's internal form
+//!   (4-byte SRID, then WKB), which the server takes back unchanged.
+//! - Any other type migplan cannot carry exactly is an error naming table,
+//!   column and type, before any row of that table moves (exclude the
+//!   column in the plan to move the rest).
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -1856,6 +1858,15 @@ fn classify(
             ColumnType::Blob,
             Kind::Bytes,
             Target::Bytes { max_len: octets },
+            None,
+        ),
+        // MySQL's own bytes (SRID, then WKB): exact between MySQL servers,
+        // which take them back as they are (a spatial index needs no more).
+        "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+        | "multipolygon" | "geometrycollection" | "geomcollection" => (
+            ColumnType::Blob,
+            Kind::Bytes,
+            Target::Bytes { max_len: None },
             None,
         ),
         "date" => (ColumnType::Date, Kind::Date, Target::Date, None),
