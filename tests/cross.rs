@@ -307,3 +307,72 @@ fn a_long_decimal_is_refused_by_a_sqlite_numeric_column_and_kept_in_text() {
         .unwrap();
     assert_eq!(n, "123456789012345678.91");
 }
+
+/// Chinook's `Album`.`AlbumId` on MySQL meets a PostgreSQL schema written
+/// without quotes (`album`.`albumid`): names that differ only in case are
+/// matched, by `copy` and through a backup file, and the values arrive.
+#[test]
+fn names_differing_only_in_case_are_matched_across_engines() {
+    let Some((pg, my)) = servers("case_names") else {
+        return;
+    };
+    let ws = Workspace::new();
+    my.execute(
+        "CREATE TABLE `Artist` (`ArtistId` INT NOT NULL PRIMARY KEY, `Name` VARCHAR(120)) ENGINE=InnoDB",
+    );
+    my.execute(
+        "CREATE TABLE `Album` (`AlbumId` INT NOT NULL PRIMARY KEY, `Title` VARCHAR(160) NOT NULL, \
+         `ArtistId` INT NOT NULL, FOREIGN KEY (`ArtistId`) REFERENCES `Artist` (`ArtistId`)) ENGINE=InnoDB",
+    );
+    my.execute("INSERT INTO `Artist` VALUES (1, 'AC/DC'), (2, 'Antônio Carlos Jobim'), (3, NULL)");
+    my.execute("INSERT INTO `Album` VALUES (1, 'For Those About To Rock We Salute You', 1), (2, 'Warner 25 Anos', 2)");
+    pg.execute(
+        "CREATE TABLE artist (artistid INT NOT NULL PRIMARY KEY, name VARCHAR(120));
+         CREATE TABLE album (albumid INT NOT NULL PRIMARY KEY, title VARCHAR(160) NOT NULL,
+                             artistid INT NOT NULL REFERENCES artist (artistid));",
+    );
+    ws.write("copy.toml", "[plan]\nkind = \"copy\"\n");
+    let out = ws
+        .migplan()
+        .args(["run", "copy.toml", "--source", &my.url, "--target", &pg.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("names matched without regard to case: `Artist` → `artist`")
+            && stderr(&out).contains("`Album` → `album`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        pg.dump(),
+        [
+            "album: (1,\"For Those About To Rock We Salute You\",1)",
+            "album: (2,\"Warner 25 Anos\",2)",
+            "artist: (1,AC/DC)",
+            "artist: (2,\"Antônio Carlos Jobim\")",
+            "artist: (3,)",
+        ]
+    );
+    // Back through a file into a SQLite schema spelled another way again.
+    export(&ws, &pg.url, "pg.json");
+    ws.open("back.db")
+        .execute_batch(
+            "CREATE TABLE ARTIST (ARTISTID INTEGER PRIMARY KEY, NAME TEXT);
+             CREATE TABLE Album (AlbumID INTEGER PRIMARY KEY, Title TEXT NOT NULL,
+                                 ArtistID INTEGER NOT NULL REFERENCES ARTIST (ARTISTID));",
+        )
+        .unwrap();
+    let out = ws.import("back.db", &["pg.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        dump(&ws.open("back.db")),
+        [
+            "ARTIST: Integer(1) | Text(\"AC/DC\")",
+            "ARTIST: Integer(2) | Text(\"Antônio Carlos Jobim\")",
+            "ARTIST: Integer(3) | Null",
+            "Album: Integer(1) | Text(\"For Those About To Rock We Salute You\") | Integer(1)",
+            "Album: Integer(2) | Text(\"Warner 25 Anos\") | Integer(2)",
+        ]
+    );
+}

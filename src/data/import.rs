@@ -186,13 +186,14 @@ pub(super) struct Part<'f> {
 pub(super) fn load_parts(
     db: &mut dyn Backend,
     plan: &Plan,
-    parts: Vec<Part<'_>>,
+    mut parts: Vec<Part<'_>>,
     opts: &ImportOptions,
 ) -> Result<Vec<ImportReport>> {
     let catalog = db.catalog()?;
     let mut planned = Vec::new();
     let mut all: Vec<String> = Vec::new();
-    for (i, part) in parts.iter().enumerate() {
+    for (i, part) in parts.iter_mut().enumerate() {
+        let renames = super::names::match_case(&mut part.meta, &catalog)?;
         let conflict = part.conflict.or(opts.conflict);
         let jobs = plan_jobs(plan, &catalog, &part.meta, conflict, &opts.modules)?;
         if i > 0 {
@@ -221,7 +222,7 @@ pub(super) fn load_parts(
                 all.push(t.clone());
             }
         }
-        planned.push((jobs, parents, order));
+        planned.push((jobs, parents, order, renames));
     }
     let order: Vec<String> = if planned.len() == 1 {
         planned[0].2.clone()
@@ -253,8 +254,8 @@ pub(super) fn load_parts(
     let mut importer = Importer::new(db, HashMap::new(), HashMap::new(), total);
     let mut reports = Vec::new();
     let mut result = Ok(());
-    for (part, (jobs, parents, part_order)) in parts.into_iter().zip(planned) {
-        importer.next_part(jobs, parents);
+    for (part, (jobs, parents, part_order, renames)) in parts.into_iter().zip(planned) {
+        importer.next_part(jobs, parents, renames);
         result = (part.feed)(&mut importer).and_then(|_| importer.replay_parked(&part_order));
         reports.push(ImportReport {
             file: part.label,
@@ -471,6 +472,9 @@ pub(super) struct Importer<'a> {
     digests: HashMap<String, (u64, u128)>,
     /// Reused for each row's canonical encoding while digesting.
     digest_buf: Vec<u8>,
+    /// The current part's table names that differ from the target's only
+    /// in case: backup name → target name.
+    renames: HashMap<String, String>,
     pub(super) bar: progress::Rows,
 }
 
@@ -494,6 +498,7 @@ impl<'a> Importer<'a> {
             counts: HashMap::new(),
             digests: HashMap::new(),
             digest_buf: Vec::new(),
+            renames: HashMap::new(),
             bar: progress::rows(total, "importing"),
         }
     }
@@ -579,8 +584,14 @@ impl<'a> Importer<'a> {
     /// Starts the next part of a load: its tables, policies and parents.
     /// A table already written by an earlier part is written again (the
     /// backends merge into a table that holds rows).
-    fn next_part(&mut self, jobs: HashMap<String, Job>, parents: HashMap<String, Vec<String>>) {
+    fn next_part(
+        &mut self,
+        jobs: HashMap<String, Job>,
+        parents: HashMap<String, Vec<String>>,
+        renames: HashMap<String, String>,
+    ) {
         self.jobs = jobs;
+        self.renames = renames;
         self.parents = parents;
         self.done.clear();
         self.parked.clear();
@@ -713,14 +724,15 @@ impl BackupVisitor for Importer<'_> {
     }
 
     fn begin_table(&mut self, table: &TableMeta) -> Result<()> {
-        self.bar.set_message(table.name.clone());
-        self.current = Some(if !self.jobs.contains_key(&table.name) {
+        let name = self.renames.get(&table.name).unwrap_or(&table.name).clone();
+        self.bar.set_message(name.clone());
+        self.current = Some(if !self.jobs.contains_key(&name) {
             Current::Ignore
-        } else if self.ready(&table.name) {
-            self.start(&table.name)?;
-            Current::Direct(table.name.clone())
+        } else if self.ready(&name) {
+            self.start(&name)?;
+            Current::Direct(name)
         } else {
-            Current::Parked(table.name.clone(), Spool::new()?)
+            Current::Parked(name, Spool::new()?)
         });
         Ok(())
     }

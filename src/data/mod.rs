@@ -6,6 +6,7 @@ mod closure;
 mod copy;
 mod export;
 mod import;
+mod names;
 mod progress;
 pub mod report;
 pub mod safety;
