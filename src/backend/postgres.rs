@@ -71,7 +71,14 @@ pub struct Postgres {
     written: Vec<String>,
     writer: Option<Writer>,
     next_stage: usize,
+    /// [`SESSION`] and the `search_path` found at connect, run after every
+    /// script.
+    restore_session: String,
 }
+
+/// The session settings every output format the parser relies on needs.
+const SESSION: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'iso_8601'; \
+     SET extra_float_digits = 3; SET client_encoding = 'UTF8'; SET bytea_output = 'hex';";
 
 /// The connection, lent to the COPY thread while a table streams in
 /// (between `begin_table` and `end_table`, when nothing else uses it).
@@ -142,7 +149,11 @@ impl PgColumn {
 
 #[derive(Debug, Clone)]
 struct DroppedFk {
+    /// The table holding the constraint: a partition, for keys declared
+    /// on one.
     table: String,
+    /// The table migplan writes: `table`'s partitioned table, or itself.
+    root: String,
     name: String,
     /// `pg_get_constraintdef`, e.g. `FOREIGN KEY (a) REFERENCES p(id)`.
     def: String,
@@ -258,13 +269,20 @@ impl Postgres {
             written: vec![],
             writer: None,
             next_stage: 0,
+            restore_session: String::new(),
         };
         pg.client
-            .batch_execute(
-                "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'iso_8601'; \
-                 SET extra_float_digits = 3; SET client_encoding = 'UTF8'; SET bytea_output = 'hex';",
-            )
+            .batch_execute(SESSION)
             .map_err(|e| pg.err(format!("cannot configure the session on {url}"), e))?;
+        let search_path: String = pg
+            .client
+            .query_one("SELECT current_setting('search_path')", &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| pg.err(format!("reading the search path of {url}"), e))?;
+        pg.restore_session = format!(
+            "{SESSION} SELECT pg_catalog.set_config('search_path', '{}', false);",
+            search_path.replace('\'', "''")
+        );
         let schema: Option<String> = pg
             .client
             .query_one("SELECT current_schema()::text", &[])
@@ -455,7 +473,7 @@ impl Postgres {
         let keys = self
             .client
             .query(
-                "SELECT c.relname::text, con.contype::text, \
+                "SELECT pc.relname::text, con.contype::text, \
                    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o) \
                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o), \
                    rc.relname::text, coalesce(rn.nspname = current_schema(), false), \
@@ -463,12 +481,14 @@ impl Postgres {
                          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) \
                  FROM pg_constraint con \
                  JOIN pg_class c ON c.oid = con.conrelid \
-                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 JOIN pg_class pc ON pc.oid = coalesce(pg_partition_root(c.oid), c.oid) \
+                 JOIN pg_namespace n ON n.oid = pc.relnamespace \
                  LEFT JOIN pg_class rc ON rc.oid = con.confrelid \
                  LEFT JOIN pg_namespace rn ON rn.oid = rc.relnamespace \
                  WHERE n.nspname = current_schema() AND con.contype IN ('p', 'u', 'f') \
-                   AND ($1::text IS NULL OR c.relname = $1::text) \
-                 ORDER BY c.relname, con.contype, con.conname",
+                   AND (con.contype = 'f' OR NOT c.relispartition) \
+                   AND ($1::text IS NULL OR pc.relname = $1::text) \
+                 ORDER BY pc.relname, con.contype, con.conname",
                 &[&table],
             )
             .map_err(|e| self.err(ctx, e))?;
@@ -483,12 +503,18 @@ impl Postgres {
                 _ => {
                     // References into other schemas are outside what migplan moves.
                     let (ref_table, same): (Option<String>, bool) = (r.get(3), r.get(4));
+                    // A partition's own keys belong to its partitioned
+                    // table (Pagila declares `payment`'s on each partition);
+                    // the same key found on several partitions counts once.
                     if let (Some(ref_table), true) = (ref_table, same) {
-                        tables[i].foreign_keys.push(ForeignKey {
+                        let fk = ForeignKey {
                             columns: cols,
                             ref_table,
                             ref_columns: r.get(5),
-                        });
+                        };
+                        if !tables[i].foreign_keys.contains(&fk) {
+                            tables[i].foreign_keys.push(fk);
+                        }
                     }
                 }
             }
@@ -807,17 +833,21 @@ impl Postgres {
             .map_err(|e| self.err(ctx.clone(), e))?;
         // Which rows: the shared anti-join, for a message naming them.
         let mut info = self
-            .tables(Some(&d.table))?
+            .tables(Some(&d.root))?
             .pop()
-            .ok_or_else(|| Error::Mismatch(format!("table `{}` disappeared", d.table)))?;
+            .ok_or_else(|| Error::Mismatch(format!("table `{}` disappeared", d.root)))?;
+        // A partition has its table's columns; the check reads the rows of
+        // the relation that holds the key.
+        info.name = d.table.clone();
         info.foreign_keys = vec![d.fk.clone()];
         let shown: Vec<String> = fkcheck::key_columns(&info, &d.fk)
             .iter()
             .chain(&d.fk.columns)
             .cloned()
             .collect();
-        let cols = self.columns_of(&d.table, &shown)?;
+        let cols = self.columns_of(&d.root, &shown)?;
         let sql = fkcheck::violations_sql(quote, &info, &d.fk);
+        info.name = d.root.clone();
         // The simple protocol returns every value as text.
         let rows = self.text_rows(&ctx, &sql)?;
         let rendered: Vec<Vec<String>> = rows
@@ -1307,8 +1337,12 @@ impl Backend for Postgres {
     }
 
     fn execute_sql(&mut self, context: &str, sql: &str) -> Result<()> {
+        // After every script, the session migplan relies on comes back: a
+        // pg_dump-made script empties `search_path` (as Flyway does, the
+        // connection is restored after each migration).
         self.client
             .batch_execute(sql)
+            .and_then(|()| self.client.batch_execute(&self.restore_session))
             .map_err(|e| self.err(context, e))
     }
 
@@ -1454,13 +1488,15 @@ impl Backend for Postgres {
                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n ORDER BY k.o), \
                    rc.relname::text, \
                    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o) \
-                         JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o) \
+                         JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n ORDER BY k.o), \
+                   pc.relname::text \
                  FROM pg_constraint con \
                  JOIN pg_class c ON c.oid = con.conrelid \
+                 JOIN pg_class pc ON pc.oid = coalesce(pg_partition_root(c.oid), c.oid) \
                  JOIN pg_namespace n ON n.oid = c.relnamespace \
                  JOIN pg_class rc ON rc.oid = con.confrelid \
                  WHERE n.nspname = current_schema() AND con.contype = 'f' AND con.convalidated \
-                   AND con.conparentid = 0 AND c.relname::text = ANY($1::text[]) \
+                   AND con.conparentid = 0 AND pc.relname::text = ANY($1::text[]) \
                  ORDER BY c.relname, con.conname",
                 &[&tables],
             )
@@ -1469,6 +1505,7 @@ impl Backend for Postgres {
             .iter()
             .map(|r| DroppedFk {
                 table: r.get(0),
+                root: r.get(6),
                 name: r.get(1),
                 def: r.get(2),
                 fk: ForeignKey {
