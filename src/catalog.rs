@@ -72,3 +72,19 @@ pub struct ForeignKey {
     pub ref_table: String,
     pub ref_columns: Vec<String>,
 }
+
+/// A trigger on a table, as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    pub table: String,
+    pub name: String,
+    /// Timing and events, e.g. `AFTER INSERT` or `BEFORE INSERT OR UPDATE`.
+    pub when: String,
+}
+
+impl Trigger {
+    /// Whether loading rows (INSERT, or UPDATE when overwriting) fires it.
+    pub fn fires_on_write(&self) -> bool {
+        self.when.contains("INSERT") || self.when.contains("UPDATE")
+    }
+}

@@ -76,7 +76,7 @@ fn backup_is_private_and_has_meta_first() {
     let v: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(v["meta"]["format"], "migplan-backup");
     assert_eq!(v["data"]["tree"].as_array().unwrap().len(), 5);
-    assert!(v["summary"]["tree"]["sha256"].is_string());
+    assert!(v["summary"]["tree"]["blake3"].is_string());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -11,7 +11,7 @@ mod url;
 
 pub use url::DbUrl;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Trigger};
 use crate::error::Result;
 use crate::plan::Conflict;
 use crate::value::Value;
@@ -97,6 +97,9 @@ pub trait Backend {
 
     /// Every user table with columns and keys, bookkeeping tables excluded.
     fn catalog(&mut self) -> Result<Catalog>;
+
+    /// The enabled triggers of the database's tables.
+    fn triggers(&mut self) -> Result<Vec<Trigger>>;
 
     fn count_rows(&mut self, table: &str) -> Result<u64>;
 
@@ -208,5 +211,77 @@ pub fn open(url: &DbUrl, opts: &OpenOptions) -> Result<Box<dyn Backend>> {
         Engine::Sqlite => Ok(Box::new(sqlite::Sqlite::open(url, opts)?)),
         Engine::Postgres => postgres::Postgres::open(url, opts),
         Engine::Mysql => mysql::Mysql::open(url, opts),
+    }
+}
+
+/// `(table, name, when)` rows of a trigger query into triggers.
+fn triggers_from(rows: Vec<Vec<Option<String>>>) -> Vec<Trigger> {
+    rows.into_iter()
+        .map(|r| {
+            let mut r = r.into_iter().map(Option::unwrap_or_default);
+            let mut next = || r.next().unwrap_or_default();
+            Trigger {
+                table: next(),
+                name: next(),
+                when: next(),
+            }
+        })
+        .collect()
+}
+
+/// `BEFORE INSERT` from a SQLite `CREATE TRIGGER` statement: the last event
+/// word before `ON` (a quoted name may be an event word too) and the timing
+/// word before it (BEFORE when there is none).
+fn sqlite_trigger_when(sql: &str) -> String {
+    let upper = sql.to_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"' | '`' | '[' | ']'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let on = words.iter().position(|w| *w == "ON").unwrap_or(words.len());
+    let Some(e) = words[..on]
+        .iter()
+        .rposition(|w| matches!(*w, "INSERT" | "UPDATE" | "DELETE"))
+    else {
+        return String::new();
+    };
+    let timing = match words[..e]
+        .iter()
+        .rev()
+        .find(|w| matches!(**w, "BEFORE" | "AFTER" | "INSTEAD"))
+    {
+        Some(&"AFTER") => "AFTER",
+        Some(&"INSTEAD") => "INSTEAD OF",
+        _ => "BEFORE",
+    };
+    format!("{timing} {}", words[e])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sqlite_trigger_when;
+
+    #[test]
+    fn sqlite_trigger_timing_and_event_are_read_from_its_statement() {
+        for (sql, when) in [
+            (
+                "CREATE TRIGGER t AFTER INSERT ON film BEGIN SELECT 1; END",
+                "AFTER INSERT",
+            ),
+            (
+                "create trigger x update of a, b on t begin select 1; end",
+                "BEFORE UPDATE",
+            ),
+            (
+                "CREATE TEMP TRIGGER IF NOT EXISTS \"insert\" INSTEAD OF DELETE ON v BEGIN END",
+                "INSTEAD OF DELETE",
+            ),
+            (
+                "CREATE TRIGGER [delete]\nBEFORE\tUPDATE ON t BEGIN END",
+                "BEFORE UPDATE",
+            ),
+        ] {
+            assert_eq!(sqlite_trigger_when(sql), when, "{sql}");
+        }
     }
 }

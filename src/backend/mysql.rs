@@ -52,7 +52,7 @@ use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
 };
-use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo};
+use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo, Trigger};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::{ColumnType, Value};
@@ -625,6 +625,15 @@ impl Backend for Mysql {
             .query_first(format!("SELECT GET_LOCK({RUN_LOCK}, 0)"))
             .map_err(|e| self.err("taking the run lock", e))?;
         Ok(got.flatten() == Some(1))
+    }
+
+    fn triggers(&mut self) -> Result<Vec<Trigger>> {
+        let rows = self.query_text(
+            "reading the database's triggers",
+            "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, CONCAT(ACTION_TIMING, ' ', EVENT_MANIPULATION) \
+             FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1, 2",
+        )?;
+        Ok(super::triggers_from(rows))
     }
 
     fn size_bytes(&mut self) -> Result<u64> {

@@ -39,7 +39,7 @@ use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
 };
-use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo};
+use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo, Trigger};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::{ColumnType, Value};
@@ -1317,6 +1317,22 @@ impl Backend for Postgres {
             "SELECT pg_try_advisory_lock($1)",
             &[&RUN_LOCK_KEY],
         )
+    }
+
+    fn triggers(&mut self) -> Result<Vec<Trigger>> {
+        let rows = self.query_text(
+            "reading the database's triggers",
+            "SELECT c.relname, t.tgname, \
+               CASE WHEN t.tgtype::int & 2 <> 0 THEN 'BEFORE' WHEN t.tgtype::int & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END \
+               || ' ' || concat_ws(' OR ', CASE WHEN t.tgtype::int & 4 <> 0 THEN 'INSERT' END, \
+                 CASE WHEN t.tgtype::int & 16 <> 0 THEN 'UPDATE' END, CASE WHEN t.tgtype::int & 8 <> 0 THEN 'DELETE' END, \
+                 CASE WHEN t.tgtype::int & 32 <> 0 THEN 'TRUNCATE' END) \
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
+             ORDER BY 1, 2",
+        )?;
+        Ok(super::triggers_from(rows))
     }
 
     fn size_bytes(&mut self) -> Result<u64> {

@@ -14,7 +14,7 @@ use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
 };
-use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo};
+use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo, Trigger};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::is_decimal;
@@ -363,6 +363,25 @@ impl Backend for Sqlite {
     fn unlock(&mut self) -> Result<()> {
         self.lock = None;
         Ok(())
+    }
+
+    fn triggers(&mut self) -> Result<Vec<Trigger>> {
+        let rows = self.query_text(
+            "reading the database's triggers",
+            "SELECT tbl_name, name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY tbl_name, name",
+        )?;
+        Ok(super::triggers_from(
+            rows.into_iter()
+                .map(|mut r| {
+                    let when = r
+                        .pop()
+                        .flatten()
+                        .map(|sql| super::sqlite_trigger_when(&sql));
+                    r.push(when);
+                    r
+                })
+                .collect(),
+        ))
     }
 
     fn size_bytes(&mut self) -> Result<u64> {

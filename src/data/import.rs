@@ -13,7 +13,7 @@ use super::report::{ImportReport, TableCounts};
 use super::{progress, select_tables};
 use crate::adapters::{AdapterSet, Chain, Upgrader};
 use crate::backend::{Backend, ReadRequest, WriteRequest};
-use crate::catalog::{Catalog, TableInfo};
+use crate::catalog::{Catalog, TableInfo, Trigger};
 use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::format::xlsx::{self, ExpectedTable};
@@ -233,6 +233,7 @@ pub(super) fn load_parts(
             .collect()
     };
     let before = rows_before(db, &order, opts)?;
+    let triggers = firing_triggers(db, &order)?;
     if let Err(e) = db.begin_write(&order) {
         return Err(rolled_back(db, e));
     }
@@ -280,8 +281,58 @@ pub(super) fn load_parts(
         Err(e) => Err(e),
     };
     match ended {
-        Ok(()) => Ok(reports),
-        Err(e) => Err(rolled_back(db, e)),
+        Ok(()) => {
+            if !triggers.is_empty() {
+                eprintln!(
+                    "note: triggers fired as rows loaded: {}",
+                    list_triggers(&triggers)
+                );
+            }
+            Ok(reports)
+        }
+        Err(e) => Err(trigger_note(rolled_back(db, e), &triggers)),
+    }
+}
+
+/// The target's triggers that loading rows into `tables` fires.
+fn firing_triggers(db: &mut dyn Backend, tables: &[String]) -> Result<Vec<Trigger>> {
+    Ok(db
+        .triggers()?
+        .into_iter()
+        .filter(|t| tables.contains(&t.table) && t.fires_on_write())
+        .collect())
+}
+
+fn list_triggers(triggers: &[Trigger]) -> String {
+    let mut shown: Vec<String> = triggers
+        .iter()
+        .take(5)
+        .map(|t| format!("`{}` ({} {})", t.table, t.name, t.when))
+        .collect();
+    if triggers.len() > 5 {
+        shown.push(format!("and {} more", triggers.len() - 5));
+    }
+    shown.join(", ")
+}
+
+/// A failed import into tables with triggers: says that they fired, since a
+/// trigger writing rows the backup also holds (Sakila's `ins_film` filling
+/// `film_text`) fails the load with an error about another table's rows.
+fn trigger_note(e: Error, triggers: &[Trigger]) -> Error {
+    if triggers.is_empty() {
+        return e;
+    }
+    let note = format!(
+        "\n  = note: the target's triggers fired as rows loaded: {}; one that writes rows the backup also holds (a search or summary table) makes the load fail or differ\n  = help: create such triggers after loading the data, as a dump file does",
+        list_triggers(triggers)
+    );
+    match e {
+        Error::Database { context, message } => Error::Database {
+            context,
+            message: message + &note,
+        },
+        Error::Mismatch(m) => Error::Mismatch(m + &note),
+        other => other,
     }
 }
 

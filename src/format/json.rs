@@ -14,8 +14,8 @@
 //! ]
 //! },
 //! "summary": {
-//! "users": {"rows":2,"sha256":"…"},
-//! "questions": {"rows":0,"sha256":"…"}
+//! "users": {"rows":2,"blake3":"…"},
+//! "questions": {"rows":0,"blake3":"…"}
 //! }
 //! }
 //! ```
@@ -49,6 +49,8 @@
 //! The reader recomputes every table's [`Checksum`] from the rows it decodes
 //! and compares it with `summary`; a file that was cut short, edited or
 //! damaged is refused with the position (`backup.json:12:5`) of the problem.
+//! Format version 2 checksums are BLAKE3 (`"blake3"`); version 1 files carry
+//! SHA-256 (`"sha256"`) over the same bytes and are read as before.
 
 use std::borrow::Cow;
 use std::fmt::{self, Display};
@@ -63,7 +65,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use super::compress::{self, CompressedFile, Compression};
 use super::{BackupMeta, BackupVisitor, BackupWriter, FORMAT_NAME, FORMAT_VERSION, TableMeta};
 use crate::error::{Error, Result};
-use crate::value::{Checksum, ColumnType, TableSummary, Value};
+use crate::value::{Algorithm, Checksum, ColumnType, TableSummary, Value};
 
 /// The bits of the NaN written as plain `"NaN"`; other NaNs spell out theirs.
 const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
@@ -486,6 +488,17 @@ impl<'r> Reader<'r> {
         Ok(table)
     }
 
+    fn format_version(&self) -> u32 {
+        self.meta
+            .as_ref()
+            .map_or(super::FORMAT_VERSION, |m| m.format_version)
+    }
+
+    /// The hash of the backup's checksums, told by its format version.
+    fn algorithm(&self) -> Algorithm {
+        Algorithm::of_format(self.format_version())
+    }
+
     /// Every table of the meta must have been exported, if only as `[]`.
     fn check_all_tables_read<E: de::Error>(&self) -> Result<(), E> {
         let meta = self.meta.as_ref().expect("meta is read before data");
@@ -504,6 +517,7 @@ impl<'r> Reader<'r> {
 
     /// Compares one entry of `summary` with what the rows hashed to.
     fn verify<E: de::Error>(&mut self, name: &str, claimed: &TableSummary) -> Result<(), E> {
+        let (algorithm, version) = (self.algorithm(), self.format_version());
         let Some(table) = self.tables.iter_mut().find(|t| t.name == name) else {
             return Err(E::custom(format!(
                 "the summary lists table `{name}`, which has no data"
@@ -521,10 +535,18 @@ impl<'r> Reader<'r> {
                 claimed.rows, computed.rows
             )));
         }
-        if claimed.sha256 != computed.sha256 {
+        let computed = computed.checksum(algorithm).unwrap_or_default();
+        let Some(claimed) = claimed.checksum(algorithm) else {
             return Err(E::custom(format!(
-                "table `{name}`: checksum mismatch: the backup says {}, its rows hash to {} — the file was changed or damaged",
-                claimed.sha256, computed.sha256
+                "table `{name}`: the summary has no `{}` checksum, which format version {} backups carry — the file was changed or damaged",
+                algorithm.name(),
+                version
+            )));
+        };
+        if claimed != computed {
+            return Err(E::custom(format!(
+                "table `{name}`: checksum mismatch: the backup says {} {claimed}, its rows hash to {computed} — the file was changed or damaged",
+                algorithm.name()
             )));
         }
         table.verified = true;
@@ -642,7 +664,7 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
         let reader = self.0;
         while let Some(name) = map.next_key::<String>()? {
             let table = reader.begin_table(&name)?;
-            let mut checksum = Checksum::new();
+            let mut checksum = Checksum::with(reader.algorithm());
             map.next_value_seed(RowsSeed {
                 reader: &mut *reader,
                 table: &table,
@@ -703,7 +725,7 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
     }
 }
 
-/// `summary`: table name → rows and sha256, checked against what was read.
+/// `summary`: table name → rows and checksum, checked against what was read.
 struct SummarySeed<'a, 'r>(&'a mut Reader<'r>);
 
 impl<'de> DeserializeSeed<'de> for SummarySeed<'_, '_> {
@@ -1382,6 +1404,33 @@ mod tests {
         assert!(msg.contains("row count mismatch"), "{msg}");
     }
 
+    /// Format version 1 backups carry SHA-256 checksums: still read and
+    /// verified (the tiku fixture was written by a version-1 migplan).
+    #[test]
+    fn version_1_backups_are_verified_by_their_sha256() {
+        let fixture = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/tiku/fixtures/tiku-v1.json"
+        );
+        let text = std::fs::read_to_string(fixture).unwrap();
+        assert!(text.contains("\"format_version\": 1") && text.contains("\"sha256\""));
+        let dir = tempfile::tempdir().unwrap();
+        let rec = read_text(&dir, &text).unwrap();
+        assert!(rec.tables.iter().map(|t| t.1.len()).sum::<usize>() > 0);
+        // One row's value changed: the SHA-256 no longer matches.
+        let edited = text.replacen("\"username\":\"", "\"username\":\"x", 1);
+        assert_ne!(edited, text);
+        let msg = message(read_text(&dir, &edited));
+        assert!(
+            msg.contains("checksum mismatch: the backup says sha256"),
+            "{msg}"
+        );
+        // A version-2 file must carry BLAKE3: SHA-256 alone is refused.
+        let v2 = text.replacen("\"format_version\": 1", "\"format_version\": 2", 1);
+        let msg = message(read_text(&dir, &v2));
+        assert!(msg.contains("has no `blake3` checksum"), "{msg}");
+    }
+
     #[test]
     fn newer_format_version_is_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -1390,7 +1439,7 @@ mod tests {
         meta.format_version = FORMAT_VERSION + 1;
         write_backup(&path, &meta, &rows);
         let expected =
-            "was written by a newer migplan (format version 2); this migplan reads up to 1";
+            "was written by a newer migplan (format version 3); this migplan reads up to 2";
         assert!(message(read(&path, &mut Recorder::default())).contains(expected));
         assert!(message(read_meta(&path)).contains(expected));
     }

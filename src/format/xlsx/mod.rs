@@ -7,7 +7,7 @@
 //! of more than 1,048,575 rows continues on `name (2)`, `name (3)` … each
 //! with its header. Then:
 //!
-//! - `_meta`: human-readable rows (table, sheets, rows, sha256; every
+//! - `_meta`: human-readable rows (table, sheets, rows, checksum; every
 //!   column's type and notes) and, in column B of the rows labelled
 //!   `meta.json`, a JSON document in chunks: the full [`BackupMeta`], each
 //!   table's sheets, row count, checksum and [`ColumnNote`]s.
@@ -78,7 +78,10 @@ pub struct SheetTable {
     /// The table's sheets, in order (more than one beyond Excel's row limit).
     pub sheets: Vec<String>,
     pub rows: u64,
-    pub sha256: String,
+    /// `blake3:…` (`sha256:…` in workbooks of format version 1): shown,
+    /// not enforced, since people edit workbooks.
+    #[serde(alias = "sha256")]
+    pub checksum: String,
     pub columns: Vec<ColumnNote>,
     /// Cells of this table listed on `_marks`.
     #[serde(default)]

@@ -304,7 +304,7 @@ fn write_meta_sheet(
         row += 1;
     }
     row += 1;
-    for (col, h) in ["table", "sheets", "rows", "sha256"].iter().enumerate() {
+    for (col, h) in ["table", "sheets", "rows", "checksum"].iter().enumerate() {
         sheet.write_string_with_format(row, col as u16, *h, bold)?;
     }
     row += 1;
@@ -312,7 +312,7 @@ fn write_meta_sheet(
         sheet.write_string(row, 0, &t.table)?;
         sheet.write_string(row, 1, t.sheets.join(", "))?;
         sheet.write_number(row, 2, t.rows as f64)?;
-        sheet.write_string(row, 3, &t.sha256)?;
+        sheet.write_string(row, 3, &t.checksum)?;
         row += 1;
     }
     row += 1;
@@ -546,7 +546,7 @@ impl BackupWriter for XlsxWriter {
             table: open.meta.name,
             sheets: open.sheets,
             rows: summary.rows,
-            sha256: summary.sha256.clone(),
+            checksum: summary.label(),
             columns: open.notes,
             marks: open.marks,
             blank_rows: open.blank_rows,
