@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result, exit};
-use crate::plan::Conflict;
+use crate::plan::{Conflict, Triggers};
 use crate::run;
 
 #[derive(Debug, Parser)]
@@ -133,6 +133,21 @@ impl From<ConflictArg> for Conflict {
     }
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TriggersArg {
+    Fire,
+    Disable,
+}
+
+impl From<TriggersArg> for Triggers {
+    fn from(t: TriggersArg) -> Triggers {
+        match t {
+            TriggersArg::Fire => Triggers::Fire,
+            TriggersArg::Disable => Triggers::Disable,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
     Text,
@@ -183,6 +198,10 @@ pub struct RunArgs {
     /// Conflict policy for every table, overriding the plan.
     #[arg(long, value_enum)]
     pub conflict: Option<ConflictArg>,
+    /// The target's triggers while rows load, overriding `[import] triggers`
+    /// (`disable`: off for the load, on again before the commit).
+    #[arg(long, value_enum)]
+    pub triggers: Option<TriggersArg>,
     /// Import inside a transaction, print the report, roll back; pending
     /// schema scripts are listed, not applied.
     #[arg(long)]
@@ -386,6 +405,10 @@ pub struct ImportArgs {
     pub files: Vec<PathBuf>,
     #[arg(long, value_enum)]
     pub conflict: Option<ConflictArg>,
+    /// The target's triggers while rows load (`disable`: off for the load,
+    /// on again before the commit; PostgreSQL and SQLite).
+    #[arg(long, value_enum)]
+    pub triggers: Option<TriggersArg>,
     #[arg(long)]
     pub dry_run: bool,
     /// Accepted for symmetry with `run`: without a plan there is no

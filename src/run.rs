@@ -181,6 +181,7 @@ fn run_steps(
         PlanKind::Import => {
             let opts = ImportOptions {
                 conflict: args.conflict.map(Into::into),
+                triggers: args.triggers.map(Into::into),
                 modules: args.modules.clone(),
                 dry_run,
                 schema_version: status.version(),
@@ -431,6 +432,7 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
             source_label: source_url.redacted(),
             import: ImportOptions {
                 conflict: args.conflict.map(Into::into),
+                triggers: args.triggers.map(Into::into),
                 modules: args.modules.clone(),
                 dry_run,
                 schema_version: status.version(),
@@ -541,6 +543,7 @@ fn seed_if_empty(plan: &Plan, db: &mut dyn Backend, version: Option<i64>) -> Res
     }
     let opts = ImportOptions {
         conflict: None,
+        triggers: None,
         modules: vec![],
         dry_run: false,
         schema_version: version,
@@ -719,6 +722,7 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
     let version = Scripts::none().status(db.as_mut(), None)?.version();
     let opts = ImportOptions {
         conflict: args.conflict.map(Into::into),
+        triggers: args.triggers.map(Into::into),
         modules: vec![],
         dry_run: args.dry_run,
         schema_version: version,
@@ -883,6 +887,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<String> {
         end.schema_after = version;
         let opts = ImportOptions {
             conflict: Some(crate::plan::Conflict::Overwrite),
+            triggers: None,
             modules: vec![],
             dry_run: false,
             schema_version: version,

@@ -441,6 +441,44 @@ fn a_dangling_key_inside_a_foreign_key_cycle_fails_the_import() {
     assert!(dump(&ws.open("new.sqlite")).is_empty());
 }
 
+const TRIGGERED: &str = "CREATE TABLE film (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+    CREATE TABLE film_text (film_id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+    CREATE TRIGGER ins_film AFTER INSERT ON film BEGIN
+      INSERT INTO film_text VALUES (new.id, new.title);
+    END;";
+
+/// Sakila's `ins_film` fills `film_text`, which the backup also holds: the
+/// import fails naming the trigger; with `--triggers disable` it loads the
+/// backup as it is, and the trigger is back afterwards.
+#[test]
+fn a_trigger_writing_rows_the_backup_holds_fails_the_import_unless_switched_off() {
+    let ws = Workspace::new();
+    ws.open("src.db")
+        .execute_batch(&format!(
+            "{TRIGGERED} INSERT INTO film VALUES (1, 'ACADEMY DINOSAUR'), (2, 'ACE GOLDFINGER');"
+        ))
+        .unwrap();
+    ws.open("new.db").execute_batch(TRIGGERED).unwrap();
+    ws.export("src.db", "b.json");
+    let out = ws.import("new.db", &["b.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the target's triggers fired as rows loaded: `film` (ins_film AFTER INSERT)")
+            && err.contains("--triggers disable"),
+        "{err}"
+    );
+    assert!(dump(&ws.open("new.db")).is_empty());
+    let out = ws.import("new.db", &["b.json", "--triggers", "disable"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).contains("triggers off while rows load, on again before the commit: `film` (ins_film AFTER INSERT)"), "{}", stderr(&out));
+    assert_eq!(dump(&ws.open("new.db")), dump(&ws.open("src.db")));
+    let new = ws.open("new.db");
+    new.execute("INSERT INTO film VALUES (3, 'ADAPTATION HOLES')", [])
+        .unwrap();
+    assert_eq!(count(&new, "film_text"), 3, "the trigger fires again");
+}
+
 #[test]
 fn shipped_plans_validate() {
     let ws = Workspace::new();
@@ -487,8 +525,8 @@ fn backup_of_an_unknown_format_version_is_refused() {
     ws.export("src.db", "b.json");
     let text = std::fs::read_to_string(ws.path("b.json"))
         .unwrap()
-        .replacen("\"format_version\": 1", "\"format_version\": 99", 1)
-        .replacen("\"format_version\":1", "\"format_version\":99", 1);
+        .replacen("\"format_version\": 2", "\"format_version\": 99", 1)
+        .replacen("\"format_version\":2", "\"format_version\":99", 1);
     ws.write("future.json", &text);
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
     let out = ws.import("dst.db", &["future.json"]);

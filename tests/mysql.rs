@@ -876,3 +876,33 @@ fn closure_module_export_imports_alone_into_an_empty_database() {
     assert_eq!(ids("questions"), [1, 2, 3]);
     assert_eq!(ids("answers"), [1, 2, 3]);
 }
+
+/// MySQL cannot switch triggers off inside a transaction: asking for it is
+/// refused before any row moves, naming the triggers and what to do.
+#[test]
+fn disabling_triggers_is_refused_and_nothing_is_written() {
+    let Some((ws, src)) = ws_and_db("trig_src") else {
+        return;
+    };
+    let dst = server::mysql("trig_dst").unwrap();
+    for db in [&src, &dst] {
+        db.execute("CREATE TABLE film (id INT PRIMARY KEY, title VARCHAR(100) NOT NULL)");
+        db.execute("CREATE TABLE film_text (film_id INT PRIMARY KEY, title VARCHAR(100) NOT NULL)");
+        db.execute(
+            "CREATE TRIGGER ins_film AFTER INSERT ON film FOR EACH ROW \
+             INSERT INTO film_text VALUES (NEW.id, NEW.title)",
+        );
+    }
+    src.execute("INSERT INTO film VALUES (1, 'ACADEMY DINOSAUR'), (2, 'ACE GOLDFINGER')");
+    export(&ws, &src, "b.json");
+    let out = import(&ws, &dst, &["b.json", "--triggers", "disable"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cannot switch triggers off inside a transaction")
+            && err.contains("`ins_film`")
+            && err.contains("as a mysqldump file does"),
+        "{err}"
+    );
+    assert_eq!(dst.count("film") + dst.count("film_text"), 0);
+}

@@ -900,3 +900,42 @@ fn closure_module_export_imports_alone_into_an_empty_database() {
     assert_eq!(ids("questions"), [1, 2, 3]);
     assert_eq!(ids("answers"), [1, 2, 3]);
 }
+
+/// A PL/pgSQL trigger that fills `film_text` from `film` (Sakila's
+/// `ins_film`): the import fails naming it; with `--triggers disable` it is
+/// off for the load and back in its mode (ALWAYS kept) before the commit.
+#[test]
+fn triggers_fire_or_are_switched_off_for_the_load() {
+    let (Some(src), Some(dst)) = (server::postgres("trig_src"), server::postgres("trig_dst"))
+    else {
+        return;
+    };
+    let schema = "CREATE TABLE film (id INT PRIMARY KEY, title TEXT NOT NULL);
+        CREATE TABLE film_text (film_id INT PRIMARY KEY, title TEXT NOT NULL);
+        CREATE FUNCTION ins_film() RETURNS trigger LANGUAGE plpgsql AS
+          $$ BEGIN INSERT INTO film_text VALUES (NEW.id, NEW.title); RETURN NEW; END $$;
+        CREATE TRIGGER ins_film AFTER INSERT ON film FOR EACH ROW EXECUTE FUNCTION ins_film();
+        ALTER TABLE film ENABLE ALWAYS TRIGGER ins_film;";
+    src.execute(schema);
+    dst.execute(schema);
+    src.execute("INSERT INTO film VALUES (1, 'ACADEMY DINOSAUR'), (2, 'ACE GOLDFINGER')");
+    let ws = Workspace::new();
+    ok(&export(&ws, &src, "b.json", &[]));
+    let out = import(&ws, &dst, &["b.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("the target's triggers fired as rows loaded: `film` (ins_film AFTER INSERT)"),
+        "{err}"
+    );
+    assert_eq!(dst.count("film") + dst.count("film_text"), 0);
+    let out = import(&ws, &dst, &["b.json", "--triggers", "disable"]);
+    ok(&out);
+    assert_eq!(src.dump(), dst.dump());
+    assert_eq!(
+        dst.scalar("SELECT tgenabled::text AS m FROM pg_trigger WHERE tgname = 'ins_film'"),
+        "{\"m\": \"A\"}"
+    );
+    dst.execute("INSERT INTO film VALUES (3, 'ADAPTATION HOLES')");
+    assert_eq!(dst.count("film_text"), 3, "the trigger fires again");
+}

@@ -101,6 +101,10 @@ pub trait Backend {
     /// The enabled triggers of the database's tables.
     fn triggers(&mut self) -> Result<Vec<Trigger>>;
 
+    /// Inside the write transaction: switches `triggers` off until
+    /// `finish_write` switches them on again (a rollback undoes both).
+    fn disable_triggers(&mut self, triggers: &[Trigger]) -> Result<()>;
+
     fn count_rows(&mut self, table: &str) -> Result<u64>;
 
     /// Rows an export of `table` expects to write, for the backup's meta and

@@ -636,6 +636,14 @@ impl Backend for Mysql {
         Ok(super::triggers_from(rows))
     }
 
+    fn disable_triggers(&mut self, triggers: &[Trigger]) -> Result<()> {
+        let names: Vec<String> = triggers.iter().map(|t| format!("`{}`", t.name)).collect();
+        Err(Error::Mismatch(format!(
+            "MySQL/MariaDB cannot switch triggers off inside a transaction (DROP TRIGGER commits at once), so `triggers = \"disable\"` cannot keep the import all-or-nothing; triggers here: {}; nothing was changed\n  = help: drop those triggers before the import and create them after it, as a mysqldump file does, or let them fire (`--triggers fire`)",
+            names.join(", ")
+        )))
+    }
+
     fn size_bytes(&mut self) -> Result<u64> {
         let n: Option<Option<u64>> = live(&mut self.slot)
             .query_first(

@@ -67,6 +67,9 @@ pub struct Postgres {
     dropped: Vec<DroppedFk>,
     /// Plain indexes dropped by `begin_table`, rebuilt by `finish_write`.
     dropped_indexes: Vec<String>,
+    /// `ALTER TABLE … ENABLE … TRIGGER` statements for the triggers
+    /// switched off for the load, run by `finish_write`.
+    disabled_triggers: Vec<String>,
     /// Tables of the open import.
     written: Vec<String>,
     writer: Option<Writer>,
@@ -266,6 +269,7 @@ impl Postgres {
             types: HashMap::new(),
             dropped: vec![],
             dropped_indexes: vec![],
+            disabled_triggers: vec![],
             written: vec![],
             writer: None,
             next_stage: 0,
@@ -1699,7 +1703,47 @@ impl Backend for Postgres {
         Ok(out)
     }
 
+    fn disable_triggers(&mut self, triggers: &[Trigger]) -> Result<()> {
+        let ctx = "switching triggers off";
+        // Each trigger comes back in the mode it had (ENABLE, ENABLE
+        // ALWAYS, ENABLE REPLICA); a rollback undoes both statements.
+        let rows = self.text_rows(
+            ctx,
+            "SELECT c.relname, t.tgname, t.tgenabled::text FROM pg_trigger t \
+             JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D'",
+        )?;
+        for r in rows {
+            let [Some(table), Some(name), Some(mode)] = &r[..] else {
+                continue;
+            };
+            if !triggers
+                .iter()
+                .any(|t| &t.table == table && &t.name == name)
+            {
+                continue;
+            }
+            let (table, name) = (self.qt(table), quote(name));
+            self.client
+                .batch_execute(&format!("ALTER TABLE {table} DISABLE TRIGGER {name}"))
+                .map_err(|e| self.err(ctx, e))?;
+            let how = match mode.as_str() {
+                "A" => "ENABLE ALWAYS",
+                "R" => "ENABLE REPLICA",
+                _ => "ENABLE",
+            };
+            self.disabled_triggers
+                .push(format!("ALTER TABLE {table} {how} TRIGGER {name}"));
+        }
+        Ok(())
+    }
+
     fn finish_write(&mut self) -> Result<()> {
+        for sql in std::mem::take(&mut self.disabled_triggers) {
+            self.client
+                .batch_execute(&sql)
+                .map_err(|e| self.err("switching triggers on again", e))?;
+        }
         for def in std::mem::take(&mut self.dropped_indexes) {
             self.client
                 .batch_execute(&def)
@@ -1725,6 +1769,7 @@ impl Backend for Postgres {
 
     fn rollback(&mut self) -> Result<()> {
         self.dropped_indexes.clear();
+        self.disabled_triggers.clear();
         if let Some(stream) = self.writer.take().and_then(|w| w.stream) {
             self.client.0 = Some(stream.abort());
         }

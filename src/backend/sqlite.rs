@@ -30,6 +30,9 @@ pub struct Sqlite {
     writer: Option<(WriterSql, TableOutcome)>,
     /// Tables of the open import, whose foreign keys `finish_write` checks.
     written: Vec<String>,
+    /// `CREATE TRIGGER` statements of triggers dropped for the load,
+    /// re-run by `finish_write`.
+    dropped_triggers: Vec<String>,
 }
 
 impl Sqlite {
@@ -58,6 +61,7 @@ impl Sqlite {
             lock: None,
             writer: None,
             written: vec![],
+            dropped_triggers: vec![],
         })
     }
 
@@ -543,7 +547,34 @@ impl Backend for Sqlite {
         Ok(self.writer.take().map(|(_, o)| o).unwrap_or_default())
     }
 
+    fn disable_triggers(&mut self, triggers: &[Trigger]) -> Result<()> {
+        // SQLite cannot switch a trigger off; dropping it inside the write
+        // transaction and creating it again before the commit is the same
+        // (a rollback brings it back too).
+        let ctx = |e| Error::db("switching triggers off", e);
+        for t in triggers {
+            let sql: String = self
+                .conn
+                .query_row(
+                    "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?1",
+                    [&t.name],
+                    |r| r.get(0),
+                )
+                .map_err(ctx)?;
+            self.conn
+                .execute_batch(&format!("DROP TRIGGER {}", quote(&t.name)))
+                .map_err(ctx)?;
+            self.dropped_triggers.push(sql);
+        }
+        Ok(())
+    }
+
     fn finish_write(&mut self) -> Result<()> {
+        for sql in std::mem::take(&mut self.dropped_triggers) {
+            self.conn
+                .execute_batch(&sql)
+                .map_err(|e| Error::db("switching triggers on again", e))?;
+        }
         let catalog = self.catalog()?;
         let tables: Vec<&TableInfo> = self
             .written
@@ -576,6 +607,7 @@ impl Backend for Sqlite {
     }
 
     fn rollback(&mut self) -> Result<()> {
+        self.dropped_triggers.clear();
         let sql = if self.conn.is_autocommit() {
             "PRAGMA foreign_keys = ON;"
         } else {

@@ -18,13 +18,15 @@ use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::format::xlsx::{self, ExpectedTable};
 use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
-use crate::plan::{Conflict, Plan};
+use crate::plan::{Conflict, Plan, Triggers};
 use crate::spool::Spool;
 use crate::value::{Value, row_digest};
 
 pub struct ImportOptions {
     /// Overrides every table's policy (`--conflict`).
     pub conflict: Option<Conflict>,
+    /// Overrides `[import] triggers` (`--triggers`).
+    pub triggers: Option<Triggers>,
     /// Import only these modules' tables; empty means every table of the backup.
     pub modules: Vec<String>,
     /// Run everything, then roll back.
@@ -233,9 +235,19 @@ pub(super) fn load_parts(
             .collect()
     };
     let before = rows_before(db, &order, opts)?;
-    let triggers = firing_triggers(db, &order)?;
+    let mut triggers = firing_triggers(db, &order)?;
     if let Err(e) = db.begin_write(&order) {
         return Err(rolled_back(db, e));
+    }
+    if opts.triggers.unwrap_or(plan.import.triggers) == Triggers::Disable && !triggers.is_empty() {
+        if let Err(e) = db.disable_triggers(&triggers) {
+            return Err(rolled_back(db, e));
+        }
+        eprintln!(
+            "note: triggers off while rows load, on again before the commit: {}",
+            list_triggers(&triggers)
+        );
+        triggers.clear();
     }
     if opts.replace {
         for t in order.iter().rev() {
@@ -323,7 +335,7 @@ fn trigger_note(e: Error, triggers: &[Trigger]) -> Error {
         return e;
     }
     let note = format!(
-        "\n  = note: the target's triggers fired as rows loaded: {}; one that writes rows the backup also holds (a search or summary table) makes the load fail or differ\n  = help: create such triggers after loading the data, as a dump file does",
+        "\n  = note: the target's triggers fired as rows loaded: {}; one that writes rows the backup also holds (a search or summary table) makes the load fail or differ\n  = help: on PostgreSQL and SQLite, `--triggers disable` (or `[import] triggers = \"disable\"`) switches them off for the load; elsewhere create such triggers after loading the data, as a dump file does",
         list_triggers(triggers)
     );
     match e {
@@ -332,7 +344,10 @@ fn trigger_note(e: Error, triggers: &[Trigger]) -> Error {
             message: message + &note,
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
-        other => other,
+        other => {
+            eprintln!("{}", note.trim_start().replacen("= note", "note", 1));
+            other
+        }
     }
 }
 

@@ -212,6 +212,26 @@ impl Conflict {
     }
 }
 
+/// What the target's triggers do while rows load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Triggers {
+    /// They fire, as for any insert (the default).
+    Fire,
+    /// Switched off for the load and back on before the commit, inside the
+    /// import's transaction (PostgreSQL, SQLite; MySQL cannot).
+    Disable,
+}
+
+impl Triggers {
+    pub fn name(self) -> &'static str {
+        match self {
+            Triggers::Fire => "fire",
+            Triggers::Disable => "disable",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportConfig {
     /// The backup to import, resolved against the plan's folder.
@@ -220,6 +240,8 @@ pub struct ImportConfig {
     pub conflict: Conflict,
     /// Version adapter files, resolved (docs/adapters.md).
     pub adapters: Vec<PathBuf>,
+    /// The target's triggers during the load (default `fire`).
+    pub triggers: Triggers,
 }
 
 #[derive(Debug, Clone, Serialize)]

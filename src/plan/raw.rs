@@ -94,6 +94,8 @@ pub struct RawImport {
     pub conflict: Option<Str>,
     /// Version adapter files (docs/adapters.md).
     pub adapters: Option<Spanned<Vec<Str>>>,
+    /// `fire` or `disable`.
+    pub triggers: Option<Str>,
 }
 
 #[derive(Debug, Deserialize)]

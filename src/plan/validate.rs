@@ -24,7 +24,7 @@ use super::raw::{
 };
 use super::{
     BackupSettings, Compression, Conflict, DatabaseConfig, EnvChoice, ExportConfig, ExportMode,
-    Format, ImportConfig, Module, Plan, PlanKind, SchemaConfig, TableOptions,
+    Format, ImportConfig, Module, Plan, PlanKind, SchemaConfig, TableOptions, Triggers,
 };
 use crate::backend::DbUrl;
 use crate::diag::{Diagnostic, line_col};
@@ -47,6 +47,7 @@ const CONFLICTS: &[(&str, Conflict)] = &[
     ("overwrite", Conflict::Overwrite),
     ("error", Conflict::Error),
 ];
+const TRIGGERS: &[(&str, Triggers)] = &[("fire", Triggers::Fire), ("disable", Triggers::Disable)];
 const COMPRESSIONS: &[(&str, Compression)] = &[
     ("zstd", Compression::Zstd),
     ("gzip", Compression::Gzip),
@@ -535,6 +536,7 @@ impl<'a> Checker<'a> {
             file: self.opt_path(&raw.file),
             conflict: self.choice(&raw.conflict, "conflict policy", CONFLICTS, Conflict::Error),
             adapters: self.adapter_files(&raw.adapters),
+            triggers: self.choice(&raw.triggers, "trigger setting", TRIGGERS, Triggers::Fire),
         }
     }
 
