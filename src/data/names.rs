@@ -76,10 +76,10 @@ fn rename_columns(t: &mut TableMeta, info: &TableInfo, said: &mut Vec<String>) -
     for fk in &mut t.foreign_keys {
         rename(&mut fk.columns);
     }
-    if let Some(c) = &mut t.changed_column {
-        if let Some(n) = renamed.get(c) {
-            *c = n.clone();
-        }
+    if let Some(c) = &mut t.changed_column
+        && let Some(n) = renamed.get(c)
+    {
+        *c = n.clone();
     }
     Ok(())
 }
