@@ -175,10 +175,20 @@ fn add_declared(
     index: &HashMap<&str, NodeIndex>,
     plan: &Plan,
 ) {
+    // A module's table names the graph's table exactly or ignoring case
+    // (a copy plan's modules list the source's names).
+    let node = |t: &String| {
+        index.get(t.as_str()).or_else(|| {
+            index
+                .iter()
+                .find(|(n, _)| crate::plan::same_name(n, t))
+                .map(|(_, i)| i)
+        })
+    };
     for module in &plan.modules {
         for dep in module.depends_on.iter().filter_map(|d| plan.module(d)) {
-            for parent in dep.tables.iter().filter_map(|t| index.get(t.as_str())) {
-                for child in module.tables.iter().filter_map(|t| index.get(t.as_str())) {
+            for parent in dep.tables.iter().filter_map(node) {
+                for child in module.tables.iter().filter_map(node) {
                     let reason = Reason::Declared {
                         module: module.name.clone(),
                         depends_on: dep.name.clone(),

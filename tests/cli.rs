@@ -479,6 +479,80 @@ fn a_trigger_writing_rows_the_backup_holds_fails_the_import_unless_switched_off(
     assert_eq!(count(&new, "film_text"), 3, "the trigger fires again");
 }
 
+/// A copy plan names tables as the source spells them (`Album`); the target
+/// has `album`. The module's conflict policy still applies to it.
+#[test]
+fn a_copy_plans_module_settings_reach_a_table_matched_ignoring_case() {
+    let ws = Workspace::new();
+    ws.open("src.db")
+        .execute_batch(
+            "CREATE TABLE Album (AlbumId INTEGER PRIMARY KEY, Title TEXT NOT NULL);
+             INSERT INTO Album VALUES (1, 'new title'), (2, 'second');",
+        )
+        .unwrap();
+    ws.open("dst.db")
+        .execute_batch(
+            "CREATE TABLE album (albumid INTEGER PRIMARY KEY, title TEXT NOT NULL);
+             INSERT INTO album VALUES (1, 'kept title');",
+        )
+        .unwrap();
+    ws.write(
+        "copy.toml",
+        "[plan]\nkind = \"copy\"\n[import]\nconflict = \"error\"\n[[module]]\nname = \"music\"\ntables = [\"Album\"]\nconflict = \"skip\"\n",
+    );
+    let out = ws
+        .migplan()
+        .args([
+            "run",
+            "copy.toml",
+            "--source",
+            &ws.url("src.db"),
+            "--target",
+            &ws.url("dst.db"),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        dump(&ws.open("dst.db")),
+        [
+            "album: Integer(1) | Text(\"kept title\")",
+            "album: Integer(2) | Text(\"second\")"
+        ]
+    );
+}
+
+/// Triggers switched off for a SQLite load come back in their creation
+/// order: SQLite fires one event's triggers newest first.
+#[test]
+fn triggers_come_back_in_their_creation_order() {
+    let ws = Workspace::new();
+    let schema = "CREATE TABLE film (id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+        CREATE TABLE log (n INTEGER PRIMARY KEY AUTOINCREMENT, what TEXT NOT NULL);
+        CREATE TRIGGER b_second AFTER INSERT ON film BEGIN INSERT INTO log (what) VALUES ('b'); END;
+        CREATE TRIGGER a_first AFTER INSERT ON film BEGIN INSERT INTO log (what) VALUES ('a'); END;";
+    ws.open("src.db").execute_batch(schema).unwrap();
+    ws.open("new.db").execute_batch(schema).unwrap();
+    ws.open("src.db")
+        .execute("INSERT INTO film VALUES (1, 'x')", [])
+        .unwrap();
+    ws.export("src.db", "b.json");
+    let out = ws.import("new.db", &["b.json", "--triggers", "disable"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let order = |db: &str| -> Vec<String> {
+        let conn = ws.open(db);
+        conn.execute("INSERT INTO film VALUES (2, 'y')", [])
+            .unwrap();
+        conn.prepare("SELECT what FROM log WHERE n > (SELECT max(n) - 2 FROM log) ORDER BY n")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(order("new.db"), order("src.db"));
+}
+
 #[test]
 fn shipped_plans_validate() {
     let ws = Workspace::new();

@@ -237,7 +237,23 @@ fn triggers_from(rows: Vec<Vec<Option<String>>>) -> Vec<Trigger> {
 /// word before `ON` (a quoted name may be an event word too) and the timing
 /// word before it (BEFORE when there is none).
 fn sqlite_trigger_when(sql: &str) -> String {
-    let upper = sql.to_uppercase();
+    // Quoted names are blanked first: a trigger called "on insert" says
+    // nothing about when it fires.
+    let mut plain = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '"' | '`' | '\'') => quote = Some(c),
+            (None, '[') => quote = Some(']'),
+            (Some(q), c) if c == q => {
+                quote = None;
+                plain.push_str(" x ");
+            }
+            (Some(_), _) => {}
+            (None, c) => plain.push(c),
+        }
+    }
+    let upper = plain.to_uppercase();
     let words: Vec<&str> = upper
         .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"' | '`' | '[' | ']'))
         .filter(|w| !w.is_empty())
@@ -283,6 +299,14 @@ mod tests {
             (
                 "CREATE TRIGGER [delete]\nBEFORE\tUPDATE ON t BEGIN END",
                 "BEFORE UPDATE",
+            ),
+            (
+                "CREATE TRIGGER \"x on y\" AFTER INSERT ON t BEGIN END",
+                "AFTER INSERT",
+            ),
+            (
+                "CREATE TRIGGER `after delete` INSERT ON \"t\" BEGIN END",
+                "BEFORE INSERT",
             ),
         ] {
             assert_eq!(sqlite_trigger_when(sql), when, "{sql}");

@@ -70,6 +70,8 @@ pub struct Postgres {
     /// `ALTER TABLE … ENABLE … TRIGGER` statements for the triggers
     /// switched off for the load, run by `finish_write`.
     disabled_triggers: Vec<String>,
+    /// Foreign keys could not be dropped and were deferred instead.
+    deferred_constraints: bool,
     /// Tables of the open import.
     written: Vec<String>,
     writer: Option<Writer>,
@@ -270,6 +272,7 @@ impl Postgres {
             dropped: vec![],
             dropped_indexes: vec![],
             disabled_triggers: vec![],
+            deferred_constraints: false,
             written: vec![],
             writer: None,
             next_stage: 0,
@@ -1326,7 +1329,7 @@ impl Backend for Postgres {
     fn triggers(&mut self) -> Result<Vec<Trigger>> {
         let rows = self.query_text(
             "reading the database's triggers",
-            "SELECT c.relname, t.tgname, \
+            "SELECT (SELECT r.relname FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.oid), c.oid))::text, t.tgname, \
                CASE WHEN t.tgtype::int & 2 <> 0 THEN 'BEFORE' WHEN t.tgtype::int & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END \
                || ' ' || concat_ws(' OR ', CASE WHEN t.tgtype::int & 4 <> 0 THEN 'INSERT' END, \
                  CASE WHEN t.tgtype::int & 16 <> 0 THEN 'UPDATE' END, CASE WHEN t.tgtype::int & 8 <> 0 THEN 'DELETE' END, \
@@ -1334,6 +1337,7 @@ impl Backend for Postgres {
              FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
              JOIN pg_namespace n ON n.oid = c.relnamespace \
              WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
+               AND t.tgparentid = 0 \
              ORDER BY 1, 2",
         )?;
         Ok(super::triggers_from(rows))
@@ -1565,6 +1569,7 @@ impl Backend for Postgres {
                 );
                 // Keys declared DEFERRABLE then wait for the commit, so
                 // tables in a cycle of foreign keys can still load.
+                self.deferred_constraints = true;
                 self.client
                     .batch_execute(
                         "ROLLBACK TO SAVEPOINT migplan_drop_fks; SET CONSTRAINTS ALL DEFERRED",
@@ -1709,18 +1714,20 @@ impl Backend for Postgres {
         // ALWAYS, ENABLE REPLICA); a rollback undoes both statements.
         let rows = self.text_rows(
             ctx,
-            "SELECT c.relname, t.tgname, t.tgenabled::text FROM pg_trigger t \
+            "SELECT c.relname, t.tgname, t.tgenabled::text, \
+               (SELECT r.relname FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.oid), c.oid))::text \
+             FROM pg_trigger t \
              JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D'",
+             WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
+               AND t.tgparentid = 0",
         )?;
         for r in rows {
-            let [Some(table), Some(name), Some(mode)] = &r[..] else {
+            // A trigger declared on a partition is listed under its
+            // partitioned table, and switched off where it is declared.
+            let [Some(table), Some(name), Some(mode), Some(root)] = &r[..] else {
                 continue;
             };
-            if !triggers
-                .iter()
-                .any(|t| &t.table == table && &t.name == name)
-            {
+            if !triggers.iter().any(|t| &t.table == root && &t.name == name) {
                 continue;
             }
             let (table, name) = (self.qt(table), quote(name));
@@ -1739,6 +1746,12 @@ impl Backend for Postgres {
     }
 
     fn finish_write(&mut self) -> Result<()> {
+        if std::mem::take(&mut self.deferred_constraints) {
+            // Checked now, not at COMMIT: a dry run rolls back before it.
+            self.client
+                .batch_execute("SET CONSTRAINTS ALL IMMEDIATE")
+                .map_err(|e| self.err("checking foreign keys", e))?;
+        }
         for sql in std::mem::take(&mut self.disabled_triggers) {
             self.client
                 .batch_execute(&sql)
@@ -1770,6 +1783,7 @@ impl Backend for Postgres {
     fn rollback(&mut self) -> Result<()> {
         self.dropped_indexes.clear();
         self.disabled_triggers.clear();
+        self.deferred_constraints = false;
         if let Some(stream) = self.writer.take().and_then(|w| w.stream) {
             self.client.0 = Some(stream.abort());
         }

@@ -551,18 +551,23 @@ impl Backend for Sqlite {
         // SQLite cannot switch a trigger off; dropping it inside the write
         // transaction and creating it again before the commit is the same
         // (a rollback brings it back too).
+        // In creation order, so that they are created again in it: SQLite
+        // fires the triggers of one event newest first.
         let ctx = |e| Error::db("switching triggers off", e);
-        for t in triggers {
-            let sql: String = self
-                .conn
-                .query_row(
-                    "SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?1",
-                    [&t.name],
-                    |r| r.get(0),
-                )
-                .map_err(ctx)?;
+        let all: Vec<(String, String)> = self
+            .conn
+            .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY rowid")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(ctx)?;
+        for (name, sql) in all {
+            if !triggers.iter().any(|t| t.name == name) {
+                continue;
+            }
             self.conn
-                .execute_batch(&format!("DROP TRIGGER {}", quote(&t.name)))
+                .execute_batch(&format!("DROP TRIGGER {}", quote(&name)))
                 .map_err(ctx)?;
             self.dropped_triggers.push(sql);
         }

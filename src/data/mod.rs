@@ -58,13 +58,22 @@ pub fn select_tables(plan: &Plan, catalog: &Catalog, modules: &[String]) -> Resu
         .filter(|m| modules.is_empty() || modules.contains(&m.name))
     {
         for t in &module.tables {
-            if catalog.table(t).is_none() {
+            // The database's spelling, matched ignoring case when not exact
+            // (a copy plan's module lists the source's names).
+            let found = catalog.table(t).map(|i| &i.name).or_else(|| {
+                catalog
+                    .tables
+                    .iter()
+                    .find(|i| crate::plan::same_name(&i.name, t))
+                    .map(|i| &i.name)
+            });
+            let Some(name) = found else {
                 return Err(Error::Mismatch(format!(
                     "module `{}` lists table `{t}`, which the database does not have\n  = help: fix the plan, or apply the schema scripts that create it",
                     module.name
                 )));
-            }
-            tables.push(t.clone());
+            };
+            tables.push(name.clone());
         }
     }
     Ok(tables)

@@ -21,10 +21,12 @@ use crate::format::{BackupMeta, TableMeta};
 pub fn match_case(meta: &mut BackupMeta, catalog: &Catalog) -> Result<HashMap<String, String>> {
     let mut tables = HashMap::new();
     let mut said = Vec::new();
+    let mut taken: HashMap<String, String> = HashMap::new();
     for t in &mut meta.tables {
         let Some(info) = find(&t.name, catalog.tables.iter(), |i| &i.name, "table", None)? else {
             continue;
         };
+        claim(&mut taken, &info.name, &t.name, "table", None)?;
         if info.name != t.name {
             said.push(format!("`{}` → `{}`", t.name, info.name));
             tables.insert(t.name.clone(), info.name.clone());
@@ -48,6 +50,7 @@ pub fn match_case(meta: &mut BackupMeta, catalog: &Catalog) -> Result<HashMap<St
 
 fn rename_columns(t: &mut TableMeta, info: &TableInfo, said: &mut Vec<String>) -> Result<()> {
     let mut renamed: HashMap<String, String> = HashMap::new();
+    let mut taken: HashMap<String, String> = HashMap::new();
     for c in &mut t.columns {
         let found = find(
             &c.name,
@@ -56,6 +59,15 @@ fn rename_columns(t: &mut TableMeta, info: &TableInfo, said: &mut Vec<String>) -
             "column",
             Some(&info.name),
         )?;
+        if let Some(target) = found {
+            claim(
+                &mut taken,
+                &target.name,
+                &c.name,
+                "column",
+                Some(&info.name),
+            )?;
+        }
         if let Some(target) = found.filter(|target| target.name != c.name) {
             said.push(format!("`{}`.`{}` → `{}`", info.name, c.name, target.name));
             renamed.insert(c.name.clone(), target.name.clone());
@@ -82,6 +94,26 @@ fn rename_columns(t: &mut TableMeta, info: &TableInfo, said: &mut Vec<String>) -
         *c = n.clone();
     }
     Ok(())
+}
+
+/// Two source names may not land on one target name (`Album` and `album`
+/// into a target with only `album`): their rows would merge.
+fn claim(
+    taken: &mut HashMap<String, String>,
+    target: &str,
+    source: &str,
+    what: &str,
+    table: Option<&str>,
+) -> Result<()> {
+    match taken.insert(target.to_string(), source.to_string()) {
+        Some(other) if other != source => {
+            let place = table.map_or(String::new(), |t| format!(" of `{t}`"));
+            Err(Error::Mismatch(format!(
+                "{what}s `{other}` and `{source}` both match the target's `{target}`{place} (names are matched ignoring case when not exact); nothing was changed\n  = help: rename one of them in the source, or give the target both"
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The target item named `name`: exactly, else the only one equal ignoring
@@ -193,6 +225,25 @@ mod tests {
         let err = match_case(&mut m, &catalog).unwrap_err().to_string();
         assert!(
             err.contains("table `ALBUM`") && err.contains("`Album`") && err.contains("`album`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn two_source_names_landing_on_one_target_name_are_an_error() {
+        let catalog = Catalog {
+            tables: vec![info("album", &["id"])],
+        };
+        let mut m = meta(vec![info("Album", &["id"]), info("album", &["id"])]);
+        let err = match_case(&mut m, &catalog).unwrap_err().to_string();
+        assert!(
+            err.contains("tables `Album` and `album` both match the target's `album`"),
+            "{err}"
+        );
+        let mut m = meta(vec![info("album", &["id", "ID"])]);
+        let err = match_case(&mut m, &catalog).unwrap_err().to_string();
+        assert!(
+            err.contains("columns `id` and `ID` both match the target's `id` of `album`"),
             "{err}"
         );
     }

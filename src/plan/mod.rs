@@ -270,10 +270,18 @@ impl Plan {
     }
 
     /// The module a table belongs to, if the plan declares modules.
+    /// The module listing `table`: by its exact name, else by a name equal
+    /// to it ignoring case (a copy plan names the source's `Album`, the
+    /// target's table is `album`; see `data::names`).
     pub fn module_of(&self, table: &str) -> Option<&Module> {
         self.modules
             .iter()
             .find(|m| m.tables.iter().any(|t| t == table))
+            .or_else(|| {
+                self.modules
+                    .iter()
+                    .find(|m| m.tables.iter().any(|t| same_name(t, table)))
+            })
     }
 
     /// The conflict policy for a table: its module's, else the plan default.
@@ -283,8 +291,18 @@ impl Plan {
             .unwrap_or(self.import.conflict)
     }
 
+    /// `[tables.NAME]` for `table`, matched as [`Plan::module_of`] does.
     pub fn table_options(&self, table: &str) -> TableOptions {
-        self.tables.get(table).cloned().unwrap_or_default()
+        self.tables
+            .get(table)
+            .or_else(|| {
+                self.tables
+                    .iter()
+                    .find(|(t, _)| same_name(t, table))
+                    .map(|(_, o)| o)
+            })
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// The migrations folder for a database of this engine: `{engine}` in
@@ -319,4 +337,10 @@ impl Plan {
     pub fn dir(&self) -> &Path {
         self.path.parent().unwrap_or(Path::new("."))
     }
+}
+
+/// Two table names equal ignoring case, as `data::names` matches a backup's
+/// names with the target's.
+pub fn same_name(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
 }

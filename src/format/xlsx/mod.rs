@@ -54,7 +54,7 @@ pub const MAX_DATA_ROWS: u32 = 1_048_575;
 /// Characters (UTF-16 units) Excel holds in one cell.
 pub const MAX_CELL_TEXT: usize = 32_767;
 /// The `_meta` layout version this migplan writes and reads.
-pub const WORKBOOK_VERSION: u32 = 1;
+pub const WORKBOOK_VERSION: u32 = 2;
 /// How many problems an invalid workbook's error lists.
 pub const PROBLEMS_LISTED: usize = 50;
 
