@@ -73,9 +73,9 @@ measure() {
 }
 
 # Exports take seconds, and one run on a shared two-core machine varies by
-# ±10%: each export runs EXPORT_RUNS times (default 3), the two tools
+# ±20%: each export runs EXPORT_RUNS times (default 5), the two tools
 # alternating, and the median run is kept (all runs are in runs.tsv).
-EXPORT_RUNS=${EXPORT_RUNS:-3}
+EXPORT_RUNS=${EXPORT_RUNS:-5}
 # alternate ENGINE STEP  TOOL_A -- CMD_A... ---  TOOL_B -- CMD_B...
 alternate() {
     local engine=$1 step=$2; shift 2
