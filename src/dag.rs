@@ -142,6 +142,15 @@ impl Dag {
                 label
             ));
         }
+        // Keys set aside to break a cycle: dashed, checked after the load.
+        for d in &self.deferred {
+            out.push_str(&format!(
+                "  {:?} -> {:?} [label={:?}, style=dashed];\n",
+                d.parent,
+                d.child,
+                d.columns.join(", ")
+            ));
+        }
         out.push_str("}\n");
         out
     }

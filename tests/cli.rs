@@ -417,6 +417,23 @@ fn a_foreign_key_cycle_between_tables_round_trips_and_the_plan_names_the_waiting
         "{text}{}",
         stderr(&out)
     );
+    let out = ws
+        .migplan()
+        .args([
+            "plan",
+            "export.toml",
+            "--db",
+            &ws.url("db.sqlite"),
+            "--format",
+            "dot",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&out).contains("\"b\" -> \"a\" [label=\"b_id\", style=dashed];"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// The key set aside in a cycle is still checked: a dangling reference

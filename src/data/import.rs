@@ -235,7 +235,7 @@ pub(super) fn load_parts(
             .collect()
     };
     let before = rows_before(db, &order, opts)?;
-    let mut triggers = firing_triggers(db, &order)?;
+    let mut triggers = firing_triggers(db, &order, opts.replace)?;
     if let Err(e) = db.begin_write(&order) {
         return Err(rolled_back(db, e));
     }
@@ -306,12 +306,16 @@ pub(super) fn load_parts(
     }
 }
 
-/// The target's triggers that loading rows into `tables` fires.
-fn firing_triggers(db: &mut dyn Backend, tables: &[String]) -> Result<Vec<Trigger>> {
+/// The target's triggers that loading rows into `tables` fires (and, when
+/// the tables are emptied first, deleting their rows).
+fn firing_triggers(db: &mut dyn Backend, tables: &[String], replace: bool) -> Result<Vec<Trigger>> {
     Ok(db
         .triggers()?
         .into_iter()
-        .filter(|t| tables.contains(&t.table) && t.fires_on_write())
+        .filter(|t| {
+            tables.contains(&t.table)
+                && (t.fires_on_write() || replace && t.when.contains("DELETE"))
+        })
         .collect())
 }
 
