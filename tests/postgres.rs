@@ -939,3 +939,100 @@ fn triggers_fire_or_are_switched_off_for_the_load() {
     dst.execute("INSERT INTO film VALUES (3, 'ADAPTATION HOLES')");
     assert_eq!(dst.count("film_text"), 3, "the trigger fires again");
 }
+
+/// A role that may write the tables but not alter them (not their owner):
+/// the foreign keys cannot be dropped for the load, so DEFERRABLE ones wait,
+/// and a cycle (a ↔ b) still loads. They are checked before the commit,
+/// so a dry run with a dangling key fails too instead of passing.
+#[test]
+fn a_role_that_cannot_drop_keys_loads_a_cycle_through_deferred_keys() {
+    let (Some(src), Some(dst)) = (server::postgres("defer_src"), server::postgres("defer_dst"))
+    else {
+        return;
+    };
+    let role = format!("{}_app", dst.name);
+    let schema = "CREATE TABLE a (id INT PRIMARY KEY, b_id INT);
+        CREATE TABLE b (id INT PRIMARY KEY, a_id INT REFERENCES a DEFERRABLE);
+        ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b DEFERRABLE;";
+    src.execute(schema);
+    dst.execute(schema);
+    dst.execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON a, b TO {role};"
+    ));
+    let app_url = dst.url.replacen("postgres@", &format!("{role}@"), 1);
+    let ws = Workspace::new();
+    src.execute(
+        "INSERT INTO a VALUES (1, NULL); INSERT INTO b VALUES (1, 1); UPDATE a SET b_id = 1;",
+    );
+    ok(&export(&ws, &src, "good.json", &[]));
+    src.execute("ALTER TABLE b DROP CONSTRAINT b_a_id_fkey; UPDATE b SET a_id = 7;");
+    ok(&export(&ws, &src, "dangling.json", &[]));
+    let import_as_app = |args: &[&str]| {
+        ws.migplan()
+            .args(["import", "--db", &app_url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = import_as_app(&["dangling.json", "--dry-run"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("foreign keys stay checked row by row"),
+        "{err}"
+    );
+    assert!(
+        err.contains("checking foreign keys") && err.contains("b_a_id_fkey"),
+        "{err}"
+    );
+    let out = import_as_app(&["good.json"]);
+    ok(&out);
+    assert_eq!(
+        src.rows("SELECT * FROM a WHERE id = 1"),
+        dst.rows("SELECT * FROM a")
+    );
+    assert_eq!(
+        dst.scalar("SELECT count(*) AS n FROM b WHERE a_id = 1"),
+        "{\"n\": 1}"
+    );
+    dst.execute(&format!("DROP OWNED BY {role}"));
+    drop(dst);
+    let admin = std::env::var("MIGPLAN_TEST_POSTGRES_URL").unwrap();
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+    c.batch_execute(&format!("DROP ROLE {role}")).unwrap();
+}
+
+/// Pagila-style: a trigger declared on one partition of a partitioned
+/// table is switched off with the rest for the load, and on again after.
+#[test]
+fn a_trigger_on_a_partition_is_switched_off_for_the_load() {
+    let (Some(src), Some(dst)) = (
+        server::postgres("part_trig_src"),
+        server::postgres("part_trig"),
+    ) else {
+        return;
+    };
+    let schema = "CREATE TABLE payment (id INT, day DATE NOT NULL, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+        CREATE TABLE payment_2022 PARTITION OF payment FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');
+        CREATE TABLE payment_2023 PARTITION OF payment FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+        CREATE TABLE audit (n SERIAL PRIMARY KEY, what TEXT NOT NULL);
+        CREATE FUNCTION note_payment() RETURNS trigger LANGUAGE plpgsql AS
+          $$ BEGIN INSERT INTO audit (what) VALUES ('payment ' || NEW.id); RETURN NEW; END $$;
+        CREATE TRIGGER note_2022 AFTER INSERT ON payment_2022 FOR EACH ROW EXECUTE FUNCTION note_payment();";
+    src.execute(schema);
+    dst.execute(schema);
+    src.execute("INSERT INTO payment VALUES (1, '2022-05-01'), (2, '2023-05-01')");
+    let ws = Workspace::new();
+    ok(&export(&ws, &src, "b.json", &[]));
+    let out = import(&ws, &dst, &["b.json", "--triggers", "disable"]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("triggers off while rows load, on again before the commit: `payment` (note_2022 AFTER INSERT)"),
+        "{}",
+        stderr(&out)
+    );
+    // The source's audit row comes from the backup; the load adds none.
+    assert_eq!(src.dump(), dst.dump());
+    dst.execute("INSERT INTO payment VALUES (3, '2022-06-01')");
+    assert_eq!(dst.count("audit"), 2, "on again afterwards");
+}
