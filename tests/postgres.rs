@@ -950,16 +950,11 @@ fn a_role_that_cannot_drop_keys_loads_a_cycle_through_deferred_keys() {
     else {
         return;
     };
-    let role = format!("{}_app", dst.name);
     let schema = "CREATE TABLE a (id INT PRIMARY KEY, b_id INT);
         CREATE TABLE b (id INT PRIMARY KEY, a_id INT REFERENCES a DEFERRABLE);
         ALTER TABLE a ADD FOREIGN KEY (b_id) REFERENCES b DEFERRABLE;";
     src.execute(schema);
     dst.execute(schema);
-    dst.execute(&format!(
-        "CREATE ROLE {role} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON a, b TO {role};"
-    ));
-    let app_url = dst.url.replacen("postgres@", &format!("{role}@"), 1);
     let ws = Workspace::new();
     src.execute(
         "INSERT INTO a VALUES (1, NULL); INSERT INTO b VALUES (1, 1); UPDATE a SET b_id = 1;",
@@ -967,16 +962,31 @@ fn a_role_that_cannot_drop_keys_loads_a_cycle_through_deferred_keys() {
     ok(&export(&ws, &src, "good.json", &[]));
     src.execute("ALTER TABLE b DROP CONSTRAINT b_a_id_fkey; UPDATE b SET a_id = 7;");
     ok(&export(&ws, &src, "dangling.json", &[]));
-    let import_as_app = |args: &[&str]| {
-        ws.migplan()
-            .args(["import", "--db", &app_url])
-            .args(args)
-            .output()
-            .unwrap()
+    let role = format!("{}_app", dst.name);
+    dst.execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON a, b TO {role};"
+    ));
+    let url = dst.url.replacen("://postgres@", &format!("://{role}@"), 1);
+    let outs = (url != dst.url).then(|| {
+        let import_as_app = |args: &[&str]| {
+            ws.migplan()
+                .args(["import", "--db", &url])
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        (
+            import_as_app(&["dangling.json", "--dry-run"]),
+            import_as_app(&["good.json"]),
+        )
+    });
+    dst.execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+    let Some((dangling, good)) = outs else {
+        eprintln!("SKIPPED: the test server URL does not use user `postgres`");
+        return;
     };
-    let out = import_as_app(&["dangling.json", "--dry-run"]);
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = stderr(&dangling);
+    assert_eq!(dangling.status.code(), Some(1), "{err}");
     assert!(
         err.contains("foreign keys stay checked row by row"),
         "{err}"
@@ -985,8 +995,7 @@ fn a_role_that_cannot_drop_keys_loads_a_cycle_through_deferred_keys() {
         err.contains("checking foreign keys") && err.contains("b_a_id_fkey"),
         "{err}"
     );
-    let out = import_as_app(&["good.json"]);
-    ok(&out);
+    ok(&good);
     assert_eq!(
         src.rows("SELECT * FROM a WHERE id = 1"),
         dst.rows("SELECT * FROM a")
@@ -995,11 +1004,6 @@ fn a_role_that_cannot_drop_keys_loads_a_cycle_through_deferred_keys() {
         dst.scalar("SELECT count(*) AS n FROM b WHERE a_id = 1"),
         "{\"n\": 1}"
     );
-    dst.execute(&format!("DROP OWNED BY {role}"));
-    drop(dst);
-    let admin = std::env::var("MIGPLAN_TEST_POSTGRES_URL").unwrap();
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
-    c.batch_execute(&format!("DROP ROLE {role}")).unwrap();
 }
 
 /// Pagila-style: a trigger declared on one partition of a partitioned
