@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
-use sha2::Digest;
 
 use crate::adapters::AdapterSet;
 use crate::backend::{self, Backend, DbUrl, OpenOptions};
@@ -125,7 +124,7 @@ fn history_start(plan: &Plan, kind: &str, rec: &RecordArgs, before: Option<i64>)
         plan: plan.name.clone(),
         plan_sha256: std::fs::read(&plan.path)
             .ok()
-            .map(|b| hex::encode(sha2::Sha256::digest(&b))),
+            .map(|b| hex::encode(openssl::sha::sha256(&b))),
         kind: kind.to_string(),
         operator: history::operator(rec.operator.as_deref()),
         message: rec.message.clone(),
@@ -481,6 +480,28 @@ fn open(plan: &Plan, url: &DbUrl) -> Result<Box<dyn Backend>> {
 }
 
 /// The plan's scripts for this database's engine (`{engine}` filled in).
+/// What a schema command works on: the plan, the database (`--db` or the
+/// plan's), open, and the plan's scripts for its engine.
+struct SchemaTarget {
+    plan: Plan,
+    url: DbUrl,
+    db: Box<dyn Backend>,
+    scripts: Scripts,
+}
+
+fn schema_target(plan_path: &Path, db_flag: Option<&str>) -> Result<SchemaTarget> {
+    let plan = plan::load(plan_path)?;
+    let url = database_url(&plan, db_flag)?;
+    let db = backend::open(&url, &OpenOptions::default())?;
+    let scripts = scripts(&plan, db.as_ref())?;
+    Ok(SchemaTarget {
+        plan,
+        url,
+        db,
+        scripts,
+    })
+}
+
 fn scripts(plan: &Plan, db: &dyn Backend) -> Result<Scripts> {
     match plan.migrations_for(db.engine().name()) {
         Some(dir) => Scripts::load(&dir),
@@ -1088,10 +1109,12 @@ fn schema_up_dry_run(plan: &Plan, url: &DbUrl) -> Result<String> {
 /// `migplan schema down PLAN --to N [--dry-run]`. Confirmation (`--yes`)
 /// is the caller's.
 pub fn schema_down(args: &SchemaDownArgs) -> Result<String> {
-    let plan = plan::load(&args.plan)?;
-    let url = database_url(&plan, args.db.as_deref())?;
-    let mut db = backend::open(&url, &OpenOptions::default())?;
-    let scripts = scripts(&plan, db.as_ref())?;
+    let SchemaTarget {
+        plan,
+        url,
+        mut db,
+        scripts,
+    } = schema_target(&args.plan, args.db.as_deref())?;
     if args.dry_run {
         let planned = scripts.plan_down(db.as_mut(), args.to)?;
         let mut out = schema_mod::render_planned("would run", &planned);
@@ -1164,10 +1187,12 @@ pub fn schema_new(args: &SchemaNewArgs) -> Result<String> {
 
 /// `migplan schema baseline PLAN N`.
 pub fn schema_baseline(args: &SchemaBaselineArgs) -> Result<String> {
-    let plan = plan::load(&args.plan)?;
-    let url = database_url(&plan, args.db.as_deref())?;
-    let mut db = backend::open(&url, &OpenOptions::default())?;
-    let scripts = scripts(&plan, db.as_ref())?;
+    let SchemaTarget {
+        plan,
+        mut db,
+        scripts,
+        ..
+    } = schema_target(&args.plan, args.db.as_deref())?;
     let marked = scripts.baseline(db.as_mut(), args.version)?;
     let mut out: String = marked
         .iter()
@@ -1181,10 +1206,9 @@ pub fn schema_baseline(args: &SchemaBaselineArgs) -> Result<String> {
 
 /// `migplan schema repair PLAN`.
 pub fn schema_repair(args: &SchemaArgs) -> Result<String> {
-    let plan = plan::load(&args.plan)?;
-    let url = database_url(&plan, args.db.as_deref())?;
-    let mut db = backend::open(&url, &OpenOptions::default())?;
-    let scripts = scripts(&plan, db.as_ref())?;
+    let SchemaTarget {
+        mut db, scripts, ..
+    } = schema_target(&args.plan, args.db.as_deref())?;
     let repaired = scripts.repair(db.as_mut())?;
     if repaired.is_empty() {
         return Ok(

@@ -633,7 +633,17 @@ impl Backend for Mysql {
             "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME, CONCAT(ACTION_TIMING, ' ', EVENT_MANIPULATION) \
              FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1, 2",
         )?;
-        Ok(super::triggers_from(rows))
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut r = r.into_iter().flatten();
+                Some(Trigger {
+                    table: r.next()?,
+                    name: r.next()?,
+                    when: r.next()?,
+                })
+            })
+            .collect())
     }
 
     fn disable_triggers(&mut self, triggers: &[Trigger]) -> Result<()> {

@@ -152,6 +152,16 @@ impl PgColumn {
     }
 }
 
+/// A user trigger: where it is declared (`relation`, a partition for one
+/// declared there), the table migplan writes, `tgenabled`, timing and events.
+struct PgTrigger {
+    relation: String,
+    table: String,
+    name: String,
+    mode: String,
+    when: String,
+}
+
 #[derive(Debug, Clone)]
 struct DroppedFk {
     /// The table holding the constraint: a partition, for keys declared
@@ -576,6 +586,39 @@ impl Postgres {
     }
 
     /// Rows of a statement as text (NULL as `None`), via the simple protocol.
+    /// The enabled user triggers of the current schema's tables (clones of
+    /// a partitioned table's triggers left out: they follow their parent).
+    fn pg_triggers(&mut self) -> Result<Vec<PgTrigger>> {
+        let rows = self.text_rows(
+            "reading the database's triggers",
+            "SELECT c.relname, \
+               (SELECT r.relname FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.oid), c.oid)), \
+               t.tgname, t.tgenabled::text, \
+               CASE WHEN t.tgtype::int & 2 <> 0 THEN 'BEFORE' WHEN t.tgtype::int & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END \
+               || ' ' || concat_ws(' OR ', CASE WHEN t.tgtype::int & 4 <> 0 THEN 'INSERT' END, \
+                 CASE WHEN t.tgtype::int & 16 <> 0 THEN 'UPDATE' END, CASE WHEN t.tgtype::int & 8 <> 0 THEN 'DELETE' END, \
+                 CASE WHEN t.tgtype::int & 32 <> 0 THEN 'TRUNCATE' END) \
+             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
+               AND t.tgparentid = 0 \
+             ORDER BY 2, 3",
+        )?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                let mut r = r.into_iter().flatten();
+                Some(PgTrigger {
+                    relation: r.next()?,
+                    table: r.next()?,
+                    name: r.next()?,
+                    mode: r.next()?,
+                    when: r.next()?,
+                })
+            })
+            .collect())
+    }
+
     fn text_rows(&mut self, ctx: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         let msgs = self
             .client
@@ -1327,20 +1370,15 @@ impl Backend for Postgres {
     }
 
     fn triggers(&mut self) -> Result<Vec<Trigger>> {
-        let rows = self.query_text(
-            "reading the database's triggers",
-            "SELECT (SELECT r.relname FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.oid), c.oid))::text, t.tgname, \
-               CASE WHEN t.tgtype::int & 2 <> 0 THEN 'BEFORE' WHEN t.tgtype::int & 64 <> 0 THEN 'INSTEAD OF' ELSE 'AFTER' END \
-               || ' ' || concat_ws(' OR ', CASE WHEN t.tgtype::int & 4 <> 0 THEN 'INSERT' END, \
-                 CASE WHEN t.tgtype::int & 16 <> 0 THEN 'UPDATE' END, CASE WHEN t.tgtype::int & 8 <> 0 THEN 'DELETE' END, \
-                 CASE WHEN t.tgtype::int & 32 <> 0 THEN 'TRUNCATE' END) \
-             FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
-               AND t.tgparentid = 0 \
-             ORDER BY 1, 2",
-        )?;
-        Ok(super::triggers_from(rows))
+        Ok(self
+            .pg_triggers()?
+            .into_iter()
+            .map(|t| Trigger {
+                table: t.table,
+                name: t.name,
+                when: t.when,
+            })
+            .collect())
     }
 
     fn size_bytes(&mut self) -> Result<u64> {
@@ -1709,38 +1747,27 @@ impl Backend for Postgres {
     }
 
     fn disable_triggers(&mut self, triggers: &[Trigger]) -> Result<()> {
-        let ctx = "switching triggers off";
         // Each trigger comes back in the mode it had (ENABLE, ENABLE
-        // ALWAYS, ENABLE REPLICA); a rollback undoes both statements.
-        let rows = self.text_rows(
-            ctx,
-            "SELECT c.relname, t.tgname, t.tgenabled::text, \
-               (SELECT r.relname FROM pg_class r WHERE r.oid = coalesce(pg_partition_root(c.oid), c.oid))::text \
-             FROM pg_trigger t \
-             JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D' \
-               AND t.tgparentid = 0",
-        )?;
-        for r in rows {
-            // A trigger declared on a partition is listed under its
-            // partitioned table, and switched off where it is declared.
-            let [Some(table), Some(name), Some(mode), Some(root)] = &r[..] else {
-                continue;
-            };
-            if !triggers.iter().any(|t| &t.table == root && &t.name == name) {
+        // ALWAYS, ENABLE REPLICA); a rollback undoes both statements. One
+        // declared on a partition is switched off where it is declared.
+        for t in self.pg_triggers()? {
+            if !triggers
+                .iter()
+                .any(|w| w.table == t.table && w.name == t.name)
+            {
                 continue;
             }
-            let (table, name) = (self.qt(table), quote(name));
+            let (relation, name) = (self.qt(&t.relation), quote(&t.name));
             self.client
-                .batch_execute(&format!("ALTER TABLE {table} DISABLE TRIGGER {name}"))
-                .map_err(|e| self.err(ctx, e))?;
-            let how = match mode.as_str() {
+                .batch_execute(&format!("ALTER TABLE {relation} DISABLE TRIGGER {name}"))
+                .map_err(|e| self.err("switching triggers off", e))?;
+            let how = match t.mode.as_str() {
                 "A" => "ENABLE ALWAYS",
                 "R" => "ENABLE REPLICA",
                 _ => "ENABLE",
             };
             self.disabled_triggers
-                .push(format!("ALTER TABLE {table} {how} TRIGGER {name}"));
+                .push(format!("ALTER TABLE {relation} {how} TRIGGER {name}"));
         }
         Ok(())
     }

@@ -370,22 +370,19 @@ impl Backend for Sqlite {
     }
 
     fn triggers(&mut self) -> Result<Vec<Trigger>> {
-        let rows = self.query_text(
-            "reading the database's triggers",
-            "SELECT tbl_name, name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY tbl_name, name",
-        )?;
-        Ok(super::triggers_from(
-            rows.into_iter()
-                .map(|mut r| {
-                    let when = r
-                        .pop()
-                        .flatten()
-                        .map(|sql| super::sqlite_trigger_when(&sql));
-                    r.push(when);
-                    r
-                })
-                .collect(),
-        ))
+        self.conn
+            .prepare("SELECT tbl_name, name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY tbl_name, name")
+            .and_then(|mut st| {
+                st.query_map([], |r| {
+                    Ok(Trigger {
+                        table: r.get(0)?,
+                        name: r.get(1)?,
+                        when: trigger_when(&r.get::<_, String>(2)?),
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| Error::db("reading the database's triggers", e))
     }
 
     fn size_bytes(&mut self) -> Result<u64> {
@@ -788,6 +785,50 @@ fn meta_param(v: &Value) -> rusqlite::types::Value {
     }
 }
 
+/// `BEFORE INSERT` from a SQLite `CREATE TRIGGER` statement: the last event
+/// word before `ON` (a quoted name may be an event word too) and the timing
+/// word before it (BEFORE when there is none).
+fn trigger_when(sql: &str) -> String {
+    // Quoted names are blanked first: a trigger called "on insert" says
+    // nothing about when it fires.
+    let mut plain = String::with_capacity(sql.len());
+    let mut quote: Option<char> = None;
+    for c in sql.chars() {
+        match (quote, c) {
+            (None, '"' | '`' | '\'') => quote = Some(c),
+            (None, '[') => quote = Some(']'),
+            (Some(q), c) if c == q => {
+                quote = None;
+                plain.push_str(" x ");
+            }
+            (Some(_), _) => {}
+            (None, c) => plain.push(c),
+        }
+    }
+    let upper = plain.to_uppercase();
+    let words: Vec<&str> = upper
+        .split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '"' | '`' | '[' | ']'))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let on = words.iter().position(|w| *w == "ON").unwrap_or(words.len());
+    let Some(e) = words[..on]
+        .iter()
+        .rposition(|w| matches!(*w, "INSERT" | "UPDATE" | "DELETE"))
+    else {
+        return String::new();
+    };
+    let timing = match words[..e]
+        .iter()
+        .rev()
+        .find(|w| matches!(**w, "BEFORE" | "AFTER" | "INSTEAD"))
+    {
+        Some(&"AFTER") => "AFTER",
+        Some(&"INSTEAD") => "INSTEAD OF",
+        _ => "BEFORE",
+    };
+    format!("{timing} {}", words[e])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -821,5 +862,37 @@ mod tests {
     #[test]
     fn nan_is_refused_not_turned_into_null() {
         assert!(bind(&Value::Float(f64::NAN)).is_err());
+    }
+
+    #[test]
+    fn sqlite_trigger_timing_and_event_are_read_from_its_statement() {
+        for (sql, when) in [
+            (
+                "CREATE TRIGGER t AFTER INSERT ON film BEGIN SELECT 1; END",
+                "AFTER INSERT",
+            ),
+            (
+                "create trigger x update of a, b on t begin select 1; end",
+                "BEFORE UPDATE",
+            ),
+            (
+                "CREATE TEMP TRIGGER IF NOT EXISTS \"insert\" INSTEAD OF DELETE ON v BEGIN END",
+                "INSTEAD OF DELETE",
+            ),
+            (
+                "CREATE TRIGGER [delete]\nBEFORE\tUPDATE ON t BEGIN END",
+                "BEFORE UPDATE",
+            ),
+            (
+                "CREATE TRIGGER \"x on y\" AFTER INSERT ON t BEGIN END",
+                "AFTER INSERT",
+            ),
+            (
+                "CREATE TRIGGER `after delete` INSERT ON \"t\" BEGIN END",
+                "BEFORE INSERT",
+            ),
+        ] {
+            assert_eq!(trigger_when(sql), when, "{sql}");
+        }
     }
 }

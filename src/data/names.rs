@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use crate::catalog::{Catalog, TableInfo};
 use crate::error::{Error, Result};
 use crate::format::{BackupMeta, TableMeta};
+use crate::plan::same_name;
 
 /// Renames `meta`'s tables and columns to the target's spelling where they
 /// differ only in case, saying so once. Returns the renamed tables, backup
@@ -128,8 +129,7 @@ fn find<'a, T>(
     if let Some(exact) = items.clone().find(|i| name_of(i) == name) {
         return Ok(Some(exact));
     }
-    let folded = name.to_lowercase();
-    let mut candidates = items.filter(|i| name_of(i).to_lowercase() == folded);
+    let mut candidates = items.filter(|i| same_name(name_of(i), name));
     let Some(first) = candidates.next() else {
         return Ok(None);
     };

@@ -617,8 +617,7 @@ fn show(v: &Value, other: &Value) -> String {
 }
 
 fn short_hash(b: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(b)[..6])
+    hex::encode(&openssl::sha::sha256(b)[..6])
 }
 
 impl BackupVisitor for Index<'_> {

@@ -223,15 +223,6 @@ pub enum Triggers {
     Disable,
 }
 
-impl Triggers {
-    pub fn name(self) -> &'static str {
-        match self {
-            Triggers::Fire => "fire",
-            Triggers::Disable => "disable",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportConfig {
     /// The backup to import, resolved against the plan's folder.

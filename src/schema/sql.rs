@@ -3,8 +3,6 @@
 //! `schema repair` compares (comments dropped, whitespace collapsed: kept
 //! only as one space between two words).
 
-use sha2::{Digest, Sha256};
-
 use crate::backend::Engine;
 use crate::error::{Error, Result};
 
@@ -110,7 +108,7 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
 /// The SHA-256 (hex) of a script's normalised form.
 pub fn normalized_checksum(sql: &str, engine: Engine, label: &str) -> Result<String> {
     let n = scan(sql, engine, label)?.normalized;
-    Ok(hex::encode(Sha256::digest(n.as_bytes())))
+    Ok(hex::encode(openssl::sha::sha256(n.as_bytes())))
 }
 
 fn finish(statements: &mut Vec<String>, current: &mut String, has_code: &mut bool) {

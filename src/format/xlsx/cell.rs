@@ -10,7 +10,6 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::value::{ColumnType, Value, canonical_time, canonical_timestamp, is_decimal};
 
@@ -75,7 +74,7 @@ pub(crate) fn compact(rendered: String) -> String {
     if rendered.chars().count() <= 100 {
         rendered
     } else {
-        let digest = Sha256::digest(rendered.as_bytes());
+        let digest = openssl::sha::sha256(rendered.as_bytes());
         format!("sha256:{}", hex::encode(&digest[..16]))
     }
 }
