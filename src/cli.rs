@@ -213,6 +213,10 @@ pub struct RunArgs {
     /// interrupted, from the statement it reached.
     #[arg(long)]
     pub resume: bool,
+    /// Never load the plan's `[database] seed`, even into an empty
+    /// database (imports never do).
+    #[arg(long)]
+    pub no_seed: bool,
     /// How to print the report.
     #[arg(long, value_enum, default_value = "text")]
     pub report: ReportFormat,

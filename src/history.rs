@@ -4,8 +4,11 @@
 //! `migplan_history` beside refinery's table: who ran which plan and why,
 //! when, with what outcome. The row is written (and committed) before the
 //! work starts and completed after it ends, so a run that dies leaves a
-//! `running` row; the next run, holding the lock, knows that no run is
-//! under way and marks it failed.
+//! `running` row; whoever finds the lock free knows that no run is under
+//! way: `history` and `status` show the row `interrupted` at once, and the
+//! next run records it so. An import's outcome is also written inside the
+//! import's own transaction ([`committed`]), so a process killed between
+//! its commit and its last history write is still recorded as succeeded.
 //!
 //! One run at a time per database: the lock belongs to the connection
 //! (PostgreSQL advisory lock, MySQL `GET_LOCK`, an OS file lock beside a
@@ -27,7 +30,7 @@ pub const DEFAULT_LOCK_TIMEOUT: u64 = 60;
 /// How often a waiting run tries the lock again.
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
-/// Why the next run marks a `running` row failed.
+/// Why the next run marks a `running` row interrupted.
 const DIED: &str =
     "the run ended without recording an outcome (the process was killed or lost its connection)";
 
@@ -37,15 +40,19 @@ pub enum Status {
     Running,
     Succeeded,
     Failed,
+    /// Recorded as running by a process that is gone (no one holds the
+    /// lock): killed, or its connection lost, before it recorded an outcome.
+    Interrupted,
     RolledBack,
 }
 
 impl Status {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Status::Running => "running",
             Status::Succeeded => "succeeded",
             Status::Failed => "failed",
+            Status::Interrupted => "interrupted",
             Status::RolledBack => "rolled back",
         }
     }
@@ -54,6 +61,7 @@ impl Status {
         match s {
             "running" => Status::Running,
             "succeeded" => Status::Succeeded,
+            "interrupted" => Status::Interrupted,
             "rolled back" => Status::RolledBack,
             _ => Status::Failed,
         }
@@ -163,13 +171,13 @@ fn busy(db: &mut dyn Backend, waited: Duration) -> Error {
 }
 
 /// Records the start of a run (the lock is held); returns its id. Runs
-/// left `running` by a process that died are marked failed first.
+/// left `running` by a process that died are marked interrupted first.
 pub fn start(db: &mut dyn Backend, s: &Start) -> Result<i64> {
     ensure(db)?;
     db.meta_exec(
         &format!("UPDATE {TABLE} SET status = ?, ended_at = ?, error = ? WHERE status = ?"),
         &[
-            text(Status::Failed.as_str()),
+            text(Status::Interrupted.as_str()),
             text(&now()),
             text(DIED),
             text(Status::Running.as_str()),
@@ -212,6 +220,48 @@ pub fn finish(db: &mut dyn Backend, id: i64, end: &End, error: Option<&str>) -> 
         Some(_) => Status::Failed,
     };
     set_end(db, id, status, end, opt_text(error))
+}
+
+/// Records where the run's backup before change is, as soon as it exists:
+/// a run that dies at any later point can still be rolled back.
+pub fn set_backup(db: &mut dyn Backend, id: i64, backup: &str) -> Result<()> {
+    db.meta_exec(
+        &format!("UPDATE {TABLE} SET backup = ? WHERE id = ?"),
+        &[text(backup), Value::Int(id)],
+    )
+}
+
+/// Called inside an import's transaction just before it commits: the run's
+/// outcome commits with its data, so the history agrees with the database
+/// even when the process dies between the commit and [`finish`].
+pub fn committed(
+    db: &mut dyn Backend,
+    id: i64,
+    schema_after: Option<i64>,
+    tables: &serde_json::Value,
+) -> Result<()> {
+    db.meta_exec(
+        &format!(
+            "UPDATE {TABLE} SET status = ?, ended_at = ?, schema_after = ?, tables = ? WHERE id = ?"
+        ),
+        &[
+            text(Status::Succeeded.as_str()),
+            text(&now()),
+            schema_after.map_or(Value::Null, Value::Int),
+            text(&tables.to_string()),
+            Value::Int(id),
+        ],
+    )
+}
+
+/// Runs recorded as `running` are shown `interrupted` when no one holds
+/// the run lock: the process that wrote them is gone.
+pub fn show_interrupted(runs: &mut [Run], lock_free: bool) {
+    if lock_free {
+        for r in runs.iter_mut().filter(|r| r.status == Status::Running) {
+            r.status = Status::Interrupted;
+        }
+    }
 }
 
 /// Marks a run rolled back (by `migplan rollback`).
@@ -456,6 +506,7 @@ mod tests {
             Status::Running,
             Status::Succeeded,
             Status::Failed,
+            Status::Interrupted,
             Status::RolledBack,
         ] {
             assert_eq!(Status::parse(s.as_str()), s);

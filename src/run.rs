@@ -115,6 +115,12 @@ fn backup_before(
 ) -> Result<()> {
     let file = data::safety::backup_before(db, plan, end.run_id, version)?;
     end.backup = file.map(|f| f.display().to_string());
+    // Recorded before anything changes: a run that dies from here on can
+    // still be rolled back.
+    if let (Some(id), Some(backup)) = (end.run_id, &end.backup) {
+        history::set_backup(db, id, backup)?;
+    }
+    crate::failpoint::hit("backup-recorded");
     Ok(())
 }
 
@@ -165,7 +171,11 @@ fn run_steps(
     }
     let status = schema_phase(plan, db, dry_run, args.resume)?;
     end.schema_after = status.version();
-    seed_if_empty(plan, db, status.version())?;
+    // A seed is demo data for exports and migrations: an import brings its
+    // own rows, and rows never in the user's backup must not join them.
+    if plan.kind != PlanKind::Import && !args.no_seed {
+        seed_if_empty(plan, db, status.version())?;
+    }
     match plan.kind {
         PlanKind::Migrate => Ok(render_status(&status_of(plan, db)?)),
         PlanKind::Copy => unreachable!("handled by `run`"),
@@ -185,6 +195,7 @@ fn run_steps(
                 dry_run,
                 schema_version: status.version(),
                 replace: false,
+                run_id: end.run_id,
             };
             let reports = data::import_files(db, plan, &files, &opts)?;
             end.tables = serde_json::to_value(&reports).ok();
@@ -436,6 +447,7 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
                 dry_run,
                 schema_version: status.version(),
                 replace: false,
+                run_id: end.run_id,
             },
         };
         let report = data::copy(source.as_mut(), target, plan, &opts)?;
@@ -569,6 +581,8 @@ fn seed_if_empty(plan: &Plan, db: &mut dyn Backend, version: Option<i64>) -> Res
         dry_run: false,
         schema_version: version,
         replace: false,
+        // The seed commits on its own; the run's outcome is its data phase.
+        run_id: None,
     };
     let report = data::import(db, plan, seed, &opts)?;
     let rows: u64 = report.tables.iter().map(|t| t.inserted).sum();
@@ -741,18 +755,19 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
     let url = DbUrl::parse(&args.db, Path::new("."))?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
     let version = Scripts::none().status(db.as_mut(), None)?.version();
-    let opts = ImportOptions {
-        conflict: args.conflict.map(Into::into),
-        triggers: args.triggers.map(Into::into),
-        modules: vec![],
-        dry_run: args.dry_run,
-        schema_version: version,
-        replace: false,
-    };
     let work = |db: &mut dyn Backend, end: &mut history::End| {
         if !args.dry_run {
             backup_before(&plan, db, version, end)?;
         }
+        let opts = ImportOptions {
+            conflict: args.conflict.map(Into::into),
+            triggers: args.triggers.map(Into::into),
+            modules: vec![],
+            dry_run: args.dry_run,
+            schema_version: version,
+            replace: false,
+            run_id: end.run_id,
+        };
         let reports = data::import_files(db, &plan, &args.files, &opts)?;
         end.tables = serde_json::to_value(&reports).ok();
         end.schema_after = version;
@@ -800,8 +815,8 @@ pub fn status(args: &StatusArgs) -> Result<String> {
         Some(p) => status_of(p, db)?,
         None => Scripts::none().status(db, None)?,
     };
-    let lock_holder = if db.try_lock()? {
-        db.unlock()?;
+    let free = lock_free(db)?;
+    let lock_holder = if free {
         None
     } else {
         Some(history::running(db)?.map_or_else(
@@ -814,6 +829,8 @@ pub fn status(args: &StatusArgs) -> Result<String> {
             },
         ))
     };
+    let mut last_runs = history::list(db, 5)?;
+    history::show_interrupted(&mut last_runs, free);
     let mut tables = Vec::new();
     for t in db.catalog()?.tables {
         let rows = db.count_rows(&t.name)?;
@@ -828,7 +845,7 @@ pub fn status(args: &StatusArgs) -> Result<String> {
         schema_version: schema.version(),
         pending: schema.pending.iter().map(|p| p.label()).collect(),
         lock_holder,
-        last_runs: history::list(db, 5)?,
+        last_runs,
         tables,
         size_bytes: db.size_bytes()?,
     };
@@ -860,6 +877,15 @@ fn render_status_view(v: &StatusView) -> String {
     out
 }
 
+/// Whether no one holds the database's run lock (taken and let go at once).
+fn lock_free(db: &mut dyn Backend) -> Result<bool> {
+    if db.try_lock()? {
+        db.unlock()?;
+        return Ok(true);
+    }
+    Ok(false)
+}
+
 /// `migplan rollback [PLAN] RUN_ID [--db URL]`: the database as it was
 /// before the run, from the backup taken then; the run's schema scripts are
 /// undone first (which needs the plan, for its undo scripts).
@@ -869,8 +895,11 @@ pub fn rollback(args: &RollbackArgs) -> Result<String> {
         id.ok_or_else(|| Error::Usage("which run? pass its id (see `migplan history`)".into()))?;
     let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
-    let run = recorded_run(db.as_mut(), &url, id)?;
-    let backup = rollback_source(db.as_mut(), &run, args.force)?;
+    let mut run = recorded_run(db.as_mut(), &url, id)?;
+    let gone = run.status == history::Status::Running && lock_free(db.as_mut())?;
+    history::show_interrupted(std::slice::from_mut(&mut run), gone);
+    // Refused early, before asking; checked again under the lock.
+    rollback_source(db.as_mut(), &run, args.force)?;
     let schema_changed = run.schema_after.unwrap_or(0) != run.schema_before.unwrap_or(0);
     let plan = match plan {
         Some(p) => p,
@@ -897,6 +926,10 @@ pub fn rollback(args: &RollbackArgs) -> Result<String> {
         start.message = Some(format!("rollback of run {id}"));
     }
     recorded(db.as_mut(), &args.record, start, |db, end| {
+        // Again under the run lock: a run that committed while this one
+        // waited for the lock (or asked) must not be undone unawares.
+        let run = recorded_run(db, &url, id)?;
+        let backup = rollback_source(db, &run, args.force)?;
         backup_before(&plan, db, before, end)?;
         if schema_changed {
             let to = run.schema_before.unwrap_or(0);
@@ -913,6 +946,7 @@ pub fn rollback(args: &RollbackArgs) -> Result<String> {
             dry_run: false,
             schema_version: version,
             replace: true,
+            run_id: end.run_id,
         };
         let reports = data::import_files(db, &plan, std::slice::from_ref(&backup), &opts)?;
         end.tables = serde_json::to_value(&reports).ok();
@@ -1000,10 +1034,14 @@ pub fn history(args: &HistoryArgs) -> Result<String> {
     let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
     if let Some(id) = id {
-        let run = recorded_run(db.as_mut(), &url, id)?;
+        let mut run = recorded_run(db.as_mut(), &url, id)?;
+        let free = run.status == history::Status::Running && lock_free(db.as_mut())?;
+        history::show_interrupted(std::slice::from_mut(&mut run), free);
         return render(&run, args.format, history::render_run);
     }
-    let runs = history::list(db.as_mut(), args.limit)?;
+    let mut runs = history::list(db.as_mut(), args.limit)?;
+    let free = runs.iter().any(|r| r.status == history::Status::Running) && lock_free(db.as_mut())?;
+    history::show_interrupted(&mut runs, free);
     render(&runs, args.format, |r| history::render_list(r))
 }
 

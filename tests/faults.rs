@@ -1,6 +1,6 @@
 //! Faults: a run killed with SIGKILL in the middle of a large import
 //! leaves the database exactly as before, and the next run records the dead
-//! run as failed. On SQLite and on both servers.
+//! run as interrupted. On SQLite and on both servers.
 
 mod support;
 
@@ -98,7 +98,7 @@ fn kill_mid_import(ws: &Workspace, url: &str, writing: &dyn Fn() -> bool) {
     child.wait().unwrap();
 }
 
-/// Kill, check nothing changed, then a second run marks the first failed.
+/// Kill, check nothing changed, then a second run marks the first interrupted.
 fn killed_import_changes_nothing(
     ws: &Workspace,
     url: &str,
@@ -116,7 +116,7 @@ fn killed_import_changes_nothing(
     assert!(out.status.success(), "{}", stderr(&out));
     let runs = history(ws, url);
     assert_eq!(runs.len(), 2, "{runs:?}");
-    assert_eq!(runs[1]["status"], "failed", "{}", runs[1]);
+    assert_eq!(runs[1]["status"], "interrupted", "{}", runs[1]);
     assert!(
         runs[1]["error"].as_str().unwrap().contains("killed"),
         "{}",
@@ -126,7 +126,7 @@ fn killed_import_changes_nothing(
 }
 
 #[test]
-fn sigkill_mid_import_on_sqlite_changes_nothing_and_is_recorded_failed() {
+fn sigkill_mid_import_on_sqlite_changes_nothing_and_is_recorded_interrupted() {
     let ws = Workspace::new();
     big_backup(&ws);
     let dst = ws.open("dst.db");
@@ -157,12 +157,12 @@ fn on_server(db: Option<ServerDb>) {
 }
 
 #[test]
-fn sigkill_mid_import_on_postgres_changes_nothing_and_is_recorded_failed() {
+fn sigkill_mid_import_on_postgres_changes_nothing_and_is_recorded_interrupted() {
     on_server(server::postgres("faults_sigkill"));
 }
 
 #[test]
-fn sigkill_mid_import_on_mysql_changes_nothing_and_is_recorded_failed() {
+fn sigkill_mid_import_on_mysql_changes_nothing_and_is_recorded_interrupted() {
     on_server(server::mysql("faults_sigkill"));
 }
 
@@ -351,7 +351,7 @@ fn connection_cut_mid_import(db: Option<ServerDb>, cut: &dyn Fn(&ServerDb)) {
         .unwrap();
     assert!(again.status.success(), "{}", stderr(&again));
     let runs = history(&ws, &db.url);
-    assert_eq!(runs[1]["status"], "failed", "{}", runs[1]);
+    assert_eq!(runs[1]["status"], "interrupted", "{}", runs[1]);
 }
 
 fn spawn_import_logged(ws: &Workspace, url: &str) -> Child {

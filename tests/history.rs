@@ -156,7 +156,7 @@ fn a_run_left_running_is_marked_failed_by_the_next() {
     let again = import(&ws, &url, &["--conflict", "skip"]);
     assert!(again.status.success(), "{}", stderr(&again));
     let runs = history_json(&ws, &url);
-    assert_eq!(runs[1]["status"], "failed");
+    assert_eq!(runs[1]["status"], "interrupted");
     assert!(
         runs[1]["error"]
             .as_str()

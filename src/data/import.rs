@@ -36,6 +36,9 @@ pub struct ImportOptions {
     /// Empty every table of the backup first, children before parents: the
     /// backup replaces their contents (a rollback's restore).
     pub replace: bool,
+    /// The run of record this import belongs to: its outcome is written to
+    /// the history inside the import's transaction, committing with the data.
+    pub run_id: Option<i64>,
 }
 
 pub fn import(
@@ -288,7 +291,11 @@ pub(super) fn load_parts(
         .and_then(|_| importer.verify(&reports, &before, single && same_engine));
     importer.bar.finish_and_clear();
     let ended = match result {
-        Ok(()) if !opts.dry_run => db.commit(),
+        Ok(()) if !opts.dry_run => record_commit(db, opts, &reports).and_then(|_| {
+            db.commit()?;
+            crate::failpoint::hit("import-committed");
+            Ok(())
+        }),
         Ok(()) => db.rollback(),
         Err(e) => Err(e),
     };
@@ -304,6 +311,20 @@ pub(super) fn load_parts(
         }
         Err(e) => Err(trigger_note(rolled_back(db, e), &triggers)),
     }
+}
+
+/// The run's outcome, written in the import's transaction just before the
+/// commit: the history then says "succeeded" exactly when the data is in.
+fn record_commit(
+    db: &mut dyn Backend,
+    opts: &ImportOptions,
+    reports: &[ImportReport],
+) -> Result<()> {
+    let Some(id) = opts.run_id else {
+        return Ok(());
+    };
+    let tables = serde_json::to_value(reports).unwrap_or_default();
+    crate::history::committed(db, id, opts.schema_version, &tables)
 }
 
 /// The target's triggers that loading rows into `tables` fires (and, when

@@ -4,10 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Engine};
 use crate::error::{Error, Result};
 use crate::format::Compression;
+use crate::history;
 use crate::plan::{self, ExportMode, Format, Plan};
+use crate::value::Value;
 
 use super::report::human_bytes;
 use super::{ExportOptions, export};
@@ -38,8 +40,9 @@ pub fn backup_before(
     };
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.3fZ");
     let run = run_id.map_or_else(|| "unrecorded".to_string(), |id| format!("run{id}"));
+    let database = database_prefix(db)?;
     let name = format!(
-        "{PREFIX}{}-{run}-{stamp}{}",
+        "{database}{}-{run}-{stamp}{}",
         safe(&plan.name),
         compression.json_extension()
     );
@@ -61,8 +64,62 @@ pub fn backup_before(
     // Absolute: `migplan rollback` may run from another folder.
     let output = std::fs::canonicalize(&output).unwrap_or(output);
     eprintln!("backup before change: {}", output.display());
-    prune(dir, settings.keep, settings.retention_days);
+    // The backup the newest successful run would be rolled back with stays,
+    // whatever keep and retention_days say: this run may yet fail.
+    let mut protected = vec![output.clone()];
+    protected.extend(newest_rollback_backup(db));
+    prune(
+        dir,
+        &database,
+        &protected,
+        settings.keep,
+        settings.retention_days,
+    );
     Ok(Some(output))
+}
+
+/// `migplan-auto-NAME-HASH-`: the start of every automatic backup of this
+/// database. HASH is taken from what the database says it is (SQLite: its
+/// file; servers: their address, port and the database's name), so two
+/// spellings of one URL share it and two databases never do.
+fn database_prefix(db: &mut dyn Backend) -> Result<String> {
+    let sql = match db.engine() {
+        Engine::Sqlite => {
+            "SELECT 'sqlite', file, file FROM pragma_database_list WHERE name = 'main'"
+        }
+        Engine::Postgres => {
+            "SELECT 'postgres', COALESCE(host(inet_server_addr()), 'local') || ':' || current_setting('port'), current_database()"
+        }
+        Engine::Mysql => "SELECT 'mysql', CONCAT(@@hostname, ':', @@port), DATABASE()",
+    };
+    let row = db
+        .meta_query(sql, &[])?
+        .into_iter()
+        .next()
+        .unwrap_or_default();
+    let field = |i: usize| match row.get(i) {
+        Some(Value::Text(t)) => t.clone(),
+        Some(Value::Int(n)) => n.to_string(),
+        _ => String::new(),
+    };
+    let identity = format!("{}|{}|{}", field(0), field(1), field(2));
+    let hash = hex::encode(&openssl::sha::sha256(identity.as_bytes())[..4]);
+    let name = Path::new(&field(2))
+        .file_stem()
+        .map(|n| safe(&n.to_string_lossy()))
+        .unwrap_or_default();
+    let name: String = name.chars().take(32).collect();
+    Ok(format!("{PREFIX}{name}-{hash}-"))
+}
+
+/// The backup of the newest successful run not yet rolled back: the one a
+/// rollback would need.
+fn newest_rollback_backup(db: &mut dyn Backend) -> Option<PathBuf> {
+    let runs = history::list(db, 1000).ok()?;
+    runs.into_iter()
+        .find(|r| r.status == history::Status::Succeeded)
+        .and_then(|r| r.backup)
+        .map(PathBuf::from)
 }
 
 /// The folder exists and takes a file, or the run does not start.
@@ -97,15 +154,26 @@ fn ensure_room(db: &mut dyn Backend, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Removes automatic backups beyond the newest `keep` and older than
-/// `retention_days`. Best effort: a file that cannot go stays.
-fn prune(dir: &Path, keep: Option<u32>, retention_days: Option<u32>) {
+/// Removes this database's automatic backups (named `prefix…`) beyond the
+/// newest `keep` and older than `retention_days`, except `protected` ones.
+/// Other databases' backups in the same folder are never touched. Best
+/// effort: a file that cannot go stays.
+fn prune(
+    dir: &Path,
+    prefix: &str,
+    protected: &[PathBuf],
+    keep: Option<u32>,
+    retention_days: Option<u32>,
+) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
+    let same = |a: &Path, b: &Path| {
+        a == b || std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+    };
     let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name().to_string_lossy().starts_with(PREFIX))
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
         .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
         .collect();
     files.sort_by_key(|f| std::cmp::Reverse(f.0));
@@ -113,7 +181,7 @@ fn prune(dir: &Path, keep: Option<u32>, retention_days: Option<u32>) {
     for (i, (modified, path)) in files.iter().enumerate() {
         let too_many = keep.is_some_and(|k| i >= k as usize);
         let too_old = max_age.is_some_and(|age| modified.elapsed().is_ok_and(|e| e > age));
-        if too_many || too_old {
+        if (too_many || too_old) && !protected.iter().any(|p| same(p, path)) {
             let _ = std::fs::remove_file(path);
         }
     }
@@ -137,7 +205,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pruning_keeps_the_newest_and_touches_nothing_else() {
+    fn pruning_keeps_the_newest_and_the_protected_and_touches_no_other_database() {
         let dir = tempfile::tempdir().unwrap();
         for i in 0..4 {
             let p = dir.path().join(format!("{PREFIX}p-run{i}.json"));
@@ -151,7 +219,15 @@ mod tests {
                 .unwrap();
         }
         std::fs::write(dir.path().join("mine.json"), "x").unwrap();
-        prune(dir.path(), Some(2), None);
+        std::fs::write(dir.path().join(format!("{PREFIX}other-db.json")), "x").unwrap();
+        let protected = [dir.path().join(format!("{PREFIX}p-run0.json"))];
+        prune(
+            dir.path(),
+            &format!("{PREFIX}p-"),
+            &protected,
+            Some(2),
+            None,
+        );
         let mut left: Vec<String> = std::fs::read_dir(dir.path())
             .unwrap()
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -160,6 +236,8 @@ mod tests {
         assert_eq!(
             left,
             [
+                format!("{PREFIX}other-db.json"),
+                format!("{PREFIX}p-run0.json"),
                 format!("{PREFIX}p-run2.json"),
                 format!("{PREFIX}p-run3.json"),
                 "mine.json".to_string()

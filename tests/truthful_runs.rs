@@ -1,0 +1,292 @@
+//! The history tells the truth about every run, and a rollback never undoes
+//! what it did not see: a rollback racing a running import is refused once
+//! the import commits; a process killed right after its commit is recorded
+//! as succeeded and can be rolled back; the backup before change is on
+//! record before anything changes; a dead run shows as interrupted at once.
+//! On SQLite and on both servers.
+
+mod support;
+
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use support::server::{self, ServerDb};
+use support::{Workspace, stderr, stdout};
+
+const ROWS: usize = 300_000;
+const TABLES: &str = "CREATE TABLE parents (id INTEGER PRIMARY KEY, name VARCHAR(40) NOT NULL);
+CREATE TABLE items (id INTEGER PRIMARY KEY, parent_id INTEGER NOT NULL REFERENCES parents(id), v VARCHAR(40) NOT NULL)";
+
+/// `big.json` (10 parents, `ROWS` items) and `small.json` (parent 100 only).
+fn backups(ws: &Workspace) {
+    let src = ws.open("src.db");
+    src.execute_batch(TABLES).unwrap();
+    let tx = src.unchecked_transaction().unwrap();
+    for p in 0..10 {
+        tx.execute("INSERT INTO parents VALUES (?1, ?2)", (p, format!("p{p}")))
+            .unwrap();
+    }
+    {
+        let mut stmt = tx.prepare("INSERT INTO items VALUES (?1, ?2, ?3)").unwrap();
+        for i in 0..ROWS as i64 {
+            stmt.execute((i, i % 10, format!("item number {i}")))
+                .unwrap();
+        }
+    }
+    tx.commit().unwrap();
+    ws.export("src.db", "big.json");
+    let small = ws.open("small.db");
+    small.execute_batch(TABLES).unwrap();
+    small
+        .execute("INSERT INTO parents VALUES (100, 'small')", [])
+        .unwrap();
+    ws.export("small.db", "small.json");
+}
+
+fn migplan(ws: &Workspace, args: &[&str]) -> Output {
+    ws.migplan().args(args).output().unwrap()
+}
+
+fn history(ws: &Workspace, url: &str) -> Vec<Json> {
+    let out = migplan(ws, &["history", "--db", url, "--format", "json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_str::<Json>(&stdout(&out))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn spawn(ws: &Workspace, args: &[&str]) -> Child {
+    Command::new(assert_cmd::cargo::cargo_bin("migplan"))
+        .current_dir(ws.dir.path())
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// A target holding the tables and parent 0, with run 1 (small.json)
+/// recorded: a run that can be rolled back.
+struct Target<'a> {
+    url: String,
+    rows: Box<dyn Fn() -> (i64, i64) + 'a>,
+}
+
+fn sqlite_target(ws: &Workspace) -> Target<'_> {
+    let db = ws.open("dst.db");
+    db.execute_batch(TABLES).unwrap();
+    db.execute("INSERT INTO parents VALUES (0, 'kept')", [])
+        .unwrap();
+    Target {
+        url: ws.url("dst.db"),
+        rows: Box::new(move || {
+            let c = ws.open("dst.db");
+            (support::count(&c, "parents"), support::count(&c, "items"))
+        }),
+    }
+}
+
+fn server_target(db: &ServerDb) -> Target<'_> {
+    for sql in TABLES.split(';') {
+        db.execute(sql);
+    }
+    db.execute("INSERT INTO parents VALUES (0, 'kept')");
+    Target {
+        url: db.url.clone(),
+        rows: Box::new(move || (db.count("parents"), db.count("items"))),
+    }
+}
+
+/// Run 1: small.json imported, so run 1 has a backup and can be rolled back.
+fn first_run(ws: &Workspace, t: &Target<'_>) {
+    let out = migplan(ws, &["import", "--db", &t.url, "small.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!((t.rows)(), (2, 0));
+}
+
+fn rollback_waits_for_the_import_and_refuses_to_undo_it(ws: &Workspace, t: Target<'_>) {
+    first_run(ws, &t);
+    let mut import = spawn(
+        ws,
+        &["import", "--db", &t.url, "big.json", "--conflict", "skip"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while history(ws, &t.url).first().map(|r| r["status"].clone()) != Some("running".into()) {
+        assert!(
+            import.try_wait().unwrap().is_none(),
+            "the import ended too soon"
+        );
+        assert!(Instant::now() < deadline, "the import never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Started while run 2 works: nothing succeeded after run 1 yet.
+    let rollback = migplan(
+        ws,
+        &[
+            "rollback",
+            "1",
+            "--db",
+            &t.url,
+            "--yes",
+            "--lock-timeout",
+            "120",
+        ],
+    );
+    let imported = import.wait_with_output().unwrap();
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert_eq!(rollback.status.code(), Some(1), "{}", stderr(&rollback));
+    assert!(
+        stderr(&rollback).contains("later runs changed the database after run 1: 2 (import)"),
+        "{}",
+        stderr(&rollback)
+    );
+    assert_eq!((t.rows)(), (11, ROWS as i64), "the import's rows survive");
+}
+
+#[test]
+fn rollback_started_during_an_import_waits_and_refuses_on_sqlite() {
+    let ws = Workspace::new();
+    backups(&ws);
+    let t = sqlite_target(&ws);
+    rollback_waits_for_the_import_and_refuses_to_undo_it(&ws, t);
+}
+
+#[test]
+fn rollback_started_during_an_import_waits_and_refuses_on_postgres() {
+    let Some(db) = server::postgres("race_rollback") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    rollback_waits_for_the_import_and_refuses_to_undo_it(&ws, server_target(&db));
+}
+
+#[test]
+fn rollback_started_during_an_import_waits_and_refuses_on_mysql() {
+    let Some(db) = server::mysql("race_rollback") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    rollback_waits_for_the_import_and_refuses_to_undo_it(&ws, server_target(&db));
+}
+
+/// The process dies between its commit and its last history write: the
+/// history says succeeded (written in the import's own transaction), and
+/// rollback of it puts the database back.
+fn killed_after_commit_is_succeeded_and_rolls_back(ws: &Workspace, t: Target<'_>) {
+    let out = ws
+        .migplan()
+        .env("MIGPLAN_FAILPOINT", "import-committed")
+        .args(["import", "--db", &t.url, "small.json"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the failpoint must stop it");
+    assert!(
+        stderr(&out).contains("failpoint `import-committed`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!((t.rows)(), (2, 0), "the data committed");
+    let runs = history(ws, &t.url);
+    assert_eq!(runs[0]["status"], "succeeded", "{}", runs[0]);
+    assert!(runs[0]["backup"].is_string(), "{}", runs[0]);
+    let out = migplan(ws, &["rollback", "1", "--db", &t.url, "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!((t.rows)(), (1, 0));
+}
+
+#[test]
+fn killed_after_commit_is_recorded_succeeded_and_rolls_back_on_sqlite() {
+    let ws = Workspace::new();
+    backups(&ws);
+    let t = sqlite_target(&ws);
+    killed_after_commit_is_succeeded_and_rolls_back(&ws, t);
+}
+
+#[test]
+fn killed_after_commit_is_recorded_succeeded_and_rolls_back_on_postgres() {
+    let Some(db) = server::postgres("killed_commit") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    killed_after_commit_is_succeeded_and_rolls_back(&ws, server_target(&db));
+}
+
+#[test]
+fn killed_after_commit_is_recorded_succeeded_and_rolls_back_on_mysql() {
+    let Some(db) = server::mysql("killed_commit") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    killed_after_commit_is_succeeded_and_rolls_back(&ws, server_target(&db));
+}
+
+/// Killed right after the backup before change: the history already names
+/// the backup, `history` and `status` show the run interrupted at once
+/// (no later run needed), and it can be rolled back.
+fn killed_after_backup_is_interrupted_with_its_backup(ws: &Workspace, t: Target<'_>) {
+    let out = ws
+        .migplan()
+        .env("MIGPLAN_FAILPOINT", "backup-recorded")
+        .args(["import", "--db", &t.url, "small.json"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("failpoint `backup-recorded`"),
+        "{}",
+        stderr(&out)
+    );
+    let runs = history(ws, &t.url);
+    assert_eq!(runs[0]["status"], "interrupted", "{}", runs[0]);
+    let backup = runs[0]["backup"].as_str().expect("the backup is on record");
+    assert!(std::path::Path::new(backup).exists());
+    let out = migplan(ws, &["history", "--db", &t.url, "1"]);
+    assert!(
+        stdout(&out).contains("status       interrupted"),
+        "{}",
+        stdout(&out)
+    );
+    let out = migplan(ws, &["status", "--db", &t.url, "--format", "json"]);
+    let status: Json = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(status["last_runs"][0]["status"], "interrupted", "{status}");
+    assert!(status["lock_holder"].is_null());
+    let out = migplan(ws, &["rollback", "1", "--db", &t.url, "--yes"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!((t.rows)(), (1, 0));
+    // The rollback, a run of its own, records the dead run for good.
+    assert_eq!(history(ws, &t.url)[1]["status"], "rolled_back");
+}
+
+#[test]
+fn killed_after_the_backup_is_shown_interrupted_and_rolls_back_on_sqlite() {
+    let ws = Workspace::new();
+    backups(&ws);
+    let t = sqlite_target(&ws);
+    killed_after_backup_is_interrupted_with_its_backup(&ws, t);
+}
+
+#[test]
+fn killed_after_the_backup_is_shown_interrupted_and_rolls_back_on_postgres() {
+    let Some(db) = server::postgres("killed_backup") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    killed_after_backup_is_interrupted_with_its_backup(&ws, server_target(&db));
+}
+
+#[test]
+fn killed_after_the_backup_is_shown_interrupted_and_rolls_back_on_mysql() {
+    let Some(db) = server::mysql("killed_backup") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    killed_after_backup_is_interrupted_with_its_backup(&ws, server_target(&db));
+}
