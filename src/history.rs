@@ -155,19 +155,46 @@ pub fn lock(db: &mut dyn Backend, timeout: Duration) -> Result<()> {
 }
 
 fn busy(db: &mut dyn Backend, waited: Duration) -> Error {
-    let holder = running(db).ok().flatten().map_or_else(
-        || "another migplan run holds it (it has not recorded itself yet)".to_string(),
-        |r| {
-            format!(
-                "run {} ({}, plan `{}`) by {} holds it, started {}",
-                r.id, r.kind, r.plan, r.operator, r.started_at
-            )
-        },
-    );
     Error::Mismatch(format!(
-        "the database is busy: {holder}; waited {} s\n  = help: only one run at a time may change a database; wait for it to end, or wait longer with --lock-timeout SECONDS",
+        "the database is busy: {} holds it; waited {} s\n  = help: only one run at a time may change a database; wait for it to end, or wait longer with --lock-timeout SECONDS",
+        holder(db),
         waited.as_secs()
     ))
+}
+
+/// Who holds the run lock, for people: what the holder wrote beside the
+/// database, else its `running` row, else that it has not recorded itself.
+pub fn holder(db: &mut dyn Backend) -> String {
+    if let Some(d) = db.lock_description() {
+        return d;
+    }
+    running(db).ok().flatten().map_or_else(
+        || "another migplan run (not recorded yet)".to_string(),
+        |r| describe(r.id, &r.kind, &r.plan, &r.operator, &r.started_at),
+    )
+}
+
+fn describe(id: i64, kind: &str, plan: &str, operator: &str, started: &str) -> String {
+    format!("run {id} ({kind}, plan `{plan}`) by {operator}, started {started}")
+}
+
+/// An error from a database that another run keeps readers out of (SQLite
+/// during a large write) becomes one naming that run; others stay as they are.
+pub fn explain_busy(db: &mut dyn Backend, e: Error) -> Error {
+    if !matches!(e, Error::Database { .. }) {
+        return e;
+    }
+    match db.try_lock() {
+        Ok(true) => {
+            let _ = db.unlock();
+            e
+        }
+        Ok(false) => Error::Mismatch(format!(
+            "the database is busy: {} holds it, and the database lets no one read while that run writes ({e})\n  = help: wait for it to end; `migplan status` shows who holds it",
+            holder(db)
+        )),
+        Err(_) => e,
+    }
 }
 
 /// Records the start of a run (the lock is held); returns its id. Runs
@@ -192,6 +219,7 @@ pub fn start(db: &mut dyn Backend, s: &Start) -> Result<i64> {
         _ => 1,
     };
     let notes = serde_json::to_string(&s.notes).expect("strings serialise");
+    let started = now();
     db.meta_exec(
         &format!(
             "INSERT INTO {TABLE} (id, plan, plan_sha256, kind, operator, message, notes, started_at, status, schema_before) \
@@ -205,11 +233,13 @@ pub fn start(db: &mut dyn Backend, s: &Start) -> Result<i64> {
             text(&s.operator),
             opt_text(s.message.as_deref()),
             text(&notes),
-            text(&now()),
+            text(&started),
             text(Status::Running.as_str()),
             s.schema_before.map_or(Value::Null, Value::Int),
         ],
     )?;
+    let who = describe(id, &s.kind, &s.plan, &s.operator, &started);
+    db.describe_lock(&format!("{who}, pid {}", std::process::id()))?;
     Ok(id)
 }
 

@@ -46,9 +46,11 @@ pub fn run(args: &RunArgs) -> Result<String> {
     let confirmed = Confirmed {
         yes: args.yes,
         dry_run,
+        wait: Duration::from_secs(args.record.lock_timeout),
     };
     let mut db = confirmed.open(&plan, &url, import)?;
-    let status = status_of(&plan, db.as_mut())?;
+    let status =
+        status_of(&plan, db.as_mut()).map_err(|e| history::explain_busy(db.as_mut(), e))?;
     let before = status.version();
     // Dry runs roll back and exports change nothing, unless schema scripts
     // are pending: neither is then a run of record, nor needs the database
@@ -254,6 +256,9 @@ struct Confirmed {
     yes: bool,
     /// A dry run changes nothing, so it asks nothing.
     dry_run: bool,
+    /// `--lock-timeout`: also how long a SQLite read waits for another
+    /// run's write to end.
+    wait: Duration,
 }
 
 impl Confirmed {
@@ -262,14 +267,14 @@ impl Confirmed {
     /// that applies no script asks nothing.
     fn open(&self, plan: &Plan, url: &DbUrl, data: Option<String>) -> Result<Box<dyn Backend>> {
         if self.dry_run || !plan.needs_confirmation() {
-            return open(plan, url);
+            return open(plan, url, self.wait);
         }
         if creates_database(plan, url) {
             let steps = ["create the database and apply its schema scripts".to_string()];
             self.ask(plan, url, steps.into_iter().chain(data))?;
-            return open(plan, url);
+            return open(plan, url, self.wait);
         }
-        let mut db = open(plan, url)?;
+        let mut db = open(plan, url, self.wait)?;
         let pending = match plan.schema.apply {
             true => status_of(plan, db.as_mut())?.pending.len(),
             false => 0,
@@ -429,9 +434,12 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
     let confirmed = Confirmed {
         yes: args.yes,
         dry_run,
+        wait: Duration::from_secs(args.record.lock_timeout),
     };
     let mut target = confirmed.open(plan, &target_url, Some(data))?;
-    let before = status_of(plan, target.as_mut())?.version();
+    let before = status_of(plan, target.as_mut())
+        .map_err(|e| history::explain_busy(target.as_mut(), e))?
+        .version();
     let mut work = |target: &mut dyn Backend, end: &mut history::End| {
         if !dry_run {
             backup_before(plan, target, before, end)?;
@@ -486,9 +494,24 @@ fn database_url(plan: &Plan, flag: Option<&str>) -> Result<DbUrl> {
 
 /// Opens the database; a SQLite file is created only when the plan's schema
 /// scripts will give it tables.
-fn open(plan: &Plan, url: &DbUrl) -> Result<Box<dyn Backend>> {
+fn open(plan: &Plan, url: &DbUrl, wait: Duration) -> Result<Box<dyn Backend>> {
     let create = plan.schema.migrations.is_some() && plan.schema.apply;
-    backend::open(url, &OpenOptions { create })
+    backend::open(
+        url,
+        &OpenOptions {
+            create,
+            busy_wait: Some(wait),
+        },
+    )
+}
+
+/// Options for a run of record's database: reads wait for another run's
+/// write (SQLite) as long as the run waits for the lock.
+fn waiting(rec: &RecordArgs) -> OpenOptions {
+    OpenOptions {
+        busy_wait: Some(Duration::from_secs(rec.lock_timeout)),
+        ..OpenOptions::default()
+    }
 }
 
 /// The plan's scripts for this database's engine (`{engine}` filled in).
@@ -753,8 +776,11 @@ pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
 pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
     let plan = adhoc_plan(PlanKind::Import, "sqlite://:memory:")?;
     let url = DbUrl::parse(&args.db, Path::new("."))?;
-    let mut db = backend::open(&url, &OpenOptions::default())?;
-    let version = Scripts::none().status(db.as_mut(), None)?.version();
+    let mut db = backend::open(&url, &waiting(&args.record))?;
+    let version = Scripts::none()
+        .status(db.as_mut(), None)
+        .map_err(|e| history::explain_busy(db.as_mut(), e))?
+        .version();
     let work = |db: &mut dyn Backend, end: &mut history::End| {
         if !args.dry_run {
             backup_before(&plan, db, version, end)?;
@@ -787,10 +813,20 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
 struct StatusView {
     database: String,
     engine: &'static str,
-    schema_version: Option<i64>,
-    pending: Vec<String>,
     /// Who holds the run lock, or `None` when it is free.
     lock_holder: Option<String>,
+    /// What the database holds; `None` while a run keeps readers out.
+    #[serde(flatten)]
+    contents: Option<StatusContents>,
+    /// Why `contents` could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unreadable: Option<String>,
+}
+
+#[derive(Serialize)]
+struct StatusContents {
+    schema_version: Option<i64>,
+    pending: Vec<String>,
     last_runs: Vec<history::Run>,
     tables: Vec<TableRows>,
     size_bytes: u64,
@@ -799,81 +835,110 @@ struct StatusView {
 #[derive(Serialize)]
 struct TableRows {
     table: String,
-    rows: u64,
+    /// `None` while a running import holds the table.
+    rows: Option<u64>,
 }
 
-/// `migplan status [PLAN] [--db URL]`.
+/// `migplan status [PLAN] [--db URL]`: the lock first, read beside the
+/// database, so that who works on it shows even when the database itself
+/// cannot be read (SQLite during a large write).
 pub fn status(args: &StatusArgs) -> Result<String> {
     let plan = match &args.plan {
         Some(p) => Some(plan::load(p)?),
         None => None,
     };
     let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
-    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let opts = OpenOptions {
+        busy_wait: Some(Duration::from_secs(1)),
+        ..OpenOptions::default()
+    };
+    let mut db = backend::open(&url, &opts)?;
     let db = db.as_mut();
-    let schema = match &plan {
+    let free = lock_free(db)?;
+    let lock_holder = (!free).then(|| history::holder(db));
+    let (contents, unreadable) = match status_contents(plan.as_ref(), db, free) {
+        Ok(c) => (Some(c), None),
+        Err(e @ Error::Database { .. }) if !free => (
+            None,
+            Some(format!(
+                "the database lets no one read while the run holding the lock writes ({e}); try again when it ends"
+            )),
+        ),
+        Err(e) => return Err(e),
+    };
+    let view = StatusView {
+        database: url.redacted(),
+        engine: db.engine().name(),
+        lock_holder,
+        contents,
+        unreadable,
+    };
+    render(&view, args.format, render_status_view)
+}
+
+fn status_contents(
+    plan: Option<&Plan>,
+    db: &mut dyn Backend,
+    free: bool,
+) -> Result<StatusContents> {
+    let schema = match plan {
         Some(p) => status_of(p, db)?,
         None => Scripts::none().status(db, None)?,
-    };
-    let free = lock_free(db)?;
-    let lock_holder = if free {
-        None
-    } else {
-        Some(history::running(db)?.map_or_else(
-            || "another migplan run (not recorded yet)".to_string(),
-            |r| {
-                format!(
-                    "run {} ({}, plan `{}`) by {} since {}",
-                    r.id, r.kind, r.plan, r.operator, r.started_at
-                )
-            },
-        ))
     };
     let mut last_runs = history::list(db, 5)?;
     history::show_interrupted(&mut last_runs, free);
     let mut tables = Vec::new();
     for t in db.catalog()?.tables {
-        let rows = db.count_rows(&t.name)?;
+        let rows = db.count_rows_unless_locked(&t.name)?;
         tables.push(TableRows {
             table: t.name,
             rows,
         });
     }
-    let view = StatusView {
-        database: url.redacted(),
-        engine: db.engine().name(),
+    Ok(StatusContents {
         schema_version: schema.version(),
         pending: schema.pending.iter().map(|p| p.label()).collect(),
-        lock_holder,
         last_runs,
         tables,
         size_bytes: db.size_bytes()?,
-    };
-    render(&view, args.format, render_status_view)
+    })
 }
 
 fn render_status_view(v: &StatusView) -> String {
-    let version = v
-        .schema_version
-        .map_or_else(|| "none applied".to_string(), |n| n.to_string());
-    let pending = if v.pending.is_empty() {
-        "none".to_string()
-    } else {
-        v.pending.join(", ")
-    };
     let mut out = format!(
-        "database   {} ({})\nschema     version {version}; pending: {pending}\nlock       {}\nsize       {}\n\n",
+        "database   {} ({})\nlock       {}\n",
         v.database,
         v.engine,
         v.lock_holder.as_deref().unwrap_or("free"),
-        data::report::human_bytes(v.size_bytes)
     );
+    let Some(c) = &v.contents else {
+        out.push_str(&format!(
+            "contents   unreadable: {}\n",
+            v.unreadable.as_deref().unwrap_or("")
+        ));
+        return out;
+    };
+    let version = c
+        .schema_version
+        .map_or_else(|| "none applied".to_string(), |n| n.to_string());
+    let pending = if c.pending.is_empty() {
+        "none".to_string()
+    } else {
+        c.pending.join(", ")
+    };
+    out.push_str(&format!(
+        "schema     version {version}; pending: {pending}\nsize       {}\n\n",
+        data::report::human_bytes(c.size_bytes)
+    ));
     out.push_str(&format!("{:<32} {:>12}\n", "table", "rows"));
-    for t in &v.tables {
-        out.push_str(&format!("{:<32} {:>12}\n", t.table, t.rows));
+    for t in &c.tables {
+        let rows = t
+            .rows
+            .map_or_else(|| "(being written)".to_string(), |n| n.to_string());
+        out.push_str(&format!("{:<32} {:>12}\n", t.table, rows));
     }
     out.push_str("\nlast runs\n");
-    out.push_str(&history::render_list(&v.last_runs));
+    out.push_str(&history::render_list(&c.last_runs));
     out
 }
 
@@ -894,8 +959,9 @@ pub fn rollback(args: &RollbackArgs) -> Result<String> {
     let id =
         id.ok_or_else(|| Error::Usage("which run? pass its id (see `migplan history`)".into()))?;
     let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
-    let mut db = backend::open(&url, &OpenOptions::default())?;
-    let mut run = recorded_run(db.as_mut(), &url, id)?;
+    let mut db = backend::open(&url, &waiting(&args.record))?;
+    let mut run =
+        recorded_run(db.as_mut(), &url, id).map_err(|e| history::explain_busy(db.as_mut(), e))?;
     let gone = run.status == history::Status::Running && lock_free(db.as_mut())?;
     history::show_interrupted(std::slice::from_mut(&mut run), gone);
     // Refused early, before asking; checked again under the lock.
@@ -1091,7 +1157,13 @@ pub fn schema_up(up: &SchemaUpArgs) -> Result<String> {
         let action = "create the database and apply its schema scripts";
         confirm(&plan, &url, action, up.yes)?;
     }
-    let mut db = backend::open(&url, &OpenOptions { create: true })?;
+    let mut db = backend::open(
+        &url,
+        &OpenOptions {
+            create: true,
+            ..OpenOptions::default()
+        },
+    )?;
     let scripts = scripts(&plan, db.as_ref())?;
     let before = scripts.status(db.as_mut(), plan.schema.target)?;
     let pending = before.pending.len();

@@ -97,10 +97,19 @@ fn keep_never_prunes_the_backup_the_newest_successful_run_needs() {
 /// Counts per tiku table of a SQLite database.
 fn counts(ws: &Workspace, db: &str) -> Vec<(String, i64)> {
     let c = ws.open(db);
-    ["users", "categories", "question_books", "questions", "practices", "practice_details", "mistakes", "weaknesses"]
-        .iter()
-        .map(|t| (t.to_string(), support::count(&c, t)))
-        .collect()
+    [
+        "users",
+        "categories",
+        "question_books",
+        "questions",
+        "practices",
+        "practice_details",
+        "mistakes",
+        "weaknesses",
+    ]
+    .iter()
+    .map(|t| (t.to_string(), support::count(&c, t)))
+    .collect()
 }
 
 #[test]
@@ -118,11 +127,20 @@ fn a_restore_into_an_empty_database_holds_only_the_backup() {
     let out = ws
         .migplan()
         .env("MIGPLAN_DEMO_DB", ws.path("demo.db"))
-        .args(["run", plans.join("full-backup.toml").to_str().unwrap(), "-o", "full.json"])
+        .args([
+            "run",
+            plans.join("full-backup.toml").to_str().unwrap(),
+            "-o",
+            "full.json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("seeded the empty database"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("seeded the empty database"),
+        "{}",
+        stderr(&out)
+    );
     ws.open("demo.db")
         .execute_batch(
             "DELETE FROM practice_details; DELETE FROM mistakes; DELETE FROM weaknesses; DELETE FROM practices;
@@ -134,7 +152,13 @@ fn a_restore_into_an_empty_database_holds_only_the_backup() {
     let out = ws
         .migplan()
         .env("MIGPLAN_DEMO_DB", ws.path("new.db"))
-        .args(["run", plans.join("restore.toml").to_str().unwrap(), "--file", "mine.json", "--yes"])
+        .args([
+            "run",
+            plans.join("restore.toml").to_str().unwrap(),
+            "--file",
+            "mine.json",
+            "--yes",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
@@ -149,7 +173,13 @@ fn no_seed_keeps_an_empty_database_empty() {
     let out = ws
         .migplan()
         .env("MIGPLAN_DEMO_DB", ws.path("demo.db"))
-        .args(["run", plan.to_str().unwrap(), "--no-seed", "-o", "empty.json"])
+        .args([
+            "run",
+            plan.to_str().unwrap(),
+            "--no-seed",
+            "-o",
+            "empty.json",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));

@@ -290,3 +290,96 @@ fn killed_after_the_backup_is_shown_interrupted_and_rolls_back_on_mysql() {
     backups(&ws);
     killed_after_backup_is_interrupted_with_its_backup(&ws, server_target(&db));
 }
+
+fn status(ws: &Workspace, url: &str) -> (Output, Json) {
+    let out = migplan(ws, &["status", "--db", url, "--format", "json"]);
+    let json = serde_json::from_str(&stdout(&out)).unwrap_or(Json::Null);
+    (out, json)
+}
+
+/// While a large import works, `status` answers (exit 0) naming the run
+/// that holds the lock, and a second run is refused naming it too — on
+/// SQLite even while the import keeps every reader out of the file.
+fn holder_readable_while_a_run_works(ws: &Workspace, t: Target<'_>) {
+    let mut import = spawn(
+        ws,
+        &["import", "--db", &t.url, "big.json", "--conflict", "skip"],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, json) = status(ws, &t.url);
+        if json["lock_holder"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("run 1 (import"))
+        {
+            break;
+        }
+        assert!(
+            import.try_wait().unwrap().is_none(),
+            "the import ended too soon"
+        );
+        assert!(Instant::now() < deadline, "the import never took the lock");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Well into the load now.
+    std::thread::sleep(Duration::from_millis(1500));
+    let (out, json) = status(ws, &t.url);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let holder = json["lock_holder"].as_str().unwrap_or_default();
+    assert!(
+        holder.starts_with("run 1 (import, plan `(import command)`)"),
+        "{json}"
+    );
+    let second = migplan(
+        ws,
+        &[
+            "import",
+            "--db",
+            &t.url,
+            "small.json",
+            "--lock-timeout",
+            "1",
+        ],
+    );
+    assert!(
+        import.try_wait().unwrap().is_none(),
+        "the import ended too soon: make it bigger"
+    );
+    assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("the database is busy: run 1 (import"),
+        "{}",
+        stderr(&second)
+    );
+    let imported = import.wait_with_output().unwrap();
+    assert!(imported.status.success(), "{}", stderr(&imported));
+    assert_eq!((t.rows)(), (10, ROWS as i64), "{:#?}", history(ws, &t.url));
+}
+
+#[test]
+fn status_names_the_running_import_and_a_second_run_is_told_on_sqlite() {
+    let ws = Workspace::new();
+    backups(&ws);
+    let t = sqlite_target(&ws);
+    holder_readable_while_a_run_works(&ws, t);
+}
+
+#[test]
+fn status_names_the_running_import_and_a_second_run_is_told_on_postgres() {
+    let Some(db) = server::postgres("holder_readable") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    holder_readable_while_a_run_works(&ws, server_target(&db));
+}
+
+#[test]
+fn status_names_the_running_import_and_a_second_run_is_told_on_mysql() {
+    let Some(db) = server::mysql("holder_readable") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    holder_readable_while_a_run_works(&ws, server_target(&db));
+}

@@ -107,6 +107,12 @@ pub trait Backend {
 
     fn count_rows(&mut self, table: &str) -> Result<u64>;
 
+    /// Counts a table's rows unless another transaction holds a lock that
+    /// would make the count wait (a running import's): then `None`, at once.
+    fn count_rows_unless_locked(&mut self, table: &str) -> Result<Option<u64>> {
+        self.count_rows(table).map(Some)
+    }
+
     /// Rows an export of `table` expects to write, for the backup's meta and
     /// the progress bar; the backup's summary records the true count. Exact
     /// unless counting costs a scan the export would then repeat.
@@ -131,6 +137,19 @@ pub trait Backend {
     fn try_lock(&mut self) -> Result<bool>;
 
     fn unlock(&mut self) -> Result<()>;
+
+    /// While holding the run lock: says who holds it, where other processes
+    /// can read it even while this run keeps them out of the database
+    /// (SQLite: the lock file). Servers need nothing: their history table
+    /// stays readable during an import.
+    fn describe_lock(&mut self, _holder: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// What the run lock's holder wrote with `describe_lock`, if anything.
+    fn lock_description(&mut self) -> Option<String> {
+        None
+    }
 
     /// Bytes the database takes on disk (tables and indexes), for `status`.
     fn size_bytes(&mut self) -> Result<u64>;
@@ -207,6 +226,8 @@ fn quote_list(quote: fn(&str) -> String, idents: &[String]) -> String {
 pub struct OpenOptions {
     /// Create the database (SQLite file) when it does not exist.
     pub create: bool,
+    /// How long a SQLite read waits for a writer to let go (default 10 s).
+    pub busy_wait: Option<std::time::Duration>,
 }
 
 /// Opens the database a URL names.

@@ -1324,6 +1324,25 @@ impl Backend for Postgres {
             .map(|n| n as u64)
     }
 
+    // An import holds its tables' locks until it commits (it drops and
+    // re-adds keys and indexes): a count gives up instead of waiting.
+    fn count_rows_unless_locked(&mut self, table: &str) -> Result<Option<u64>> {
+        let sql = format!(
+            "BEGIN; SET LOCAL lock_timeout = '200ms'; SELECT count(*) FROM {}",
+            self.qt(table)
+        );
+        let result = self.client.simple_query(&sql);
+        let _ = self.client.batch_execute("ROLLBACK");
+        match result {
+            Ok(messages) => Ok(messages.iter().find_map(|m| match m {
+                postgres::SimpleQueryMessage::Row(r) => r.get(0)?.parse().ok(),
+                _ => None,
+            })),
+            Err(e) if e.code() == Some(&postgres::error::SqlState::LOCK_NOT_AVAILABLE) => Ok(None),
+            Err(e) => Err(self.err(format!("counting rows of `{table}`"), e)),
+        }
+    }
+
     fn has_table(&mut self, table: &str) -> Result<bool> {
         self.scalar_bool(
             "reading the database's tables",

@@ -49,7 +49,10 @@ impl Sqlite {
         }
         .map_err(|e| Error::db(format!("cannot open {url}"), e))?;
         // Foreign keys are off by default in SQLite; imports must enforce them.
-        conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")
+        conn.execute_batch("PRAGMA foreign_keys = ON;")
+            .and_then(|_| {
+                conn.busy_timeout(opts.busy_wait.unwrap_or(std::time::Duration::from_secs(10)))
+            })
             .map_err(|e| Error::db(format!("cannot configure {url}"), e))?;
         Ok(Sqlite {
             conn,
@@ -365,8 +368,34 @@ impl Backend for Sqlite {
     }
 
     fn unlock(&mut self) -> Result<()> {
+        if let Some(file) = &self.lock {
+            // The description goes with the lock; a dead holder's stays,
+            // but is read only while someone holds the lock again.
+            let _ = file.set_len(0);
+        }
         self.lock = None;
         Ok(())
+    }
+
+    // In the lock file, not the database: a large write shuts every reader
+    // out of a SQLite file until it commits, and the holder must stay
+    // readable meanwhile.
+    fn describe_lock(&mut self, holder: &str) -> Result<()> {
+        use std::io::{Seek, Write};
+        let (Some(file), Some(path)) = (&mut self.lock, &self.lock_path) else {
+            return Ok(());
+        };
+        file.set_len(0)
+            .and_then(|_| file.rewind())
+            .and_then(|_| file.write_all(holder.as_bytes()))
+            .and_then(|_| file.flush())
+            .map_err(|e| Error::io(path, e))
+    }
+
+    fn lock_description(&mut self) -> Option<String> {
+        let text = std::fs::read_to_string(self.lock_path.as_ref()?).ok()?;
+        let text = text.trim();
+        (!text.is_empty()).then(|| text.to_string())
     }
 
     fn triggers(&mut self) -> Result<Vec<Trigger>> {
