@@ -63,11 +63,12 @@ pub enum Error {
     },
 
     /// Rows that already exist under conflict policy `error`.
-    #[error("{}", conflict_message(.table, .keys, *.total))]
+    #[error("{}", conflict_message(.tables, .keys))]
     Conflict {
-        table: String,
+        /// Rows that already exist, per table.
+        tables: Vec<(String, u64)>,
+        /// The first keys, each as "`table` col=value, …".
         keys: Vec<String>,
-        total: u64,
     },
 
     /// A value that does not fit its target column (too long, out of range,
@@ -136,11 +137,22 @@ fn help_note(help: &Option<String>) -> String {
 /// How many conflicting keys a message lists before it only counts the rest.
 pub const CONFLICTS_LISTED: usize = 20;
 
-fn conflict_message(table: &str, keys: &[String], total: u64) -> String {
-    let mut msg = format!(
-        "{total} row(s) of `{table}` already exist and the conflict policy is `error`: {}",
+fn conflict_message(tables: &[(String, u64)], keys: &[String]) -> String {
+    let total: u64 = tables.iter().map(|(_, n)| n).sum();
+    let mut msg = match tables {
+        [(table, n)] => format!("{n} row(s) of `{table}` already exist"),
+        _ => {
+            let each: Vec<String> = tables
+                .iter()
+                .map(|(t, n)| format!("{n} of `{t}`"))
+                .collect();
+            format!("{total} rows already exist ({})", each.join(", "))
+        }
+    };
+    msg.push_str(&format!(
+        " and the conflict policy is `error`: {}",
         keys.join(", ")
-    );
+    ));
     if total > keys.len() as u64 {
         msg.push_str(&format!(" … and {} more", total - keys.len() as u64));
     }

@@ -171,10 +171,23 @@ fn conflict_skip_keeps_existing_rows() {
         .iter()
         .find(|t| t["table"] == "tree")
         .unwrap();
+    // The four rows still there are the rows of the backup: identical,
+    // not skipped; the one changed parent would have changed: skipped.
     assert_eq!(
-        (tree["inserted"].as_u64(), tree["skipped"].as_u64()),
-        (Some(1), Some(4))
+        (
+            tree["inserted"].as_u64(),
+            tree["identical"].as_u64(),
+            tree["skipped"].as_u64()
+        ),
+        (Some(1), Some(4), Some(0))
     );
+    let parents = report["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "parents")
+        .unwrap();
+    assert_eq!(parents["skipped"], 1, "{report}");
 }
 
 #[test]

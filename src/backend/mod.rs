@@ -69,9 +69,12 @@ pub struct WriteRequest<'a> {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TableOutcome {
     pub inserted: u64,
-    /// Rows whose key existed and were kept (policy `skip`).
+    /// Rows whose key existed with exactly the values written: left alone
+    /// (policies `skip` and `overwrite`).
+    pub identical: u64,
+    /// Rows whose key existed with other values, kept (policy `skip`).
     pub skipped: u64,
-    /// Rows whose key existed and were replaced (policy `overwrite`).
+    /// Rows whose key existed with other values, replaced (policy `overwrite`).
     pub overwritten: u64,
     /// Rows whose key existed under policy `error`; the import fails.
     pub conflicts: u64,

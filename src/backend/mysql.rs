@@ -460,13 +460,19 @@ impl Mysql {
             }
             Conflict::Error => insert,
             Conflict::Skip => {
-                outcome.skipped = conflicts;
+                let changed = self.changed(w, staging)?;
+                outcome.skipped = changed;
+                outcome.identical = conflicts - changed;
                 // A no-op update, unlike INSERT IGNORE, hides no other error.
                 let k = format!("{target}.{}", quote(&w.key[0]));
                 format!("{insert} ON DUPLICATE KEY UPDATE {k} = {k}")
             }
             Conflict::Overwrite => {
-                outcome.overwritten = conflicts;
+                // MySQL itself leaves a row alone when an update changes
+                // nothing; the counts tell those rows apart too.
+                let changed = self.changed(w, staging)?;
+                outcome.overwritten = changed;
+                outcome.identical = conflicts - changed;
                 let non_key: Vec<&String> = w.names.iter().filter(|c| !w.key.contains(c)).collect();
                 let set: Vec<String> = if non_key.is_empty() {
                     let k = format!("{target}.{}", quote(&w.key[0]));
@@ -482,6 +488,27 @@ impl Mysql {
         };
         self.exec("merging staged rows into", &sql)?;
         Ok(outcome)
+    }
+
+    /// Staged rows whose key exists with other values. Compared as bytes:
+    /// a case-insensitive collation must not call `a` and `A` the same.
+    fn changed(&mut self, w: &Writer, staging: &str) -> Result<u64> {
+        let same: Vec<String> = w
+            .names
+            .iter()
+            .filter(|c| !w.key.contains(c))
+            .map(|c| format!("BINARY t.{q} <=> BINARY s.{q}", q = quote(c)))
+            .collect();
+        if same.is_empty() {
+            return Ok(0);
+        }
+        self.count(&format!(
+            "SELECT COUNT(*) FROM {} s JOIN {} t ON {} WHERE NOT ({})",
+            quote(staging),
+            quote(&w.table),
+            equal("s", "t", &w.key),
+            same.join(" AND ")
+        ))
     }
 
     /// `ON DUPLICATE KEY` fires on any unique key: a staged row that meets

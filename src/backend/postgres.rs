@@ -785,18 +785,43 @@ impl Postgres {
             return Ok(out);
         }
         let on = format!("ON CONFLICT ({})", quote_list(&w.key));
+        // Compared as text: every type has a text form, not every type has
+        // equality (json, point).
+        let as_text = |alias: &str| -> String {
+            w.non_key_updatable
+                .iter()
+                .map(|c| format!("{alias}.{}::text", quote(c)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let differ =
+            |a: &str, b: &str| format!("ROW({}) IS DISTINCT FROM ROW({})", as_text(a), as_text(b));
+        // Existing rows that hold other values than the staged ones.
+        let changed = |this: &mut Self| -> Result<u64> {
+            if w.non_key_updatable.is_empty() {
+                return Ok(0);
+            }
+            let sql = format!(
+                "SELECT count(*) FROM {s} s WHERE EXISTS (SELECT 1 FROM {target} t WHERE {matches} AND {})",
+                differ("t", "s")
+            );
+            Ok(this.scalar_i64(ctx, &sql)? as u64)
+        };
         match w.conflict {
             Conflict::Skip => {
+                let changed = changed(self)?;
                 let sql = format!("{insert} {on} DO NOTHING");
                 out.inserted = self
                     .client
                     .execute(&sql, &[])
                     .map_err(|e| self.err(ctx, e))?;
-                out.skipped = staged.saturating_sub(out.inserted);
+                out.skipped = changed;
+                out.identical = staged.saturating_sub(out.inserted + changed);
             }
             Conflict::Overwrite => {
                 let count = format!("SELECT count(*) FROM {s} s WHERE {existing}");
                 let over = self.scalar_i64(ctx, &count)? as u64;
+                let changed = changed(self)?;
                 let action = if w.non_key_updatable.is_empty() {
                     "DO NOTHING".to_string()
                 } else {
@@ -805,13 +830,25 @@ impl Postgres {
                         .iter()
                         .map(|c| format!("{} = EXCLUDED.{}", quote(c), quote(c)))
                         .collect();
-                    format!("DO UPDATE SET {}", set.join(", "))
+                    // Identical rows are left alone (no UPDATE, no trigger).
+                    format!(
+                        "DO UPDATE SET {} WHERE {}",
+                        set.join(", "),
+                        differ("t", "EXCLUDED")
+                    )
                 };
-                let sql = format!("{insert} {on} {action}");
+                // `t` names the target row in DO UPDATE's WHERE.
+                let aliased = insert.replacen(
+                    &format!("INSERT INTO {target} "),
+                    &format!("INSERT INTO {target} AS t "),
+                    1,
+                );
+                let sql = format!("{aliased} {on} {action}");
                 self.client
                     .execute(&sql, &[])
                     .map_err(|e| self.err(ctx, e))?;
-                out.overwritten = over;
+                out.overwritten = changed;
+                out.identical = over - changed;
                 out.inserted = staged.saturating_sub(over);
             }
             Conflict::Error => {

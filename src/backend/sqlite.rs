@@ -217,8 +217,12 @@ struct WriterSql {
     /// Positions of the key columns in a row.
     key_pos: Vec<usize>,
     insert: String,
-    /// `UPDATE … SET non-key columns WHERE key`, for `overwrite`.
+    /// `UPDATE … SET non-key columns WHERE key` and the row differs, for
+    /// `overwrite`: an identical row is left alone.
     update: Option<String>,
+    /// `SELECT 1 … WHERE key` and the row differs, for `skip`: tells a kept
+    /// row that would have changed from an identical one.
+    differs: Option<String>,
     /// Positions of non-key then key columns in a row, matching `update`'s
     /// placeholders.
     update_order: Vec<usize>,
@@ -243,18 +247,25 @@ impl WriterSql {
         }
         let (non_key, key): (Vec<usize>, Vec<usize>) =
             (0..req.columns.len()).partition(|&i| !req.key.contains(&req.columns[i]));
-        let update = (!non_key.is_empty()).then(|| {
-            let set = non_key
+        // Placeholders: non-key values first (?1…), then the key's.
+        let assign = |op: &str, sep: &str| {
+            non_key
                 .iter()
                 .enumerate()
-                .map(|(n, &i)| format!("{} = ?{}", quote(&req.columns[i]), n + 1))
+                .map(|(n, &i)| format!("{} {op} ?{}", quote(&req.columns[i]), n + 1))
                 .collect::<Vec<_>>()
-                .join(", ");
+                .join(sep)
+        };
+        let matches = key_match(req.key, non_key.len() + 1);
+        let differs_from = format!("NOT ({})", assign("IS", " AND "));
+        let update = (!non_key.is_empty()).then(|| {
             format!(
-                "UPDATE {table} SET {set} WHERE {}",
-                key_match(req.key, non_key.len() + 1)
+                "UPDATE {table} SET {} WHERE {matches} AND {differs_from}",
+                assign("=", ", ")
             )
         });
+        let differs = (!non_key.is_empty())
+            .then(|| format!("SELECT 1 FROM {table} WHERE {matches} AND {differs_from}"));
         let key_pos = req
             .key
             .iter()
@@ -267,6 +278,7 @@ impl WriterSql {
             key_pos,
             insert,
             update,
+            differs,
             update_order: non_key.into_iter().chain(key).collect(),
         }
     }
@@ -547,8 +559,21 @@ impl Backend for Sqlite {
             outcome.inserted += 1;
             return Ok(());
         }
+        let in_update_order = || sql.update_order.iter().map(|&i| &bound[i]);
         match (sql.conflict, &sql.update) {
-            (Conflict::Skip, _) => outcome.skipped += 1,
+            (Conflict::Skip, _) => {
+                let changed = match &sql.differs {
+                    Some(differs) => conn
+                        .prepare_cached(differs)
+                        .and_then(|mut st| st.exists(params_from_iter(in_update_order())))
+                        .map_err(ctx)?,
+                    None => false,
+                };
+                match changed {
+                    true => outcome.skipped += 1,
+                    false => outcome.identical += 1,
+                }
+            }
             (Conflict::Error, _) => {
                 outcome.conflicts += 1;
                 if outcome.conflict_keys.len() < CONFLICTS_LISTED {
@@ -556,14 +581,17 @@ impl Backend for Sqlite {
                     outcome.conflict_keys.push(key);
                 }
             }
-            (Conflict::Overwrite, None) => outcome.overwritten += 1,
+            // Only key columns: the existing row is the row written.
+            (Conflict::Overwrite, None) => outcome.identical += 1,
             (Conflict::Overwrite, Some(update)) => {
                 let mut stmt = conn.prepare_cached(update).map_err(ctx)?;
-                stmt.execute(params_from_iter(
-                    sql.update_order.iter().map(|&i| &bound[i]),
-                ))
-                .map_err(ctx)?;
-                outcome.overwritten += 1;
+                match stmt
+                    .execute(params_from_iter(in_update_order()))
+                    .map_err(ctx)?
+                {
+                    0 => outcome.identical += 1,
+                    _ => outcome.overwritten += 1,
+                }
             }
         }
         Ok(())

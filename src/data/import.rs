@@ -555,8 +555,8 @@ pub(super) struct Importer<'a> {
     parked: Vec<(String, Spool)>,
     current: Option<Current>,
     conflicts: Vec<String>,
-    conflict_total: u64,
-    first_conflict_table: Option<String>,
+    /// Rows refused under `error`, per table, in the order written.
+    conflict_tables: Vec<(String, u64)>,
     counts: HashMap<String, TableCounts>,
     /// Rows written per table and the wrapping sum of their hashes: an
     /// order-free digest that the rows read back must reproduce.
@@ -584,8 +584,7 @@ impl<'a> Importer<'a> {
             parked: Vec::new(),
             current: None,
             conflicts: Vec::new(),
-            conflict_total: 0,
-            first_conflict_table: None,
+            conflict_tables: Vec::new(),
             counts: HashMap::new(),
             digests: HashMap::new(),
             digest_buf: Vec::new(),
@@ -632,10 +631,14 @@ impl<'a> Importer<'a> {
                     .push(format!("`{table}` {}", key_values_text(&job.key, key)));
             }
         }
-        if outcome.conflicts > 0 && self.first_conflict_table.is_none() {
-            self.first_conflict_table = Some(table.to_string());
+        if outcome.conflicts > 0 {
+            match self.conflict_tables.iter_mut().find(|(t, _)| t == table) {
+                Some((_, n)) => *n += outcome.conflicts,
+                None => self
+                    .conflict_tables
+                    .push((table.to_string(), outcome.conflicts)),
+            }
         }
-        self.conflict_total += outcome.conflicts;
         // A table may be written more than once in one part (rows an
         // adapter splits into a table the backup also holds): counts add up.
         let counts = self
@@ -643,12 +646,10 @@ impl<'a> Importer<'a> {
             .entry(table.to_string())
             .or_insert_with(|| TableCounts {
                 table: table.into(),
-                inserted: 0,
-                skipped: 0,
-                overwritten: 0,
-                failed: 0,
+                ..TableCounts::default()
             });
         counts.inserted += outcome.inserted;
+        counts.identical += outcome.identical;
         counts.skipped += outcome.skipped;
         counts.overwritten += outcome.overwritten;
         counts.failed += outcome.conflicts;
@@ -767,11 +768,10 @@ impl<'a> Importer<'a> {
     /// After every part: the verdict on conflicts, then the bulk
     /// foreign-key check.
     fn verdict(&mut self) -> Result<()> {
-        if self.conflict_total > 0 {
+        if !self.conflict_tables.is_empty() {
             return Err(Error::Conflict {
-                table: self.first_conflict_table.clone().unwrap_or_default(),
+                tables: self.conflict_tables.clone(),
                 keys: self.conflicts.clone(),
-                total: self.conflict_total,
             });
         }
         self.db.finish_write()

@@ -6,8 +6,13 @@ use serde::Serialize;
 pub struct TableCounts {
     pub table: String,
     pub inserted: u64,
-    pub skipped: u64,
+    /// Existing rows equal to the rows written, left alone.
+    pub identical: u64,
+    /// Existing rows with other values, replaced (`overwrite`).
     pub overwritten: u64,
+    /// Existing rows with other values, kept (`skip`).
+    pub skipped: u64,
+    /// Rows refused (existing keys under `error`).
     pub failed: u64,
 }
 
@@ -21,8 +26,8 @@ pub struct ImportReport {
 impl ImportReport {
     pub fn render_text(&self) -> String {
         let mut out = format!(
-            "{:<24} {:>10} {:>10} {:>12} {:>8}\n",
-            "table", "inserted", "skipped", "overwritten", "failed"
+            "{:<24} {:>10} {:>10} {:>12} {:>10} {:>8}\n",
+            "table", "inserted", "identical", "overwritten", "skipped", "failed"
         );
         let mut total = TableCounts {
             table: "total".into(),
@@ -31,6 +36,7 @@ impl ImportReport {
         for t in &self.tables {
             out.push_str(&row(t));
             total.inserted += t.inserted;
+            total.identical += t.identical;
             total.skipped += t.skipped;
             total.overwritten += t.overwritten;
             total.failed += t.failed;
@@ -76,8 +82,8 @@ impl ChainReport {
 
 fn row(t: &TableCounts) -> String {
     format!(
-        "{:<24} {:>10} {:>10} {:>12} {:>8}\n",
-        t.table, t.inserted, t.skipped, t.overwritten, t.failed
+        "{:<24} {:>10} {:>10} {:>12} {:>10} {:>8}\n",
+        t.table, t.inserted, t.identical, t.overwritten, t.skipped, t.failed
     )
 }
 
