@@ -41,6 +41,8 @@ pub fn run(args: &RunArgs) -> Result<String> {
         return copy(&plan, args, dry_run);
     }
     let files = import_files(&plan, args)?;
+    // Before anything is written: no backup, no script for a bad file.
+    data::check_inputs(&files)?;
     let url = database_url(&plan, args.db.as_deref())?;
     let import = (!files.is_empty()).then(|| format!("import {}", shown(&files)));
     let confirmed = Confirmed {
@@ -775,6 +777,7 @@ pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
 /// `migplan import --db URL FILE`.
 pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
     let plan = adhoc_plan(PlanKind::Import, "sqlite://:memory:")?;
+    data::check_inputs(&args.files)?;
     let url = DbUrl::parse(&args.db, Path::new("."))?;
     let mut db = backend::open(&url, &waiting(&args.record))?;
     let version = Scripts::none()

@@ -47,6 +47,22 @@ pub fn import_files(
     load_parts(db, plan, parts, opts)
 }
 
+/// Reads what can be read of `files` without a database — that each exists
+/// and is readable, its format, its meta, a chain's links — so that a bad
+/// input stops a run before the backup before change and before any schema
+/// script.
+pub fn check_inputs(files: &[PathBuf]) -> Result<()> {
+    match files {
+        [] => Ok(()),
+        [one] if one.is_dir() => from_folder(one).map(drop),
+        [one] => match Format::detect(one)? {
+            Format::Json => format::read_meta(one).map(drop),
+            Format::Xlsx => format::xlsx::read_workbook_meta(one).map(drop),
+        },
+        many => in_order(many).map(drop),
+    }
+}
+
 fn name(path: &Path) -> String {
     path.display().to_string()
 }

@@ -12,7 +12,7 @@ pub mod report;
 pub mod safety;
 mod verify;
 
-pub use chain::import_files;
+pub use chain::{check_inputs, import_files};
 pub use closure::tables as closure_tables;
 pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};
