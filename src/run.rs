@@ -41,9 +41,9 @@ pub fn run(args: &RunArgs) -> Result<String> {
         return copy(&plan, args, dry_run);
     }
     let files = import_files(&plan, args)?;
+    let url = database_url(&plan, args.db.as_deref())?;
     // Before anything is written: no backup, no script for a bad file.
     data::check_inputs(&files)?;
-    let url = database_url(&plan, args.db.as_deref())?;
     let import = (!files.is_empty()).then(|| format!("import {}", shown(&files)));
     let confirmed = Confirmed {
         yes: args.yes,
@@ -777,8 +777,8 @@ pub fn export_shortcut(args: &ExportArgs) -> Result<String> {
 /// `migplan import --db URL FILE`.
 pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
     let plan = adhoc_plan(PlanKind::Import, "sqlite://:memory:")?;
-    data::check_inputs(&args.files)?;
     let url = DbUrl::parse(&args.db, Path::new("."))?;
+    data::check_inputs(&args.files)?;
     let mut db = backend::open(&url, &waiting(&args.record))?;
     let version = Scripts::none()
         .status(db.as_mut(), None)

@@ -94,3 +94,88 @@ fn a_missing_file_stops_a_plan_less_import_before_its_backup() {
         "a backup before change was written"
     );
 }
+
+/// `b.json` from a SQLite table `items`, its meta edited by `edit`, written
+/// back pretty-printed as migplan writes it.
+fn edited_backup(ws: &Workspace, edit: impl FnOnce(&mut serde_json::Value)) -> String {
+    let src = ws.open("src.db");
+    src.execute_batch(
+        "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY, v TEXT NOT NULL);
+         INSERT OR IGNORE INTO items VALUES (2, 'two');",
+    )
+    .unwrap();
+    ws.export("src.db", "b.json");
+    let mut v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("b.json")).unwrap()).unwrap();
+    edit(&mut v["meta"]);
+    // `meta` first, as the format wants it (a Value's keys come sorted).
+    let text = format!(
+        "{{\"meta\": {},\n\"data\": {},\n\"summary\": {}}}",
+        serde_json::to_string_pretty(&v["meta"]).unwrap(),
+        v["data"],
+        v["summary"]
+    );
+    std::fs::write(ws.path("b.json"), &text).unwrap();
+    text
+}
+
+/// 1-based line and column of the first `needle` after `after` in `text`.
+fn place(text: &str, after: &str, needle: &str) -> String {
+    let start = text.find(after).unwrap();
+    let i = start + text[start..].find(needle).unwrap();
+    let before = &text[..i];
+    let line = before.matches('\n').count() + 1;
+    let col = i - before.rfind('\n').map_or(0, |n| n + 1) + 1;
+    format!("b.json:{line}:{col}")
+}
+
+#[test]
+fn a_backup_meta_is_checked_whole_and_its_problem_located() {
+    type Edit = Box<dyn FnOnce(&mut serde_json::Value)>;
+    let cases: Vec<(Edit, &str, &str)> = vec![
+        (
+            Box::new(|m| m["schema_version"] = "1".into()),
+            "\"schema_version\"",
+            "meta.schema_version: `schema_version` must be a whole number",
+        ),
+        (
+            Box::new(|m| m["exported_at"] = "last tuesday".into()),
+            "\"exported_at\"",
+            "is not an RFC 3339 date",
+        ),
+        (
+            Box::new(|m| m["export_type"] = "partial".into()),
+            "\"export_type\"",
+            "`export_type` \"partial\" is not one of full, incremental, modules",
+        ),
+        (
+            Box::new(|m| m["source_engine"] = "oracle".into()),
+            "\"source_engine\"",
+            "`source_engine` \"oracle\"",
+        ),
+        (
+            Box::new(|m| m["tables"][0]["primary_key"] = serde_json::json!(["nope"])),
+            "\"primary_key\"",
+            "meta.tables[items].primary_key: `primary_key` of `items` names column `nope`",
+        ),
+        (
+            Box::new(|m| m["tables"][0]["primary_key"] = serde_json::json!(["id", "id"])),
+            "\"primary_key\"",
+            "names column `id` twice",
+        ),
+    ];
+    for (edit, field, says) in cases {
+        let ws = workspace();
+        let text = edited_backup(&ws, edit);
+        let out = ws
+            .migplan()
+            .args(["run", "p.toml", "--file", "b.json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{says}: {}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains(says), "{err}");
+        assert!(err.contains(&place(&text, "\"meta\"", field)), "{err}");
+        untouched(&ws);
+    }
+}

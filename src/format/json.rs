@@ -466,8 +466,13 @@ impl<'r> Reader<'r> {
                 message,
             }));
         }
-        let meta: BackupMeta =
-            serde_json::from_value(raw).map_err(|e| E::custom(format!("invalid meta: {e}")))?;
+        let meta = match super::meta::from_json(raw) {
+            Ok(meta) => meta,
+            Err(problem) => {
+                let error = meta_error(self.path, &problem);
+                return Err(self.fail(error));
+            }
+        };
         self.visit(|v| v.meta(&meta))?;
         self.meta = Some(meta);
         Ok(())
@@ -565,6 +570,22 @@ impl<'r> Reader<'r> {
 }
 
 /// Turns a serde_json error into a backup error at its `line:column`.
+/// A meta problem at its place in the file: the head is read again (it is
+/// small, and this happens once, on the way out) to find the field.
+fn meta_error(path: &Path, problem: &super::meta::MetaProblem) -> Error {
+    const HEAD: u64 = 16 << 20;
+    let mut head = Vec::new();
+    if let Ok((file, _)) = compress::open_reader(path) {
+        let _ = io::Read::read_to_end(&mut io::Read::take(file, HEAD), &mut head);
+    }
+    let head = String::from_utf8_lossy(&head);
+    Error::Backup {
+        path: path.to_path_buf(),
+        position: super::meta::locate(&head, &problem.at),
+        message: format!("{}: {}", problem.path(), problem.message),
+    }
+}
+
 fn backup_error(path: &Path, e: serde_json::Error) -> Error {
     if e.is_io() {
         let e: io::Error = e.into();

@@ -369,6 +369,12 @@ fn read_meta_sheet(path: &Path, book: &mut Book) -> Result<Option<WorkbookMeta>>
             ),
         ));
     }
+    if let Err(p) = crate::format::meta::check(&wm.backup) {
+        return Err(backup_error(
+            path,
+            format!("the `{META_SHEET}` sheet's {}: {}", p.path(), p.message),
+        ));
+    }
     Ok(Some(wm))
 }
 
