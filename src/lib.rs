@@ -19,6 +19,7 @@ pub mod error;
 pub mod format;
 pub mod history;
 pub mod plan;
+pub mod redact;
 pub mod run;
 pub mod schema;
 mod spool;

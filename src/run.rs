@@ -86,7 +86,10 @@ fn recorded<T>(
     let id = match history::start(db, &start) {
         Ok(id) => Some(id),
         Err(e) => {
-            eprintln!("warning: this run is not recorded in the database's history: {e}");
+            eprintln!(
+                "warning: this run is not recorded in the database's history: {}",
+                crate::redact::redact(&e.to_string())
+            );
             None
         }
     };
@@ -95,7 +98,11 @@ fn recorded<T>(
         ..history::End::default()
     };
     let result = work(db, &mut end);
-    let error = result.as_ref().err().map(|e| e.to_string());
+    // The history is printed later: it keeps no password either.
+    let error = result
+        .as_ref()
+        .err()
+        .map(|e| crate::redact::redact(&e.to_string()).into_owned());
     // A run whose connection died cannot record its end; the next run
     // marks it failed. Its own error is the one worth reporting.
     let recorded = id.map_or(Ok(()), |id| history::finish(db, id, &end, error.as_deref()));

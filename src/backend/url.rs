@@ -67,33 +67,9 @@ fn bad_url(raw: &str) -> Error {
     ))
 }
 
-/// Masks the password of `scheme://user:password@host…` and the value of
-/// every password-like query parameter (`?password=…`, `?pkcs12_pass=…`).
+/// Masks the password of every URL-like word of `raw` (see [`crate::redact`]).
 pub fn redact(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
-        return raw.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let out = match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!("{scheme}://{}:***{}", &authority[..colon], &rest[at..])
-        }
-        _ => raw.to_string(),
-    };
-    match out.split_once('?') {
-        Some((base, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|p| match p.split_once('=') {
-                    Some((k, _)) if k.to_ascii_lowercase().contains("pass") => format!("{k}=***"),
-                    _ => p.to_string(),
-                })
-                .collect();
-            format!("{base}?{}", params.join("&"))
-        }
-        None => out,
-    }
+    crate::redact::redact(raw).into_owned()
 }
 
 #[cfg(test)]
