@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::Engine;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DbUrl {
     raw: String,
     engine: Engine,
@@ -54,6 +54,16 @@ impl DbUrl {
     }
 }
 
+// Debug output ends up in messages too: it shows the password masked.
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbUrl")
+            .field("raw", &self.redacted())
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
 impl std::fmt::Display for DbUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.redacted())
@@ -87,6 +97,14 @@ mod tests {
             redact("mysql://app@db/tiku?password=s3cret&socket=/run/x&pkcs12_pass=p"),
             "mysql://app@db/tiku?password=***&socket=/run/x&pkcs12_pass=***"
         );
+    }
+
+    #[test]
+    fn debug_and_display_mask_the_password() {
+        let u = DbUrl::parse("postgres://u:p@ss/w#rd@h/db", Path::new(".")).unwrap();
+        assert_eq!(u.to_string(), "postgres://u:***@h/db");
+        assert!(!format!("{u:?}").contains("ss/w"), "{u:?}");
+        assert_eq!(u.expose(), "postgres://u:p@ss/w#rd@h/db");
     }
 
     #[test]
