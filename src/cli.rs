@@ -462,7 +462,13 @@ pub fn main() -> i32 {
     match dispatch(cli.command) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("error: {}", e.to_string().trim_start_matches("error: "));
+            // The last line of defence: whatever a message quotes, no
+            // password leaves the process.
+            let msg = e.to_string();
+            eprintln!(
+                "error: {}",
+                crate::redact::redact(msg.trim_start_matches("error: "))
+            );
             e.exit_code()
         }
     }
@@ -491,8 +497,10 @@ fn dispatch(cmd: Command) -> Result<i32> {
     Ok(exit::SUCCESS)
 }
 
-/// Writes to stdout; a closed pipe (`migplan plan … | head`) is not an error.
+/// Writes to stdout, passwords masked; a closed pipe (`migplan plan … |
+/// head`) is not an error.
 pub fn write_out(out: &mut impl Write, text: &str) -> Result<()> {
+    let text = crate::redact::redact(text);
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", e)),
         _ => Ok(()),

@@ -74,7 +74,7 @@ impl Request<'_> {
     }
 
     fn ask(&self) -> Result<()> {
-        eprint!("{}Proceed? [y/N] ", self.summary());
+        eprint!("{}Proceed? [y/N] ", crate::redact::redact(&self.summary()));
         let mut answer = String::new();
         std::io::stdin()
             .lock()

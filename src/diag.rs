@@ -8,6 +8,8 @@ use std::sync::Arc;
 use annotate_snippets::{AnnotationKind, Group, Level, Renderer, Snippet};
 use serde::Serialize;
 
+use crate::redact::{map_offset, redact};
+
 /// One problem found in a file the user wrote (a plan, a backup, an adapter).
 #[derive(Debug, Clone)]
 pub struct Diagnostic {
@@ -74,33 +76,44 @@ impl Diagnostic {
     }
 
     /// Multi-line rendering for a terminal: message, location, line, caret.
+    /// The quoted source is redacted (a plan's `url = "…"` line) and the
+    /// caret moved to stay under the same text.
     pub fn render(&self) -> String {
-        let title = Level::ERROR.primary_title(&self.message);
+        let message = redact(&self.message);
+        let title = Level::ERROR.primary_title(&*message);
         let path = self.path.display().to_string();
-        let mut group = match (self.source.as_deref(), self.span.clone()) {
-            (Some(src), Some(span)) => {
+        let label = self.label.as_deref().map(redact);
+        let help = self.help.as_deref().map(redact);
+        let shown = self.source.as_deref().map(redact);
+        let mut group = match (self.source.as_deref(), &shown, self.span.clone()) {
+            (Some(src), Some(shown), Some(span)) => {
                 let span = clamp_span(src, span);
+                let secrets = crate::redact::secret_ranges(src);
+                let span = map_offset(&secrets, span.start)..map_offset(&secrets, span.end);
                 let mut ann = AnnotationKind::Primary.span(span);
-                if let Some(label) = &self.label {
-                    ann = ann.label(label);
+                if let Some(label) = &label {
+                    ann = ann.label(&**label);
                 }
-                title.element(Snippet::source(src).path(&path).fold(true).annotation(ann))
+                title.element(
+                    Snippet::source(&**shown)
+                        .path(&path)
+                        .fold(true)
+                        .annotation(ann),
+                )
             }
-            _ => {
-                Group::with_title(Level::ERROR.primary_title(format!("{}: {}", path, self.message)))
-            }
+            _ => Group::with_title(Level::ERROR.primary_title(format!("{path}: {message}"))),
         };
-        if let Some(help) = &self.help {
-            group = group.element(Level::HELP.message(help));
+        if let Some(help) = &help {
+            group = group.element(Level::HELP.message(&**help));
         }
         Renderer::plain().render(&[group]).to_string()
     }
 
     /// One GitHub Actions workflow command: `::error file=…,line=…,col=…::…`.
     pub fn render_github(&self) -> String {
-        let mut msg = self.message.clone();
+        let mut msg = redact(&self.message).into_owned();
         if let Some(help) = &self.help {
-            msg.push_str(&format!(" (help: {help})"));
+            msg.push_str(&format!(" (help: {})", redact(help)));
         }
         let file = escape_github_property(&self.path.display().to_string());
         let msg = escape_github_data(&msg);
@@ -116,8 +129,8 @@ impl Diagnostic {
             file: self.path.display().to_string(),
             line,
             column,
-            message: self.message.clone(),
-            help: self.help.clone(),
+            message: redact(&self.message).into_owned(),
+            help: self.help.as_deref().map(|h| redact(h).into_owned()),
         }
     }
 }
@@ -187,6 +200,26 @@ mod tests {
         assert!(out.contains("p.toml:2:1"), "{out}");
         assert!(out.contains("^^^^"), "{out}");
         assert!(out.contains("did you mean `name`?"), "{out}");
+    }
+
+    #[test]
+    fn render_masks_the_quoted_line_and_keeps_the_caret() {
+        let src: Arc<str> = Arc::from("[database]\nurl = \"postgres:/u:S3cr3t-pw@h/db\" x = 1\n");
+        let x = src.find("x =").unwrap();
+        let d = Diagnostic::at(Path::new("p.toml"), &src, x..x + 1, "unknown key `x`");
+        let out = d.render();
+        assert!(!out.contains("S3cr3t-pw"), "{out}");
+        assert!(
+            out.contains("url = \"postgres:/u:***@h/db\" x = 1"),
+            "{out}"
+        );
+        let line = out.lines().find(|l| l.contains("url =")).unwrap();
+        let caret = out.lines().find(|l| l.contains('^')).unwrap();
+        assert_eq!(
+            line.find(" x = 1").unwrap() + 1,
+            caret.find('^').unwrap(),
+            "{out}"
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod failpoint;
 pub mod format;
 pub mod history;
 pub mod plan;
+pub mod redact;
 pub mod run;
 pub mod schema;
 mod spool;

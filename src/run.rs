@@ -90,7 +90,10 @@ fn recorded<T>(
     let id = match history::start(db, &start) {
         Ok(id) => Some(id),
         Err(e) => {
-            eprintln!("warning: this run is not recorded in the database's history: {e}");
+            eprintln!(
+                "warning: this run is not recorded in the database's history: {}",
+                crate::redact::redact(&e.to_string())
+            );
             None
         }
     };
@@ -99,7 +102,11 @@ fn recorded<T>(
         ..history::End::default()
     };
     let result = work(db, &mut end);
-    let error = result.as_ref().err().map(|e| e.to_string());
+    // The history is printed later: it keeps no password either.
+    let error = result
+        .as_ref()
+        .err()
+        .map(|e| crate::redact::redact(&e.to_string()).into_owned());
     // A run whose connection died cannot record its end; the next run
     // marks it failed. Its own error is the one worth reporting.
     let recorded = id.map_or(Ok(()), |id| history::finish(db, id, &end, error.as_deref()));
@@ -696,15 +703,33 @@ fn compressed_output(
     Ok(PathBuf::from(name))
 }
 
-/// Fills `{plan}` and `{timestamp}` in an output path template.
+/// Fills `{plan}` and `{timestamp}` in an output path template. A value
+/// is one file-name part: it cannot add a folder or climb out of one.
 pub fn expand_output(template: &Path, plan: &str) -> PathBuf {
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
     PathBuf::from(
         template
             .to_string_lossy()
-            .replace("{plan}", plan)
+            .replace("{plan}", &placeholder_value(plan))
             .replace("{timestamp}", &stamp),
     )
+}
+
+/// `value` made safe inside a file name: `/`, `\`, NUL and other control
+/// characters become `_`, and so does every `..`.
+pub fn placeholder_value(value: &str) -> String {
+    let mut out: String = value
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' => '_',
+            c if c.is_control() => '_',
+            c => c,
+        })
+        .collect();
+    while out.contains("..") {
+        out = out.replace("..", "_");
+    }
+    out
 }
 
 fn render<T: Serialize>(
@@ -1835,4 +1860,19 @@ fn depends(plan: &Plan, from: &str, on: &str, seen: &mut Vec<String>) -> bool {
     m.depends_on
         .iter()
         .any(|d| d == on || depends(plan, d, on, seen))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_values_cannot_add_or_climb_folders() {
+        assert_eq!(placeholder_value("tiku-nightly.v2"), "tiku-nightly.v2");
+        assert_eq!(placeholder_value("../../etc/x"), "____etc_x");
+        assert_eq!(placeholder_value("a\\b\0c\nd"), "a_b_c_d");
+        assert_eq!(placeholder_value("..."), "_.");
+        let out = expand_output(Path::new("/p/{plan}.json"), "../x");
+        assert_eq!(out.parent(), Some(Path::new("/p")));
+    }
 }

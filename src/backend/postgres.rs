@@ -997,7 +997,7 @@ impl Postgres {
                 Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
                     eprintln!(
                         "warning: cannot move sequence {seq} of `{table}`.`{col}` past the imported rows ({}); run `SELECT setval('{seq}', max(…))` as its owner",
-                        describe(&e)
+                        scrub(&self.secret, describe(&e))
                     );
                     self.client
                         .batch_execute("ROLLBACK TO SAVEPOINT migplan_seq")

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::Engine;
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct DbUrl {
     raw: String,
     engine: Engine,
@@ -54,6 +54,16 @@ impl DbUrl {
     }
 }
 
+// Debug output ends up in messages too: it shows the password masked.
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DbUrl")
+            .field("raw", &self.redacted())
+            .field("engine", &self.engine)
+            .finish()
+    }
+}
+
 impl std::fmt::Display for DbUrl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.redacted())
@@ -67,33 +77,9 @@ fn bad_url(raw: &str) -> Error {
     ))
 }
 
-/// Masks the password of `scheme://user:password@host…` and the value of
-/// every password-like query parameter (`?password=…`, `?pkcs12_pass=…`).
+/// Masks the password of every URL-like word of `raw` (see [`crate::redact`]).
 pub fn redact(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
-        return raw.to_string();
-    };
-    let authority_end = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    let out = match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!("{scheme}://{}:***{}", &authority[..colon], &rest[at..])
-        }
-        _ => raw.to_string(),
-    };
-    match out.split_once('?') {
-        Some((base, query)) => {
-            let params: Vec<String> = query
-                .split('&')
-                .map(|p| match p.split_once('=') {
-                    Some((k, _)) if k.to_ascii_lowercase().contains("pass") => format!("{k}=***"),
-                    _ => p.to_string(),
-                })
-                .collect();
-            format!("{base}?{}", params.join("&"))
-        }
-        None => out,
-    }
+    crate::redact::redact(raw).into_owned()
 }
 
 #[cfg(test)]
@@ -111,6 +97,14 @@ mod tests {
             redact("mysql://app@db/tiku?password=s3cret&socket=/run/x&pkcs12_pass=p"),
             "mysql://app@db/tiku?password=***&socket=/run/x&pkcs12_pass=***"
         );
+    }
+
+    #[test]
+    fn debug_and_display_mask_the_password() {
+        let u = DbUrl::parse("postgres://u:p@ss/w#rd@h/db", Path::new(".")).unwrap();
+        assert_eq!(u.to_string(), "postgres://u:***@h/db");
+        assert!(!format!("{u:?}").contains("ss/w"), "{u:?}");
+        assert_eq!(u.expose(), "postgres://u:p@ss/w#rd@h/db");
     }
 
     #[test]

@@ -370,7 +370,10 @@ fn trigger_note(e: Error, triggers: &[Trigger]) -> Error {
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
         other => {
-            eprintln!("{}", note.trim_start().replacen("= note", "note", 1));
+            eprintln!(
+                "{}",
+                crate::redact::redact(&note.trim_start().replacen("= note", "note", 1))
+            );
             other
         }
     }
@@ -380,7 +383,7 @@ fn trigger_note(e: Error, triggers: &[Trigger]) -> Error {
 /// a session setting behind); `e` stays the error reported.
 fn rolled_back(db: &mut dyn Backend, e: Error) -> Error {
     if let Err(r) = db.rollback() {
-        eprintln!("warning: {r}");
+        eprintln!("warning: {}", crate::redact::redact(&r.to_string()));
     }
     e
 }

@@ -1,6 +1,11 @@
 //! Files that appear under their final name only when complete: written to a
 //! temporary file beside the target (mode 0600), renamed on success, removed
 //! on failure.
+//!
+//! A process killed mid-write leaves its temporary file behind, named
+//! `.NAME.migplan-PID-RANDOM.partial` after the target and its owner. The
+//! next write into the same folder removes those whose owner is gone (never
+//! another running process's) and says so.
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -17,17 +22,7 @@ pub struct AtomicFile {
 impl AtomicFile {
     /// Starts writing what will become `path`; creates missing parent folders.
     pub fn create(path: &Path) -> Result<Self> {
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        // NamedTempFile is created 0600 on Unix: backups are private data.
-        let tmp = tempfile::Builder::new()
-            .prefix(".migplan-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
+        let tmp = partial_beside(path)?;
         Ok(AtomicFile {
             tmp: BufWriter::with_capacity(1 << 20, tmp),
             path: path.to_path_buf(),
@@ -66,5 +61,113 @@ impl Write for AtomicFile {
 
     fn flush(&mut self) -> std::io::Result<()> {
         self.tmp.flush()
+    }
+}
+
+/// Marks a temporary file as migplan's; the owner's pid follows it.
+const OWNER_MARK: &str = ".migplan-";
+const SUFFIX: &str = ".partial";
+/// Enough of the target's name to tell what a leftover was.
+const NAME_CHARS: usize = 80;
+
+/// The temporary file that becomes `path`: created 0600 in `path`'s folder
+/// (made when missing) after stale ones of dead owners there are removed.
+pub fn partial_beside(path: &Path) -> Result<NamedTempFile> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    for (stale, pid) in remove_stale_partials(dir) {
+        eprintln!(
+            "note: removed stale partial file {} (its writer, process {pid}, is gone)",
+            stale.display()
+        );
+    }
+    let name: String = path
+        .file_name()
+        .map(|n| n.to_string_lossy().chars().take(NAME_CHARS).collect())
+        .unwrap_or_default();
+    // NamedTempFile is created 0600 on Unix: backups are private data.
+    tempfile::Builder::new()
+        .prefix(&format!(".{name}{OWNER_MARK}{}-", std::process::id()))
+        .suffix(SUFFIX)
+        .tempfile_in(dir)
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// Removes migplan's temporary files in `dir` whose owner is no longer
+/// running; returns each removed file and its owner. Best effort: a file
+/// that cannot go stays.
+pub fn remove_stale_partials(dir: &Path) -> Vec<(PathBuf, u32)> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![];
+    };
+    entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| Some((owner(&e.file_name().to_string_lossy())?, e.path())))
+        .filter(|(pid, _)| !running(*pid))
+        .filter(|(_, path)| std::fs::remove_file(path).is_ok())
+        .map(|(pid, path)| (path, pid))
+        .collect()
+}
+
+/// The owner's pid of a temporary file name made by [`partial_beside`].
+fn owner(file_name: &str) -> Option<u32> {
+    let stem = file_name.strip_suffix(SUFFIX)?;
+    let (_, owner) = stem.rsplit_once(OWNER_MARK)?;
+    owner.split_once('-')?.0.parse().ok()
+}
+
+/// Whether process `pid` is running (a zombie is not). Where `/proc` cannot
+/// tell, every owner counts as running: a leftover stays rather than a
+/// live writer losing its file.
+fn running(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return true;
+    }
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    match std::fs::read_to_string(proc.join(pid.to_string()).join("stat")) {
+        // `PID (COMMAND) STATE …`: the command may hold spaces and `)`.
+        Ok(stat) => !matches!(
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.trim_start().chars().next()),
+            Some('Z' | 'X')
+        ),
+        Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_owner_is_read_back_from_the_name() {
+        assert_eq!(owner(".b.json.migplan-4242-Ab3xYz.partial"), Some(4242));
+        assert_eq!(owner(".a.migplan-x.migplan-7-q.partial"), Some(7));
+        assert_eq!(owner(".migplan-Ab3xYz.partial"), None);
+        assert_eq!(owner("b.json.migplan-12-x"), None);
+        assert_eq!(owner("notes.partial"), None);
+    }
+
+    #[test]
+    fn a_temporary_file_carries_its_owner_and_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let tmp = partial_beside(&dir.path().join("out.json")).unwrap();
+        let name = tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(name.starts_with(".out.json.migplan-"), "{name}");
+        assert_eq!(owner(&name), Some(std::process::id()));
+        assert!(running(std::process::id()));
+        assert!(remove_stale_partials(dir.path()).is_empty());
+        assert!(tmp.path().exists());
     }
 }

@@ -468,8 +468,19 @@ impl<'a> Checker<'a> {
                 );
             }
         }
-        self.path_of(&template)
-            .unwrap_or_else(|| self.dir.join(&default))
+        let Some(path) = self.path_of(&template) else {
+            return self.dir.join(&default);
+        };
+        // Substitution succeeded in `path_of`: this reports nothing new.
+        let text = self.text(&template).unwrap_or_default();
+        if leaves_folder(Path::new(&text)) {
+            self.report(
+                raw.span(),
+                format!("`output` leaves the plan's folder: `{text}`"),
+                "write the backup inside the plan's folder (`backups/{plan}-{timestamp}.json`), or give an absolute path when it belongs elsewhere; `-o` on the command line is taken as given",
+            );
+        }
+        path
     }
 
     /// `since` as a string (RFC 3339) or a TOML offset date-time.
@@ -806,6 +817,25 @@ fn names(list: Vec<Str>) -> Vec<String> {
     list.into_iter().map(Spanned::into_inner).collect()
 }
 
+/// Whether a relative path climbs above its starting folder through `..`
+/// (`../x`, `a/../../x`); an absolute path is where the user said.
+pub fn leaves_folder(path: &Path) -> bool {
+    use std::path::Component;
+    let mut depth = 0i32;
+    for c in path.components() {
+        match c {
+            Component::Prefix(_) | Component::RootDir => return false,
+            Component::CurDir => {}
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
 /// The names between `{` and `}` of an output template.
 fn placeholders(template: &str) -> Vec<&str> {
     template
@@ -878,6 +908,33 @@ mod tests {
 
     fn no_env(_: &str) -> Option<String> {
         None
+    }
+
+    #[test]
+    fn output_may_not_climb_out_of_the_plan_folder() {
+        for climbs in ["../x.json", "a/../../x.json", "./../x", "{plan}/../../x"] {
+            assert!(leaves_folder(Path::new(climbs)), "{climbs}");
+        }
+        for stays in [
+            "x.json",
+            "a/../x.json",
+            "./b/{plan}.json",
+            "/srv/../x",
+            "..x/y",
+        ] {
+            assert!(!leaves_folder(Path::new(stays)), "{stays}");
+        }
+        let d = diagnostics(
+            Path::new("/p/plan.toml"),
+            "[export]\noutput = \"../out/{plan}.json\"\n",
+        );
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].line_col(), Some((2, 10)));
+        assert!(
+            d[0].message.contains("leaves the plan's folder"),
+            "{}",
+            d[0].message
+        );
     }
 
     fn diagnostics(path: &Path, src: &str) -> Vec<Diagnostic> {

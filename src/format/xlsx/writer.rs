@@ -74,17 +74,11 @@ impl XlsxWriter {
         meta: &BackupMeta,
         sheet_names: &BTreeMap<String, String>,
     ) -> Result<Self> {
+        let out = crate::format::atomic::partial_beside(path)?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-        // NamedTempFile is created 0600 on Unix: backups are private data.
-        let out = tempfile::Builder::new()
-            .prefix(".migplan-")
-            .suffix(".partial")
-            .tempfile_in(dir)
-            .map_err(|e| Error::io(dir, e))?;
         let mut workbook = Workbook::new();
         // Each constant-memory sheet spools its rows to an unnamed (already
         // deleted) temporary file; beside the target there is room.

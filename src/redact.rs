@@ -1,0 +1,263 @@
+//! Passwords out of anything printed: one function finds the secrets of
+//! every URL-like word in a text, well-formed or not, and masks them.
+//!
+//! A word runs to the next space, quote, backtick or angle bracket. Inside a
+//! word, a URL starts at `scheme://`, or, for the database schemes migplan
+//! knows, at the malformed `scheme:/`, `scheme//` and `scheme:`. Its user
+//! information ends at the LAST `@` of the word, so a password holding an
+//! unencoded `/`, `#`, `@` or `:` is masked whole (`postgres://u:p@ss/w#rd@h`
+//! shows as `postgres://u:***@h`); the password is what follows the first `:`
+//! of the user information. Query parameters whose name holds `pass`
+//! (`?password=…`, `&sslpassword=…`) and `password=…` words (libpq's
+//! key-value form) are masked too. Erring on the side of masking: a word
+//! holding two URLs may lose more than the password, never show it.
+
+use std::borrow::Cow;
+use std::ops::Range;
+
+/// What a secret is replaced by.
+pub const MASK: &str = "***";
+
+/// Schemes whose malformed spellings (`scheme:/`, `scheme//`, `scheme:`)
+/// still count as URLs; `scheme://` counts for any scheme.
+const DB_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite"];
+
+/// `text` with every secret replaced by `***`.
+pub fn redact(text: &str) -> Cow<'_, str> {
+    let secrets = secret_ranges(text);
+    if secrets.is_empty() {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for r in secrets {
+        out.push_str(&text[at..r.start]);
+        out.push_str(MASK);
+        at = r.end;
+    }
+    out.push_str(&text[at..]);
+    Cow::Owned(out)
+}
+
+/// Where `offset` of `text` lands once `secrets` (from [`secret_ranges`])
+/// are masked: inside a secret it lands at the mask's start. Lets a caret
+/// keep pointing at the same text in a redacted line.
+pub fn map_offset(secrets: &[Range<usize>], offset: usize) -> usize {
+    let mut shift: isize = 0;
+    for r in secrets {
+        if offset < r.start {
+            break;
+        }
+        if offset < r.end {
+            return (r.start as isize + shift) as usize;
+        }
+        shift += MASK.len() as isize - r.len() as isize;
+    }
+    (offset as isize + shift) as usize
+}
+
+/// The byte ranges of every secret in `text`, in order, not overlapping.
+pub fn secret_ranges(text: &str) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices().chain([(text.len(), ' ')]) {
+        match (is_delimiter(c), start) {
+            (true, Some(s)) => {
+                word_secrets(text, s..i, &mut out);
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn is_delimiter(c: char) -> bool {
+    c.is_whitespace() || matches!(c, '`' | '"' | '\'' | '<' | '>')
+}
+
+/// The secrets of one word at `range` of `text`.
+fn word_secrets(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
+    let word = &text[range.clone()];
+    let base = range.start;
+    if let Some(secret) = key_value_password(word) {
+        out.push(base + secret.start..base + secret.end);
+        return;
+    }
+    let Some(after_scheme) = url_start(word) else {
+        return;
+    };
+    // The host part starts after the last `@`: the user information before
+    // it may hold any character.
+    let host_from = match word[after_scheme..].rfind('@') {
+        Some(at) => {
+            let at = after_scheme + at;
+            if let Some(colon) = word[after_scheme..at].find(':') {
+                let pw = after_scheme + colon + 1..at;
+                if !pw.is_empty() {
+                    out.push(base + pw.start..base + pw.end);
+                }
+            }
+            at + 1
+        }
+        None => after_scheme,
+    };
+    if let Some(q) = word[host_from..].find('?') {
+        query_secrets(word, host_from + q + 1, base, out);
+    }
+}
+
+/// Where the user information of the first URL in `word` starts (just after
+/// `scheme://`, or a malformed separator of a database scheme).
+fn url_start(word: &str) -> Option<usize> {
+    let b = word.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let starts_scheme = b[i].is_ascii_alphabetic()
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b"+.-".contains(&b[i - 1])));
+        if starts_scheme {
+            let end = i + b[i..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphanumeric() || b"+.-".contains(c))
+                .count();
+            let scheme = &word[i..end];
+            let rest = &word[end..];
+            if rest.starts_with("://") {
+                return Some(end + 3);
+            }
+            if DB_SCHEMES.iter().any(|s| s.eq_ignore_ascii_case(scheme)) {
+                for sep in [":/", "//", ":"] {
+                    if rest.starts_with(sep) {
+                        return Some(end + sep.len());
+                    }
+                }
+            }
+            i = end;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+/// `password=…` (or `pass…=`, any case) as a whole word: its value.
+fn key_value_password(word: &str) -> Option<Range<usize>> {
+    let (key, value) = word.split_once('=')?;
+    (is_password_key(key) && !value.is_empty() && !key.contains(['/', '?', '&', ':']))
+        .then(|| key.len() + 1..word.len())
+}
+
+fn is_password_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("pass") || key == "pwd"
+}
+
+/// Masks the value of every password-like parameter of the query starting
+/// at `from` of `word`.
+fn query_secrets(word: &str, from: usize, base: usize, out: &mut Vec<Range<usize>>) {
+    let mut at = from;
+    for param in word[from..].split('&') {
+        if let Some((key, value)) = param.split_once('=')
+            && is_password_key(key)
+            && !value.is_empty()
+        {
+            let start = at + key.len() + 1;
+            out.push(base + start..base + at + param.len());
+        }
+        at += param.len() + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PW: &str = "S3cr3t-pw";
+
+    fn masked(text: &str) -> String {
+        let out = redact(text).into_owned();
+        assert!(!out.contains(PW), "{text} → {out}");
+        out
+    }
+
+    #[test]
+    fn well_formed_urls_keep_user_host_and_database() {
+        assert_eq!(
+            masked("postgres://app:S3cr3t-pw@db:5432/tiku"),
+            "postgres://app:***@db:5432/tiku"
+        );
+        assert_eq!(
+            masked("cannot connect to mysql://root:S3cr3t-pw@127.0.0.1:3306/x: refused"),
+            "cannot connect to mysql://root:***@127.0.0.1:3306/x: refused"
+        );
+        assert_eq!(redact("postgres://app@db/tiku"), "postgres://app@db/tiku");
+        assert_eq!(redact("sqlite:///tmp/a@b/x.db"), "sqlite:///tmp/a@b/x.db");
+    }
+
+    #[test]
+    fn malformed_urls_are_masked() {
+        assert_eq!(masked("postgres:/u:S3cr3t-pw@h/db"), "postgres:/u:***@h/db");
+        assert_eq!(masked("postgres//u:S3cr3t-pw@h"), "postgres//u:***@h");
+        assert_eq!(masked("postgresql:u:S3cr3t-pw@h"), "postgresql:u:***@h");
+        assert_eq!(
+            masked("`MySQL:root:S3cr3t-pw@h/db` is"),
+            "`MySQL:root:***@h/db` is"
+        );
+        assert_eq!(masked("https://u:S3cr3t-pw@h/x"), "https://u:***@h/x");
+    }
+
+    #[test]
+    fn unencoded_characters_stay_inside_the_password() {
+        for pw in [
+            "S3cr3t-pw/x",
+            "p@ss/w#rd@S3cr3t-pw",
+            "S3cr3t-pw:x#y",
+            "a?S3cr3t-pw&b",
+        ] {
+            let url = format!("postgres://u:{pw}@h/db");
+            assert_eq!(masked(&url), "postgres://u:***@h/db", "{pw}");
+            let url = format!("error: `mysql:/root:{pw}@127.0.0.1:3306/x` is not");
+            assert_eq!(
+                masked(&url),
+                "error: `mysql:/root:***@127.0.0.1:3306/x` is not"
+            );
+        }
+    }
+
+    #[test]
+    fn password_parameters_are_masked() {
+        assert_eq!(
+            masked("mysql://app@db/tiku?password=S3cr3t-pw&socket=/run/x&pkcs12_pass=S3cr3t-pw"),
+            "mysql://app@db/tiku?password=***&socket=/run/x&pkcs12_pass=***"
+        );
+        assert_eq!(
+            masked("host=h user=u password=S3cr3t-pw dbname=d"),
+            "host=h user=u password=*** dbname=d"
+        );
+    }
+
+    #[test]
+    fn ordinary_text_is_left_alone() {
+        for text in [
+            "column `a:b@c`: 3 rows",
+            "run 4 of plan.toml:2:7 by Ann <ann@example.com>",
+            "note: table `x` is in no module",
+            "",
+        ] {
+            assert_eq!(redact(text), text);
+        }
+    }
+
+    #[test]
+    fn offsets_follow_the_mask() {
+        let text = "url = \"postgres://u:S3cr3t-pw@h/db\" # x";
+        let secrets = secret_ranges(text);
+        let out = redact(text);
+        let hash = text.find('#').unwrap();
+        assert_eq!(&out[map_offset(&secrets, hash)..], "# x");
+        assert_eq!(map_offset(&secrets, 3), 3);
+        let inside = text.find("3t").unwrap();
+        assert_eq!(&out[map_offset(&secrets, inside)..][..3], MASK);
+    }
+}
