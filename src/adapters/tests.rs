@@ -85,6 +85,7 @@ fn meta(version: i64, tables: Vec<TableMeta>) -> BackupMeta {
         incremental_since: None,
         backup_id: None,
         follows: None,
+        sequences: vec![],
         source_engine: "sqlite".into(),
         tables,
     }

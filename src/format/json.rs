@@ -1045,6 +1045,7 @@ mod tests {
             incremental_since: None,
             backup_id: None,
             follows: None,
+            sequences: vec![],
             source_engine: "sqlite".into(),
             tables,
         }
