@@ -413,3 +413,95 @@ fn without_sequences(text: &str) -> String {
     }
     format!("{}{}", &text[..comma], &text[end..])
 }
+
+/// Two AUTOINCREMENT tables whose counters are past their rows: `items`
+/// at 5 (rows 1 to 3), `tags` at 8 (row 7).
+fn sqlite_source(ws: &Workspace) {
+    ws.open("src.db")
+        .execute_batch(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
+             CREATE TABLE tags (id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL);
+             INSERT INTO items (name) VALUES ('a'), ('b'), ('c'), ('d'), ('e');
+             DELETE FROM items WHERE id > 3;
+             INSERT INTO tags (id, label) VALUES (7, 'x');
+             INSERT INTO tags (label) VALUES ('y');
+             DELETE FROM tags WHERE id = 8;",
+        )
+        .unwrap();
+}
+
+/// A workbook carries the counters in its `_meta` sheet, and keeps them
+/// through an edit and save by openpyxl.
+#[test]
+fn a_workbook_edited_with_openpyxl_carries_sqlite_sequence() {
+    let python_ok = std::process::Command::new("python3")
+        .args(["-c", "import openpyxl"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !python_ok {
+        println!("SKIPPED: openpyxl not installed");
+        return;
+    }
+    let ws = Workspace::new();
+    sqlite_source(&ws);
+    ws.export("src.db", "b.xlsx");
+    let edit = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import openpyxl, sys\n\
+             wb = openpyxl.load_workbook(sys.argv[1])\n\
+             ws = wb['items']\n\
+             ws['B2'] = 'edited'\n\
+             wb.save(sys.argv[1])\n",
+        )
+        .arg(ws.path("b.xlsx"))
+        .output()
+        .unwrap();
+    assert!(edit.status.success(), "{}", stderr(&edit));
+    ws.open("dst.db")
+        .execute_batch(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
+             CREATE TABLE tags (id INTEGER PRIMARY KEY AUTOINCREMENT, label TEXT NOT NULL);",
+        )
+        .unwrap();
+    let out = ws.import("dst.db", &["b.xlsx"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let dst = ws.open("dst.db");
+    let name: String = dst
+        .query_row("SELECT name FROM items WHERE id = 1", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, "edited");
+    assert_eq!(sqlite_seq(&ws, "dst.db"), 5);
+}
+
+/// A modules export carries the counters of its own tables only.
+#[test]
+fn a_modules_export_carries_the_counters_of_its_tables() {
+    let ws = Workspace::new();
+    sqlite_source(&ws);
+    ws.write(
+        "p.toml",
+        "[plan]\nkind = \"export\"\n[database]\nurl = \"sqlite://src.db\"\n[export]\nmode = \"modules\"\nmodules = [\"catalog\"]\noutput = \"m.json\"\n\
+         [[module]]\nname = \"catalog\"\ntables = [\"items\"]\n[[module]]\nname = \"labels\"\ntables = [\"tags\"]\n",
+    );
+    run_ok(&ws, &["run", "p.toml"]);
+    let backup: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("m.json")).unwrap()).unwrap();
+    assert_eq!(
+        backup["meta"]["sequences"],
+        serde_json::json!([{"table": "items", "column": "id", "next": 6}])
+    );
+    run_ok(
+        &ws,
+        &["export", "--db", &ws.url("src.db"), "-o", "all.json"],
+    );
+    let backup: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("all.json")).unwrap()).unwrap();
+    assert_eq!(
+        backup["meta"]["sequences"],
+        serde_json::json!([
+            {"table": "items", "column": "id", "next": 6},
+            {"table": "tags", "column": "id", "next": 9},
+        ])
+    );
+}
