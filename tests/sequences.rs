@@ -505,3 +505,79 @@ fn a_modules_export_carries_the_counters_of_its_tables() {
         ])
     );
 }
+
+/// A role that may write the tables and update the sequences but owns
+/// neither sets the sequences through `setval` (not undone by a rollback,
+/// hence last before the commit).
+#[test]
+fn a_role_not_owning_the_sequences_still_sets_them() {
+    let (Some(src), Some(dst)) = (
+        server::postgres("seq_pg_role"),
+        server::postgres("seq_pg_role"),
+    ) else {
+        return;
+    };
+    let ws = Workspace::new();
+    fill_postgres(&src);
+    run_ok(&ws, &["export", "--db", &src.url, "-o", "b.json"]);
+    dst.execute(PG_SCHEMA);
+    let role = format!("{}_writer", dst.name);
+    dst.execute(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT USAGE, CREATE ON SCHEMA public TO {role}; \
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}; \
+         GRANT SELECT, UPDATE, USAGE ON ALL SEQUENCES IN SCHEMA public TO {role};"
+    ));
+    let url = dst.url.replacen("://postgres@", &format!("://{role}@"), 1);
+    let out = (url != dst.url).then(|| {
+        ws.migplan()
+            .args(["import", "--db", &url, "b.json"])
+            .output()
+            .unwrap()
+    });
+    dst.execute(&format!("DROP OWNED BY {role}; DROP ROLE {role};"));
+    let Some(out) = out else {
+        eprintln!("SKIPPED: the test server URL does not use user `postgres`");
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("cannot move sequence"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(pg_next_ids(&dst), (103, 4, 6));
+}
+
+/// Rollback's restore puts PostgreSQL sequences back exactly where the
+/// backup before the change had them, lower than the import left them.
+#[test]
+fn rollback_puts_postgres_sequences_back_exactly() {
+    let Some(db) = server::postgres("seq_pg_rollback") else {
+        return;
+    };
+    let ws = Workspace::new();
+    fill_postgres(&db);
+    ws.open("other.db")
+        .execute_batch(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+             CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);
+             INSERT INTO items VALUES (200, 'j'), (201, 'k');
+             INSERT INTO notes VALUES (10, 'n');",
+        )
+        .unwrap();
+    ws.export("other.db", "other.json");
+    run_ok(&ws, &["import", "--db", &db.url, "other.json"]);
+    let moved: Vec<i64> = ["item_ids", "notes_id_seq"]
+        .iter()
+        .map(|s| {
+            db.pg()
+                .query_one(&format!("SELECT last_value FROM {s}"), &[])
+                .unwrap()
+                .get(0)
+        })
+        .collect();
+    assert_eq!(moved, [202, 11]);
+    run_ok(&ws, &["rollback", "1", "--db", &db.url, "--yes"]);
+    assert_eq!(db.count("items"), 2);
+    assert_eq!(pg_next_ids(&db), (103, 4, 6));
+}

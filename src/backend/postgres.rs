@@ -1019,8 +1019,9 @@ impl Postgres {
     /// `ALTER SEQUENCE … RESTART` is transactional (PostgreSQL 10 on): a
     /// failed import puts the sequence back with everything else. A role
     /// that does not own the sequence falls back to `setval`, which needs
-    /// only UPDATE but is never undone; one without UPDATE gets a warning
-    /// saying what to run.
+    /// only UPDATE but is never undone, so it only moves forwards (a failed
+    /// restore must not leave a sequence below the rows that stay); one
+    /// without UPDATE gets a warning saying what to run.
     fn restart_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()> {
         let name = seq.key().to_string();
         let ctx = format!("setting sequence `{name}`");
@@ -1032,6 +1033,13 @@ impl Postgres {
             .or_else(|e| match e.code() {
                 Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
                     self.client.batch_execute("ROLLBACK TO SAVEPOINT migplan_seq")?;
+                    if next < seq.next {
+                        eprintln!(
+                            "note: sequence `{name}` stays at {} rather than going back to {next}: only its owner can set it within the transaction",
+                            seq.next
+                        );
+                        return Ok(());
+                    }
                     self.client
                         .query("SELECT setval($1::text::regclass, $2, false)", &[&qs, &next])
                         .map(drop)
