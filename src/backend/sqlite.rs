@@ -337,17 +337,31 @@ impl Backend for Sqlite {
     }
 
     fn max_value(&mut self, table: &str, column: &str) -> Result<Option<i64>> {
-        // Only integers: SQLite lets an INTEGER column hold text, which
-        // sorts above every number.
-        let sql = format!(
-            "SELECT max({}) FROM {} WHERE typeof({}) = 'integer'",
-            quote(column),
-            quote(table),
-            quote(column)
-        );
-        self.conn
-            .query_row(&sql, [], |r| r.get(0))
-            .map_err(|e| Error::db(format!("reading the largest `{table}`.`{column}`"), e))
+        let (qc, qt) = (quote(column), quote(table));
+        let ctx = |e| Error::db(format!("reading the largest `{table}`.`{column}`"), e);
+        // Read off the index; SQLite lets an INTEGER column hold text, which
+        // sorts above every number, so only then are integers sought alone.
+        let max = self
+            .conn
+            .query_row(&format!("SELECT max({qc}) FROM {qt}"), [], |r| {
+                Ok(match r.get_ref(0)? {
+                    ValueRef::Integer(i) => Ok(Some(i)),
+                    ValueRef::Null => Ok(None),
+                    _ => Err(()),
+                })
+            })
+            .map_err(ctx)?;
+        match max {
+            Ok(m) => Ok(m),
+            Err(()) => self
+                .conn
+                .query_row(
+                    &format!("SELECT max({qc}) FROM {qt} WHERE typeof({qc}) = 'integer'"),
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(ctx),
+        }
     }
 
     fn set_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()> {
