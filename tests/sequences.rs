@@ -581,3 +581,82 @@ fn rollback_puts_postgres_sequences_back_exactly() {
     assert_eq!(db.count("items"), 2);
     assert_eq!(pg_next_ids(&db), (103, 4, 6));
 }
+
+/// A PostgreSQL backup file imported into MySQL and SQLite: each counter
+/// lands on the target's own mechanism by table and column.
+#[test]
+fn a_postgres_backup_imported_into_mysql_and_sqlite_carries_counters() {
+    let (Some(pg), Some(my)) = (
+        server::postgres("seq_file_pg"),
+        server::mysql("seq_file_my"),
+    ) else {
+        return;
+    };
+    let ws = Workspace::new();
+    fill_postgres(&pg);
+    run_ok(&ws, &["export", "--db", &pg.url, "-o", "b.json"]);
+    my.execute(
+        "CREATE TABLE items (id BIGINT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(50) NOT NULL) ENGINE=InnoDB",
+    );
+    my.execute(
+        "CREATE TABLE notes (id INT AUTO_INCREMENT PRIMARY KEY, body VARCHAR(50) NOT NULL) ENGINE=InnoDB",
+    );
+    run_ok(&ws, &["import", "--db", &my.url, "b.json"]);
+    assert_eq!(
+        my_insert(&my, "INSERT INTO items (name) VALUES ('new')"),
+        103
+    );
+    assert_eq!(my_insert(&my, "INSERT INTO notes (body) VALUES ('new')"), 4);
+
+    ws.open("t.db")
+        .execute_batch(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL);
+             CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL);",
+        )
+        .unwrap();
+    let out = ws.import("t.db", &["b.json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let id: i64 = ws
+        .open("t.db")
+        .query_row(
+            "INSERT INTO items (name) VALUES ('new') RETURNING id",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(id, 103);
+}
+
+/// A copy from SQLite carries `sqlite_sequence` to a PostgreSQL serial.
+#[test]
+fn a_copy_from_sqlite_carries_sqlite_sequence_to_postgres() {
+    let Some(pg) = server::postgres("seq_copy_sqlite_pg") else {
+        return;
+    };
+    let ws = Workspace::new();
+    sqlite_source(&ws);
+    pg.execute(
+        "CREATE TABLE items (id serial PRIMARY KEY, name text NOT NULL);
+         CREATE TABLE tags (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, label text NOT NULL);",
+    );
+    ws.write("copy.toml", "[plan]\nkind = \"copy\"\n");
+    run_ok(
+        &ws,
+        &[
+            "run",
+            "copy.toml",
+            "--source",
+            &ws.url("src.db"),
+            "--target",
+            &pg.url,
+        ],
+    );
+    assert_eq!(
+        pg_insert(&pg, "INSERT INTO items (name) VALUES ('new') RETURNING id"),
+        6
+    );
+    assert_eq!(
+        pg_insert(&pg, "INSERT INTO tags (label) VALUES ('new') RETURNING id"),
+        9
+    );
+}
