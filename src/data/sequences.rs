@@ -120,3 +120,68 @@ fn column_max(db: &mut dyn Backend, catalog: &Catalog, s: &Sequence) -> Result<O
         false => Ok(None),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{self, DbUrl, OpenOptions};
+
+    /// A SQLite database in memory with one AUTOINCREMENT table holding
+    /// ids 1 to 3 and its counter at 10.
+    fn db() -> Box<dyn Backend> {
+        let url = DbUrl::parse("sqlite://:memory:", std::path::Path::new(".")).unwrap();
+        let mut db = backend::open(&url, &OpenOptions::default()).unwrap();
+        db.execute_sql(
+            "setup",
+            "CREATE TABLE album (albumid INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT);
+             INSERT INTO album VALUES (10, 'x'); DELETE FROM album;
+             INSERT INTO album VALUES (1, 'a'), (2, 'b'), (3, 'c');",
+        )
+        .unwrap();
+        db
+    }
+
+    fn carried(table: &str, column: &str, next: i64) -> Vec<Sequence> {
+        vec![Sequence {
+            name: None,
+            table: Some(table.into()),
+            column: Some(column.into()),
+            next,
+        }]
+    }
+
+    fn next(db: &mut dyn Backend) -> i64 {
+        db.sequences().unwrap()[0].next
+    }
+
+    fn restore_into(db: &mut dyn Backend, carried: &[Sequence], exact: bool) {
+        let catalog = db.catalog().unwrap();
+        restore(db, &catalog, &["album".into()], carried, exact).unwrap();
+    }
+
+    #[test]
+    fn a_counter_is_found_by_table_and_column_ignoring_case() {
+        let mut db = db();
+        restore_into(db.as_mut(), &carried("Album", "AlbumId", 50), false);
+        assert_eq!(next(db.as_mut()), 50);
+    }
+
+    #[test]
+    fn an_import_never_moves_a_counter_back_and_a_restore_does_but_not_below_the_rows() {
+        let mut db = db();
+        restore_into(db.as_mut(), &carried("album", "albumid", 5), false);
+        assert_eq!(next(db.as_mut()), 11);
+        restore_into(db.as_mut(), &carried("album", "albumid", 5), true);
+        assert_eq!(next(db.as_mut()), 5);
+        restore_into(db.as_mut(), &carried("album", "albumid", 2), true);
+        assert_eq!(next(db.as_mut()), 4);
+    }
+
+    #[test]
+    fn a_counter_of_another_column_or_table_is_not_taken() {
+        let mut db = db();
+        restore_into(db.as_mut(), &carried("album", "title", 90), false);
+        restore_into(db.as_mut(), &carried("artist", "albumid", 90), false);
+        assert_eq!(next(db.as_mut()), 11);
+    }
+}
