@@ -660,3 +660,36 @@ fn a_copy_from_sqlite_carries_sqlite_sequence_to_postgres() {
         9
     );
 }
+
+/// A sequence whose MAXVALUE the imported ids reach cannot be moved past
+/// them: the rows still load, and a warning says what to do.
+#[test]
+fn an_exhausted_postgres_sequence_does_not_fail_the_import() {
+    let Some(db) = server::postgres("seq_pg_exhausted") else {
+        return;
+    };
+    let ws = Workspace::new();
+    ws.open("src.db")
+        .execute_batch(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+             INSERT INTO items VALUES (1, 'a'), (99, 'z');",
+        )
+        .unwrap();
+    ws.export("src.db", "b.json");
+    db.execute(
+        "CREATE SEQUENCE item_ids MAXVALUE 99;
+         CREATE TABLE items (id bigint DEFAULT nextval('item_ids') PRIMARY KEY, name text NOT NULL);",
+    );
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &db.url, "b.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("beyond its MAXVALUE 99"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(db.count("items"), 2);
+}

@@ -1026,6 +1026,23 @@ impl Postgres {
         let name = seq.key().to_string();
         let ctx = format!("setting sequence `{name}`");
         let qs = self.qt(&name);
+        let max: i64 = self
+            .client
+            .query_one(
+                "SELECT seqmax FROM pg_sequence WHERE seqrelid = $1::text::regclass",
+                &[&qs],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| self.err(ctx.clone(), e))?;
+        if next > max {
+            // Every value is taken: no RESTART can say so, and the rows
+            // are what matter.
+            eprintln!(
+                "warning: sequence `{name}` is left as it is: it would have to hand out {next}, beyond its MAXVALUE {max}
+  = help: `ALTER SEQUENCE {name} MAXVALUE …` (or AS bigint) before the application inserts"
+            );
+            return Ok(());
+        }
         self.client
             .batch_execute(&format!(
                 "SAVEPOINT migplan_seq; ALTER SEQUENCE {qs} RESTART WITH {next}"
