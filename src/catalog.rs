@@ -88,3 +88,35 @@ impl Trigger {
         self.when.contains("INSERT") || self.when.contains("UPDATE")
     }
 }
+
+/// A counter that hands out ids: a PostgreSQL sequence (owned by a column
+/// or not, identity columns' included), a MySQL table's AUTO_INCREMENT, a
+/// SQLite AUTOINCREMENT table's `sqlite_sequence` row. Backups carry them so
+/// that after a restore the application can insert without an id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Sequence {
+    /// The PostgreSQL sequence's name (in the schema); MySQL and SQLite
+    /// counters belong to their table and have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The table and column whose rows take their ids from it; none for a
+    /// PostgreSQL sequence no column default uses (the application calls
+    /// `nextval` itself). A sequence several columns use is listed once per
+    /// column, with the same value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// The value the next row inserted without an id gets.
+    pub next: i64,
+}
+
+impl Sequence {
+    /// What names the counter itself: its name, else its table's.
+    pub fn key(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.table.as_deref())
+            .unwrap_or_default()
+    }
+}

@@ -134,6 +134,7 @@ fn meta() -> BackupMeta {
         incremental_since: None,
         backup_id: None,
         follows: None,
+        sequences: vec![],
         source_engine: "sqlite".into(),
         tables: vec![questions()],
     }

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use super::{Chain, ChangeKind, Condition, Expr, ExprText, Fill, Name, Step, Test, Unmapped};
-use crate::catalog::ColumnInfo;
+use crate::catalog::{ColumnInfo, Sequence};
 use crate::error::{Error, Result};
 use crate::format::{BackupMeta, TableMeta};
 use crate::value::{ColumnType, Value};
@@ -112,8 +112,42 @@ impl Chain<'_> {
         let mut meta = meta.clone();
         meta.tables = tables;
         meta.schema_version = Some(self.to);
+        for step in &self.steps {
+            follow_sequences(&mut meta.sequences, step);
+        }
         Ok(Upgrade { meta, stages })
     }
+}
+
+/// The backup's counters under their tables' and columns' new names, so a
+/// restore still finds them by table and column; the counter of a dropped
+/// table or column keeps only its PostgreSQL sequence name.
+fn follow_sequences(sequences: &mut Vec<Sequence>, step: &Step) {
+    let is = |a: &Option<String>, b: &Name| a.as_ref() == Some(b.get_ref());
+    for c in &step.changes {
+        for s in sequences.iter_mut() {
+            match &c.kind {
+                ChangeKind::RenameTable { from, to } if is(&s.table, from) => {
+                    s.table = Some(to.get_ref().clone());
+                }
+                ChangeKind::RenameColumn { table, from, to }
+                    if is(&s.table, table) && is(&s.column, from) =>
+                {
+                    s.column = Some(to.get_ref().clone());
+                }
+                ChangeKind::DropTable { table } if is(&s.table, table) => {
+                    (s.table, s.column) = (None, None);
+                }
+                ChangeKind::DropColumn { table, column }
+                    if is(&s.table, table) && is(&s.column, column) =>
+                {
+                    (s.table, s.column) = (None, None);
+                }
+                _ => {}
+            }
+        }
+    }
+    sequences.retain(|s| s.table.is_some() || s.name.is_some());
 }
 
 impl Stage {

@@ -85,6 +85,7 @@ fn meta(version: i64, tables: Vec<TableMeta>) -> BackupMeta {
         incremental_since: None,
         backup_id: None,
         follows: None,
+        sequences: vec![],
         source_engine: "sqlite".into(),
         tables,
     }
@@ -1178,5 +1179,47 @@ fn every_fixture_reports_exactly_its_expected_diagnostics() {
         failures.is_empty(),
         "actual diagnostics:\n{}",
         failures.join("\n")
+    );
+}
+
+#[test]
+fn counters_follow_renamed_tables_and_columns_and_lose_dropped_ones() {
+    let (_dir, set) = load_one(
+        r#"[[step]]
+from = 1
+to = 2
+changes = [
+  { rename_column = { table = "users", from = "id", to = "user_id" } },
+  { rename_table = { from = "users", to = "people" } },
+  { drop_table = { table = "questions" } },
+]
+"#,
+    );
+    let chain = set.chain(1, 2).unwrap();
+    let mut meta = tiku_meta();
+    let seq = |name: Option<&str>, table: &str| crate::catalog::Sequence {
+        name: name.map(String::from),
+        table: Some(table.into()),
+        column: Some("id".into()),
+        next: 7,
+    };
+    meta.sequences = vec![
+        seq(None, "users"),
+        seq(None, "questions"),
+        seq(Some("questions_id_seq"), "questions"),
+    ];
+    let upgraded = chain.plan(&meta).unwrap();
+    let got: Vec<(Option<&str>, Option<&str>, Option<&str>)> = upgraded
+        .meta()
+        .sequences
+        .iter()
+        .map(|s| (s.name.as_deref(), s.table.as_deref(), s.column.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (None, Some("people"), Some("user_id")),
+            (Some("questions_id_seq"), None, None),
+        ]
     );
 }

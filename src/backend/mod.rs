@@ -11,7 +11,7 @@ mod url;
 
 pub use url::DbUrl;
 
-use crate::catalog::{Catalog, Trigger};
+use crate::catalog::{Catalog, Sequence, Trigger};
 use crate::error::Result;
 use crate::plan::Conflict;
 use crate::value::Value;
@@ -107,6 +107,24 @@ pub trait Backend {
     /// Inside the write transaction: switches `triggers` off until
     /// `finish_write` switches them on again (a rollback undoes both).
     fn disable_triggers(&mut self, triggers: &[Trigger]) -> Result<()>;
+
+    /// The database's counters with the value each hands out next:
+    /// PostgreSQL's sequences of the schema (one entry per column using a
+    /// sequence, one for a sequence no column uses), MySQL's AUTO_INCREMENT,
+    /// SQLite's `sqlite_sequence` (AUTOINCREMENT tables; without it SQLite
+    /// takes max+1 itself). Bookkeeping tables' counters are left out.
+    fn sequences(&mut self) -> Result<Vec<Sequence>>;
+
+    /// The largest value of an integer column, `None` when the table has
+    /// no row (a counter is never set at or below it).
+    fn max_value(&mut self, table: &str, column: &str) -> Result<Option<i64>>;
+
+    /// After every row of the import is written: makes `seq` (one of
+    /// [`Backend::sequences`]) hand out `next` next. Inside the write
+    /// transaction where the engine allows it (PostgreSQL's `ALTER
+    /// SEQUENCE … RESTART`, SQLite's `sqlite_sequence`); MySQL's `ALTER
+    /// TABLE … AUTO_INCREMENT` commits, so it runs right after `commit`.
+    fn set_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()>;
 
     fn count_rows(&mut self, table: &str) -> Result<u64>;
 

@@ -52,7 +52,7 @@ use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
 };
-use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo, Trigger};
+use crate::catalog::{Catalog, ColumnInfo, ForeignKey, Sequence, TableInfo, Trigger};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::{ColumnType, Value};
@@ -118,6 +118,9 @@ pub struct Mysql {
     load_data: Option<bool>,
     /// The session's `UNIQUE_CHECKS` is off (see [`Mysql::bulk_load`]).
     unique_checks_off: bool,
+    /// AUTO_INCREMENT values set by `commit` once the rows are in: `ALTER
+    /// TABLE` would commit the import halfway.
+    counters: Vec<(String, i64)>,
 }
 
 /// One table as introspected: the portable description and what writing
@@ -216,6 +219,7 @@ impl Mysql {
             staging_seq: 0,
             load_data,
             unique_checks_off: false,
+            counters: vec![],
         }))
     }
 
@@ -810,8 +814,56 @@ impl Backend for Mysql {
         Ok(())
     }
 
+    fn sequences(&mut self) -> Result<Vec<Sequence>> {
+        if !self.mariadb {
+            // MySQL 8 caches information_schema.TABLES for a day by
+            // default; MariaDB reads the live counter. 5.7 has no such
+            // variable and needs none.
+            let _ = self.exec("", "SET SESSION information_schema_stats_expiry = 0");
+        }
+        let rows: Vec<(String, String, Option<u64>)> = live(&mut self.slot)
+            .query(
+                "SELECT t.TABLE_NAME, c.COLUMN_NAME, t.AUTO_INCREMENT FROM information_schema.TABLES t \
+                 JOIN information_schema.COLUMNS c ON c.TABLE_SCHEMA = t.TABLE_SCHEMA \
+                   AND c.TABLE_NAME = t.TABLE_NAME AND c.EXTRA LIKE '%auto_increment%' \
+                 WHERE t.TABLE_SCHEMA = DATABASE() AND t.TABLE_TYPE = 'BASE TABLE' \
+                 ORDER BY t.TABLE_NAME",
+            )
+            .map_err(|e| self.err("reading the tables' AUTO_INCREMENT", e))?;
+        Ok(rows
+            .into_iter()
+            .filter(|(t, _, _)| !BOOKKEEPING_TABLES.contains(&t.as_str()))
+            .map(|(table, column, next)| Sequence {
+                name: None,
+                table: Some(table),
+                column: Some(column),
+                next: next.map_or(1, |n| i64::try_from(n).unwrap_or(i64::MAX)),
+            })
+            .collect())
+    }
+
+    fn max_value(&mut self, table: &str, column: &str) -> Result<Option<i64>> {
+        let sql = format!(
+            "SELECT CAST(MAX({}) AS SIGNED) FROM {}",
+            quote(column),
+            quote(table)
+        );
+        let max: Option<Option<i64>> = live(&mut self.slot)
+            .query_first(sql)
+            .map_err(|e| self.err(format!("reading the largest `{table}`.`{column}`"), e))?;
+        Ok(max.flatten())
+    }
+
+    fn set_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()> {
+        if let Some(table) = &seq.table {
+            self.counters.push((table.clone(), next));
+        }
+        Ok(())
+    }
+
     fn begin_write(&mut self, tables: &[String]) -> Result<()> {
         self.introspect()?;
+        self.counters.clear();
         for name in tables {
             let t = self.table(name)?;
             if !t.transactional {
@@ -1073,7 +1125,8 @@ impl Backend for Mysql {
         self.drop_staging()?;
         self.exec("committing", "COMMIT")?;
         self.bulk_load(false)?;
-        self.exec("committing", "SET FOREIGN_KEY_CHECKS = 1")
+        self.exec("committing", "SET FOREIGN_KEY_CHECKS = 1")?;
+        self.set_counters()
     }
 
     fn rollback(&mut self) -> Result<()> {
@@ -1085,12 +1138,37 @@ impl Backend for Mysql {
         {
             self.slot = Some(loader.abort());
         }
+        self.counters.clear();
         // ROLLBACK is harmless without an open transaction.
         let rolled = self.exec("rolling back", "ROLLBACK");
         let dropped = self.drop_staging();
         let restored = self.exec("rolling back", "SET FOREIGN_KEY_CHECKS = 1");
         let checks = self.bulk_load(false);
         rolled.and(dropped).and(restored).and(checks)
+    }
+}
+
+impl Mysql {
+    /// The AUTO_INCREMENT values of the committed import. `ALTER TABLE`
+    /// commits whatever is open, so it waits for the rows to be in; InnoDB
+    /// has moved each counter past the ids written already, so this only
+    /// matters for a backup's counter beyond its rows (rows deleted) and
+    /// for a restore setting an exact value. InnoDB never takes a counter
+    /// below the largest id.
+    fn set_counters(&mut self) -> Result<()> {
+        for (table, next) in std::mem::take(&mut self.counters) {
+            let sql = format!("ALTER TABLE {} AUTO_INCREMENT = {next}", quote(&table));
+            if let Err(e) = live(&mut self.slot).query_drop(&sql) {
+                return Err(Error::db(
+                    format!("the rows are committed, but setting the AUTO_INCREMENT of `{table}`"),
+                    format!(
+                        "{}\n  = help: run `{sql}` as a user with the ALTER privilege; the application may otherwise be handed ids the backup's source had used",
+                        scrub(&e.to_string(), &self.secrets)
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

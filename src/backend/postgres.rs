@@ -39,7 +39,7 @@ use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
 };
-use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo, Trigger};
+use crate::catalog::{Catalog, ColumnInfo, ForeignKey, Sequence, TableInfo, Trigger};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::{ColumnType, Value};
@@ -72,8 +72,6 @@ pub struct Postgres {
     disabled_triggers: Vec<String>,
     /// Foreign keys could not be dropped and were deferred instead.
     deferred_constraints: bool,
-    /// Tables of the open import.
-    written: Vec<String>,
     writer: Option<Writer>,
     next_stage: usize,
     /// [`SESSION`] and the `search_path` found at connect, run after every
@@ -283,7 +281,6 @@ impl Postgres {
             dropped_indexes: vec![],
             disabled_triggers: vec![],
             deferred_constraints: false,
-            written: vec![],
             writer: None,
             next_stage: 0,
             restore_session: String::new(),
@@ -964,49 +961,157 @@ impl Postgres {
         })
     }
 
-    /// Moves every sequence owned by a column of `table` (serial, identity)
-    /// past the column's maximum, never backwards. `setval` is not undone
-    /// by a rollback; a sequence that moved on is harmless.
-    fn bump_sequences(&mut self, table: &str) -> Result<()> {
-        let ctx = format!("setting the sequences of `{table}`");
-        let qt = self.qt(table);
+    /// Every sequence of the schema with the columns that use it: as their
+    /// default (`nextval('s')`, owned or not), as their identity, or as
+    /// their owner (`OWNED BY`). Descending sequences are left out: "past
+    /// the largest id" means nothing to them.
+    fn pg_sequences(&mut self) -> Result<Vec<Sequence>> {
+        let ctx = "reading the database's sequences";
         let rows = self
             .client
             .query(
-                "SELECT a.attname::text, pg_get_serial_sequence($1, a.attname) \
-                 FROM pg_attribute a WHERE a.attrelid = $1::text::regclass AND a.attnum > 0 \
-                   AND NOT a.attisdropped AND pg_get_serial_sequence($1, a.attname) IS NOT NULL",
-                &[&qt],
+                "WITH uses AS ( \
+                   SELECT d.refobjid AS seq, ad.adrelid AS rel, ad.adnum AS att FROM pg_depend d \
+                   JOIN pg_attrdef ad ON ad.oid = d.objid \
+                   WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass \
+                   UNION SELECT d.objid, d.refobjid, d.refobjsubid FROM pg_depend d \
+                   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+                     AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0) \
+                 SELECT s.relname::text, c.relname::text, a.attname::text, q.seqincrement, \
+                   has_sequence_privilege(s.oid, 'SELECT'), has_sequence_privilege(s.oid, 'USAGE'), \
+                   CASE WHEN has_sequence_privilege(s.oid, 'USAGE') \
+                     THEN pg_sequence_last_value(s.oid) END, q.seqstart \
+                 FROM pg_class s JOIN pg_namespace n ON n.oid = s.relnamespace \
+                 JOIN pg_sequence q ON q.seqrelid = s.oid \
+                 LEFT JOIN (uses u JOIN pg_class c ON c.oid = u.rel AND c.relkind IN ('r', 'p') \
+                     AND NOT c.relispartition \
+                   JOIN pg_attribute a ON a.attrelid = u.rel AND a.attnum = u.att AND NOT a.attisdropped) \
+                   ON u.seq = s.oid AND c.relnamespace = s.relnamespace \
+                 WHERE s.relkind = 'S' AND n.nspname = current_schema() AND q.seqincrement > 0 \
+                 ORDER BY 1, 2, 3",
+                &[],
             )
-            .map_err(|e| self.err(ctx.clone(), e))?;
+            .map_err(|e| self.err(ctx, e))?;
+        let mut out: Vec<Sequence> = Vec::new();
+        let mut read: HashMap<String, Option<i64>> = HashMap::new();
         for r in rows {
-            let (col, seq): (String, String) = (r.get(0), r.get(1));
-            let sql = format!(
-                "SELECT setval($1::text::regclass, m) FROM (SELECT max({})::bigint AS m FROM {qt}) x, pg_sequence s \
-                 WHERE s.seqrelid = $1::text::regclass AND s.seqincrement > 0 AND m IS NOT NULL \
-                   AND m >= coalesce(pg_sequence_last_value($1::text::regclass), s.seqstart)",
-                quote(&col)
-            );
-            self.client
-                .batch_execute("SAVEPOINT migplan_seq")
-                .map_err(|e| self.err(ctx.clone(), e))?;
-            match self.client.query(&sql, &[&seq]) {
-                Ok(_) => self.client.batch_execute("RELEASE SAVEPOINT migplan_seq"),
-                // Allowed to insert but not to set the sequence (USAGE
-                // without UPDATE): the rows stay; say what to run.
-                Err(e) if e.code() == Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+            let (name, table, column): (String, Option<String>, Option<String>) =
+                (r.get(0), r.get(1), r.get(2));
+            if table
+                .as_deref()
+                .is_some_and(|t| BOOKKEEPING_TABLES.contains(&t))
+            {
+                continue;
+            }
+            let inc: i64 = r.get(3);
+            let next = match read.get(&name) {
+                Some(n) => *n,
+                // USAGE (nextval) without SELECT: pg_sequence_last_value,
+                // NULL until the first nextval (or after a RESTART, which
+                // then reads as the start value).
+                None if !r.get::<_, bool>(4) && r.get::<_, bool>(5) => {
+                    let last: Option<i64> = r.get(6);
+                    let n = Some(last.map_or(r.get(7), |l| l.saturating_add(inc)));
+                    read.insert(name.clone(), n);
+                    n
+                }
+                None if !r.get::<_, bool>(4) => {
                     eprintln!(
-                        "warning: cannot move sequence {seq} of `{table}`.`{col}` past the imported rows ({}); run `SELECT setval('{seq}', max(…))` as its owner",
+                        "warning: sequence `{name}` is neither carried nor set: this role may not read it\n  = help: `GRANT SELECT ON SEQUENCE {name} TO …`"
+                    );
+                    read.insert(name.clone(), None);
+                    None
+                }
+                None => {
+                    // The sequence itself, not pg_sequences.last_value: that
+                    // is NULL after `setval(s, n, false)`, which still
+                    // decides the next value.
+                    let sql = format!("SELECT last_value, is_called FROM {}", self.qt(&name));
+                    let row = self
+                        .client
+                        .query_one(&sql, &[])
+                        .map_err(|e| self.err(ctx, e))?;
+                    let (last, called): (i64, bool) = (row.get(0), row.get(1));
+                    let n = Some(if called {
+                        last.saturating_add(inc)
+                    } else {
+                        last
+                    });
+                    read.insert(name.clone(), n);
+                    n
+                }
+            };
+            if let Some(next) = next {
+                out.push(Sequence {
+                    name: Some(name),
+                    table,
+                    column,
+                    next,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// `ALTER SEQUENCE … RESTART` is transactional (PostgreSQL 10 on): a
+    /// failed import puts the sequence back with everything else. A role
+    /// that does not own the sequence falls back to `setval`, which needs
+    /// only UPDATE but is never undone, so it only moves forwards (a failed
+    /// restore must not leave a sequence below the rows that stay); one
+    /// without UPDATE gets a warning saying what to run.
+    fn restart_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()> {
+        let name = seq.key().to_string();
+        let ctx = format!("setting sequence `{name}`");
+        let qs = self.qt(&name);
+        let max: i64 = self
+            .client
+            .query_one(
+                "SELECT seqmax FROM pg_sequence WHERE seqrelid = $1::text::regclass",
+                &[&qs],
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| self.err(ctx.clone(), e))?;
+        if next > max {
+            // Every value is taken: no RESTART can say so, and the rows
+            // are what matter.
+            eprintln!(
+                "warning: sequence `{name}` is left as it is: it would have to hand out {next}, beyond its MAXVALUE {max}
+  = help: `ALTER SEQUENCE {name} MAXVALUE …` (or AS bigint) before the application inserts"
+            );
+            return Ok(());
+        }
+        self.client
+            .batch_execute(&format!(
+                "SAVEPOINT migplan_seq; ALTER SEQUENCE {qs} RESTART WITH {next}"
+            ))
+            .or_else(|e| match e.code() {
+                Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                    self.client.batch_execute("ROLLBACK TO SAVEPOINT migplan_seq")?;
+                    if next < seq.next {
+                        eprintln!(
+                            "note: sequence `{name}` stays at {} rather than going back to {next}: only its owner can set it within the transaction",
+                            seq.next
+                        );
+                        return Ok(());
+                    }
+                    self.client
+                        .query("SELECT setval($1::text::regclass, $2, false)", &[&qs, &next])
+                        .map(drop)
+                }
+                _ => Err(e),
+            })
+            .or_else(|e| match e.code() {
+                Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
+                    eprintln!(
+                        "warning: cannot move sequence `{name}` to {next}, past the imported rows ({}); run `SELECT setval('{name}', {next}, false)` as its owner",
                         scrub(&self.secret, describe(&e))
                     );
-                    self.client
-                        .batch_execute("ROLLBACK TO SAVEPOINT migplan_seq")
+                    self.client.batch_execute("ROLLBACK TO SAVEPOINT migplan_seq")
                 }
-                Err(e) => Err(e),
-            }
-            .map_err(|e| self.err(ctx.clone(), e))?;
-        }
-        Ok(())
+                _ => Err(e),
+            })
+            .and_then(|_| self.client.batch_execute("RELEASE SAVEPOINT migplan_seq"))
+            .map_err(|e| self.err(ctx, e))
     }
 }
 
@@ -1355,6 +1460,26 @@ impl Backend for Postgres {
         Ok(Catalog { tables })
     }
 
+    fn sequences(&mut self) -> Result<Vec<Sequence>> {
+        self.pg_sequences()
+    }
+
+    fn max_value(&mut self, table: &str, column: &str) -> Result<Option<i64>> {
+        let sql = format!(
+            "SELECT max({})::bigint FROM {}",
+            quote(column),
+            self.qt(table)
+        );
+        self.client
+            .query_one(&sql, &[])
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| self.err(format!("reading the largest `{table}`.`{column}`"), e))
+    }
+
+    fn set_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()> {
+        self.restart_sequence(seq, next)
+    }
+
     fn count_rows(&mut self, table: &str) -> Result<u64> {
         let sql = format!("SELECT count(*) FROM {}", self.qt(table));
         self.scalar_i64(&format!("counting rows of `{table}`"), &sql)
@@ -1592,7 +1717,6 @@ impl Backend for Postgres {
             .batch_execute("BEGIN")
             .map_err(|e| self.err(ctx, e))?;
         self.in_tx = true;
-        self.written = tables.to_vec();
         self.dropped.clear();
         self.dropped_indexes.clear();
         // Foreign keys of the written tables, dropped while rows load and
@@ -1848,9 +1972,6 @@ impl Backend for Postgres {
         let dropped = std::mem::take(&mut self.dropped);
         for d in &dropped {
             self.restore_fk(d)?;
-        }
-        for t in self.written.clone() {
-            self.bump_sequences(&t)?;
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
 };
-use crate::catalog::{Catalog, ColumnInfo, ForeignKey, TableInfo, Trigger};
+use crate::catalog::{Catalog, ColumnInfo, ForeignKey, Sequence, TableInfo, Trigger};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::plan::Conflict;
 use crate::value::is_decimal;
@@ -307,6 +307,97 @@ impl Backend for Sqlite {
             Ok(Catalog { tables })
         };
         read().map_err(|e| Error::db("reading the database's tables", e))
+    }
+
+    fn sequences(&mut self) -> Result<Vec<Sequence>> {
+        // `sqlite_sequence` exists once an AUTOINCREMENT table was created;
+        // other tables take max(rowid)+1 and need no counter.
+        let read = || -> rusqlite::Result<Vec<(String, i64)>> {
+            let exists: bool = self.conn.query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'sqlite_sequence')",
+                [],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Ok(vec![]);
+            }
+            let mut stmt = self.conn.prepare(
+                "SELECT m.name, coalesce((SELECT max(s.seq) FROM sqlite_sequence s WHERE s.name = m.name), 0) \
+                 FROM sqlite_schema m WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+                   AND upper(m.sql) LIKE '%AUTOINCREMENT%' ORDER BY m.name",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        };
+        let tables = read().map_err(|e| Error::db("reading `sqlite_sequence`", e))?;
+        let mut out = Vec::new();
+        for (table, seq) in tables {
+            if BOOKKEEPING_TABLES.contains(&table.as_str()) {
+                continue;
+            }
+            // AUTOINCREMENT is only allowed on an INTEGER PRIMARY KEY.
+            let key = self
+                .primary_key(&table)
+                .map_err(|e| Error::db(format!("reading the primary key of `{table}`"), e))?;
+            if let [column] = key.as_slice() {
+                out.push(Sequence {
+                    name: None,
+                    table: Some(table),
+                    column: Some(column.clone()),
+                    next: seq.saturating_add(1),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn max_value(&mut self, table: &str, column: &str) -> Result<Option<i64>> {
+        let (qc, qt) = (quote(column), quote(table));
+        let ctx = |e| Error::db(format!("reading the largest `{table}`.`{column}`"), e);
+        // Read off the index; SQLite lets an INTEGER column hold text, which
+        // sorts above every number, so only then are integers sought alone.
+        let max = self
+            .conn
+            .query_row(&format!("SELECT max({qc}) FROM {qt}"), [], |r| {
+                Ok(match r.get_ref(0)? {
+                    ValueRef::Integer(i) => Ok(Some(i)),
+                    ValueRef::Null => Ok(None),
+                    _ => Err(()),
+                })
+            })
+            .map_err(ctx)?;
+        match max {
+            Ok(m) => Ok(m),
+            Err(()) => self
+                .conn
+                .query_row(
+                    &format!("SELECT max({qc}) FROM {qt} WHERE typeof({qc}) = 'integer'"),
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(ctx),
+        }
+    }
+
+    fn set_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()> {
+        let Some(table) = &seq.table else {
+            return Ok(());
+        };
+        let set = || -> rusqlite::Result<()> {
+            let last = next - 1;
+            let n = self.conn.execute(
+                "UPDATE sqlite_sequence SET seq = ?1 WHERE name = ?2",
+                rusqlite::params![last, table],
+            )?;
+            if n == 0 {
+                self.conn.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES (?2, ?1)",
+                    rusqlite::params![last, table],
+                )?;
+            }
+            Ok(())
+        };
+        set().map_err(|e| Error::db(format!("setting the AUTOINCREMENT counter of `{table}`"), e))
     }
 
     fn count_rows(&mut self, table: &str) -> Result<u64> {

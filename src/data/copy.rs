@@ -65,6 +65,8 @@ fn copy_snapshot(
         .order()
         .map(|t| table_meta(source, plan, &catalog, t, &export))
         .collect::<Result<Vec<_>>>()?;
+    let names: Vec<String> = metas.iter().map(|t| t.name.clone()).collect();
+    let sequences = super::sequences::carried(source, &names, opts.import.modules.is_empty())?;
     let meta = BackupMeta {
         format: FORMAT_NAME.into(),
         format_version: FORMAT_VERSION,
@@ -77,6 +79,7 @@ fn copy_snapshot(
         incremental_since: None,
         backup_id: None,
         follows: None,
+        sequences,
         source_engine: source.engine().name().into(),
         tables: metas,
     };

@@ -85,7 +85,11 @@ fn export_snapshot(
             Ok(meta)
         })
         .collect::<Result<Vec<_>>>()?;
-    let meta = backup_meta(db, plan, opts, modules, metas, started);
+    let names: Vec<String> = metas.iter().map(|t| t.name.clone()).collect();
+    let full = opts.mode == ExportMode::Full;
+    let sequences = super::sequences::carried(db, &names, full)?;
+    let mut meta = backup_meta(db, plan, opts, modules, metas, started);
+    meta.sequences = sequences;
     let mut writer = format::create_backup(&opts.output, &meta, opts.format, &plan.sheet_names())?;
     let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), "exporting");
     let mut exported = Vec::new();
@@ -166,6 +170,7 @@ fn backup_meta(
             .follows
             .clone()
             .filter(|_| opts.mode == ExportMode::Incremental),
+        sequences: vec![],
     }
 }
 

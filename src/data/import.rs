@@ -237,6 +237,11 @@ pub(super) fn load_parts(
             .map(String::from)
             .collect()
     };
+    // Every part's counters, later parts (newer increments) last.
+    let carried: Vec<_> = parts
+        .iter()
+        .flat_map(|p| p.meta.sequences.iter().cloned())
+        .collect();
     let before = rows_before(db, &order, opts)?;
     let mut triggers = firing_triggers(db, &order, opts.replace)?;
     if let Err(e) = db.begin_write(&order) {
@@ -290,6 +295,12 @@ pub(super) fn load_parts(
         .and_then(|_| importer.verdict())
         .and_then(|_| importer.verify(&reports, &before, single && same_engine));
     importer.bar.finish_and_clear();
+    // Last before the commit: a PostgreSQL role that may not alter a
+    // sequence falls back to `setval`, which no rollback undoes.
+    let result = result.and_then(|_| match opts.dry_run {
+        true => Ok(()),
+        false => super::sequences::restore(db, &catalog, &order, &carried, opts.replace),
+    });
     let ended = match result {
         Ok(()) if !opts.dry_run => record_commit(db, opts, &reports).and_then(|_| {
             db.commit()?;

@@ -10,6 +10,7 @@ mod names;
 mod progress;
 pub mod report;
 pub mod safety;
+mod sequences;
 mod verify;
 
 pub use chain::{check_inputs, import_files};

@@ -1066,6 +1066,7 @@ mod tests {
             incremental_since: None,
             backup_id: None,
             follows: None,
+            sequences: vec![],
             source_engine: "sqlite".into(),
             tables,
         }

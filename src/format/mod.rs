@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 pub use atomic::AtomicFile;
 pub use compress::{CompressedFile, Compression, is_json_backup_name};
 
-use crate::catalog::{ColumnInfo, ForeignKey};
+use crate::catalog::{ColumnInfo, ForeignKey, Sequence};
 use crate::error::{Error, Result};
 use crate::value::{TableSummary, Value};
 
@@ -51,6 +51,13 @@ pub struct BackupMeta {
     /// this one follows (docs/plans.md, "Incremental chains").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub follows: Option<String>,
+    /// The counters of the exported tables (and, in a full backup, every
+    /// PostgreSQL sequence of the schema), read inside the export's
+    /// snapshot, so a restore lets the application insert again
+    /// (docs/sequences.md). Absent in older backups: those restore counters
+    /// to just past the imported ids.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sequences: Vec<Sequence>,
 }
 
 /// A fresh backup id: 128 random bits in hex.

@@ -434,6 +434,7 @@ fn backup_meta(wm: Option<&WorkbookMeta>, tables: Vec<TableMeta>) -> BackupMeta 
             incremental_since: None,
             backup_id: None,
             follows: None,
+            sequences: vec![],
             source_engine: "xlsx".into(),
             tables,
         },

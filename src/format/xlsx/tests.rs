@@ -46,6 +46,7 @@ fn meta(tables: Vec<TableMeta>) -> BackupMeta {
         incremental_since: None,
         backup_id: None,
         follows: None,
+        sequences: vec![],
         source_engine: "sqlite".into(),
         tables,
     }
