@@ -207,6 +207,44 @@ fn key_match(key: &[String], first: usize) -> String {
         .join(" AND ")
 }
 
+/// A row the table refuses for one of its values (NOT NULL, CHECK, a
+/// STRICT table's type) as a value error naming the column, so the importer
+/// names the row too; any other failure stays as it is.
+fn value_refused(
+    e: rusqlite::Error,
+    columns: &[String],
+) -> std::result::Result<Error, rusqlite::Error> {
+    use rusqlite::ffi;
+    let rusqlite::Error::SqliteFailure(f, Some(message)) = &e else {
+        return Err(e);
+    };
+    let column = match f.extended_code {
+        ffi::SQLITE_CONSTRAINT_NOTNULL | ffi::SQLITE_CONSTRAINT_DATATYPE => {
+            // "… failed: items.name", "… column items.qty"
+            message.rsplit('.').next().map(str::to_string)
+        }
+        ffi::SQLITE_CONSTRAINT_CHECK => {
+            // "CHECK constraint failed: price > 0": the first column the
+            // expression names.
+            let words: Vec<&str> = message
+                .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .collect();
+            Some(
+                columns
+                    .iter()
+                    .find(|c| words.contains(&c.as_str()))
+                    .cloned()
+                    .unwrap_or_else(|| "(a CHECK constraint)".into()),
+            )
+        }
+        _ => None,
+    };
+    match column {
+        Some(column) => Ok(Error::value(column, message.clone())),
+        None => Err(e),
+    }
+}
+
 /// The SQL for writing one table, built once per table.
 struct WriterSql {
     columns: Vec<String>,
@@ -646,7 +684,10 @@ impl Backend for Sqlite {
         check_affinity(row, sql)?;
         let bound = bind_row(row, &sql.columns)?;
         let mut stmt = conn.prepare_cached(&sql.insert).map_err(ctx)?;
-        if stmt.execute(params_from_iter(bound.iter())).map_err(ctx)? == 1 {
+        let inserted = stmt
+            .execute(params_from_iter(bound.iter()))
+            .map_err(|e| value_refused(e, &sql.columns).unwrap_or_else(ctx))?;
+        if inserted == 1 {
             outcome.inserted += 1;
             return Ok(());
         }

@@ -437,6 +437,9 @@ struct Job {
     key: Vec<String>,
     /// Positions of the key columns in a backup row.
     key_pos: Vec<usize>,
+    /// Positions of the columns the target declares NOT NULL: a NULL there
+    /// is refused before it is sent, naming the row.
+    not_null: Vec<usize>,
     conflict: Conflict,
 }
 
@@ -501,10 +504,17 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
             key.join(", ")
         ))
     })?;
+    let not_null = columns
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| info.column(c).is_some_and(|col| !col.nullable))
+        .map(|(i, _)| i)
+        .collect();
     Ok(Job {
         columns,
         key,
         key_pos,
+        not_null,
         conflict,
     })
 }
@@ -626,6 +636,15 @@ impl<'a> Importer<'a> {
 
     fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {
         self.bar.inc();
+        let job = &self.jobs[table];
+        if let Some(&i) = job
+            .not_null
+            .iter()
+            .find(|&&i| matches!(row[i], Value::Null))
+        {
+            let e = Error::value(&job.columns[i], "NULL, and the column is NOT NULL");
+            return Err(row_error(table, job, row, e));
+        }
         self.db.write_row(row).map_err(|e| match e {
             Error::Value { .. } => row_error(table, &self.jobs[table], row, e),
             other => table_error(table, other),

@@ -1,0 +1,94 @@
+//! A value the target refuses (NOT NULL, CHECK, a STRICT table's type) is
+//! reported with its table, the row's key and the column, never as a bare
+//! "constraint failed"; nothing is written.
+
+mod support;
+
+use support::server::{self, ServerDb};
+use support::{Workspace, stderr};
+
+/// `b.json`: row 2 has a negative price, row 3 no name and a text quantity.
+fn backup(ws: &Workspace) {
+    let src = ws.open("src.db");
+    src.execute_batch(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER, name TEXT, qty TEXT);
+         INSERT INTO items VALUES (1, 5, 'a', '1'), (2, -3, 'b', '2'), (3, 4, NULL, 'x');",
+    )
+    .unwrap();
+    ws.export("src.db", "b.json");
+}
+
+fn refused(ws: &Workspace, url: &str, says: &[&str]) {
+    let out = ws
+        .migplan()
+        .args(["import", "--db", url, "b.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    for s in says {
+        assert!(err.contains(s), "missing {s:?} in {err}");
+    }
+}
+
+#[test]
+fn refused_values_name_table_key_and_column_on_sqlite() {
+    let ws = Workspace::new();
+    backup(&ws);
+    for (name, ddl, says) in [
+        (
+            "check.db",
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER CHECK (price > 0), name TEXT, qty TEXT)",
+            [
+                "row id=2 of `items`",
+                "column `price`",
+                "CHECK constraint failed",
+            ],
+        ),
+        (
+            "notnull.db",
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER, name TEXT NOT NULL, qty TEXT)",
+            ["row id=3 of `items`", "column `name`", "NOT NULL"],
+        ),
+        (
+            "strict.db",
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER, name TEXT, qty INTEGER) STRICT",
+            ["row id=3 of `items`", "column `qty`", "cannot store TEXT"],
+        ),
+    ] {
+        ws.open(name).execute_batch(ddl).unwrap();
+        refused(&ws, &ws.url(name), &says);
+        assert_eq!(support::count(&ws.open(name), "items"), 0, "{name}");
+    }
+}
+
+fn on_server(db: Option<ServerDb>, check_names_row: bool) {
+    let Some(db) = db else { return };
+    let ws = Workspace::new();
+    backup(&ws);
+    db.execute(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER, name TEXT NOT NULL, qty TEXT)",
+    );
+    refused(
+        &ws,
+        &db.url,
+        &["row id=3 of `items`", "column `name`", "NOT NULL"],
+    );
+    assert_eq!(db.count("items"), 0);
+    if check_names_row {
+        db.execute("ALTER TABLE items ALTER name DROP NOT NULL");
+        db.execute("ALTER TABLE items ADD CHECK (price > 0)");
+        refused(&ws, &db.url, &["row id=2", "`items`", "check constraint"]);
+        assert_eq!(db.count("items"), 0);
+    }
+}
+
+#[test]
+fn refused_values_name_table_key_and_column_on_postgres() {
+    on_server(server::postgres("value_errors"), true);
+}
+
+#[test]
+fn a_null_into_not_null_names_table_key_and_column_on_mysql() {
+    on_server(server::mysql("value_errors"), false);
+}
