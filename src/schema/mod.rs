@@ -355,10 +355,8 @@ impl Scripts {
     pub fn plan_up(&self, db: &mut dyn Backend, target: Option<i64>) -> Result<Vec<Planned>> {
         let applied = read_history(db)?;
         let pending = self.verify(&applied, target)?;
-        if db.engine() == Engine::Mysql {
-            for s in &pending {
-                sql::scan(&s.sql, Engine::Mysql, &s.label())?;
-            }
+        for s in &pending {
+            sql::scan(&s.sql, db.engine(), &s.label())?;
         }
         Ok(pending
             .iter()
@@ -472,11 +470,8 @@ impl Scripts {
                 self.folder()
             )));
         }
-        if db.engine() == Engine::Mysql {
-            for p in &planned {
-                let undo = self.undo_sql(p.version);
-                sql::scan(undo, Engine::Mysql, &p.label)?;
-            }
+        for p in &planned {
+            sql::scan(self.undo_sql(p.version), db.engine(), &p.label)?;
         }
         Ok(planned)
     }
@@ -499,7 +494,7 @@ impl Scripts {
             let undo = self.undo_sql(p.version);
             let forget = [delete_history(p.version), delete_checksum(p.version)];
             if db.transactional_ddl() {
-                let mut sqls = vec![undo.to_string()];
+                let mut sqls = vec![sql::scan(undo, db.engine(), &p.label)?.text];
                 sqls.extend(forget.iter().cloned());
                 if let Err((i, e)) = in_transaction(db, &sqls) {
                     let cause = if i == 0 {
@@ -507,7 +502,7 @@ impl Scripts {
                     } else {
                         format!("updating {HISTORY_TABLE}: {}", one_line(&e.to_string()))
                     };
-                    return Err(schema_error(&p.label, cause, undone, None));
+                    return Err(schema_error(&p.label, cause, undone, Reached::RolledBack));
                 }
             } else {
                 let statements = sql::scan(undo, Engine::Mysql, &p.label)?.statements;
@@ -646,15 +641,15 @@ fn apply_in_one_transaction(db: &mut dyn Backend, pending: &[&Script]) -> Result
     let mut sqls = create_tables(engine);
     let mut owner = vec![None; sqls.len()];
     for s in pending {
-        sqls.push(s.sql.clone());
+        // The text as the engine's client sends it (psql skips pg_dump's
+        // `\restrict` lines), every script read before anything runs.
+        let scanned = sql::scan(&s.sql, engine, &s.label())?;
+        sqls.push(scanned.text.clone());
         owner.push(Some(s));
         for q in [
             insert_history(s.version, &s.name, s.checksum),
             delete_checksum(s.version),
-            insert_checksum(
-                s.version,
-                &sql::normalized_checksum(&s.sql, engine, &s.label())?,
-            ),
+            insert_checksum(s.version, &scanned.checksum()),
         ] {
             sqls.push(q);
             owner.push(None);
@@ -665,7 +660,7 @@ fn apply_in_one_transaction(db: &mut dyn Backend, pending: &[&Script]) -> Result
         Err((i, e)) => {
             let cause = one_line(&strip_context(&e));
             match owner.get(i).copied().flatten() {
-                Some(s) => Err(schema_error(&s.label(), cause, vec![], None)),
+                Some(s) => Err(schema_error(&s.label(), cause, vec![], Reached::RolledBack)),
                 None => Err(*e),
             }
         }
@@ -743,7 +738,12 @@ fn run_journaled(
             let cause = one_line(&strip_context(&e));
             if i == 0 {
                 db.execute_sql(ctx, &format!("DELETE FROM {JOURNAL_TABLE} WHERE {key}"))?;
-                return Err(schema_error(&run.label, cause, before.to_vec(), None));
+                return Err(schema_error(
+                    &run.label,
+                    cause,
+                    before.to_vec(),
+                    Reached::Statement(0, total, None),
+                ));
             }
             db.execute_sql(
                 ctx,
@@ -759,10 +759,10 @@ fn run_journaled(
                 i + 1
             );
             return Err(schema_error(
-                &format!("{} (statement {} of {total})", run.label, i + 1),
+                &run.label,
                 cause,
                 before.to_vec(),
-                Some(help),
+                Reached::Statement(i, total, Some(help)),
             ));
         }
         db.execute_sql(
@@ -957,12 +957,35 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn schema_error(script: &str, cause: String, applied: Vec<String>, help: Option<String>) -> Error {
+/// How far a failed script got.
+enum Reached {
+    /// Its transaction rolled back: nothing of it remains.
+    RolledBack,
+    /// MySQL: the statements before index `.0` (of `.1`) ran and are
+    /// committed; what to do next.
+    Statement(usize, usize, Option<String>),
+}
+
+/// The failure of script `label` after the scripts `applied` (or undone)
+/// before it in this run; the message says exactly what stays applied.
+fn schema_error(label: &str, cause: String, applied: Vec<String>, reached: Reached) -> Error {
+    let atomic = matches!(reached, Reached::RolledBack);
+    let (failed, partial, help) = match reached {
+        Reached::RolledBack => (label.to_string(), None, None),
+        Reached::Statement(0, _, help) => (label.to_string(), None, help),
+        Reached::Statement(n, total, help) => (
+            format!("{label} (statement {} of {total})", n + 1),
+            Some(format!("statements 1 to {n} of {label}")),
+            help,
+        ),
+    };
     Error::Schema {
-        message: format!("script {script} failed: {cause}"),
-        failed: Some(script.to_string()),
+        message: format!("script {failed} failed: {cause}"),
+        failed: Some(failed),
         cause,
         applied,
+        partial,
+        atomic,
         help,
     }
 }
