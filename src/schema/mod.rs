@@ -732,6 +732,15 @@ fn run_journaled(
             ),
         )?;
     }
+    // A resumed script runs in a new session: the session settings its
+    // committed statements made (a dump's `FOREIGN_KEY_CHECKS=0`, `SET
+    // NAMES`, `sql_mode`) are made again, as rerunning the file would.
+    for stmt in statements[..from.min(statements.len())]
+        .iter()
+        .filter(|s| sql::sets_session(s))
+    {
+        db.execute_sql(&run.label, stmt)?;
+    }
     let total = statements.len();
     for (i, stmt) in statements.iter().enumerate().skip(from) {
         if let Err(e) = db.execute_sql(&run.label, stmt) {
@@ -975,7 +984,10 @@ fn schema_error(label: &str, cause: String, applied: Vec<String>, reached: Reach
         Reached::Statement(0, _, help) => (label.to_string(), None, help),
         Reached::Statement(n, total, help) => (
             format!("{label} (statement {} of {total})", n + 1),
-            Some(format!("statements 1 to {n} of {label}")),
+            Some(match n {
+                1 => format!("statement 1 of {label}"),
+                _ => format!("statements 1 to {n} of {label}"),
+            }),
             help,
         ),
     };

@@ -166,6 +166,45 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
     })
 }
 
+/// Whether a MySQL statement only changes the session (`SET NAMES …`,
+/// `SET FOREIGN_KEY_CHECKS=0`, `SET @saved = …`, also inside an executable
+/// comment), so running it again changes nothing in the database.
+pub fn sets_session(statement: &str) -> bool {
+    let mut rest = statement.trim_start();
+    // Leading comments, and the opener of an executable comment.
+    loop {
+        if let Some(r) = rest.strip_prefix("--").or_else(|| rest.strip_prefix('#')) {
+            rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if rest.starts_with("/*") {
+            let chars: Vec<char> = rest.chars().collect();
+            match executable_comment(&chars, 0) {
+                Some(open) => {
+                    let skip: usize = chars[..open].iter().map(|c| c.len_utf8()).sum();
+                    rest = rest[skip..].trim_start();
+                    break;
+                }
+                None => rest = rest.split_once("*/").map_or("", |(_, r)| r).trim_start(),
+            }
+        } else {
+            break;
+        }
+    }
+    let words: Vec<String> = rest
+        .split(|c: char| c.is_whitespace() || c == '=')
+        .filter(|w| !w.is_empty())
+        .take(3)
+        .map(str::to_ascii_uppercase)
+        .collect();
+    let word = |i: usize| words.get(i).map_or("", String::as_str);
+    word(0) == "SET"
+        && !matches!(
+            word(1),
+            "GLOBAL" | "PERSIST" | "PERSIST_ONLY" | "PASSWORD" | "DEFAULT" | "ROLE"
+        )
+        && !word(1).starts_with("@@GLOBAL.")
+        && !word(1).starts_with("@@PERSIST")
+}
+
 /// The length of a MySQL executable comment's opener at `i` (`/*!`,
 /// `/*!50003`, `/*M!100100`), or `None` for an ordinary comment. MariaDB's
 /// `/*M!999999\- …*/` is a command to the mariadb client (sandbox mode)
@@ -445,6 +484,29 @@ mod tests {
             normalized_checksum(sql, Engine::Mysql, "V1").unwrap(),
             normalized_checksum(&dollars, Engine::Mysql, "V1").unwrap()
         );
+    }
+
+    #[test]
+    fn session_settings_are_told_from_changes() {
+        for s in [
+            "/*!40101 SET NAMES utf8mb4 */",
+            "/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */",
+            "-- c\n/* d */ SET sql_mode = 'NO_AUTO_VALUE_ON_ZERO'",
+            "/*M!100616 SET NOTE_VERBOSITY=0 */",
+            "set @saved_cs_client = @@character_set_client",
+        ] {
+            assert!(sets_session(s), "{s}");
+        }
+        for s in [
+            "SET GLOBAL max_connections = 10",
+            "SET @@global.sql_mode = ''",
+            "SET PASSWORD = 'x'",
+            "CREATE TABLE settings (id INT)",
+            "/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE UPDATE ON a FOR EACH ROW SET NEW.x = 1 */",
+            "UPDATE t SET x = 1",
+        ] {
+            assert!(!sets_session(s), "{s}");
+        }
     }
 
     #[test]

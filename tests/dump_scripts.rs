@@ -1,0 +1,383 @@
+//! Schema scripts written by the engines' own dump tools run unchanged as
+//! `V1__init.sql`: `mysqldump --no-data --routines --triggers` output (its
+//! executable comments switch foreign-key checks off and set the character
+//! set, its `DELIMITER ;;` blocks hold triggers and routines) and
+//! `pg_dump --schema-only` output (`SET`s, an emptied `search_path`,
+//! `$$` bodies, `\restrict`/`\unrestrict`). The dumps are committed fixtures
+//! made once by the real tools (tests/fixtures/dumps/README.md), so the tests
+//! need the servers, not the tools. Also: what a failed MySQL script says is
+//! applied, and a resumed dump getting its session settings back.
+
+mod support;
+
+use std::process::Output;
+
+use support::server::{self, ServerDb};
+use support::{Workspace, repo_root, stderr, stdout};
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(repo_root().join("tests/fixtures/dumps").join(name)).unwrap()
+}
+
+/// A plan of `kind` on `url` whose migrations folder is `migrations`.
+fn plan(ws: &Workspace, file: &str, kind: &str, url: &str, extra: &str) -> String {
+    ws.write(
+        file,
+        &format!(
+            "[plan]\nkind = \"{kind}\"\n[database]\nurl = \"{url}\"\n[schema]\nmigrations = \"migrations\"\n{extra}"
+        ),
+    )
+    .to_string_lossy()
+    .into_owned()
+}
+
+fn migplan(ws: &Workspace, args: &[&str]) -> Output {
+    ws.migplan().args(args).output().unwrap()
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    stdout(out)
+}
+
+fn failed(out: &Output) -> String {
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "stdout: {}\nstderr: {}",
+        stdout(out),
+        stderr(out)
+    );
+    stderr(out)
+}
+
+/// Rows of `sql` joined into lines, for readable comparisons.
+fn lines(db: &ServerDb, sql: &str) -> Vec<String> {
+    db.rows(sql).into_iter().map(|r| r.join(" ")).collect()
+}
+
+/// The dump as V1 of a migrate plan on `db`, applied by `schema up`; then
+/// rows written into it, exported, and imported by an import plan whose
+/// schema phase applies the same dump to `fresh`: both hold the same rows.
+fn applies_and_takes_an_import(dump: &str, db: &ServerDb, fresh: &ServerDb, rows: &[&str]) {
+    let ws = Workspace::new();
+    ws.write("migrations/V1__init.sql", &fixture(dump));
+    let p = plan(&ws, "migrate.toml", "migrate", &db.url, "");
+    let out = ok(&migplan(&ws, &["schema", "up", &p]));
+    assert!(
+        out.contains("schema version 1 (1 applied, 0 pending)"),
+        "{out}"
+    );
+    let mut tables = db.tables();
+    tables.sort();
+    assert_eq!(
+        tables,
+        ["address", "customer", "order_line", "orders", "product"]
+    );
+    for sql in rows {
+        db.execute(sql);
+    }
+    ok(&migplan(
+        &ws,
+        &["export", "--db", &db.url, "-o", "shop.json"],
+    ));
+    let p = plan(
+        &ws,
+        "import.toml",
+        "import",
+        &fresh.url,
+        "[import]\nfile = \"shop.json\"\n",
+    );
+    let out = migplan(&ws, &["run", &p]);
+    ok(&out);
+    assert!(
+        stderr(&out).contains("applied V1__init"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(fresh.dump(), db.dump());
+    assert_eq!(fresh.count("order_line"), 3);
+}
+
+#[test]
+fn mysqldump_schema_applies_unchanged_and_takes_an_import() {
+    let (Some(db), Some(fresh)) = (server::mysql("dump_mysql"), server::mysql("dump_mysql_in"))
+    else {
+        return;
+    };
+    // mysqldump creates `address` before `customer`, `order_line` before
+    // `orders`: only its executable comment switching FOREIGN_KEY_CHECKS
+    // off lets their keys in.
+    let rows = [
+        "INSERT INTO customer (id, name, status, tags, last_update) VALUES (1, 'Ada', 'active', 'vip,newsletter', '2024-01-02 03:04:05'), (2, 'Bob', 'closed', '', '2024-02-03 04:05:06')",
+        "INSERT INTO address (id, customer_id, line1) VALUES (1, 1, 'Main St 1'), (2, 2, DEFAULT)",
+        "INSERT INTO product (id, sku, price, last_update) VALUES (1, 'A-1', 9.99, '2024-01-01 00:00:00'), (2, 'B-2', 0.50, '2024-01-01 00:00:00')",
+        "INSERT INTO orders (id, customer_id, placed_at, total) VALUES (1, 1, '2024-03-04 05:06:07', 20.48), (2, 2, '2024-03-05 00:00:00', 0)",
+        "INSERT INTO order_line (order_id, product_id, qty) VALUES (1, 1, 2), (1, 2, 1), (2, 2, 5)",
+    ];
+    applies_and_takes_an_import("mysqldump.sql", &db, &fresh, &rows);
+    for d in [&db, &fresh] {
+        assert_eq!(
+            lines(
+                d,
+                "SELECT CONSTRAINT_NAME, TABLE_NAME, REFERENCED_TABLE_NAME, DELETE_RULE \
+                 FROM information_schema.REFERENTIAL_CONSTRAINTS \
+                 WHERE CONSTRAINT_SCHEMA = DATABASE() ORDER BY 1"
+            ),
+            [
+                "fk_address_customer address customer CASCADE",
+                "fk_line_order order_line orders CASCADE",
+                "fk_line_product order_line product RESTRICT",
+                "fk_orders_customer orders customer RESTRICT",
+            ]
+        );
+        assert_eq!(
+            lines(
+                d,
+                "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'customer' \
+                 AND COLUMN_NAME IN ('status', 'tags') ORDER BY 1"
+            ),
+            [
+                "status enum('active','paused','closed')",
+                "tags set('vip','newsletter','wholesale')",
+            ]
+        );
+        // Triggers and routines whole: their bodies hold `;`s.
+        assert_eq!(
+            lines(
+                d,
+                "SELECT TRIGGER_NAME, EVENT_OBJECT_TABLE, ACTION_TIMING, EVENT_MANIPULATION \
+                 FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = DATABASE() ORDER BY 1"
+            ),
+            [
+                "customer_stamp customer BEFORE UPDATE",
+                "product_stamp product BEFORE UPDATE",
+            ]
+        );
+        let body = d.scalar(
+            "SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS \
+             WHERE TRIGGER_SCHEMA = DATABASE() AND TRIGGER_NAME = 'customer_stamp'",
+        );
+        assert!(
+            body.contains("SET NEW.last_update = CURRENT_TIMESTAMP;")
+                && body.contains("END IF;\nEND"),
+            "{body}"
+        );
+        assert_eq!(
+            lines(
+                d,
+                "SELECT ROUTINE_NAME, ROUTINE_TYPE FROM information_schema.ROUTINES \
+                 WHERE ROUTINE_SCHEMA = DATABASE() ORDER BY 1"
+            ),
+            ["line_count FUNCTION", "recalc_total PROCEDURE"]
+        );
+        assert_eq!(d.scalar("SELECT line_count(1)"), "2");
+        assert_eq!(
+            lines(d, "SELECT * FROM customer_orders ORDER BY id"),
+            ["1 Ada 1", "2 Bob 1"]
+        );
+        // The dump switched the checks back on.
+        let orphan = format!("INSERT INTO {}.address (customer_id) VALUES (99)", d.name);
+        let mut conn = d.my();
+        assert!(mysql::prelude::Queryable::query_drop(&mut conn, &orphan).is_err());
+    }
+}
+
+#[test]
+fn pg_dump_schema_applies_unchanged_and_takes_an_import() {
+    let (Some(db), Some(fresh)) = (
+        server::postgres("dump_postgres"),
+        server::postgres("dump_postgres_in"),
+    ) else {
+        return;
+    };
+    let dump = fixture("pg_dump.sql");
+    assert!(
+        dump.contains("\n\\restrict ")
+            && dump.contains("SELECT pg_catalog.set_config('search_path', '', false);"),
+        "the fixture is a pg_dump 15.14+ schema dump"
+    );
+    let rows = [
+        "INSERT INTO customer (id, name, email, tags, last_update) VALUES (1, 'Ada', 'ada@example.com', '{vip,newsletter}', '2024-01-02 03:04:05+00'), (2, 'Bob', NULL, '{}', '2024-02-03 04:05:06+00')",
+        "INSERT INTO address (customer_id, line1) VALUES (1, 'Main St 1'), (2, DEFAULT)",
+        "INSERT INTO product (id, sku, price, last_update) VALUES (1, 'A-1', 9.99, '2024-01-01 00:00:00+00'), (2, 'B-2', 0.50, '2024-01-01 00:00:00+00')",
+        "INSERT INTO orders (id, customer_id, status, placed_at, total) VALUES (1, 1, 'paid', '2024-03-04 05:06:07', 20.48), (2, 2, DEFAULT, '2024-03-05 00:00:00', 0)",
+        "INSERT INTO order_line (order_id, product_id, qty) VALUES (1, 1, 2), (1, 2, 1), (2, 2, 5)",
+    ];
+    applies_and_takes_an_import("pg_dump.sql", &db, &fresh, &rows);
+    for d in [&db, &fresh] {
+        assert_eq!(
+            lines(
+                d,
+                "SELECT conname::text AS c, conrelid::regclass::text AS t, confrelid::regclass::text AS r \
+                 FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
+            ),
+            [
+                r#"{"c": "address_customer_id_fkey", "r": "customer", "t": "address"}"#,
+                r#"{"c": "order_line_order_id_fkey", "r": "orders", "t": "order_line"}"#,
+                r#"{"c": "order_line_product_id_fkey", "r": "product", "t": "order_line"}"#,
+                r#"{"c": "orders_customer_id_fkey", "r": "customer", "t": "orders"}"#,
+            ]
+        );
+        assert_eq!(
+            lines(
+                d,
+                "SELECT tgname::text AS n, tgrelid::regclass::text AS t FROM pg_trigger \
+                 WHERE NOT tgisinternal ORDER BY 1"
+            ),
+            [
+                r#"{"n": "customer_stamp", "t": "customer"}"#,
+                r#"{"n": "product_stamp", "t": "product"}"#,
+            ]
+        );
+        assert_eq!(
+            lines(
+                d,
+                "SELECT string_agg(enumlabel::text, ',' ORDER BY enumsortorder) AS l FROM pg_enum"
+            ),
+            [r#"{"l": "open,paid,shipped"}"#]
+        );
+        assert_eq!(
+            lines(
+                d,
+                "SELECT line_count(1) AS n, obj_description('customer'::regclass) AS c"
+            ),
+            [r#"{"c": "people who buy; really", "n": 2}"#]
+        );
+        assert_eq!(
+            lines(d, "SELECT * FROM customer_orders ORDER BY id"),
+            [
+                r#"{"id": 1, "name": "Ada", "orders": 1}"#,
+                r#"{"id": 2, "name": "Bob", "orders": 1}"#,
+            ]
+        );
+        // The sequences are owned by their columns; the trigger fires.
+        assert_eq!(
+            lines(d, "SELECT pg_get_serial_sequence('customer', 'id') AS s"),
+            [r#"{"s": "public.customer_id_seq"}"#]
+        );
+        d.execute("UPDATE product SET price = 1 WHERE id = 1");
+        assert_eq!(
+            lines(
+                d,
+                "SELECT id, last_update > '2025-01-01' AS stamped FROM product ORDER BY id"
+            ),
+            [
+                r#"{"id": 1, "stamped": true}"#,
+                r#"{"id": 2, "stamped": false}"#
+            ]
+        );
+    }
+}
+
+#[test]
+fn psql_meta_commands_other_than_restrict_are_refused_before_anything_runs() {
+    let Some(db) = server::postgres("dump_meta") else {
+        return;
+    };
+    let ws = Workspace::new();
+    ws.write(
+        "migrations/V1__init.sql",
+        "\\restrict k\nCREATE TABLE a (id int);\n\\connect other\nCREATE TABLE b (id int);\n\\unrestrict k\n",
+    );
+    let p = plan(&ws, "p.toml", "migrate", &db.url, "");
+    for args in [
+        vec!["schema", "up", &p, "--dry-run"],
+        vec!["schema", "up", &p],
+    ] {
+        let err = failed(&migplan(&ws, &args));
+        assert!(
+            err.contains("V1__init, line 3: `\\connect` is a psql meta-command"),
+            "{err}"
+        );
+    }
+    assert!(db.tables().is_empty(), "{:?}", db.tables());
+}
+
+#[test]
+fn a_failing_mysql_script_says_which_scripts_and_statements_stay_applied() {
+    let Some(db) = server::mysql("dump_fail") else {
+        return;
+    };
+    let ws = Workspace::new();
+    let p = plan(&ws, "p.toml", "migrate", &db.url, "");
+    // Alone, the first script fails at its second statement: its first
+    // statement stays applied, and the message says so.
+    ws.write(
+        "migrations/V1__init.sql",
+        "CREATE TABLE first (id INT PRIMARY KEY);\nCREATE TABLE oops (;\n",
+    );
+    let err = failed(&migplan(&ws, &["schema", "up", &p]));
+    assert!(
+        err.contains("V1__init (statement 2 of 2) failed")
+            && err.contains("(applied before the failure: statement 1 of V1__init)"),
+        "{err}"
+    );
+    assert!(!err.contains("no script of this run was applied"), "{err}");
+    assert_eq!(db.tables(), ["first"]);
+    db.execute("DROP TABLE first");
+    db.execute("DROP TABLE migplan_schema_journal");
+
+    // The dump as V1, then V2 failing at its third statement.
+    ws.write("migrations/V1__init.sql", &fixture("mysqldump.sql"));
+    ws.write(
+        "migrations/V2__more.sql",
+        "CREATE TABLE extra (id INT PRIMARY KEY);\nALTER TABLE customer ADD COLUMN email VARCHAR(100);\nALTER TABLE nowhere ADD COLUMN x INT;\nCREATE TABLE later (id INT);\n",
+    );
+    let err = failed(&migplan(&ws, &["schema", "up", &p]));
+    assert!(
+        err.contains("V2__more (statement 3 of 4) failed")
+            && err
+                .contains("(applied before the failure: V1__init, statements 1 to 2 of V2__more)"),
+        "{err}"
+    );
+    assert!(!err.contains("no script of this run was applied"), "{err}");
+    assert!(db.tables().contains(&"extra".to_string()));
+
+    // Failing at its first statement, a script leaves nothing of itself.
+    let Some(db) = server::mysql("dump_fail_first") else {
+        return;
+    };
+    let p = plan(&ws, "p.toml", "migrate", &db.url, "");
+    std::fs::remove_file(ws.path("migrations/V2__more.sql")).unwrap();
+    ws.write("migrations/V1__init.sql", "CREATE TABLE oops (;\n");
+    let err = failed(&migplan(&ws, &["schema", "up", &p]));
+    assert!(
+        err.contains("(nothing of this run was applied: the script failed at its first statement)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_resumed_mysql_script_sets_its_session_again() {
+    let Some(db) = server::mysql("dump_resume") else {
+        return;
+    };
+    let ws = Workspace::new();
+    let p = plan(&ws, "p.toml", "migrate", &db.url, "");
+    // As in a dump: checks off, a child before its parent, checks back.
+    let script = |middle: &str| {
+        format!(
+            "/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n{middle}\n\
+             CREATE TABLE child (id INT PRIMARY KEY, parent_id INT, CONSTRAINT child_parent FOREIGN KEY (parent_id) REFERENCES parent (id)) ENGINE=InnoDB;\n\
+             CREATE TABLE parent (id INT PRIMARY KEY) ENGINE=InnoDB;\n\
+             /*!40014 SET FOREIGN_KEY_CHECKS=@OLD_FOREIGN_KEY_CHECKS */;\n"
+        )
+    };
+    ws.write("migrations/V1__init.sql", &script("CREATE TABLE oops (;"));
+    let err = failed(&migplan(&ws, &["schema", "up", &p]));
+    assert!(err.contains("V1__init (statement 2 of 5) failed"), "{err}");
+    ws.write(
+        "migrations/V1__init.sql",
+        &script("CREATE TABLE other (id INT);"),
+    );
+    let out = ok(&migplan(&ws, &["schema", "up", &p, "--resume"]));
+    assert!(out.contains("applied V1__init"), "{out}");
+    assert_eq!(db.tables(), ["child", "other", "parent"]);
+}
