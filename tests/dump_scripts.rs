@@ -381,3 +381,38 @@ fn a_resumed_mysql_script_sets_its_session_again() {
     assert!(out.contains("applied V1__init"), "{out}");
     assert_eq!(db.tables(), ["child", "other", "parent"]);
 }
+
+#[test]
+fn a_mysql_scripts_session_settings_end_with_it() {
+    let (Some(src), Some(db)) = (
+        server::mysql("dump_session_src"),
+        server::mysql("dump_session"),
+    ) else {
+        return;
+    };
+    let table = "CREATE TABLE ev (id INT PRIMARY KEY, at TIMESTAMP NULL)";
+    src.execute(table);
+    src.execute("INSERT INTO ev VALUES (1, FROM_UNIXTIME(1704067200))");
+    let ws = Workspace::new();
+    ok(&migplan(
+        &ws,
+        &["export", "--db", &src.url, "-o", "ev.json"],
+    ));
+    // A script that leaves its session changed, as a dump cut short would.
+    ws.write(
+        "migrations/V1__init.sql",
+        &format!(
+            "/*!40103 SET TIME_ZONE='+05:00' */;\nSET FOREIGN_KEY_CHECKS = 0, SQL_MODE = '';\n{table};\n"
+        ),
+    );
+    let p = plan(
+        &ws,
+        "p.toml",
+        "import",
+        &db.url,
+        "[import]\nfile = \"ev.json\"\n",
+    );
+    ok(&migplan(&ws, &["run", &p]));
+    // The import ran in UTC: the instant is the source's.
+    assert_eq!(db.scalar("SELECT UNIX_TIMESTAMP(at) FROM ev"), "1704067200");
+}

@@ -744,6 +744,7 @@ fn run_journaled(
     let total = statements.len();
     for (i, stmt) in statements.iter().enumerate().skip(from) {
         if let Err(e) = db.execute_sql(&run.label, stmt) {
+            db.restore_session()?;
             let cause = one_line(&strip_context(&e));
             if i == 0 {
                 db.execute_sql(ctx, &format!("DELETE FROM {JOURNAL_TABLE} WHERE {key}"))?;
@@ -782,6 +783,9 @@ fn run_journaled(
             ),
         )?;
     }
+    // The script's session settings end with it, as its own client's
+    // session would.
+    db.restore_session()?;
     for q in after {
         db.execute_sql("recording the script in refinery_schema_history", q)?;
     }
