@@ -48,18 +48,16 @@ pub enum Error {
     #[error("{context}: {message}")]
     Database { context: String, message: String },
 
-    /// The schema phase failed; `applied` lists scripts applied before it
-    /// (none where the whole list ran in one transaction), `partial` the
-    /// statements of the failing script that stay committed (MySQL),
-    /// `atomic` whether the failing script's transaction rolled back,
-    /// `failed` the failing script (`V2__x`, `V2__x.undo`, on MySQL with the
-    /// statement reached), `cause` the engine's message on one line.
-    #[error("schema migration failed: {message}{}{}", applied_note(.applied, .partial, *.atomic), help_note(.help))]
+    /// The schema phase failed; `message` names the script, the cause and
+    /// exactly what stays applied (scripts, and on MySQL the statements of
+    /// the failing script that ran); `applied` lists scripts applied before
+    /// it (none where the whole list ran in one transaction), `failed` the
+    /// failing script (`V2__x`, `V2__x.undo`, on MySQL with the statement
+    /// reached), `cause` the engine's message on one line.
+    #[error("schema migration failed: {message}{}", help_note(.help))]
     Schema {
         message: String,
         applied: Vec<String>,
-        partial: Option<String>,
-        atomic: bool,
         failed: Option<String>,
         cause: String,
         /// What to do next (the MySQL journal's guidance).
@@ -121,21 +119,6 @@ fn render_diagnostics(diags: &[Diagnostic]) -> String {
         out.push(format!("{} problems found", diags.len()));
     }
     out.join("\n")
-}
-
-/// What stays applied after a failed schema run: never more, never less.
-fn applied_note(applied: &[String], partial: &Option<String>, atomic: bool) -> String {
-    let mut kept = applied.to_vec();
-    kept.extend(partial.iter().cloned());
-    match (kept.is_empty(), atomic) {
-        (true, true) => {
-            " (no script of this run was applied: the schema phase ran as one transaction)".into()
-        }
-        (true, false) => {
-            " (nothing of this run was applied: the script failed at its first statement)".into()
-        }
-        (false, _) => format!(" (applied before the failure: {})", kept.join(", ")),
-    }
 }
 
 fn help_note(help: &Option<String>) -> String {

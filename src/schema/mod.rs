@@ -982,26 +982,40 @@ enum Reached {
 /// The failure of script `label` after the scripts `applied` (or undone)
 /// before it in this run; the message says exactly what stays applied.
 fn schema_error(label: &str, cause: String, applied: Vec<String>, reached: Reached) -> Error {
-    let atomic = matches!(reached, Reached::RolledBack);
-    let (failed, partial, help) = match reached {
-        Reached::RolledBack => (label.to_string(), None, None),
-        Reached::Statement(0, _, help) => (label.to_string(), None, help),
-        Reached::Statement(n, total, help) => (
-            format!("{label} (statement {} of {total})", n + 1),
-            Some(match n {
-                1 => format!("statement 1 of {label}"),
-                _ => format!("statements 1 to {n} of {label}"),
-            }),
+    let mut kept = applied.clone();
+    let (failed, nothing, help) = match reached {
+        Reached::RolledBack => (
+            label.to_string(),
+            "no script of this run was applied: the schema phase ran as one transaction",
+            None,
+        ),
+        Reached::Statement(0, _, help) => (
+            label.to_string(),
+            "nothing of this run was applied: the script failed at its first statement",
             help,
         ),
+        Reached::Statement(n, total, help) => {
+            kept.push(match n {
+                1 => format!("statement 1 of {label}"),
+                _ => format!("statements 1 to {n} of {label}"),
+            });
+            (
+                format!("{label} (statement {} of {total})", n + 1),
+                "",
+                help,
+            )
+        }
+    };
+    let note = if kept.is_empty() {
+        nothing.to_string()
+    } else {
+        format!("applied before the failure: {}", kept.join(", "))
     };
     Error::Schema {
-        message: format!("script {failed} failed: {cause}"),
+        message: format!("script {failed} failed: {cause} ({note})"),
         failed: Some(failed),
         cause,
         applied,
-        partial,
-        atomic,
         help,
     }
 }
