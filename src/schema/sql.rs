@@ -7,8 +7,8 @@
 //! apply them: on MySQL, executable comments (`/*!40101 … */`, MariaDB's
 //! `/*M!100100 … */`) are code the server decides on, and `DELIMITER xx`
 //! lines change the statement terminator, as in the mysql client; on
-//! PostgreSQL, the `\restrict`/`\unrestrict` lines of pg_dump are skipped,
-//! as psql does, and any other psql meta-command is refused.
+//! PostgreSQL, pg_dump's `\restrict`/`\unrestrict` lines, which psql keeps
+//! to itself, are skipped, and any other psql meta-command is refused.
 
 use crate::backend::Engine;
 use crate::error::{Error, Result};
@@ -139,7 +139,7 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
                     .collect();
                 return Err(at_line(
                     format!(
-                        "`{shown}` is a psql meta-command, not SQL: the server would refuse it\n  = help: remove the line, or write what it does in SQL; only pg_dump's `\\restrict` and `\\unrestrict` lines are skipped, as psql skips them"
+                        "`{shown}` is a psql meta-command, not SQL: the server would refuse it\n  = help: remove the line, or write what it does in SQL; only pg_dump's `\\restrict` and `\\unrestrict` lines are skipped (psql never sends them to the server either)"
                     ),
                     label,
                     &chars,
