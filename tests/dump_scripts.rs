@@ -416,3 +416,142 @@ fn a_mysql_scripts_session_settings_end_with_it() {
     // The import ran in UTC: the instant is the source's.
     assert_eq!(db.scalar("SELECT UNIX_TIMESTAMP(at) FROM ev"), "1704067200");
 }
+
+/// `tool ARGS` run on the machine: its output, or `None` (said) when the
+/// tool is not installed or cannot dump this server (an older pg_dump).
+fn tool(test: &str, program: &str, args: &[String]) -> Option<String> {
+    match std::process::Command::new(program).args(args).output() {
+        Ok(out) if out.status.success() => Some(String::from_utf8(out.stdout).unwrap()),
+        Ok(out) => {
+            eprintln!(
+                "SKIPPED {test}: {program} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: {program} is not available: {e}");
+            None
+        }
+    }
+}
+
+/// The arguments reaching `db` for mysqldump, from its URL.
+fn mysqldump_args(db: &ServerDb) -> Vec<String> {
+    let rest = db.url.split_once("://").unwrap().1;
+    let rest = rest.split('?').next().unwrap();
+    let (auth, host) = rest.rsplit_once('@').unwrap_or(("root", rest));
+    let host = host.split('/').next().unwrap();
+    let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+    let (host, port) = host.split_once(':').unwrap_or((host, "3306"));
+    let mut args = vec![
+        format!("--host={host}"),
+        format!("--port={port}"),
+        format!("--user={user}"),
+    ];
+    if !password.is_empty() {
+        args.push(format!("--password={password}"));
+    }
+    args.extend(["--no-data", "--routines", "--triggers", "--skip-dump-date"].map(String::from));
+    for t in migplan::backend::BOOKKEEPING_TABLES {
+        args.push(format!("--ignore-table={}.{t}", db.name));
+    }
+    args.push(db.name.clone());
+    args
+}
+
+/// A dump's lines that describe the schema, not where it came from.
+fn schema_lines(dump: &str, db: &ServerDb) -> Vec<String> {
+    dump.lines()
+        .filter(|l| {
+            !l.contains(&db.name) && !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict")
+        })
+        .map(String::from)
+        .collect()
+}
+
+/// The dump tool installed here, on a schema the fixture made: its output
+/// (without the bookkeeping tables) applied as V1 gives a database the same
+/// tool dumps identically. Skips, saying so, without the tool.
+#[test]
+fn the_installed_dump_tools_output_applies_and_dumps_the_same() {
+    let test = "the_installed_dump_tools_output_applies_and_dumps_the_same";
+    for (fixture_name, a, b) in [
+        (
+            "mysqldump.sql",
+            server::mysql("dump_live_a"),
+            server::mysql("dump_live_b"),
+        ),
+        (
+            "pg_dump.sql",
+            server::postgres("dump_live_a"),
+            server::postgres("dump_live_b"),
+        ),
+    ] {
+        let (Some(a), Some(b)) = (a, b) else {
+            continue;
+        };
+        let dump = |db: &ServerDb| match db.server {
+            server::Server::Mysql => tool(test, "mysqldump", &mysqldump_args(db)),
+            server::Server::Postgres => {
+                let mut args = vec!["--schema-only".to_string(), db.url.clone()];
+                for t in migplan::backend::BOOKKEEPING_TABLES {
+                    args.extend(["-T".to_string(), t.to_string()]);
+                }
+                tool(test, "pg_dump", &args)
+            }
+        };
+        let ws = Workspace::new();
+        ws.write("migrations/V1__init.sql", &fixture(fixture_name));
+        ok(&migplan(
+            &ws,
+            &["schema", "up", &plan(&ws, "a.toml", "migrate", &a.url, "")],
+        ));
+        let Some(first) = dump(&a) else {
+            continue;
+        };
+        ws.write("migrations/V1__init.sql", &first);
+        ok(&migplan(
+            &ws,
+            &["schema", "up", &plan(&ws, "b.toml", "migrate", &b.url, "")],
+        ));
+        let second = dump(&b).unwrap();
+        assert_eq!(schema_lines(&second, &b), schema_lines(&first, &a));
+        assert_eq!(b.tables().len(), 5, "{:?}", b.tables());
+    }
+}
+
+#[test]
+fn a_dump_holding_the_bookkeeping_tables_is_refused_before_anything_runs() {
+    let dbs = [
+        server::mysql("dump_bookkeeping"),
+        server::postgres("dump_bookkeeping"),
+    ];
+    for db in dbs.into_iter().flatten() {
+        let ws = Workspace::new();
+        let dump = match db.server {
+            server::Server::Mysql => fixture("mysqldump.sql"),
+            server::Server::Postgres => fixture("pg_dump.sql"),
+        };
+        // As a dump of a database migplan manages has them.
+        ws.write(
+            "migrations/V1__init.sql",
+            &format!(
+                "{dump}\nDROP TABLE IF EXISTS migplan_schema_journal;\nCREATE TABLE refinery_schema_history (version INT PRIMARY KEY);\n"
+            ),
+        );
+        let p = plan(&ws, "p.toml", "migrate", &db.url, "");
+        for args in [
+            vec!["schema", "up", &p, "--dry-run"],
+            vec!["schema", "up", &p],
+        ] {
+            let err = failed(&migplan(&ws, &args));
+            assert!(
+                err.contains("V1__init names `refinery_schema_history`, `migplan_schema_journal`")
+                    && err.contains("--ignore-table"),
+                "{err}"
+            );
+        }
+        assert!(db.tables().is_empty(), "{:?}", db.tables());
+    }
+}

@@ -356,7 +356,7 @@ impl Scripts {
         let applied = read_history(db)?;
         let pending = self.verify(&applied, target)?;
         for s in &pending {
-            sql::scan(&s.sql, db.engine(), &s.label())?;
+            read_script(&s.sql, db.engine(), &s.label())?;
         }
         Ok(pending
             .iter()
@@ -393,7 +393,7 @@ impl Scripts {
         // MySQL: every script is split before the first statement runs.
         let scanned = pending
             .iter()
-            .map(|s| sql::scan(&s.sql, Engine::Mysql, &s.label()).map(|x| x.statements))
+            .map(|s| read_script(&s.sql, Engine::Mysql, &s.label()).map(|x| x.statements))
             .collect::<Result<Vec<_>>>()?;
         if let Some(i) = &interrupted
             && !pending.iter().any(|s| s.version == i.version)
@@ -471,7 +471,7 @@ impl Scripts {
             )));
         }
         for p in &planned {
-            sql::scan(self.undo_sql(p.version), db.engine(), &p.label)?;
+            read_script(self.undo_sql(p.version), db.engine(), &p.label)?;
         }
         Ok(planned)
     }
@@ -494,7 +494,7 @@ impl Scripts {
             let undo = self.undo_sql(p.version);
             let forget = [delete_history(p.version), delete_checksum(p.version)];
             if db.transactional_ddl() {
-                let mut sqls = vec![sql::scan(undo, db.engine(), &p.label)?.text];
+                let mut sqls = vec![read_script(undo, db.engine(), &p.label)?.text];
                 sqls.extend(forget.iter().cloned());
                 if let Err((i, e)) = in_transaction(db, &sqls) {
                     let cause = if i == 0 {
@@ -505,7 +505,7 @@ impl Scripts {
                     return Err(schema_error(&p.label, cause, undone, Reached::RolledBack));
                 }
             } else {
-                let statements = sql::scan(undo, Engine::Mysql, &p.label)?.statements;
+                let statements = read_script(undo, Engine::Mysql, &p.label)?.statements;
                 let from = match &interrupted {
                     Some(i) if i.version == p.version => i.done,
                     _ => 0,
@@ -634,6 +634,23 @@ impl Scripts {
     }
 }
 
+/// A script about to run (or be listed by a dry run), read into
+/// statements; refused when it names the bookkeeping tables, as a dump of a
+/// database migplan manages does: running it would drop or recreate the
+/// history and journal the run is writing.
+fn read_script(text: &str, engine: Engine, label: &str) -> Result<sql::Scanned> {
+    let scanned = sql::scan(text, engine, label)?;
+    let named = scanned.bookkeeping_named();
+    if named.is_empty() {
+        return Ok(scanned);
+    }
+    let list: Vec<String> = named.iter().map(|t| format!("`{t}`")).collect();
+    Err(Error::Mismatch(format!(
+        "{label} names {}, kept by migplan and refinery: a script must not create, change or drop them (a dump of a database migplan manages holds them); nothing was run\n  = help: dump without them (`mysqldump --ignore-table=DB.TABLE` for each, `pg_dump -T refinery_schema_history -T 'migplan_*'`), or delete their statements from the script",
+        list.join(", ")
+    )))
+}
+
 /// SQLite/PostgreSQL: the bookkeeping tables, every script, its history row
 /// and its normalised checksum in one transaction.
 fn apply_in_one_transaction(db: &mut dyn Backend, pending: &[&Script]) -> Result<Vec<String>> {
@@ -643,7 +660,7 @@ fn apply_in_one_transaction(db: &mut dyn Backend, pending: &[&Script]) -> Result
     for s in pending {
         // The text as the engine's client sends it (psql skips pg_dump's
         // `\restrict` lines), every script read before anything runs.
-        let scanned = sql::scan(&s.sql, engine, &s.label())?;
+        let scanned = read_script(&s.sql, engine, &s.label())?;
         sqls.push(scanned.text.clone());
         owner.push(Some(s));
         for q in [

@@ -10,7 +10,7 @@
 //! PostgreSQL, pg_dump's `\restrict`/`\unrestrict` lines, which psql keeps
 //! to itself, are skipped, and any other psql meta-command is refused.
 
-use crate::backend::Engine;
+use crate::backend::{BOOKKEEPING_TABLES, Engine};
 use crate::error::{Error, Result};
 
 /// A script read once: its statements and its normalised text.
@@ -290,6 +290,21 @@ impl Scanned {
     /// The SHA-256 (hex) of the normalised form.
     pub fn checksum(&self) -> String {
         hex::encode(openssl::sha::sha256(self.normalized.as_bytes()))
+    }
+
+    /// The bookkeeping tables ([`BOOKKEEPING_TABLES`]) the script's code
+    /// names (comments aside; a name inside a string counts too).
+    pub fn bookkeeping_named(&self) -> Vec<&'static str> {
+        let words: std::collections::HashSet<String> = self
+            .normalized
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .map(str::to_ascii_lowercase)
+            .collect();
+        BOOKKEEPING_TABLES
+            .iter()
+            .copied()
+            .filter(|t| words.contains(*t))
+            .collect()
     }
 }
 
