@@ -769,7 +769,11 @@ fn run_journaled(
                     &run.label,
                     cause,
                     before.to_vec(),
-                    Reached::Statement(0, total, None),
+                    Reached::Statements {
+                        ran: 0,
+                        total,
+                        help: None,
+                    },
                 ));
             }
             db.execute_sql(
@@ -789,7 +793,11 @@ fn run_journaled(
                 &run.label,
                 cause,
                 before.to_vec(),
-                Reached::Statement(i, total, Some(help)),
+                Reached::Statements {
+                    ran: i,
+                    total,
+                    help: Some(help),
+                },
             ));
         }
         db.execute_sql(
@@ -991,9 +999,13 @@ fn one_line(message: &str) -> String {
 enum Reached {
     /// Its transaction rolled back: nothing of it remains.
     RolledBack,
-    /// MySQL: the statements before index `.0` (of `.1`) ran and are
-    /// committed; what to do next.
-    Statement(usize, usize, Option<String>),
+    /// MySQL: its first `ran` statements (of `total`) ran and are
+    /// committed; `help` says what to do next.
+    Statements {
+        ran: usize,
+        total: usize,
+        help: Option<String>,
+    },
 }
 
 /// The failure of script `label` after the scripts `applied` (or undone)
@@ -1006,18 +1018,18 @@ fn schema_error(label: &str, cause: String, applied: Vec<String>, reached: Reach
             "no script of this run was applied: the schema phase ran as one transaction",
             None,
         ),
-        Reached::Statement(0, _, help) => (
+        Reached::Statements { ran: 0, help, .. } => (
             label.to_string(),
             "nothing of this run was applied: the script failed at its first statement",
             help,
         ),
-        Reached::Statement(n, total, help) => {
-            kept.push(match n {
+        Reached::Statements { ran, total, help } => {
+            kept.push(match ran {
                 1 => format!("statement 1 of {label}"),
-                _ => format!("statements 1 to {n} of {label}"),
+                _ => format!("statements 1 to {ran} of {label}"),
             });
             (
-                format!("{label} (statement {} of {total})", n + 1),
+                format!("{label} (statement {} of {total})", ran + 1),
                 "",
                 help,
             )
