@@ -555,3 +555,47 @@ fn a_dump_holding_the_bookkeeping_tables_is_refused_before_anything_runs() {
         assert!(db.tables().is_empty(), "{:?}", db.tables());
     }
 }
+
+/// The same schema dumped again differs in comments and, from pg_dump, in
+/// its `\restrict` key: `schema repair` accepts it; a changed executable
+/// comment is a change.
+#[test]
+fn a_new_dump_of_the_same_schema_repairs() {
+    let dbs = [
+        server::mysql("dump_repair"),
+        server::postgres("dump_repair"),
+    ];
+    for db in dbs.into_iter().flatten() {
+        let ws = Workspace::new();
+        let dump = match db.server {
+            server::Server::Mysql => fixture("mysqldump.sql"),
+            server::Server::Postgres => fixture("pg_dump.sql"),
+        };
+        ws.write("migrations/V1__init.sql", &dump);
+        let p = plan(&ws, "p.toml", "migrate", &db.url, "");
+        ok(&migplan(&ws, &["schema", "up", &p]));
+        let again = dump
+            .replace("-- Dump completed on", "-- Dump completed again on")
+            .replace("\n\\restrict ", "\n\\restrict X")
+            .replace("\n\\unrestrict ", "\n\\unrestrict X")
+            .replace("\n\n", "\n\n\n");
+        assert_ne!(again, dump);
+        ws.write("migrations/V1__init.sql", &again);
+        failed(&migplan(&ws, &["schema", "up", &p]));
+        let out = ok(&migplan(&ws, &["schema", "repair", &p]));
+        assert!(out.contains("V1__init"), "{out}");
+        ok(&migplan(&ws, &["schema", "up", &p]));
+        if db.server == server::Server::Mysql {
+            let changed = again.replace(
+                "/*!40101 SET NAMES utf8mb4 */",
+                "/*!40101 SET NAMES latin1 */",
+            );
+            ws.write("migrations/V1__init.sql", &changed);
+            let err = failed(&migplan(&ws, &["schema", "repair", &p]));
+            assert!(
+                err.contains("changed beyond whitespace and comments"),
+                "{err}"
+            );
+        }
+    }
+}
