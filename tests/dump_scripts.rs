@@ -599,3 +599,33 @@ fn a_new_dump_of_the_same_schema_repairs() {
         }
     }
 }
+
+/// `mysqldump --databases shop` creates and switches to `shop`: the
+/// plan's database is the one its scripts change, so that is refused.
+#[test]
+fn a_mysql_dump_that_switches_database_is_refused_before_anything_runs() {
+    let Some(db) = server::mysql("dump_use") else {
+        return;
+    };
+    let ws = Workspace::new();
+    let dump = fixture("mysqldump.sql").replacen(
+        "\n--\n-- Table structure",
+        "\n--\n-- Current Database: `shop`\n--\n\nCREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop` /*!40100 DEFAULT CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci */;\n\nUSE `shop`;\n\n--\n-- Table structure",
+        1,
+    );
+    ws.write("migrations/V1__init.sql", &dump);
+    let p = plan(&ws, "p.toml", "migrate", &db.url, "");
+    for args in [
+        vec!["schema", "up", &p, "--dry-run"],
+        vec!["schema", "up", &p],
+    ] {
+        let err = failed(&migplan(&ws, &args));
+        assert!(
+            err.contains(
+                "V1__init, statement 11: `CREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop`"
+            ) && err.contains("--databases"),
+            "{err}"
+        );
+    }
+    assert!(db.tables().is_empty(), "{:?}", db.tables());
+}

@@ -640,6 +640,25 @@ impl Scripts {
 /// history and journal the run is writing.
 fn read_script(text: &str, engine: Engine, label: &str) -> Result<sql::Scanned> {
     let scanned = sql::scan(text, engine, label)?;
+    let switch = (engine == Engine::Mysql)
+        .then(|| {
+            scanned
+                .statements
+                .iter()
+                .position(|s| sql::switches_database(s))
+        })
+        .flatten();
+    if let Some(n) = switch {
+        let code = scanned.statements[n]
+            .lines()
+            .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+            .unwrap_or_default()
+            .trim();
+        return Err(Error::Mismatch(format!(
+            "{label}, statement {}: `{code}` switches to, creates or drops a database: a plan's scripts change the plan's database only; nothing was run\n  = help: dump one database without `--databases`/`--all-databases` (`mysqldump --no-data DB`), or delete the CREATE DATABASE and USE lines",
+            n + 1
+        )));
+    }
     let named = scanned.bookkeeping_named();
     if named.is_empty() {
         return Ok(scanned);

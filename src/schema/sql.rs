@@ -170,8 +170,32 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
 /// `SET FOREIGN_KEY_CHECKS=0`, `SET @saved = …`, also inside an executable
 /// comment), so running it again changes nothing in the database.
 pub fn sets_session(statement: &str) -> bool {
+    let words = leading_words(statement, 2);
+    let word = |i: usize| words.get(i).map_or("", String::as_str);
+    word(0) == "SET"
+        && !matches!(
+            word(1),
+            "GLOBAL" | "PERSIST" | "PERSIST_ONLY" | "PASSWORD" | "DEFAULT" | "ROLE"
+        )
+        && !word(1).starts_with("@@GLOBAL.")
+        && !word(1).starts_with("@@PERSIST")
+}
+
+/// Whether a MySQL statement switches, creates or drops a database (`USE
+/// shop`, `CREATE DATABASE …`), as a dump made with `--databases` does: a
+/// plan's scripts change the plan's database only.
+pub fn switches_database(statement: &str) -> bool {
+    let words = leading_words(statement, 2);
+    let word = |i: usize| words.get(i).map_or("", String::as_str);
+    word(0) == "USE"
+        || (matches!(word(0), "CREATE" | "DROP" | "ALTER")
+            && matches!(word(1), "DATABASE" | "SCHEMA"))
+}
+
+/// The first `n` words of a MySQL statement, upper-cased, after its
+/// leading comments and the opener of an executable comment.
+fn leading_words(statement: &str, n: usize) -> Vec<String> {
     let mut rest = statement.trim_start();
-    // Leading comments, and the opener of an executable comment.
     loop {
         if let Some(r) = rest.strip_prefix("--").or_else(|| rest.strip_prefix('#')) {
             rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
@@ -189,20 +213,11 @@ pub fn sets_session(statement: &str) -> bool {
             break;
         }
     }
-    let words: Vec<String> = rest
-        .split(|c: char| c.is_whitespace() || c == '=')
+    rest.split(|c: char| c.is_whitespace() || c == '=')
         .filter(|w| !w.is_empty())
-        .take(3)
+        .take(n)
         .map(str::to_ascii_uppercase)
-        .collect();
-    let word = |i: usize| words.get(i).map_or("", String::as_str);
-    word(0) == "SET"
-        && !matches!(
-            word(1),
-            "GLOBAL" | "PERSIST" | "PERSIST_ONLY" | "PASSWORD" | "DEFAULT" | "ROLE"
-        )
-        && !word(1).starts_with("@@GLOBAL.")
-        && !word(1).starts_with("@@PERSIST")
+        .collect()
 }
 
 /// The length of a MySQL executable comment's opener at `i` (`/*!`,
@@ -521,6 +536,24 @@ mod tests {
             "UPDATE t SET x = 1",
         ] {
             assert!(!sets_session(s), "{s}");
+        }
+    }
+
+    #[test]
+    fn switching_the_database_is_told() {
+        for s in [
+            "USE `shop`",
+            "CREATE DATABASE /*!32312 IF NOT EXISTS*/ `shop` /*!40100 DEFAULT CHARACTER SET utf8mb4 */",
+            "-- x\n/*!40000 DROP DATABASE IF EXISTS `shop`*/",
+        ] {
+            assert!(switches_database(s), "{s}");
+        }
+        for s in [
+            "CREATE TABLE used (id INT)",
+            "SELECT 1",
+            "UPDATE t SET db = 1",
+        ] {
+            assert!(!switches_database(s), "{s}");
         }
     }
 
