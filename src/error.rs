@@ -48,11 +48,13 @@ pub enum Error {
     #[error("{context}: {message}")]
     Database { context: String, message: String },
 
-    /// The schema phase failed; `applied` lists scripts applied before it
-    /// (none where the whole list ran in one transaction), `failed` the
+    /// The schema phase failed; `message` names the script, the cause and
+    /// exactly what stays applied (scripts, and on MySQL the statements of
+    /// the failing script that ran); `applied` lists scripts applied before
+    /// it (none where the whole list ran in one transaction), `failed` the
     /// failing script (`V2__x`, `V2__x.undo`, on MySQL with the statement
     /// reached), `cause` the engine's message on one line.
-    #[error("schema migration failed: {message}{}{}", applied_note(.applied), help_note(.help))]
+    #[error("schema migration failed: {message}{}", help_note(.help))]
     Schema {
         message: String,
         applied: Vec<String>,
@@ -118,14 +120,6 @@ fn render_diagnostics(diags: &[Diagnostic]) -> String {
         out.push(format!("{} problems found", diags.len()));
     }
     out.join("\n")
-}
-
-fn applied_note(applied: &[String]) -> String {
-    if applied.is_empty() {
-        " (no script of this run was applied: the schema phase ran as one transaction, or failed at its first script)".into()
-    } else {
-        format!(" (applied before the failure: {})", applied.join(", "))
-    }
 }
 
 fn help_note(help: &Option<String>) -> String {

@@ -592,7 +592,7 @@ pub fn schema_phase(
 }
 
 /// Said wherever scripts run on an engine whose DDL commits implicitly.
-const DDL_NOTE: &str = "note: MySQL/MariaDB commit each schema statement on their own: a failing script leaves the scripts before it applied (the data phase is still all-or-nothing)";
+const DDL_NOTE: &str = "note: MySQL/MariaDB commit each schema statement on their own: a failing script leaves the scripts and statements before it applied (the data phase is still all-or-nothing)";
 
 /// `[database] seed`: fills a database whose plan tables are all empty.
 fn seed_if_empty(plan: &Plan, db: &mut dyn Backend, version: Option<i64>) -> Result<()> {

@@ -180,6 +180,15 @@ pub trait Backend {
     /// owns that SQL). The error carries the driver's message, secrets masked.
     fn execute_sql(&mut self, context: &str, sql: &str) -> Result<()>;
 
+    /// Puts back the session settings migplan relies on, after a schema
+    /// script run statement by statement (MySQL): a script's `SET`s (a
+    /// dump's `FOREIGN_KEY_CHECKS=0`, `TIME_ZONE`, `sql_mode`) must not
+    /// reach its bookkeeping or the data phase. Engines whose
+    /// `execute_sql` restores the session itself need nothing.
+    fn restore_session(&mut self) -> Result<()> {
+        Ok(())
+    }
+
     /// The rows of a query, every value as text (`NULL` as `None`): the
     /// schema module reads its bookkeeping tables with it.
     fn query_text(&mut self, context: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>>;

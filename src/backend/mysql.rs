@@ -121,6 +121,18 @@ pub struct Mysql {
     /// AUTO_INCREMENT values set by `commit` once the rows are in: `ALTER
     /// TABLE` would commit the import halfway.
     counters: Vec<(String, i64)>,
+    /// The session as configured at connect, put back after each schema
+    /// script ([`Backend::restore_session`]).
+    restore_session: Vec<String>,
+}
+
+/// Every session's settings: UTF-8, UTC, a strict `sql_mode`.
+fn session_setup() -> Vec<String> {
+    vec![
+        "SET NAMES utf8mb4".to_string(),
+        "SET time_zone = '+00:00'".to_string(),
+        format!("SET SESSION sql_mode = '{SQL_MODE}'"),
+    ]
 }
 
 /// One table as introspected: the portable description and what writing
@@ -186,14 +198,12 @@ impl Mysql {
         let opts = driver_opts(url, &secrets)?;
         let mut conn = Conn::new(opts)
             .map_err(|e| Error::db(format!("cannot connect to {url}"), scrub(&e)))?;
-        let setup = [
-            "SET NAMES utf8mb4".to_string(),
-            "SET time_zone = '+00:00'".to_string(),
-            format!("SET SESSION sql_mode = '{SQL_MODE}'"),
+        let mut setup = session_setup();
+        setup.extend([
             // Exports stream to files that may be slow to write.
             "SET SESSION net_write_timeout = 3600".to_string(),
             "SET SESSION net_read_timeout = 3600".to_string(),
-        ];
+        ]);
         for sql in &setup {
             conn.query_drop(sql)
                 .map_err(|e| Error::db(format!("cannot configure {url}"), scrub(&e)))?;
@@ -202,6 +212,15 @@ impl Mysql {
             .query_first("SELECT VERSION(), @@max_allowed_packet, @@local_infile")
             .map_err(|e| Error::db(format!("cannot configure {url}"), scrub(&e)))?
             .unwrap_or_default();
+        // The checks a dump switches off, as the server set them.
+        let (fk, unique, notes): (u8, u8, u8) = conn
+            .query_first("SELECT @@foreign_key_checks, @@unique_checks, @@sql_notes")
+            .map_err(|e| Error::db(format!("cannot configure {url}"), scrub(&e)))?
+            .unwrap_or((1, 1, 1));
+        let mut restore_session = session_setup();
+        restore_session.push(format!(
+            "SET SESSION foreign_key_checks = {fk}, unique_checks = {unique}, sql_notes = {notes}"
+        ));
         // MySQL 8 turns `local_infile` off by default: INSERTs then.
         let load_data = (local_infile == Some(0)
             || std::env::var(LOAD_DATA_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("off")))
@@ -220,6 +239,7 @@ impl Mysql {
             load_data,
             unique_checks_off: false,
             counters: vec![],
+            restore_session,
         }))
     }
 
@@ -712,6 +732,13 @@ impl Backend for Mysql {
 
     fn execute_sql(&mut self, context: &str, sql: &str) -> Result<()> {
         self.exec(context, sql)
+    }
+
+    fn restore_session(&mut self) -> Result<()> {
+        for sql in self.restore_session.clone() {
+            self.exec("restoring the session after a schema script", &sql)?;
+        }
+        Ok(())
     }
 
     fn query_text(&mut self, context: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {

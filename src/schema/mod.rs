@@ -355,10 +355,8 @@ impl Scripts {
     pub fn plan_up(&self, db: &mut dyn Backend, target: Option<i64>) -> Result<Vec<Planned>> {
         let applied = read_history(db)?;
         let pending = self.verify(&applied, target)?;
-        if db.engine() == Engine::Mysql {
-            for s in &pending {
-                sql::scan(&s.sql, Engine::Mysql, &s.label())?;
-            }
+        for s in &pending {
+            read_script(&s.sql, db.engine(), &s.label())?;
         }
         Ok(pending
             .iter()
@@ -395,7 +393,7 @@ impl Scripts {
         // MySQL: every script is split before the first statement runs.
         let scanned = pending
             .iter()
-            .map(|s| sql::scan(&s.sql, Engine::Mysql, &s.label()).map(|x| x.statements))
+            .map(|s| read_script(&s.sql, Engine::Mysql, &s.label()).map(|x| x.statements))
             .collect::<Result<Vec<_>>>()?;
         if let Some(i) = &interrupted
             && !pending.iter().any(|s| s.version == i.version)
@@ -472,11 +470,8 @@ impl Scripts {
                 self.folder()
             )));
         }
-        if db.engine() == Engine::Mysql {
-            for p in &planned {
-                let undo = self.undo_sql(p.version);
-                sql::scan(undo, Engine::Mysql, &p.label)?;
-            }
+        for p in &planned {
+            read_script(self.undo_sql(p.version), db.engine(), &p.label)?;
         }
         Ok(planned)
     }
@@ -499,7 +494,7 @@ impl Scripts {
             let undo = self.undo_sql(p.version);
             let forget = [delete_history(p.version), delete_checksum(p.version)];
             if db.transactional_ddl() {
-                let mut sqls = vec![undo.to_string()];
+                let mut sqls = vec![read_script(undo, db.engine(), &p.label)?.text];
                 sqls.extend(forget.iter().cloned());
                 if let Err((i, e)) = in_transaction(db, &sqls) {
                     let cause = if i == 0 {
@@ -507,10 +502,10 @@ impl Scripts {
                     } else {
                         format!("updating {HISTORY_TABLE}: {}", one_line(&e.to_string()))
                     };
-                    return Err(schema_error(&p.label, cause, undone, None));
+                    return Err(schema_error(&p.label, cause, undone, Reached::RolledBack));
                 }
             } else {
-                let statements = sql::scan(undo, Engine::Mysql, &p.label)?.statements;
+                let statements = read_script(undo, Engine::Mysql, &p.label)?.statements;
                 let from = match &interrupted {
                     Some(i) if i.version == p.version => i.done,
                     _ => 0,
@@ -639,6 +634,42 @@ impl Scripts {
     }
 }
 
+/// A script about to run (or be listed by a dry run), read into
+/// statements; refused when it names the bookkeeping tables, as a dump of a
+/// database migplan manages does: running it would drop or recreate the
+/// history and journal the run is writing.
+fn read_script(text: &str, engine: Engine, label: &str) -> Result<sql::Scanned> {
+    let scanned = sql::scan(text, engine, label)?;
+    let switch = (engine == Engine::Mysql)
+        .then(|| {
+            scanned
+                .statements
+                .iter()
+                .position(|s| sql::switches_database(s))
+        })
+        .flatten();
+    if let Some(n) = switch {
+        let code = scanned.statements[n]
+            .lines()
+            .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
+            .unwrap_or_default()
+            .trim();
+        return Err(Error::Mismatch(format!(
+            "{label}, statement {}: `{code}` switches to, creates or drops a database: a plan's scripts change the plan's database only; nothing was run\n  = help: dump one database without `--databases`/`--all-databases` (`mysqldump --no-data DB`), or delete the CREATE DATABASE and USE lines",
+            n + 1
+        )));
+    }
+    let named = scanned.bookkeeping_named();
+    if named.is_empty() {
+        return Ok(scanned);
+    }
+    let list: Vec<String> = named.iter().map(|t| format!("`{t}`")).collect();
+    Err(Error::Mismatch(format!(
+        "{label} names {}, kept by migplan and refinery: a script must not create, change or drop them (a dump of a database migplan manages holds them); nothing was run\n  = help: dump without them (`mysqldump --ignore-table=DB.TABLE` for each, `pg_dump -T refinery_schema_history -T 'migplan_*'`), or delete their statements from the script",
+        list.join(", ")
+    )))
+}
+
 /// SQLite/PostgreSQL: the bookkeeping tables, every script, its history row
 /// and its normalised checksum in one transaction.
 fn apply_in_one_transaction(db: &mut dyn Backend, pending: &[&Script]) -> Result<Vec<String>> {
@@ -646,15 +677,15 @@ fn apply_in_one_transaction(db: &mut dyn Backend, pending: &[&Script]) -> Result
     let mut sqls = create_tables(engine);
     let mut owner = vec![None; sqls.len()];
     for s in pending {
-        sqls.push(s.sql.clone());
+        // The text as the engine's client sends it (psql skips pg_dump's
+        // `\restrict` lines), every script read before anything runs.
+        let scanned = read_script(&s.sql, engine, &s.label())?;
+        sqls.push(scanned.text.clone());
         owner.push(Some(s));
         for q in [
             insert_history(s.version, &s.name, s.checksum),
             delete_checksum(s.version),
-            insert_checksum(
-                s.version,
-                &sql::normalized_checksum(&s.sql, engine, &s.label())?,
-            ),
+            insert_checksum(s.version, &scanned.checksum()),
         ] {
             sqls.push(q);
             owner.push(None);
@@ -665,7 +696,7 @@ fn apply_in_one_transaction(db: &mut dyn Backend, pending: &[&Script]) -> Result
         Err((i, e)) => {
             let cause = one_line(&strip_context(&e));
             match owner.get(i).copied().flatten() {
-                Some(s) => Err(schema_error(&s.label(), cause, vec![], None)),
+                Some(s) => Err(schema_error(&s.label(), cause, vec![], Reached::RolledBack)),
                 None => Err(*e),
             }
         }
@@ -737,13 +768,32 @@ fn run_journaled(
             ),
         )?;
     }
+    // A resumed script runs in a new session: the session settings its
+    // committed statements made (a dump's `FOREIGN_KEY_CHECKS=0`, `SET
+    // NAMES`, `sql_mode`) are made again, as rerunning the file would.
+    for stmt in statements[..from.min(statements.len())]
+        .iter()
+        .filter(|s| sql::sets_session(s))
+    {
+        db.execute_sql(&run.label, stmt)?;
+    }
     let total = statements.len();
     for (i, stmt) in statements.iter().enumerate().skip(from) {
         if let Err(e) = db.execute_sql(&run.label, stmt) {
+            db.restore_session()?;
             let cause = one_line(&strip_context(&e));
             if i == 0 {
                 db.execute_sql(ctx, &format!("DELETE FROM {JOURNAL_TABLE} WHERE {key}"))?;
-                return Err(schema_error(&run.label, cause, before.to_vec(), None));
+                return Err(schema_error(
+                    &run.label,
+                    cause,
+                    before.to_vec(),
+                    Reached::Statements {
+                        ran: 0,
+                        total,
+                        help: None,
+                    },
+                ));
             }
             db.execute_sql(
                 ctx,
@@ -759,10 +809,14 @@ fn run_journaled(
                 i + 1
             );
             return Err(schema_error(
-                &format!("{} (statement {} of {total})", run.label, i + 1),
+                &run.label,
                 cause,
                 before.to_vec(),
-                Some(help),
+                Reached::Statements {
+                    ran: i,
+                    total,
+                    help: Some(help),
+                },
             ));
         }
         db.execute_sql(
@@ -773,6 +827,9 @@ fn run_journaled(
             ),
         )?;
     }
+    // The script's session settings end with it, as its own client's
+    // session would.
+    db.restore_session()?;
     for q in after {
         db.execute_sql("recording the script in refinery_schema_history", q)?;
     }
@@ -957,10 +1014,54 @@ fn one_line(message: &str) -> String {
     message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn schema_error(script: &str, cause: String, applied: Vec<String>, help: Option<String>) -> Error {
+/// How far a failed script got.
+enum Reached {
+    /// Its transaction rolled back: nothing of it remains.
+    RolledBack,
+    /// MySQL: its first `ran` statements (of `total`) ran and are
+    /// committed; `help` says what to do next.
+    Statements {
+        ran: usize,
+        total: usize,
+        help: Option<String>,
+    },
+}
+
+/// The failure of script `label` after the scripts `applied` (or undone)
+/// before it in this run; the message says exactly what stays applied.
+fn schema_error(label: &str, cause: String, applied: Vec<String>, reached: Reached) -> Error {
+    let mut kept = applied.clone();
+    let (failed, nothing, help) = match reached {
+        Reached::RolledBack => (
+            label.to_string(),
+            "no script of this run was applied: the schema phase ran as one transaction",
+            None,
+        ),
+        Reached::Statements { ran: 0, help, .. } => (
+            label.to_string(),
+            "nothing of this run was applied: the script failed at its first statement",
+            help,
+        ),
+        Reached::Statements { ran, total, help } => {
+            kept.push(match ran {
+                1 => format!("statement 1 of {label}"),
+                _ => format!("statements 1 to {ran} of {label}"),
+            });
+            (
+                format!("{label} (statement {} of {total})", ran + 1),
+                "",
+                help,
+            )
+        }
+    };
+    let note = if kept.is_empty() {
+        nothing.to_string()
+    } else {
+        format!("applied before the failure: {}", kept.join(", "))
+    };
     Error::Schema {
-        message: format!("script {script} failed: {cause}"),
-        failed: Some(script.to_string()),
+        message: format!("script {failed} failed: {cause} ({note})"),
+        failed: Some(failed),
         cause,
         applied,
         help,
