@@ -1,0 +1,159 @@
+//! Workbooks that must be refused whole: formulas, broken packages, full
+//! disks, oversized parts. Each runs the real binary on real SQLite files.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command as Std;
+
+use rust_xlsxwriter::{Formula, Workbook};
+use support::{Workspace, count, dump, stderr};
+
+const SCHEMA: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);";
+
+/// A target database holding one row, to show nothing changed.
+fn target(ws: &Workspace) {
+    let db = ws.open("dst.db");
+    db.execute_batch(SCHEMA).unwrap();
+    db.execute("INSERT INTO users VALUES (100, 'before')", [])
+        .unwrap();
+}
+
+/// Runs a Python script with `args`; `None` when openpyxl is missing
+/// (visibly skipped; a failure under `CI=true`).
+fn openpyxl(script: &str, args: &[&Path]) -> Option<String> {
+    let ok = Std::new("python3")
+        .args(["-c", "import openpyxl"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "openpyxl is required under CI=true: pip install openpyxl"
+        );
+        eprintln!("SKIPPED: openpyxl not installed");
+        return None;
+    }
+    let out = Std::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8(out.stdout).unwrap())
+}
+
+/// Asserts the import failed with exit 1, listing every `expected` text,
+/// and left the target as it was.
+fn assert_refused(ws: &Workspace, out: &std::process::Output, expected: &[&str]) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for e in expected {
+        assert!(err.contains(e), "missing {e:?} in:\n{err}");
+    }
+    let db = ws.open("dst.db");
+    assert_eq!(count(&db, "users"), 1, "{err}");
+    assert_eq!(dump(&db), ["users: Integer(100) | Text(\"before\")"]);
+}
+
+/// Formulas saved with their cached values (as Excel saves them): the
+/// cached value is never taken for data.
+#[test]
+fn formulas_with_cached_values_are_refused_and_nothing_is_written() {
+    let ws = Workspace::new();
+    target(&ws);
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("users").unwrap();
+    sheet.write_string(0, 0, "id").unwrap();
+    sheet.write_string(0, 1, "name").unwrap();
+    let rows = [
+        ("=1+1", "2"),
+        ("=HYPERLINK(\"http://evil.example/\",\"click\")", "click"),
+        ("=cmd|' /C calc'!A0", "0"),
+        ("=users!A2", "1"),
+    ];
+    for (i, (formula, cached)) in rows.iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write_number(row, 0, f64::from(row)).unwrap();
+        sheet
+            .write_formula(row, 1, Formula::new(*formula).set_result(*cached))
+            .unwrap();
+    }
+    book.save(ws.path("f.xlsx")).unwrap();
+    let out = ws.import("dst.db", &["f.xlsx"]);
+    assert_refused(
+        &ws,
+        &out,
+        &[
+            "4 problems",
+            "users!B2: a formula (=1+1)",
+            "users!B3: a formula (=HYPERLINK(\"http://evil.example/\",\"click\"))",
+            "users!B4: a formula (=cmd|' /C calc'!A0)",
+            "users!B5: a formula (=users!A2)",
+            "Paste Special",
+        ],
+    );
+}
+
+/// A migplan workbook edited with openpyxl: formulas typed in without
+/// cached values (openpyxl computes none) are refused; a text cell whose
+/// string starts with `=` is data, as migplan itself writes such text.
+#[test]
+fn formulas_typed_in_with_openpyxl_are_refused_but_text_starting_with_equals_is_data() {
+    let ws = Workspace::new();
+    ws.open("src.db").execute_batch(SCHEMA).unwrap();
+    ws.open("src.db")
+        .execute_batch("INSERT INTO users VALUES (1, 'a'), (2, '=not a formula');")
+        .unwrap();
+    ws.export("src.db", "b.xlsx");
+    let edit = r#"
+import sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+ws = wb["users"]
+ws["B2"] = "=1+1"
+ws["A4"] = 3
+ws["B4"] = "=cmd|' /C calc'!A0"
+wb.save(sys.argv[2])
+"#;
+    if openpyxl(edit, &[&ws.path("b.xlsx"), &ws.path("bad.xlsx")]).is_none() {
+        return;
+    }
+    target(&ws);
+    let out = ws.import("dst.db", &["bad.xlsx"]);
+    assert_refused(
+        &ws,
+        &out,
+        &[
+            "2 problems",
+            "users!B2: a formula (=1+1)",
+            "users!B4: a formula (=cmd|' /C calc'!A0)",
+        ],
+    );
+
+    // Text typed as text (`data_type = "s"`), in the same kind of cell.
+    let only_text = r#"
+import sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+c = wb["users"]["B3"]
+c.value = "=SUM(A1:A2)"
+c.data_type = "s"
+wb.save(sys.argv[2])
+"#;
+    openpyxl(only_text, &[&ws.path("b.xlsx"), &ws.path("text.xlsx")]).unwrap();
+    ws.open("dst.db").execute("DELETE FROM users", []).unwrap();
+    let out = ws.import("dst.db", &["text.xlsx"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        dump(&ws.open("dst.db")),
+        [
+            "users: Integer(1) | Text(\"a\")",
+            "users: Integer(2) | Text(\"=SUM(A1:A2)\")"
+        ]
+    );
+}
