@@ -157,3 +157,89 @@ wb.save(sys.argv[2])
         ]
     );
 }
+
+/// A copy of the workbook `from` without the parts `drop` (python's zipfile).
+fn without_parts(from: &Path, to: &Path, drop: &[&str]) {
+    let script = r#"
+import sys, zipfile
+src, dst, drop = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as b:
+    for item in a.infolist():
+        if item.filename not in drop:
+            b.writestr(item, a.read(item.filename))
+"#;
+    let out = Std::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(from)
+        .arg(to)
+        .args(drop)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// An export of `users` with two rows, as `b.xlsx`.
+fn exported(ws: &Workspace) {
+    let src = ws.open("src.db");
+    src.execute_batch(SCHEMA).unwrap();
+    src.execute_batch("INSERT INTO users VALUES (1, 'a'), (2, 'b');")
+        .unwrap();
+    ws.export("src.db", "b.xlsx");
+}
+
+#[test]
+fn a_workbook_without_its_workbook_part_is_refused_naming_the_file() {
+    let ws = Workspace::new();
+    exported(&ws);
+    without_parts(
+        &ws.path("b.xlsx"),
+        &ws.path("cut.xlsx"),
+        &["xl/workbook.xml"],
+    );
+    target(&ws);
+    let out = ws.import("dst.db", &["cut.xlsx"]);
+    assert_refused(
+        &ws,
+        &out,
+        &["cut.xlsx: not a complete Excel workbook (.xlsx): the part `xl/workbook.xml` is missing"],
+    );
+    assert!(!stderr(&out).contains("total"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_workbook_without_a_sheet_s_part_is_refused_naming_the_file_and_sheet() {
+    let ws = Workspace::new();
+    exported(&ws);
+    without_parts(
+        &ws.path("b.xlsx"),
+        &ws.path("cut.xlsx"),
+        &["xl/worksheets/sheet1.xml"],
+    );
+    target(&ws);
+    let out = ws.import("dst.db", &["cut.xlsx"]);
+    assert_refused(
+        &ws,
+        &out,
+        &["cut.xlsx: not a complete Excel workbook (.xlsx): sheet users cannot be read"],
+    );
+}
+
+#[test]
+fn a_cut_short_workbook_is_refused_naming_the_file() {
+    let ws = Workspace::new();
+    exported(&ws);
+    let bytes = std::fs::read(ws.path("b.xlsx")).unwrap();
+    std::fs::write(ws.path("cut.xlsx"), &bytes[..bytes.len() / 2]).unwrap();
+    target(&ws);
+    let out = ws.import("dst.db", &["cut.xlsx"]);
+    assert_refused(
+        &ws,
+        &out,
+        &["cut.xlsx: not a readable Excel workbook (.xlsx): not a zip archive"],
+    );
+}

@@ -16,11 +16,12 @@ use calamine::{DataRef, Reader, Xlsx, XlsxFormulaMetadata, open_workbook};
 
 use super::cell::{self, ColumnNote, In, Kind};
 use super::names::{self, MARKS_SHEET, META_SHEET, cell_ref, sheet_ref, split_continuation};
+use super::package;
 use super::writer::row_key;
 use super::{META_JSON_LABEL, PROBLEMS_LISTED, WORKBOOK_VERSION, WorkbookMeta};
 use crate::catalog::ColumnInfo;
 use crate::error::{Error, Result};
-use crate::format::{BackupMeta, BackupVisitor, FORMAT_NAME, FORMAT_VERSION, TableMeta};
+use crate::format::{BackupMeta, BackupVisitor, FORMAT_NAME, FORMAT_VERSION, TableMeta, limits};
 use crate::value::{ColumnType, Value};
 
 /// A table of the target database, as the reader needs it: the workbook's
@@ -180,12 +181,36 @@ impl CheckedWorkbook<'_> {
     }
 }
 
+/// Opens a workbook whose package passed [`package::inspect`], and whose
+/// every sheet has its part: calamine reads a package without its
+/// workbook part as a workbook of no sheets, and finds a missing sheet only
+/// when it is read.
 fn open(path: &Path) -> Result<Book> {
-    open_workbook::<Book, _>(path).map_err(|e| Error::Backup {
+    package::inspect(path, &limits::current())?;
+    let mut book = open_workbook::<Book, _>(path).map_err(|e| Error::Backup {
         path: path.to_path_buf(),
         position: None,
         message: format!("not a readable Excel workbook (.xlsx): {e}"),
-    })
+    })?;
+    let sheets = book.sheet_names();
+    if sheets.is_empty() {
+        return Err(backup_error(
+            path,
+            "not a complete Excel workbook (.xlsx): it lists no sheets\n  = help: the file is damaged or was not written as a workbook: export it again, or save it again from Excel",
+        ));
+    }
+    for sheet in sheets {
+        if let Err(e) = book.worksheet_cells_reader(&sheet) {
+            return Err(backup_error(
+                path,
+                format!(
+                    "not a complete Excel workbook (.xlsx): sheet {} cannot be read: {e}\n  = help: the file is damaged or cut short: export it again, or save it again from Excel",
+                    sheet_ref(&sheet)
+                ),
+            ));
+        }
+    }
+    Ok(book)
 }
 
 fn backup_error(path: &Path, message: impl Into<String>) -> Error {
