@@ -243,3 +243,69 @@ fn a_cut_short_workbook_is_refused_naming_the_file() {
         &["cut.xlsx: not a readable Excel workbook (.xlsx): not a zip archive"],
     );
 }
+
+/// A small filesystem mounted for one test, unmounted when dropped.
+struct SmallFs(std::path::PathBuf);
+
+impl SmallFs {
+    /// Needs root (CI runs as root); elsewhere the test says it skips.
+    fn mount(dir: std::path::PathBuf, size: &str) -> Option<SmallFs> {
+        std::fs::create_dir_all(&dir).unwrap();
+        let ok = Std::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but a small tmpfs cannot be mounted (needs root)"
+            );
+            eprintln!("SKIPPED: cannot mount a small tmpfs here (needs root)");
+            return None;
+        }
+        Some(SmallFs(dir))
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Std::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The disk fills while rust_xlsxwriter spools a sheet's rows (it panics
+/// on that write): exit 1 naming the file, no panic, and neither the
+/// workbook nor a temporary file left behind.
+#[test]
+fn a_disk_that_fills_during_a_workbook_export_is_an_error_and_leaves_no_file() {
+    let ws = Workspace::new();
+    let src = ws.open("src.db");
+    src.execute_batch(SCHEMA).unwrap();
+    src.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000)
+         INSERT INTO users SELECT i, 'padding padding padding ' || i FROM n;",
+    )
+    .unwrap();
+    let Some(_fs) = SmallFs::mount(ws.path("small"), "256k") else {
+        return;
+    };
+    let out = ws
+        .migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "small/b.xlsx"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("small/b.xlsx: writing the workbook failed"),
+        "{err}"
+    );
+    assert!(err.contains("No space left on device"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(ws.path("small"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
