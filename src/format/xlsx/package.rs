@@ -27,6 +27,8 @@ type Package = ZipArchive<BufReader<File>>;
 const DEFAULT_WORKBOOK_PART: &str = "xl/workbook.xml";
 /// The package relationships, which name the workbook part.
 const PACKAGE_RELS: &str = "_rels/.rels";
+/// Bytes of the package relationships read.
+const RELS_READ: u64 = 1 << 20;
 
 /// Checks the package of the workbook at `path` against `limits`.
 pub fn inspect(path: &Path, limits: &ReadLimits) -> Result<()> {
@@ -91,9 +93,10 @@ fn workbook_part(path: &Path, zip: &mut Package, names: &[String]) -> Result<Str
         return Ok(DEFAULT_WORKBOOK_PART.into());
     };
     let mut text = String::new();
-    // Bounded by the scan above (one tag at most `max_value_bytes`).
+    // A few hundred bytes in every workbook; more is not read.
     zip.by_name(rels)
         .map_err(|e| zip_error(path, rels, e))?
+        .take(RELS_READ)
         .read_to_string(&mut text)
         .map_err(|e| part_error(path, rels, e))?;
     for tag in text.split('<').filter(|t| t.starts_with("Relationship ")) {
