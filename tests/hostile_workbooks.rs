@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command as Std;
 
 use rust_xlsxwriter::{Formula, Workbook};
+use support::server::{self, ServerDb};
 use support::{Workspace, count, dump, stderr};
 
 const SCHEMA: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);";
@@ -61,12 +62,9 @@ fn assert_refused(ws: &Workspace, out: &std::process::Output, expected: &[&str])
     assert_eq!(dump(&db), ["users: Integer(100) | Text(\"before\")"]);
 }
 
-/// Formulas saved with their cached values (as Excel saves them): the
-/// cached value is never taken for data.
-#[test]
-fn formulas_with_cached_values_are_refused_and_nothing_is_written() {
-    let ws = Workspace::new();
-    target(&ws);
+/// A workbook of `users` whose names are formulas saved with cached values
+/// (as Excel saves them).
+fn formula_book(path: &Path) {
     let mut book = Workbook::new();
     let sheet = book.add_worksheet();
     sheet.set_name("users").unwrap();
@@ -85,20 +83,56 @@ fn formulas_with_cached_values_are_refused_and_nothing_is_written() {
             .write_formula(row, 1, Formula::new(*formula).set_result(*cached))
             .unwrap();
     }
-    book.save(ws.path("f.xlsx")).unwrap();
+    book.save(path).unwrap();
+}
+
+const FORMULA_PROBLEMS: [&str; 6] = [
+    "4 problems",
+    "users!B2: a formula (=1+1)",
+    "users!B3: a formula (=HYPERLINK(\"http://evil.example/\",\"click\"))",
+    "users!B4: a formula (=cmd|' /C calc'!A0)",
+    "users!B5: a formula (=users!A2)",
+    "Paste Special",
+];
+
+/// The cached value of a formula is never taken for data.
+#[test]
+fn formulas_with_cached_values_are_refused_and_nothing_is_written() {
+    let ws = Workspace::new();
+    target(&ws);
+    formula_book(&ws.path("f.xlsx"));
     let out = ws.import("dst.db", &["f.xlsx"]);
-    assert_refused(
-        &ws,
-        &out,
-        &[
-            "4 problems",
-            "users!B2: a formula (=1+1)",
-            "users!B3: a formula (=HYPERLINK(\"http://evil.example/\",\"click\"))",
-            "users!B4: a formula (=cmd|' /C calc'!A0)",
-            "users!B5: a formula (=users!A2)",
-            "Paste Special",
-        ],
-    );
+    assert_refused(&ws, &out, &FORMULA_PROBLEMS);
+}
+
+fn formulas_refused_on(db: Option<ServerDb>) {
+    let Some(db) = db else { return };
+    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)");
+    db.execute("INSERT INTO users VALUES (100, 'before')");
+    let before = db.dump();
+    let ws = Workspace::new();
+    formula_book(&ws.path("f.xlsx"));
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &db.url, "f.xlsx"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for e in FORMULA_PROBLEMS {
+        assert!(err.contains(e), "missing {e:?} in:\n{err}");
+    }
+    assert_eq!(db.dump(), before);
+}
+
+#[test]
+fn formulas_are_refused_and_nothing_is_written_on_postgres() {
+    formulas_refused_on(server::postgres("hostile_formulas"));
+}
+
+#[test]
+fn formulas_are_refused_and_nothing_is_written_on_mysql() {
+    formulas_refused_on(server::mysql("hostile_formulas"));
 }
 
 /// A migplan workbook edited with openpyxl: formulas typed in without
