@@ -343,3 +343,42 @@ fn a_disk_that_fills_during_a_workbook_export_is_an_error_and_leaves_no_file() {
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
 }
+
+/// `_meta`'s JSON comes in cells of 30,000 characters, each within the
+/// limit: together they are one value, bounded by `max_value_bytes` too.
+#[test]
+fn a_meta_sheet_whose_json_exceeds_max_value_bytes_is_refused() {
+    let ws = Workspace::new();
+    let columns: Vec<String> = (0..600)
+        .map(|i| format!("column_with_a_long_name_{i} TEXT"))
+        .collect();
+    let schema = format!(
+        "CREATE TABLE wide (id INTEGER PRIMARY KEY, {});",
+        columns.join(", ")
+    );
+    ws.open("src.db").execute_batch(&schema).unwrap();
+    ws.open("src.db")
+        .execute("INSERT INTO wide (id) VALUES (1)", [])
+        .unwrap();
+    ws.export("src.db", "wide.xlsx");
+    ws.open("dst.db").execute_batch(&schema).unwrap();
+    let plan = |limit: u64| {
+        format!(
+            "[plan]\nkind = \"import\"\n[database]\nurl = \"{}\"\n[import]\nfile = \"wide.xlsx\"\nmax_value_bytes = {limit}\n",
+            ws.url("dst.db")
+        )
+    };
+    ws.write("small.toml", &plan(40_000));
+    let out = ws.migplan().args(["run", "small.toml"]).output().unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("wide.xlsx: the `_meta` sheet's `meta.json` is longer than 40000 bytes, the limit (`[import] max_value_bytes`)"),
+        "{err}"
+    );
+    assert_eq!(count(&ws.open("dst.db"), "wide"), 0);
+    ws.write("big.toml", &plan(1 << 20));
+    let out = ws.migplan().args(["run", "big.toml"]).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(count(&ws.open("dst.db"), "wide"), 1);
+}

@@ -390,12 +390,24 @@ fn read_meta_sheet(path: &Path, book: &mut Book) -> Result<Option<WorkbookMeta>>
         return Ok(None);
     }
     let mut json = String::new();
+    // The JSON is one value: each chunk passed the package scan, their sum
+    // must stay within the same limit.
+    let limit = limits::current().max_value_bytes;
     // Formulas in `_meta` are refused at once: its JSON would be wrong.
     let formulas = for_each_row(path, book, META_SHEET, false, &mut |_, cells| {
         let label = cells.iter().find(|(c, _)| *c == 0).map(|(_, v)| v);
         if matches!(label, Some(In::Str(s)) if s == META_JSON_LABEL)
             && let Some((_, In::Str(chunk))) = cells.iter().find(|(c, _)| *c == 1)
         {
+            if (json.len() + chunk.len()) as u64 > limit {
+                return Err(backup_error(
+                    path,
+                    format!(
+                        "the `{META_SHEET}` sheet's `{META_JSON_LABEL}` is longer than {}, the limit (`[import] max_value_bytes`)\n  = help: raise `max_value_bytes` in the plan's `[import]` if the file is trusted",
+                        limits::bytes_shown(limit)
+                    ),
+                ));
+            }
             json.push_str(chunk);
         }
         Ok(())
