@@ -27,8 +27,12 @@ use crate::plan::{self, EnvChoice, ExportMode, Format, Plan, PlanKind};
 use crate::schema::{self as schema_mod, Scripts, Status};
 
 /// The plan at `path`, in the environment `--env` or `MIGPLAN_ENV` selects.
+/// Loads a plan; its `[import]` reading limits hold from then on, for every
+/// backup file the command reads (see `format::limits`).
 pub fn load_plan(path: &Path, env_flag: Option<&str>) -> Result<Plan> {
-    plan::load_in(path, EnvChoice::from_flag_or_var(env_flag).as_ref())
+    let plan = plan::load_in(path, EnvChoice::from_flag_or_var(env_flag).as_ref())?;
+    format::limits::set(plan.import.limits);
+    Ok(plan)
 }
 
 /// `migplan run PLAN`.
@@ -1143,6 +1147,9 @@ pub fn history(args: &HistoryArgs) -> Result<String> {
 /// one read snapshot; exit 1 when they differ.
 pub fn verify(args: &VerifyArgs, out: &mut impl Write) -> Result<i32> {
     let plan = args.plan.as_deref().map(plan::load).transpose()?;
+    if let Some(p) = &plan {
+        format::limits::set(p.import.limits);
+    }
     let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let opts = data::VerifyOptions {
         tables: (!args.tables.is_empty()).then(|| args.tables.clone()),

@@ -63,6 +63,7 @@ use serde::Serialize;
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::compress::{self, CompressedFile, Compression};
+use super::limits::{self, bytes_shown};
 use super::{BackupMeta, BackupVisitor, BackupWriter, FORMAT_NAME, FORMAT_VERSION, TableMeta};
 use crate::error::{Error, Result};
 use crate::value::{Algorithm, Checksum, ColumnType, TableSummary, Value};
@@ -384,6 +385,8 @@ struct Reader<'r> {
     meta: Option<BackupMeta>,
     /// Tables read so far, in data order.
     tables: Vec<ReadTable>,
+    /// The table whose rows are being read, for errors.
+    reading: Option<String>,
     /// An error that is not about the file's syntax (the visitor's own, a
     /// newer format): serde unwinds with a stand-in, then this is returned
     /// unchanged.
@@ -406,6 +409,7 @@ impl<'r> Reader<'r> {
             meta_only,
             meta: None,
             tables: Vec::new(),
+            reading: None,
             failure: None,
         }
     }
@@ -414,6 +418,8 @@ impl<'r> Reader<'r> {
         let path = self.path;
         // Plain, zstd or gzip: told by the first bytes, decompressed on the fly.
         let (file, _) = compress::open_reader(path)?;
+        // serde_json builds each string whole: bound it before it sees it.
+        let file = ValueLimit::new(file, limits::current().max_value_bytes);
         // serde_json pulls one byte at a time: through a `BufReader` it takes
         // std's inlined fast path instead of a `dyn Read` call per byte.
         let mut de =
@@ -428,7 +434,7 @@ impl<'r> Reader<'r> {
             // The stand-in error that stopped serde right after `meta`.
             return Ok(());
         }
-        outcome.map_err(|e| backup_error(path, e))
+        outcome.map_err(|e| backup_error(path, e, self.reading.as_deref()))
     }
 
     /// Calls the visitor, stashing its error and unwinding serde with a stand-in.
@@ -569,7 +575,168 @@ impl<'r> Reader<'r> {
     }
 }
 
-/// Turns a serde_json error into a backup error at its `line:column`.
+/// A reader that refuses, as an I/O error carrying [`ValueTooLong`], a
+/// string or other token longer than the limit, before serde_json has
+/// gathered it: a compressed backup can inflate to a 1 GiB string from a
+/// few KiB. Strings are measured as written (escapes included); newlines
+/// only occur between tokens in JSON, so lines are counted on the way.
+struct ValueLimit<R> {
+    inner: R,
+    limit: u64,
+    in_string: bool,
+    escaped: bool,
+    /// Bytes of the current string or token.
+    run: u64,
+    line: usize,
+    /// Bytes up to the current one on its line.
+    column: usize,
+    /// Where the current string or token starts (1-based).
+    start: (usize, usize),
+    /// The error for the next read, once over the limit.
+    over: Option<io::Error>,
+}
+
+/// Where a value went over the limit.
+#[derive(Debug)]
+struct ValueTooLong {
+    limit: u64,
+    line: usize,
+    column: usize,
+}
+
+impl fmt::Display for ValueTooLong {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a value longer than {}", bytes_shown(self.limit))
+    }
+}
+
+impl std::error::Error for ValueTooLong {}
+
+impl<R> ValueLimit<R> {
+    fn new(inner: R, limit: u64) -> Self {
+        ValueLimit {
+            inner,
+            limit,
+            in_string: false,
+            escaped: false,
+            run: 0,
+            line: 1,
+            column: 0,
+            start: (1, 1),
+            over: None,
+        }
+    }
+
+    /// Measures `buf`; when a run goes over the limit, the error and where
+    /// in `buf` that run began (0 when it began in an earlier buffer).
+    fn scan(&mut self, buf: &[u8]) -> Result<(), (io::Error, usize)> {
+        let mut began = 0;
+        let mut i = 0;
+        while i < buf.len() {
+            if self.in_string {
+                if self.escaped {
+                    self.escaped = false;
+                    self.run += 1;
+                    self.column += 1;
+                    i += 1;
+                    continue;
+                }
+                match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                    Some(at) => {
+                        self.run += at as u64 + 1;
+                        self.column += at + 1;
+                        if buf[i + at] == b'"' {
+                            self.check().map_err(|e| (e, began))?;
+                            self.in_string = false;
+                            self.run = 0;
+                        } else {
+                            self.escaped = true;
+                        }
+                        i += at + 1;
+                    }
+                    None => {
+                        self.run += (buf.len() - i) as u64;
+                        self.column += buf.len() - i;
+                        i = buf.len();
+                    }
+                }
+                continue;
+            }
+            match buf[i] {
+                b'\n' => {
+                    self.line += 1;
+                    self.column = 0;
+                    self.run = 0;
+                }
+                b' ' | b'\t' | b'\r' | b',' | b':' | b'{' | b'}' | b'[' | b']' => {
+                    self.column += 1;
+                    self.run = 0;
+                }
+                b => {
+                    self.column += 1;
+                    if self.run == 0 {
+                        self.start = (self.line, self.column);
+                        began = i;
+                    }
+                    self.in_string = b == b'"';
+                    self.run += 1;
+                }
+            }
+            self.check().map_err(|e| (e, began))?;
+            i += 1;
+        }
+        self.check().map_err(|e| (e, began))
+    }
+
+    fn check(&self) -> io::Result<()> {
+        if self.run <= self.limit {
+            return Ok(());
+        }
+        let (line, column) = self.start;
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            ValueTooLong {
+                limit: self.limit,
+                line,
+                column,
+            },
+        ))
+    }
+}
+
+impl<R: io::Read> io::Read for ValueLimit<R> {
+    /// The bytes before the value that went over the limit are handed on,
+    /// the error comes with the next read: a reader of the meta alone stops
+    /// before it, and the full reader meets it inside its table.
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(e) = self.over.take() {
+            return Err(e);
+        }
+        let n = self.inner.read(buf)?;
+        match self.scan(&buf[..n]) {
+            Ok(()) => Ok(n),
+            Err((e, 0)) => Err(e),
+            Err((e, began)) => {
+                self.over = Some(e);
+                Ok(began)
+            }
+        }
+    }
+}
+
+/// The error of a value over the limit, naming the table being read.
+fn too_long_error(path: &Path, e: &io::Error, table: Option<&str>) -> Option<Error> {
+    let t = e.get_ref()?.downcast_ref::<ValueTooLong>()?;
+    let place = table.map(|t| format!("table `{t}`: ")).unwrap_or_default();
+    Some(Error::Backup {
+        path: path.to_path_buf(),
+        position: Some((t.line, t.column)),
+        message: format!(
+            "{place}{t}, the limit (`[import] max_value_bytes`)\n  = help: raise `max_value_bytes` in the plan's `[import]` if the file is trusted"
+        ),
+    })
+}
+
 /// A meta problem at its place in the file: the head is read again (it is
 /// small, and this happens once, on the way out) to find the field.
 fn meta_error(path: &Path, problem: &super::meta::MetaProblem) -> Error {
@@ -586,10 +753,14 @@ fn meta_error(path: &Path, problem: &super::meta::MetaProblem) -> Error {
     }
 }
 
-fn backup_error(path: &Path, e: serde_json::Error) -> Error {
+/// Turns a serde_json error into a backup error at its `line:column`.
+/// `table`: the table being read, if any.
+fn backup_error(path: &Path, e: serde_json::Error, table: Option<&str>) -> Error {
     if e.is_io() {
         let e: io::Error = e.into();
-        return compress::corrupt_error(path, &e).unwrap_or_else(|| Error::io(path, e));
+        return too_long_error(path, &e, table)
+            .or_else(|| compress::corrupt_error(path, &e))
+            .unwrap_or_else(|| Error::io(path, e));
     }
     let (line, column) = (e.line(), e.column());
     // serde_json appends the position in words; ours goes in front instead.
@@ -686,11 +857,13 @@ impl<'de> Visitor<'de> for DataSeed<'_, '_> {
         while let Some(name) = map.next_key::<String>()? {
             let table = reader.begin_table(&name)?;
             let mut checksum = Checksum::with(reader.algorithm());
+            reader.reading = Some(name.clone());
             map.next_value_seed(RowsSeed {
                 reader: &mut *reader,
                 table: &table,
                 checksum: &mut checksum,
             })?;
+            reader.reading = None;
             reader.visit(|v| v.end_table(&table))?;
             let computed = checksum.summary();
             reader.tables.push(ReadTable {
@@ -1628,5 +1801,28 @@ mod tests {
         let mut w = JsonWriter::create(&dir.path().join("b.json"), &meta).unwrap();
         w.begin_table(&meta.tables[1]).unwrap();
         assert!(w.write_row(&[Value::Int(1)]).is_err());
+    }
+
+    #[test]
+    fn values_longer_than_the_limit_are_refused_where_they_are() {
+        use std::io::Read;
+        let read = |text: &str, limit: u64| {
+            let mut r = ValueLimit::new(text.as_bytes(), limit);
+            let mut out = Vec::new();
+            r.read_to_end(&mut out).map_err(|e| {
+                let t = e.get_ref().unwrap().downcast_ref::<ValueTooLong>().unwrap();
+                (t.line, t.column)
+            })
+        };
+        // The quotes count; escapes count as written.
+        assert!(read(r#"{"a": "12345678"}"#, 10).is_ok());
+        assert_eq!(read("{\n\"a\": \"123456789\"}", 10), Err((2, 6)));
+        assert_eq!(read("[1,\n  12345678901]", 10), Err((2, 3)));
+        assert!(read(r#"["\"\\\"x"]"#, 10).is_ok());
+        assert!(read(r#"["\"\\\"xyz"]"#, 10).is_err());
+        // Numbers and other tokens too; structure and white space do not.
+        assert!(read("[1234567890, 1]", 10).is_ok());
+        assert!(read("[12345678901]", 10).is_err());
+        assert!(read(&format!("[{}1]", " ".repeat(100)), 10).is_ok());
     }
 }

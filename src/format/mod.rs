@@ -5,6 +5,7 @@
 mod atomic;
 mod compress;
 pub mod json;
+pub mod limits;
 mod meta;
 pub mod xlsx;
 

@@ -166,6 +166,7 @@ pub struct SchemaConfig {
 }
 
 pub use crate::format::Format;
+pub use crate::format::limits::ReadLimits;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -233,6 +234,9 @@ pub struct ImportConfig {
     pub adapters: Vec<PathBuf>,
     /// The target's triggers during the load (default `fire`).
     pub triggers: Triggers,
+    /// How large a value or a workbook's shared strings may be
+    /// (`max_value_bytes`, `max_shared_strings`, `max_shared_strings_bytes`).
+    pub limits: ReadLimits,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -96,6 +96,10 @@ pub struct RawImport {
     pub adapters: Option<Spanned<Vec<Str>>>,
     /// `fire` or `disable`.
     pub triggers: Option<Str>,
+    /// Reading limits (`format::limits`), checked positive in `validate`.
+    pub max_value_bytes: Option<Spanned<i64>>,
+    pub max_shared_strings: Option<Spanned<i64>>,
+    pub max_shared_strings_bytes: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -24,7 +24,7 @@ use super::raw::{
 };
 use super::{
     BackupSettings, Compression, Conflict, DatabaseConfig, EnvChoice, ExportConfig, ExportMode,
-    Format, ImportConfig, Module, Plan, PlanKind, SchemaConfig, TableOptions, Triggers,
+    Format, ImportConfig, Module, Plan, PlanKind, ReadLimits, SchemaConfig, TableOptions, Triggers,
 };
 use crate::backend::DbUrl;
 use crate::diag::{Diagnostic, line_col};
@@ -548,6 +548,44 @@ impl<'a> Checker<'a> {
             conflict: self.choice(&raw.conflict, "conflict policy", CONFLICTS, Conflict::Error),
             adapters: self.adapter_files(&raw.adapters),
             triggers: self.choice(&raw.triggers, "trigger setting", TRIGGERS, Triggers::Fire),
+            limits: self.read_limits(raw),
+        }
+    }
+
+    /// `[import] max_*`: each a positive whole number, else its default.
+    fn read_limits(&mut self, raw: &RawImport) -> ReadLimits {
+        let d = ReadLimits::default();
+        ReadLimits {
+            max_value_bytes: self
+                .limit(&raw.max_value_bytes, "max_value_bytes", "134_217_728")
+                .unwrap_or(d.max_value_bytes),
+            max_shared_strings: self
+                .limit(&raw.max_shared_strings, "max_shared_strings", "5_000_000")
+                .unwrap_or(d.max_shared_strings),
+            max_shared_strings_bytes: self
+                .limit(
+                    &raw.max_shared_strings_bytes,
+                    "max_shared_strings_bytes",
+                    "268_435_456",
+                )
+                .unwrap_or(d.max_shared_strings_bytes),
+        }
+    }
+
+    /// A limit of `[import]`: at least 1; `None` (and the problem reported)
+    /// otherwise.
+    fn limit(&mut self, raw: &Option<Spanned<i64>>, key: &str, example: &str) -> Option<u64> {
+        let raw = raw.as_ref()?;
+        match u64::try_from(*raw.get_ref()) {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                let message = format!("`[import] {key}` must be a positive whole number");
+                let help = format!(
+                    "write e.g. `{key} = {example}`, or remove the key for its default (docs/plans.md)"
+                );
+                self.report(raw.span(), message, help);
+                None
+            }
         }
     }
 
@@ -1023,6 +1061,7 @@ mod tests {
         assert!(plan.schema.migrations.is_none() && plan.schema.apply);
         assert_eq!(plan.export.format, Format::Json);
         assert_eq!(plan.export.mode, ExportMode::Full);
+        assert_eq!(plan.import.limits, ReadLimits::default());
         let output = Path::new("/srv/plans/{plan}-{timestamp}.json");
         assert_eq!(plan.export.output, output);
         assert_eq!(plan.import.conflict, Conflict::Error);
@@ -1058,6 +1097,14 @@ mod tests {
         assert_eq!(plan.import.file, Some(backup));
         assert_eq!(plan.import.conflict, Conflict::Skip);
         assert_eq!(plan.import.adapters, [at("../adapters/tiku.toml")]);
+        assert_eq!(
+            plan.import.limits,
+            ReadLimits {
+                max_value_bytes: 128 << 20,
+                max_shared_strings: 5_000_000,
+                max_shared_strings_bytes: 256 << 20,
+            }
+        );
         assert_reference_modules(&plan);
         assert_reference_backup(&plan, &at("backups/auto"));
         assert!(plan.environment.is_none());

@@ -36,6 +36,7 @@
 
 mod cell;
 mod names;
+mod package;
 mod reader;
 mod writer;
 

@@ -12,15 +12,16 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-use calamine::{DataRef, Reader, Xlsx, open_workbook};
+use calamine::{DataRef, Reader, Xlsx, XlsxFormulaMetadata, open_workbook};
 
 use super::cell::{self, ColumnNote, In, Kind};
 use super::names::{self, MARKS_SHEET, META_SHEET, cell_ref, sheet_ref, split_continuation};
+use super::package;
 use super::writer::row_key;
 use super::{META_JSON_LABEL, PROBLEMS_LISTED, WORKBOOK_VERSION, WorkbookMeta};
 use crate::catalog::ColumnInfo;
 use crate::error::{Error, Result};
-use crate::format::{BackupMeta, BackupVisitor, FORMAT_NAME, FORMAT_VERSION, TableMeta};
+use crate::format::{BackupMeta, BackupVisitor, FORMAT_NAME, FORMAT_VERSION, TableMeta, limits};
 use crate::value::{ColumnType, Value};
 
 /// A table of the target database, as the reader needs it: the workbook's
@@ -119,7 +120,7 @@ pub fn check_workbook<'e>(
     let wm = read_meta_sheet(path, &mut book)?;
     let mut problems = Problems::default();
     let mut tables = assign_sheets(&book, wm.as_ref(), expect, sheet_names, &mut problems);
-    read_marks(path, &mut book, &mut tables)?;
+    read_marks(path, &mut book, &mut tables, &mut problems)?;
     let is_1904 = book.has_1904_epoch();
     let mut counts = Vec::with_capacity(tables.len());
     for t in &tables {
@@ -180,12 +181,36 @@ impl CheckedWorkbook<'_> {
     }
 }
 
+/// Opens a workbook whose package passed [`package::inspect`], and whose
+/// every sheet has its part: calamine reads a package without its
+/// workbook part as a workbook of no sheets, and finds a missing sheet only
+/// when it is read.
 fn open(path: &Path) -> Result<Book> {
-    open_workbook::<Book, _>(path).map_err(|e| Error::Backup {
+    package::inspect(path, &limits::current())?;
+    let mut book = open_workbook::<Book, _>(path).map_err(|e| Error::Backup {
         path: path.to_path_buf(),
         position: None,
         message: format!("not a readable Excel workbook (.xlsx): {e}"),
-    })
+    })?;
+    let sheets = book.sheet_names();
+    if sheets.is_empty() {
+        return Err(backup_error(
+            path,
+            "not a complete Excel workbook (.xlsx): it lists no sheets\n  = help: the file is damaged or was not written as a workbook: export it again, or save it again from Excel",
+        ));
+    }
+    for sheet in sheets {
+        if let Err(e) = book.worksheet_cells_reader(&sheet) {
+            return Err(backup_error(
+                path,
+                format!(
+                    "not a complete Excel workbook (.xlsx): sheet {} cannot be read: {e}\n  = help: the file is damaged or cut short: export it again, or save it again from Excel",
+                    sheet_ref(&sheet)
+                ),
+            ));
+        }
+    }
+    Ok(book)
 }
 
 fn backup_error(path: &Path, message: impl Into<String>) -> Error {
@@ -209,6 +234,14 @@ impl Problems {
             self.listed.push(p);
         }
         self.total += 1;
+    }
+
+    fn append(&mut self, other: Problems) {
+        let unlisted = other.total - other.listed.len();
+        for p in other.listed {
+            self.push(p);
+        }
+        self.total += unlisted;
     }
 
     fn into_error(self, path: &Path) -> Error {
@@ -253,14 +286,15 @@ fn to_in<'a>(d: DataRef<'a>, is_1904: bool) -> In<'a> {
     }
 }
 
-/// Streams the rows of a sheet: `(0-based row, cells by 0-based column)`.
+/// Streams the rows of a sheet: `(0-based row, cells by 0-based column)`;
+/// returns the formulas found (see [`for_each_row_with_blanks`]).
 fn for_each_row(
     path: &Path,
     book: &mut Book,
     sheet: &str,
     is_1904: bool,
     f: &mut dyn FnMut(u32, &RowCells<'_>) -> Result<()>,
-) -> Result<()> {
+) -> Result<Problems> {
     for_each_row_with_blanks(path, book, sheet, is_1904, &mut |row, cells| {
         if cells.is_empty() {
             Ok(())
@@ -272,32 +306,64 @@ fn for_each_row(
 
 /// As [`for_each_row`], also calling `f` for rows that have cell elements,
 /// but only empty (formatted) ones.
+///
+/// A cell holding a formula is a problem, never data: its cached value is
+/// whatever the last program to save the file computed (or nothing, when
+/// openpyxl or a script wrote it), and a formula like `=cmd|' /C calc'!A0`
+/// or `=HYPERLINK(…)` is an attack on whoever opens the file next. Such a
+/// cell is left out of its row, and returned as a problem.
 fn for_each_row_with_blanks(
     path: &Path,
     book: &mut Book,
     sheet: &str,
     is_1904: bool,
     f: &mut dyn FnMut(u32, &RowCells<'_>) -> Result<()>,
-) -> Result<()> {
+) -> Result<Problems> {
     let mut cells = book
         .worksheet_cells_reader(sheet)
         .map_err(|e| backup_error(path, format!("sheet {}: {e}", sheet_ref(sheet))))?;
     let mut row: Vec<(u32, In<'_>)> = Vec::new();
     let mut row_no = 0;
     let mut any = false;
+    let mut formulas = Problems::default();
+    // Shared formulas' text by index, to show a derived cell's formula.
+    let mut shared: HashMap<usize, String> = HashMap::new();
     loop {
         let next = cells
-            .next_cell()
+            .next_cell_with_formula_metadata()
             .map_err(|e| backup_error(path, format!("sheet {}: {e}", sheet_ref(sheet))))?;
         let Some(c) = next else { break };
-        let (r, col) = c.get_position();
+        let (r, col) = c.pos;
         if r != row_no && any {
             f(row_no, &row)?;
             row.clear();
         }
         row_no = r;
         any = true;
-        let value = to_in(c.get_value().clone(), is_1904);
+        if let Some(formula) = c.formula {
+            let text = match formula {
+                XlsxFormulaMetadata::Normal { formula } => formula,
+                XlsxFormulaMetadata::Shared {
+                    shared_index,
+                    formula,
+                    ..
+                } => {
+                    shared.insert(shared_index, formula.clone());
+                    formula
+                }
+                XlsxFormulaMetadata::SharedDerived { shared_index } => {
+                    shared.get(&shared_index).cloned().unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            formulas.push(format!(
+                "{}: a formula ({}); a formula is never data: replace it with its value (copy the cells, then Paste Special \u{2192} Values)",
+                cell_ref(sheet, r, col),
+                formula_shown(&text)
+            ));
+            continue;
+        }
+        let value = to_in(c.value, is_1904);
         if !value.is_empty() {
             row.push((col, value));
         }
@@ -305,7 +371,18 @@ fn for_each_row_with_blanks(
     if any {
         f(row_no, &row)?;
     }
-    Ok(())
+    Ok(formulas)
+}
+
+/// A formula as the error shows it: `=…`, cut short.
+fn formula_shown(text: &str) -> String {
+    const SHOWN: usize = 60;
+    let text = text.strip_prefix('=').unwrap_or(text);
+    if text.chars().count() > SHOWN {
+        format!("={}…", text.chars().take(SHOWN).collect::<String>())
+    } else {
+        format!("={text}")
+    }
 }
 
 fn read_meta_sheet(path: &Path, book: &mut Book) -> Result<Option<WorkbookMeta>> {
@@ -313,15 +390,31 @@ fn read_meta_sheet(path: &Path, book: &mut Book) -> Result<Option<WorkbookMeta>>
         return Ok(None);
     }
     let mut json = String::new();
-    for_each_row(path, book, META_SHEET, false, &mut |_, cells| {
+    // The JSON is one value: each chunk passed the package scan, their sum
+    // must stay within the same limit.
+    let limit = limits::current().max_value_bytes;
+    // Formulas in `_meta` are refused at once: its JSON would be wrong.
+    let formulas = for_each_row(path, book, META_SHEET, false, &mut |_, cells| {
         let label = cells.iter().find(|(c, _)| *c == 0).map(|(_, v)| v);
         if matches!(label, Some(In::Str(s)) if s == META_JSON_LABEL)
             && let Some((_, In::Str(chunk))) = cells.iter().find(|(c, _)| *c == 1)
         {
+            if (json.len() + chunk.len()) as u64 > limit {
+                return Err(backup_error(
+                    path,
+                    format!(
+                        "the `{META_SHEET}` sheet's `{META_JSON_LABEL}` is longer than {}, the limit (`[import] max_value_bytes`)\n  = help: raise `max_value_bytes` in the plan's `[import]` if the file is trusted",
+                        limits::bytes_shown(limit)
+                    ),
+                ));
+            }
             json.push_str(chunk);
         }
         Ok(())
     })?;
+    if formulas.total > 0 {
+        return Err(formulas.into_error(path));
+    }
     if json.is_empty() {
         return Err(backup_error(
             path,
@@ -595,14 +688,19 @@ fn assign_sheets<'e>(
     plans.into_iter().map(|(_, _, p)| p).collect()
 }
 
-fn read_marks(path: &Path, book: &mut Book, tables: &mut [TablePlan<'_>]) -> Result<()> {
+fn read_marks(
+    path: &Path,
+    book: &mut Book,
+    tables: &mut [TablePlan<'_>],
+    problems: &mut Problems,
+) -> Result<()> {
     let sheets: Vec<String> = book
         .sheet_names()
         .into_iter()
         .filter(|s| s != META_SHEET && is_own_sheet(s))
         .collect();
     for sheet in sheets {
-        for_each_row(path, book, &sheet, false, &mut |row, cells| {
+        let formulas = for_each_row(path, book, &sheet, false, &mut |row, cells| {
             if row == 0 {
                 return Ok(());
             }
@@ -619,6 +717,7 @@ fn read_marks(path: &Path, book: &mut Book, tables: &mut [TablePlan<'_>]) -> Res
             }
             Ok(())
         })?;
+        problems.append(formulas);
     }
     Ok(())
 }
@@ -646,7 +745,7 @@ fn scan_table(
     let mut ordinal = 0u64;
     for sheet in &t.sheets {
         let mut header: Option<Header> = None;
-        for_each_row_with_blanks(path, book, sheet, is_1904, &mut |row, cells| {
+        let formulas = for_each_row_with_blanks(path, book, sheet, is_1904, &mut |row, cells| {
             if cells.is_empty() && (header.is_none() || t.blank_rows == 0) {
                 return Ok(());
             }
@@ -719,6 +818,7 @@ fn scan_table(
             }
             Ok(())
         })?;
+        problems.append(formulas);
         if header.is_none() {
             problems.push(format!(
                 "{}: the sheet is empty; expected a header row with the columns of table `{}`",

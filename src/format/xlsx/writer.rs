@@ -363,8 +363,8 @@ pub(crate) fn row_key(cells: Option<Vec<String>>, ordinal: u64) -> String {
     }
 }
 
-impl BackupWriter for XlsxWriter {
-    fn begin_table(&mut self, table: &TableMeta) -> Result<()> {
+impl XlsxWriter {
+    fn begin_table_unguarded(&mut self, table: &TableMeta) -> Result<()> {
         if let Some(open) = &self.table {
             return Err(self.error(format!("table `{}` was not ended", open.meta.name)));
         }
@@ -405,7 +405,7 @@ impl BackupWriter for XlsxWriter {
         Ok(())
     }
 
-    fn write_row(&mut self, row: &[Value]) -> Result<()> {
+    fn write_row_unguarded(&mut self, row: &[Value]) -> Result<()> {
         let Some(open) = self.table.as_ref() else {
             return Err(self.error("a row was written outside any table".into()));
         };
@@ -531,25 +531,8 @@ impl BackupWriter for XlsxWriter {
         Ok(())
     }
 
-    fn end_table(&mut self) -> Result<TableSummary> {
-        let Some(open) = self.table.take() else {
-            return Err(self.error("end_table without begin_table".into()));
-        };
-        let summary = open.checksum.summary();
-        self.done.push(SheetTable {
-            table: open.meta.name,
-            sheets: open.sheets,
-            rows: summary.rows,
-            checksum: summary.label(),
-            columns: open.notes,
-            marks: open.marks,
-            blank_rows: open.blank_rows,
-        });
-        Ok(summary)
-    }
-
-    fn finish(self: Box<Self>) -> Result<()> {
-        let mut this = *self;
+    fn finish_unguarded(self) -> Result<()> {
+        let mut this = self;
         if let Some(open) = &this.table {
             return Err(this.error(format!("table `{}` was not ended", open.meta.name)));
         }
@@ -575,4 +558,88 @@ impl BackupWriter for XlsxWriter {
             .map_err(|e| Error::io(&path, e.error))?;
         Ok(())
     }
+}
+
+/// Every call that may write to disk goes through [`guarded`].
+impl BackupWriter for XlsxWriter {
+    fn begin_table(&mut self, table: &TableMeta) -> Result<()> {
+        let path = self.path.clone();
+        guarded(&path, || self.begin_table_unguarded(table))
+    }
+
+    fn write_row(&mut self, row: &[Value]) -> Result<()> {
+        let path = self.path.clone();
+        guarded(&path, || self.write_row_unguarded(row))
+    }
+
+    fn end_table(&mut self) -> Result<TableSummary> {
+        let Some(open) = self.table.take() else {
+            return Err(self.error("end_table without begin_table".into()));
+        };
+        let summary = open.checksum.summary();
+        self.done.push(SheetTable {
+            table: open.meta.name,
+            sheets: open.sheets,
+            rows: summary.rows,
+            checksum: summary.label(),
+            columns: open.notes,
+            marks: open.marks,
+            blank_rows: open.blank_rows,
+        });
+        Ok(summary)
+    }
+
+    /// The temporary files go when the writer is dropped, whether this
+    /// succeeded or not: nothing is left beside the target on failure.
+    fn finish(self: Box<Self>) -> Result<()> {
+        let path = self.path.clone();
+        guarded(&path, || self.finish_unguarded())
+    }
+}
+
+thread_local! {
+    /// Set while [`guarded`] runs: the panic hook stays quiet.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f`, turning a panic into an error naming the workbook.
+///
+/// rust_xlsxwriter panics ("Couldn't write to xml file") when a write to a
+/// constant-memory sheet's temporary file fails, as on a full disk; the
+/// panic is caught here, its message kept off stderr, and the free space
+/// of the target's folder told.
+fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(std::cell::Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = GUARDED.with(|g| g.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result.unwrap_or_else(|payload| {
+        let why = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown failure");
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let free = fs4::available_space(dir)
+            .map(|n| format!("; {} byte(s) free in {}", n, dir.display()))
+            .unwrap_or_default();
+        Err(Error::Backup {
+            path: path.to_path_buf(),
+            position: None,
+            message: format!(
+                "writing the workbook failed ({why}){free}; no file was left\n  = help: make room on that disk (the workbook and its temporary files need about twice its size), or export to another folder"
+            ),
+        })
+    })
 }
