@@ -525,6 +525,146 @@ fn to_label<'a>(v: &'a Value, labels: &[String], set: bool) -> Res<'a> {
     Ok(Cell::Text(Cow::Borrowed(s)))
 }
 
+/// What a target column holds for `v`, in one canonical form, so that the
+/// value an import sends and the value it reads back compare equal when the
+/// engine kept it (the read-back check after an import; docs/types.md):
+/// the same mapping as [`convert`], applied to either side. `1` and `true`
+/// in a boolean column, `1.50` and `1.5` in a decimal one, an instant with
+/// any offset, JSON however spaced or ordered, all compare alike. A value
+/// the column's type does not describe stays as it is, so a value the
+/// engine did change still differs.
+pub fn canonical(v: &Value, column: &crate::catalog::ColumnInfo) -> Value {
+    use crate::value::ColumnType as T;
+    let text = match v {
+        Value::Text(s) | Value::Decimal(s) => Some(s.as_str()),
+        _ => None,
+    };
+    let same = || v.clone();
+    match (column.ty, v) {
+        (_, Value::Null) => Value::Null,
+        (T::Bool, Value::Int(i @ (0 | 1))) => Value::Bool(*i == 1),
+        (T::Bool, Value::UInt(u @ (0 | 1))) => Value::Bool(*u == 1),
+        // SQLite stores integral text in an integer column as an integer.
+        (T::Int, Value::Text(s)) if is_decimal(s) => canonical(&Value::Decimal(s.clone()), column),
+        (T::Int, _) => match convert(
+            v,
+            &Target::Int {
+                min: i64::MIN as i128,
+                max: u64::MAX as i128,
+            },
+        ) {
+            Ok(Cell::Int(i)) => i64::try_from(i).map_or(Value::UInt(i as u64), Value::Int),
+            _ => same(),
+        },
+        (T::Float, Value::Text(s) | Value::Decimal(s)) if is_special(s) => {
+            Value::Float(match s.as_str() {
+                "NaN" => f64::NAN,
+                "Infinity" => f64::INFINITY,
+                _ => f64::NEG_INFINITY,
+            })
+        }
+        (T::Float, _) => match v {
+            Value::Text(s) | Value::Decimal(s) if is_decimal(s) => {
+                s.parse().map_or_else(|_| same(), Value::Float)
+            }
+            Value::Int(i) => Value::Float(*i as f64),
+            Value::UInt(u) => Value::Float(*u as f64),
+            _ => same(),
+        },
+        (T::Decimal, _) => match v {
+            Value::Text(s) | Value::Decimal(s) if is_decimal(s) => {
+                Value::Decimal(normalize_decimal(s))
+            }
+            Value::Int(i) => Value::Decimal(i.to_string()),
+            Value::UInt(u) => Value::Decimal(u.to_string()),
+            Value::Float(f) if f.is_finite() => Value::Decimal(normalize_decimal(&f.to_string())),
+            Value::Float(f) => Value::Decimal(float_special(*f).into()),
+            Value::Text(s) => Value::Decimal(s.clone()),
+            _ => same(),
+        },
+        (T::Text | T::Enum, _) => match convert(
+            v,
+            &Target::Text {
+                max_chars: None,
+                nul: true,
+            },
+        ) {
+            // `char(n)`: PostgreSQL pads with spaces, MySQL strips them.
+            Ok(Cell::Text(t)) if is_padded(&column.sql_type) => {
+                Value::Text(t.trim_end_matches(' ').to_string())
+            }
+            Ok(Cell::Text(t)) => Value::Text(t.into_owned()),
+            _ => same(),
+        },
+        (T::Blob, Value::Text(s)) => Value::Bytes(s.as_bytes().to_vec()),
+        (T::Date, _) => canonical_text(v, text.and_then(|s| parse_date(s).ok())),
+        (T::Time, _) => canonical_text(v, text.and_then(|s| parse_time(s).ok())),
+        (T::Timestamp, _) => canonical_text(v, text.and_then(|s| parse_timestamp(s, false).ok())),
+        (T::TimestampTz, _) => canonical_text(v, text.and_then(|s| parse_timestamp(s, true).ok())),
+        (T::Json, _) => match convert(v, &Target::Json) {
+            Ok(Cell::Text(t)) => serde_json::from_str::<serde_json::Value>(&t)
+                .map_or_else(|_| same(), |j| Value::Text(canonical_json(&j))),
+            _ => same(),
+        },
+        (T::Uuid, _) => match convert(v, &Target::Uuid) {
+            Ok(Cell::Text(t)) => Value::Text(t.into_owned()),
+            _ => same(),
+        },
+        // MySQL keeps a set's labels in the order the column lists them.
+        (T::Set, Value::Text(s)) => {
+            let mut labels: Vec<&str> = s.split(',').filter(|l| !l.is_empty()).collect();
+            labels.sort_unstable();
+            labels.dedup();
+            Value::Text(labels.join(","))
+        }
+        _ => same(),
+    }
+}
+
+/// A parsed date or time as text, or the value unchanged when it is none
+/// (a MySQL zero date, `infinity`).
+fn canonical_text(v: &Value, parsed: Option<String>) -> Value {
+    parsed.map_or_else(|| v.clone(), Value::Text)
+}
+
+/// `char(n)` / `character(n)`, not `varchar` or `character varying`.
+fn is_padded(sql_type: &str) -> bool {
+    let t = sql_type.to_ascii_lowercase();
+    (t.starts_with("char") || t.starts_with("bpchar") || t.starts_with("nchar"))
+        && !t.contains("varying")
+}
+
+/// A JSON document in one form: keys sorted (serde_json's map), no spaces,
+/// numbers by value (`1.0`, `1e0` and `1` alike: engines store numbers
+/// differently, jsonb as decimals, MySQL as doubles).
+fn canonical_json(j: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match j {
+        J::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                (f as i64).to_string()
+            } else {
+                f.to_string()
+            }
+        }
+        J::Array(items) => {
+            let inner: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", inner.join(","))
+        }
+        J::Object(map) => {
+            let mut entries: Vec<(&String, &J)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let inner: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", J::String(k.clone()), canonical_json(v)))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
