@@ -510,3 +510,118 @@ fn a_chain_into_a_stamping_trigger_is_refused() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(dst.dump(), src.dump());
 }
+
+/// `skip`: the rows the table already held under the backup's keys are
+/// left alone and not compared, however they differ from the backup; the
+/// rows inserted are, so a trigger stamping them still fails the import.
+fn skip_import(ws: &Workspace, db: Db) {
+    let kind = db.kind();
+    filled(&db);
+    export(ws, &db, "b.json");
+    db.exec(&[
+        "UPDATE items SET name = 'kept', last_update = '2010-10-10 10:10:10' WHERE id < 3".into(),
+        "DELETE FROM items WHERE id = 3".into(),
+    ]);
+    let held = db.dump();
+    let out = import(ws, &db, "b.json", &["--conflict", "skip"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.stamps()[..2], held_stamps(&db)[..2]);
+    db.exec(&["DELETE FROM items WHERE id = 3".into()]);
+    assert_eq!(db.dump(), held);
+    db.exec(&triggers(kind, false));
+    let out = import(ws, &db, "b.json", &["--conflict", "skip"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 of the 3 rows written reads back with other values")
+            && err.contains("changed  id=3: `last_update` sent \"2006-02-15 05:03:42\", found")
+            && err.contains("items_stamp"),
+        "{err}"
+    );
+    assert_eq!(db.dump(), held, "unchanged");
+}
+
+fn held_stamps(db: &Db) -> Vec<String> {
+    db.stamps()
+        .into_iter()
+        .filter(|s| s.contains("2010-10-10 10:10:10"))
+        .collect()
+}
+
+#[test]
+fn sqlite_skip_import_compares_only_the_rows_it_inserts() {
+    let ws = Workspace::new();
+    skip_import(&ws, Db::lite(&ws, "db.db"));
+}
+
+#[test]
+fn postgres_skip_import_compares_only_the_rows_it_inserts() {
+    let ws = Workspace::new();
+    let Some(db) = server_of(Kind::Pg, "tv_pg_skip") else {
+        return;
+    };
+    skip_import(&ws, db);
+}
+
+#[test]
+fn mariadb_skip_import_compares_only_the_rows_it_inserts() {
+    let ws = Workspace::new();
+    let Some(db) = server_of(Kind::My, "tv_my_skip") else {
+        return;
+    };
+    skip_import(&ws, db);
+}
+
+/// `error` into a table holding other rows: the rows inserted are compared.
+#[test]
+fn sqlite_error_policy_import_beside_other_rows_is_refused_when_a_trigger_stamps_them() {
+    let ws = Workspace::new();
+    let src = Db::lite(&ws, "src.db");
+    filled(&src);
+    export(&ws, &src, "b.json");
+    let db = Db::lite(&ws, "db.db");
+    db.exec(&[schema(Kind::Lite)]);
+    db.exec(&["INSERT INTO items (id, last_update) VALUES (100, '2001-01-01 00:00:00')".into()]);
+    db.exec(&triggers(Kind::Lite, false));
+    let before = db.dump();
+    let out = import(&ws, &db, "b.json", &["--conflict", "error"]);
+    assert_refused(&out, Kind::Lite, false);
+    assert_eq!(db.dump(), before);
+}
+
+/// A table without a key that held rows: the rows written are compared as
+/// a multiset, so a stamped row is one not found with its values.
+#[test]
+fn sqlite_keyless_table_with_rows_is_compared_as_a_multiset() {
+    let ws = Workspace::new();
+    let table = "CREATE TABLE log (msg TEXT, last_update DATETIME NOT NULL)";
+    let src = Db::lite(&ws, "src.db");
+    src.exec(&[
+        table.into(),
+        "INSERT INTO log VALUES ('a', '2006-02-15 05:03:42'), ('a', '2006-02-15 05:03:42'), ('b', '2006-02-15 05:03:42')".into(),
+    ]);
+    export(&ws, &src, "b.json");
+    let db = Db::lite(&ws, "db.db");
+    db.exec(&[
+        table.into(),
+        "INSERT INTO log VALUES ('a', '2006-02-15 05:03:42')".into(),
+    ]);
+    let out = import(&ws, &db, "b.json", &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.dump().len(), 4);
+    db.exec(&["DELETE FROM log WHERE rowid > 1;
+         CREATE TRIGGER log_stamp AFTER INSERT ON log WHEN NEW.msg = 'b' BEGIN
+           UPDATE log SET last_update = datetime('now') WHERE rowid = NEW.rowid; END;"
+        .into()]);
+    let before = db.dump();
+    let out = import(&ws, &db, "b.json", &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 of the 3 rows written is not there with its values")
+            && err.contains("missing  (msg=\"b\", last_update=\"2006-02-15 05:03:42\")")
+            && err.contains("log_stamp"),
+        "{err}"
+    );
+    assert_eq!(db.dump(), before);
+}

@@ -830,4 +830,103 @@ mod tests {
         assert!(convert(&Value::Text("a,b".into()), &Target::Set(labels.clone())).is_ok());
         assert!(convert(&Value::Text("c".into()), &Target::Enum(labels)).is_err());
     }
+
+    fn col(ty: crate::value::ColumnType, sql_type: &str) -> crate::catalog::ColumnInfo {
+        crate::catalog::ColumnInfo {
+            name: "c".into(),
+            ty,
+            sql_type: sql_type.into(),
+            nullable: true,
+            has_default: false,
+        }
+    }
+
+    /// What one engine sends and another reads back compare alike; what
+    /// an engine changed does not.
+    #[test]
+    fn sent_and_read_back_values_compare_as_the_column_holds_them() {
+        use crate::value::ColumnType as T;
+        let same = |a: Value, b: Value, c: &crate::catalog::ColumnInfo| {
+            canonical(&a, c).same_as(&canonical(&b, c))
+        };
+        let t = |s: &str| Value::Text(s.into());
+        let d = |s: &str| Value::Decimal(s.into());
+        assert!(same(
+            Value::Bool(true),
+            Value::Int(1),
+            &col(T::Bool, "tinyint(1)")
+        ));
+        assert!(same(
+            Value::Bool(false),
+            Value::Int(0),
+            &col(T::Int, "integer")
+        ));
+        assert!(same(
+            d("12.50"),
+            Value::Float(12.5),
+            &col(T::Decimal, "DECIMAL(10,2)")
+        ));
+        assert!(same(
+            d("12.5"),
+            d("12.50"),
+            &col(T::Decimal, "numeric(10,2)")
+        ));
+        assert!(!same(
+            d("12.5"),
+            d("12.51"),
+            &col(T::Decimal, "numeric(10,2)")
+        ));
+        assert!(same(Value::Int(7), t("7"), &col(T::Int, "INTEGER")));
+        assert!(same(
+            t("2024-05-01 10:00:00+02:00"),
+            t("2024-05-01 08:00:00+00:00"),
+            &col(T::TimestampTz, "timestamptz")
+        ));
+        assert!(!same(
+            t("2024-05-01 10:00:00+02:00"),
+            t("2024-05-01 10:00:00+00:00"),
+            &col(T::TimestampTz, "timestamptz")
+        ));
+        assert!(same(
+            t("2020-01-01T00:00:00.500"),
+            t("2020-01-01 00:00:00.5"),
+            &col(T::Timestamp, "datetime(6)")
+        ));
+        assert!(same(
+            t("2024-01-01"),
+            t("2024-01-01 00:00:00"),
+            &col(T::Timestamp, "timestamp")
+        ));
+        assert!(same(
+            t(r#"{"b": 1, "a": [1, 2.50, 1e2]}"#),
+            t(r#"{"a":[1,2.5,100],"b":1.0}"#),
+            &col(T::Json, "jsonb")
+        ));
+        assert!(!same(
+            t(r#"{"a": 1}"#),
+            t(r#"{"a": "1"}"#),
+            &col(T::Json, "json")
+        ));
+        assert!(same(t("ab"), t("ab   "), &col(T::Text, "character(5)")));
+        assert!(!same(t("ab"), t("ab   "), &col(T::Text, "varchar(5)")));
+        assert!(same(t("b,a"), t("a,b"), &col(T::Set, "set('a','b')")));
+        assert!(same(
+            t("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"),
+            t("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+            &col(T::Uuid, "uuid")
+        ));
+        // A zero date is no date: it stays as it is, and compares as such.
+        assert!(same(
+            t("0000-00-00"),
+            t("0000-00-00"),
+            &col(T::Date, "date")
+        ));
+        assert!(!same(
+            t("2006-02-15 05:03:42"),
+            t("2026-12-02 13:00:00"),
+            &col(T::Timestamp, "datetime")
+        ));
+        assert!(same(Value::Null, Value::Null, &col(T::Int, "int")));
+        assert!(!same(Value::Null, Value::Int(0), &col(T::Int, "int")));
+    }
 }

@@ -76,6 +76,9 @@ pub(super) struct Outcome {
     /// the key, deleted the row …).
     pub missing: u64,
     pub missing_keys: Vec<String>,
+    /// Rows were matched by key (else as a multiset: a changed row shows
+    /// as missing).
+    pub keyed: bool,
 }
 
 impl Outcome {
@@ -209,7 +212,7 @@ impl ReadBack {
         t.parked += 1;
         let stmt = if slot.key.is_empty() {
             // A multiset: the same values again count once more.
-            "INSERT INTO rows (t, k, m, h, v, n) VALUES (?1, ?2, ?3, ?2, ?4, 1)
+            "INSERT INTO rows (t, k, m, h, v, n) VALUES (?1, ?2, ?3, ?5, ?4, 1)
              ON CONFLICT (t, k) DO UPDATE SET n = n + 1"
         } else if slot.conflict == Conflict::Skip {
             // The key's first row stays (in the table and here).
@@ -258,6 +261,7 @@ impl ReadBack {
             changed_rows: Vec::new(),
             missing: 0,
             missing_keys: Vec::new(),
+            keyed: !t.key.is_empty(),
         };
         let buf = &mut self.buf;
         let req = ReadRequest {
@@ -371,13 +375,24 @@ pub(super) fn failure(
         ));
     }
     if out.missing > 0 {
-        what.push(format!(
-            "{} row{} written {} not there under {} key",
-            out.missing,
-            plural(out.missing),
-            if out.missing == 1 { "is" } else { "are" },
-            if out.missing == 1 { "its" } else { "their" }
-        ));
+        let (is, its) = if out.missing == 1 {
+            ("is", "its")
+        } else {
+            ("are", "their")
+        };
+        what.push(if out.keyed {
+            format!(
+                "{} row{} written {is} not there under {its} key",
+                out.missing,
+                plural(out.missing)
+            )
+        } else {
+            format!(
+                "{} of the {written} row{} written {is} not there with {its} values (the table has no key to match rows by)",
+                out.missing,
+                plural(written)
+            )
+        });
     }
     let mut msg = format!(
         "verification after the import failed for `{table}`: {}",
