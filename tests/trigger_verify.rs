@@ -625,3 +625,32 @@ fn sqlite_keyless_table_with_rows_is_compared_as_a_multiset() {
     );
     assert_eq!(db.dump(), before);
 }
+
+/// A trigger that moves a loaded row to another key: the row written is
+/// not there under its key, and the failure names it.
+#[test]
+fn sqlite_trigger_moving_a_row_to_another_key_is_named() {
+    let ws = Workspace::new();
+    let src = Db::lite(&ws, "src.db");
+    filled(&src);
+    export(&ws, &src, "b.json");
+    let db = Db::lite(&ws, "db.db");
+    db.exec(&[
+        schema(Kind::Lite),
+        "INSERT INTO items (id, last_update) VALUES (100, '2001-01-01 00:00:00');
+         CREATE TRIGGER items_move AFTER INSERT ON items WHEN NEW.id = 2 BEGIN
+           UPDATE items SET id = 2000 WHERE id = 2; END;"
+            .into(),
+    ]);
+    let before = db.dump();
+    let out = import(&ws, &db, "b.json", &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("1 row written is not there under its key")
+            && err.contains("missing  id=2")
+            && err.contains("`items_move` (AFTER INSERT)"),
+        "{err}"
+    );
+    assert_eq!(db.dump(), before);
+}

@@ -597,6 +597,14 @@ pub fn canonical(v: &Value, column: &crate::catalog::ColumnInfo) -> Value {
             _ => same(),
         },
         (T::Blob, Value::Text(s)) => Value::Bytes(s.as_bytes().to_vec()),
+        // Canonical already (the common case): no round trip through chrono.
+        (T::Date, Value::Text(s)) if is_canonical_date(s) => same(),
+        (T::Timestamp, Value::Text(s)) if is_canonical_timestamp(s) => same(),
+        (T::TimestampTz, Value::Text(s))
+            if s.strip_suffix("+00:00").is_some_and(is_canonical_timestamp) =>
+        {
+            same()
+        }
         (T::Date, _) => canonical_text(v, text.and_then(|s| parse_date(s).ok())),
         (T::Time, _) => canonical_text(v, text.and_then(|s| parse_time(s).ok())),
         (T::Timestamp, _) => canonical_text(v, text.and_then(|s| parse_timestamp(s, false).ok())),

@@ -69,6 +69,8 @@ pub(super) struct Slot {
 pub(super) struct Outcome {
     /// Rows the table holds (all of them, written or not).
     pub rows: u64,
+    /// Rows written found under their key (or values).
+    pub matched: u64,
     /// Rows written whose values read back differently.
     pub changed: u64,
     pub changed_rows: Vec<ChangedRow>,
@@ -115,7 +117,7 @@ impl ReadBack {
                  v BLOB,
                  n INTEGER NOT NULL,
                  PRIMARY KEY (t, k)
-             );
+             ) WITHOUT ROWID;
              BEGIN;",
         )
         .map_err(sql)?;
@@ -243,20 +245,52 @@ impl ReadBack {
     }
 
     /// Streams `table` once and compares each row written with what it
-    /// reads back.
+    /// reads back. A table with a key is streamed a second time only when
+    /// rows written are not found, to name them.
     pub fn check(&mut self, db: &mut dyn Backend, table: &str) -> Result<Outcome> {
+        let t = &self.tables[table];
+        let keyed = !t.key.is_empty();
+        let (id, expected) = (t.id, self.expected(t.id)?);
+        // Without a key every row found is marked (a multiset); with one,
+        // a key is found at most once, so counting the matches is enough.
+        let mut out = self.scan(db, table, !keyed)?;
+        if keyed && out.matched < expected {
+            self.scan(db, table, true)?;
+        }
+        if !keyed || out.matched < expected {
+            self.missing(id, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Rows written (with a key: distinct keys written) still to be found.
+    fn expected(&self, id: i64) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT coalesce(sum(n), 0) FROM rows WHERE t = ?1 AND n > 0",
+                [id],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(sql)
+    }
+
+    /// One pass over the table: its rows counted, the rows written looked
+    /// up and compared; with `mark`, each row found is crossed off.
+    fn scan(&mut self, db: &mut dyn Backend, table: &str, mark: bool) -> Result<Outcome> {
         let t = &self.tables[table];
         let names: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
         let mut find = self
             .conn
-            .prepare_cached("SELECT rowid, m, h, v FROM rows WHERE t = ?1 AND k = ?2 AND n > 0")
+            .prepare_cached("SELECT m, h FROM rows WHERE t = ?1 AND k = ?2 AND n > 0")
             .map_err(sql)?;
         let mut found = self
             .conn
-            .prepare_cached("UPDATE rows SET n = n - 1 WHERE rowid = ?1")
+            .prepare_cached("UPDATE rows SET n = n - 1 WHERE t = ?1 AND k = ?2")
             .map_err(sql)?;
         let mut out = Outcome {
             rows: 0,
+            matched: 0,
             changed: 0,
             changed_rows: Vec::new(),
             missing: 0,
@@ -264,6 +298,7 @@ impl ReadBack {
             keyed: !t.key.is_empty(),
         };
         let buf = &mut self.buf;
+        let conn = &self.conn;
         let req = ReadRequest {
             table,
             columns: &names,
@@ -286,27 +321,32 @@ impl ReadBack {
             };
             let hit = find
                 .query_row(params![t.id, k], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, i64>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                        r.get::<_, Vec<u8>>(3)?,
-                    ))
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
                 })
                 .optional()
                 .map_err(sql)?;
-            // Not a row written (one the table held before), or a key
-            // already matched.
-            let Some((rowid, m, h, v)) = hit else {
+            // Not a row written (one the table held before), or one
+            // already found.
+            let Some((m, h)) = hit else {
                 return Ok(());
             };
-            found.execute([rowid]).map_err(sql)?;
+            out.matched += 1;
+            if mark {
+                found.execute(params![t.id, k]).map_err(sql)?;
+            }
             let mine = project(m as usize);
             if row_digest(&mine, buf).to_be_bytes()[..] == h[..] {
                 return Ok(());
             }
             out.changed += 1;
             if out.changed_rows.len() < LISTED {
+                let v: Vec<u8> = conn
+                    .query_row(
+                        "SELECT v FROM rows WHERE t = ?1 AND k = ?2",
+                        params![t.id, k],
+                        |r| r.get(0),
+                    )
+                    .map_err(sql)?;
                 let sent = decode(&v)?;
                 let cols: Vec<String> = t.masks[m as usize]
                     .iter()
@@ -320,12 +360,22 @@ impl ReadBack {
             }
             Ok(())
         })?;
+        Ok(out)
+    }
+
+    /// After a marking pass: the rows written that were not found.
+    fn missing(&self, id: i64, out: &mut Outcome) -> Result<()> {
+        let t = self
+            .tables
+            .values()
+            .find(|t| t.id == id)
+            .expect("a tracked table");
         let mut missing = self
             .conn
-            .prepare("SELECT m, v, n FROM rows WHERE t = ?1 AND n > 0 ORDER BY rowid")
+            .prepare("SELECT m, v, n FROM rows WHERE t = ?1 AND n > 0 ORDER BY k")
             .map_err(sql)?;
         let rows = missing
-            .query_map([t.id], |r| {
+            .query_map([id], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, Vec<u8>>(1)?,
@@ -345,7 +395,7 @@ impl ReadBack {
                 out.missing_keys.push(render_key(&decode(&v)?, &key, &cols));
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
