@@ -786,11 +786,9 @@ impl<'a> Importer<'a> {
                     Some(rb) => {
                         let out = rb.check(self.db, table)?;
                         if out.differs() {
-                            let written = rb.written(table);
                             return Err(readback::failure(
                                 table,
                                 &out,
-                                written,
                                 &self.checks.triggers,
                                 self.checks.engine,
                             ));

@@ -69,6 +69,9 @@ pub(super) struct Slot {
 pub(super) struct Outcome {
     /// Rows the table holds (all of them, written or not).
     pub rows: u64,
+    /// Rows written that were compared: without a key, every row; with
+    /// one, the last row written under each key (not those `skip` kept).
+    pub compared: u64,
     /// Rows written found under their key (or values).
     pub matched: u64,
     /// Rows written whose values read back differently.
@@ -234,11 +237,6 @@ impl ReadBack {
         Ok(())
     }
 
-    /// Rows of `table` parked (written).
-    pub fn written(&self, table: &str) -> u64 {
-        self.tables.get(table).map_or(0, |t| t.parked)
-    }
-
     /// Whether rows of `table` were parked.
     pub fn tracks(&self, table: &str) -> bool {
         self.tables.get(table).is_some_and(|t| t.parked > 0)
@@ -254,6 +252,7 @@ impl ReadBack {
         // Without a key every row found is marked (a multiset); with one,
         // a key is found at most once, so counting the matches is enough.
         let mut out = self.scan(db, table, !keyed)?;
+        out.compared = expected;
         if keyed && out.matched < expected {
             self.scan(db, table, true)?;
         }
@@ -290,6 +289,7 @@ impl ReadBack {
             .map_err(sql)?;
         let mut out = Outcome {
             rows: 0,
+            compared: 0,
             matched: 0,
             changed: 0,
             changed_rows: Vec::new(),
@@ -408,19 +408,14 @@ fn key_in_mask(key: &[usize], mask: &[usize]) -> Vec<usize> {
 
 /// The import's failure when rows read back differ: the table, the first
 /// rows and columns (sent, found), and the triggers that fire on it.
-pub(super) fn failure(
-    table: &str,
-    out: &Outcome,
-    written: u64,
-    triggers: &[Trigger],
-    engine: Engine,
-) -> Error {
+pub(super) fn failure(table: &str, out: &Outcome, triggers: &[Trigger], engine: Engine) -> Error {
     let mut what = Vec::new();
     if out.changed > 0 {
         what.push(format!(
-            "{} of the {written} row{} written read{} back with other values",
+            "{} of the {} row{} written read{} back with other values",
             out.changed,
-            plural(written),
+            out.compared,
+            plural(out.compared),
             if out.changed == 1 { "s" } else { "" }
         ));
     }
@@ -438,9 +433,10 @@ pub(super) fn failure(
             )
         } else {
             format!(
-                "{} of the {written} row{} written {is} not there with {its} values (the table has no key to match rows by)",
+                "{} of the {} row{} written {is} not there with {its} values (the table has no key to match rows by)",
                 out.missing,
-                plural(written)
+                out.compared,
+                plural(out.compared)
             )
         });
     }
