@@ -654,3 +654,142 @@ fn sqlite_trigger_moving_a_row_to_another_key_is_named() {
     );
     assert_eq!(db.dump(), before);
 }
+
+// ------------------------------------------ the samples' own triggers
+
+fn sample(rel: &str) -> String {
+    std::fs::read_to_string(
+        support::repo_root()
+            .join("tests/fixtures/samples")
+            .join(rel),
+    )
+    .unwrap()
+}
+
+/// `migplan run` of a migrate plan whose scripts are in `migrations`.
+fn migrate(ws: &Workspace, migrations: &std::path::Path, url: &str) {
+    let plan = ws.write(
+        "migrate.toml",
+        &format!(
+            "[plan]\nname = \"samples\"\nkind = \"migrate\"\n[schema]\nmigrations = {:?}\n",
+            migrations.display().to_string()
+        ),
+    );
+    let out = ws
+        .migplan()
+        .args(["run", plan.to_str().unwrap(), "--db", url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+/// Pagila as pg_dump ships it stamps `last_update` in a BEFORE UPDATE
+/// trigger (`last_updated`) on most tables: an `overwrite` import of the
+/// database's own backup is refused, naming it; with the triggers off the
+/// database is exactly as it was.
+#[test]
+fn pagila_last_updated_trigger_refuses_an_overwrite_import() {
+    let Some(pg) = server::postgres("tv_pagila") else {
+        return;
+    };
+    let ws = Workspace::new();
+    ws.write(
+        "pagila/postgres/V1__pagila.sql",
+        &sample("pagila/postgres/V1__pagila.sql"),
+    );
+    migrate(&ws, &ws.path("pagila/postgres"), &pg.url);
+    pg.execute(&sample("pagila/data.sql"));
+    let db = Db::Server(pg);
+    export(&ws, &db, "pagila.json");
+    // As pagila-schema.sql declares them.
+    let mut sql = String::from(
+        "CREATE FUNCTION public.last_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+             NEW.last_update = CURRENT_TIMESTAMP;
+             RETURN NEW;
+         END $$;",
+    );
+    for t in [
+        "actor", "address", "category", "city", "country", "customer", "film",
+    ] {
+        sql.push_str(&format!(
+            "CREATE TRIGGER last_updated BEFORE UPDATE ON public.{t} FOR EACH ROW EXECUTE FUNCTION public.last_updated();"
+        ));
+    }
+    db.exec(&[sql]);
+    let before = db.dump();
+    let out = import(&ws, &db, "pagila.json", &["--conflict", "overwrite"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("verification after the import failed for `")
+            && err.contains("`last_update` sent \"")
+            && err.contains("`last_updated` (BEFORE UPDATE)")
+            && err.contains("`--triggers disable`"),
+        "{err}"
+    );
+    assert_eq!(db.dump(), before, "unchanged");
+    let out = import(
+        &ws,
+        &db,
+        "pagila.json",
+        &["--conflict", "overwrite", "--triggers", "disable"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.dump(), before, "identical");
+}
+
+/// Sakila as its schema file ships it stamps `customer.create_date` in a
+/// BEFORE INSERT trigger (`customer_create_date`): a copy into a Sakila
+/// that has it is refused, naming it, and writes nothing.
+#[test]
+fn sakila_customer_create_date_trigger_refuses_a_copy() {
+    let (Some(src), Some(dst)) = (
+        server::mysql("tv_sakila_src"),
+        server::mysql("tv_sakila_dst"),
+    ) else {
+        return;
+    };
+    let ws = Workspace::new();
+    let v1 = sample("sakila/mysql/V1__sakila.sql");
+    ws.write("plain/mysql/V1__sakila.sql", &v1);
+    ws.write("trig/mysql/V1__sakila.sql", &v1);
+    ws.write(
+        "trig/mysql/V2__customer_create_date.sql",
+        "CREATE TRIGGER customer_create_date BEFORE INSERT ON customer\n  FOR EACH ROW SET NEW.create_date = NOW();\n",
+    );
+    migrate(&ws, &ws.path("plain/mysql"), &src.url);
+    // The data as the sample's script writes it (ANSI quotes, one
+    // statement at a time).
+    {
+        use mysql::prelude::Queryable;
+        let mut c = src.my();
+        c.query_drop("SET SESSION sql_mode = CONCAT(@@sql_mode, ',ANSI_QUOTES')")
+            .unwrap();
+        for stmt in sample("sakila/data.sql").split(";\n") {
+            let code: String = stmt
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            if !code.trim().is_empty() {
+                c.query_drop(&code)
+                    .unwrap_or_else(|e| panic!("{code}: {e}"));
+            }
+        }
+    }
+    migrate(&ws, &ws.path("trig/mysql"), &dst.url);
+    let (src, dst) = (Db::Server(src), Db::Server(dst));
+    let before = dst.dump();
+    let out = copy(&ws, &src, &dst, &[]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("verification after the import failed for `customer`")
+            && err.contains("`create_date` sent \"")
+            && err.contains("`customer_create_date` (BEFORE INSERT)")
+            && err.contains("load the data before creating the triggers"),
+        "{err}"
+    );
+    assert_eq!(dst.dump(), before, "nothing written");
+}
