@@ -560,7 +560,7 @@ fn lookup_key(row: &[Value], key: &[usize], hash: &[u8; 32]) -> Vec<u8> {
     }
 }
 
-pub(super) fn decode(v: &[u8]) -> Result<Vec<Value>> {
+fn decode(v: &[u8]) -> Result<Vec<Value>> {
     decode_row(v).map_err(|e| Error::db("verify: the temporary index of the backup's rows", e))
 }
 
