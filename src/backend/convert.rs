@@ -525,6 +525,154 @@ fn to_label<'a>(v: &'a Value, labels: &[String], set: bool) -> Res<'a> {
     Ok(Cell::Text(Cow::Borrowed(s)))
 }
 
+/// What a target column holds for `v`, in one canonical form, so that the
+/// value an import sends and the value it reads back compare equal when the
+/// engine kept it (the read-back check after an import; docs/types.md):
+/// the same mapping as [`convert`], applied to either side. `1` and `true`
+/// in a boolean column, `1.50` and `1.5` in a decimal one, an instant with
+/// any offset, JSON however spaced or ordered, all compare alike. A value
+/// the column's type does not describe stays as it is, so a value the
+/// engine did change still differs.
+pub fn canonical(v: &Value, column: &crate::catalog::ColumnInfo) -> Value {
+    use crate::value::ColumnType as T;
+    let text = match v {
+        Value::Text(s) | Value::Decimal(s) => Some(s.as_str()),
+        _ => None,
+    };
+    let same = || v.clone();
+    match (column.ty, v) {
+        (_, Value::Null) => Value::Null,
+        (T::Bool, Value::Int(i @ (0 | 1))) => Value::Bool(*i == 1),
+        (T::Bool, Value::UInt(u @ (0 | 1))) => Value::Bool(*u == 1),
+        // SQLite stores integral text in an integer column as an integer.
+        (T::Int, Value::Text(s)) if is_decimal(s) => canonical(&Value::Decimal(s.clone()), column),
+        (T::Int, _) => match convert(
+            v,
+            &Target::Int {
+                min: i64::MIN as i128,
+                max: u64::MAX as i128,
+            },
+        ) {
+            Ok(Cell::Int(i)) => i64::try_from(i).map_or(Value::UInt(i as u64), Value::Int),
+            _ => same(),
+        },
+        (T::Float, Value::Text(s) | Value::Decimal(s)) if is_special(s) => {
+            Value::Float(match s.as_str() {
+                "NaN" => f64::NAN,
+                "Infinity" => f64::INFINITY,
+                _ => f64::NEG_INFINITY,
+            })
+        }
+        (T::Float, _) => match v {
+            Value::Text(s) | Value::Decimal(s) if is_decimal(s) => {
+                s.parse().map_or_else(|_| same(), Value::Float)
+            }
+            Value::Int(i) => Value::Float(*i as f64),
+            Value::UInt(u) => Value::Float(*u as f64),
+            _ => same(),
+        },
+        (T::Decimal, _) => match v {
+            Value::Text(s) | Value::Decimal(s) if is_decimal(s) => {
+                Value::Decimal(normalize_decimal(s))
+            }
+            Value::Int(i) => Value::Decimal(i.to_string()),
+            Value::UInt(u) => Value::Decimal(u.to_string()),
+            Value::Float(f) if f.is_finite() => Value::Decimal(normalize_decimal(&f.to_string())),
+            Value::Float(f) => Value::Decimal(float_special(*f).into()),
+            Value::Text(s) => Value::Decimal(s.clone()),
+            _ => same(),
+        },
+        (T::Text | T::Enum, _) => match convert(
+            v,
+            &Target::Text {
+                max_chars: None,
+                nul: true,
+            },
+        ) {
+            // `char(n)`: PostgreSQL pads with spaces, MySQL strips them.
+            Ok(Cell::Text(t)) if is_padded(&column.sql_type) => {
+                Value::Text(t.trim_end_matches(' ').to_string())
+            }
+            Ok(Cell::Text(t)) => Value::Text(t.into_owned()),
+            _ => same(),
+        },
+        (T::Blob, Value::Text(s)) => Value::Bytes(s.as_bytes().to_vec()),
+        // Canonical already (the common case): no round trip through chrono.
+        (T::Date, Value::Text(s)) if is_canonical_date(s) => same(),
+        (T::Timestamp, Value::Text(s)) if is_canonical_timestamp(s) => same(),
+        (T::TimestampTz, Value::Text(s))
+            if s.strip_suffix("+00:00").is_some_and(is_canonical_timestamp) =>
+        {
+            same()
+        }
+        (T::Date, _) => canonical_text(v, text.and_then(|s| parse_date(s).ok())),
+        (T::Time, _) => canonical_text(v, text.and_then(|s| parse_time(s).ok())),
+        (T::Timestamp, _) => canonical_text(v, text.and_then(|s| parse_timestamp(s, false).ok())),
+        (T::TimestampTz, _) => canonical_text(v, text.and_then(|s| parse_timestamp(s, true).ok())),
+        (T::Json, _) => match convert(v, &Target::Json) {
+            Ok(Cell::Text(t)) => serde_json::from_str::<serde_json::Value>(&t)
+                .map_or_else(|_| same(), |j| Value::Text(canonical_json(&j))),
+            _ => same(),
+        },
+        (T::Uuid, _) => match convert(v, &Target::Uuid) {
+            Ok(Cell::Text(t)) => Value::Text(t.into_owned()),
+            _ => same(),
+        },
+        // MySQL keeps a set's labels in the order the column lists them.
+        (T::Set, Value::Text(s)) => {
+            let mut labels: Vec<&str> = s.split(',').filter(|l| !l.is_empty()).collect();
+            labels.sort_unstable();
+            labels.dedup();
+            Value::Text(labels.join(","))
+        }
+        _ => same(),
+    }
+}
+
+/// A parsed date or time as text, or the value unchanged when it is none
+/// (a MySQL zero date, `infinity`).
+fn canonical_text(v: &Value, parsed: Option<String>) -> Value {
+    parsed.map_or_else(|| v.clone(), Value::Text)
+}
+
+/// `char(n)` / `character(n)`, not `varchar` or `character varying`.
+fn is_padded(sql_type: &str) -> bool {
+    let t = sql_type.to_ascii_lowercase();
+    (t.starts_with("char") || t.starts_with("bpchar") || t.starts_with("nchar"))
+        && !t.contains("varying")
+}
+
+/// A JSON document in one form: keys sorted (serde_json's map), no spaces,
+/// numbers by value (`1.0`, `1e0` and `1` alike: engines store numbers
+/// differently, jsonb as decimals, MySQL as doubles).
+fn canonical_json(j: &serde_json::Value) -> String {
+    use serde_json::Value as J;
+    match j {
+        J::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 && f.abs() < 9.0e15 {
+                (f as i64).to_string()
+            } else {
+                f.to_string()
+            }
+        }
+        J::Array(items) => {
+            let inner: Vec<String> = items.iter().map(canonical_json).collect();
+            format!("[{}]", inner.join(","))
+        }
+        J::Object(map) => {
+            let mut entries: Vec<(&String, &J)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            let inner: Vec<String> = entries
+                .into_iter()
+                .map(|(k, v)| format!("{}:{}", J::String(k.clone()), canonical_json(v)))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,5 +837,104 @@ mod tests {
         let labels = vec!["a".to_string(), "b".to_string()];
         assert!(convert(&Value::Text("a,b".into()), &Target::Set(labels.clone())).is_ok());
         assert!(convert(&Value::Text("c".into()), &Target::Enum(labels)).is_err());
+    }
+
+    fn col(ty: crate::value::ColumnType, sql_type: &str) -> crate::catalog::ColumnInfo {
+        crate::catalog::ColumnInfo {
+            name: "c".into(),
+            ty,
+            sql_type: sql_type.into(),
+            nullable: true,
+            has_default: false,
+        }
+    }
+
+    /// What one engine sends and another reads back compare alike; what
+    /// an engine changed does not.
+    #[test]
+    fn sent_and_read_back_values_compare_as_the_column_holds_them() {
+        use crate::value::ColumnType as T;
+        let same = |a: Value, b: Value, c: &crate::catalog::ColumnInfo| {
+            canonical(&a, c).same_as(&canonical(&b, c))
+        };
+        let t = |s: &str| Value::Text(s.into());
+        let d = |s: &str| Value::Decimal(s.into());
+        assert!(same(
+            Value::Bool(true),
+            Value::Int(1),
+            &col(T::Bool, "tinyint(1)")
+        ));
+        assert!(same(
+            Value::Bool(false),
+            Value::Int(0),
+            &col(T::Int, "integer")
+        ));
+        assert!(same(
+            d("12.50"),
+            Value::Float(12.5),
+            &col(T::Decimal, "DECIMAL(10,2)")
+        ));
+        assert!(same(
+            d("12.5"),
+            d("12.50"),
+            &col(T::Decimal, "numeric(10,2)")
+        ));
+        assert!(!same(
+            d("12.5"),
+            d("12.51"),
+            &col(T::Decimal, "numeric(10,2)")
+        ));
+        assert!(same(Value::Int(7), t("7"), &col(T::Int, "INTEGER")));
+        assert!(same(
+            t("2024-05-01 10:00:00+02:00"),
+            t("2024-05-01 08:00:00+00:00"),
+            &col(T::TimestampTz, "timestamptz")
+        ));
+        assert!(!same(
+            t("2024-05-01 10:00:00+02:00"),
+            t("2024-05-01 10:00:00+00:00"),
+            &col(T::TimestampTz, "timestamptz")
+        ));
+        assert!(same(
+            t("2020-01-01T00:00:00.500"),
+            t("2020-01-01 00:00:00.5"),
+            &col(T::Timestamp, "datetime(6)")
+        ));
+        assert!(same(
+            t("2024-01-01"),
+            t("2024-01-01 00:00:00"),
+            &col(T::Timestamp, "timestamp")
+        ));
+        assert!(same(
+            t(r#"{"b": 1, "a": [1, 2.50, 1e2]}"#),
+            t(r#"{"a":[1,2.5,100],"b":1.0}"#),
+            &col(T::Json, "jsonb")
+        ));
+        assert!(!same(
+            t(r#"{"a": 1}"#),
+            t(r#"{"a": "1"}"#),
+            &col(T::Json, "json")
+        ));
+        assert!(same(t("ab"), t("ab   "), &col(T::Text, "character(5)")));
+        assert!(!same(t("ab"), t("ab   "), &col(T::Text, "varchar(5)")));
+        assert!(same(t("b,a"), t("a,b"), &col(T::Set, "set('a','b')")));
+        assert!(same(
+            t("A0EEBC99-9C0B-4EF8-BB6D-6BB9BD380A11"),
+            t("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+            &col(T::Uuid, "uuid")
+        ));
+        // A zero date is no date: it stays as it is, and compares as such.
+        assert!(same(
+            t("0000-00-00"),
+            t("0000-00-00"),
+            &col(T::Date, "date")
+        ));
+        assert!(!same(
+            t("2006-02-15 05:03:42"),
+            t("2026-12-02 13:00:00"),
+            &col(T::Timestamp, "datetime")
+        ));
+        assert!(same(Value::Null, Value::Null, &col(T::Int, "int")));
+        assert!(!same(Value::Null, Value::Int(0), &col(T::Int, "int")));
     }
 }

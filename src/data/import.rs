@@ -9,11 +9,12 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use super::readback::{self, ReadBack, Slot};
 use super::report::{ImportReport, TableCounts};
 use super::{progress, select_tables};
 use crate::adapters::{AdapterSet, Chain, Upgrader};
-use crate::backend::{Backend, ReadRequest, WriteRequest};
-use crate::catalog::{Catalog, TableInfo, Trigger};
+use crate::backend::{Backend, Engine, ReadRequest, WriteRequest};
+use crate::catalog::{Catalog, ColumnInfo, TableInfo, Trigger};
 use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::format::xlsx::{self, ExpectedTable};
@@ -272,7 +273,13 @@ pub(super) fn load_parts(
         .flat_map(|p| &p.meta.tables)
         .map(|t| t.rows)
         .sum();
-    let mut importer = Importer::new(db, HashMap::new(), HashMap::new(), total);
+    let checks = Checks {
+        fast: same_engine && parts.len() == 1,
+        before: before.clone(),
+        triggers: triggers.clone(),
+        engine: db.engine(),
+    };
+    let mut importer = Importer::new(db, checks, total);
     let mut reports = Vec::new();
     let mut result = Ok(());
     for (part, (jobs, parents, part_order, renames)) in parts.into_iter().zip(planned) {
@@ -290,10 +297,11 @@ pub(super) fn load_parts(
             break;
         }
     }
-    let single = reports.len() == 1;
-    let result = result
-        .and_then(|_| importer.verdict())
-        .and_then(|_| importer.verify(&reports, &before, single && same_engine));
+    let result = result.and_then(|_| importer.verdict());
+    // A failed read-back names the table's triggers itself.
+    let checked = result.is_ok();
+    let result = result.and_then(|_| importer.verify(&reports, &before));
+    let unverified = checked && result.is_err();
     importer.bar.finish_and_clear();
     // Last before the commit: a PostgreSQL role that may not alter a
     // sequence falls back to `setval`, which no rollback undoes.
@@ -320,6 +328,7 @@ pub(super) fn load_parts(
             }
             Ok(reports)
         }
+        Err(e) if unverified => Err(rolled_back(db, e)),
         Err(e) => Err(trigger_note(rolled_back(db, e), &triggers)),
     }
 }
@@ -434,6 +443,8 @@ fn refuse_keyless(label: &str, jobs: &HashMap<String, Job>) -> Result<()> {
 /// How one table of the backup is written.
 struct Job {
     columns: Vec<String>,
+    /// The target's column for each of `columns`.
+    targets: Vec<ColumnInfo>,
     key: Vec<String>,
     /// Positions of the key columns in a backup row.
     key_pos: Vec<usize>,
@@ -504,14 +515,19 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
             key.join(", ")
         ))
     })?;
-    let not_null = columns
+    let targets: Vec<ColumnInfo> = columns
+        .iter()
+        .map(|c| info.column(c).expect("checked above").clone())
+        .collect();
+    let not_null = targets
         .iter()
         .enumerate()
-        .filter(|(_, c)| info.column(c).is_some_and(|col| !col.nullable))
+        .filter(|(_, c)| !c.nullable)
         .map(|(i, _)| i)
         .collect();
     Ok(Job {
         columns,
+        targets,
         key,
         key_pos,
         not_null,
@@ -559,6 +575,26 @@ fn check_columns(info: &TableInfo, t: &TableMeta) -> Result<()> {
     Ok(())
 }
 
+/// What the check after the import needs to know, fixed before rows move.
+struct Checks {
+    /// Same engine, one backup: an empty table may be checked by digest.
+    fast: bool,
+    /// Rows of each table before the import (empty: a dry run, unchecked).
+    before: HashMap<String, u64>,
+    /// The triggers that fire as rows load (none when switched off).
+    triggers: Vec<Trigger>,
+    engine: Engine,
+}
+
+/// How the rows of the table being written are kept for the check.
+enum Recording {
+    Nothing,
+    /// Into the table's order-free digest.
+    Digest,
+    /// Parked by key on disk, read back by key.
+    ByKey(Slot),
+}
+
 enum Current {
     /// The table is not imported (not in the chosen modules).
     Ignore,
@@ -585,6 +621,11 @@ pub(super) struct Importer<'a> {
     /// Rows written per table and the wrapping sum of their hashes: an
     /// order-free digest that the rows read back must reproduce.
     digests: HashMap<String, (u64, u128)>,
+    checks: Checks,
+    /// How the rows of the table being written are recorded for the check.
+    recording: Recording,
+    /// The rows written that are read back by key.
+    readback: Option<ReadBack>,
     /// Reused for each row's canonical encoding while digesting.
     digest_buf: Vec<u8>,
     /// The current part's table names that differ from the target's only
@@ -594,16 +635,11 @@ pub(super) struct Importer<'a> {
 }
 
 impl<'a> Importer<'a> {
-    fn new(
-        db: &'a mut dyn Backend,
-        jobs: HashMap<String, Job>,
-        parents: HashMap<String, Vec<String>>,
-        total: u64,
-    ) -> Self {
+    fn new(db: &'a mut dyn Backend, checks: Checks, total: u64) -> Self {
         Importer {
             db,
-            jobs,
-            parents,
+            jobs: HashMap::new(),
+            parents: HashMap::new(),
             done: HashSet::new(),
             parked: Vec::new(),
             current: None,
@@ -611,6 +647,9 @@ impl<'a> Importer<'a> {
             conflict_tables: Vec::new(),
             counts: HashMap::new(),
             digests: HashMap::new(),
+            checks,
+            recording: Recording::Nothing,
+            readback: None,
             digest_buf: Vec::new(),
             renames: HashMap::new(),
             bar: progress::rows(total, "importing"),
@@ -624,6 +663,7 @@ impl<'a> Importer<'a> {
     }
 
     fn start(&mut self, table: &str) -> Result<()> {
+        self.recording = self.recording(table)?;
         let job = &self.jobs[table];
         let req = WriteRequest {
             table,
@@ -649,13 +689,57 @@ impl<'a> Importer<'a> {
             Error::Value { .. } => row_error(table, &self.jobs[table], row, e),
             other => table_error(table, other),
         })?;
-        let digest = self.digests.entry(table.to_string()).or_default();
-        digest.0 += 1;
-        digest.1 = digest.1.wrapping_add(row_digest(row, &mut self.digest_buf));
+        match &self.recording {
+            Recording::Nothing => {}
+            Recording::Digest => {
+                let digest = self.digests.entry(table.to_string()).or_default();
+                digest.0 += 1;
+                digest.1 = digest.1.wrapping_add(row_digest(row, &mut self.digest_buf));
+            }
+            Recording::ByKey(slot) => self
+                .readback
+                .as_mut()
+                .expect("opened with the slot")
+                .park(slot, row)?,
+        }
         Ok(())
     }
 
+    /// How the rows about to be written into `table` are kept for the
+    /// check after the import. The order-free digest (no disk, no key)
+    /// decides when the table was empty, nothing fires on it and the rows
+    /// come from the same engine in one backup: then the table must read
+    /// back as exactly the rows written. Anything else is read back by
+    /// key, through the documented mapping: only the rows written are
+    /// compared, and a failure names them. A table with rows and no
+    /// triggers is still checked: rules (PostgreSQL), `ON UPDATE` columns
+    /// (MySQL) and column defaults can rewrite a row too.
+    fn recording(&mut self, table: &str) -> Result<Recording> {
+        let Some(&had) = self.checks.before.get(table) else {
+            return Ok(Recording::Nothing);
+        };
+        let fires = self
+            .checks
+            .triggers
+            .iter()
+            .any(|t| t.table == table && t.fires_on_write());
+        if self.checks.fast && had == 0 && !fires {
+            return Ok(Recording::Digest);
+        }
+        if self.readback.is_none() {
+            self.readback = Some(ReadBack::new()?);
+        }
+        let rb = self.readback.as_mut().expect("opened above");
+        let job = &self.jobs[table];
+        let slot = rb.slot(table, &job.targets, &job.key_pos, job.conflict);
+        if job.conflict == Conflict::Skip && had > 0 && !job.key.is_empty() {
+            rb.keep_existing(self.db, &slot)?;
+        }
+        Ok(Recording::ByKey(slot))
+    }
+
     fn end(&mut self, table: &str) -> Result<()> {
+        self.recording = Recording::Nothing;
         let outcome = self.db.end_table().map_err(|e| table_error(table, e))?;
         let job = &self.jobs[table];
         for key in &outcome.conflict_keys {
@@ -735,16 +819,10 @@ impl<'a> Importer<'a> {
     }
 
     /// After the import, inside its transaction: every table holds as many
-    /// rows as before plus those inserted, and a table that was empty holds
-    /// exactly the rows written, value for value (when the backup comes from
-    /// the same engine, whose values read back as written; a chain's tables
-    /// are written more than once, so only counted).
-    fn verify(
-        &mut self,
-        reports: &[ImportReport],
-        before: &HashMap<String, u64>,
-        compare_values: bool,
-    ) -> Result<()> {
+    /// rows as before plus those inserted, and the rows written read back
+    /// as written — the whole table by its order-free digest, or the rows
+    /// written by key (see [`Importer::recording`]).
+    fn verify(&mut self, reports: &[ImportReport], before: &HashMap<String, u64>) -> Result<()> {
         for (table, &had) in before {
             let inserted: u64 = reports
                 .iter()
@@ -755,11 +833,25 @@ impl<'a> Importer<'a> {
             // Reading an empty table's rows back counts them too: no
             // separate COUNT(*) scan.
             let (found, values_differ) = match self.digests.get(table).copied() {
-                Some(written) if had == 0 && compare_values => {
+                Some(written) => {
                     let read = self.read_back(table)?;
                     (read.0, read != written)
                 }
-                _ => (self.db.count_rows(table)?, false),
+                None => match self.readback.as_mut().filter(|r| r.tracks(table)) {
+                    Some(rb) => {
+                        let out = rb.check(self.db, table)?;
+                        if out.differs() {
+                            return Err(readback::failure(
+                                table,
+                                &out,
+                                &self.checks.triggers,
+                                self.checks.engine,
+                            ));
+                        }
+                        (out.rows, false)
+                    }
+                    None => (self.db.count_rows(table)?, false),
+                },
             };
             if found != had + inserted {
                 return Err(unverified(

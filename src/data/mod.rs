@@ -8,6 +8,7 @@ mod export;
 mod import;
 mod names;
 mod progress;
+mod readback;
 pub mod report;
 pub mod safety;
 mod sequences;

@@ -565,7 +565,7 @@ fn decode(v: &[u8]) -> Result<Vec<Value>> {
 }
 
 /// `id=3`, `(a=1, b="x")`; a keyless row shows its values.
-fn render_key(row: &[Value], key: &[usize], columns: &[String]) -> String {
+pub(super) fn render_key(row: &[Value], key: &[usize], columns: &[String]) -> String {
     let parts: Vec<String> = if key.is_empty() {
         (0..row.len())
             .map(|i| format!("{}={}", columns[i], row[i].display()))
@@ -582,7 +582,11 @@ fn render_key(row: &[Value], key: &[usize], columns: &[String]) -> String {
     }
 }
 
-fn changed_columns(backup: &[Value], db: &[Value], columns: &[String]) -> Vec<ColumnChange> {
+pub(super) fn changed_columns(
+    backup: &[Value],
+    db: &[Value],
+    columns: &[String],
+) -> Vec<ColumnChange> {
     backup
         .iter()
         .zip(db)
