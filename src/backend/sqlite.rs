@@ -208,7 +208,7 @@ fn key_match(key: &[String], first: usize) -> String {
 struct WriterSql {
     columns: Vec<String>,
     /// Columns with INTEGER, REAL or NUMERIC affinity, where SQLite turns
-    /// numeric-looking text into a number.
+    /// numeric-looking text into a number (and not accepted as lossy).
     numeric: Vec<bool>,
     conflict: Conflict,
     /// Positions of the key columns in a row.
@@ -491,14 +491,17 @@ impl Backend for Sqlite {
             .columns(req.table)
             .map_err(|e| Error::db(format!("reading columns of `{}`", req.table), e))?;
         let mut sql = WriterSql::new(req);
+        // A column whose conversion the plan accepts takes values as SQLite
+        // converts them.
         sql.numeric = req
             .columns
             .iter()
             .map(|c| {
-                declared
-                    .iter()
-                    .find(|d| &d.name == c)
-                    .is_some_and(|d| numeric_affinity(&d.sql_type))
+                !req.lossy.contains(c)
+                    && declared
+                        .iter()
+                        .find(|d| &d.name == c)
+                        .is_some_and(|d| numeric_affinity(&d.sql_type))
             })
             .collect();
         self.writer = Some((sql, TableOutcome::default()));
@@ -703,6 +706,52 @@ fn numeric_affinity(declared: &str) -> bool {
     !(text || t.contains("BLOB") || t.trim().is_empty())
 }
 
+/// Why this SQLite column cannot hold every value of a source column
+/// exactly, or `None` when it can. A column of NUMERIC (or INTEGER)
+/// affinity turns decimal text into an INTEGER or a REAL: the scale goes
+/// (`2.50` is stored as 2.5, `0.00` as the integer 0) and a REAL keeps 15
+/// significant digits. Only decimals without a fraction and of at most 18
+/// digits are stored exactly (as INTEGER). A SQLite source's values are
+/// already stored that way, and a REAL column takes decimals as floats
+/// (docs/types.md, decimal → float), so neither is flagged here.
+pub fn inexact(source_engine: &str, from: &ColumnInfo, to: &ColumnInfo) -> Option<String> {
+    if source_engine == Engine::Sqlite.name()
+        || from.ty != ColumnType::Decimal
+        || to.ty == ColumnType::Float
+        || !numeric_affinity(&to.sql_type)
+    {
+        return None;
+    }
+    let stored = "SQLite stores decimals in a column of NUMERIC affinity as INTEGER or REAL";
+    match precision_scale(&from.sql_type) {
+        (Some(p), Some(0) | None) if p <= 18 => None,
+        (Some(_), Some(0) | None) => Some(format!(
+            "{stored}: integers of more than 18 digits become REAL, keeping 15 significant digits"
+        )),
+        (Some(_), Some(_)) => Some(format!(
+            "{stored}: the scale is lost (`2.50` arrives as 2.5, `0.00` as the integer 0) and a fraction keeps 15 significant digits"
+        )),
+        (None, _) => Some(format!(
+            "{stored}: a decimal of undeclared precision loses its scale (`2.50` arrives as 2.5, `0.00` as the integer 0) and keeps 15 significant digits"
+        )),
+    }
+}
+
+/// `(p, s)` of a declared `DECIMAL(p,s)`, `NUMERIC(p)` … (engine spelling
+/// of the source column); `None` where not declared.
+fn precision_scale(declared: &str) -> (Option<u32>, Option<u32>) {
+    let Some(args) = declared
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(args, _)| args)
+    else {
+        return (None, None);
+    };
+    let mut nums = args.split(',').map(|n| n.trim().parse::<u32>().ok());
+    let p = nums.next().flatten();
+    (p, p.and(nums.next().flatten()))
+}
+
 /// Decimal text bound to a numeric-affinity column is stored as a number
 /// keeping only 15 significant digits; more would be lost, so it is an error.
 fn check_affinity(row: &[Value], sql: &WriterSql) -> Result<()> {
@@ -857,6 +906,60 @@ mod tests {
         assert!(!numeric_affinity(""));
         assert_eq!(significant_digits("-0012345.6700"), 7);
         assert_eq!(significant_digits("123456789012345678.91"), 20);
+    }
+
+    #[test]
+    fn decimals_with_a_scale_are_inexact_in_a_numeric_column_only() {
+        let col = |ty, sql: &str| ColumnInfo {
+            name: "c".into(),
+            ty,
+            sql_type: sql.into(),
+            nullable: true,
+            has_default: false,
+        };
+        let money = col(ColumnType::Decimal, "numeric(10,2)");
+        assert!(
+            inexact(
+                "postgres",
+                &money,
+                &col(ColumnType::Decimal, "DECIMAL(10,2)")
+            )
+            .is_some()
+        );
+        assert!(inexact("mysql", &money, &col(ColumnType::Int, "INTEGER")).is_some());
+        assert!(
+            inexact(
+                "postgres",
+                &col(ColumnType::Decimal, "numeric"),
+                &col(ColumnType::Any, "MONEY")
+            )
+            .is_some()
+        );
+        assert!(inexact("postgres", &money, &col(ColumnType::Text, "TEXT")).is_none());
+        assert!(inexact("postgres", &money, &col(ColumnType::Float, "REAL")).is_none());
+        assert!(inexact("sqlite", &money, &col(ColumnType::Decimal, "NUMERIC")).is_none());
+        assert!(
+            inexact(
+                "mysql",
+                &col(ColumnType::Decimal, "decimal(18,0)"),
+                &col(ColumnType::Decimal, "NUMERIC")
+            )
+            .is_none()
+        );
+        assert!(
+            inexact(
+                "mysql",
+                &col(ColumnType::Decimal, "decimal(20,0) unsigned"),
+                &col(ColumnType::Decimal, "NUMERIC")
+            )
+            .is_some()
+        );
+        assert_eq!(
+            precision_scale("decimal(10,2) unsigned"),
+            (Some(10), Some(2))
+        );
+        assert_eq!(precision_scale("NUMERIC(7)"), (Some(7), None));
+        assert_eq!(precision_scale("numeric"), (None, None));
     }
 
     #[test]

@@ -78,19 +78,27 @@ fn copy_snapshot(
         tables: metas,
     };
     let label = format!("copy from {}", opts.source_label);
-    load(target, plan, &meta, &opts.import, &label, |importer| {
-        for t in &meta.tables {
-            importer.begin_table(t)?;
-            let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
-            let req = ReadRequest {
-                table: &t.name,
-                columns: &columns,
-                order_by: &t.primary_key,
-                changed_since: None,
-            };
-            source.read(&req, &mut |row| importer.row(row))?;
-            importer.end_table(t)?;
-        }
-        Ok(())
-    })
+    load(
+        target,
+        plan,
+        &meta,
+        &opts.import,
+        &label,
+        true,
+        |importer| {
+            for t in &meta.tables {
+                importer.begin_table(t)?;
+                let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+                let req = ReadRequest {
+                    table: &t.name,
+                    columns: &columns,
+                    order_by: &t.primary_key,
+                    changed_since: None,
+                };
+                source.read(&req, &mut |row| importer.row(row))?;
+                importer.end_table(t)?;
+            }
+            Ok(())
+        },
+    )
 }

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
+use super::lossy::{self, LossyColumn};
 use super::report::{ImportReport, TableCounts};
 use super::{progress, select_tables};
 use crate::adapters::{AdapterSet, Chain, Upgrader};
@@ -83,6 +84,7 @@ pub(super) fn backup_part<'f>(
             meta,
             label,
             conflict,
+            typed: true,
             feed: Box::new(move |importer| format::read_backup(path, importer)),
         });
     };
@@ -98,6 +100,7 @@ pub(super) fn backup_part<'f>(
         meta,
         label,
         conflict,
+        typed: true,
         feed: Box::new(move |importer| {
             format::read_backup(path, &mut Upgrader::new(chain, importer))
         }),
@@ -138,12 +141,14 @@ fn import_workbook(
     let book = xlsx::check_workbook(file, &expect, &plan.sheet_names())?;
     let meta = book.meta().clone();
     check_version(&file.display().to_string(), &meta, opts.schema_version)?;
+    // Its cells are typed by the target's own columns (no source types).
     load(
         db,
         plan,
         &meta,
         opts,
         &file.display().to_string(),
+        false,
         |importer| book.read(importer),
     )
 }
@@ -151,18 +156,21 @@ fn import_workbook(
 /// Writes the tables `meta` describes into `db` in one transaction: `feed`
 /// hands the rows to the importer (from a backup file, or from a source
 /// database for `copy`). Commits unless a dry run; any failure rolls back.
+/// `typed`: `meta` has the source's column types (see [`Part::typed`]).
 pub(super) fn load<'f>(
     db: &mut dyn Backend,
     plan: &Plan,
     meta: &BackupMeta,
     opts: &ImportOptions,
     label: &str,
+    typed: bool,
     feed: impl FnOnce(&mut Importer<'_>) -> Result<()> + 'f,
 ) -> Result<ImportReport> {
     let part = Part {
         meta: meta.clone(),
         label: label.to_string(),
         conflict: None,
+        typed,
         feed: Box::new(feed),
     };
     Ok(load_parts(db, plan, vec![part], opts)?.remove(0))
@@ -176,6 +184,10 @@ pub(super) struct Part<'f> {
     /// Overrides every table's policy for this part (a chain's increments
     /// overwrite), before `--conflict` and the plan.
     pub conflict: Option<Conflict>,
+    /// The meta's column types are the source's own (a backup, a copy
+    /// source), so the columns the target cannot hold exactly are found
+    /// from them; a workbook's are the target's.
+    pub typed: bool,
     #[allow(clippy::type_complexity)]
     pub feed: Box<dyn FnOnce(&mut Importer<'_>) -> Result<()> + 'f>,
 }
@@ -197,9 +209,22 @@ pub(super) fn load_parts(
     for (i, part) in parts.iter_mut().enumerate() {
         let renames = super::names::match_case(&mut part.meta, &catalog)?;
         let conflict = part.conflict.or(opts.conflict);
-        let jobs = plan_jobs(plan, &catalog, &part.meta, conflict, &opts.modules)?;
+        let mut jobs = plan_jobs(plan, &catalog, &part.meta, conflict, &opts.modules)?;
         if i > 0 {
             refuse_keyless(&part.label, &jobs)?;
+        }
+        let lossy = match part.typed {
+            true => lossy::in_backup(plan, db.engine(), &catalog, &part.meta),
+            false => vec![],
+        };
+        let lossy: Vec<LossyColumn> = lossy
+            .into_iter()
+            .filter(|l| jobs.contains_key(&l.table))
+            .collect();
+        lossy::refuse(&part.label, &lossy)?;
+        for l in &lossy {
+            let job = jobs.get_mut(&l.table).expect("filtered above");
+            job.lossy.push(l.column.clone());
         }
         let names: Vec<String> = part
             .meta
@@ -224,7 +249,7 @@ pub(super) fn load_parts(
                 all.push(t.clone());
             }
         }
-        planned.push((jobs, parents, order, renames));
+        planned.push((jobs, parents, order, renames, lossy));
     }
     let order: Vec<String> = if planned.len() == 1 {
         planned[0].2.clone()
@@ -267,7 +292,7 @@ pub(super) fn load_parts(
     let mut importer = Importer::new(db, HashMap::new(), HashMap::new(), total);
     let mut reports = Vec::new();
     let mut result = Ok(());
-    for (part, (jobs, parents, part_order, renames)) in parts.into_iter().zip(planned) {
+    for (part, (jobs, parents, part_order, renames, converted)) in parts.into_iter().zip(planned) {
         importer.next_part(jobs, parents, renames);
         result = (part.feed)(&mut importer).and_then(|_| importer.replay_parked(&part_order));
         reports.push(ImportReport {
@@ -277,6 +302,7 @@ pub(super) fn load_parts(
                 .iter()
                 .filter_map(|t| importer.counts.remove(t))
                 .collect(),
+            converted,
         });
         if result.is_err() {
             break;
@@ -403,6 +429,8 @@ struct Job {
     /// Positions of the key columns in a backup row.
     key_pos: Vec<usize>,
     conflict: Conflict,
+    /// Columns whose inexact conversion the plan accepts (`accept_lossy`).
+    lossy: Vec<String>,
 }
 
 fn plan_jobs(
@@ -471,6 +499,7 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
         key,
         key_pos,
         conflict,
+        lossy: vec![],
     })
 }
 
@@ -586,6 +615,7 @@ impl<'a> Importer<'a> {
             columns: &job.columns,
             key: &job.key,
             conflict: job.conflict,
+            lossy: &job.lossy,
         };
         self.db.begin_table(&req).map_err(|e| table_error(table, e))
     }

@@ -580,6 +580,7 @@ impl<'a> Checker<'a> {
             updated_at: self.opt_text(&raw.updated_at),
             exclude: names(self.texts(&raw.exclude)),
             sheet: self.opt_text(&raw.sheet),
+            accept_lossy: names(self.texts(&raw.accept_lossy)),
         }
     }
 
