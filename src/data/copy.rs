@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use super::export::{ExportOptions, table_meta};
-use super::import::{ImportOptions, load};
+use super::import::{ImportOptions, PartKind, load};
 use super::report::ImportReport;
 use super::select_tables;
 use crate::backend::{Backend, ReadRequest};
@@ -84,7 +84,7 @@ fn copy_snapshot(
         &meta,
         &opts.import,
         &label,
-        true,
+        PartKind::Source,
         |importer| {
             for t in &meta.tables {
                 importer.begin_table(t)?;

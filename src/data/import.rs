@@ -84,7 +84,7 @@ pub(super) fn backup_part<'f>(
             meta,
             label,
             conflict,
-            typed: true,
+            kind: PartKind::Backup,
             feed: Box::new(move |importer| format::read_backup(path, importer)),
         });
     };
@@ -100,7 +100,7 @@ pub(super) fn backup_part<'f>(
         meta,
         label,
         conflict,
-        typed: true,
+        kind: PartKind::Backup,
         feed: Box::new(move |importer| {
             format::read_backup(path, &mut Upgrader::new(chain, importer))
         }),
@@ -141,14 +141,13 @@ fn import_workbook(
     let book = xlsx::check_workbook(file, &expect, &plan.sheet_names())?;
     let meta = book.meta().clone();
     check_version(&file.display().to_string(), &meta, opts.schema_version)?;
-    // Its cells are typed by the target's own columns (no source types).
     load(
         db,
         plan,
         &meta,
         opts,
         &file.display().to_string(),
-        false,
+        PartKind::Workbook,
         |importer| book.read(importer),
     )
 }
@@ -156,21 +155,20 @@ fn import_workbook(
 /// Writes the tables `meta` describes into `db` in one transaction: `feed`
 /// hands the rows to the importer (from a backup file, or from a source
 /// database for `copy`). Commits unless a dry run; any failure rolls back.
-/// `typed`: `meta` has the source's column types (see [`Part::typed`]).
 pub(super) fn load<'f>(
     db: &mut dyn Backend,
     plan: &Plan,
     meta: &BackupMeta,
     opts: &ImportOptions,
     label: &str,
-    typed: bool,
+    kind: PartKind,
     feed: impl FnOnce(&mut Importer<'_>) -> Result<()> + 'f,
 ) -> Result<ImportReport> {
     let part = Part {
         meta: meta.clone(),
         label: label.to_string(),
         conflict: None,
-        typed,
+        kind,
         feed: Box::new(feed),
     };
     Ok(load_parts(db, plan, vec![part], opts)?.remove(0))
@@ -184,12 +182,35 @@ pub(super) struct Part<'f> {
     /// Overrides every table's policy for this part (a chain's increments
     /// overwrite), before `--conflict` and the plan.
     pub conflict: Option<Conflict>,
-    /// The meta's column types are the source's own (a backup, a copy
-    /// source), so the columns the target cannot hold exactly are found
-    /// from them; a workbook's are the target's.
-    pub typed: bool,
+    pub kind: PartKind,
     #[allow(clippy::type_complexity)]
     pub feed: Box<dyn FnOnce(&mut Importer<'_>) -> Result<()> + 'f>,
+}
+
+/// Where a part's rows come from, as messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PartKind {
+    Backup,
+    /// A source database (`copy`).
+    Source,
+    Workbook,
+}
+
+impl PartKind {
+    fn noun(self) -> &'static str {
+        match self {
+            PartKind::Backup => "backup",
+            PartKind::Source => "source",
+            PartKind::Workbook => "workbook",
+        }
+    }
+
+    /// The meta's column types are the source's own (a backup, a copy
+    /// source), so the columns the target cannot hold exactly are found
+    /// from them; a workbook's cells are typed by the target's columns.
+    fn typed(self) -> bool {
+        self != PartKind::Workbook
+    }
 }
 
 /// Writes several inputs one after another into one transaction (an
@@ -209,11 +230,11 @@ pub(super) fn load_parts(
     for (i, part) in parts.iter_mut().enumerate() {
         let renames = super::names::match_case(&mut part.meta, &catalog)?;
         let conflict = part.conflict.or(opts.conflict);
-        let mut jobs = plan_jobs(plan, &catalog, &part.meta, conflict, &opts.modules)?;
+        let mut jobs = plan_jobs(plan, &catalog, part, conflict, &opts.modules)?;
         if i > 0 {
             refuse_keyless(&part.label, &jobs)?;
         }
-        let lossy = match part.typed {
+        let lossy = match part.kind.typed() {
             true => lossy::in_backup(plan, db.engine(), &catalog, &part.meta),
             false => vec![],
         };
@@ -292,6 +313,7 @@ pub(super) fn load_parts(
     let mut importer = Importer::new(db, HashMap::new(), HashMap::new(), total);
     let mut reports = Vec::new();
     let mut result = Ok(());
+    let noun = parts.first().map_or("backup", |p| p.kind.noun());
     for (part, (jobs, parents, part_order, renames, converted)) in parts.into_iter().zip(planned) {
         importer.next_part(jobs, parents, renames);
         result = (part.feed)(&mut importer).and_then(|_| importer.replay_parked(&part_order));
@@ -328,7 +350,7 @@ pub(super) fn load_parts(
             }
             Ok(reports)
         }
-        Err(e) => Err(trigger_note(rolled_back(db, e), &triggers)),
+        Err(e) => Err(trigger_note(rolled_back(db, e), &triggers, noun)),
     }
 }
 
@@ -360,12 +382,12 @@ fn list_triggers(triggers: &[Trigger]) -> String {
 /// A failed import into tables with triggers: says that they fired, since a
 /// trigger writing rows the backup also holds (Sakila's `ins_film` filling
 /// `film_text`) fails the load with an error about another table's rows.
-fn trigger_note(e: Error, triggers: &[Trigger]) -> Error {
+fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
     if triggers.is_empty() {
         return e;
     }
     let note = format!(
-        "\n  = note: the target's triggers fired as rows loaded: {}; one that writes rows the backup also holds (a search or summary table) makes the load fail or differ\n  = help: on PostgreSQL and SQLite, `--triggers disable` (or `[import] triggers = \"disable\"`) switches them off for the load; elsewhere create such triggers after loading the data, as a dump file does",
+        "\n  = note: the target's triggers fired as rows loaded: {}; one that writes rows the {noun} also holds (a search or summary table) makes the load fail or differ\n  = help: on PostgreSQL and SQLite, `--triggers disable` (or `[import] triggers = \"disable\"`) switches them off for the load; elsewhere create such triggers after loading the data, as a dump file does",
         list_triggers(triggers)
     );
     match e {
@@ -436,7 +458,7 @@ struct Job {
 fn plan_jobs(
     plan: &Plan,
     catalog: &Catalog,
-    meta: &BackupMeta,
+    part: &Part<'_>,
     conflict: Option<Conflict>,
     modules: &[String],
 ) -> Result<HashMap<String, Job>> {
@@ -445,6 +467,7 @@ fn plan_jobs(
     } else {
         Some(select_tables(plan, catalog, modules)?.into_iter().collect())
     };
+    let (meta, noun) = (&part.meta, part.kind.noun());
     let mut jobs = HashMap::new();
     for t in &meta.tables {
         if chosen.as_ref().is_some_and(|c| !c.contains(&t.name)) {
@@ -452,23 +475,33 @@ fn plan_jobs(
         }
         let info = catalog
             .table(&t.name)
-            .ok_or_else(|| missing_table(&t.name, meta))?;
+            .ok_or_else(|| missing_table(&t.name, meta, noun))?;
         let conflict = conflict.unwrap_or_else(|| plan.conflict_for(&t.name));
-        jobs.insert(t.name.clone(), job(plan, info, t, conflict)?);
+        jobs.insert(t.name.clone(), job(plan, info, t, conflict, noun)?);
     }
     Ok(jobs)
 }
 
-fn missing_table(table: &str, meta: &BackupMeta) -> Error {
+fn missing_table(table: &str, meta: &BackupMeta, noun: &str) -> Error {
+    // A copy source has no schema version of its own in its meta.
+    let version = match meta.schema_version {
+        Some(v) => format!(" ({noun} schema version {v})"),
+        None if noun == "source" => String::new(),
+        None => format!(" ({noun} schema version unknown)"),
+    };
     Error::Mismatch(format!(
-        "the backup holds table `{table}`, which the database does not have (backup schema version {})\n  = help: apply the schema scripts that create it, or import only some modules with `--modules`",
-        meta.schema_version
-            .map_or("unknown".into(), |v| v.to_string())
+        "the {noun} holds table `{table}`, which the target database does not have{version}\n  = help: apply the schema scripts that create it, or move only some modules with `--modules`"
     ))
 }
 
-fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Result<Job> {
-    check_columns(info, t)?;
+fn job(
+    plan: &Plan,
+    info: &TableInfo,
+    t: &TableMeta,
+    conflict: Conflict,
+    noun: &str,
+) -> Result<Job> {
+    check_columns(info, t, noun)?;
     let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     let key = plan
         .table_options(&t.name)
@@ -489,7 +522,7 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
     };
     let key_pos = pos(&key).ok_or_else(|| {
         Error::Mismatch(format!(
-            "the backup of `{}` leaves out a column of its conflict key ({})",
+            "the {noun} of `{}` leaves out a column of its conflict key ({})",
             t.name,
             key.join(", ")
         ))
@@ -507,12 +540,16 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
 /// table must be in the backup.
 /// A source column type the target column cannot hold exactly is refused
 /// here, before any row moves (docs/types.md).
-fn check_columns(info: &TableInfo, t: &TableMeta) -> Result<()> {
+fn check_columns(info: &TableInfo, t: &TableMeta, noun: &str) -> Result<()> {
     let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     if let Some(c) = columns.iter().find(|c| info.column(c).is_none()) {
         return Err(Error::Mismatch(format!(
-            "the backup has column `{}`.`{c}`, which the database's table does not have\n  = help: the backup may be from another schema version; upgrade it with version adapters or apply the matching schema scripts",
-            info.name
+            "the {noun} has column `{}`.`{c}`, which the target database's table does not have\n  = help: {}",
+            info.name,
+            match noun {
+                "source" => "apply the schema scripts that add it to the target, or leave it out with `[tables.NAME] exclude`".to_string(),
+                _ => format!("the {noun} may be from another schema version; upgrade it with version adapters or apply the matching schema scripts"),
+            }
         )));
     }
     for from in &t.columns {
@@ -536,7 +573,7 @@ fn check_columns(info: &TableInfo, t: &TableMeta) -> Result<()> {
             && !info.primary_key.contains(&c.name)
     }) {
         return Err(Error::Mismatch(format!(
-            "column `{}`.`{}` is NOT NULL without a default, and the backup does not have it",
+            "column `{}`.`{}` is NOT NULL without a default, and the {noun} does not have it",
             info.name, c.name
         )));
     }

@@ -1070,6 +1070,7 @@ mod tests {
         assert_eq!(answers.updated_at.as_deref(), Some("answered_at"));
         assert_eq!(answers.exclude, ["client_ip"]);
         assert_eq!(answers.sheet.as_deref(), Some("练习记录"));
+        assert_eq!(answers.accept_lossy, ["score"]);
         assert_eq!(plan.sheet_names()["answers"], "练习记录");
     }
 
