@@ -58,3 +58,50 @@ fn copy_errors_name_the_source_not_a_backup() {
     assert!(!error_part(&err).contains("backup"), "{err}");
     assert_eq!(support::count(&ws.open("dst.db"), "t"), 0);
 }
+
+/// A MariaDB `SET` column meets a PostgreSQL `text[]` column: PostgreSQL
+/// would read `a,b` as a malformed array literal in the middle of the load.
+/// The copy (and an import of the MariaDB backup) is refused before any row
+/// moves, naming the column and how to carry it.
+#[test]
+fn a_mysql_set_into_a_postgres_array_is_refused_before_the_load() {
+    let (Some(my), Some(pg)) = (
+        support::server::mysql("set_into_array"),
+        support::server::postgres("set_into_array"),
+    ) else {
+        return;
+    };
+    my.execute(
+        "CREATE TABLE film (id int PRIMARY KEY, features set('Trailers','Commentaries','Deleted Scenes')) ENGINE=InnoDB",
+    );
+    my.execute("INSERT INTO film VALUES (1, 'Trailers,Deleted Scenes'), (2, '')");
+    pg.execute(
+        "CREATE TABLE film (id int PRIMARY KEY, features text[]); INSERT INTO film VALUES (100, '{Trailers}')",
+    );
+    let ws = Workspace::new();
+    let out = copy(&ws, &my.url, &pg.url);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("column `film`.`features` is set (set('Trailers','Commentaries','Deleted Scenes')) in the source but array (text[]) in the target database")
+            && err.contains("string_to_array(features, ',')"),
+        "{err}"
+    );
+    assert_eq!(pg.dump(), ["film: (100,{Trailers})"]);
+
+    let out = ws
+        .migplan()
+        .args(["export", "--db", &my.url, "-o", "my.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &pg.url, "my.json"])
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("column `film`.`features` is set"), "{err}");
+    assert_eq!(pg.dump(), ["film: (100,{Trailers})"]);
+}

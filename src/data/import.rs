@@ -21,7 +21,7 @@ use crate::format::xlsx::{self, ExpectedTable};
 use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
 use crate::plan::{Conflict, Plan, Triggers};
 use crate::spool::Spool;
-use crate::value::{Value, row_digest};
+use crate::value::{ColumnType, Value, row_digest};
 
 pub struct ImportOptions {
     /// Overrides every table's policy (`--conflict`).
@@ -556,13 +556,14 @@ fn check_columns(info: &TableInfo, t: &TableMeta, noun: &str) -> Result<()> {
         let to = info.column(&from.name).expect("checked above");
         if !from.ty.carries_into(to.ty) {
             return Err(Error::Mismatch(format!(
-                "column `{}`.`{}` is {} ({}) in the source but {} ({}) in the database, which cannot hold it exactly\n  = help: change the target column's type (docs/types.md lists what carries into what)",
+                "column `{}`.`{}` is {} ({}) in the {noun} but {} ({}) in the target database, which cannot hold it exactly; nothing was changed\n  = help: {}",
                 info.name,
                 from.name,
                 from.ty.name(),
                 from.sql_type,
                 to.ty.name(),
-                to.sql_type
+                to.sql_type,
+                carry_help(from.ty, to.ty, &from.name, noun)
             )));
         }
     }
@@ -578,6 +579,21 @@ fn check_columns(info: &TableInfo, t: &TableMeta, noun: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// What to do about a column whose type does not carry into the target's;
+/// a copy can leave the column out.
+fn carry_help(from: ColumnType, to: ColumnType, column: &str, noun: &str) -> String {
+    let fix = match (from, to) {
+        (ColumnType::Set, ColumnType::Array) => format!(
+            "a MySQL SET travels as its comma-separated labels (`a,b`), not as an array: make the target column text and convert it after the load (`string_to_array({column}, ',')`)"
+        ),
+        _ => "change the target column's type (docs/types.md lists what carries into what)".into(),
+    };
+    match noun {
+        "source" => format!("{fix}, or leave the column out with `[tables.NAME] exclude`"),
+        _ => fix,
+    }
 }
 
 enum Current {
