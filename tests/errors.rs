@@ -105,3 +105,100 @@ fn a_mysql_set_into_a_postgres_array_is_refused_before_the_load() {
     assert!(err.contains("column `film`.`features` is set"), "{err}");
     assert_eq!(pg.dump(), ["film: (100,{Trailers})"]);
 }
+
+/// Sakila's shape: an insert into `film` fires a trigger that writes the
+/// film's title into `film_text`, which already holds film 1.
+const FILM_ROWS: &str = "INSERT INTO film VALUES (1, 'ACADEMY DINOSAUR'), (2, 'ACE GOLDFINGER')";
+
+fn film_source(ws: &Workspace) -> String {
+    sqlite(
+        ws,
+        "src.db",
+        &format!(
+            "CREATE TABLE film (film_id INTEGER PRIMARY KEY, title TEXT NOT NULL); {FILM_ROWS};"
+        ),
+    );
+    ws.url("src.db")
+}
+
+/// The duplicate is reported under `film_text` and its key, not `film`.
+fn assert_names_the_other_table(out: &std::process::Output) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let error = error_part(&err);
+    assert!(
+        error.contains("`film_text`") && error.contains("film_id") && error.contains("ins_film"),
+        "{err}"
+    );
+    assert!(!error.contains("into `film`:"), "{err}");
+}
+
+#[test]
+fn a_trigger_writing_a_duplicate_into_another_table_names_it_on_sqlite() {
+    let ws = Workspace::new();
+    let source = film_source(&ws);
+    sqlite(
+        &ws,
+        "dst.db",
+        "CREATE TABLE film (film_id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+         CREATE TABLE film_text (film_id INTEGER PRIMARY KEY, title TEXT NOT NULL);
+         CREATE TRIGGER ins_film AFTER INSERT ON film BEGIN
+           INSERT INTO film_text (film_id, title) VALUES (new.film_id, new.title);
+         END;
+         INSERT INTO film_text VALUES (1, 'ACADEMY DINOSAUR');",
+    );
+    let out = copy(&ws, &source, &ws.url("dst.db"));
+    assert_names_the_other_table(&out);
+    assert_eq!(support::count(&ws.open("dst.db"), "film"), 0);
+}
+
+#[test]
+fn a_trigger_writing_a_duplicate_into_another_table_names_it_on_postgres() {
+    let Some(pg) = support::server::postgres("trigger_dup") else {
+        return;
+    };
+    pg.execute(
+        "CREATE TABLE film (film_id int PRIMARY KEY, title text NOT NULL);
+         CREATE TABLE film_text (film_id int PRIMARY KEY, title text NOT NULL);
+         CREATE FUNCTION ins_film() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN INSERT INTO film_text (film_id, title) VALUES (NEW.film_id, NEW.title); RETURN NEW; END $$;
+         CREATE TRIGGER ins_film AFTER INSERT ON film FOR EACH ROW EXECUTE FUNCTION ins_film();
+         INSERT INTO film_text VALUES (1, 'ACADEMY DINOSAUR');",
+    );
+    let ws = Workspace::new();
+    let source = film_source(&ws);
+    let out = copy(&ws, &source, &pg.url);
+    assert_names_the_other_table(&out);
+    assert_eq!(pg.count("film"), 0);
+    // Into a table holding rows, the rows are merged from a staging table.
+    pg.execute("ALTER TABLE film DISABLE TRIGGER ins_film; INSERT INTO film VALUES (50, 'X'); ALTER TABLE film ENABLE TRIGGER ins_film");
+    let out = copy(&ws, &source, &pg.url);
+    assert_names_the_other_table(&out);
+    assert_eq!(pg.count("film"), 1);
+}
+
+#[test]
+fn a_trigger_writing_a_duplicate_into_another_table_names_it_on_mariadb() {
+    let Some(my) = support::server::mysql("trigger_dup") else {
+        return;
+    };
+    my.execute(
+        "CREATE TABLE film (film_id int PRIMARY KEY, title varchar(255) NOT NULL) ENGINE=InnoDB",
+    );
+    my.execute("CREATE TABLE film_text (film_id int PRIMARY KEY, title varchar(255) NOT NULL) ENGINE=InnoDB");
+    my.execute(
+        "CREATE TRIGGER ins_film AFTER INSERT ON film FOR EACH ROW \
+         INSERT INTO film_text (film_id, title) VALUES (new.film_id, new.title)",
+    );
+    my.execute("INSERT INTO film_text VALUES (1, 'ACADEMY DINOSAUR')");
+    let ws = Workspace::new();
+    let source = film_source(&ws);
+    let out = copy(&ws, &source, &my.url);
+    assert_names_the_other_table(&out);
+    assert_eq!(my.count("film"), 0);
+    // Into a table holding rows, the rows are merged from a staging table.
+    my.execute("INSERT INTO film VALUES (50, 'X')");
+    let out = copy(&ws, &source, &my.url);
+    assert_names_the_other_table(&out);
+    assert_eq!(my.count("film"), 1);
+}

@@ -74,6 +74,9 @@ pub struct Postgres {
     deferred_constraints: bool,
     /// Tables of the open import.
     written: Vec<String>,
+    /// The user tables the last `catalog` listed (no partitions): a unique
+    /// violation in one of them while another loads is a trigger's row.
+    known_tables: Vec<String>,
     writer: Option<Writer>,
     next_stage: usize,
     /// [`SESSION`] and the `search_path` found at connect, run after every
@@ -284,6 +287,7 @@ impl Postgres {
             disabled_triggers: vec![],
             deferred_constraints: false,
             written: vec![],
+            known_tables: vec![],
             writer: None,
             next_stage: 0,
             restore_session: String::new(),
@@ -315,6 +319,32 @@ impl Postgres {
 
     fn err(&self, context: impl Into<String>, e: postgres::Error) -> Error {
         Error::db(context, scrub(&self.secret, describe(&e)))
+    }
+
+    /// An error writing rows of `loading`: a unique violation in another
+    /// of the user's tables is a row a trigger wrote there, and is named
+    /// after that table (the server says which, `DbError::table`); a
+    /// partition of `loading` is no table of the catalog.
+    /// `row` names the loaded row, when known (`row id=1: `).
+    fn write_err(&self, loading: &str, context: &str, e: &postgres::Error, row: &str) -> Error {
+        let other = e.as_db_error().filter(|db| {
+            *db.code() == SqlState::UNIQUE_VIOLATION
+                && db
+                    .table()
+                    .is_some_and(|t| t != loading && self.known_tables.iter().any(|k| k == t))
+        });
+        match other {
+            Some(db) => Error::trigger_duplicate(
+                db.table().unwrap_or_default(),
+                db.constraint().unwrap_or("a unique key"),
+                loading,
+                &scrub(&self.secret, format!("{row}{}", describe(e))),
+            ),
+            None => Error::db(
+                context,
+                scrub(&self.secret, format!("{row}{}", describe(e))),
+            ),
+        }
     }
 
     /// Runs migplan's own bookkeeping SQL: `?` becomes `$n`, and each
@@ -699,10 +729,8 @@ impl Postgres {
                 }
             })
             .unwrap_or_default();
-        Err(Error::db(
-            "writing rows into",
-            scrub(&self.secret, format!("{row}{}", describe(&failure.error))),
-        ))
+        let table = w.table.clone();
+        Err(self.write_err(&table, "writing rows into", &failure.error, &row))
     }
 
     /// Drops the plain (non-unique, constraint-free) indexes of an empty
@@ -781,7 +809,7 @@ impl Postgres {
             out.inserted = self
                 .client
                 .execute(&insert, &[])
-                .map_err(|e| self.err(ctx, e))?;
+                .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
             return Ok(out);
         }
         let on = format!("ON CONFLICT ({})", quote_list(&w.key));
@@ -791,7 +819,7 @@ impl Postgres {
                 out.inserted = self
                     .client
                     .execute(&sql, &[])
-                    .map_err(|e| self.err(ctx, e))?;
+                    .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
                 out.skipped = staged.saturating_sub(out.inserted);
             }
             Conflict::Overwrite => {
@@ -810,7 +838,7 @@ impl Postgres {
                 let sql = format!("{insert} {on} {action}");
                 self.client
                     .execute(&sql, &[])
-                    .map_err(|e| self.err(ctx, e))?;
+                    .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
                 out.overwritten = over;
                 out.inserted = staged.saturating_sub(over);
             }
@@ -821,7 +849,7 @@ impl Postgres {
                     out.inserted = self
                         .client
                         .execute(&insert, &[])
-                        .map_err(|e| self.err(ctx, e))?;
+                        .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
                     return Ok(out);
                 }
                 let select: Vec<String> = w.key_columns.iter().map(|c| c.select("s.")).collect();
@@ -1310,11 +1338,12 @@ impl Backend for Postgres {
     }
 
     fn catalog(&mut self) -> Result<Catalog> {
-        let tables = self
+        let tables: Vec<TableInfo> = self
             .tables(None)?
             .into_iter()
             .filter(|t| !BOOKKEEPING_TABLES.contains(&t.name.as_str()))
             .collect();
+        self.known_tables = tables.iter().map(|t| t.name.clone()).collect();
         Ok(Catalog { tables })
     }
 

@@ -206,6 +206,7 @@ fn key_match(key: &[String], first: usize) -> String {
 
 /// The SQL for writing one table, built once per table.
 struct WriterSql {
+    table: String,
     columns: Vec<String>,
     /// Columns with INTEGER, REAL or NUMERIC affinity, where SQLite turns
     /// numeric-looking text into a number (and not accepted as lossy).
@@ -258,6 +259,7 @@ impl WriterSql {
             .filter_map(|k| req.columns.iter().position(|c| c == k))
             .collect();
         WriterSql {
+            table: req.table.to_string(),
             columns: req.columns.to_vec(),
             numeric: vec![false; req.columns.len()],
             conflict: req.conflict,
@@ -513,7 +515,7 @@ impl Backend for Sqlite {
         let (Some((sql, outcome)), conn) = (self.writer.as_mut(), &self.conn) else {
             panic!("write_row before begin_table");
         };
-        let ctx = |e| Error::db("writing", e);
+        let ctx = |e| write_error(&sql.table, e);
         check_affinity(row, sql)?;
         let bound = bind_row(row, &sql.columns)?;
         let mut stmt = conn.prepare_cached(&sql.insert).map_err(ctx)?;
@@ -779,6 +781,30 @@ fn significant_digits(s: &str) -> usize {
     };
     let trimmed = &digits[..digits.len() - frac_zeros];
     trimmed.trim_start_matches('0').len()
+}
+
+/// A write failing on a unique key of another table than `loading` (a
+/// trigger's row: "UNIQUE constraint failed: film_text.film_id") names
+/// that table; any other failure is the loaded table's.
+fn write_error(loading: &str, e: rusqlite::Error) -> Error {
+    let message = e.to_string();
+    let other = message
+        .strip_prefix("UNIQUE constraint failed: ")
+        .and_then(|cols| {
+            let cols: Vec<(&str, &str)> = cols
+                .split(", ")
+                .filter_map(|c| c.rsplit_once('.'))
+                .collect();
+            let table = cols.first()?.0;
+            (table != loading).then(|| {
+                let names: Vec<&str> = cols.iter().map(|(_, c)| *c).collect();
+                (table, names.join(", "))
+            })
+        });
+    match other {
+        Some((table, key)) => Error::trigger_duplicate(table, &key, loading, &message),
+        None => Error::db("writing", e),
+    }
 }
 
 /// A value as a SQLite binding; values SQLite cannot store exactly are errors.

@@ -396,6 +396,10 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
             message: message + &note,
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
+        Error::TriggerDuplicate { table, message } => Error::TriggerDuplicate {
+            table,
+            message: message + &note,
+        },
         other => {
             eprintln!("{}", note.trim_start().replacen("= note", "note", 1));
             other
