@@ -264,3 +264,49 @@ fn a_decimal_into_a_sqlite_text_column_stays_exact() {
         ]
     );
 }
+
+/// PostgreSQL rounds a fraction of a second a `timestamp(0)` or `time(3)`
+/// column does not keep: a MariaDB `datetime(6)` with one is refused,
+/// naming the table, the row and the column, and nothing is written.
+#[test]
+fn a_fraction_of_a_second_a_postgres_column_would_round_is_refused() {
+    let (Some(my), Some(pg)) = (server::mysql("lossy_fsp"), server::postgres("lossy_fsp")) else {
+        return;
+    };
+    my.execute(
+        "CREATE TABLE ev (id int PRIMARY KEY, at datetime(6) NOT NULL, t time(6)) ENGINE=InnoDB",
+    );
+    my.execute("INSERT INTO ev VALUES (1, '2024-01-01 12:00:00', '10:00:00.125'), (2, '2024-01-01 12:00:00.5', NULL)");
+    pg.execute("CREATE TABLE ev (id int PRIMARY KEY, at timestamp(0) NOT NULL, t time(3))");
+    let ws = Workspace::new();
+    ws.write("copy.toml", "[plan]\nkind = \"copy\"\n");
+    let out = run(
+        &ws,
+        &["run", "copy.toml", "--source", &my.url, "--target", &pg.url],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("id=2")
+            && err.contains("column `at`")
+            && err.contains(
+                "`2024-01-01 12:00:00.5` has 1 fractional digits of a second; the column keeps 0"
+            ),
+        "{err}"
+    );
+    assert_eq!(pg.count("ev"), 0);
+    // Within what the columns keep, the values arrive.
+    my.execute("UPDATE ev SET at = '2024-01-01 12:00:01' WHERE id = 2");
+    let out = run(
+        &ws,
+        &["run", "copy.toml", "--source", &my.url, "--target", &pg.url],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        pg.dump(),
+        [
+            "ev: (1,\"2024-01-01 12:00:00\",10:00:00.125)",
+            "ev: (2,\"2024-01-01 12:00:01\",)"
+        ]
+    );
+}

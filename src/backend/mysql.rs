@@ -47,7 +47,7 @@ use std::thread::JoinHandle;
 use ::mysql::prelude::Queryable;
 use ::mysql::{Conn, LocalInfileHandler, Opts, OptsBuilder, Params, SslOpts, Value as My};
 
-use super::convert::{self, Cell, Target};
+use super::convert::{self, Cell, Target, check_fsp};
 use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
@@ -2326,19 +2326,6 @@ fn zero_date(v: &Value) -> bool {
             .enumerate()
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
         && (&s[..4] == "0000" || &s[5..7] == "00" || &s[8..10] == "00")
-}
-
-/// More fractional digits than the column keeps would be rounded.
-fn check_fsp(t: &str, fsp: usize) -> std::result::Result<(), String> {
-    let digits = t
-        .split_once('.')
-        .map_or(0, |(_, f)| f.bytes().take_while(u8::is_ascii_digit).count());
-    if digits > fsp {
-        return Err(format!(
-            "`{t}` has {digits} fractional digits of a second; the column keeps {fsp} (it would be rounded)"
-        ));
-    }
-    Ok(())
 }
 
 /// `[-]H…H:MM:SS[.ffffff]` within MySQL's TIME range (±838:59:59).

@@ -130,6 +130,9 @@ struct PgType {
     target: Target,
     /// `money`: read as `numeric`, written as a plain decimal.
     money: bool,
+    /// Fractional digits of a second a `time(p)`/`timestamp(p)` column
+    /// keeps, when fewer than six: PostgreSQL rounds the rest.
+    fsp: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -205,6 +208,8 @@ struct Writer {
 #[derive(Debug, Clone)]
 enum ColumnTarget {
     Typed(Target),
+    /// A time or timestamp keeping this many fractional digits of a second.
+    Timed(Target, usize),
     /// A type carried as text (`any`): PostgreSQL parses it.
     AsText,
 }
@@ -1055,6 +1060,15 @@ impl PgType {
             kind,
             target,
             money: false,
+            fsp: None,
+        }
+    }
+
+    /// A time or timestamp type, keeping `typmod` fractional digits.
+    fn timed(ty: ColumnType, kind: Kind, target: Target, typmod: i32) -> Self {
+        PgType {
+            fsp: (0..6).contains(&typmod).then_some(typmod as u32),
+            ..PgType::new(ty, kind, target)
         }
     }
 
@@ -1138,12 +1152,15 @@ impl PgType {
                 Target::Bytes { max_len: None },
             ),
             "date" => plain(ColumnType::Date, Target::Date),
-            "time" => plain(ColumnType::Time, Target::Time),
-            "timestamp" => plain(ColumnType::Timestamp, Target::Timestamp),
-            "timestamptz" => PgType::new(
+            "time" => PgType::timed(ColumnType::Time, Kind::Text, Target::Time, typmod),
+            "timestamp" => {
+                PgType::timed(ColumnType::Timestamp, Kind::Text, Target::Timestamp, typmod)
+            }
+            "timestamptz" => PgType::timed(
                 ColumnType::TimestampTz,
                 Kind::TimestampTz,
                 Target::TimestampTz,
+                typmod,
             ),
             "interval" => plain(ColumnType::Interval, Target::Interval),
             "json" | "jsonb" => plain(ColumnType::Json, Target::Json),
@@ -1705,8 +1722,9 @@ impl Backend for Postgres {
             conflict: req.conflict,
             targets: cols
                 .iter()
-                .map(|c| match c.t.ty {
-                    ColumnType::Any => ColumnTarget::AsText,
+                .map(|c| match (c.t.ty, c.t.fsp) {
+                    (ColumnType::Any, _) => ColumnTarget::AsText,
+                    (_, Some(fsp)) => ColumnTarget::Timed(c.t.target.clone(), fsp as usize),
                     _ => ColumnTarget::Typed(c.t.target.clone()),
                 })
                 .collect(),
@@ -1731,6 +1749,12 @@ impl Backend for Postgres {
         for (i, (v, t)) in row.iter().zip(&w.targets).enumerate() {
             let cell = match t {
                 ColumnTarget::Typed(target) => convert::convert(v, target),
+                ColumnTarget::Timed(target, fsp) => {
+                    convert::convert(v, target).and_then(|cell| match &cell {
+                        Cell::Text(t) => convert::check_fsp(t, *fsp).map(|_| cell),
+                        _ => Ok(cell),
+                    })
+                }
                 ColumnTarget::AsText => as_text(v),
             };
             match cell {
