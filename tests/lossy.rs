@@ -310,3 +310,59 @@ fn a_fraction_of_a_second_a_postgres_column_would_round_is_refused() {
         ]
     );
 }
+
+/// SQLite stores an integer bound to a REAL column as a double: beyond
+/// 2^53 it would be rounded, so a PostgreSQL bigint there is refused,
+/// naming the row and the column; up to 2^53 it arrives exactly.
+#[test]
+fn a_bigint_beyond_2_pow_53_into_a_sqlite_real_column_is_refused() {
+    let Some(pg) = server::postgres("lossy_real") else {
+        return;
+    };
+    pg.execute(
+        "CREATE TABLE m (id int PRIMARY KEY, v bigint); INSERT INTO m VALUES (1, 9007199254740992), (2, 9007199254740993)",
+    );
+    let ws = Workspace::new();
+    target(
+        &ws,
+        "t.db",
+        "CREATE TABLE m (id INTEGER PRIMARY KEY, v DOUBLE)",
+    );
+    ws.write("copy.toml", "[plan]\nkind = \"copy\"\n");
+    let out = run(
+        &ws,
+        &[
+            "run",
+            "copy.toml",
+            "--source",
+            &pg.url,
+            "--target",
+            &ws.url("t.db"),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("id=2") && err.contains("column `v`: 9007199254740993 is beyond 2^53"),
+        "{err}"
+    );
+    assert_eq!(support::count(&ws.open("t.db"), "m"), 0);
+    pg.execute("DELETE FROM m WHERE id = 2");
+    let out = run(
+        &ws,
+        &[
+            "run",
+            "copy.toml",
+            "--source",
+            &pg.url,
+            "--target",
+            &ws.url("t.db"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: f64 = ws
+        .open("t.db")
+        .query_row("SELECT v FROM m", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, 9007199254740992.0);
+}

@@ -211,6 +211,9 @@ struct WriterSql {
     /// Columns with INTEGER, REAL or NUMERIC affinity, where SQLite turns
     /// numeric-looking text into a number (and not accepted as lossy).
     numeric: Vec<bool>,
+    /// Columns with REAL affinity, where SQLite turns integers into
+    /// doubles (and not accepted as lossy).
+    real: Vec<bool>,
     conflict: Conflict,
     /// Positions of the key columns in a row.
     key_pos: Vec<usize>,
@@ -262,6 +265,7 @@ impl WriterSql {
             table: req.table.to_string(),
             columns: req.columns.to_vec(),
             numeric: vec![false; req.columns.len()],
+            real: vec![false; req.columns.len()],
             conflict: req.conflict,
             key_pos,
             insert,
@@ -495,17 +499,20 @@ impl Backend for Sqlite {
         let mut sql = WriterSql::new(req);
         // A column whose conversion the plan accepts takes values as SQLite
         // converts them.
-        sql.numeric = req
-            .columns
-            .iter()
-            .map(|c| {
-                !req.lossy.contains(c)
-                    && declared
-                        .iter()
-                        .find(|d| &d.name == c)
-                        .is_some_and(|d| numeric_affinity(&d.sql_type))
-            })
-            .collect();
+        let affinity = |test: fn(&str) -> bool| -> Vec<bool> {
+            req.columns
+                .iter()
+                .map(|c| {
+                    !req.lossy.contains(c)
+                        && declared
+                            .iter()
+                            .find(|d| &d.name == c)
+                            .is_some_and(|d| test(&d.sql_type))
+                })
+                .collect()
+        };
+        sql.numeric = affinity(numeric_affinity);
+        sql.real = affinity(real_affinity);
         self.writer = Some((sql, TableOutcome::default()));
         Ok(())
     }
@@ -754,13 +761,46 @@ fn precision_scale(declared: &str) -> (Option<u32>, Option<u32>) {
     (p, p.and(nums.next().flatten()))
 }
 
+/// REAL affinity (datatype3.html §3.1): neither INTEGER, TEXT nor BLOB,
+/// and REAL, FLOA or DOUB in the declared type.
+fn real_affinity(declared: &str) -> bool {
+    let t = declared.to_ascii_uppercase();
+    numeric_affinity(&t)
+        && !t.contains("INT")
+        && ["REAL", "FLOA", "DOUB"].iter().any(|k| t.contains(k))
+}
+
+/// The largest integer every double holds exactly.
+const EXACT_IN_DOUBLE: u64 = 1 << 53;
+
 /// Decimal text bound to a numeric-affinity column is stored as a number
-/// keeping only 15 significant digits; more would be lost, so it is an error.
+/// keeping only 15 significant digits, and an integer bound to a REAL
+/// column as a double (exact up to 2^53): more would be lost, so it is an
+/// error.
 fn check_affinity(row: &[Value], sql: &WriterSql) -> Result<()> {
-    for ((v, numeric), column) in row.iter().zip(&sql.numeric).zip(&sql.columns) {
+    for (i, (v, column)) in row.iter().zip(&sql.columns).enumerate() {
+        let (numeric, real) = (sql.numeric[i], sql.real[i]);
+        let integer = match v {
+            Value::Int(n) => Some(n.unsigned_abs()),
+            Value::UInt(n) => Some(*n),
+            Value::Text(s) | Value::Decimal(s) if real => {
+                s.parse::<i64>().ok().map(i64::unsigned_abs)
+            }
+            _ => None,
+        };
+        if real && integer.is_some_and(|n| n > EXACT_IN_DOUBLE) {
+            return Err(Error::value(
+                column,
+                format!(
+                    "{} is beyond 2^53: SQLite would store it in this REAL column as a rounded double; declare the column INTEGER to keep it exactly",
+                    v.display()
+                ),
+            ));
+        }
         let (Value::Text(s) | Value::Decimal(s)) = v else {
             continue;
         };
+        let numeric = &numeric;
         if *numeric && is_decimal(s) && s.parse::<i64>().is_err() && significant_digits(s) > 15 {
             return Err(Error::value(
                 column,
@@ -930,6 +970,8 @@ mod tests {
         assert!(numeric_affinity("BOOLEAN"));
         assert!(!numeric_affinity("VARCHAR(10)"));
         assert!(!numeric_affinity(""));
+        assert!(real_affinity("DOUBLE PRECISION") && real_affinity("float"));
+        assert!(!real_affinity("DECIMAL(10,2)") && !real_affinity("FLOATING POINT INT"));
         assert_eq!(significant_digits("-0012345.6700"), 7);
         assert_eq!(significant_digits("123456789012345678.91"), 20);
     }
