@@ -366,3 +366,68 @@ fn a_bigint_beyond_2_pow_53_into_a_sqlite_real_column_is_refused() {
         .unwrap();
     assert_eq!(v, 9007199254740992.0);
 }
+
+/// Text that looks like a number becomes one in a SQLite column of numeric
+/// affinity: PostgreSQL's `007` into an INTEGER column would arrive as 7.
+/// Refused, naming the row and the column; `12` (stored as 12, reading
+/// back the same) passes; `accept_lossy` takes the conversion.
+#[test]
+fn numeric_looking_text_sqlite_would_change_is_refused_unless_accepted() {
+    let Some(pg) = server::postgres("lossy_text_number") else {
+        return;
+    };
+    pg.execute(
+        "CREATE TABLE item (id int PRIMARY KEY, code varchar(10)); INSERT INTO item VALUES (1, '12'), (2, '007'), (3, 'A-1')",
+    );
+    let ws = Workspace::new();
+    target(
+        &ws,
+        "t.db",
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, code INTEGER)",
+    );
+    ws.write("copy.toml", "[plan]\nkind = \"copy\"\n");
+    let out = run(
+        &ws,
+        &[
+            "run",
+            "copy.toml",
+            "--source",
+            &pg.url,
+            "--target",
+            &ws.url("t.db"),
+        ],
+    );
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("id=2")
+            && err.contains("column `code`: the text \"007\" would be stored as the number 7"),
+        "{err}"
+    );
+    assert_eq!(support::count(&ws.open("t.db"), "item"), 0);
+    ws.write(
+        "copy.toml",
+        "[plan]\nkind = \"copy\"\n[tables.item]\naccept_lossy = [\"code\"]\n",
+    );
+    let out = run(
+        &ws,
+        &[
+            "run",
+            "copy.toml",
+            "--source",
+            &pg.url,
+            "--target",
+            &ws.url("t.db"),
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let codes: Vec<String> = ws
+        .open("t.db")
+        .prepare("SELECT CAST(code AS TEXT) || ' ' || typeof(code) FROM item ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(codes, ["12 integer", "7 integer", "A-1 text"]);
+}

@@ -809,8 +809,51 @@ fn check_affinity(row: &[Value], sql: &WriterSql) -> Result<()> {
                 ),
             ));
         }
+        // Text that looks like a number becomes one: `007` is stored as 7,
+        // `2.50` as 2.5, ` 12` as 12. Text the number prints back as is kept.
+        if let Value::Text(s) = v
+            && *numeric
+            && let Some(stored) = stored_number(s, real)
+            && stored != *s
+        {
+            return Err(Error::value(
+                column,
+                format!(
+                    "the text {s:?} would be stored as the number {stored} (SQLite converts numeric-looking text in a column of numeric affinity); declare the column TEXT to keep it, or accept the conversion with `[tables.NAME] accept_lossy`"
+                ),
+            ));
+        }
     }
     Ok(())
+}
+
+/// What SQLite stores for text bound to a column of numeric affinity, as
+/// text, when it stores a number: a well-formed integer or real literal
+/// (spaces around it allowed) becomes an INTEGER, or a REAL (in a REAL
+/// column, or with a fraction); anything else stays text (`None`).
+fn stored_number(s: &str, real: bool) -> Option<String> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (body, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    let literal = !(int.is_empty() && frac.is_empty())
+        && digits(int)
+        && digits(frac)
+        && exponent.is_none_or(|e| !e.is_empty() && digits(e));
+    if !literal {
+        return None;
+    }
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let f: f64 = t.parse().ok()?;
+    match t.parse::<i64>() {
+        Ok(n) if !real => Some(n.to_string()),
+        _ if !real && f.fract() == 0.0 && f.abs() < 9.2e18 => Some((f as i64).to_string()),
+        _ => Some(f.to_string()),
+    }
 }
 
 fn significant_digits(s: &str) -> usize {
@@ -1028,6 +1071,32 @@ mod tests {
         );
         assert_eq!(precision_scale("NUMERIC(7)"), (Some(7), None));
         assert_eq!(precision_scale("numeric"), (None, None));
+    }
+
+    #[test]
+    fn numeric_looking_text_is_stored_as_sqlite_would() {
+        for (text, real, stored) in [
+            ("12", false, Some("12")),
+            ("007", false, Some("7")),
+            (" 12", false, Some("12")),
+            ("+5", false, Some("5")),
+            ("2.50", false, Some("2.5")),
+            ("5.", false, Some("5")),
+            ("-1.0", false, Some("-1")),
+            ("1e3", false, Some("1000")),
+            (".5", false, Some("0.5")),
+            ("12", true, Some("12")),
+            ("0.1", true, Some("0.1")),
+            ("2024-01-01", false, None),
+            ("0x10", false, None),
+            ("1_000", false, None),
+            ("inf", false, None),
+            ("e5", false, None),
+            ("1e", false, None),
+            ("", false, None),
+        ] {
+            assert_eq!(stored_number(text, real).as_deref(), stored, "{text:?}");
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::format::xlsx::{self, ExpectedTable};
 use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
-use crate::plan::{Conflict, Plan, Triggers};
+use crate::plan::{Conflict, Plan, Triggers, same_name};
 use crate::spool::Spool;
 use crate::value::{ColumnType, Value, row_digest};
 
@@ -230,7 +230,7 @@ pub(super) fn load_parts(
     for (i, part) in parts.iter_mut().enumerate() {
         let renames = super::names::match_case(&mut part.meta, &catalog)?;
         let conflict = part.conflict.or(opts.conflict);
-        let mut jobs = plan_jobs(plan, &catalog, part, conflict, &opts.modules)?;
+        let jobs = plan_jobs(plan, &catalog, part, conflict, &opts.modules)?;
         if i > 0 {
             refuse_keyless(&part.label, &jobs)?;
         }
@@ -243,10 +243,6 @@ pub(super) fn load_parts(
             .filter(|l| jobs.contains_key(&l.table))
             .collect();
         lossy::refuse(&part.label, &lossy)?;
-        for l in &lossy {
-            let job = jobs.get_mut(&l.table).expect("filtered above");
-            job.lossy.push(l.column.clone());
-        }
         let names: Vec<String> = part
             .meta
             .tables
@@ -536,8 +532,20 @@ fn job(
         key,
         key_pos,
         conflict,
-        lossy: vec![],
+        lossy: accepted_lossy(plan, info),
     })
+}
+
+/// The table's columns `[tables.NAME] accept_lossy` names (either
+/// spelling): the backend converts their values as the engine does rather
+/// than refuse them, whether the types or a value showed the conversion.
+fn accepted_lossy(plan: &Plan, info: &TableInfo) -> Vec<String> {
+    let accepted = plan.table_options(&info.name).accept_lossy;
+    info.columns
+        .iter()
+        .filter(|c| accepted.iter().any(|a| same_name(a, &c.name)))
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 /// Every backup column must exist in the table; every required column of the
