@@ -431,3 +431,27 @@ fn numeric_looking_text_sqlite_would_change_is_refused_unless_accepted() {
         .collect();
     assert_eq!(codes, ["12 integer", "7 integer", "A-1 text"]);
 }
+
+/// `validate --db` checks that `accept_lossy` names columns of the table,
+/// as it does for `exclude`.
+#[test]
+fn validate_db_names_an_accept_lossy_column_the_table_lacks() {
+    let ws = Workspace::new();
+    target(&ws, "t.db", TARGET);
+    let plan = ws.write(
+        "p.toml",
+        "[plan]\nkind = \"import\"\n[tables.invoice]\naccept_lossy = [\"totl\"]\n",
+    );
+    let out = run(
+        &ws,
+        &["validate", plan.to_str().unwrap(), "--db", &ws.url("t.db")],
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "`[tables.invoice]` names column `totl`, which table `invoice` does not have"
+        ),
+        "{text}"
+    );
+}
