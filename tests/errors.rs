@@ -57,6 +57,26 @@ fn copy_errors_name_the_source_not_a_backup() {
     );
     assert!(!error_part(&err).contains("backup"), "{err}");
     assert_eq!(support::count(&ws.open("dst.db"), "t"), 0);
+
+    // A row the target refuses: the copy, not an import, was rolled back.
+    ws.open("dst.db")
+        .execute_batch("ALTER TABLE t ADD COLUMN extra INTEGER")
+        .unwrap();
+    ws.open("src.db")
+        .execute_batch("UPDATE t SET extra = '007'")
+        .unwrap();
+    let out = copy(&ws, &ws.url("src.db"), &ws.url("dst.db"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("cannot write row id=1 of `t`") && err.contains("the copy was rolled back"),
+        "{err}"
+    );
+    assert!(
+        !error_part(&err).contains("backup") && !err.contains("import"),
+        "{err}"
+    );
+    assert_eq!(support::count(&ws.open("dst.db"), "t"), 0);
 }
 
 /// A MariaDB `SET` column meets a PostgreSQL `text[]` column: PostgreSQL

@@ -205,6 +205,14 @@ impl PartKind {
         }
     }
 
+    /// What messages call loading it.
+    fn load(self) -> &'static str {
+        match self {
+            PartKind::Source => "copy",
+            PartKind::Backup | PartKind::Workbook => "import",
+        }
+    }
+
     /// The meta's column types are the source's own (a backup, a copy
     /// source), so the columns the target cannot hold exactly are found
     /// from them; a workbook's cells are typed by the target's columns.
@@ -311,7 +319,7 @@ pub(super) fn load_parts(
     let mut result = Ok(());
     let noun = parts.first().map_or("backup", |p| p.kind.noun());
     for (part, (jobs, parents, part_order, renames, converted)) in parts.into_iter().zip(planned) {
-        importer.next_part(jobs, parents, renames);
+        importer.next_part(jobs, parents, renames, part.kind);
         result = (part.feed)(&mut importer).and_then(|_| importer.replay_parked(&part_order));
         reports.push(ImportReport {
             file: part.label,
@@ -639,6 +647,8 @@ pub(super) struct Importer<'a> {
     /// The current part's table names that differ from the target's only
     /// in case: backup name → target name.
     renames: HashMap<String, String>,
+    /// What messages call the load: an import, or a copy.
+    what: &'static str,
     pub(super) bar: progress::Rows,
 }
 
@@ -663,6 +673,7 @@ impl<'a> Importer<'a> {
             digests: HashMap::new(),
             digest_buf: Vec::new(),
             renames: HashMap::new(),
+            what: "import",
             bar: progress::rows(total, "importing"),
         }
     }
@@ -688,7 +699,7 @@ impl<'a> Importer<'a> {
     fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {
         self.bar.inc();
         self.db.write_row(row).map_err(|e| match e {
-            Error::Value { .. } => row_error(table, &self.jobs[table], row, e),
+            Error::Value { .. } => row_error(table, &self.jobs[table], row, e, self.what),
             other => table_error(table, other),
         })?;
         let digest = self.digests.entry(table.to_string()).or_default();
@@ -754,7 +765,9 @@ impl<'a> Importer<'a> {
         jobs: HashMap<String, Job>,
         parents: HashMap<String, Vec<String>>,
         renames: HashMap<String, String>,
+        kind: PartKind,
     ) {
+        self.what = kind.load();
         self.jobs = jobs;
         self.renames = renames;
         self.parents = parents;
@@ -804,6 +817,7 @@ impl<'a> Importer<'a> {
             if found != had + inserted {
                 return Err(unverified(
                     table,
+                    self.what,
                     &format!(
                         "it holds {found} rows, {had} before the import and {inserted} inserted"
                     ),
@@ -812,6 +826,7 @@ impl<'a> Importer<'a> {
             if values_differ {
                 return Err(unverified(
                     table,
+                    self.what,
                     "the rows read back differ from the rows written",
                 ));
             }
@@ -868,9 +883,9 @@ fn key_text(job: &Job, row: &[Value]) -> String {
     key_values_text(&job.key, &values)
 }
 
-fn row_error(table: &str, job: &Job, row: &[Value], e: Error) -> Error {
+fn row_error(table: &str, job: &Job, row: &[Value], e: Error, what: &str) -> Error {
     Error::Mismatch(format!(
-        "cannot write row {} of `{table}`: {e}\n  = help: nothing was changed; the import was rolled back",
+        "cannot write row {} of `{table}`: {e}\n  = help: nothing was changed; the {what} was rolled back",
         key_text(job, row)
     ))
 }
@@ -947,8 +962,8 @@ fn rows_before(
         .collect()
 }
 
-fn unverified(table: &str, what: &str) -> Error {
+fn unverified(table: &str, load: &str, what: &str) -> Error {
     Error::Mismatch(format!(
-        "verification after the import failed for `{table}`: {what}\n  = help: the database changed the data on its way in (a trigger, a rule, a type that does not keep the value); nothing was changed, the import was rolled back"
+        "verification after the {load} failed for `{table}`: {what}\n  = help: the database changed the data on its way in (a trigger, a rule, a type that does not keep the value); nothing was changed, the {load} was rolled back"
     ))
 }
