@@ -277,7 +277,9 @@ impl Mysql {
 
     /// The columns of `table`'s unique key `key`, in order.
     fn key_columns(&mut self, table: &str, key: &str) -> Option<Vec<String>> {
-        live(&mut self.slot)
+        // A loader that still holds the connection: no lookup, no name.
+        self.slot
+            .as_mut()?
             .exec(
                 "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
                  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ? \
@@ -291,7 +293,7 @@ impl Mysql {
     /// `key` already holds `value` (MariaDB's rendering: the key's values
     /// joined by `-`), if exactly one does.
     fn trigger_table_holding(&mut self, loading: &str, key: &str, value: &str) -> Option<String> {
-        let conn = live(&mut self.slot);
+        let conn = self.slot.as_mut()?;
         let bodies: Vec<String> = conn
             .exec(
                 "SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS \
@@ -333,7 +335,7 @@ impl Mysql {
                 quote(t),
                 quote_list(&columns)
             );
-            let held: Option<u8> = live(&mut self.slot).exec_first(sql, (value,)).ok()?;
+            let held: Option<u8> = self.slot.as_mut()?.exec_first(sql, (value,)).ok()?;
             if held.is_some() {
                 found.push(t.clone());
             }
