@@ -78,6 +78,11 @@ pub enum Error {
     #[error("column `{column}`: {message}")]
     Value { column: String, message: String },
 
+    /// A row that a trigger wrote into another table than the one being
+    /// loaded broke a unique key of that table: the error is that table's.
+    #[error("{message}")]
+    TriggerDuplicate { table: String, message: String },
+
     /// The plan, the backup and the database disagree (missing tables,
     /// columns, cycles, versions …). The message names the fact and the fix.
     #[error("{0}")]
@@ -96,6 +101,18 @@ impl Error {
         Error::Io {
             path: path.into(),
             source,
+        }
+    }
+
+    /// A duplicate in `table`'s unique `key`, raised while rows of another
+    /// table, `loading`, were written: a trigger (or rule) on `loading`
+    /// wrote it. `cause` is the engine's message.
+    pub fn trigger_duplicate(table: &str, key: &str, loading: &str, cause: &str) -> Self {
+        Error::TriggerDuplicate {
+            table: table.to_string(),
+            message: format!(
+                "duplicate key in `{table}` ({key}): a trigger on `{loading}` wrote a row into `{table}` as rows of `{loading}` loaded, and `{table}` already holds its key ({cause})\n  = help: the duplicate is in `{table}`, not among the rows of `{loading}`; nothing was changed, the load was rolled back"
+            ),
         }
     }
 

@@ -1413,6 +1413,10 @@ struct PlanView {
     /// Tables `[export] closure` pulls in (their referenced rows only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     closure: Vec<ClosureStep>,
+    /// Columns whose values the target cannot hold exactly, with the
+    /// reason and whether the plan accepts the conversion.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    lossy: Vec<data::LossyColumn>,
     notes: Vec<String>,
 }
 
@@ -1472,6 +1476,11 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
     if !status.pending.is_empty() && !db.transactional_ddl() {
         notes.push(DDL_NOTE.trim_start_matches("note: ").to_string());
     }
+    let target_catalog = match plan.kind {
+        PlanKind::Copy | PlanKind::Import => Some(db.catalog()?),
+        _ => None,
+    };
+    let target_engine = db.engine();
     let mut source = match plan.kind {
         PlanKind::Copy => {
             let u = copy_endpoint(&plan, plan.source.as_ref(), "source")?;
@@ -1484,6 +1493,7 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         }
         _ => None,
     };
+    let source_engine = source.as_ref().map(|s| s.engine().name());
     let rows_db: &mut dyn Backend = match source.as_mut() {
         Some(s) => s.as_mut(),
         None => db.as_mut(),
@@ -1507,6 +1517,22 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
             d.columns.join(", ")
         ));
     }
+    let lossy = match (&target_catalog, source_engine) {
+        (Some(target), Some(source_engine)) => data::lossy::find(
+            &plan,
+            target_engine,
+            source_engine,
+            target,
+            copied_columns(&plan, &catalog, &dag)
+                .iter()
+                .map(|(t, c)| (t.as_str(), c.as_slice())),
+        ),
+        (Some(target), None) => match planned_backup(&plan, args.file.as_deref(), version_after)? {
+            Some(meta) => data::lossy::in_backup(&plan, target_engine, target, &meta),
+            None => vec![],
+        },
+        _ => vec![],
+    };
     let mut steps = Vec::new();
     for t in dag.order() {
         steps.push(PlanStep {
@@ -1524,11 +1550,60 @@ pub fn show_plan(args: &PlanArgs) -> Result<String> {
         adapters,
         tables: steps,
         closure: closure_view(&plan, &catalog)?,
+        lossy,
         notes,
     };
     match args.format {
         PlanFormat::Json => Ok(serde_json::to_string_pretty(&view).expect("serializes") + "\n"),
         _ => Ok(render_plan(&view)),
+    }
+}
+
+/// The columns a copy reads from each source table, in load order (the
+/// plan's `exclude` left out), with their types.
+fn copied_columns(
+    plan: &Plan,
+    catalog: &Catalog,
+    dag: &Dag,
+) -> Vec<(String, Vec<crate::catalog::ColumnInfo>)> {
+    dag.order()
+        .filter_map(|t| catalog.table(t))
+        .map(|info| {
+            let exclude = plan.table_options(&info.name).exclude;
+            let columns = info
+                .columns
+                .iter()
+                .filter(|c| !exclude.contains(&c.name))
+                .cloned()
+                .collect();
+            (info.name.clone(), columns)
+        })
+        .collect()
+}
+
+/// The meta of the JSON backup an import plan would read (`--file`, else
+/// `[import] file`), upgraded through the plan's adapters to `target` as
+/// the import would; `None` when there is none to read.
+fn planned_backup(
+    plan: &Plan,
+    file: Option<&Path>,
+    target: Option<i64>,
+) -> Result<Option<format::BackupMeta>> {
+    let file = file.map(Path::to_path_buf).or(plan.import.file.clone());
+    let Some(f) = file.filter(|f| f.is_file()) else {
+        return Ok(None);
+    };
+    if Format::detect(&f)? != Format::Json {
+        return Ok(None);
+    }
+    let meta = format::read_meta(&f)?;
+    if plan.import.adapters.is_empty() {
+        return Ok(Some(meta));
+    }
+    let set = AdapterSet::load(&plan.import.adapters)?;
+    match data::upgrade_chain(&set, &meta, target)? {
+        Some(chain) => Ok(Some(chain.plan(&meta)?.meta().clone())),
+        None => Ok(Some(meta)),
     }
 }
 
@@ -1634,6 +1709,9 @@ fn render_plan(v: &PlanView) -> String {
             c.table,
             c.referenced_by.join(", ")
         ));
+    }
+    for l in &v.lossy {
+        out.push_str(&format!("lossy    {}\n", l.describe()));
     }
     out
 }
@@ -1819,7 +1897,8 @@ fn check_against_db(plan: &Plan, url: &str) -> Result<Vec<Diagnostic>> {
             .iter()
             .flatten()
             .chain(opts.updated_at.iter())
-            .chain(opts.exclude.iter());
+            .chain(opts.exclude.iter())
+            .chain(opts.accept_lossy.iter());
         for c in named.filter(|c| info.column(c).is_none()) {
             problems.push(format!(
                 "`[tables.{table}]` names column `{c}`, which table `{table}` does not have"

@@ -338,7 +338,11 @@ impl ColumnType {
         }
         match self {
             // Untyped and textual sources are checked value by value.
-            T::Any | T::Text | T::Enum | T::Set => true,
+            T::Any | T::Text | T::Enum => true,
+            // Comma-separated labels: text, or one label of an enum. An
+            // array column would take `a,b` for a malformed literal in the
+            // middle of the load; other types never hold such a list.
+            T::Set => matches!(to, T::Text | T::Enum),
             T::Bool => matches!(to, T::Int),
             T::Int => matches!(to, T::Decimal | T::Float | T::Bool | T::Text),
             T::Float => matches!(to, T::Decimal | T::Text),
@@ -422,6 +426,16 @@ mod tests {
         let mut b = Checksum::new();
         b.add_row(&[Value::Text("a".into()), Value::Text("bc".into())]);
         assert_ne!(a.summary().blake3, b.summary().blake3);
+    }
+
+    #[test]
+    fn a_set_carries_into_text_and_enums_only() {
+        assert!(ColumnType::Set.carries_into(ColumnType::Text));
+        assert!(ColumnType::Set.carries_into(ColumnType::Enum));
+        assert!(ColumnType::Set.carries_into(ColumnType::Set));
+        assert!(!ColumnType::Set.carries_into(ColumnType::Array));
+        assert!(!ColumnType::Set.carries_into(ColumnType::Json));
+        assert!(ColumnType::Text.carries_into(ColumnType::Array));
     }
 
     #[test]

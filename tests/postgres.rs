@@ -488,6 +488,7 @@ fn rollback_discards_a_half_written_table_and_is_safe_without_a_transaction() {
         columns: &cols,
         key: &key,
         conflict: Conflict::Skip,
+        lossy: &[],
     })
     .unwrap();
     // Enough rows that the COPY is streaming when the bad value comes.

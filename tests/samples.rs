@@ -326,6 +326,9 @@ fn chinook_postgres_to_mariadb_by_copy_keeps_every_value() {
     assert_same(&src, &dst);
 }
 
+/// Chinook's SQLite schema declares its prices `NUMERIC(10,2)`, where
+/// SQLite keeps MariaDB's `0.99` as a REAL (the scale goes): refused until
+/// the plan accepts it for those columns, then every value arrives.
 #[test]
 fn chinook_mariadb_to_sqlite_by_copy_keeps_every_value() {
     let Some(my) = server::mysql("chinook_my_sqlite") else {
@@ -334,7 +337,35 @@ fn chinook_mariadb_to_sqlite_by_copy_keeps_every_value() {
     let ws = Workspace::new();
     let (src, dst) = (Db::Srv(&my), Db::Lite(&ws, "chinook.db"));
     chinook_source(&ws, &src);
-    copy_ok(&ws, &scripts("chinook"), &src, &dst);
+    let out = copy(&ws, &scripts("chinook"), &src, &dst);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for column in [
+        "`Invoice`.`Total`",
+        "`InvoiceLine`.`UnitPrice`",
+        "`Track`.`UnitPrice`",
+    ] {
+        assert!(
+            err.contains(&format!("{column} (decimal(10,2) → NUMERIC(10,2))")),
+            "{err}"
+        );
+    }
+    let p = plan(&ws, "copy", &scripts("chinook"));
+    let mut text = std::fs::read_to_string(&p).unwrap();
+    for (table, column) in [
+        ("Invoice", "Total"),
+        ("InvoiceLine", "UnitPrice"),
+        ("Track", "UnitPrice"),
+    ] {
+        text.push_str(&format!(
+            "[tables.{table}]\naccept_lossy = [\"{column}\"]\n"
+        ));
+    }
+    std::fs::write(&p, text).unwrap();
+    run_ok(
+        &ws,
+        &["run", &p, "--source", &src.url(), "--target", &dst.url()],
+    );
     assert_same(&src, &dst);
 }
 

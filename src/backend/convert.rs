@@ -116,6 +116,20 @@ pub fn convert<'a>(v: &'a Value, t: &Target) -> Res<'a> {
     }
 }
 
+/// More fractional digits of a second than the column keeps (`fsp`) would
+/// be rounded by the server: an error. `t` is a time or timestamp's text.
+pub fn check_fsp(t: &str, fsp: usize) -> std::result::Result<(), String> {
+    let digits = t
+        .split_once('.')
+        .map_or(0, |(_, f)| f.bytes().take_while(u8::is_ascii_digit).count());
+    if digits > fsp {
+        return Err(format!(
+            "`{t}` has {digits} fractional digits of a second; the column keeps {fsp} (it would be rounded)"
+        ));
+    }
+    Ok(())
+}
+
 fn found(v: &Value, expected: &str) -> String {
     let kind = match v {
         Value::Null => "NULL",

@@ -11,7 +11,7 @@ mod url;
 
 pub use url::DbUrl;
 
-use crate::catalog::{Catalog, Sequence, Trigger};
+use crate::catalog::{Catalog, ColumnInfo, Sequence, Trigger};
 use crate::error::Result;
 use crate::plan::Conflict;
 use crate::value::Value;
@@ -63,6 +63,9 @@ pub struct WriteRequest<'a> {
     /// The conflict key: a primary or unique key of the table.
     pub key: &'a [String],
     pub conflict: Conflict,
+    /// Columns whose values may arrive converted by the engine (the plan's
+    /// `accept_lossy`): a backend does not refuse them for being inexact.
+    pub lossy: &'a [String],
 }
 
 /// What writing one table did.
@@ -233,6 +236,24 @@ pub trait Backend {
     /// Ends any open transaction, discarding its changes. Safe to call when
     /// none is open.
     fn rollback(&mut self) -> Result<()>;
+}
+
+/// Why a column of an `engine` database cannot hold every value of a
+/// source column (of a database of `source_engine`) exactly, or `None`
+/// when it can: conversions the per-value checks cannot see, because the
+/// engine makes them on its own as it stores a value (docs/types.md).
+pub fn inexact(
+    engine: Engine,
+    source_engine: &str,
+    from: &ColumnInfo,
+    to: &ColumnInfo,
+) -> Option<String> {
+    match engine {
+        Engine::Sqlite => sqlite::inexact(source_engine, from, to),
+        // Every value is checked against the column (`convert`): a value
+        // that would be rounded or truncated is an error there.
+        Engine::Postgres | Engine::Mysql => None,
+    }
 }
 
 /// `"name"` with embedded quotes doubled (SQL standard; SQLite and

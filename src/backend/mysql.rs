@@ -47,7 +47,7 @@ use std::thread::JoinHandle;
 use ::mysql::prelude::Queryable;
 use ::mysql::{Conn, LocalInfileHandler, Opts, OptsBuilder, Params, SslOpts, Value as My};
 
-use super::convert::{self, Cell, Target};
+use super::convert::{self, Cell, Target, check_fsp};
 use super::{
     BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
     WriteRequest, fkcheck,
@@ -179,6 +179,185 @@ enum Kind {
 }
 
 impl Mysql {
+    /// Writes or buffers one row (`Backend::write_row`).
+    fn put_row(&mut self, row: &[Value]) -> Result<()> {
+        let Mysql { slot, writer, .. } = self;
+        let w = writer.as_mut().expect("write_row before begin_table");
+        if let Some(load) = w.load.as_mut() {
+            let start = load.buf.len();
+            for (j, &i) in w.pos.iter().enumerate() {
+                let col = &w.cols[j];
+                if j > 0 {
+                    load.buf.push(b'\t');
+                }
+                match encode(&row[i], col) {
+                    Ok(p) => push_field(&mut load.buf, &p, col),
+                    Err(m) => {
+                        load.buf.truncate(start);
+                        return Err(Error::value(&col.name, m));
+                    }
+                }
+            }
+            load.buf.push(b'\n');
+            load.keys
+                .push(w.key_pos.iter().map(|&i| row[i].clone()).collect());
+            load.seg_rows += 1;
+            let cut = load.seg_rows >= SEGMENT_ROWS;
+            if cut || load.buf.len() >= CHUNK_BYTES {
+                load.send(slot, cut)?;
+            }
+            return Ok(());
+        }
+        let start = w.params.len();
+        for (j, &i) in w.pos.iter().enumerate() {
+            let col = &w.cols[j];
+            match encode(&row[i], col) {
+                Ok(p) => {
+                    w.bytes += param_size(&p);
+                    w.params.push(p);
+                }
+                Err(m) => {
+                    w.params.truncate(start);
+                    return Err(Error::value(&col.name, m));
+                }
+            }
+        }
+        w.keys
+            .push(w.key_pos.iter().map(|&i| row[i].clone()).collect());
+        w.rows += 1;
+        if w.bytes >= w.batch_bytes && w.rows < w.batch_rows {
+            // Rows are larger than the first guess: later batches carry a
+            // fixed, smaller count, so they share one prepared statement.
+            w.batch_rows = (w.rows * 3 / 4).max(1);
+            w.sql = None;
+            self.flush()?;
+        } else if w.rows >= w.batch_rows {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes the table's rows and applies its policy (`Backend::end_table`).
+    fn finish_table(&mut self) -> Result<TableOutcome> {
+        self.flush()?;
+        let Some(mut w) = self.writer.take() else {
+            return Ok(TableOutcome::default());
+        };
+        if let Some(load) = w.load.as_mut() {
+            w.written = load.finish(&mut self.slot)?;
+        }
+        if w.bulk {
+            self.verify_bulk(&w)?;
+        }
+        if !w.staging {
+            return Ok(TableOutcome {
+                inserted: w.written,
+                ..TableOutcome::default()
+            });
+        }
+        let staging = self.staging.clone().expect("staging table exists");
+        let outcome = self.merge(&w, &staging)?;
+        self.drop_staging()?;
+        Ok(outcome)
+    }
+
+    /// A duplicate-key error while rows of `loading` were written, named
+    /// after the table it is in when that is another table (a row a
+    /// trigger on `loading` wrote). MySQL 8 names the table in the key
+    /// (`'film_text.PRIMARY'`); MariaDB names only the key, so the tables
+    /// `loading`'s triggers write into are searched for that key holding
+    /// that value. Any other error is returned as it is.
+    fn named_duplicate(&mut self, loading: Option<&str>, e: Error) -> Error {
+        let (Some(loading), Error::Database { message, .. }) = (loading, &e) else {
+            return e;
+        };
+        let Some((value, key)) = duplicate_entry(message) else {
+            return e;
+        };
+        let (table, key) = match key.split_once('.') {
+            Some((t, k)) => (Some(t.to_string()), k),
+            None => (self.trigger_table_holding(loading, key, value), key),
+        };
+        let Some(table) = table.filter(|t| t != loading) else {
+            return e;
+        };
+        let columns = self.key_columns(&table, key).unwrap_or_default();
+        Error::trigger_duplicate(
+            &table,
+            &format!("key `{key}` ({}) = '{value}'", columns.join(", ")),
+            loading,
+            message.lines().next().unwrap_or_default(),
+        )
+    }
+
+    /// The columns of `table`'s unique key `key`, in order.
+    fn key_columns(&mut self, table: &str, key: &str) -> Option<Vec<String>> {
+        // A loader that still holds the connection: no lookup, no name.
+        self.slot
+            .as_mut()?
+            .exec(
+                "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND INDEX_NAME = ? \
+                 AND NON_UNIQUE = 0 ORDER BY SEQ_IN_INDEX",
+                (table, key),
+            )
+            .ok()
+    }
+
+    /// The one table that a trigger on `loading` writes into and whose key
+    /// `key` already holds `value` (MariaDB's rendering: the key's values
+    /// joined by `-`), if exactly one does.
+    fn trigger_table_holding(&mut self, loading: &str, key: &str, value: &str) -> Option<String> {
+        let conn = self.slot.as_mut()?;
+        let bodies: Vec<String> = conn
+            .exec(
+                "SELECT ACTION_STATEMENT FROM information_schema.TRIGGERS \
+                 WHERE TRIGGER_SCHEMA = DATABASE() AND EVENT_OBJECT_TABLE = ? \
+                 AND EVENT_MANIPULATION IN ('INSERT', 'UPDATE')",
+                (loading,),
+            )
+            .ok()?;
+        let bodies: Vec<String> = bodies
+            .iter()
+            .map(|b| {
+                b.split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+                    .to_lowercase()
+            })
+            .collect();
+        let tables: Vec<String> = conn
+            .query("SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE'")
+            .ok()?;
+        let mut found = Vec::new();
+        for t in tables.iter().filter(|t| *t != loading) {
+            let lower = t.to_lowercase();
+            let written = bodies.iter().any(|b| {
+                ["into", "update"].iter().any(|verb| {
+                    b.contains(&format!("{verb} {lower}"))
+                        || b.contains(&format!("{verb} `{lower}`"))
+                })
+            });
+            if !written {
+                continue;
+            }
+            let columns = self.key_columns(t, key)?;
+            if columns.is_empty() {
+                continue;
+            }
+            let sql = format!(
+                "SELECT 1 FROM {} WHERE CONCAT_WS('-', {}) = ? LIMIT 1",
+                quote(t),
+                quote_list(&columns)
+            );
+            let held: Option<u8> = self.slot.as_mut()?.exec_first(sql, (value,)).ok()?;
+            if held.is_some() {
+                found.push(t.clone());
+            }
+        }
+        (found.len() == 1).then(|| found.remove(0))
+    }
+
     /// Whether any of `tables` has a foreign key into another database.
     fn references_other_databases(&mut self, tables: &[String]) -> Result<bool> {
         let sql = "SELECT DISTINCT TABLE_NAME FROM information_schema.KEY_COLUMN_USAGE \
@@ -1035,83 +1214,16 @@ impl Backend for Mysql {
     }
 
     fn write_row(&mut self, row: &[Value]) -> Result<()> {
-        let Mysql { slot, writer, .. } = self;
-        let w = writer.as_mut().expect("write_row before begin_table");
-        if let Some(load) = w.load.as_mut() {
-            let start = load.buf.len();
-            for (j, &i) in w.pos.iter().enumerate() {
-                let col = &w.cols[j];
-                if j > 0 {
-                    load.buf.push(b'\t');
-                }
-                match encode(&row[i], col) {
-                    Ok(p) => push_field(&mut load.buf, &p, col),
-                    Err(m) => {
-                        load.buf.truncate(start);
-                        return Err(Error::value(&col.name, m));
-                    }
-                }
-            }
-            load.buf.push(b'\n');
-            load.keys
-                .push(w.key_pos.iter().map(|&i| row[i].clone()).collect());
-            load.seg_rows += 1;
-            let cut = load.seg_rows >= SEGMENT_ROWS;
-            if cut || load.buf.len() >= CHUNK_BYTES {
-                load.send(slot, cut)?;
-            }
-            return Ok(());
-        }
-        let start = w.params.len();
-        for (j, &i) in w.pos.iter().enumerate() {
-            let col = &w.cols[j];
-            match encode(&row[i], col) {
-                Ok(p) => {
-                    w.bytes += param_size(&p);
-                    w.params.push(p);
-                }
-                Err(m) => {
-                    w.params.truncate(start);
-                    return Err(Error::value(&col.name, m));
-                }
-            }
-        }
-        w.keys
-            .push(w.key_pos.iter().map(|&i| row[i].clone()).collect());
-        w.rows += 1;
-        if w.bytes >= w.batch_bytes && w.rows < w.batch_rows {
-            // Rows are larger than the first guess: later batches carry a
-            // fixed, smaller count, so they share one prepared statement.
-            w.batch_rows = (w.rows * 3 / 4).max(1);
-            w.sql = None;
-            self.flush()?;
-        } else if w.rows >= w.batch_rows {
-            self.flush()?;
-        }
-        Ok(())
+        self.put_row(row).map_err(|e| {
+            let loading = self.writer.as_ref().map(|w| w.table.clone());
+            self.named_duplicate(loading.as_deref(), e)
+        })
     }
 
     fn end_table(&mut self) -> Result<TableOutcome> {
-        self.flush()?;
-        let Some(mut w) = self.writer.take() else {
-            return Ok(TableOutcome::default());
-        };
-        if let Some(load) = w.load.as_mut() {
-            w.written = load.finish(&mut self.slot)?;
-        }
-        if w.bulk {
-            self.verify_bulk(&w)?;
-        }
-        if !w.staging {
-            return Ok(TableOutcome {
-                inserted: w.written,
-                ..TableOutcome::default()
-            });
-        }
-        let staging = self.staging.clone().expect("staging table exists");
-        let outcome = self.merge(&w, &staging)?;
-        self.drop_staging()?;
-        Ok(outcome)
+        let loading = self.writer.as_ref().map(|w| w.table.clone());
+        self.finish_table()
+            .map_err(|e| self.named_duplicate(loading.as_deref(), e))
     }
 
     fn finish_write(&mut self) -> Result<()> {
@@ -1305,6 +1417,15 @@ fn push_escaped(buf: &mut Vec<u8>, b: &[u8]) {
             _ => buf.push(x),
         }
     }
+}
+
+/// `('1', 'PRIMARY')` from "Duplicate entry '1' for key 'PRIMARY'" (the
+/// key is `film_text.PRIMARY` on MySQL 8).
+fn duplicate_entry(message: &str) -> Option<(&str, &str)> {
+    let rest = &message[message.find("Duplicate entry '")? + "Duplicate entry '".len()..];
+    let (value, key) = rest.rsplit_once("' for key '")?;
+    let key = &key[..key.find('\'')?];
+    Some((value, key))
 }
 
 /// What the loader thread needs to know of its table.
@@ -2341,19 +2462,6 @@ fn zero_date(v: &Value) -> bool {
         && (&s[..4] == "0000" || &s[5..7] == "00" || &s[8..10] == "00")
 }
 
-/// More fractional digits than the column keeps would be rounded.
-fn check_fsp(t: &str, fsp: usize) -> std::result::Result<(), String> {
-    let digits = t
-        .split_once('.')
-        .map_or(0, |(_, f)| f.bytes().take_while(u8::is_ascii_digit).count());
-    if digits > fsp {
-        return Err(format!(
-            "`{t}` has {digits} fractional digits of a second; the column keeps {fsp} (it would be rounded)"
-        ));
-    }
-    Ok(())
-}
-
 /// `[-]H…H:MM:SS[.ffffff]` within MySQL's TIME range (±838:59:59).
 fn time_param(v: &Value, fsp: usize) -> std::result::Result<My, String> {
     let Value::Text(s) = v else {
@@ -2494,5 +2602,16 @@ mod tests {
             Some(37)
         );
         assert_eq!(server_row("Duplicate entry"), None);
+        assert_eq!(
+            duplicate_entry(
+                "ERROR 1062 (23000): Duplicate entry '1-a' for key 'PRIMARY'\n  = help: x"
+            ),
+            Some(("1-a", "PRIMARY"))
+        );
+        assert_eq!(
+            duplicate_entry("Duplicate entry 'it's' for key 'film_text.title'"),
+            Some(("it's", "film_text.title"))
+        );
+        assert_eq!(duplicate_entry("Deadlock found"), None);
     }
 }

@@ -72,6 +72,9 @@ pub struct Postgres {
     disabled_triggers: Vec<String>,
     /// Foreign keys could not be dropped and were deferred instead.
     deferred_constraints: bool,
+    /// The user tables the last `catalog` listed (no partitions): a unique
+    /// violation in one of them while another loads is a trigger's row.
+    known_tables: Vec<String>,
     writer: Option<Writer>,
     next_stage: usize,
     /// [`SESSION`] and the `search_path` found at connect, run after every
@@ -125,6 +128,9 @@ struct PgType {
     target: Target,
     /// `money`: read as `numeric`, written as a plain decimal.
     money: bool,
+    /// Fractional digits of a second a `time(p)`/`timestamp(p)` column
+    /// keeps, when fewer than six: PostgreSQL rounds the rest.
+    fsp: Option<u32>,
 }
 
 #[derive(Debug, Clone)]
@@ -200,6 +206,8 @@ struct Writer {
 #[derive(Debug, Clone)]
 enum ColumnTarget {
     Typed(Target),
+    /// A time or timestamp keeping this many fractional digits of a second.
+    Timed(Target, usize),
     /// A type carried as text (`any`): PostgreSQL parses it.
     AsText,
 }
@@ -281,6 +289,7 @@ impl Postgres {
             dropped_indexes: vec![],
             disabled_triggers: vec![],
             deferred_constraints: false,
+            known_tables: vec![],
             writer: None,
             next_stage: 0,
             restore_session: String::new(),
@@ -312,6 +321,32 @@ impl Postgres {
 
     fn err(&self, context: impl Into<String>, e: postgres::Error) -> Error {
         Error::db(context, scrub(&self.secret, describe(&e)))
+    }
+
+    /// An error writing rows of `loading`: a unique violation in another
+    /// of the user's tables is a row a trigger wrote there, and is named
+    /// after that table (the server says which, `DbError::table`); a
+    /// partition of `loading` is no table of the catalog.
+    /// `row` names the loaded row, when known (`row id=1: `).
+    fn write_err(&self, loading: &str, context: &str, e: &postgres::Error, row: &str) -> Error {
+        let other = e.as_db_error().filter(|db| {
+            *db.code() == SqlState::UNIQUE_VIOLATION
+                && db
+                    .table()
+                    .is_some_and(|t| t != loading && self.known_tables.iter().any(|k| k == t))
+        });
+        match other {
+            Some(db) => Error::trigger_duplicate(
+                db.table().unwrap_or_default(),
+                db.constraint().unwrap_or("a unique key"),
+                loading,
+                &scrub(&self.secret, format!("{row}{}", describe(e))),
+            ),
+            None => Error::db(
+                context,
+                scrub(&self.secret, format!("{row}{}", describe(e))),
+            ),
+        }
     }
 
     /// Runs migplan's own bookkeeping SQL: `?` becomes `$n`, and each
@@ -696,10 +731,8 @@ impl Postgres {
                 }
             })
             .unwrap_or_default();
-        Err(Error::db(
-            "writing rows into",
-            scrub(&self.secret, format!("{row}{}", describe(&failure.error))),
-        ))
+        let table = w.table.clone();
+        Err(self.write_err(&table, "writing rows into", &failure.error, &row))
     }
 
     /// Drops the plain (non-unique, constraint-free) indexes of an empty
@@ -778,7 +811,7 @@ impl Postgres {
             out.inserted = self
                 .client
                 .execute(&insert, &[])
-                .map_err(|e| self.err(ctx, e))?;
+                .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
             return Ok(out);
         }
         let on = format!("ON CONFLICT ({})", quote_list(&w.key));
@@ -811,7 +844,7 @@ impl Postgres {
                 out.inserted = self
                     .client
                     .execute(&sql, &[])
-                    .map_err(|e| self.err(ctx, e))?;
+                    .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
                 out.skipped = changed;
                 out.identical = staged.saturating_sub(out.inserted + changed);
             }
@@ -843,7 +876,7 @@ impl Postgres {
                 let sql = format!("{aliased} {on} {action}");
                 self.client
                     .execute(&sql, &[])
-                    .map_err(|e| self.err(ctx, e))?;
+                    .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
                 out.overwritten = changed;
                 out.identical = over - changed;
                 out.inserted = staged.saturating_sub(over);
@@ -855,7 +888,7 @@ impl Postgres {
                     out.inserted = self
                         .client
                         .execute(&insert, &[])
-                        .map_err(|e| self.err(ctx, e))?;
+                        .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
                     return Ok(out);
                 }
                 let select: Vec<String> = w.key_columns.iter().map(|c| c.select("s.")).collect();
@@ -1169,6 +1202,15 @@ impl PgType {
             kind,
             target,
             money: false,
+            fsp: None,
+        }
+    }
+
+    /// A time or timestamp type, keeping `typmod` fractional digits.
+    fn timed(ty: ColumnType, kind: Kind, target: Target, typmod: i32) -> Self {
+        PgType {
+            fsp: (0..6).contains(&typmod).then_some(typmod as u32),
+            ..PgType::new(ty, kind, target)
         }
     }
 
@@ -1252,12 +1294,15 @@ impl PgType {
                 Target::Bytes { max_len: None },
             ),
             "date" => plain(ColumnType::Date, Target::Date),
-            "time" => plain(ColumnType::Time, Target::Time),
-            "timestamp" => plain(ColumnType::Timestamp, Target::Timestamp),
-            "timestamptz" => PgType::new(
+            "time" => PgType::timed(ColumnType::Time, Kind::Text, Target::Time, typmod),
+            "timestamp" => {
+                PgType::timed(ColumnType::Timestamp, Kind::Text, Target::Timestamp, typmod)
+            }
+            "timestamptz" => PgType::timed(
                 ColumnType::TimestampTz,
                 Kind::TimestampTz,
                 Target::TimestampTz,
+                typmod,
             ),
             "interval" => plain(ColumnType::Interval, Target::Interval),
             "json" | "jsonb" => plain(ColumnType::Json, Target::Json),
@@ -1452,11 +1497,12 @@ impl Backend for Postgres {
     }
 
     fn catalog(&mut self) -> Result<Catalog> {
-        let tables = self
+        let tables: Vec<TableInfo> = self
             .tables(None)?
             .into_iter()
             .filter(|t| !BOOKKEEPING_TABLES.contains(&t.name.as_str()))
             .collect();
+        self.known_tables = tables.iter().map(|t| t.name.clone()).collect();
         Ok(Catalog { tables })
     }
 
@@ -1856,8 +1902,9 @@ impl Backend for Postgres {
             conflict: req.conflict,
             targets: cols
                 .iter()
-                .map(|c| match c.t.ty {
-                    ColumnType::Any => ColumnTarget::AsText,
+                .map(|c| match (c.t.ty, c.t.fsp) {
+                    (ColumnType::Any, _) => ColumnTarget::AsText,
+                    (_, Some(fsp)) => ColumnTarget::Timed(c.t.target.clone(), fsp as usize),
                     _ => ColumnTarget::Typed(c.t.target.clone()),
                 })
                 .collect(),
@@ -1882,6 +1929,12 @@ impl Backend for Postgres {
         for (i, (v, t)) in row.iter().zip(&w.targets).enumerate() {
             let cell = match t {
                 ColumnTarget::Typed(target) => convert::convert(v, target),
+                ColumnTarget::Timed(target, fsp) => {
+                    convert::convert(v, target).and_then(|cell| match &cell {
+                        Cell::Text(t) => convert::check_fsp(t, *fsp).map(|_| cell),
+                        _ => Ok(cell),
+                    })
+                }
                 ColumnTarget::AsText => as_text(v),
             };
             match cell {

@@ -247,10 +247,14 @@ fn value_refused(
 
 /// The SQL for writing one table, built once per table.
 struct WriterSql {
+    table: String,
     columns: Vec<String>,
     /// Columns with INTEGER, REAL or NUMERIC affinity, where SQLite turns
-    /// numeric-looking text into a number.
+    /// numeric-looking text into a number (and not accepted as lossy).
     numeric: Vec<bool>,
+    /// Columns with REAL affinity, where SQLite turns integers into
+    /// doubles (and not accepted as lossy).
+    real: Vec<bool>,
     conflict: Conflict,
     /// Positions of the key columns in a row.
     key_pos: Vec<usize>,
@@ -310,8 +314,10 @@ impl WriterSql {
             .filter_map(|k| req.columns.iter().position(|c| c == k))
             .collect();
         WriterSql {
+            table: req.table.to_string(),
             columns: req.columns.to_vec(),
             numeric: vec![false; req.columns.len()],
+            real: vec![false; req.columns.len()],
             conflict: req.conflict,
             key_pos,
             insert,
@@ -661,16 +667,22 @@ impl Backend for Sqlite {
             .columns(req.table)
             .map_err(|e| Error::db(format!("reading columns of `{}`", req.table), e))?;
         let mut sql = WriterSql::new(req);
-        sql.numeric = req
-            .columns
-            .iter()
-            .map(|c| {
-                declared
-                    .iter()
-                    .find(|d| &d.name == c)
-                    .is_some_and(|d| numeric_affinity(&d.sql_type))
-            })
-            .collect();
+        // A column whose conversion the plan accepts takes values as SQLite
+        // converts them.
+        let affinity = |test: fn(&str) -> bool| -> Vec<bool> {
+            req.columns
+                .iter()
+                .map(|c| {
+                    !req.lossy.contains(c)
+                        && declared
+                            .iter()
+                            .find(|d| &d.name == c)
+                            .is_some_and(|d| test(&d.sql_type))
+                })
+                .collect()
+        };
+        sql.numeric = affinity(numeric_affinity);
+        sql.real = affinity(real_affinity);
         self.writer = Some((sql, TableOutcome::default()));
         Ok(())
     }
@@ -680,7 +692,7 @@ impl Backend for Sqlite {
         let (Some((sql, outcome)), conn) = (self.writer.as_mut(), &self.conn) else {
             panic!("write_row before begin_table");
         };
-        let ctx = |e| Error::db("writing", e);
+        let ctx = |e| write_error(&sql.table, e);
         check_affinity(row, sql)?;
         let bound = bind_row(row, &sql.columns)?;
         let mut stmt = conn.prepare_cached(&sql.insert).map_err(ctx)?;
@@ -892,13 +904,92 @@ fn numeric_affinity(declared: &str) -> bool {
     !(text || t.contains("BLOB") || t.trim().is_empty())
 }
 
+/// Why this SQLite column cannot hold every value of a source column
+/// exactly, or `None` when it can. A column of NUMERIC (or INTEGER)
+/// affinity turns decimal text into an INTEGER or a REAL: the scale goes
+/// (`2.50` is stored as 2.5, `0.00` as the integer 0) and a REAL keeps 15
+/// significant digits. Only decimals without a fraction and of at most 18
+/// digits are stored exactly (as INTEGER). A SQLite source's values are
+/// already stored that way, and a REAL column takes decimals as floats
+/// (docs/types.md, decimal → float), so neither is flagged here.
+pub fn inexact(source_engine: &str, from: &ColumnInfo, to: &ColumnInfo) -> Option<String> {
+    if source_engine == Engine::Sqlite.name()
+        || from.ty != ColumnType::Decimal
+        || to.ty == ColumnType::Float
+        || !numeric_affinity(&to.sql_type)
+    {
+        return None;
+    }
+    let stored = "SQLite stores decimals in a column of NUMERIC affinity as INTEGER or REAL";
+    match precision_scale(&from.sql_type) {
+        (Some(p), Some(0) | None) if p <= 18 => None,
+        (Some(_), Some(0) | None) => Some(format!(
+            "{stored}: integers of more than 18 digits become REAL, keeping 15 significant digits"
+        )),
+        (Some(_), Some(_)) => Some(format!(
+            "{stored}: the scale is lost (`2.50` arrives as 2.5, `0.00` as the integer 0) and a fraction keeps 15 significant digits"
+        )),
+        (None, _) => Some(format!(
+            "{stored}: a decimal of undeclared precision loses its scale (`2.50` arrives as 2.5, `0.00` as the integer 0) and keeps 15 significant digits"
+        )),
+    }
+}
+
+/// `(p, s)` of a declared `DECIMAL(p,s)`, `NUMERIC(p)` … (engine spelling
+/// of the source column); `None` where not declared.
+fn precision_scale(declared: &str) -> (Option<u32>, Option<u32>) {
+    let Some(args) = declared
+        .split_once('(')
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .map(|(args, _)| args)
+    else {
+        return (None, None);
+    };
+    let mut nums = args.split(',').map(|n| n.trim().parse::<u32>().ok());
+    let p = nums.next().flatten();
+    (p, p.and(nums.next().flatten()))
+}
+
+/// REAL affinity (datatype3.html §3.1): neither INTEGER, TEXT nor BLOB,
+/// and REAL, FLOA or DOUB in the declared type.
+fn real_affinity(declared: &str) -> bool {
+    let t = declared.to_ascii_uppercase();
+    numeric_affinity(&t)
+        && !t.contains("INT")
+        && ["REAL", "FLOA", "DOUB"].iter().any(|k| t.contains(k))
+}
+
+/// The largest integer every double holds exactly.
+const EXACT_IN_DOUBLE: u64 = 1 << 53;
+
 /// Decimal text bound to a numeric-affinity column is stored as a number
-/// keeping only 15 significant digits; more would be lost, so it is an error.
+/// keeping only 15 significant digits, and an integer bound to a REAL
+/// column as a double (exact up to 2^53): more would be lost, so it is an
+/// error.
 fn check_affinity(row: &[Value], sql: &WriterSql) -> Result<()> {
-    for ((v, numeric), column) in row.iter().zip(&sql.numeric).zip(&sql.columns) {
+    for (i, (v, column)) in row.iter().zip(&sql.columns).enumerate() {
+        let (numeric, real) = (sql.numeric[i], sql.real[i]);
+        let integer = match v {
+            Value::Int(n) => Some(n.unsigned_abs()),
+            Value::UInt(n) => Some(*n),
+            Value::Text(s) | Value::Decimal(s) if real => {
+                s.parse::<i64>().ok().map(i64::unsigned_abs)
+            }
+            _ => None,
+        };
+        if real && integer.is_some_and(|n| n > EXACT_IN_DOUBLE) {
+            return Err(Error::value(
+                column,
+                format!(
+                    "{} is beyond 2^53: SQLite would store it in this REAL column as a rounded double; declare the column INTEGER to keep it exactly",
+                    v.display()
+                ),
+            ));
+        }
         let (Value::Text(s) | Value::Decimal(s)) = v else {
             continue;
         };
+        let numeric = &numeric;
         if *numeric && is_decimal(s) && s.parse::<i64>().is_err() && significant_digits(s) > 15 {
             return Err(Error::value(
                 column,
@@ -907,8 +998,51 @@ fn check_affinity(row: &[Value], sql: &WriterSql) -> Result<()> {
                 ),
             ));
         }
+        // Text that looks like a number becomes one: `007` is stored as 7,
+        // `2.50` as 2.5, ` 12` as 12. Text the number prints back as is kept.
+        if let Value::Text(s) = v
+            && *numeric
+            && let Some(stored) = stored_number(s, real)
+            && stored != *s
+        {
+            return Err(Error::value(
+                column,
+                format!(
+                    "the text {s:?} would be stored as the number {stored} (SQLite converts numeric-looking text in a column of numeric affinity); declare the column TEXT to keep it, or accept the conversion with `[tables.NAME] accept_lossy`"
+                ),
+            ));
+        }
     }
     Ok(())
+}
+
+/// What SQLite stores for text bound to a column of numeric affinity, as
+/// text, when it stores a number: a well-formed integer or real literal
+/// (spaces around it allowed) becomes an INTEGER, or a REAL (in a REAL
+/// column, or with a fraction); anything else stays text (`None`).
+fn stored_number(s: &str, real: bool) -> Option<String> {
+    let t = s.trim_matches(|c: char| c.is_ascii_whitespace());
+    let body = t.strip_prefix(['+', '-']).unwrap_or(t);
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
+        None => (body, None),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let digits = |d: &str| d.bytes().all(|b| b.is_ascii_digit());
+    let literal = !(int.is_empty() && frac.is_empty())
+        && digits(int)
+        && digits(frac)
+        && exponent.is_none_or(|e| !e.is_empty() && digits(e));
+    if !literal {
+        return None;
+    }
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let f: f64 = t.parse().ok()?;
+    match t.parse::<i64>() {
+        Ok(n) if !real => Some(n.to_string()),
+        _ if !real && f.fract() == 0.0 && f.abs() < 9.2e18 => Some((f as i64).to_string()),
+        _ => Some(f.to_string()),
+    }
 }
 
 fn significant_digits(s: &str) -> usize {
@@ -919,6 +1053,30 @@ fn significant_digits(s: &str) -> usize {
     };
     let trimmed = &digits[..digits.len() - frac_zeros];
     trimmed.trim_start_matches('0').len()
+}
+
+/// A write failing on a unique key of another table than `loading` (a
+/// trigger's row: "UNIQUE constraint failed: film_text.film_id") names
+/// that table; any other failure is the loaded table's.
+fn write_error(loading: &str, e: rusqlite::Error) -> Error {
+    let message = e.to_string();
+    let other = message
+        .strip_prefix("UNIQUE constraint failed: ")
+        .and_then(|cols| {
+            let cols: Vec<(&str, &str)> = cols
+                .split(", ")
+                .filter_map(|c| c.rsplit_once('.'))
+                .collect();
+            let table = cols.first()?.0;
+            (table != loading).then(|| {
+                let names: Vec<&str> = cols.iter().map(|(_, c)| *c).collect();
+                (table, names.join(", "))
+            })
+        });
+    match other {
+        Some((table, key)) => Error::trigger_duplicate(table, &key, loading, &message),
+        None => Error::db("writing", e),
+    }
 }
 
 /// A value as a SQLite binding; values SQLite cannot store exactly are errors.
@@ -1044,8 +1202,90 @@ mod tests {
         assert!(numeric_affinity("BOOLEAN"));
         assert!(!numeric_affinity("VARCHAR(10)"));
         assert!(!numeric_affinity(""));
+        assert!(real_affinity("DOUBLE PRECISION") && real_affinity("float"));
+        assert!(!real_affinity("DECIMAL(10,2)") && !real_affinity("FLOATING POINT INT"));
         assert_eq!(significant_digits("-0012345.6700"), 7);
         assert_eq!(significant_digits("123456789012345678.91"), 20);
+    }
+
+    #[test]
+    fn decimals_with_a_scale_are_inexact_in_a_numeric_column_only() {
+        let col = |ty, sql: &str| ColumnInfo {
+            name: "c".into(),
+            ty,
+            sql_type: sql.into(),
+            nullable: true,
+            has_default: false,
+        };
+        let money = col(ColumnType::Decimal, "numeric(10,2)");
+        assert!(
+            inexact(
+                "postgres",
+                &money,
+                &col(ColumnType::Decimal, "DECIMAL(10,2)")
+            )
+            .is_some()
+        );
+        assert!(inexact("mysql", &money, &col(ColumnType::Int, "INTEGER")).is_some());
+        assert!(
+            inexact(
+                "postgres",
+                &col(ColumnType::Decimal, "numeric"),
+                &col(ColumnType::Any, "MONEY")
+            )
+            .is_some()
+        );
+        assert!(inexact("postgres", &money, &col(ColumnType::Text, "TEXT")).is_none());
+        assert!(inexact("postgres", &money, &col(ColumnType::Float, "REAL")).is_none());
+        assert!(inexact("sqlite", &money, &col(ColumnType::Decimal, "NUMERIC")).is_none());
+        assert!(
+            inexact(
+                "mysql",
+                &col(ColumnType::Decimal, "decimal(18,0)"),
+                &col(ColumnType::Decimal, "NUMERIC")
+            )
+            .is_none()
+        );
+        assert!(
+            inexact(
+                "mysql",
+                &col(ColumnType::Decimal, "decimal(20,0) unsigned"),
+                &col(ColumnType::Decimal, "NUMERIC")
+            )
+            .is_some()
+        );
+        assert_eq!(
+            precision_scale("decimal(10,2) unsigned"),
+            (Some(10), Some(2))
+        );
+        assert_eq!(precision_scale("NUMERIC(7)"), (Some(7), None));
+        assert_eq!(precision_scale("numeric"), (None, None));
+    }
+
+    #[test]
+    fn numeric_looking_text_is_stored_as_sqlite_would() {
+        for (text, real, stored) in [
+            ("12", false, Some("12")),
+            ("007", false, Some("7")),
+            (" 12", false, Some("12")),
+            ("+5", false, Some("5")),
+            ("2.50", false, Some("2.5")),
+            ("5.", false, Some("5")),
+            ("-1.0", false, Some("-1")),
+            ("1e3", false, Some("1000")),
+            (".5", false, Some("0.5")),
+            ("12", true, Some("12")),
+            ("0.1", true, Some("0.1")),
+            ("2024-01-01", false, None),
+            ("0x10", false, None),
+            ("1_000", false, None),
+            ("inf", false, None),
+            ("e5", false, None),
+            ("1e", false, None),
+            ("", false, None),
+        ] {
+            assert_eq!(stored_number(text, real).as_deref(), stored, "{text:?}");
+        }
     }
 
     #[test]

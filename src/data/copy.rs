@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use super::export::{ExportOptions, table_meta};
-use super::import::{ImportOptions, load};
+use super::import::{ImportOptions, PartKind, load};
 use super::report::ImportReport;
 use super::select_tables;
 use crate::backend::{Backend, ReadRequest};
@@ -84,19 +84,27 @@ fn copy_snapshot(
         tables: metas,
     };
     let label = format!("copy from {}", opts.source_label);
-    load(target, plan, &meta, &opts.import, &label, |importer| {
-        for t in &meta.tables {
-            importer.begin_table(t)?;
-            let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
-            let req = ReadRequest {
-                table: &t.name,
-                columns: &columns,
-                order_by: &t.primary_key,
-                changed_since: None,
-            };
-            source.read(&req, &mut |row| importer.row(row))?;
-            importer.end_table(t)?;
-        }
-        Ok(())
-    })
+    load(
+        target,
+        plan,
+        &meta,
+        &opts.import,
+        &label,
+        PartKind::Source,
+        |importer| {
+            for t in &meta.tables {
+                importer.begin_table(t)?;
+                let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
+                let req = ReadRequest {
+                    table: &t.name,
+                    columns: &columns,
+                    order_by: &t.primary_key,
+                    changed_since: None,
+                };
+                source.read(&req, &mut |row| importer.row(row))?;
+                importer.end_table(t)?;
+            }
+            Ok(())
+        },
+    )
 }

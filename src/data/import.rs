@@ -10,6 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use super::readback::{self, ReadBack, Slot};
+use super::lossy::{self, LossyColumn};
 use super::report::{ImportReport, TableCounts};
 use super::{progress, select_tables};
 use crate::adapters::{AdapterSet, Chain, Upgrader};
@@ -19,9 +20,9 @@ use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::format::xlsx::{self, ExpectedTable};
 use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
-use crate::plan::{Conflict, Plan, Triggers};
+use crate::plan::{Conflict, Plan, Triggers, same_name};
 use crate::spool::Spool;
-use crate::value::{Value, row_digest};
+use crate::value::{ColumnType, Value, row_digest};
 
 pub struct ImportOptions {
     /// Overrides every table's policy (`--conflict`).
@@ -87,6 +88,7 @@ pub(super) fn backup_part<'f>(
             meta,
             label,
             conflict,
+            kind: PartKind::Backup,
             feed: Box::new(move |importer| format::read_backup(path, importer)),
         });
     };
@@ -102,6 +104,7 @@ pub(super) fn backup_part<'f>(
         meta,
         label,
         conflict,
+        kind: PartKind::Backup,
         feed: Box::new(move |importer| {
             format::read_backup(path, &mut Upgrader::new(chain, importer))
         }),
@@ -148,6 +151,7 @@ fn import_workbook(
         &meta,
         opts,
         &file.display().to_string(),
+        PartKind::Workbook,
         |importer| book.read(importer),
     )
 }
@@ -161,12 +165,14 @@ pub(super) fn load<'f>(
     meta: &BackupMeta,
     opts: &ImportOptions,
     label: &str,
+    kind: PartKind,
     feed: impl FnOnce(&mut Importer<'_>) -> Result<()> + 'f,
 ) -> Result<ImportReport> {
     let part = Part {
         meta: meta.clone(),
         label: label.to_string(),
         conflict: None,
+        kind,
         feed: Box::new(feed),
     };
     Ok(load_parts(db, plan, vec![part], opts)?.remove(0))
@@ -180,8 +186,43 @@ pub(super) struct Part<'f> {
     /// Overrides every table's policy for this part (a chain's increments
     /// overwrite), before `--conflict` and the plan.
     pub conflict: Option<Conflict>,
+    pub kind: PartKind,
     #[allow(clippy::type_complexity)]
     pub feed: Box<dyn FnOnce(&mut Importer<'_>) -> Result<()> + 'f>,
+}
+
+/// Where a part's rows come from, as messages name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PartKind {
+    Backup,
+    /// A source database (`copy`).
+    Source,
+    Workbook,
+}
+
+impl PartKind {
+    fn noun(self) -> &'static str {
+        match self {
+            PartKind::Backup => "backup",
+            PartKind::Source => "source",
+            PartKind::Workbook => "workbook",
+        }
+    }
+
+    /// What messages call loading it.
+    fn load(self) -> &'static str {
+        match self {
+            PartKind::Source => "copy",
+            PartKind::Backup | PartKind::Workbook => "import",
+        }
+    }
+
+    /// The meta's column types are the source's own (a backup, a copy
+    /// source), so the columns the target cannot hold exactly are found
+    /// from them; a workbook's cells are typed by the target's columns.
+    fn typed(self) -> bool {
+        self != PartKind::Workbook
+    }
 }
 
 /// Writes several inputs one after another into one transaction (an
@@ -201,10 +242,19 @@ pub(super) fn load_parts(
     for (i, part) in parts.iter_mut().enumerate() {
         let renames = super::names::match_case(&mut part.meta, &catalog)?;
         let conflict = part.conflict.or(opts.conflict);
-        let jobs = plan_jobs(plan, &catalog, &part.meta, conflict, &opts.modules)?;
+        let jobs = plan_jobs(plan, &catalog, part, conflict, &opts.modules)?;
         if i > 0 {
             refuse_keyless(&part.label, &jobs)?;
         }
+        let lossy = match part.kind.typed() {
+            true => lossy::in_backup(plan, db.engine(), &catalog, &part.meta),
+            false => vec![],
+        };
+        let lossy: Vec<LossyColumn> = lossy
+            .into_iter()
+            .filter(|l| jobs.contains_key(&l.table))
+            .collect();
+        lossy::refuse(&part.label, &lossy)?;
         let names: Vec<String> = part
             .meta
             .tables
@@ -228,7 +278,7 @@ pub(super) fn load_parts(
                 all.push(t.clone());
             }
         }
-        planned.push((jobs, parents, order, renames));
+        planned.push((jobs, parents, order, renames, lossy));
     }
     let order: Vec<String> = if planned.len() == 1 {
         planned[0].2.clone()
@@ -282,8 +332,9 @@ pub(super) fn load_parts(
     let mut importer = Importer::new(db, checks, total);
     let mut reports = Vec::new();
     let mut result = Ok(());
-    for (part, (jobs, parents, part_order, renames)) in parts.into_iter().zip(planned) {
-        importer.next_part(jobs, parents, renames);
+    let noun = parts.first().map_or("backup", |p| p.kind.noun());
+    for (part, (jobs, parents, part_order, renames, converted)) in parts.into_iter().zip(planned) {
+        importer.next_part(jobs, parents, renames, part.kind);
         result = (part.feed)(&mut importer).and_then(|_| importer.replay_parked(&part_order));
         reports.push(ImportReport {
             file: part.label,
@@ -292,6 +343,7 @@ pub(super) fn load_parts(
                 .iter()
                 .filter_map(|t| importer.counts.remove(t))
                 .collect(),
+            converted,
         });
         if result.is_err() {
             break;
@@ -329,7 +381,7 @@ pub(super) fn load_parts(
             Ok(reports)
         }
         Err(e) if unverified => Err(rolled_back(db, e)),
-        Err(e) => Err(trigger_note(rolled_back(db, e), &triggers)),
+        Err(e) => Err(trigger_note(rolled_back(db, e), &triggers, noun)),
     }
 }
 
@@ -375,12 +427,12 @@ fn list_triggers(triggers: &[Trigger]) -> String {
 /// A failed import into tables with triggers: says that they fired, since a
 /// trigger writing rows the backup also holds (Sakila's `ins_film` filling
 /// `film_text`) fails the load with an error about another table's rows.
-fn trigger_note(e: Error, triggers: &[Trigger]) -> Error {
+fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
     if triggers.is_empty() {
         return e;
     }
     let note = format!(
-        "\n  = note: the target's triggers fired as rows loaded: {}; one that writes rows the backup also holds (a search or summary table) makes the load fail or differ\n  = help: on PostgreSQL and SQLite, `--triggers disable` (or `[import] triggers = \"disable\"`) switches them off for the load; elsewhere create such triggers after loading the data, as a dump file does",
+        "\n  = note: the target's triggers fired as rows loaded: {}; one that writes rows the {noun} also holds (a search or summary table) makes the load fail or differ\n  = help: on PostgreSQL and SQLite, `--triggers disable` (or `[import] triggers = \"disable\"`) switches them off for the load; elsewhere create such triggers after loading the data, as a dump file does",
         list_triggers(triggers)
     );
     match e {
@@ -389,6 +441,10 @@ fn trigger_note(e: Error, triggers: &[Trigger]) -> Error {
             message: message + &note,
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
+        Error::TriggerDuplicate { table, message } => Error::TriggerDuplicate {
+            table,
+            message: message + &note,
+        },
         other => {
             eprintln!(
                 "{}",
@@ -452,12 +508,14 @@ struct Job {
     /// is refused before it is sent, naming the row.
     not_null: Vec<usize>,
     conflict: Conflict,
+    /// Columns whose inexact conversion the plan accepts (`accept_lossy`).
+    lossy: Vec<String>,
 }
 
 fn plan_jobs(
     plan: &Plan,
     catalog: &Catalog,
-    meta: &BackupMeta,
+    part: &Part<'_>,
     conflict: Option<Conflict>,
     modules: &[String],
 ) -> Result<HashMap<String, Job>> {
@@ -466,6 +524,7 @@ fn plan_jobs(
     } else {
         Some(select_tables(plan, catalog, modules)?.into_iter().collect())
     };
+    let (meta, noun) = (&part.meta, part.kind.noun());
     let mut jobs = HashMap::new();
     for t in &meta.tables {
         if chosen.as_ref().is_some_and(|c| !c.contains(&t.name)) {
@@ -473,23 +532,33 @@ fn plan_jobs(
         }
         let info = catalog
             .table(&t.name)
-            .ok_or_else(|| missing_table(&t.name, meta))?;
+            .ok_or_else(|| missing_table(&t.name, meta, noun))?;
         let conflict = conflict.unwrap_or_else(|| plan.conflict_for(&t.name));
-        jobs.insert(t.name.clone(), job(plan, info, t, conflict)?);
+        jobs.insert(t.name.clone(), job(plan, info, t, conflict, noun)?);
     }
     Ok(jobs)
 }
 
-fn missing_table(table: &str, meta: &BackupMeta) -> Error {
+fn missing_table(table: &str, meta: &BackupMeta, noun: &str) -> Error {
+    // A copy source has no schema version of its own in its meta.
+    let version = match meta.schema_version {
+        Some(v) => format!(" ({noun} schema version {v})"),
+        None if noun == "source" => String::new(),
+        None => format!(" ({noun} schema version unknown)"),
+    };
     Error::Mismatch(format!(
-        "the backup holds table `{table}`, which the database does not have (backup schema version {})\n  = help: apply the schema scripts that create it, or import only some modules with `--modules`",
-        meta.schema_version
-            .map_or("unknown".into(), |v| v.to_string())
+        "the {noun} holds table `{table}`, which the target database does not have{version}\n  = help: apply the schema scripts that create it, or move only some modules with `--modules`"
     ))
 }
 
-fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Result<Job> {
-    check_columns(info, t)?;
+fn job(
+    plan: &Plan,
+    info: &TableInfo,
+    t: &TableMeta,
+    conflict: Conflict,
+    noun: &str,
+) -> Result<Job> {
+    check_columns(info, t, noun)?;
     let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     let key = plan
         .table_options(&t.name)
@@ -510,7 +579,7 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
     };
     let key_pos = pos(&key).ok_or_else(|| {
         Error::Mismatch(format!(
-            "the backup of `{}` leaves out a column of its conflict key ({})",
+            "the {noun} of `{}` leaves out a column of its conflict key ({})",
             t.name,
             key.join(", ")
         ))
@@ -532,32 +601,50 @@ fn job(plan: &Plan, info: &TableInfo, t: &TableMeta, conflict: Conflict) -> Resu
         key_pos,
         not_null,
         conflict,
+        lossy: accepted_lossy(plan, info),
     })
+}
+
+/// The table's columns `[tables.NAME] accept_lossy` names (either
+/// spelling): the backend converts their values as the engine does rather
+/// than refuse them, whether the types or a value showed the conversion.
+fn accepted_lossy(plan: &Plan, info: &TableInfo) -> Vec<String> {
+    let accepted = plan.table_options(&info.name).accept_lossy;
+    info.columns
+        .iter()
+        .filter(|c| accepted.iter().any(|a| same_name(a, &c.name)))
+        .map(|c| c.name.clone())
+        .collect()
 }
 
 /// Every backup column must exist in the table; every required column of the
 /// table must be in the backup.
 /// A source column type the target column cannot hold exactly is refused
 /// here, before any row moves (docs/types.md).
-fn check_columns(info: &TableInfo, t: &TableMeta) -> Result<()> {
+fn check_columns(info: &TableInfo, t: &TableMeta, noun: &str) -> Result<()> {
     let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     if let Some(c) = columns.iter().find(|c| info.column(c).is_none()) {
         return Err(Error::Mismatch(format!(
-            "the backup has column `{}`.`{c}`, which the database's table does not have\n  = help: the backup may be from another schema version; upgrade it with version adapters or apply the matching schema scripts",
-            info.name
+            "the {noun} has column `{}`.`{c}`, which the target database's table does not have\n  = help: {}",
+            info.name,
+            match noun {
+                "source" => "apply the schema scripts that add it to the target, or leave it out with `[tables.NAME] exclude`".to_string(),
+                _ => format!("the {noun} may be from another schema version; upgrade it with version adapters or apply the matching schema scripts"),
+            }
         )));
     }
     for from in &t.columns {
         let to = info.column(&from.name).expect("checked above");
         if !from.ty.carries_into(to.ty) {
             return Err(Error::Mismatch(format!(
-                "column `{}`.`{}` is {} ({}) in the source but {} ({}) in the database, which cannot hold it exactly\n  = help: change the target column's type (docs/types.md lists what carries into what)",
+                "column `{}`.`{}` is {} ({}) in the {noun} but {} ({}) in the target database, which cannot hold it exactly; nothing was changed\n  = help: {}",
                 info.name,
                 from.name,
                 from.ty.name(),
                 from.sql_type,
                 to.ty.name(),
-                to.sql_type
+                to.sql_type,
+                carry_help(from.ty, to.ty, &from.name, noun)
             )));
         }
     }
@@ -568,7 +655,7 @@ fn check_columns(info: &TableInfo, t: &TableMeta) -> Result<()> {
             && !info.primary_key.contains(&c.name)
     }) {
         return Err(Error::Mismatch(format!(
-            "column `{}`.`{}` is NOT NULL without a default, and the backup does not have it",
+            "column `{}`.`{}` is NOT NULL without a default, and the {noun} does not have it",
             info.name, c.name
         )));
     }
@@ -593,6 +680,21 @@ enum Recording {
     Digest,
     /// Parked by key on disk, read back by key.
     ByKey(Slot),
+}
+
+/// What to do about a column whose type does not carry into the target's;
+/// a copy can leave the column out.
+fn carry_help(from: ColumnType, to: ColumnType, column: &str, noun: &str) -> String {
+    let fix = match (from, to) {
+        (ColumnType::Set, ColumnType::Array) => format!(
+            "a MySQL SET travels as its comma-separated labels (`a,b`), not as an array: make the target column text and convert it after the load (`string_to_array({column}, ',')`)"
+        ),
+        _ => "change the target column's type (docs/types.md lists what carries into what)".into(),
+    };
+    match noun {
+        "source" => format!("{fix}, or leave the column out with `[tables.NAME] exclude`"),
+        _ => fix,
+    }
 }
 
 enum Current {
@@ -631,6 +733,8 @@ pub(super) struct Importer<'a> {
     /// The current part's table names that differ from the target's only
     /// in case: backup name → target name.
     renames: HashMap<String, String>,
+    /// What messages call the load: an import, or a copy.
+    what: &'static str,
     pub(super) bar: progress::Rows,
 }
 
@@ -652,6 +756,7 @@ impl<'a> Importer<'a> {
             readback: None,
             digest_buf: Vec::new(),
             renames: HashMap::new(),
+            what: "import",
             bar: progress::rows(total, "importing"),
         }
     }
@@ -670,6 +775,7 @@ impl<'a> Importer<'a> {
             columns: &job.columns,
             key: &job.key,
             conflict: job.conflict,
+            lossy: &job.lossy,
         };
         self.db.begin_table(&req).map_err(|e| table_error(table, e))
     }
@@ -683,10 +789,10 @@ impl<'a> Importer<'a> {
             .find(|&&i| matches!(row[i], Value::Null))
         {
             let e = Error::value(&job.columns[i], "NULL, and the column is NOT NULL");
-            return Err(row_error(table, job, row, e));
+            return Err(row_error(table, job, row, e, self.what));
         }
         self.db.write_row(row).map_err(|e| match e {
-            Error::Value { .. } => row_error(table, &self.jobs[table], row, e),
+            Error::Value { .. } => row_error(table, &self.jobs[table], row, e, self.what),
             other => table_error(table, other),
         })?;
         match &self.recording {
@@ -798,7 +904,9 @@ impl<'a> Importer<'a> {
         jobs: HashMap<String, Job>,
         parents: HashMap<String, Vec<String>>,
         renames: HashMap<String, String>,
+        kind: PartKind,
     ) {
+        self.what = kind.load();
         self.jobs = jobs;
         self.renames = renames;
         self.parents = parents;
@@ -856,6 +964,7 @@ impl<'a> Importer<'a> {
             if found != had + inserted {
                 return Err(unverified(
                     table,
+                    self.what,
                     &format!(
                         "it holds {found} rows, {had} before the import and {inserted} inserted"
                     ),
@@ -864,6 +973,7 @@ impl<'a> Importer<'a> {
             if values_differ {
                 return Err(unverified(
                     table,
+                    self.what,
                     "the rows read back differ from the rows written",
                 ));
             }
@@ -919,9 +1029,9 @@ fn key_text(job: &Job, row: &[Value]) -> String {
     key_values_text(&job.key, &values)
 }
 
-fn row_error(table: &str, job: &Job, row: &[Value], e: Error) -> Error {
+fn row_error(table: &str, job: &Job, row: &[Value], e: Error, what: &str) -> Error {
     Error::Mismatch(format!(
-        "cannot write row {} of `{table}`: {e}\n  = help: nothing was changed; the import was rolled back",
+        "cannot write row {} of `{table}`: {e}\n  = help: nothing was changed; the {what} was rolled back",
         key_text(job, row)
     ))
 }
@@ -998,8 +1108,8 @@ fn rows_before(
         .collect()
 }
 
-fn unverified(table: &str, what: &str) -> Error {
+fn unverified(table: &str, load: &str, what: &str) -> Error {
     Error::Mismatch(format!(
-        "verification after the import failed for `{table}`: {what}\n  = help: the database changed the data on its way in (a trigger, a rule, a type that does not keep the value); nothing was changed, the import was rolled back"
+        "verification after the {load} failed for `{table}`: {what}\n  = help: the database changed the data on its way in (a trigger, a rule, a type that does not keep the value); nothing was changed, the {load} was rolled back"
     ))
 }

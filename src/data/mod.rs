@@ -6,6 +6,7 @@ mod closure;
 mod copy;
 mod export;
 mod import;
+pub mod lossy;
 mod names;
 mod progress;
 mod readback;
@@ -19,6 +20,7 @@ pub use closure::tables as closure_tables;
 pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};
 pub use import::{ImportOptions, import, upgrade_chain};
+pub use lossy::LossyColumn;
 pub use report::{ChainReport, ExportReport, ImportReport, TableCounts};
 pub use verify::{
     ChangedRow, ColumnChange, TableDiff, VerifyOptions, VerifyReport, verify, verify_with_sheets,

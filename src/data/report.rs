@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+use super::lossy::LossyColumn;
+
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct TableCounts {
     pub table: String,
@@ -21,6 +23,10 @@ pub struct ImportReport {
     pub file: String,
     pub dry_run: bool,
     pub tables: Vec<TableCounts>,
+    /// Columns whose values arrived converted, not exactly, as the plan
+    /// accepts (`accept_lossy`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub converted: Vec<LossyColumn>,
 }
 
 impl ImportReport {
@@ -42,6 +48,9 @@ impl ImportReport {
             total.failed += t.failed;
         }
         out.push_str(&row(&total));
+        for c in &self.converted {
+            out.push_str(&format!("converted {}\n", c.describe()));
+        }
         if self.dry_run {
             out.push_str("dry run: every change was rolled back\n");
         }

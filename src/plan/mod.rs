@@ -257,6 +257,9 @@ pub struct TableOptions {
     pub exclude: Vec<String>,
     /// The table's sheet in Excel workbooks; default the table's name.
     pub sheet: Option<String>,
+    /// Columns the target may hold converted rather than exactly (a decimal
+    /// into a SQLite NUMERIC column): accepted, reported, not refused.
+    pub accept_lossy: Vec<String>,
 }
 
 impl Plan {

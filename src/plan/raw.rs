@@ -122,6 +122,9 @@ pub struct RawTable {
     pub exclude: Vec<Str>,
     /// The table's sheet in Excel workbooks.
     pub sheet: Option<Str>,
+    /// Columns whose values may arrive converted (not exactly) in the target.
+    #[serde(default)]
+    pub accept_lossy: Vec<Str>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -629,6 +629,7 @@ impl<'a> Checker<'a> {
             updated_at: self.opt_text(&raw.updated_at),
             exclude: names(self.texts(&raw.exclude)),
             sheet: self.opt_text(&raw.sheet),
+            accept_lossy: names(self.texts(&raw.accept_lossy)),
         }
     }
 
@@ -1173,6 +1174,7 @@ mod tests {
         assert_eq!(answers.updated_at.as_deref(), Some("answered_at"));
         assert_eq!(answers.exclude, ["client_ip"]);
         assert_eq!(answers.sheet.as_deref(), Some("练习记录"));
+        assert_eq!(answers.accept_lossy, ["score"]);
         assert_eq!(plan.sheet_names()["answers"], "练习记录");
     }
 
