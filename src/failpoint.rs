@@ -12,3 +12,23 @@ pub fn hit(name: &str) {
         std::process::abort();
     }
 }
+
+/// Waits at the point called `NAME` when `MIGPLAN_PAUSE_AT=NAME`: creates
+/// `$MIGPLAN_PAUSE_FILE.paused`, then waits (two minutes at most) until
+/// `$MIGPLAN_PAUSE_FILE` exists. Tests use it to look at a run exactly while
+/// it holds its locks, instead of racing it. Debug builds only.
+pub fn pause(name: &str) {
+    if !cfg!(debug_assertions) || std::env::var("MIGPLAN_PAUSE_AT").ok().as_deref() != Some(name) {
+        return;
+    }
+    let Some(release) = std::env::var_os("MIGPLAN_PAUSE_FILE").map(std::path::PathBuf::from) else {
+        return;
+    };
+    let mut paused = release.clone().into_os_string();
+    paused.push(".paused");
+    let _ = std::fs::write(&paused, name);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while !release.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

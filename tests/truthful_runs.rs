@@ -297,32 +297,33 @@ fn status(ws: &Workspace, url: &str) -> (Output, Json) {
     (out, json)
 }
 
-/// While a large import works, `status` answers (exit 0) naming the run
-/// that holds the lock, and a second run is refused naming it too — on
-/// SQLite even while the import keeps every reader out of the file.
+/// While a large import holds the database (paused right before its
+/// commit, every row written), `status` answers (exit 0) naming the run that
+/// holds the lock, and a second run is refused naming it too — on SQLite
+/// even while the import keeps every reader out of the file.
 fn holder_readable_while_a_run_works(ws: &Workspace, t: Target<'_>) {
-    let mut import = spawn(
-        ws,
-        &["import", "--db", &t.url, "big.json", "--conflict", "skip"],
-    );
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let (_, json) = status(ws, &t.url);
-        if json["lock_holder"]
-            .as_str()
-            .is_some_and(|h| h.starts_with("run 1 (import"))
-        {
-            break;
-        }
+    let release = ws.path("release");
+    let mut import = Command::new(assert_cmd::cargo::cargo_bin("migplan"))
+        .current_dir(ws.dir.path())
+        .args(["import", "--db", &t.url, "big.json", "--conflict", "skip"])
+        .env("MIGPLAN_PAUSE_AT", "import-before-commit")
+        .env("MIGPLAN_PAUSE_FILE", &release)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !ws.path("release.paused").exists() {
         assert!(
             import.try_wait().unwrap().is_none(),
-            "the import ended too soon"
+            "the import ended before its commit"
         );
-        assert!(Instant::now() < deadline, "the import never took the lock");
+        assert!(
+            Instant::now() < deadline,
+            "the import never reached its commit"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Well into the load now.
-    std::thread::sleep(Duration::from_millis(1500));
     let (out, json) = status(ws, &t.url);
     assert!(out.status.success(), "{}", stderr(&out));
     let holder = json["lock_holder"].as_str().unwrap_or_default();
@@ -341,16 +342,13 @@ fn holder_readable_while_a_run_works(ws: &Workspace, t: Target<'_>) {
             "1",
         ],
     );
-    assert!(
-        import.try_wait().unwrap().is_none(),
-        "the import ended too soon: make it bigger"
-    );
     assert_eq!(second.status.code(), Some(1), "{}", stderr(&second));
     assert!(
         stderr(&second).contains("the database is busy: run 1 (import"),
         "{}",
         stderr(&second)
     );
+    std::fs::write(&release, "go").unwrap();
     let imported = import.wait_with_output().unwrap();
     assert!(imported.status.success(), "{}", stderr(&imported));
     assert_eq!((t.rows)(), (10, ROWS as i64), "{:#?}", history(ws, &t.url));

@@ -9,8 +9,8 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use super::readback::{self, ReadBack, Slot};
 use super::lossy::{self, LossyColumn};
+use super::readback::{self, ReadBack, Slot};
 use super::report::{ImportReport, TableCounts};
 use super::{progress, select_tables};
 use crate::adapters::{AdapterSet, Chain, Upgrader};
@@ -363,6 +363,7 @@ pub(super) fn load_parts(
     });
     let ended = match result {
         Ok(()) if !opts.dry_run => record_commit(db, opts, &reports).and_then(|_| {
+            crate::failpoint::pause("import-before-commit");
             db.commit()?;
             crate::failpoint::hit("import-committed");
             Ok(())
