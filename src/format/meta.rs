@@ -316,7 +316,8 @@ mod tests {
 
     #[test]
     fn every_wrong_field_is_named_with_its_path() {
-        let cases: Vec<(Box<dyn FnOnce(&mut Json)>, &str, &str)> = vec![
+        type Edit = Box<dyn FnOnce(&mut Json)>;
+        let cases: Vec<(Edit, &str, &str)> = vec![
             (
                 Box::new(|m| m["schema_version"] = "3".into()),
                 "meta.schema_version",
