@@ -53,7 +53,11 @@ fn refused_values_name_table_key_and_column_on_sqlite() {
         (
             "strict.db",
             "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER, name TEXT, qty INTEGER) STRICT",
-            ["row id=3 of `items`", "column `qty`", "cannot store TEXT"],
+            [
+                "row id=3 of `items`",
+                "column `qty`",
+                "text \"x\" is not a number",
+            ],
         ),
     ] {
         ws.open(name).execute_batch(ddl).unwrap();
@@ -91,4 +95,42 @@ fn refused_values_name_table_key_and_column_on_postgres() {
 #[test]
 fn a_null_into_not_null_names_table_key_and_column_on_mysql() {
     on_server(server::mysql("value_errors"), false);
+}
+
+/// Text bound for a numeric column must read as a number: SQLite would
+/// keep `abc` in a DECIMAL column as it is. Numeric text lands as a number
+/// and reads back equal (compared as the column holds it).
+#[test]
+fn text_that_is_no_number_is_refused_for_a_numeric_column_on_sqlite() {
+    let ws = Workspace::new();
+    let src = ws.open("prices.db");
+    src.execute_batch(
+        "CREATE TABLE p (id INTEGER PRIMARY KEY, price TEXT);
+         INSERT INTO p VALUES (1, '1.5'), (2, 'abc');",
+    )
+    .unwrap();
+    ws.export("prices.db", "prices.json");
+    ws.open("dst.db")
+        .execute_batch("CREATE TABLE p (id INTEGER PRIMARY KEY, price DECIMAL(8,2))")
+        .unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "prices.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("row id=2 of `p`: column `price`: text \"abc\" is not a number"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(support::count(&ws.open("dst.db"), "p"), 0);
+    src.execute("DELETE FROM p WHERE id = 2", []).unwrap();
+    ws.export("prices.db", "prices.json");
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "prices.json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
 }

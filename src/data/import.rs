@@ -508,6 +508,13 @@ struct Job {
     /// Positions of the columns the target declares NOT NULL: a NULL there
     /// is refused before it is sent, naming the row.
     not_null: Vec<usize>,
+    /// Positions of text columns of the backup whose target column holds
+    /// numbers: a text there must read as one, or it is refused before it
+    /// is sent (SQLite would store `abc` in a DECIMAL column as it is).
+    numeric_from_text: Vec<usize>,
+    /// Every column of the backup has its target column's portable type:
+    /// values read back as written, so the whole-table digest may decide.
+    same_types: bool,
     conflict: Conflict,
     /// Columns whose inexact conversion the plan accepts (`accept_lossy`).
     lossy: Vec<String>,
@@ -595,14 +602,35 @@ fn job(
         .filter(|(_, c)| !c.nullable)
         .map(|(i, _)| i)
         .collect();
+    let same_types = t
+        .columns
+        .iter()
+        .zip(&targets)
+        .all(|(c, target)| c.ty == target.ty);
+    let lossy = accepted_lossy(plan, info);
+    let numeric_from_text = t
+        .columns
+        .iter()
+        .zip(&targets)
+        .enumerate()
+        .filter(|(_, (c, target))| {
+            matches!(c.ty, ColumnType::Text | ColumnType::Any)
+                && matches!(target.ty, ColumnType::Int | ColumnType::Decimal | ColumnType::Float)
+                // Accepted: the engine stores it as it does.
+                && !lossy.contains(&target.name)
+        })
+        .map(|(i, _)| i)
+        .collect();
     Ok(Job {
         columns,
+        numeric_from_text,
+        same_types,
         targets,
         key,
         key_pos,
         not_null,
         conflict,
-        lossy: accepted_lossy(plan, info),
+        lossy,
     })
 }
 
@@ -792,6 +820,9 @@ impl<'a> Importer<'a> {
             let e = Error::value(&job.columns[i], "NULL, and the column is NOT NULL");
             return Err(row_error(table, job, row, e, self.what));
         }
+        if let Some(e) = not_a_number(job, row) {
+            return Err(row_error(table, job, row, e, self.what));
+        }
         self.db.write_row(row).map_err(|e| match e {
             Error::Value { .. } => row_error(table, &self.jobs[table], row, e, self.what),
             other => table_error(table, other),
@@ -815,7 +846,8 @@ impl<'a> Importer<'a> {
     /// How the rows about to be written into `table` are kept for the
     /// check after the import. The order-free digest (no disk, no key)
     /// decides when the table was empty, nothing fires on it and the rows
-    /// come from the same engine in one backup: then the table must read
+    /// come from the same engine in one backup, column types alike (a text
+    /// column's `1.5` lands as a number in a decimal one): then the table must read
     /// back as exactly the rows written. Anything else is read back by
     /// key, through the documented mapping: only the rows written are
     /// compared, and a failure names them. A table with rows and no
@@ -830,7 +862,7 @@ impl<'a> Importer<'a> {
             .triggers
             .iter()
             .any(|t| t.table == table && t.fires_on_write());
-        if self.checks.fast && had == 0 && !fires {
+        if self.checks.fast && had == 0 && !fires && self.jobs[table].same_types {
             return Ok(Recording::Digest);
         }
         if self.readback.is_none() {
@@ -1023,6 +1055,32 @@ fn key_values_text(key: &[String], values: &[Value]) -> String {
         .map(|(k, v)| format!("{k}={}", v.display()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// A text value bound for a numeric column that does not read as a number
+/// of the column's kind.
+fn not_a_number(job: &Job, row: &[Value]) -> Option<Error> {
+    job.numeric_from_text.iter().find_map(|&i| {
+        let Value::Text(s) = &row[i] else {
+            return None;
+        };
+        let target = &job.targets[i];
+        let t = s.trim();
+        let fits = match target.ty {
+            ColumnType::Int => t.parse::<i64>().is_ok() || t.parse::<u64>().is_ok(),
+            ColumnType::Decimal => crate::value::is_decimal(t),
+            _ => t.parse::<f64>().is_ok_and(f64::is_finite),
+        };
+        (!fits).then(|| {
+            Error::value(
+                &job.columns[i],
+                format!(
+                    "text {:?} is not a number, and the column is {}",
+                    s, target.sql_type
+                ),
+            )
+        })
+    })
 }
 
 fn key_text(job: &Job, row: &[Value]) -> String {
