@@ -87,6 +87,11 @@ pub enum Error {
     /// columns, cycles, versions …). The message names the fact and the fix.
     #[error("{0}")]
     Mismatch(String),
+
+    /// One row the target refused, named by table, key and column; a
+    /// format that knows where the row stands in its file puts that first.
+    #[error("{0}")]
+    Row(String),
 }
 
 impl Error {

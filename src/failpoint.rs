@@ -32,3 +32,17 @@ pub fn pause(name: &str) {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// An error at the point called `NAME` when `MIGPLAN_FAILPOINT=NAME!`
+/// (with the `!`): for tests of what follows a failure there, such as one
+/// right after a commit. Debug builds only.
+pub fn fail(name: &str) -> crate::error::Result<()> {
+    if cfg!(debug_assertions)
+        && std::env::var("MIGPLAN_FAILPOINT").is_ok_and(|v| v.strip_suffix('!') == Some(name))
+    {
+        return Err(crate::error::Error::Mismatch(format!(
+            "failpoint `{name}`: an injected failure"
+        )));
+    }
+    Ok(())
+}

@@ -247,6 +247,9 @@ pub fn start(db: &mut dyn Backend, s: &Start) -> Result<i64> {
 pub fn finish(db: &mut dyn Backend, id: i64, end: &End, error: Option<&str>) -> Result<()> {
     let status = match error {
         None => Status::Succeeded,
+        // Its data committed with its outcome ([`committed`]): what failed
+        // after the commit is recorded, and the run stays what it is.
+        Some(_) if get(db, id)?.is_some_and(|r| r.status == Status::Succeeded) => Status::Succeeded,
         Some(_) => Status::Failed,
     };
     set_end(db, id, status, end, opt_text(error))

@@ -211,6 +211,7 @@ fn run_steps(
                 schema_version: status.version(),
                 replace: false,
                 run_id: end.run_id,
+                undoes: None,
             };
             let reports = data::import_files(db, plan, &files, &opts)?;
             end.tables = serde_json::to_value(&reports).ok();
@@ -469,6 +470,7 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
                 schema_version: status.version(),
                 replace: false,
                 run_id: end.run_id,
+                undoes: None,
             },
         };
         let report = data::copy(source.as_mut(), target, plan, &opts)?;
@@ -619,6 +621,7 @@ fn seed_if_empty(plan: &Plan, db: &mut dyn Backend, version: Option<i64>) -> Res
         replace: false,
         // The seed commits on its own; the run's outcome is its data phase.
         run_id: None,
+        undoes: None,
     };
     let report = data::import(db, plan, seed, &opts)?;
     let rows: u64 = report.tables.iter().map(|t| t.inserted).sum();
@@ -825,6 +828,7 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
             schema_version: version,
             replace: false,
             run_id: end.run_id,
+            undoes: None,
         };
         let reports = data::import_files(db, &plan, &args.files, &opts)?;
         end.tables = serde_json::to_value(&reports).ok();
@@ -1045,10 +1049,14 @@ pub fn rollback(args: &RollbackArgs) -> Result<String> {
             schema_version: version,
             replace: true,
             run_id: end.run_id,
+            // Marked in the restore's own transaction (a recorded run).
+            undoes: Some(id),
         };
         let reports = data::import_files(db, &plan, std::slice::from_ref(&backup), &opts)?;
         end.tables = serde_json::to_value(&reports).ok();
-        history::mark_rolled_back(db, id)?;
+        if end.run_id.is_none() {
+            history::mark_rolled_back(db, id)?;
+        }
         let mut out = format!("run {id} rolled back from {}\n", backup.display());
         out.push_str(&render_imports(reports, false, args.report)?);
         Ok(out)

@@ -209,3 +209,46 @@ fn overwrite_does_not_touch_identical_rows_on_sqlite_and_postgres() {
     );
     assert_eq!(pg.count("touched"), 1);
 }
+
+/// A change of case alone is a change, even in a `COLLATE NOCASE` column:
+/// the overwrite writes it, and the rows read back as sent.
+#[test]
+fn a_case_only_change_in_a_nocase_column_is_overwritten_on_sqlite() {
+    let ws = Workspace::new();
+    let src = ws.open("src.db");
+    src.execute_batch(
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE NOT NULL);
+         INSERT INTO tags VALUES (1, 'Alice');",
+    )
+    .unwrap();
+    ws.export("src.db", "tags.json");
+    let dst = ws.open("dst.db");
+    dst.execute_batch(
+        "CREATE TABLE tags (id INTEGER PRIMARY KEY, name TEXT COLLATE NOCASE NOT NULL);
+         INSERT INTO tags VALUES (1, 'alice');",
+    )
+    .unwrap();
+    drop(dst);
+    let out = ws
+        .migplan()
+        .args([
+            "import",
+            "--db",
+            &ws.url("dst.db"),
+            "tags.json",
+            "--conflict",
+            "overwrite",
+            "--report",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Json = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(counts(&report, "tags"), [0, 0, 1, 0, 0], "{report}");
+    let name: String = ws
+        .open("dst.db")
+        .query_row("SELECT name FROM tags", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(name, "Alice");
+}

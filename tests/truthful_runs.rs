@@ -381,3 +381,86 @@ fn status_names_the_running_import_and_a_second_run_is_told_on_mysql() {
     backups(&ws);
     holder_readable_while_a_run_works(&ws, server_target(&db));
 }
+
+/// A failure after the commit (here injected; on MySQL, setting
+/// AUTO_INCREMENT after the COMMIT can fail) is reported and recorded, but
+/// the run stays `succeeded`: its data is in, so a rollback of an earlier
+/// run must still see it.
+fn failure_after_commit_keeps_succeeded(ws: &Workspace, t: Target<'_>) {
+    let out = ws
+        .migplan()
+        .env("MIGPLAN_FAILPOINT", "import-committed!")
+        .args(["import", "--db", &t.url, "small.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!((t.rows)(), (2, 0), "the data committed");
+    let runs = history(ws, &t.url);
+    assert_eq!(runs[0]["status"], "succeeded", "{}", runs[0]);
+    assert!(
+        runs[0]["error"].as_str().unwrap().contains("injected"),
+        "{}",
+        runs[0]
+    );
+}
+
+/// A rollback killed between its commit and its last history write has
+/// already marked the run it undid: the history never says an undone run
+/// stands.
+fn rollback_killed_after_commit_marks_its_run(ws: &Workspace, t: Target<'_>) {
+    first_run(ws, &t);
+    let out = ws
+        .migplan()
+        .env("MIGPLAN_FAILPOINT", "import-committed")
+        .args(["rollback", "1", "--db", &t.url, "--yes"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("failpoint `import-committed`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!((t.rows)(), (1, 0), "the restore committed");
+    let runs = history(ws, &t.url);
+    assert_eq!(runs[0]["kind"], "rollback");
+    assert_eq!(runs[0]["status"], "succeeded", "{}", runs[0]);
+    assert_eq!(runs[1]["status"], "rolled_back", "{}", runs[1]);
+}
+
+#[test]
+fn after_commit_the_history_stays_true_on_sqlite() {
+    let ws = Workspace::new();
+    backups(&ws);
+    failure_after_commit_keeps_succeeded(&ws, sqlite_target(&ws));
+    let ws = Workspace::new();
+    backups(&ws);
+    rollback_killed_after_commit_marks_its_run(&ws, sqlite_target(&ws));
+}
+
+#[test]
+fn after_commit_the_history_stays_true_on_postgres() {
+    let Some(db) = server::postgres("after_commit") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    failure_after_commit_keeps_succeeded(&ws, server_target(&db));
+    let Some(db) = server::postgres("after_commit_rb") else {
+        return;
+    };
+    rollback_killed_after_commit_marks_its_run(&ws, server_target(&db));
+}
+
+#[test]
+fn after_commit_the_history_stays_true_on_mysql() {
+    let Some(db) = server::mysql("after_commit") else {
+        return;
+    };
+    let ws = Workspace::new();
+    backups(&ws);
+    failure_after_commit_keeps_succeeded(&ws, server_target(&db));
+    let Some(db) = server::mysql("after_commit_rb") else {
+        return;
+    };
+    rollback_killed_after_commit_marks_its_run(&ws, server_target(&db));
+}

@@ -31,6 +31,13 @@ fn refused(ws: &Workspace, url: &str, says: &[&str]) {
     }
 }
 
+/// `b.json:LINE` of the line holding `needle`.
+fn place(ws: &Workspace, needle: &str) -> String {
+    let text = std::fs::read_to_string(ws.path("b.json")).unwrap();
+    let line = text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    format!("b.json:{line}: cannot write row")
+}
+
 #[test]
 fn refused_values_name_table_key_and_column_on_sqlite() {
     let ws = Workspace::new();
@@ -61,7 +68,13 @@ fn refused_values_name_table_key_and_column_on_sqlite() {
         ),
     ] {
         ws.open(name).execute_batch(ddl).unwrap();
+        let row = if says[0].contains("id=2") {
+            "{\"id\":2"
+        } else {
+            "{\"id\":3"
+        };
         refused(&ws, &ws.url(name), &says);
+        refused(&ws, &ws.url(name), &[&place(&ws, row)]);
         assert_eq!(support::count(&ws.open(name), "items"), 0, "{name}");
     }
 }

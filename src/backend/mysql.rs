@@ -665,7 +665,7 @@ impl Mysql {
             Conflict::Skip => {
                 let changed = self.changed(w, staging)?;
                 outcome.skipped = changed;
-                outcome.identical = conflicts - changed;
+                outcome.identical = conflicts.saturating_sub(changed);
                 // A no-op update, unlike INSERT IGNORE, hides no other error.
                 let k = format!("{target}.{}", quote(&w.key[0]));
                 format!("{insert} ON DUPLICATE KEY UPDATE {k} = {k}")
@@ -675,7 +675,7 @@ impl Mysql {
                 // nothing; the counts tell those rows apart too.
                 let changed = self.changed(w, staging)?;
                 outcome.overwritten = changed;
-                outcome.identical = conflicts - changed;
+                outcome.identical = conflicts.saturating_sub(changed);
                 let non_key: Vec<&String> = w.names.iter().filter(|c| !w.key.contains(c)).collect();
                 let set: Vec<String> = if non_key.is_empty() {
                     let k = format!("{target}.{}", quote(&w.key[0]));

@@ -878,7 +878,7 @@ impl Postgres {
                     .execute(&sql, &[])
                     .map_err(|e| self.write_err(&w.table, ctx, &e, ""))?;
                 out.overwritten = changed;
-                out.identical = over - changed;
+                out.identical = over.saturating_sub(changed);
                 out.inserted = staged.saturating_sub(over);
             }
             Conflict::Error => {

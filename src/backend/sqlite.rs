@@ -299,7 +299,12 @@ impl WriterSql {
                 .join(sep)
         };
         let matches = key_match(req.key, non_key.len() + 1);
-        let differs_from = format!("NOT ({})", assign("IS", " AND "));
+        // Byte for byte: a NOCASE column's collation would call `alice` and
+        // `Alice` the same, and the change would be left out.
+        let differs_from = format!(
+            "NOT ({})",
+            assign("IS", " COLLATE BINARY AND ") + " COLLATE BINARY"
+        );
         let update = (!non_key.is_empty()).then(|| {
             format!(
                 "UPDATE {table} SET {} WHERE {matches} AND {differs_from}",

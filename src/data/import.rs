@@ -41,6 +41,9 @@ pub struct ImportOptions {
     /// The run of record this import belongs to: its outcome is written to
     /// the history inside the import's transaction, committing with the data.
     pub run_id: Option<i64>,
+    /// The run a rollback undoes: marked rolled back in the same
+    /// transaction, so the history never says it stands once it is undone.
+    pub undoes: Option<i64>,
 }
 
 pub fn import(
@@ -366,7 +369,7 @@ pub(super) fn load_parts(
             crate::failpoint::pause("import-before-commit");
             db.commit()?;
             crate::failpoint::hit("import-committed");
-            Ok(())
+            crate::failpoint::fail("import-committed")
         }),
         Ok(()) => db.rollback(),
         Err(e) => Err(e),
@@ -397,7 +400,11 @@ fn record_commit(
         return Ok(());
     };
     let tables = serde_json::to_value(reports).unwrap_or_default();
-    crate::history::committed(db, id, opts.schema_version, &tables)
+    crate::history::committed(db, id, opts.schema_version, &tables)?;
+    match opts.undoes {
+        Some(undone) => crate::history::mark_rolled_back(db, undone),
+        None => Ok(()),
+    }
 }
 
 /// The target's triggers that loading rows into `tables` fires (and, when
@@ -442,6 +449,7 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
             message: message + &note,
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
+        Error::Row(m) => Error::Row(m + &note),
         Error::TriggerDuplicate { table, message } => Error::TriggerDuplicate {
             table,
             message: message + &note,
@@ -1089,7 +1097,7 @@ fn key_text(job: &Job, row: &[Value]) -> String {
 }
 
 fn row_error(table: &str, job: &Job, row: &[Value], e: Error, what: &str) -> Error {
-    Error::Mismatch(format!(
+    Error::Row(format!(
         "cannot write row {} of `{table}`: {e}\n  = help: nothing was changed; the {what} was rolled back",
         key_text(job, row)
     ))

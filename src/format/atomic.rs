@@ -137,7 +137,9 @@ fn running(pid: u32) -> bool {
                 .and_then(|(_, rest)| rest.trim_start().chars().next()),
             Some('Z' | 'X')
         ),
-        Err(_) => false,
+        // Gone only when its /proc entry is: one that cannot be read
+        // (`hidepid`) may still be writing.
+        Err(_) => proc.join(pid.to_string()).exists(),
     }
 }
 

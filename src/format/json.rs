@@ -387,6 +387,8 @@ struct Reader<'r> {
     tables: Vec<ReadTable>,
     /// The table whose rows are being read, for errors.
     reading: Option<String>,
+    /// The table and 1-based row whose visit failed, to place the error.
+    failed_row: Option<(String, u64)>,
     /// An error that is not about the file's syntax (the visitor's own, a
     /// newer format): serde unwinds with a stand-in, then this is returned
     /// unchanged.
@@ -410,6 +412,7 @@ impl<'r> Reader<'r> {
             meta: None,
             tables: Vec::new(),
             reading: None,
+            failed_row: None,
             failure: None,
         }
     }
@@ -428,13 +431,28 @@ impl<'r> Reader<'r> {
             .deserialize(&mut de)
             .and_then(|()| de.end());
         if let Some(failure) = self.failure.take() {
-            return Err(failure);
+            return Err(self.placed(failure));
         }
         if self.meta_only && self.meta.is_some() {
             // The stand-in error that stopped serde right after `meta`.
             return Ok(());
         }
         outcome.map_err(|e| backup_error(path, e, self.reading.as_deref()))
+    }
+
+    /// A refused row, with the line of the file it starts on (the file is
+    /// streamed again to find it; this happens once, on the way out).
+    fn placed(&mut self, failure: Error) -> Error {
+        let (Error::Row(message), Some((table, row))) = (&failure, self.failed_row.take()) else {
+            return failure;
+        };
+        let line = compress::open_reader(self.path)
+            .ok()
+            .and_then(|(file, _)| super::position::row_line(file, &table, row));
+        match line {
+            Some(line) => Error::Row(format!("{}:{line}: {message}", self.path.display())),
+            None => failure,
+        }
     }
 
     /// Calls the visitor, stashing its error and unwinding serde with a stand-in.
@@ -913,7 +931,10 @@ impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
                 break;
             };
             self.checksum.add_row(&values);
-            self.reader.visit(|v| v.row(&values))?;
+            if let Err(e) = self.reader.visit::<A::Error>(|v| v.row(&values)) {
+                self.reader.failed_row = Some((self.table.name.clone(), row));
+                return Err(e);
+            }
         }
         Ok(())
     }

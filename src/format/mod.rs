@@ -7,6 +7,7 @@ mod compress;
 pub mod json;
 pub mod limits;
 mod meta;
+mod position;
 pub mod xlsx;
 
 use std::collections::BTreeMap;

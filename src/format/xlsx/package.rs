@@ -290,8 +290,10 @@ impl Scan {
 fn unique_count(tag: &[u8]) -> Option<u64> {
     let text = std::str::from_utf8(tag).ok()?;
     let start = text.find("uniqueCount=")? + "uniqueCount=".len() + 1;
-    let len = text[start..].find(['"', '\''])?;
-    text[start..start + len].trim().parse().ok()
+    // Hostile text: the quote may be missing or the head cut short.
+    let rest = text.get(start..)?;
+    let len = rest.find(['"', '\''])?;
+    rest[..len].trim().parse().ok()
 }
 
 /// Streams one part through [`Scan`], refusing it at the first limit.
