@@ -79,7 +79,7 @@ fn refused_values_name_table_key_and_column_on_sqlite() {
     }
 }
 
-fn on_server(db: Option<ServerDb>, check_names_row: bool) {
+fn on_server(db: Option<ServerDb>, postgres: bool) {
     let Some(db) = db else { return };
     let ws = Workspace::new();
     backup(&ws);
@@ -92,12 +92,33 @@ fn on_server(db: Option<ServerDb>, check_names_row: bool) {
         &["row id=3 of `items`", "column `name`", "NOT NULL"],
     );
     assert_eq!(db.count("items"), 0);
-    if check_names_row {
+    if postgres {
         db.execute("ALTER TABLE items ALTER name DROP NOT NULL");
         db.execute("ALTER TABLE items ADD CHECK (price > 0)");
         refused(&ws, &db.url, &["row id=2", "`items`", "check constraint"]);
         assert_eq!(db.count("items"), 0);
+        return;
     }
+    db.execute("ALTER TABLE items MODIFY name TEXT NULL");
+    db.execute("ALTER TABLE items ADD CONSTRAINT price_positive CHECK (price > 0)");
+    // The server names no row: the one LOAD DATA skipped is found.
+    refused(
+        &ws,
+        &db.url,
+        &["row id=2 of `items`", "CONSTRAINT `price_positive`"],
+    );
+    assert_eq!(db.count("items"), 0);
+    // Into a table with rows, through a staging table: the same words.
+    db.execute("INSERT INTO items VALUES (50, 1, 'z', '1')");
+    refused(
+        &ws,
+        &db.url,
+        &[
+            "row id=2 of `items`",
+            "CONSTRAINT `price_positive` failed for",
+        ],
+    );
+    assert_eq!(db.count("items"), 1);
 }
 
 #[test]
@@ -106,7 +127,7 @@ fn refused_values_name_table_key_and_column_on_postgres() {
 }
 
 #[test]
-fn a_null_into_not_null_names_table_key_and_column_on_mysql() {
+fn refused_values_name_table_key_and_column_on_mysql() {
     on_server(server::mysql("value_errors"), false);
 }
 

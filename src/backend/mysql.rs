@@ -1180,6 +1180,7 @@ impl Backend for Mysql {
             ctx: Arc::new(LoadCtx {
                 sql: load_sql,
                 table: req.table.to_string(),
+                into: into.clone(),
                 key: req.key.to_vec(),
                 secrets: self.secrets.clone(),
                 bulk,
@@ -1434,6 +1435,8 @@ const BULK_HELP: &str = "\n  = help: MariaDB's bulk load into an empty table fai
 struct LoadCtx {
     sql: String,
     table: String,
+    /// Where rows go, quoted: the table, or its staging table.
+    into: String,
     key: Vec<String>,
     secrets: Vec<String>,
     /// Loaded by MariaDB's bulk insert ([`Mysql::bulk_load`]).
@@ -1630,8 +1633,12 @@ fn load_error(conn: &mut Conn, ctx: &LoadCtx, keys: &[Vec<Value>], loaded: u64) 
             ctx.table
         ));
     };
-    let msg = scrub(&msg, &ctx.secrets);
-    match server_row(&msg).and_then(|n| keys.get(n.checked_sub(1)?)) {
+    // The server names the staging table where rows went through one.
+    let msg = scrub(&msg, &ctx.secrets).replace(ctx.into.trim_matches('`'), &ctx.table);
+    let row = server_row(&msg)
+        .and_then(|n| n.checked_sub(1))
+        .or_else(|| first_skipped(conn, ctx, keys));
+    match row.and_then(|i| keys.get(i)) {
         Some(k) if !ctx.key.is_empty() => Error::Mismatch(format!(
             "cannot write row {} of `{}`: {msg}{help}",
             key_text(&ctx.key, k),
@@ -1642,6 +1649,33 @@ fn load_error(conn: &mut Conn, ctx: &LoadCtx, keys: &[Vec<Value>], loaded: u64) 
             ctx.table
         )),
     }
+}
+
+/// The first row of the statement that the table does not hold: the one
+/// LOAD DATA skipped when its warning names no row (a CHECK constraint's).
+/// The rows of one statement are looked up one by one: a failure's cost.
+fn first_skipped(conn: &mut Conn, ctx: &LoadCtx, keys: &[Vec<Value>]) -> Option<usize> {
+    if ctx.key.is_empty() {
+        return None;
+    }
+    let matches: Vec<String> = ctx
+        .key
+        .iter()
+        .map(|k| format!("{} = ?", quote(k)))
+        .collect();
+    let sql = format!(
+        "SELECT 1 FROM {} WHERE {} LIMIT 1",
+        ctx.into,
+        matches.join(" AND ")
+    );
+    let stmt = conn.prep(&sql).ok()?;
+    keys.iter().position(|k| {
+        let params: Vec<My> = k.iter().map(meta_param).collect();
+        matches!(
+            conn.exec_first::<u8, _, _>(&stmt, Params::Positional(params)),
+            Ok(None)
+        )
+    })
 }
 
 /// `SELECT 1` if some distinct non-null value of the foreign key has no
