@@ -119,6 +119,27 @@ fn on_server(db: Option<ServerDb>, postgres: bool) {
         ],
     );
     assert_eq!(db.count("items"), 1);
+    // Through INSERTs (a server with local_infile off, as MySQL 8 has it):
+    // the statement names no row either; it is found row by row.
+    for rows in ["", "DELETE FROM items"] {
+        if !rows.is_empty() {
+            db.execute(rows);
+        }
+        let out = ws
+            .migplan()
+            .env("MIGPLAN_MYSQL_LOAD_DATA", "off")
+            .args(["import", "--db", &db.url, "b.json"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(err.contains("row id=2 of `items`"), "{err}");
+        assert!(
+            err.contains("CONSTRAINT `price_positive` failed for")
+                && !err.contains("migplan_staging"),
+            "{err}"
+        );
+    }
 }
 
 #[test]

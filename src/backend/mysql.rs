@@ -505,6 +505,8 @@ impl Mysql {
             adhoc.as_str()
         };
         let params = std::mem::take(&mut w.params);
+        // Kept to find a refused row when the server names none (a CHECK).
+        let sent = params.clone();
         let result = conn.exec_drop(sql, Params::Positional(params));
         w.rows = 0;
         w.bytes = 0;
@@ -515,10 +517,14 @@ impl Mysql {
                 Ok(())
             }
             Err(e) => {
-                let msg = scrub(&e.to_string(), secrets);
+                let msg =
+                    scrub(&server_message(&e), secrets).replace(w.into.trim_matches('`'), &w.table);
                 // The server names the failing row by its position in the
                 // statement: name it by its key instead.
-                let row = server_row(&msg).and_then(|n| keys.get(n.checked_sub(1)?));
+                let row = server_row(&msg)
+                    .and_then(|n| n.checked_sub(1))
+                    .or_else(|| refused_row(conn, &w.into, &w.names, &sent));
+                let row = row.and_then(|i| keys.get(i));
                 Err(match row {
                     Some(k) if !w.key.is_empty() => Error::Mismatch(format!(
                         "cannot write row {} of `{}`: {msg}\n  = help: nothing was changed; the import was rolled back",
@@ -1735,6 +1741,32 @@ fn param_size(v: &My) -> usize {
 }
 
 /// `INSERT INTO t (cols) VALUES (?,?),(?,?)…` for `rows` rows.
+/// The server's own words: `ERROR 4025 (23000): …` without the driver's
+/// `MySqlError { … }` around them.
+fn server_message(e: &::mysql::Error) -> String {
+    match e {
+        ::mysql::Error::MySqlError(m) => format!("ERROR {} ({}): {}", m.code, m.state, m.message),
+        other => other.to_string(),
+    }
+}
+
+/// The first row of a refused multi-row INSERT that is refused alone: each
+/// row is tried by itself and undone (a savepoint), until one fails. A
+/// failure's cost, for errors that name no row (a CHECK constraint's).
+fn refused_row(conn: &mut Conn, into: &str, names: &[String], sent: &[My]) -> Option<usize> {
+    let one = insert_sql(into, names, 1);
+    conn.query_drop("SAVEPOINT migplan_row").ok()?;
+    let found = sent.chunks(names.len().max(1)).position(|row| {
+        let refused = conn
+            .exec_drop(&one, Params::Positional(row.to_vec()))
+            .is_err();
+        let _ = conn.query_drop("ROLLBACK TO SAVEPOINT migplan_row");
+        refused
+    });
+    let _ = conn.query_drop("RELEASE SAVEPOINT migplan_row");
+    found
+}
+
 fn insert_sql(into: &str, names: &[String], rows: usize) -> String {
     let one = format!("({})", vec!["?"; names.len()].join(","));
     let mut sql = format!("INSERT INTO {into} ({}) VALUES ", quote_list(names));
