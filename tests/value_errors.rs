@@ -189,3 +189,35 @@ fn text_that_is_no_number_is_refused_for_a_numeric_column_on_sqlite() {
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+/// A workbook's refused row is placed at the cell of its column.
+#[test]
+fn a_refused_workbook_row_is_placed_at_its_cell_on_sqlite() {
+    let ws = Workspace::new();
+    ws.open("src.db")
+        .execute_batch(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER, name TEXT);
+             INSERT INTO items VALUES (1, 5, 'a'), (2, -3, 'b');",
+        )
+        .unwrap();
+    ws.export("src.db", "b.xlsx");
+    ws.open("dst.db")
+        .execute_batch(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER CHECK (price > 0), name TEXT)",
+        )
+        .unwrap();
+    let out = ws
+        .migplan()
+        .args(["import", "--db", &ws.url("dst.db"), "b.xlsx"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(
+            "items!B3: cannot write row id=2 of `items`: column `price`: CHECK constraint failed"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(support::count(&ws.open("dst.db"), "items"), 0);
+}

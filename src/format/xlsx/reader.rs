@@ -814,7 +814,17 @@ fn scan_table(
                 }
             }
             if ok && problems.total == 0 {
-                on_row(values)?;
+                on_row(values).map_err(|e| {
+                    // A refused row, placed at the cell of its column.
+                    let Error::Row(message) = e else { return e };
+                    let col = message
+                        .split_once("column `")
+                        .and_then(|(_, rest)| rest.split_once('`'))
+                        .and_then(|(name, _)| columns.iter().position(|c| c.name == name))
+                        .and_then(|i| h.by_target[i])
+                        .unwrap_or(0);
+                    Error::Row(format!("{}: {message}", cell_ref(sheet, row, col)))
+                })?;
             }
             Ok(())
         })?;
