@@ -179,3 +179,30 @@ fn a_backup_meta_is_checked_whole_and_its_problem_located() {
         untouched(&ws);
     }
 }
+
+#[test]
+fn a_meta_key_given_twice_is_refused_at_its_place() {
+    let ws = workspace();
+    let text = edited_backup(&ws, |_| {});
+    let text = text.replacen(
+        "\"export_type\": \"full\",",
+        "\"export_type\": \"full\",\n  \"export_type\": \"incremental\",",
+        1,
+    );
+    std::fs::write(ws.path("b.json"), &text).unwrap();
+    let out = ws
+        .migplan()
+        .args(["run", "p.toml", "--file", "b.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = text
+        .lines()
+        .position(|l| l.contains("\"incremental\""))
+        .unwrap()
+        + 1;
+    assert!(err.contains(&format!("b.json:{line}:")), "{err}");
+    assert!(err.contains("`export_type` twice"), "{err}");
+    untouched(&ws);
+}

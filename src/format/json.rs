@@ -820,7 +820,8 @@ impl<'de> Visitor<'de> for BackupSeed<'_, '_> {
             }
             None => return Err(de::Error::custom("the backup is empty: it has no `meta`")),
         }
-        reader.accept_meta(map.next_value()?)?;
+        // A key given twice would silently keep its last value.
+        reader.accept_meta(map.next_value_seed(super::meta::NoDuplicates)?)?;
         if reader.meta_only {
             return Err(de::Error::custom("stopped after the meta"));
         }

@@ -289,6 +289,74 @@ fn key_at(text: &str, from: usize, key: &str) -> Option<usize> {
     }
 }
 
+/// Reads a JSON value like `serde_json::Value`, but refuses an object that
+/// gives one key twice (serde_json keeps the last silently); the error
+/// stands where the second one is.
+pub struct NoDuplicates;
+
+impl<'de> serde::de::DeserializeSeed<'de> for NoDuplicates {
+    type Value = Json;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
+        d.deserialize_any(NoDuplicates)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for NoDuplicates {
+    type Value = Json;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Json, E> {
+        Ok(Json::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Json, E> {
+        Ok(Json::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Json, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Json::Null, Json::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Json, E> {
+        Ok(Json::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Json, E> {
+        Ok(Json::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_none<E>(self) -> Result<Json, E> {
+        Ok(Json::Null)
+    }
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Json, D::Error> {
+        d.deserialize_any(NoDuplicates)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element_seed(NoDuplicates)? {
+            out.push(v);
+        }
+        Ok(Json::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!(
+                    "the meta gives `{key}` twice: which one is meant is unclear"
+                )));
+            }
+            let value = map.next_value_seed(NoDuplicates)?;
+            out.insert(key, value);
+        }
+        Ok(Json::Object(out))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -372,6 +440,20 @@ mod tests {
             assert_eq!(p.path(), path, "{p:?}");
             assert!(p.message.contains(says), "{p:?}");
         }
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_where_it_stands() {
+        use serde::de::DeserializeSeed;
+        let text = "{\"a\": 1,\n \"b\": {\"c\": 1, \"c\": 2}}";
+        let mut de = serde_json::Deserializer::from_str(text);
+        let e = NoDuplicates.deserialize(&mut de).unwrap_err();
+        assert!(e.to_string().contains("`c` twice"), "{e}");
+        assert_eq!(e.line(), 2);
+        let ok = NoDuplicates.deserialize(&mut serde_json::Deserializer::from_str(
+            text.replace("\"c\": 2", "\"d\": 2").as_str(),
+        ));
+        assert_eq!(ok.unwrap()["b"]["d"], 2);
     }
 
     #[test]
