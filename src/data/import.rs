@@ -353,10 +353,9 @@ pub(super) fn load_parts(
         }
     }
     let result = result.and_then(|_| importer.verdict());
-    // A failed read-back names the table's triggers itself.
-    let checked = result.is_ok();
     let result = result.and_then(|_| importer.verify(&reports, &before));
-    let unverified = checked && result.is_err();
+    // A failed read-back names the table's triggers itself.
+    let unverified = importer.readback_failed;
     importer.bar.finish_and_clear();
     // Last before the commit: a PostgreSQL role that may not alter a
     // sequence falls back to `setval`, which no rollback undoes.
@@ -761,6 +760,8 @@ pub(super) struct Importer<'a> {
     /// order-free digest that the rows read back must reproduce.
     digests: HashMap<String, (u64, u128)>,
     checks: Checks,
+    /// The read-back by key failed: its error names the triggers already.
+    readback_failed: bool,
     /// How the rows of the table being written are recorded for the check.
     recording: Recording,
     /// The rows written that are read back by key.
@@ -789,6 +790,7 @@ impl<'a> Importer<'a> {
             counts: HashMap::new(),
             digests: HashMap::new(),
             checks,
+            readback_failed: false,
             recording: Recording::Nothing,
             readback: None,
             digest_buf: Vec::new(),
@@ -990,6 +992,7 @@ impl<'a> Importer<'a> {
                     Some(rb) => {
                         let out = rb.check(self.db, table)?;
                         if out.differs() {
+                            self.readback_failed = true;
                             return Err(readback::failure(
                                 table,
                                 &out,
