@@ -20,10 +20,12 @@ pub mod failpoint;
 pub mod format;
 pub mod history;
 pub mod plan;
+pub mod policy;
 pub mod redact;
 pub mod run;
 pub mod schema;
 mod spool;
+pub mod url;
 pub mod value;
 
 pub use error::{Error, Result};

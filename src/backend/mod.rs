@@ -7,13 +7,11 @@ mod fkcheck;
 mod mysql;
 mod postgres;
 mod sqlite;
-mod url;
-
-pub use url::DbUrl;
+pub use crate::url::{DbUrl, Engine};
 
 use crate::catalog::{Catalog, ColumnInfo, Sequence, Trigger};
 use crate::error::Result;
-use crate::plan::Conflict;
+use crate::policy::Conflict;
 use crate::value::Value;
 
 /// Tables that belong to migplan or refinery, never exported or imported.
@@ -23,23 +21,6 @@ pub const BOOKKEEPING_TABLES: &[&str] = &[
     "migplan_schema_journal",
     "migplan_schema_checksums",
 ];
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Engine {
-    Sqlite,
-    Postgres,
-    Mysql,
-}
-
-impl Engine {
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Sqlite => "sqlite",
-            Engine::Postgres => "postgres",
-            Engine::Mysql => "mysql",
-        }
-    }
-}
 
 /// What to read from one table.
 #[derive(Debug, Clone)]

@@ -41,7 +41,7 @@ use super::{
 };
 use crate::catalog::{Catalog, ColumnInfo, ForeignKey, Sequence, TableInfo, Trigger};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
-use crate::plan::Conflict;
+use crate::policy::Conflict;
 use crate::value::{ColumnType, Value};
 
 mod copy_in;

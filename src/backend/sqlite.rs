@@ -16,7 +16,7 @@ use super::{
 };
 use crate::catalog::{Catalog, ColumnInfo, ForeignKey, Sequence, TableInfo, Trigger};
 use crate::error::{CONFLICTS_LISTED, Error, Result};
-use crate::plan::Conflict;
+use crate::policy::Conflict;
 use crate::value::is_decimal;
 use crate::value::{ColumnType, Value};
 

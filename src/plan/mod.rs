@@ -11,6 +11,7 @@ mod envsubst;
 mod raw;
 mod validate;
 
+pub use crate::policy::{Conflict, Triggers};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -190,38 +191,6 @@ pub struct ExportConfig {
     /// For modules mode: also export the rows the modules' rows reference
     /// through foreign keys, transitively, so the backup imports alone.
     pub closure: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Conflict {
-    /// Keep the existing row.
-    Skip,
-    /// Replace the existing row's values.
-    Overwrite,
-    /// Abort the import and list the conflicting keys.
-    Error,
-}
-
-impl Conflict {
-    pub fn name(self) -> &'static str {
-        match self {
-            Conflict::Skip => "skip",
-            Conflict::Overwrite => "overwrite",
-            Conflict::Error => "error",
-        }
-    }
-}
-
-/// What the target's triggers do while rows load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Triggers {
-    /// They fire, as for any insert (the default).
-    Fire,
-    /// Switched off for the load and back on before the commit, inside the
-    /// import's transaction (PostgreSQL, SQLite; MySQL cannot).
-    Disable,
 }
 
 #[derive(Debug, Clone, Serialize)]

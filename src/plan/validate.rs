@@ -26,9 +26,9 @@ use super::{
     BackupSettings, Compression, Conflict, DatabaseConfig, EnvChoice, ExportConfig, ExportMode,
     Format, ImportConfig, Module, Plan, PlanKind, ReadLimits, SchemaConfig, TableOptions, Triggers,
 };
-use crate::backend::DbUrl;
 use crate::diag::{Diagnostic, line_col};
 use crate::error::{Error, Result};
+use crate::url::DbUrl;
 
 const KINDS: &[(&str, PlanKind)] = &[
     ("export", PlanKind::Export),

@@ -3,8 +3,27 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Engine;
 use crate::error::{Error, Result};
+
+/// The database engines migplan speaks to. Named here, beside the URLs
+/// that choose them, so that plans and backends share it without importing
+/// each other; only `backend/` decides anything by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+    Mysql,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::Postgres => "postgres",
+            Engine::Mysql => "mysql",
+        }
+    }
+}
 
 #[derive(Clone, PartialEq, Eq)]
 pub struct DbUrl {

@@ -1,0 +1,134 @@
+//! The layers, checked rather than hoped for (in the spirit of
+//! rust-analyzer's tidy tests): every file under `src/` is read as text and
+//! the paths it names are held against the rules below. A rule broken names
+//! the file and the line.
+
+use std::path::{Path, PathBuf};
+
+/// (folder or file under src/, what it must never name, why).
+const RULES: &[(&str, &[&str], &str)] = &[
+    (
+        "backend/",
+        &[
+            "crate::plan",
+            "crate::format",
+            "crate::data",
+            "crate::cli",
+            "crate::run",
+        ],
+        "backends know databases only: plans and formats meet them in data/",
+    ),
+    (
+        "plan/",
+        &["crate::backend", "crate::data", "crate::cli", "crate::run"],
+        "a plan is read without a database; shared types live in policy.rs and url.rs",
+    ),
+    (
+        "format/",
+        &[
+            "crate::backend",
+            "crate::plan",
+            "crate::data",
+            "crate::cli",
+            "crate::run",
+        ],
+        "formats know files only",
+    ),
+    (
+        "policy.rs",
+        &["crate::"],
+        "the policies are plain types every layer may use",
+    ),
+];
+
+/// Layers below the command layer: they never name it, nor clap.
+const BELOW_THE_COMMANDS: &[&str] = &[
+    "adapters/",
+    "backend/",
+    "catalog.rs",
+    "confirm.rs",
+    "dag.rs",
+    "data/",
+    "diag.rs",
+    "error.rs",
+    "failpoint.rs",
+    "format/",
+    "history.rs",
+    "plan/",
+    "policy.rs",
+    "redact.rs",
+    "schema/",
+    "spool.rs",
+    "url.rs",
+    "value.rs",
+];
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Lines of `file` that name any of `banned`, comments left out.
+fn offences(file: &Path, banned: &[&str]) -> Vec<String> {
+    let text = std::fs::read_to_string(file).unwrap();
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim_start().starts_with("//"))
+        .filter(|(_, l)| banned.iter().any(|b| l.contains(b)))
+        .map(|(i, l)| format!("{}:{}: {}", file.display(), i + 1, l.trim()))
+        .collect()
+}
+
+fn files_under(prefix: &str) -> Vec<PathBuf> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut all = Vec::new();
+    sources(&src, &mut all);
+    all.into_iter()
+        .filter(|f| {
+            f.strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(prefix)
+        })
+        .collect()
+}
+
+#[test]
+fn lower_layers_never_name_higher_ones() {
+    let mut broken = Vec::new();
+    for (prefix, banned, why) in RULES {
+        let files = files_under(prefix);
+        assert!(
+            !files.is_empty(),
+            "no file under src/{prefix}: update the rules"
+        );
+        for f in files {
+            for o in offences(&f, banned) {
+                broken.push(format!("{o}\n    ({why})"));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
+}
+
+#[test]
+fn nothing_below_the_commands_names_them_or_clap() {
+    let mut broken = Vec::new();
+    for prefix in BELOW_THE_COMMANDS {
+        let files = files_under(prefix);
+        assert!(
+            !files.is_empty(),
+            "no file under src/{prefix}: update the list"
+        );
+        for f in files {
+            broken.extend(offences(&f, &["crate::cli", "crate::run", "clap::"]));
+        }
+    }
+    assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
+}
