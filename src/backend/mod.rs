@@ -156,6 +156,27 @@ pub trait Backend {
         None
     }
 
+    /// What the database says it is, the same however its URL spells it:
+    /// its name (SQLite: the file) and where it lives (server address and
+    /// port; SQLite: the file's path). Names the backups taken before change.
+    fn identity(&mut self) -> Result<(String, String)> {
+        let row = self
+            .meta_query(self.identity_sql(), &[])?
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        let field = |i: usize| match row.get(i) {
+            Some(Value::Text(t)) => t.clone(),
+            Some(Value::Int(n)) => n.to_string(),
+            _ => String::new(),
+        };
+        Ok((field(0), format!("{}|{}", field(1), field(0))))
+    }
+
+    /// The query behind [`Backend::identity`]: the database's name, then
+    /// where it lives.
+    fn identity_sql(&self) -> &'static str;
+
     /// Bytes the database takes on disk (tables and indexes), for `status`.
     fn size_bytes(&mut self) -> Result<u64>;
 

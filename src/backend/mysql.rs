@@ -890,6 +890,10 @@ impl Backend for Mysql {
         )))
     }
 
+    fn identity_sql(&self) -> &'static str {
+        "SELECT DATABASE(), CONCAT(@@hostname, ':', @@port)"
+    }
+
     fn size_bytes(&mut self) -> Result<u64> {
         let n: Option<Option<u64>> = live(&mut self.slot)
             .query_first(

@@ -1608,6 +1608,10 @@ impl Backend for Postgres {
             .collect())
     }
 
+    fn identity_sql(&self) -> &'static str {
+        "SELECT current_database(), COALESCE(host(inet_server_addr()), 'local') || ':' || current_setting('port')"
+    }
+
     fn size_bytes(&mut self) -> Result<u64> {
         let row = self
             .client

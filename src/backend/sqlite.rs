@@ -566,6 +566,10 @@ impl Backend for Sqlite {
             .map_err(|e| Error::db("reading the database's triggers", e))
     }
 
+    fn identity_sql(&self) -> &'static str {
+        "SELECT file, file FROM pragma_database_list WHERE name = 'main'"
+    }
+
     fn size_bytes(&mut self) -> Result<u64> {
         self.conn
             .query_row(

@@ -4,12 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::backend::{Backend, Engine};
+use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::format::Compression;
 use crate::history;
 use crate::plan::{self, ExportMode, Format, Plan};
-use crate::value::Value;
 
 use super::report::human_bytes;
 use super::{ExportOptions, export};
@@ -83,28 +82,10 @@ pub fn backup_before(
 /// file; servers: their address, port and the database's name), so two
 /// spellings of one URL share it and two databases never do.
 fn database_prefix(db: &mut dyn Backend) -> Result<String> {
-    let sql = match db.engine() {
-        Engine::Sqlite => {
-            "SELECT 'sqlite', file, file FROM pragma_database_list WHERE name = 'main'"
-        }
-        Engine::Postgres => {
-            "SELECT 'postgres', COALESCE(host(inet_server_addr()), 'local') || ':' || current_setting('port'), current_database()"
-        }
-        Engine::Mysql => "SELECT 'mysql', CONCAT(@@hostname, ':', @@port), DATABASE()",
-    };
-    let row = db
-        .meta_query(sql, &[])?
-        .into_iter()
-        .next()
-        .unwrap_or_default();
-    let field = |i: usize| match row.get(i) {
-        Some(Value::Text(t)) => t.clone(),
-        Some(Value::Int(n)) => n.to_string(),
-        _ => String::new(),
-    };
-    let identity = format!("{}|{}|{}", field(0), field(1), field(2));
+    let (name, identity) = db.identity()?;
+    let identity = format!("{}|{identity}", db.engine().name());
     let hash = hex::encode(&openssl::sha::sha256(identity.as_bytes())[..4]);
-    let name = Path::new(&field(2))
+    let name = Path::new(&name)
         .file_stem()
         .map(|n| safe(&n.to_string_lossy()))
         .unwrap_or_default();
