@@ -82,6 +82,20 @@ pub struct StatusArgs {
     pub format: ReportFormat,
 }
 
+/// How rows meet the target, for every command that writes them (`run`,
+/// `import`): defined once.
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// Conflict policy for every table, overriding the plan.
+    #[arg(long, value_enum)]
+    pub conflict: Option<ConflictArg>,
+    /// The target's triggers while rows load, overriding `[import] triggers`
+    /// (`disable`: off for the load, on again before the commit; PostgreSQL
+    /// and SQLite).
+    #[arg(long, value_enum)]
+    pub triggers: Option<TriggersArg>,
+}
+
 /// Who runs a change and why, for the run history; and how long to wait
 /// for another run to finish with the database.
 #[derive(Debug, Clone, clap::Args)]
@@ -195,13 +209,8 @@ pub struct RunArgs {
     /// `[export] closure`.
     #[arg(long)]
     pub closure: bool,
-    /// Conflict policy for every table, overriding the plan.
-    #[arg(long, value_enum)]
-    pub conflict: Option<ConflictArg>,
-    /// The target's triggers while rows load, overriding `[import] triggers`
-    /// (`disable`: off for the load, on again before the commit).
-    #[arg(long, value_enum)]
-    pub triggers: Option<TriggersArg>,
+    #[command(flatten)]
+    pub load: LoadArgs,
     /// Import inside a transaction, print the report, roll back; pending
     /// schema scripts are listed, not applied.
     #[arg(long)]
@@ -407,12 +416,8 @@ pub struct ImportArgs {
     /// increments in order (or one folder of them).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    #[arg(long, value_enum)]
-    pub conflict: Option<ConflictArg>,
-    /// The target's triggers while rows load (`disable`: off for the load,
-    /// on again before the commit; PostgreSQL and SQLite).
-    #[arg(long, value_enum)]
-    pub triggers: Option<TriggersArg>,
+    #[command(flatten)]
+    pub load: LoadArgs,
     #[arg(long)]
     pub dry_run: bool,
     /// Accepted for symmetry with `run`: without a plan there is no

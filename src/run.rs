@@ -204,8 +204,8 @@ fn run_steps(
         ),
         PlanKind::Import => {
             let opts = ImportOptions {
-                conflict: args.conflict.map(Into::into),
-                triggers: args.triggers.map(Into::into),
+                conflict: args.load.conflict.map(Into::into),
+                triggers: args.load.triggers.map(Into::into),
                 modules: args.modules.clone(),
                 dry_run,
                 schema_version: status.version(),
@@ -463,8 +463,8 @@ fn copy(plan: &Plan, args: &RunArgs, dry_run: bool) -> Result<String> {
         let opts = data::CopyOptions {
             source_label: source_url.redacted(),
             import: ImportOptions {
-                conflict: args.conflict.map(Into::into),
-                triggers: args.triggers.map(Into::into),
+                conflict: args.load.conflict.map(Into::into),
+                triggers: args.load.triggers.map(Into::into),
                 modules: args.modules.clone(),
                 dry_run,
                 schema_version: status.version(),
@@ -821,8 +821,8 @@ pub fn import_shortcut(args: &ImportArgs) -> Result<String> {
             backup_before(&plan, db, version, end)?;
         }
         let opts = ImportOptions {
-            conflict: args.conflict.map(Into::into),
-            triggers: args.triggers.map(Into::into),
+            conflict: args.load.conflict.map(Into::into),
+            triggers: args.load.triggers.map(Into::into),
             modules: vec![],
             dry_run: args.dry_run,
             schema_version: version,
