@@ -644,7 +644,7 @@ fn job(
 /// The table's columns `[tables.NAME] accept_lossy` names (either
 /// spelling): the backend converts their values as the engine does rather
 /// than refuse them, whether the types or a value showed the conversion.
-fn accepted_lossy(plan: &Plan, info: &TableInfo) -> Vec<String> {
+pub(super) fn accepted_lossy(plan: &Plan, info: &TableInfo) -> Vec<String> {
     let accepted = plan.table_options(&info.name).accept_lossy;
     info.columns
         .iter()

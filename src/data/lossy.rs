@@ -68,7 +68,7 @@ pub fn find<'a>(
         else {
             continue;
         };
-        let accepted = plan.table_options(&info.name).accept_lossy;
+        let accepted = super::import::accepted_lossy(plan, info);
         for from in columns {
             let Some(to) = info
                 .column(&from.name)
@@ -83,7 +83,7 @@ pub fn find<'a>(
                     from: from.sql_type.clone(),
                     to: to.sql_type.clone(),
                     reason,
-                    accepted: accepted.iter().any(|c| same_name(c, &to.name)),
+                    accepted: accepted.contains(&to.name),
                 });
             }
         }
