@@ -92,6 +92,11 @@ pub enum Error {
     /// format that knows where the row stands in its file puts that first.
     #[error("{0}")]
     Row(String),
+
+    /// The caller asked the operation to stop; it stopped at a safe point
+    /// and rolled back what it had begun.
+    #[error("cancelled: the operation stopped at a safe point; nothing was changed")]
+    Cancelled,
 }
 
 impl Error {

@@ -16,6 +16,7 @@ pub mod dag;
 pub mod data;
 pub mod diag;
 pub mod error;
+pub mod events;
 pub mod failpoint;
 pub mod format;
 pub mod history;

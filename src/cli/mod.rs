@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::error::{Error, Result, exit};
 use crate::plan::{Conflict, Triggers};
 use crate::run;
+mod terminal;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -464,7 +465,9 @@ pub fn main() -> i32 {
             };
         }
     };
-    match dispatch(cli.command) {
+    let listener = std::sync::Arc::new(terminal::Terminal::default());
+    let cancel = crate::events::Cancel::new();
+    match crate::events::scope(listener, cancel, || dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
             // The last line of defence: whatever a message quotes, no
