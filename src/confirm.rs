@@ -51,11 +51,14 @@ impl Request<'_> {
         };
         match events::ask(&question) {
             Answer::Yes => Ok(()),
-            Answer::No => Err(Error::Declined(format!(
-                "not confirmed: {} was not done; nothing was changed",
-                self.action
-            ))),
-            Answer::CannotAsk => Err(Error::Usage(self.refusal())),
+            Answer::No => Err(Error::NotConfirmed {
+                action: self.action.to_string(),
+            }),
+            Answer::CannotAsk => Err(Error::ConfirmationNeeded {
+                asker: self.asker(),
+                action: self.action.to_string(),
+                database: self.database.redacted(),
+            }),
         }
     }
 
@@ -79,15 +82,6 @@ impl Request<'_> {
         out.push_str(&format!("database     {}\n", self.database.redacted()));
         out.push_str(&format!("about to     {}\n", self.action));
         out
-    }
-
-    fn refusal(&self) -> String {
-        format!(
-            "{} asks for confirmation before changing data, and there is no terminal to ask on; nothing was changed\n  = help: pass --yes to {} on {}",
-            self.asker(),
-            self.action,
-            self.database.redacted()
-        )
     }
 }
 
@@ -116,10 +110,13 @@ mod tests {
             events::scope(Arc::new(Says(a)), events::Cancel::new(), || r.check(yes))
         };
         assert!(ask(Answer::Yes, false).is_ok());
-        assert!(matches!(ask(Answer::No, false), Err(Error::Declined(_))));
+        assert!(matches!(
+            ask(Answer::No, false),
+            Err(Error::NotConfirmed { .. })
+        ));
         assert!(matches!(
             ask(Answer::CannotAsk, false),
-            Err(Error::Usage(_))
+            Err(Error::ConfirmationNeeded { .. })
         ));
         assert!(ask(Answer::No, true).is_ok(), "--yes is not asked");
     }
@@ -136,7 +133,13 @@ mod tests {
         assert!(!r.needed());
         r.always = true;
         assert!(r.needed());
-        let refusal = r.refusal();
+        let refusal = events::scope(
+            std::sync::Arc::new(events::Silent),
+            events::Cancel::new(),
+            || r.check(false),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(refusal.contains("pass --yes to roll back"), "{refusal}");
         assert!(!refusal.contains("secret"), "{refusal}");
     }

@@ -35,6 +35,9 @@ pub enum Event {
     /// The backup taken before the run changes anything (the path
     /// `migplan rollback` restores from).
     BackupBeforeChange(std::path::PathBuf),
+    /// A step of the checklist done, said as it is (`applied V2__add_email`,
+    /// `seeded the empty database with 120 rows from …`).
+    Step(String),
     /// Something worth knowing that changes nothing about the outcome.
     Note(String),
     /// Something the person may have to act on; the operation goes on.
@@ -128,6 +131,10 @@ fn with_listener(f: impl FnOnce(&dyn Listener)) {
 /// Hands `event` to the current listener.
 pub fn emit(event: Event) {
     with_listener(|l| l.event(&event));
+}
+
+pub fn step(message: impl Into<String>) {
+    emit(Event::Step(message.into()));
 }
 
 pub fn note(message: impl Into<String>) {

@@ -30,6 +30,7 @@ impl Listener for Terminal {
                 bar.as_ref(),
                 &format!("backup before change: {}", path.display()),
             ),
+            Event::Step(m) => line(bar.as_ref(), m),
             Event::Note(m) => line(bar.as_ref(), &format!("note: {m}")),
             Event::Warning(m) => line(bar.as_ref(), &format!("warning: {m}")),
         }

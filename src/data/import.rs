@@ -1123,6 +1123,7 @@ impl BackupVisitor for Importer<'_> {
 
     fn begin_table(&mut self, table: &TableMeta) -> Result<()> {
         let name = self.renames.get(&table.name).unwrap_or(&table.name).clone();
+        crate::failpoint::pause("import-table");
         crate::events::checkpoint()?;
         self.bar.set_message(name.clone());
         self.current = Some(if !self.jobs.contains_key(&name) {
