@@ -1049,9 +1049,9 @@ impl Postgres {
                     n
                 }
                 None if !r.get::<_, bool>(4) => {
-                    eprintln!(
-                        "warning: sequence `{name}` is neither carried nor set: this role may not read it\n  = help: `GRANT SELECT ON SEQUENCE {name} TO …`"
-                    );
+                    crate::events::warning(format!(
+                        "sequence `{name}` is neither carried nor set: this role may not read it\n  = help: `GRANT SELECT ON SEQUENCE {name} TO …`"
+                    ));
                     read.insert(name.clone(), None);
                     None
                 }
@@ -1107,10 +1107,10 @@ impl Postgres {
         if next > max {
             // Every value is taken: no RESTART can say so, and the rows
             // are what matter.
-            eprintln!(
-                "warning: sequence `{name}` is left as it is: it would have to hand out {next}, beyond its MAXVALUE {max}
+            crate::events::warning(format!(
+                "sequence `{name}` is left as it is: it would have to hand out {next}, beyond its MAXVALUE {max}
   = help: `ALTER SEQUENCE {name} MAXVALUE …` (or AS bigint) before the application inserts"
-            );
+            ));
             return Ok(());
         }
         self.client
@@ -1121,10 +1121,10 @@ impl Postgres {
                 Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
                     self.client.batch_execute("ROLLBACK TO SAVEPOINT migplan_seq")?;
                     if next < seq.next {
-                        eprintln!(
-                            "note: sequence `{name}` stays at {} rather than going back to {next}: only its owner can set it within the transaction",
+                        crate::events::note(format!(
+                            "sequence `{name}` stays at {} rather than going back to {next}: only its owner can set it within the transaction",
                             seq.next
-                        );
+                        ));
                         return Ok(());
                     }
                     self.client
@@ -1135,10 +1135,10 @@ impl Postgres {
             })
             .or_else(|e| match e.code() {
                 Some(&SqlState::INSUFFICIENT_PRIVILEGE) => {
-                    eprintln!(
-                        "warning: cannot move sequence `{name}` to {next}, past the imported rows ({}); run `SELECT setval('{name}', {next}, false)` as its owner",
+                    crate::events::warning(format!(
+                        "cannot move sequence `{name}` to {next}, past the imported rows ({}); run `SELECT setval('{name}', {next}, false)` as its owner",
                         scrub(&self.secret, describe(&e))
-                    );
+                    ));
                     self.client.batch_execute("ROLLBACK TO SAVEPOINT migplan_seq")
                 }
                 _ => Err(e),
@@ -1831,10 +1831,10 @@ impl Backend for Postgres {
             Err(e) => {
                 // Not the tables' owner, typically: keep the constraints in
                 // force; every table then loads through one INSERT … SELECT.
-                eprintln!(
-                    "note: foreign keys stay checked row by row: {}",
+                crate::events::note(format!(
+                    "foreign keys stay checked row by row: {}",
                     scrub(&self.secret, describe(&e))
-                );
+                ));
                 // Keys declared DEFERRABLE then wait for the commit, so
                 // tables in a cycle of foreign keys can still load.
                 self.deferred_constraints = true;
