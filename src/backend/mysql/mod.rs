@@ -5,8 +5,9 @@
 //!
 //! Reading uses the binary protocol (prepared statements) and decodes each
 //! value by the column's declared type; writing converts every value with
-//! [`convert`] first, so a value that would not arrive exactly is refused,
-//! naming its column, before anything of its row is sent.
+//! [`convert`](super::convert) first, so a value that would not arrive
+//! exactly is refused, naming its column, before anything of its row is
+//! sent.
 //!
 //! MySQL commits DDL implicitly, so the data phase runs no DDL but
 //! `CREATE/DROP TEMPORARY TABLE`, which does not commit. An import is one

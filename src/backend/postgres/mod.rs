@@ -79,8 +79,8 @@ pub struct Postgres {
     known_tables: Vec<String>,
     writer: Option<Writer>,
     next_stage: usize,
-    /// [`SESSION`](connect::SESSION) and the `search_path` found at
-    /// connect, run after every script.
+    /// `connect::SESSION` and the `search_path` found at connect, run after
+    /// every script.
     restore_session: String,
 }
 
