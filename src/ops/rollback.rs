@@ -58,11 +58,11 @@ pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
     let plan = match plan {
         Some(p) => p,
         None if schema_changed => {
-            return Err(Error::Usage(format!(
-                "run {id} applied schema scripts (version {} → {}): pass its plan, whose undo scripts take the schema back",
-                run.schema_before.unwrap_or(0),
-                run.schema_after.unwrap_or(0)
-            )));
+            return Err(Error::RollbackNeedsPlan {
+                run: id,
+                from: run.schema_before.unwrap_or(0),
+                to: run.schema_after.unwrap_or(0),
+            });
         }
         None => adhoc_plan(PlanKind::Import, "sqlite://:memory:")?,
     };
