@@ -118,15 +118,20 @@ impl Db {
         match engine.server() {
             None => {
                 let name = format!("db{}.sqlite", NEXT_FILE.fetch_add(1, Ordering::Relaxed));
-                Db::Sqlite {
-                    path: ws.path(&name),
-                    url: ws.url(&name),
-                }
+                Db::sqlite_file(ws, &name)
             }
             Some(server) => Db::Server(
                 ServerDb::create(server, &test_name())
                     .unwrap_or_else(|| panic!("{engine} is not configured: use for_each_engine")),
             ),
+        }
+    }
+
+    /// The SQLite file `rel` of a workspace.
+    pub fn sqlite_file(ws: &Workspace, rel: &str) -> Db {
+        Db::Sqlite {
+            path: ws.path(rel),
+            url: ws.url(rel),
         }
     }
 
