@@ -267,15 +267,15 @@ fn mariadb_to_sqlite_copy_into_a_stamping_trigger_is_refused() {
 /// nothing; with the triggers off the rows stay exactly as they were.
 fn overwrite_import(ws: &Workspace, db: &Db, after: bool) {
     let kind = db.engine();
-    filled(&db);
-    export(ws, &db, "b.json");
+    filled(db);
+    export(ws, db, "b.json");
     let exported = db.dump();
     // The rows drift from the backup, so the overwrite really updates them:
     // rows identical to the backup's are left alone and fire nothing.
     exec(db, &["UPDATE items SET name = 'drifted'".to_string()]);
     exec(db, &triggers(kind, after));
     let before = db.dump();
-    let out = import(ws, &db, "b.json", &["--conflict", "overwrite"]);
+    let out = import(ws, db, "b.json", &["--conflict", "overwrite"]);
     assert_refused(&out, kind, after);
     assert_eq!(db.dump(), before, "the table is unchanged");
     if kind == Engine::Mysql {
@@ -283,7 +283,7 @@ fn overwrite_import(ws: &Workspace, db: &Db, after: bool) {
     }
     let out = import(
         ws,
-        &db,
+        db,
         "b.json",
         &["--conflict", "overwrite", "--triggers", "disable"],
     );
@@ -450,8 +450,8 @@ fn a_chain_into_a_stamping_trigger_is_refused() {
 /// rows inserted are, so a trigger stamping them still fails the import.
 fn skip_import(ws: &Workspace, db: &Db) {
     let kind = db.engine();
-    filled(&db);
-    export(ws, &db, "b.json");
+    filled(db);
+    export(ws, db, "b.json");
     exec(
         db,
         &[
@@ -461,13 +461,13 @@ fn skip_import(ws: &Workspace, db: &Db) {
         ],
     );
     let held = db.dump();
-    let out = import(ws, &db, "b.json", &["--conflict", "skip"]);
+    let out = import(ws, db, "b.json", &["--conflict", "skip"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stamps(&db)[..2], held_stamps(&db)[..2]);
+    assert_eq!(stamps(db)[..2], held_stamps(db)[..2]);
     exec(db, &["DELETE FROM items WHERE id = 3".into()]);
     assert_eq!(db.dump(), held);
     exec(db, &triggers(kind, false));
-    let out = import(ws, &db, "b.json", &["--conflict", "skip"]);
+    let out = import(ws, db, "b.json", &["--conflict", "skip"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -480,7 +480,7 @@ fn skip_import(ws: &Workspace, db: &Db) {
 }
 
 fn held_stamps(db: &Db) -> Vec<String> {
-    stamps(&db)
+    stamps(db)
         .into_iter()
         .filter(|s| s.contains("2010-10-10 10:10:10"))
         .collect()
