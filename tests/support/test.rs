@@ -57,8 +57,8 @@ impl Engine {
         }
     }
 
-    /// Whether writes here commit or roll back together with the schema
-    /// (MySQL commits each DDL statement on its own).
+    /// Whether schema scripts apply in one transaction, all or none (MySQL
+    /// commits each DDL statement on its own).
     pub fn transactional_ddl(self) -> bool {
         self != Engine::Mysql
     }
