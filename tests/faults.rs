@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use support::server::{self, ServerDb};
+use support::server::ServerDb;
+use support::test::{Db, Engine, Test, for_each_engine, for_engines};
 use support::{Workspace, stderr, stdout};
 
 const ROWS: usize = 300_000;
@@ -125,45 +126,37 @@ fn killed_import_changes_nothing(
     assert_eq!(runs[0]["status"], "succeeded");
 }
 
-#[test]
-fn sigkill_mid_import_on_sqlite_changes_nothing_and_is_recorded_interrupted() {
-    let ws = Workspace::new();
-    big_backup(&ws);
-    let dst = ws.open("dst.db");
-    dst.execute_batch(TABLES).unwrap();
-    dst.execute("INSERT INTO parents VALUES (0, 'kept')", [])
-        .unwrap();
-    drop(dst);
-    let url = ws.url("dst.db");
-    // SQLite's rollback journal appears once the import writes pages.
-    let journal = ws.path("dst.db-journal");
-    let writing = || journal.exists();
-    killed_import_changes_nothing(&ws, &url, &writing, || support::dump(&ws.open("dst.db")));
+/// A target of `engine` holding the tables and parent 0, in a workspace
+/// holding `big.json`.
+fn target(engine: Engine) -> Test {
+    let t = Test::on(engine);
+    big_backup(&t.ws);
+    t.schema(TABLES)
+        .rows("INSERT INTO parents VALUES (0, 'kept')")
 }
 
-fn on_server(db: Option<ServerDb>) {
-    let Some(db) = db else { return };
-    let ws = Workspace::new();
-    big_backup(&ws);
-    for sql in TABLES.split(';') {
-        db.execute(sql);
+/// Whether an import into `t` has begun writing rows: on SQLite once its
+/// rollback journal appears; a server's side is not visible from here, so
+/// the import is given time to send rows after it recorded itself.
+fn writing(t: &Test) -> Box<dyn Fn() -> bool> {
+    match &t.db {
+        Db::Sqlite { path, .. } => {
+            let journal = std::path::PathBuf::from(format!("{}-journal", path.display()));
+            Box::new(move || journal.exists())
+        }
+        Db::Server(_) => {
+            let since = Instant::now();
+            Box::new(move || since.elapsed() > Duration::from_millis(300))
+        }
     }
-    db.execute("INSERT INTO parents VALUES (0, 'kept')");
-    // The server's side is not visible from here: give the import time to
-    // send rows after it recorded itself.
-    let since = Instant::now();
-    let writing = move || since.elapsed() > Duration::from_millis(300);
-    killed_import_changes_nothing(&ws, &db.url, &writing, || db.dump());
 }
 
 #[test]
-fn sigkill_mid_import_on_postgres_changes_nothing_and_is_recorded_interrupted() {
-    on_server(server::postgres("faults_sigkill"));
-}
-
-#[test]
-fn sigkill_mid_import_on_mysql_changes_nothing_and_is_recorded_interrupted() {
-    on_server(server::mysql("faults_sigkill"));
+fn sigkill_mid_import_changes_nothing_and_is_recorded_interrupted() {
+    for_each_engine(|engine| {
+        let t = target(engine);
+        killed_import_changes_nothing(&t.ws, t.url(), &*writing(&t), || t.dump());
+    });
 }
 
 // ---------------------------------------------------------------------------
@@ -172,105 +165,61 @@ fn sigkill_mid_import_on_mysql_changes_nothing_and_is_recorded_interrupted() {
 
 const SMALL: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(20) NOT NULL)";
 
-fn small_backup(ws: &Workspace) {
-    let src = ws.open("small.db");
-    src.execute_batch(SMALL).unwrap();
-    src.execute_batch("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')")
-        .unwrap();
-    ws.export("small.db", "small.json");
-}
-
-fn import_small(ws: &Workspace, url: &str) -> std::process::Output {
-    ws.migplan()
-        .args(["import", "--db", url, "small.json"])
-        .output()
-        .unwrap()
-}
-
-#[test]
-fn rows_changed_on_their_way_in_fail_verification_on_sqlite() {
-    let ws = Workspace::new();
-    small_backup(&ws);
-    for (name, trigger, expect) in [
-        (
-            "changed.db",
-            "CREATE TRIGGER up AFTER INSERT ON items BEGIN UPDATE items SET v = upper(v) WHERE id = NEW.id; END",
-            "3 of the 3 rows written read back with other values",
-        ),
-        (
-            "dropped.db",
-            "CREATE TRIGGER drop1 AFTER INSERT ON items WHEN NEW.id = 3 BEGIN DELETE FROM items WHERE id = 1; END",
-            "1 row written is not there under its key",
-        ),
-    ] {
-        let db = ws.open(name);
-        db.execute_batch(SMALL).unwrap();
-        db.execute_batch(trigger).unwrap();
-        drop(db);
-        let out = import_small(&ws, &ws.url(name));
-        assert_eq!(out.status.code(), Some(1), "{name}: {}", stderr(&out));
-        let err = stderr(&out);
-        assert!(
-            err.contains("verification after the import failed for `items`")
-                && err.contains(expect),
-            "{err}"
-        );
-        let n: i64 = ws
-            .open(name)
-            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 0, "{name}: rolled back");
+/// The triggers that change rows on their way into `items`, per engine, and
+/// what the failure then says. On SQLite the trigger runs after the insert
+/// (changing or deleting rows already written); on the servers before it.
+fn changing_triggers(engine: Engine) -> Vec<(Vec<&'static str>, &'static str)> {
+    const CHANGED: &str = "changed  id=1: `v` sent \"a\", found \"A\"";
+    match engine {
+        Engine::Sqlite => vec![
+            (
+                vec![
+                    "CREATE TRIGGER up AFTER INSERT ON items BEGIN UPDATE items SET v = upper(v) WHERE id = NEW.id; END",
+                ],
+                "3 of the 3 rows written read back with other values",
+            ),
+            (
+                vec![
+                    "CREATE TRIGGER drop1 AFTER INSERT ON items WHEN NEW.id = 3 BEGIN DELETE FROM items WHERE id = 1; END",
+                ],
+                "1 row written is not there under its key",
+            ),
+        ],
+        Engine::Postgres => vec![(
+            vec![
+                "CREATE FUNCTION up() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := upper(NEW.v); RETURN NEW; END $$",
+                "CREATE TRIGGER up BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION up()",
+            ],
+            CHANGED,
+        )],
+        Engine::Mysql => vec![(
+            vec!["CREATE TRIGGER up BEFORE INSERT ON items FOR EACH ROW SET NEW.v = UPPER(NEW.v)"],
+            CHANGED,
+        )],
     }
 }
 
 /// The backup comes from the same engine, the target has a trigger that
-/// changes the values: the failure names the row and the column.
-fn trigger_on_server(src: Option<ServerDb>, db: Option<ServerDb>, triggers: &[&str]) {
-    let (Some(src), Some(db)) = (src, db) else {
-        return;
-    };
-    let ws = Workspace::new();
-    src.execute(SMALL);
-    src.execute("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
-    let out = ws
-        .migplan()
-        .args(["export", "--db", &src.url, "-o", "small.json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    db.execute(SMALL);
-    for t in triggers {
-        db.execute(t);
-    }
-    let out = import_small(&ws, &db.url);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("changed  id=1: `v` sent \"a\", found \"A\""),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(db.count("items"), 0);
-}
-
+/// changes the values: the failure names the table and what changed.
 #[test]
-fn rows_changed_on_their_way_in_fail_verification_on_postgres() {
-    trigger_on_server(
-        server::postgres("faults_verify_src"),
-        server::postgres("faults_verify"),
-        &[
-            "CREATE FUNCTION up() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.v := upper(NEW.v); RETURN NEW; END $$",
-            "CREATE TRIGGER up BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION up()",
-        ],
-    );
-}
-
-#[test]
-fn rows_changed_on_their_way_in_fail_verification_on_mysql() {
-    trigger_on_server(
-        server::mysql("faults_verify_src"),
-        server::mysql("faults_verify"),
-        &["CREATE TRIGGER up BEFORE INSERT ON items FOR EACH ROW SET NEW.v = UPPER(NEW.v)"],
-    );
+fn rows_changed_on_their_way_in_fail_verification() {
+    for_each_engine(|engine| {
+        let src = Test::on(engine)
+            .schema(SMALL)
+            .rows("INSERT INTO items VALUES (1, 'a'), (2, 'b'), (3, 'c')");
+        src.export("small.json");
+        for (triggers, expect) in changing_triggers(engine) {
+            let db = src.another().schema(SMALL);
+            for t in triggers {
+                db.execute(t);
+            }
+            db.import(["small.json"])
+                .failure()
+                .stderr_contains("verification after the import failed for `items`")
+                .stderr_contains(expect);
+            assert_eq!(db.count("items"), 0, "{expect}: rolled back");
+        }
+    });
 }
 
 /// An export killed midway leaves nothing under the output name (the file
@@ -315,18 +264,12 @@ fn sigkill_mid_export_leaves_no_file_under_the_output_name() {
 /// The connection cut from the server's side in the middle of an import:
 /// a clean error (no panic), exit 1, nothing written; the run left
 /// `running` is marked failed by the next.
-fn connection_cut_mid_import(db: Option<ServerDb>, cut: &dyn Fn(&ServerDb)) {
-    let Some(db) = db else { return };
-    let ws = Workspace::new();
-    big_backup(&ws);
-    for sql in TABLES.split(';') {
-        db.execute(sql);
-    }
-    db.execute("INSERT INTO parents VALUES (0, 'kept')");
+fn connection_cut_mid_import(t: &Test, cut: &dyn Fn(&ServerDb)) {
+    let (ws, db) = (&*t.ws, t.server());
     let before = db.dump();
-    let child = spawn_import_logged(&ws, &db.url);
+    let child = spawn_import_logged(ws, &db.url);
     let deadline = Instant::now() + Duration::from_secs(60);
-    while !history(&ws, &db.url)
+    while !history(ws, &db.url)
         .first()
         .is_some_and(|r| r["status"] == "running")
     {
@@ -334,7 +277,7 @@ fn connection_cut_mid_import(db: Option<ServerDb>, cut: &dyn Fn(&ServerDb)) {
         std::thread::sleep(Duration::from_millis(20));
     }
     std::thread::sleep(Duration::from_millis(300));
-    cut(&db);
+    cut(db);
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
     assert_eq!(out.status.code(), Some(1), "{err}");
@@ -350,7 +293,7 @@ fn connection_cut_mid_import(db: Option<ServerDb>, cut: &dyn Fn(&ServerDb)) {
         .output()
         .unwrap();
     assert!(again.status.success(), "{}", stderr(&again));
-    let runs = history(&ws, &db.url);
+    let runs = history(ws, &db.url);
     assert_eq!(runs[1]["status"], "interrupted", "{}", runs[1]);
 }
 
@@ -364,40 +307,47 @@ fn spawn_import_logged(ws: &Workspace, url: &str) -> Child {
         .unwrap()
 }
 
-#[test]
-fn connection_terminated_mid_import_on_postgres_is_a_clean_error() {
-    connection_cut_mid_import(server::postgres("faults_cut"), &|db| {
+/// Ends every other session of the test database from the server's side.
+fn cut_sessions(db: &ServerDb) {
+    if db.server == support::server::Server::Postgres {
         db.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-    });
+        );
+        return;
+    }
+    let sql = format!(
+        "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID()",
+        db.name
+    );
+    let ids = db.rows(&sql);
+    assert!(!ids.is_empty(), "the import's session was not found");
+    for id in ids {
+        // A session may end between the SELECT and its KILL (error
+        // 1094, unknown thread): that one needed no killing.
+        use mysql::prelude::Queryable;
+        if let Err(e) = db.my().query_drop(format!("KILL {}", id[0])) {
+            assert!(e.to_string().contains("1094"), "KILL {}: {e}", id[0]);
+        }
+    }
 }
 
 #[test]
-fn connection_killed_mid_import_on_mysql_is_a_clean_error() {
-    connection_cut_mid_import(server::mysql("faults_cut"), &|db| {
-        let sql = format!(
-            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = '{}' AND ID <> CONNECTION_ID()",
-            db.name
-        );
-        let ids = db.rows(&sql);
-        assert!(!ids.is_empty(), "the import's session was not found");
-        for id in ids {
-            // A session may end between the SELECT and its KILL (error
-            // 1094, unknown thread): that one needed no killing.
-            use mysql::prelude::Queryable;
-            if let Err(e) = db.my().query_drop(format!("KILL {}", id[0])) {
-                assert!(e.to_string().contains("1094"), "KILL {}: {e}", id[0]);
-            }
-        }
+fn connection_cut_mid_import_is_a_clean_error() {
+    for_engines(&Engine::SERVERS, |engine| {
+        connection_cut_mid_import(&target(engine), &cut_sessions)
     });
 }
 
 /// A failing schema script among three: the run's history row says which
 /// failed, why, and (on MySQL, whose DDL commits) which were applied.
-fn failing_script_is_recorded(db: Option<ServerDb>, applied_before: &[&str]) {
-    let Some(db) = db else { return };
-    let ws = Workspace::new();
+fn failing_script_is_recorded(db: &Test) {
+    // Where DDL commits statement by statement, V1 stays applied.
+    let applied_before: &[&str] = if db.engine.transactional_ddl() {
+        &[]
+    } else {
+        &["V1__a"]
+    };
+    let ws = &*db.ws;
     ws.write("m/V1__a.sql", "CREATE TABLE a (id INTEGER PRIMARY KEY);");
     ws.write(
         "m/V2__b.sql",
@@ -410,11 +360,11 @@ fn failing_script_is_recorded(db: Option<ServerDb>, applied_before: &[&str]) {
     );
     let out = ws
         .migplan()
-        .args(["run", "p.toml", "--db", &db.url])
+        .args(["run", "p.toml", "--db", db.url()])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let runs = history(&ws, &db.url);
+    let runs = history(ws, db.url());
     assert_eq!(runs.len(), 1, "{runs:?}");
     assert_eq!(runs[0]["status"], "failed");
     let error = runs[0]["error"].as_str().unwrap();
@@ -437,11 +387,6 @@ fn failing_script_is_recorded(db: Option<ServerDb>, applied_before: &[&str]) {
 }
 
 #[test]
-fn failing_script_among_three_on_postgres_applies_none_and_is_recorded() {
-    failing_script_is_recorded(server::postgres("faults_script"), &[]);
-}
-
-#[test]
-fn failing_script_among_three_on_mysql_records_what_was_applied() {
-    failing_script_is_recorded(server::mysql("faults_script"), &["V1__a"]);
+fn failing_script_among_three_is_recorded_with_what_was_applied() {
+    for_each_engine(|engine| failing_script_is_recorded(&Test::on(engine)));
 }

@@ -5,7 +5,8 @@ mod support;
 use std::process::Output;
 
 use serde_json::Value as Json;
-use support::server::{self, ServerDb};
+use support::server::{Server, ServerDb};
+use support::test::{Engine, Test, for_each_engine, for_engines};
 use support::{Workspace, stderr, stdout};
 
 const ITEMS: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(20) NOT NULL)";
@@ -14,6 +15,13 @@ const ITEMS: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(20) N
 /// empty `dst.db` with the same table.
 fn workspace_with_backup(n: usize) -> Workspace {
     let ws = Workspace::new();
+    write_backup(&ws, n);
+    ws.open("dst.db").execute_batch(ITEMS).unwrap();
+    ws
+}
+
+/// `b.json`, exported from a SQLite `src.db` holding `n` items.
+fn write_backup(ws: &Workspace, n: usize) {
     let src = ws.open("src.db");
     src.execute_batch(ITEMS).unwrap();
     let tx = src.unchecked_transaction().unwrap();
@@ -26,8 +34,14 @@ fn workspace_with_backup(n: usize) -> Workspace {
     }
     tx.commit().unwrap();
     ws.export("src.db", "b.json");
-    ws.open("dst.db").execute_batch(ITEMS).unwrap();
-    ws
+}
+
+/// An empty `items` of `engine`, in a workspace holding `b.json` with `n`
+/// items.
+fn target(engine: Engine, n: usize) -> Test {
+    let t = Test::on(engine);
+    write_backup(&t.ws, n);
+    t.schema(ITEMS)
 }
 
 fn history_json(ws: &Workspace, url: &str) -> Vec<Json> {
@@ -235,74 +249,48 @@ fn exactly_one_of_two_concurrent_runs_applies(ws: &Workspace, url: &str, count: 
 }
 
 #[test]
-fn two_runs_at_once_on_sqlite_exactly_one_applies() {
-    let ws = workspace_with_backup(2000);
-    let url = ws.url("dst.db");
-    let count = || {
-        ws.open("dst.db")
-            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
-            .unwrap()
-    };
-    exactly_one_of_two_concurrent_runs_applies(&ws, &url, count);
-}
-
-fn on_server(db: Option<ServerDb>) {
-    let Some(db) = db else { return };
-    let ws = workspace_with_backup(2000);
-    db.execute(ITEMS);
-    exactly_one_of_two_concurrent_runs_applies(&ws, &db.url, || db.count("items"));
-}
-
-#[test]
-fn two_runs_at_once_on_postgres_exactly_one_applies() {
-    on_server(server::postgres("history_two_runs"));
-}
-
-#[test]
-fn two_runs_at_once_on_mysql_exactly_one_applies() {
-    on_server(server::mysql("history_two_runs"));
+fn two_runs_at_once_exactly_one_applies() {
+    for_each_engine(|engine| {
+        let t = target(engine, 2000);
+        exactly_one_of_two_concurrent_runs_applies(&t.ws, t.url(), || t.count("items"));
+    });
 }
 
 /// The lock a run takes on a server belongs to its connection: held here
 /// by another session, a run gives up after `--lock-timeout`.
-fn lock_held_elsewhere_stops_a_run(db: &ServerDb, hold: impl FnOnce() -> Box<dyn std::any::Any>) {
-    let ws = workspace_with_backup(2);
-    db.execute(ITEMS);
-    let held = hold();
-    let out = import(&ws, &db.url, &["--lock-timeout", "1"]);
+fn lock_held_elsewhere_stops_a_run(t: &Test) {
+    let (ws, db) = (&*t.ws, t.server());
+    let held = hold_the_run_lock(db);
+    let out = import(ws, &db.url, &["--lock-timeout", "1"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(stderr(&out).contains("busy"), "{}", stderr(&out));
     assert_eq!(db.count("items"), 0);
     drop(held);
-    let out = import(&ws, &db.url, &["--lock-timeout", "5"]);
+    let out = import(ws, &db.url, &["--lock-timeout", "5"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.count("items"), 2);
 }
 
-#[test]
-fn postgres_advisory_lock_held_elsewhere_stops_a_run() {
-    let Some(db) = server::postgres("history_pg_lock") else {
-        return;
-    };
-    lock_held_elsewhere_stops_a_run(&db, || {
+/// A session of its own holding the lock a run of `db` takes: PostgreSQL's
+/// advisory lock, MySQL's named lock.
+fn hold_the_run_lock(db: &ServerDb) -> Box<dyn std::any::Any> {
+    if db.server == Server::Postgres {
         let mut c = db.pg();
         c.execute("SELECT pg_advisory_lock(30796665450160494)", &[])
             .unwrap();
-        Box::new(c)
-    });
+        return Box::new(c);
+    }
+    use mysql::prelude::Queryable;
+    let mut c = db.my();
+    c.query_drop("SELECT GET_LOCK(CONCAT('migplan:', SHA1(DATABASE())), 0)")
+        .unwrap();
+    Box::new(c)
 }
 
 #[test]
-fn mysql_named_lock_held_elsewhere_stops_a_run() {
-    use mysql::prelude::Queryable;
-    let Some(db) = server::mysql("history_my_lock") else {
-        return;
-    };
-    lock_held_elsewhere_stops_a_run(&db, || {
-        let mut c = db.my();
-        c.query_drop("SELECT GET_LOCK(CONCAT('migplan:', SHA1(DATABASE())), 0)")
-            .unwrap();
-        Box::new(c)
+fn a_server_lock_held_elsewhere_stops_a_run() {
+    for_engines(&Engine::SERVERS, |engine| {
+        lock_held_elsewhere_stops_a_run(&target(engine, 2))
     });
 }
 
@@ -358,18 +346,13 @@ fn status_shows_rows_size_runs_and_who_holds_the_lock() {
 
 #[test]
 fn status_on_servers_reads_size_and_rows() {
-    for db in [
-        server::postgres("history_status"),
-        server::mysql("history_status"),
-    ] {
-        let Some(db) = db else { continue };
-        let ws = workspace_with_backup(5);
-        db.execute(ITEMS);
-        assert!(import(&ws, &db.url, &[]).status.success());
-        let s = status_json(&ws, &db.url);
+    for_engines(&Engine::SERVERS, |engine| {
+        let t = target(engine, 5);
+        assert!(import(&t.ws, t.url(), &[]).status.success());
+        let s = status_json(&t.ws, t.url());
         assert!(s["lock_holder"].is_null(), "{s}");
         assert_eq!(s["tables"][0]["rows"], 5, "{s}");
         assert!(s["size_bytes"].as_u64().unwrap() > 0, "{s}");
         assert_eq!(s["last_runs"][0]["status"], "succeeded");
-    }
+    });
 }

@@ -1,5 +1,6 @@
 //! Workbooks that must be refused whole: formulas, broken packages, full
-//! disks, oversized parts. Each runs the real binary on real SQLite files.
+//! disks, oversized parts. Each runs the real binary on real SQLite files
+//! (formulas on every engine).
 
 mod support;
 
@@ -7,7 +8,7 @@ use std::path::Path;
 use std::process::Command as Std;
 
 use rust_xlsxwriter::{Formula, Workbook};
-use support::server::{self, ServerDb};
+use support::test::{Test, for_each_engine};
 use support::{Workspace, count, dump, stderr};
 
 const SCHEMA: &str = "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);";
@@ -98,41 +99,19 @@ const FORMULA_PROBLEMS: [&str; 6] = [
 /// The cached value of a formula is never taken for data.
 #[test]
 fn formulas_with_cached_values_are_refused_and_nothing_is_written() {
-    let ws = Workspace::new();
-    target(&ws);
-    formula_book(&ws.path("f.xlsx"));
-    let out = ws.import("dst.db", &["f.xlsx"]);
-    assert_refused(&ws, &out, &FORMULA_PROBLEMS);
-}
-
-fn formulas_refused_on(db: Option<ServerDb>) {
-    let Some(db) = db else { return };
-    db.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)");
-    db.execute("INSERT INTO users VALUES (100, 'before')");
-    let before = db.dump();
-    let ws = Workspace::new();
-    formula_book(&ws.path("f.xlsx"));
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &db.url, "f.xlsx"])
-        .output()
-        .unwrap();
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    for e in FORMULA_PROBLEMS {
-        assert!(err.contains(e), "missing {e:?} in:\n{err}");
-    }
-    assert_eq!(db.dump(), before);
-}
-
-#[test]
-fn formulas_are_refused_and_nothing_is_written_on_postgres() {
-    formulas_refused_on(server::postgres("hostile_formulas"));
-}
-
-#[test]
-fn formulas_are_refused_and_nothing_is_written_on_mysql() {
-    formulas_refused_on(server::mysql("hostile_formulas"));
+    for_each_engine(|engine| {
+        let db = Test::on(engine)
+            .schema(SCHEMA)
+            .rows("INSERT INTO users VALUES (100, 'before')");
+        let before = db.dump();
+        formula_book(&db.ws.path("f.xlsx"));
+        let err = db.import(["f.xlsx"]).failure().stderr();
+        for e in FORMULA_PROBLEMS {
+            assert!(err.contains(e), "missing {e:?} in:\n{err}");
+        }
+        assert_eq!(db.count("users"), 1, "{err}");
+        assert_eq!(db.dump(), before);
+    });
 }
 
 /// A migplan workbook edited with openpyxl: formulas typed in without

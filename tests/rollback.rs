@@ -5,7 +5,7 @@ mod support;
 use std::process::Output;
 
 use serde_json::Value as Json;
-use support::server::{self, ServerDb};
+use support::test::{Test, for_each_engine};
 use support::{Workspace, stderr, stdout};
 
 const ITEMS: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(20) NOT NULL)";
@@ -13,16 +13,21 @@ const ITEMS: &str = "CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(20) N
 /// `dst.db` holds items 1 and 2; `b.json` changes item 2 and adds item 3.
 fn workspace() -> Workspace {
     let ws = Workspace::new();
-    let src = ws.open("src.db");
-    src.execute_batch(ITEMS).unwrap();
-    src.execute_batch("INSERT INTO items VALUES (2, 'changed'), (3, 'added')")
-        .unwrap();
-    ws.export("src.db", "b.json");
+    backup(&ws);
     let dst = ws.open("dst.db");
     dst.execute_batch(ITEMS).unwrap();
     dst.execute_batch("INSERT INTO items VALUES (1, 'one'), (2, 'two')")
         .unwrap();
     ws
+}
+
+/// `b.json`, which changes item 2 and adds item 3.
+fn backup(ws: &Workspace) {
+    let src = ws.open("src.db");
+    src.execute_batch(ITEMS).unwrap();
+    src.execute_batch("INSERT INTO items VALUES (2, 'changed'), (3, 'added')")
+        .unwrap();
+    ws.export("src.db", "b.json");
 }
 
 fn run(ws: &Workspace, args: &[&str]) -> Output {
@@ -234,39 +239,20 @@ fn rolling_back_a_schema_change_runs_its_undo_script_and_restores_rows() {
     assert!(!stdout(&st).contains("applied  V2"), "{}", stdout(&st));
 }
 
-fn on_server(db: Option<ServerDb>) {
-    let Some(db) = db else { return };
-    let ws = workspace();
-    db.execute(ITEMS);
-    db.execute("INSERT INTO items VALUES (1, 'one')");
-    db.execute("INSERT INTO items VALUES (2, 'two')");
-    let before = db.dump();
-    let out = run(
-        &ws,
-        &[
-            "import",
-            "--db",
-            &db.url,
-            "b.json",
-            "--conflict",
-            "overwrite",
-        ],
-    );
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_ne!(db.dump(), before);
-    let out = run(&ws, &["rollback", "1", "--db", &db.url, "--yes"]);
-    assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(db.dump(), before);
-}
-
 #[test]
-fn rollback_of_an_import_on_postgres() {
-    on_server(server::postgres("rollback_import"));
-}
-
-#[test]
-fn rollback_of_an_import_on_mysql() {
-    on_server(server::mysql("rollback_import"));
+fn rollback_of_an_import() {
+    for_each_engine(|engine| {
+        let db = Test::on(engine)
+            .schema(ITEMS)
+            .rows("INSERT INTO items VALUES (1, 'one'), (2, 'two')");
+        backup(&db.ws);
+        let before = db.dump();
+        db.import(["b.json", "--conflict", "overwrite"]).success();
+        assert_ne!(db.dump(), before);
+        db.migplan(["rollback", "1", "--db", db.url(), "--yes"])
+            .success();
+        assert_eq!(db.dump(), before);
+    });
 }
 
 /// A small filesystem mounted for one test, unmounted when dropped.

@@ -8,7 +8,8 @@ mod support;
 
 use std::path::Path;
 
-use support::{Workspace, server};
+use support::Workspace;
+use support::test::{Engine, Test, for_engines};
 
 /// The password's pieces: none of them may appear in any output. The full
 /// password holds an unencoded `/`, `#` and `@` between them.
@@ -258,31 +259,26 @@ fn a_password_from_a_variable_does_not_print() {
 
 /// The drivers' own messages (connected, refused, unknown database) on real
 /// servers, the password in plain and odd forms.
-fn on_server(db: Option<server::ServerDb>) {
-    let Some(db) = db else { return };
-    let ws = workspace();
-    for password in [PIECES[0], PASSWORD] {
-        let url = with_password(&db.url, password);
-        run_all_flags(&ws, &url);
-        run_all_plans(&ws, &url);
-        let missing = format!("{url}_missing");
-        let out = ws
-            .migplan()
-            .args(["export", "--db", &missing, "-o", "x.json"])
-            .output()
-            .unwrap();
-        assert_silent("export into a missing database", &out);
-    }
-}
-
+/// The drivers' own messages (connected, refused, unknown database) on real
+/// servers, the password in plain and odd forms.
 #[test]
-fn no_command_prints_the_password_on_postgres() {
-    on_server(server::postgres("secrets_pg"));
-}
-
-#[test]
-fn no_command_prints_the_password_on_mysql() {
-    on_server(server::mysql("secrets_my"));
+fn no_command_prints_the_password_on_a_server() {
+    for_engines(&Engine::SERVERS, |engine| {
+        let db = Test::on(engine);
+        let ws = workspace();
+        for password in [PIECES[0], PASSWORD] {
+            let url = with_password(db.url(), password);
+            run_all_flags(&ws, &url);
+            run_all_plans(&ws, &url);
+            let missing = format!("{url}_missing");
+            let out = ws
+                .migplan()
+                .args(["export", "--db", &missing, "-o", "x.json"])
+                .output()
+                .unwrap();
+            assert_silent("export into a missing database", &out);
+        }
+    });
 }
 
 #[test]

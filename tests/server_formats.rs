@@ -1,10 +1,11 @@
-//! Workbooks and version adapters on real servers: the tiku V1 backup
-//! upgraded into PostgreSQL and MySQL at the latest schema, then carried
-//! through an Excel workbook into a fresh database of the same engine.
+//! Workbooks and version adapters on every engine: the tiku V1 backup
+//! upgraded into SQLite, PostgreSQL and MySQL at the latest schema, then
+//! carried through an Excel workbook into a fresh database of the same
+//! engine.
 
 mod support;
 
-use support::server::{self, ServerDb};
+use support::test::{Test, for_each_engine};
 use support::{Workspace, repo_root, stderr};
 
 fn plan(ws: &Workspace, adapters: bool) -> String {
@@ -40,17 +41,18 @@ fn run_ok(ws: &Workspace, args: &[&str]) -> String {
 
 /// The V1 fixture upgraded into `db`, checked against the fixture itself,
 /// then exported as a workbook and imported into `copy`: identical.
-fn upgrade_then_workbook(db: &ServerDb, copy: &ServerDb) {
-    let ws = Workspace::new();
+fn upgrade_then_workbook(db: &Test) {
+    let copy = db.another();
+    let ws = &*db.ws;
     let v1 = repo_root().join("examples/tiku/fixtures/tiku-v1.json");
-    let with_adapters = plan(&ws, true);
+    let with_adapters = plan(ws, true);
     run_ok(
-        &ws,
+        ws,
         &[
             "run",
             &with_adapters,
             "--db",
-            &db.url,
+            db.url(),
             "--file",
             v1.to_str().unwrap(),
         ],
@@ -70,26 +72,26 @@ fn upgrade_then_workbook(db: &ServerDb, copy: &ServerDb) {
         .iter()
         .filter(|r| r["difficulty"].as_i64().is_some_and(|d| d <= 2))
         .count();
-    let emails = db.rows("SELECT email FROM users ORDER BY id");
+    let emails = db.query("SELECT email FROM users ORDER BY id");
     assert_eq!(emails.len(), mails.len());
-    let count = |sql: &str| db.rows(sql).len();
+    let count = |sql: &str| db.query(sql).len();
     assert_eq!(count("SELECT id FROM questions WHERE level = 'easy'"), easy);
     assert_eq!(count("SELECT id FROM questions WHERE visit_count <> 0"), 0);
 
     // Through a workbook into a fresh database at the latest version.
     let book = ws.path("tiku.xlsx");
     run_ok(
-        &ws,
-        &["export", "--db", &db.url, "-o", book.to_str().unwrap()],
+        ws,
+        &["export", "--db", db.url(), "-o", book.to_str().unwrap()],
     );
-    let plain = plan(&ws, false);
+    let plain = plan(ws, false);
     run_ok(
-        &ws,
+        ws,
         &[
             "run",
             &plain,
             "--db",
-            &copy.url,
+            copy.url(),
             "--file",
             book.to_str().unwrap(),
         ],
@@ -103,21 +105,6 @@ fn upgrade_then_workbook(db: &ServerDb, copy: &ServerDb) {
 }
 
 #[test]
-fn postgres_upgrades_a_v1_backup_and_round_trips_a_workbook() {
-    let (Some(db), Some(copy)) = (
-        server::postgres("formats_up"),
-        server::postgres("formats_copy"),
-    ) else {
-        return;
-    };
-    upgrade_then_workbook(&db, &copy);
-}
-
-#[test]
-fn mysql_upgrades_a_v1_backup_and_round_trips_a_workbook() {
-    let (Some(db), Some(copy)) = (server::mysql("formats_up"), server::mysql("formats_copy"))
-    else {
-        return;
-    };
-    upgrade_then_workbook(&db, &copy);
+fn upgrades_a_v1_backup_and_round_trips_a_workbook() {
+    for_each_engine(|engine| upgrade_then_workbook(&Test::on(engine)));
 }

@@ -7,111 +7,45 @@
 
 mod support;
 
-use support::server::{self, ServerDb};
+use support::server::{self, Server, ServerDb};
+use support::test::{Db, Engine, Test, for_each_engine};
 use support::{Workspace, stderr};
 
-/// One database of the test, on any engine.
-enum Db {
-    Lite(String, std::path::PathBuf),
-    Server(ServerDb),
+/// Runs each statement in `db`.
+fn exec(db: &Db, statements: &[String]) {
+    for sql in statements {
+        db.execute(sql);
+    }
 }
 
-#[derive(Clone, Copy, PartialEq, Debug)]
-enum Kind {
-    Lite,
-    Pg,
-    My,
-}
-
-impl Db {
-    fn lite(ws: &Workspace, rel: &str) -> Db {
-        Db::Lite(ws.url(rel), ws.path(rel))
-    }
-
-    fn kind(&self) -> Kind {
-        match self {
-            Db::Lite(..) => Kind::Lite,
-            Db::Server(s) if s.server == server::Server::Postgres => Kind::Pg,
-            Db::Server(_) => Kind::My,
+/// `id`, then `last_update` as text, ordered by id.
+fn stamps(db: &Db) -> Vec<String> {
+    let sql = match db.engine() {
+        Engine::Sqlite | Engine::Postgres => {
+            "SELECT id || ' ' || CAST(last_update AS TEXT) FROM items ORDER BY id"
         }
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Db::Lite(url, _) => url,
-            Db::Server(s) => &s.url,
-        }
-    }
-
-    fn exec(&self, statements: &[String]) {
-        for sql in statements {
-            match self {
-                Db::Lite(_, path) => rusqlite::Connection::open(path)
-                    .unwrap()
-                    .execute_batch(sql)
-                    .unwrap_or_else(|e| panic!("{sql}: {e}")),
-                Db::Server(s) => s.execute(sql),
-            }
-        }
-    }
-
-    fn dump(&self) -> Vec<String> {
-        match self {
-            Db::Lite(_, path) => support::dump(&rusqlite::Connection::open(path).unwrap()),
-            Db::Server(s) => s.dump(),
-        }
-    }
-
-    /// `id`, then `last_update` as text, ordered by id.
-    fn stamps(&self) -> Vec<String> {
-        let sql = match self.kind() {
-            Kind::Lite | Kind::Pg => {
-                "SELECT id || ' ' || CAST(last_update AS TEXT) FROM items ORDER BY id"
-            }
-            Kind::My => "SELECT CONCAT(id, ' ', last_update) FROM items ORDER BY id",
-        };
-        match self {
-            Db::Lite(_, path) => {
-                let conn = rusqlite::Connection::open(path).unwrap();
-                let mut stmt = conn.prepare(sql).unwrap();
-                stmt.query_map([], |r| r.get::<_, String>(0))
-                    .unwrap()
-                    .map(Result::unwrap)
-                    .collect()
-            }
-            Db::Server(s) => s
-                .rows(sql)
-                .into_iter()
-                .map(|mut r| match self.kind() {
-                    // PostgreSQL's rows come as `{"?column?": "…"}`.
-                    Kind::Pg => {
-                        let v: serde_json::Value = serde_json::from_str(&r[0]).unwrap();
-                        v["?column?"].as_str().unwrap().to_string()
-                    }
-                    _ => r.remove(0),
-                })
-                .collect(),
-        }
-    }
+        Engine::Mysql => "SELECT CONCAT(id, ' ', last_update) FROM items ORDER BY id",
+    };
+    db.query(sql).into_iter().map(|mut r| r.remove(0)).collect()
 }
 
 /// The table, on each engine: int, bigint, decimal, bool, text, timestamp,
 /// date, JSON, an instant, and the `last_update` a trigger stamps.
-fn schema(kind: Kind) -> String {
+fn schema(kind: Engine) -> String {
     match kind {
-        Kind::Lite => {
+        Engine::Sqlite => {
             "CREATE TABLE items (
             id INTEGER PRIMARY KEY, big BIGINT, price DECIMAL(10,2), active BOOLEAN,
             name TEXT, created TIMESTAMP, born DATE, doc JSON, seen TIMESTAMPTZ,
             last_update DATETIME NOT NULL)"
         }
-        Kind::Pg => {
+        Engine::Postgres => {
             "CREATE TABLE items (
             id integer PRIMARY KEY, big bigint, price numeric(10,2), active boolean,
             name text, created timestamp, born date, doc jsonb, seen timestamptz,
             last_update timestamp NOT NULL)"
         }
-        Kind::My => {
+        Engine::Mysql => {
             "CREATE TABLE items (
             id int PRIMARY KEY, big bigint, price decimal(10,2), active tinyint(1),
             name text, created datetime(6), born date, doc json, seen timestamp(6) NULL,
@@ -123,13 +57,13 @@ fn schema(kind: Kind) -> String {
 
 /// Three rows as users have them: big integers, a scale the column pads,
 /// JSON spaced and ordered its own way, an instant with an offset.
-fn rows(kind: Kind) -> String {
-    let (t, f) = if kind == Kind::Pg {
+fn rows(kind: Engine) -> String {
+    let (t, f) = if kind == Engine::Postgres {
         ("true", "false")
     } else {
         ("1", "0")
     };
-    let seen = if kind == Kind::Lite {
+    let seen = if kind == Engine::Sqlite {
         "'2024-05-01 10:00:00+02:00'"
     } else {
         "'2024-05-01 08:00:00'"
@@ -149,38 +83,38 @@ fn rows(kind: Kind) -> String {
 /// MySQL), AFTER with an UPDATE of the row where it does not (SQLite), or,
 /// with `after`, an AFTER trigger updating the row (MySQL refuses a
 /// trigger that updates its own table).
-fn triggers(kind: Kind, after: bool) -> Vec<String> {
+fn triggers(kind: Engine, after: bool) -> Vec<String> {
     match (kind, after) {
-        (Kind::Lite, _) => vec![
+        (Engine::Sqlite, _) => vec![
             "CREATE TRIGGER items_stamp AFTER INSERT ON items BEGIN
                UPDATE items SET last_update = datetime('now') WHERE id = NEW.id; END;
              CREATE TRIGGER items_restamp AFTER UPDATE ON items BEGIN
                UPDATE items SET last_update = datetime('now') WHERE id = NEW.id; END;"
                 .into(),
         ],
-        (Kind::Pg, false) => vec![
+        (Engine::Postgres, false) => vec![
             "CREATE FUNCTION stamp() RETURNS trigger LANGUAGE plpgsql AS
                $$ BEGIN NEW.last_update := now(); RETURN NEW; END $$;
              CREATE TRIGGER items_stamp BEFORE INSERT OR UPDATE ON items
                FOR EACH ROW EXECUTE FUNCTION stamp();"
                 .into(),
         ],
-        (Kind::Pg, true) => vec![
+        (Engine::Postgres, true) => vec![
             "CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS
                $$ BEGIN UPDATE items SET last_update = now() WHERE id = NEW.id; RETURN NULL; END $$;
              CREATE TRIGGER items_touch AFTER INSERT OR UPDATE ON items
                FOR EACH ROW WHEN (pg_trigger_depth() < 1) EXECUTE FUNCTION touch();"
                 .into(),
         ],
-        (Kind::My, _) => vec![
+        (Engine::Mysql, _) => vec![
             "CREATE TRIGGER items_stamp BEFORE INSERT ON items FOR EACH ROW SET NEW.last_update = NOW()".into(),
             "CREATE TRIGGER items_restamp BEFORE UPDATE ON items FOR EACH ROW SET NEW.last_update = NOW()".into(),
         ],
     }
 }
 
-fn trigger_name(kind: Kind, after: bool) -> &'static str {
-    if kind == Kind::Pg && after {
+fn trigger_name(kind: Engine, after: bool) -> &'static str {
+    if kind == Engine::Postgres && after {
         "items_touch"
     } else {
         "items_stamp"
@@ -189,7 +123,7 @@ fn trigger_name(kind: Kind, after: bool) -> &'static str {
 
 /// A database of `kind` holding the table and its rows.
 fn filled(db: &Db) {
-    db.exec(&[schema(db.kind()), rows(db.kind())]);
+    exec(db, &[schema(db.engine()), rows(db.engine())]);
 }
 
 fn copy(ws: &Workspace, from: &Db, to: &Db, extra: &[&str]) -> std::process::Output {
@@ -232,7 +166,7 @@ fn export(ws: &Workspace, from: &Db, file: &str) {
 
 /// The refusal names the table, the first row and column (sent, found),
 /// the trigger, and the way out for the engine.
-fn assert_refused(out: &std::process::Output, kind: Kind, after: bool) {
+fn assert_refused(out: &std::process::Output, kind: Engine, after: bool) {
     let err = stderr(out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -244,7 +178,7 @@ fn assert_refused(out: &std::process::Output, kind: Kind, after: bool) {
         "{err}"
     );
     assert!(err.contains(trigger_name(kind, after)), "{err}");
-    if kind == Kind::My {
+    if kind == Engine::Mysql {
         assert!(
             err.contains("load the data before creating the triggers"),
             "{err}"
@@ -254,12 +188,13 @@ fn assert_refused(out: &std::process::Output, kind: Kind, after: bool) {
     }
 }
 
-fn server_of(kind: Kind, test: &str) -> Option<Db> {
-    match kind {
-        Kind::Lite => unreachable!(),
-        Kind::Pg => server::postgres(test).map(Db::Server),
-        Kind::My => server::mysql(test).map(Db::Server),
-    }
+fn server_of(kind: Engine, test: &str) -> Option<Db> {
+    let server = match kind {
+        Engine::Sqlite => unreachable!(),
+        Engine::Postgres => Server::Postgres,
+        Engine::Mysql => Server::Mysql,
+    };
+    ServerDb::create(server, test).map(Db::Server)
 }
 
 /// (a) and (c): the target's table has a row of its own and the trigger;
@@ -267,48 +202,51 @@ fn server_of(kind: Kind, test: &str) -> Option<Db> {
 /// triggers off (PostgreSQL, SQLite) it loads the source's rows as they are.
 fn cross_engine_copy(ws: &Workspace, src: Db, dst: Db, after: bool) {
     filled(&src);
-    let kind = dst.kind();
-    dst.exec(&[schema(kind)]);
-    dst.exec(&["INSERT INTO items (id, last_update) VALUES (100, '2001-01-01 00:00:00')".into()]);
-    dst.exec(&triggers(kind, after));
+    let kind = dst.engine();
+    exec(&dst, &[schema(kind)]);
+    exec(
+        &dst,
+        &["INSERT INTO items (id, last_update) VALUES (100, '2001-01-01 00:00:00')".into()],
+    );
+    exec(&dst, &triggers(kind, after));
     let before = dst.dump();
     let out = copy(ws, &src, &dst, &[]);
     assert_refused(&out, kind, after);
     assert_eq!(dst.dump(), before, "the target is unchanged");
-    if kind == Kind::My {
+    if kind == Engine::Mysql {
         return;
     }
     let out = copy(ws, &src, &dst, &["--triggers", "disable"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let mut want = src.stamps();
+    let mut want = stamps(&src);
     want.push("100 2001-01-01 00:00:00".into());
-    assert_eq!(dst.stamps(), want);
+    assert_eq!(stamps(&dst), want);
 }
 
 #[test]
 fn sqlite_to_postgres_copy_into_a_stamping_trigger_is_refused() {
     let ws = Workspace::new();
-    let Some(dst) = server_of(Kind::Pg, "tv_lite_pg") else {
+    let Some(dst) = server_of(Engine::Postgres, "tv_lite_pg") else {
         return;
     };
-    cross_engine_copy(&ws, Db::lite(&ws, "src.db"), dst, false);
+    cross_engine_copy(&ws, Db::sqlite_file(&ws, "src.db"), dst, false);
 }
 
 #[test]
 fn sqlite_to_postgres_copy_into_an_after_trigger_updating_the_row_is_refused() {
     let ws = Workspace::new();
-    let Some(dst) = server_of(Kind::Pg, "tv_lite_pg_after") else {
+    let Some(dst) = server_of(Engine::Postgres, "tv_lite_pg_after") else {
         return;
     };
-    cross_engine_copy(&ws, Db::lite(&ws, "src.db"), dst, true);
+    cross_engine_copy(&ws, Db::sqlite_file(&ws, "src.db"), dst, true);
 }
 
 #[test]
 fn postgres_to_mariadb_copy_into_a_stamping_trigger_is_refused() {
     let ws = Workspace::new();
     let (Some(src), Some(dst)) = (
-        server_of(Kind::Pg, "tv_pg_my_src"),
-        server_of(Kind::My, "tv_pg_my"),
+        server_of(Engine::Postgres, "tv_pg_my_src"),
+        server_of(Engine::Mysql, "tv_pg_my"),
     ) else {
         return;
     };
@@ -318,34 +256,34 @@ fn postgres_to_mariadb_copy_into_a_stamping_trigger_is_refused() {
 #[test]
 fn mariadb_to_sqlite_copy_into_a_stamping_trigger_is_refused() {
     let ws = Workspace::new();
-    let Some(src) = server_of(Kind::My, "tv_my_lite") else {
+    let Some(src) = server_of(Engine::Mysql, "tv_my_lite") else {
         return;
     };
-    cross_engine_copy(&ws, src, Db::lite(&ws, "dst.db"), false);
+    cross_engine_copy(&ws, src, Db::sqlite_file(&ws, "dst.db"), false);
 }
 
 /// (b) and (c): the table holds the rows of its own backup, then gets the
 /// trigger; an `overwrite` import of that backup is refused and changes
 /// nothing; with the triggers off the rows stay exactly as they were.
-fn overwrite_import(ws: &Workspace, db: Db, after: bool) {
-    let kind = db.kind();
-    filled(&db);
-    export(ws, &db, "b.json");
+fn overwrite_import(ws: &Workspace, db: &Db, after: bool) {
+    let kind = db.engine();
+    filled(db);
+    export(ws, db, "b.json");
     let exported = db.dump();
     // The rows drift from the backup, so the overwrite really updates them:
     // rows identical to the backup's are left alone and fire nothing.
-    db.exec(&["UPDATE items SET name = 'drifted'".to_string()]);
-    db.exec(&triggers(kind, after));
+    exec(db, &["UPDATE items SET name = 'drifted'".to_string()]);
+    exec(db, &triggers(kind, after));
     let before = db.dump();
-    let out = import(ws, &db, "b.json", &["--conflict", "overwrite"]);
+    let out = import(ws, db, "b.json", &["--conflict", "overwrite"]);
     assert_refused(&out, kind, after);
     assert_eq!(db.dump(), before, "the table is unchanged");
-    if kind == Kind::My {
+    if kind == Engine::Mysql {
         return;
     }
     let out = import(
         ws,
-        &db,
+        db,
         "b.json",
         &["--conflict", "overwrite", "--triggers", "disable"],
     );
@@ -354,36 +292,20 @@ fn overwrite_import(ws: &Workspace, db: Db, after: bool) {
 }
 
 #[test]
-fn sqlite_overwrite_import_into_a_stamping_trigger_is_refused() {
-    let ws = Workspace::new();
-    overwrite_import(&ws, Db::lite(&ws, "db.db"), false);
-}
-
-#[test]
-fn postgres_overwrite_import_into_a_stamping_trigger_is_refused() {
-    let ws = Workspace::new();
-    let Some(db) = server_of(Kind::Pg, "tv_pg_over") else {
-        return;
-    };
-    overwrite_import(&ws, db, false);
+fn overwrite_import_into_a_stamping_trigger_is_refused() {
+    for_each_engine(|engine| {
+        let t = Test::on(engine);
+        overwrite_import(&t.ws, &t.db, false);
+    });
 }
 
 #[test]
 fn postgres_overwrite_import_into_an_after_trigger_updating_the_row_is_refused() {
     let ws = Workspace::new();
-    let Some(db) = server_of(Kind::Pg, "tv_pg_over_after") else {
+    let Some(db) = server_of(Engine::Postgres, "tv_pg_over_after") else {
         return;
     };
-    overwrite_import(&ws, db, true);
-}
-
-#[test]
-fn mariadb_overwrite_import_into_a_stamping_trigger_is_refused() {
-    let ws = Workspace::new();
-    let Some(db) = server_of(Kind::My, "tv_my_over") else {
-        return;
-    };
-    overwrite_import(&ws, db, false);
+    overwrite_import(&ws, &db, true);
 }
 
 /// (d): without triggers, a copy from another engine into the table, again
@@ -392,7 +314,7 @@ fn mariadb_overwrite_import_into_a_stamping_trigger_is_refused() {
 /// holds it.
 fn no_false_alarm(ws: &Workspace, src: Db, dst: Db) {
     filled(&src);
-    dst.exec(&[schema(dst.kind())]);
+    exec(&dst, &[schema(dst.engine())]);
     let out = copy(ws, &src, &dst, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     let loaded = dst.dump();
@@ -409,18 +331,18 @@ fn no_false_alarm(ws: &Workspace, src: Db, dst: Db) {
 #[test]
 fn without_triggers_sqlite_to_postgres_loads_every_type() {
     let ws = Workspace::new();
-    let Some(dst) = server_of(Kind::Pg, "tv_ok_lite_pg") else {
+    let Some(dst) = server_of(Engine::Postgres, "tv_ok_lite_pg") else {
         return;
     };
-    no_false_alarm(&ws, Db::lite(&ws, "src.db"), dst);
+    no_false_alarm(&ws, Db::sqlite_file(&ws, "src.db"), dst);
 }
 
 #[test]
 fn without_triggers_postgres_to_mariadb_loads_every_type() {
     let ws = Workspace::new();
     let (Some(src), Some(dst)) = (
-        server_of(Kind::Pg, "tv_ok_pg_my_src"),
-        server_of(Kind::My, "tv_ok_pg_my"),
+        server_of(Engine::Postgres, "tv_ok_pg_my_src"),
+        server_of(Engine::Mysql, "tv_ok_pg_my"),
     ) else {
         return;
     };
@@ -430,33 +352,33 @@ fn without_triggers_postgres_to_mariadb_loads_every_type() {
 #[test]
 fn without_triggers_mariadb_to_sqlite_loads_every_type() {
     let ws = Workspace::new();
-    let Some(src) = server_of(Kind::My, "tv_ok_my_lite") else {
+    let Some(src) = server_of(Engine::Mysql, "tv_ok_my_lite") else {
         return;
     };
-    no_false_alarm(&ws, src, Db::lite(&ws, "dst.db"));
+    no_false_alarm(&ws, src, Db::sqlite_file(&ws, "dst.db"));
 }
 
 #[test]
 fn without_triggers_mariadb_to_postgres_and_sqlite_to_mariadb_load_every_type() {
     let ws = Workspace::new();
     let (Some(my), Some(pg), Some(my2)) = (
-        server_of(Kind::My, "tv_ok_my_pg_src"),
-        server_of(Kind::Pg, "tv_ok_my_pg"),
-        server_of(Kind::My, "tv_ok_lite_my"),
+        server_of(Engine::Mysql, "tv_ok_my_pg_src"),
+        server_of(Engine::Postgres, "tv_ok_my_pg"),
+        server_of(Engine::Mysql, "tv_ok_lite_my"),
     ) else {
         return;
     };
     no_false_alarm(&ws, my, pg);
-    no_false_alarm(&ws, Db::lite(&ws, "src.db"), my2);
+    no_false_alarm(&ws, Db::sqlite_file(&ws, "src.db"), my2);
 }
 
 #[test]
 fn postgres_to_sqlite_loads_every_type() {
     let ws = Workspace::new();
-    let Some(src) = server_of(Kind::Pg, "tv_ok_pg_lite") else {
+    let Some(src) = server_of(Engine::Postgres, "tv_ok_pg_lite") else {
         return;
     };
-    no_false_alarm(&ws, src, Db::lite(&ws, "dst.db"));
+    no_false_alarm(&ws, src, Db::sqlite_file(&ws, "dst.db"));
 }
 
 /// A chain (a full backup, then an increment that follows it) into a table
@@ -464,8 +386,8 @@ fn postgres_to_sqlite_loads_every_type() {
 #[test]
 fn a_chain_into_a_stamping_trigger_is_refused() {
     let ws = Workspace::new();
-    let src = Db::lite(&ws, "src.db");
-    src.exec(&[
+    let src = Db::sqlite_file(&ws, "src.db");
+    exec(&src, &[
         "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT NOT NULL,
            last_update DATETIME NOT NULL);
          INSERT INTO items VALUES (1, 'one', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), '2006-02-15 05:03:42'),
@@ -476,7 +398,7 @@ fn a_chain_into_a_stamping_trigger_is_refused() {
     std::thread::sleep(std::time::Duration::from_millis(2100));
     export(&ws, &src, "full.json");
     std::thread::sleep(std::time::Duration::from_millis(50));
-    src.exec(&[
+    exec(&src, &[
         "UPDATE items SET name = 'one, renamed', updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now') WHERE id = 1;
          INSERT INTO items VALUES (3, 'three', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), '2006-02-15 05:03:42');"
             .into(),
@@ -496,19 +418,22 @@ fn a_chain_into_a_stamping_trigger_is_refused() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let dst = Db::lite(&ws, "dst.db");
-    dst.exec(&[
-        "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT NOT NULL,
+    let dst = Db::sqlite_file(&ws, "dst.db");
+    exec(
+        &dst,
+        &[
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT, updated_at TEXT NOT NULL,
            last_update DATETIME NOT NULL);"
-            .into(),
-    ]);
-    dst.exec(&triggers(Kind::Lite, false));
+                .into(),
+        ],
+    );
+    exec(&dst, &triggers(Engine::Sqlite, false));
     let out = ws
         .migplan()
         .args(["import", "--db", dst.url(), "full.json", "inc.json"])
         .output()
         .unwrap();
-    assert_refused(&out, Kind::Lite, false);
+    assert_refused(&out, Engine::Sqlite, false);
     assert!(dst.dump().is_empty(), "nothing was written");
     let out = ws
         .migplan()
@@ -523,22 +448,26 @@ fn a_chain_into_a_stamping_trigger_is_refused() {
 /// `skip`: the rows the table already held under the backup's keys are
 /// left alone and not compared, however they differ from the backup; the
 /// rows inserted are, so a trigger stamping them still fails the import.
-fn skip_import(ws: &Workspace, db: Db) {
-    let kind = db.kind();
-    filled(&db);
-    export(ws, &db, "b.json");
-    db.exec(&[
-        "UPDATE items SET name = 'kept', last_update = '2010-10-10 10:10:10' WHERE id < 3".into(),
-        "DELETE FROM items WHERE id = 3".into(),
-    ]);
+fn skip_import(ws: &Workspace, db: &Db) {
+    let kind = db.engine();
+    filled(db);
+    export(ws, db, "b.json");
+    exec(
+        db,
+        &[
+            "UPDATE items SET name = 'kept', last_update = '2010-10-10 10:10:10' WHERE id < 3"
+                .into(),
+            "DELETE FROM items WHERE id = 3".into(),
+        ],
+    );
     let held = db.dump();
-    let out = import(ws, &db, "b.json", &["--conflict", "skip"]);
+    let out = import(ws, db, "b.json", &["--conflict", "skip"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(db.stamps()[..2], held_stamps(&db)[..2]);
-    db.exec(&["DELETE FROM items WHERE id = 3".into()]);
+    assert_eq!(stamps(db)[..2], held_stamps(db)[..2]);
+    exec(db, &["DELETE FROM items WHERE id = 3".into()]);
     assert_eq!(db.dump(), held);
-    db.exec(&triggers(kind, false));
-    let out = import(ws, &db, "b.json", &["--conflict", "skip"]);
+    exec(db, &triggers(kind, false));
+    let out = import(ws, db, "b.json", &["--conflict", "skip"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
@@ -551,50 +480,37 @@ fn skip_import(ws: &Workspace, db: Db) {
 }
 
 fn held_stamps(db: &Db) -> Vec<String> {
-    db.stamps()
+    stamps(db)
         .into_iter()
         .filter(|s| s.contains("2010-10-10 10:10:10"))
         .collect()
 }
 
 #[test]
-fn sqlite_skip_import_compares_only_the_rows_it_inserts() {
-    let ws = Workspace::new();
-    skip_import(&ws, Db::lite(&ws, "db.db"));
-}
-
-#[test]
-fn postgres_skip_import_compares_only_the_rows_it_inserts() {
-    let ws = Workspace::new();
-    let Some(db) = server_of(Kind::Pg, "tv_pg_skip") else {
-        return;
-    };
-    skip_import(&ws, db);
-}
-
-#[test]
-fn mariadb_skip_import_compares_only_the_rows_it_inserts() {
-    let ws = Workspace::new();
-    let Some(db) = server_of(Kind::My, "tv_my_skip") else {
-        return;
-    };
-    skip_import(&ws, db);
+fn skip_import_compares_only_the_rows_it_inserts() {
+    for_each_engine(|engine| {
+        let t = Test::on(engine);
+        skip_import(&t.ws, &t.db);
+    });
 }
 
 /// `error` into a table holding other rows: the rows inserted are compared.
 #[test]
 fn sqlite_error_policy_import_beside_other_rows_is_refused_when_a_trigger_stamps_them() {
     let ws = Workspace::new();
-    let src = Db::lite(&ws, "src.db");
+    let src = Db::sqlite_file(&ws, "src.db");
     filled(&src);
     export(&ws, &src, "b.json");
-    let db = Db::lite(&ws, "db.db");
-    db.exec(&[schema(Kind::Lite)]);
-    db.exec(&["INSERT INTO items (id, last_update) VALUES (100, '2001-01-01 00:00:00')".into()]);
-    db.exec(&triggers(Kind::Lite, false));
+    let db = Db::sqlite_file(&ws, "db.db");
+    exec(&db, &[schema(Engine::Sqlite)]);
+    exec(
+        &db,
+        &["INSERT INTO items (id, last_update) VALUES (100, '2001-01-01 00:00:00')".into()],
+    );
+    exec(&db, &triggers(Engine::Sqlite, false));
     let before = db.dump();
     let out = import(&ws, &db, "b.json", &["--conflict", "error"]);
-    assert_refused(&out, Kind::Lite, false);
+    assert_refused(&out, Engine::Sqlite, false);
     assert_eq!(db.dump(), before);
 }
 
@@ -604,24 +520,30 @@ fn sqlite_error_policy_import_beside_other_rows_is_refused_when_a_trigger_stamps
 fn sqlite_keyless_table_with_rows_is_compared_as_a_multiset() {
     let ws = Workspace::new();
     let table = "CREATE TABLE log (msg TEXT, last_update DATETIME NOT NULL)";
-    let src = Db::lite(&ws, "src.db");
-    src.exec(&[
+    let src = Db::sqlite_file(&ws, "src.db");
+    exec(&src, &[
         table.into(),
         "INSERT INTO log VALUES ('a', '2006-02-15 05:03:42'), ('a', '2006-02-15 05:03:42'), ('b', '2006-02-15 05:03:42')".into(),
     ]);
     export(&ws, &src, "b.json");
-    let db = Db::lite(&ws, "db.db");
-    db.exec(&[
-        table.into(),
-        "INSERT INTO log VALUES ('a', '2006-02-15 05:03:42')".into(),
-    ]);
+    let db = Db::sqlite_file(&ws, "db.db");
+    exec(
+        &db,
+        &[
+            table.into(),
+            "INSERT INTO log VALUES ('a', '2006-02-15 05:03:42')".into(),
+        ],
+    );
     let out = import(&ws, &db, "b.json", &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(db.dump().len(), 4);
-    db.exec(&["DELETE FROM log WHERE rowid > 1;
+    exec(
+        &db,
+        &["DELETE FROM log WHERE rowid > 1;
          CREATE TRIGGER log_stamp AFTER INSERT ON log WHEN NEW.msg = 'b' BEGIN
            UPDATE log SET last_update = datetime('now') WHERE rowid = NEW.rowid; END;"
-        .into()]);
+            .into()],
+    );
     let before = db.dump();
     let out = import(&ws, &db, "b.json", &[]);
     let err = stderr(&out);
@@ -640,17 +562,20 @@ fn sqlite_keyless_table_with_rows_is_compared_as_a_multiset() {
 #[test]
 fn sqlite_trigger_moving_a_row_to_another_key_is_named() {
     let ws = Workspace::new();
-    let src = Db::lite(&ws, "src.db");
+    let src = Db::sqlite_file(&ws, "src.db");
     filled(&src);
     export(&ws, &src, "b.json");
-    let db = Db::lite(&ws, "db.db");
-    db.exec(&[
-        schema(Kind::Lite),
-        "INSERT INTO items (id, last_update) VALUES (100, '2001-01-01 00:00:00');
+    let db = Db::sqlite_file(&ws, "db.db");
+    exec(
+        &db,
+        &[
+            schema(Engine::Sqlite),
+            "INSERT INTO items (id, last_update) VALUES (100, '2001-01-01 00:00:00');
          CREATE TRIGGER items_move AFTER INSERT ON items WHEN NEW.id = 2 BEGIN
            UPDATE items SET id = 2000 WHERE id = 2; END;"
-            .into(),
-    ]);
+                .into(),
+        ],
+    );
     let before = db.dump();
     let out = import(&ws, &db, "b.json", &[]);
     let err = stderr(&out);
@@ -713,7 +638,10 @@ fn pagila_last_updated_trigger_refuses_an_overwrite_import() {
     let exported = db.dump();
     // Drifted from the backup, so the overwrite updates (identical rows are
     // left alone and fire nothing).
-    db.exec(&["UPDATE public.actor SET first_name = lower(first_name)".to_string()]);
+    exec(
+        &db,
+        &["UPDATE public.actor SET first_name = lower(first_name)".to_string()],
+    );
     // As pagila-schema.sql declares them.
     let mut sql = String::from(
         "CREATE FUNCTION public.last_updated() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -729,7 +657,7 @@ fn pagila_last_updated_trigger_refuses_an_overwrite_import() {
             "CREATE TRIGGER last_updated BEFORE UPDATE ON public.{t} FOR EACH ROW EXECUTE FUNCTION public.last_updated();"
         ));
     }
-    db.exec(&[sql]);
+    exec(&db, &[sql]);
     let before = db.dump();
     let out = import(&ws, &db, "pagila.json", &["--conflict", "overwrite"]);
     let err = stderr(&out);

@@ -11,7 +11,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
-use support::server::{self, ServerDb};
+use support::test::{Engine, Test, for_each_engine};
 use support::{Workspace, stderr, stdout};
 
 const ROWS: usize = 300_000;
@@ -68,53 +68,44 @@ fn spawn(ws: &Workspace, args: &[&str]) -> Child {
         .unwrap()
 }
 
-/// A target holding the tables and parent 0, with run 1 (small.json)
-/// recorded: a run that can be rolled back.
-struct Target<'a> {
-    url: String,
-    rows: Box<dyn Fn() -> (i64, i64) + 'a>,
+/// A target of `engine` holding the tables and parent 0, in a workspace
+/// holding `big.json` and `small.json`.
+fn target(engine: Engine) -> Test {
+    let t = Test::on(engine);
+    backups(&t.ws);
+    t.schema(TABLES)
+        .rows("INSERT INTO parents VALUES (0, 'kept')")
 }
 
-fn sqlite_target(ws: &Workspace) -> Target<'_> {
-    let db = ws.open("dst.db");
-    db.execute_batch(TABLES).unwrap();
-    db.execute("INSERT INTO parents VALUES (0, 'kept')", [])
-        .unwrap();
-    Target {
-        url: ws.url("dst.db"),
-        rows: Box::new(move || {
-            let c = ws.open("dst.db");
-            (support::count(&c, "parents"), support::count(&c, "items"))
-        }),
-    }
+/// Another such target, in the same workspace.
+fn another_target(t: &Test) -> Test {
+    t.another()
+        .schema(TABLES)
+        .rows("INSERT INTO parents VALUES (0, 'kept')")
 }
 
-fn server_target(db: &ServerDb) -> Target<'_> {
-    for sql in TABLES.split(';') {
-        db.execute(sql);
-    }
-    db.execute("INSERT INTO parents VALUES (0, 'kept')");
-    Target {
-        url: db.url.clone(),
-        rows: Box::new(move || (db.count("parents"), db.count("items"))),
-    }
+/// How many parents and items the target holds.
+fn rows(t: &Test) -> (i64, i64) {
+    (t.count("parents"), t.count("items"))
 }
 
 /// Run 1: small.json imported, so run 1 has a backup and can be rolled back.
-fn first_run(ws: &Workspace, t: &Target<'_>) {
-    let out = migplan(ws, &["import", "--db", &t.url, "small.json"]);
+fn first_run(t: &Test) {
+    let ws = &*t.ws;
+    let out = migplan(ws, &["import", "--db", t.url(), "small.json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!((t.rows)(), (2, 0));
+    assert_eq!(rows(t), (2, 0));
 }
 
-fn rollback_waits_for_the_import_and_refuses_to_undo_it(ws: &Workspace, t: Target<'_>) {
-    first_run(ws, &t);
+fn rollback_waits_for_the_import_and_refuses_to_undo_it(t: &Test) {
+    let ws = &*t.ws;
+    first_run(t);
     let mut import = spawn(
         ws,
-        &["import", "--db", &t.url, "big.json", "--conflict", "skip"],
+        &["import", "--db", t.url(), "big.json", "--conflict", "skip"],
     );
     let deadline = Instant::now() + Duration::from_secs(60);
-    while history(ws, &t.url).first().map(|r| r["status"].clone()) != Some("running".into()) {
+    while history(ws, t.url()).first().map(|r| r["status"].clone()) != Some("running".into()) {
         assert!(
             import.try_wait().unwrap().is_none(),
             "the import ended too soon"
@@ -129,7 +120,7 @@ fn rollback_waits_for_the_import_and_refuses_to_undo_it(ws: &Workspace, t: Targe
             "rollback",
             "1",
             "--db",
-            &t.url,
+            t.url(),
             "--yes",
             "--lock-timeout",
             "120",
@@ -143,45 +134,23 @@ fn rollback_waits_for_the_import_and_refuses_to_undo_it(ws: &Workspace, t: Targe
         "{}",
         stderr(&rollback)
     );
-    assert_eq!((t.rows)(), (11, ROWS as i64), "the import's rows survive");
+    assert_eq!(rows(t), (11, ROWS as i64), "the import's rows survive");
 }
 
 #[test]
-fn rollback_started_during_an_import_waits_and_refuses_on_sqlite() {
-    let ws = Workspace::new();
-    backups(&ws);
-    let t = sqlite_target(&ws);
-    rollback_waits_for_the_import_and_refuses_to_undo_it(&ws, t);
-}
-
-#[test]
-fn rollback_started_during_an_import_waits_and_refuses_on_postgres() {
-    let Some(db) = server::postgres("race_rollback") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    rollback_waits_for_the_import_and_refuses_to_undo_it(&ws, server_target(&db));
-}
-
-#[test]
-fn rollback_started_during_an_import_waits_and_refuses_on_mysql() {
-    let Some(db) = server::mysql("race_rollback") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    rollback_waits_for_the_import_and_refuses_to_undo_it(&ws, server_target(&db));
+fn rollback_started_during_an_import_waits_and_refuses() {
+    for_each_engine(|engine| rollback_waits_for_the_import_and_refuses_to_undo_it(&target(engine)));
 }
 
 /// The process dies between its commit and its last history write: the
 /// history says succeeded (written in the import's own transaction), and
 /// rollback of it puts the database back.
-fn killed_after_commit_is_succeeded_and_rolls_back(ws: &Workspace, t: Target<'_>) {
+fn killed_after_commit_is_succeeded_and_rolls_back(t: &Test) {
+    let ws = &*t.ws;
     let out = ws
         .migplan()
         .env("MIGPLAN_FAILPOINT", "import-committed")
-        .args(["import", "--db", &t.url, "small.json"])
+        .args(["import", "--db", t.url(), "small.json"])
         .output()
         .unwrap();
     assert!(!out.status.success(), "the failpoint must stop it");
@@ -190,51 +159,29 @@ fn killed_after_commit_is_succeeded_and_rolls_back(ws: &Workspace, t: Target<'_>
         "{}",
         stderr(&out)
     );
-    assert_eq!((t.rows)(), (2, 0), "the data committed");
-    let runs = history(ws, &t.url);
+    assert_eq!(rows(t), (2, 0), "the data committed");
+    let runs = history(ws, t.url());
     assert_eq!(runs[0]["status"], "succeeded", "{}", runs[0]);
     assert!(runs[0]["backup"].is_string(), "{}", runs[0]);
-    let out = migplan(ws, &["rollback", "1", "--db", &t.url, "--yes"]);
+    let out = migplan(ws, &["rollback", "1", "--db", t.url(), "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!((t.rows)(), (1, 0));
+    assert_eq!(rows(t), (1, 0));
 }
 
 #[test]
-fn killed_after_commit_is_recorded_succeeded_and_rolls_back_on_sqlite() {
-    let ws = Workspace::new();
-    backups(&ws);
-    let t = sqlite_target(&ws);
-    killed_after_commit_is_succeeded_and_rolls_back(&ws, t);
-}
-
-#[test]
-fn killed_after_commit_is_recorded_succeeded_and_rolls_back_on_postgres() {
-    let Some(db) = server::postgres("killed_commit") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    killed_after_commit_is_succeeded_and_rolls_back(&ws, server_target(&db));
-}
-
-#[test]
-fn killed_after_commit_is_recorded_succeeded_and_rolls_back_on_mysql() {
-    let Some(db) = server::mysql("killed_commit") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    killed_after_commit_is_succeeded_and_rolls_back(&ws, server_target(&db));
+fn killed_after_commit_is_recorded_succeeded_and_rolls_back() {
+    for_each_engine(|engine| killed_after_commit_is_succeeded_and_rolls_back(&target(engine)));
 }
 
 /// Killed right after the backup before change: the history already names
 /// the backup, `history` and `status` show the run interrupted at once
 /// (no later run needed), and it can be rolled back.
-fn killed_after_backup_is_interrupted_with_its_backup(ws: &Workspace, t: Target<'_>) {
+fn killed_after_backup_is_interrupted_with_its_backup(t: &Test) {
+    let ws = &*t.ws;
     let out = ws
         .migplan()
         .env("MIGPLAN_FAILPOINT", "backup-recorded")
-        .args(["import", "--db", &t.url, "small.json"])
+        .args(["import", "--db", t.url(), "small.json"])
         .output()
         .unwrap();
     assert!(
@@ -242,53 +189,30 @@ fn killed_after_backup_is_interrupted_with_its_backup(ws: &Workspace, t: Target<
         "{}",
         stderr(&out)
     );
-    let runs = history(ws, &t.url);
+    let runs = history(ws, t.url());
     assert_eq!(runs[0]["status"], "interrupted", "{}", runs[0]);
     let backup = runs[0]["backup"].as_str().expect("the backup is on record");
     assert!(std::path::Path::new(backup).exists());
-    let out = migplan(ws, &["history", "--db", &t.url, "1"]);
+    let out = migplan(ws, &["history", "--db", t.url(), "1"]);
     assert!(
         stdout(&out).contains("status       interrupted"),
         "{}",
         stdout(&out)
     );
-    let out = migplan(ws, &["status", "--db", &t.url, "--format", "json"]);
+    let out = migplan(ws, &["status", "--db", t.url(), "--format", "json"]);
     let status: Json = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(status["last_runs"][0]["status"], "interrupted", "{status}");
     assert!(status["lock_holder"].is_null());
-    let out = migplan(ws, &["rollback", "1", "--db", &t.url, "--yes"]);
+    let out = migplan(ws, &["rollback", "1", "--db", t.url(), "--yes"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!((t.rows)(), (1, 0));
+    assert_eq!(rows(t), (1, 0));
     // The rollback, a run of its own, records the dead run for good.
-    assert_eq!(history(ws, &t.url)[1]["status"], "rolled_back");
+    assert_eq!(history(ws, t.url())[1]["status"], "rolled_back");
 }
 
 #[test]
-fn killed_after_the_backup_is_shown_interrupted_and_rolls_back_on_sqlite() {
-    let ws = Workspace::new();
-    backups(&ws);
-    let t = sqlite_target(&ws);
-    killed_after_backup_is_interrupted_with_its_backup(&ws, t);
-}
-
-#[test]
-fn killed_after_the_backup_is_shown_interrupted_and_rolls_back_on_postgres() {
-    let Some(db) = server::postgres("killed_backup") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    killed_after_backup_is_interrupted_with_its_backup(&ws, server_target(&db));
-}
-
-#[test]
-fn killed_after_the_backup_is_shown_interrupted_and_rolls_back_on_mysql() {
-    let Some(db) = server::mysql("killed_backup") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    killed_after_backup_is_interrupted_with_its_backup(&ws, server_target(&db));
+fn killed_after_the_backup_is_shown_interrupted_and_rolls_back() {
+    for_each_engine(|engine| killed_after_backup_is_interrupted_with_its_backup(&target(engine)));
 }
 
 fn status(ws: &Workspace, url: &str) -> (Output, Json) {
@@ -301,11 +225,12 @@ fn status(ws: &Workspace, url: &str) -> (Output, Json) {
 /// commit, every row written), `status` answers (exit 0) naming the run that
 /// holds the lock, and a second run is refused naming it too — on SQLite
 /// even while the import keeps every reader out of the file.
-fn holder_readable_while_a_run_works(ws: &Workspace, t: Target<'_>) {
+fn holder_readable_while_a_run_works(t: &Test) {
+    let ws = &*t.ws;
     let release = ws.path("release");
     let mut import = Command::new(assert_cmd::cargo::cargo_bin("migplan"))
         .current_dir(ws.dir.path())
-        .args(["import", "--db", &t.url, "big.json", "--conflict", "skip"])
+        .args(["import", "--db", t.url(), "big.json", "--conflict", "skip"])
         .env("MIGPLAN_PAUSE_AT", "import-before-commit")
         .env("MIGPLAN_PAUSE_FILE", &release)
         .stdout(Stdio::null())
@@ -324,7 +249,7 @@ fn holder_readable_while_a_run_works(ws: &Workspace, t: Target<'_>) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    let (out, json) = status(ws, &t.url);
+    let (out, json) = status(ws, t.url());
     assert!(out.status.success(), "{}", stderr(&out));
     let holder = json["lock_holder"].as_str().unwrap_or_default();
     assert!(
@@ -336,7 +261,7 @@ fn holder_readable_while_a_run_works(ws: &Workspace, t: Target<'_>) {
         &[
             "import",
             "--db",
-            &t.url,
+            t.url(),
             "small.json",
             "--lock-timeout",
             "1",
@@ -351,51 +276,29 @@ fn holder_readable_while_a_run_works(ws: &Workspace, t: Target<'_>) {
     std::fs::write(&release, "go").unwrap();
     let imported = import.wait_with_output().unwrap();
     assert!(imported.status.success(), "{}", stderr(&imported));
-    assert_eq!((t.rows)(), (10, ROWS as i64), "{:#?}", history(ws, &t.url));
+    assert_eq!(rows(t), (10, ROWS as i64), "{:#?}", history(ws, t.url()));
 }
 
 #[test]
-fn status_names_the_running_import_and_a_second_run_is_told_on_sqlite() {
-    let ws = Workspace::new();
-    backups(&ws);
-    let t = sqlite_target(&ws);
-    holder_readable_while_a_run_works(&ws, t);
-}
-
-#[test]
-fn status_names_the_running_import_and_a_second_run_is_told_on_postgres() {
-    let Some(db) = server::postgres("holder_readable") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    holder_readable_while_a_run_works(&ws, server_target(&db));
-}
-
-#[test]
-fn status_names_the_running_import_and_a_second_run_is_told_on_mysql() {
-    let Some(db) = server::mysql("holder_readable") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    holder_readable_while_a_run_works(&ws, server_target(&db));
+fn status_names_the_running_import_and_a_second_run_is_told() {
+    for_each_engine(|engine| holder_readable_while_a_run_works(&target(engine)));
 }
 
 /// A failure after the commit (here injected; on MySQL, setting
 /// AUTO_INCREMENT after the COMMIT can fail) is reported and recorded, but
 /// the run stays `succeeded`: its data is in, so a rollback of an earlier
 /// run must still see it.
-fn failure_after_commit_keeps_succeeded(ws: &Workspace, t: Target<'_>) {
+fn failure_after_commit_keeps_succeeded(t: &Test) {
+    let ws = &*t.ws;
     let out = ws
         .migplan()
         .env("MIGPLAN_FAILPOINT", "import-committed!")
-        .args(["import", "--db", &t.url, "small.json"])
+        .args(["import", "--db", t.url(), "small.json"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    assert_eq!((t.rows)(), (2, 0), "the data committed");
-    let runs = history(ws, &t.url);
+    assert_eq!(rows(t), (2, 0), "the data committed");
+    let runs = history(ws, t.url());
     assert_eq!(runs[0]["status"], "succeeded", "{}", runs[0]);
     assert!(
         runs[0]["error"].as_str().unwrap().contains("injected"),
@@ -407,12 +310,13 @@ fn failure_after_commit_keeps_succeeded(ws: &Workspace, t: Target<'_>) {
 /// A rollback killed between its commit and its last history write has
 /// already marked the run it undid: the history never says an undone run
 /// stands.
-fn rollback_killed_after_commit_marks_its_run(ws: &Workspace, t: Target<'_>) {
-    first_run(ws, &t);
+fn rollback_killed_after_commit_marks_its_run(t: &Test) {
+    let ws = &*t.ws;
+    first_run(t);
     let out = ws
         .migplan()
         .env("MIGPLAN_FAILPOINT", "import-committed")
-        .args(["rollback", "1", "--db", &t.url, "--yes"])
+        .args(["rollback", "1", "--db", t.url(), "--yes"])
         .output()
         .unwrap();
     assert!(
@@ -420,47 +324,18 @@ fn rollback_killed_after_commit_marks_its_run(ws: &Workspace, t: Target<'_>) {
         "{}",
         stderr(&out)
     );
-    assert_eq!((t.rows)(), (1, 0), "the restore committed");
-    let runs = history(ws, &t.url);
+    assert_eq!(rows(t), (1, 0), "the restore committed");
+    let runs = history(ws, t.url());
     assert_eq!(runs[0]["kind"], "rollback");
     assert_eq!(runs[0]["status"], "succeeded", "{}", runs[0]);
     assert_eq!(runs[1]["status"], "rolled_back", "{}", runs[1]);
 }
 
 #[test]
-fn after_commit_the_history_stays_true_on_sqlite() {
-    let ws = Workspace::new();
-    backups(&ws);
-    failure_after_commit_keeps_succeeded(&ws, sqlite_target(&ws));
-    let ws = Workspace::new();
-    backups(&ws);
-    rollback_killed_after_commit_marks_its_run(&ws, sqlite_target(&ws));
-}
-
-#[test]
-fn after_commit_the_history_stays_true_on_postgres() {
-    let Some(db) = server::postgres("after_commit") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    failure_after_commit_keeps_succeeded(&ws, server_target(&db));
-    let Some(db) = server::postgres("after_commit_rb") else {
-        return;
-    };
-    rollback_killed_after_commit_marks_its_run(&ws, server_target(&db));
-}
-
-#[test]
-fn after_commit_the_history_stays_true_on_mysql() {
-    let Some(db) = server::mysql("after_commit") else {
-        return;
-    };
-    let ws = Workspace::new();
-    backups(&ws);
-    failure_after_commit_keeps_succeeded(&ws, server_target(&db));
-    let Some(db) = server::mysql("after_commit_rb") else {
-        return;
-    };
-    rollback_killed_after_commit_marks_its_run(&ws, server_target(&db));
+fn after_commit_the_history_stays_true() {
+    for_each_engine(|engine| {
+        let t = target(engine);
+        failure_after_commit_keeps_succeeded(&t);
+        rollback_killed_after_commit_marks_its_run(&another_target(&t));
+    });
 }

@@ -2,7 +2,7 @@
 
 mod support;
 
-use support::server::{self, ServerDb};
+use support::test::{Engine, Test, for_engines};
 use support::{Workspace, stderr, stdout};
 
 const SCHEMA: &str = "
@@ -272,84 +272,54 @@ const MY_VALUES: &[&str] = &[
     "INSERT INTO pairs VALUES (1, 'x'), (1, 'x'), (2, NULL)",
 ];
 
-fn server_round_trip(src: ServerDb, dst: ServerDb, schema: &[&str], values: &[&str], edit: &str) {
-    let ws = Workspace::new();
-    for db in [&src, &dst] {
-        for sql in schema {
-            db.execute(sql);
+/// Per server: its types' table, their values, and an edit of row 2.
+fn server_case(
+    engine: Engine,
+) -> (
+    &'static [&'static str],
+    &'static [&'static str],
+    &'static str,
+) {
+    match engine {
+        Engine::Postgres => (
+            &[PG_TYPES],
+            &[PG_VALUES],
+            "UPDATE everything SET n2 = 0.02 WHERE id = 2",
+        ),
+        Engine::Mysql => (
+            MY_TYPES,
+            MY_VALUES,
+            "UPDATE everything SET dec40 = '-0.0000000002' WHERE id = 2",
+        ),
+        Engine::Sqlite => unreachable!("a server case"),
+    }
+}
+
+#[test]
+fn a_server_round_trip_verifies_identical_then_finds_a_change() {
+    for_engines(&Engine::SERVERS, |engine| {
+        let (schema, values, edit) = server_case(engine);
+        let src = Test::on(engine);
+        let dst = src.another();
+        for db in [&src, &dst] {
+            for sql in schema {
+                db.execute(sql);
+            }
         }
-    }
-    for sql in values {
-        src.execute(sql);
-    }
-    ws.migplan()
-        .args(["export", "--db", &src.url, "-o", "b.json.zst"])
-        .assert()
-        .success();
-    let run = |url: &str| {
-        ws.migplan()
-            .args(["verify", "b.json.zst", "--db", url])
-            .output()
-            .unwrap()
-    };
-    let out = run(&src.url);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    let out = ws
-        .migplan()
-        .args(["import", "--db", &dst.url, "b.json.zst"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", stderr(&out));
-    let out = run(&dst.url);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "after a round trip: {}{}",
-        stdout(&out),
-        stderr(&out)
-    );
-    assert!(stdout(&out).contains("everything: identical (3 rows)"));
-    dst.execute(edit);
-    let out = run(&dst.url);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let text = stdout(&out);
-    assert!(text.contains("changed  id=2: "), "{text}");
-    assert!(text.contains("pairs: identical (3 rows)"), "{text}");
-}
-
-#[test]
-fn postgres_round_trip_verifies_identical_then_finds_a_change() {
-    let (Some(src), Some(dst)) = (
-        server::postgres("verify_src"),
-        server::postgres("verify_dst"),
-    ) else {
-        return;
-    };
-    server_round_trip(
-        src,
-        dst,
-        &[PG_TYPES],
-        &[PG_VALUES],
-        "UPDATE everything SET n2 = 0.02 WHERE id = 2",
-    );
-}
-
-#[test]
-fn mysql_round_trip_verifies_identical_then_finds_a_change() {
-    let (Some(src), Some(dst)) = (server::mysql("verify_src"), server::mysql("verify_dst")) else {
-        return;
-    };
-    server_round_trip(
-        src,
-        dst,
-        MY_TYPES,
-        MY_VALUES,
-        "UPDATE everything SET dec40 = '-0.0000000002' WHERE id = 2",
-    );
+        for sql in values {
+            src.execute(sql);
+        }
+        src.export("b.json.zst");
+        let run = |db: &Test| db.migplan(["verify", "b.json.zst", "--db", db.url()]).run();
+        run(&src).code(0);
+        dst.import(["b.json.zst"]).success();
+        run(&dst)
+            .code(0)
+            .stdout_contains("everything: identical (3 rows)");
+        dst.execute(edit);
+        run(&dst)
+            .code(1)
+            .stdout_contains("changed  id=2: ")
+            .stdout_contains("pairs: identical (3 rows)");
+    });
 }

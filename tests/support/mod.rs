@@ -1,7 +1,10 @@
-//! Helpers for driving the real `migplan` binary against real SQLite files.
+//! Helpers for driving the real `migplan` binary against real SQLite files;
+//! `server.rs` a fresh server database per test, `test.rs` the `Test`
+//! builder that runs one case on every engine.
 #![allow(dead_code)]
 
 pub mod server;
+pub mod test;
 
 use std::path::{Path, PathBuf};
 
@@ -84,7 +87,10 @@ pub fn dump(conn: &Connection) -> Vec<String> {
     let mut out = Vec::new();
     for t in tables {
         let mut stmt = conn
-            .prepare(&format!("SELECT * FROM \"{t}\" ORDER BY rowid"))
+            .prepare(&format!(
+                "SELECT * FROM \"{}\" ORDER BY rowid",
+                t.replace('"', "\"\"")
+            ))
             .unwrap();
         let n = stmt.column_count();
         let mut rows = stmt.query([]).unwrap();

@@ -46,21 +46,32 @@ pub fn mysql(test: &str) -> Option<ServerDb> {
     ServerDb::create(Server::Mysql, test)
 }
 
+/// Whether `server` is configured; without it, says that `test` skips (or
+/// fails under `CI=true`, where server tests must run).
+pub fn available(server: Server, test: &str) -> bool {
+    admin_url(server, test).is_some()
+}
+
+fn admin_url(server: Server, test: &str) -> Option<String> {
+    match std::env::var(server.var()) {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "{} is not set and CI=true: server tests must run in CI",
+                server.var()
+            )
+        }
+        _ => {
+            eprintln!("SKIPPED {test}: set {} to run it", server.var());
+            None
+        }
+    }
+}
+
 impl ServerDb {
-    fn create(server: Server, test: &str) -> Option<ServerDb> {
-        let admin_url = match std::env::var(server.var()) {
-            Ok(u) if !u.is_empty() => u,
-            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!(
-                    "{} is not set and CI=true: server tests must run in CI",
-                    server.var()
-                )
-            }
-            _ => {
-                eprintln!("SKIPPED {test}: set {} to run it", server.var());
-                return None;
-            }
-        };
+    /// A fresh database, or `None` as for [`postgres`].
+    pub fn create(server: Server, test: &str) -> Option<ServerDb> {
+        let admin_url = admin_url(server, test)?;
         let tag: String = test
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -169,6 +180,50 @@ impl ServerDb {
                     .collect()
             }
         }
+    }
+
+    /// Rows of a query, every value as the server's own text (`NULL` for
+    /// null): PostgreSQL's simple query protocol, MySQL's text protocol.
+    pub fn text_rows(&self, sql: &str) -> Vec<Vec<String>> {
+        match self.server {
+            Server::Postgres => self
+                .pg()
+                .simple_query(sql)
+                .unwrap_or_else(|e| panic!("{sql}: {e:?}"))
+                .into_iter()
+                .filter_map(|m| match m {
+                    postgres::SimpleQueryMessage::Row(r) => Some(
+                        (0..r.len())
+                            .map(|i| r.get(i).unwrap_or("NULL").to_string())
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .collect(),
+            Server::Mysql => self.rows(sql),
+        }
+    }
+
+    /// The keys and checks of the user tables, one line each, sorted: what
+    /// an import must leave as it found it.
+    pub fn constraints(&self) -> Vec<String> {
+        let sql = match self.server {
+            Server::Postgres => {
+                "SELECT conname::text || ' ' || pg_get_constraintdef(oid) FROM pg_constraint \
+                 WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> 'migplan_history' ORDER BY 1"
+            }
+            Server::Mysql => {
+                "SELECT CONCAT_WS(' ', k.table_name, k.constraint_name, k.column_name, \
+                 k.referenced_table_name, k.referenced_column_name) FROM information_schema.key_column_usage k \
+                 WHERE k.table_schema = DATABASE() AND k.table_name NOT LIKE 'migplan%' \
+                 UNION ALL SELECT CONCAT_WS(' ', c.constraint_name, c.check_clause) \
+                 FROM information_schema.check_constraints c WHERE c.constraint_schema = DATABASE() ORDER BY 1"
+            }
+        };
+        self.text_rows(sql)
+            .into_iter()
+            .map(|mut r| r.remove(0))
+            .collect()
     }
 
     /// Every row of every table, each table ordered by all its columns'
