@@ -203,3 +203,19 @@ fn only_the_command_line_prints() {
         "printing below the command line in {found:?}: hand the message to `crate::events` (a note, a warning, a step) instead"
     );
 }
+
+/// ARCHITECTURE.md's map names every test file, so the map stays true as
+/// tests are added.
+#[test]
+fn the_architecture_map_lists_every_test_file() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let map = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let missing: Vec<String> = std::fs::read_dir(root.join("tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| format!("tests/{}", p.file_name().unwrap().to_string_lossy()))
+        .filter(|name| !map.contains(name.as_str()))
+        .collect();
+    assert!(missing.is_empty(), "ARCHITECTURE.md does not list {missing:?}");
+}
