@@ -57,6 +57,9 @@ use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::policy::Conflict;
 use crate::value::{ColumnType, Value};
 
+mod dialect;
+pub(crate) use dialect::DIALECT;
+
 /// The most placeholders one INSERT carries. The protocol allows 65,535,
 /// but the driver keeps every cached statement's parameter definitions:
 /// fewer, smaller statements keep memory flat at no cost in speed.

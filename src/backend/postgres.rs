@@ -45,8 +45,10 @@ use crate::policy::Conflict;
 use crate::value::{ColumnType, Value};
 
 mod copy_in;
+mod dialect;
 
 use copy_in::{Chunk, CopyIn};
+pub(crate) use dialect::DIALECT;
 
 /// Rows are handed to the COPY thread in chunks of about this many bytes.
 const CHUNK: usize = 512 << 10;

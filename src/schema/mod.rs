@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use crate::backend::{Backend, Engine};
+use crate::backend::{Backend, Dialect};
 use crate::error::{Error, Result};
 
 pub const HISTORY_TABLE: &str = "refinery_schema_history";
@@ -356,7 +356,7 @@ impl Scripts {
         let applied = read_history(db)?;
         let pending = self.verify(&applied, target)?;
         for s in &pending {
-            read_script(&s.sql, db.engine(), &s.label())?;
+            read_script(&s.sql, db.dialect(), &s.label())?;
         }
         Ok(pending
             .iter()
@@ -391,9 +391,10 @@ impl Scripts {
             return apply_in_one_transaction(db, &pending);
         }
         // MySQL: every script is split before the first statement runs.
+        let dialect = db.dialect();
         let scanned = pending
             .iter()
-            .map(|s| read_script(&s.sql, Engine::Mysql, &s.label()).map(|x| x.statements))
+            .map(|s| read_script(&s.sql, dialect, &s.label()).map(|x| x.statements))
             .collect::<Result<Vec<_>>>()?;
         if let Some(i) = &interrupted
             && !pending.iter().any(|s| s.version == i.version)
@@ -420,10 +421,7 @@ impl Scripts {
             let after = [
                 insert_history(s.version, &s.name, s.checksum),
                 delete_checksum(s.version),
-                insert_checksum(
-                    s.version,
-                    &sql::normalized_checksum(&s.sql, Engine::Mysql, "")?,
-                ),
+                insert_checksum(s.version, &sql::normalized_checksum(&s.sql, dialect, "")?),
             ];
             run_journaled(db, &ctx, statements, from, &after, &done)?;
             done.push(s.label());
@@ -471,7 +469,7 @@ impl Scripts {
             )));
         }
         for p in &planned {
-            read_script(self.undo_sql(p.version), db.engine(), &p.label)?;
+            read_script(self.undo_sql(p.version), db.dialect(), &p.label)?;
         }
         Ok(planned)
     }
@@ -494,7 +492,7 @@ impl Scripts {
             let undo = self.undo_sql(p.version);
             let forget = [delete_history(p.version), delete_checksum(p.version)];
             if db.transactional_ddl() {
-                let mut sqls = vec![read_script(undo, db.engine(), &p.label)?.text];
+                let mut sqls = vec![read_script(undo, db.dialect(), &p.label)?.text];
                 sqls.extend(forget.iter().cloned());
                 if let Err((i, e)) = in_transaction(db, &sqls) {
                     let cause = if i == 0 {
@@ -505,7 +503,7 @@ impl Scripts {
                     return Err(schema_error(&p.label, cause, undone, Reached::RolledBack));
                 }
             } else {
-                let statements = read_script(undo, Engine::Mysql, &p.label)?.statements;
+                let statements = read_script(undo, db.dialect(), &p.label)?.statements;
                 let from = match &interrupted {
                     Some(i) if i.version == p.version => i.done,
                     _ => 0,
@@ -547,15 +545,15 @@ impl Scripts {
                 }
             )));
         }
-        let engine = db.engine();
-        let mut sqls = create_tables(engine);
+        let dialect = db.dialect();
+        let mut sqls = create_tables(dialect);
         let mut labels = vec![];
         for s in self.scripts.iter().filter(|s| s.version <= n) {
             sqls.push(insert_history(s.version, &s.name, s.checksum));
             sqls.push(delete_checksum(s.version));
             sqls.push(insert_checksum(
                 s.version,
-                &sql::normalized_checksum(&s.sql, engine, &s.label())?,
+                &sql::normalized_checksum(&s.sql, dialect, &s.label())?,
             ));
             labels.push(s.label());
         }
@@ -574,7 +572,7 @@ impl Scripts {
     /// checksum equals the one recorded when it was applied). Any other
     /// change refuses the whole repair. Returns the repaired labels.
     pub fn repair(&self, db: &mut dyn Backend) -> Result<Vec<String>> {
-        let engine = db.engine();
+        let dialect = db.dialect();
         let applied = read_history(db)?;
         let recorded = read_checksums(db)?;
         let mut fixes = vec![];
@@ -586,7 +584,7 @@ impl Scripts {
             if s.name == a.name && a.checksum.as_deref() == Some(&s.checksum.to_string()) {
                 continue;
             }
-            let now = sql::normalized_checksum(&s.sql, engine, &s.label())?;
+            let now = sql::normalized_checksum(&s.sql, dialect, &s.label())?;
             let then = recorded
                 .iter()
                 .find(|(v, _)| *v == a.version)
@@ -638,9 +636,11 @@ impl Scripts {
 /// statements; refused when it names the bookkeeping tables, as a dump of a
 /// database migplan manages does: running it would drop or recreate the
 /// history and journal the run is writing.
-fn read_script(text: &str, engine: Engine, label: &str) -> Result<sql::Scanned> {
-    let scanned = sql::scan(text, engine, label)?;
-    let switch = (engine == Engine::Mysql)
+fn read_script(text: &str, dialect: &Dialect, label: &str) -> Result<sql::Scanned> {
+    let scanned = sql::scan(text, dialect, label)?;
+    let switch = dialect
+        .scripts
+        .database_switch
         .then(|| {
             scanned
                 .statements
@@ -673,13 +673,13 @@ fn read_script(text: &str, engine: Engine, label: &str) -> Result<sql::Scanned> 
 /// SQLite/PostgreSQL: the bookkeeping tables, every script, its history row
 /// and its normalised checksum in one transaction.
 fn apply_in_one_transaction(db: &mut dyn Backend, pending: &[&Script]) -> Result<Vec<String>> {
-    let engine = db.engine();
-    let mut sqls = create_tables(engine);
+    let dialect = db.dialect();
+    let mut sqls = create_tables(dialect);
     let mut owner = vec![None; sqls.len()];
     for s in pending {
         // The text as the engine's client sends it (psql skips pg_dump's
         // `\restrict` lines), every script read before anything runs.
-        let scanned = read_script(&s.sql, engine, &s.label())?;
+        let scanned = read_script(&s.sql, dialect, &s.label())?;
         sqls.push(scanned.text.clone());
         owner.push(Some(s));
         for q in [
@@ -874,7 +874,7 @@ fn check_journal(db: &mut dyn Backend, resume: bool, down: bool) -> Result<Optio
 }
 
 fn interrupted(db: &mut dyn Backend) -> Result<Option<Interrupted>> {
-    if db.engine() != Engine::Mysql || !db.has_table(JOURNAL_TABLE)? {
+    if db.transactional_ddl() || !db.has_table(JOURNAL_TABLE)? {
         return Ok(None);
     }
     let rows = db.query_text(
@@ -935,8 +935,9 @@ fn read_checksums(db: &mut dyn Backend) -> Result<Vec<(i64, String)>> {
 }
 
 /// The bookkeeping tables: refinery's history exactly as refinery creates
-/// it, the normalised checksums, and on MySQL the journal.
-fn create_tables(engine: Engine) -> Vec<String> {
+/// it, the normalised checksums, and where DDL is not transactional
+/// (MySQL) the journal.
+fn create_tables(dialect: &Dialect) -> Vec<String> {
     let mut sqls = vec![
         format!(
             "CREATE TABLE IF NOT EXISTS {HISTORY_TABLE}(
@@ -949,7 +950,7 @@ fn create_tables(engine: Engine) -> Vec<String> {
             "CREATE TABLE IF NOT EXISTS {CHECKSUMS_TABLE}(version int4 PRIMARY KEY, normalized_checksum VARCHAR(64) NOT NULL)"
         ),
     ];
-    if engine == Engine::Mysql {
+    if !dialect.transactional_ddl {
         sqls.push(format!(
             "CREATE TABLE IF NOT EXISTS {JOURNAL_TABLE}(
              version INT NOT NULL,
@@ -968,7 +969,7 @@ fn create_tables(engine: Engine) -> Vec<String> {
 }
 
 fn ensure_tables(db: &mut dyn Backend) -> Result<()> {
-    for q in create_tables(db.engine()) {
+    for q in create_tables(db.dialect()) {
         db.execute_sql("creating the schema bookkeeping tables", &q)?;
     }
     Ok(())

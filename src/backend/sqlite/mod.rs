@@ -3,22 +3,26 @@
 //! SQLite is dynamically typed: a value keeps its own storage class whatever
 //! the column declares. Reading returns each value as stored, and writing
 //! binds it back the same way, so a round trip is exact. The declared type
-//! only decides the portable [`ColumnType`] recorded in backups.
-
+//! only decides the portable [`ColumnType`](crate::value::ColumnType)
+//! recorded in backups.
+//!
 //! The folder's rooms, the same in every engine folder: `connect.rs`
 //! opening the file, `catalog.rs` what the database holds, `values.rs`
 //! types, values and an export's read, `write.rs` an import's write
-//! transaction, `bookkeeping.rs` the run history and the run lock. SQLite
-//! needs no bulk loader: a prepared INSERT per row is its fastest load.
+//! transaction, `bookkeeping.rs` the run history and the run lock,
+//! `dialect.rs` what the modules above may know of SQLite. SQLite needs no
+//! bulk loader: in process, rows go in by one prepared INSERT each.
 //! The [`Backend`] methods below are short, or name the room that does
 //! the work.
 
 mod bookkeeping;
 mod catalog;
 mod connect;
+mod dialect;
 mod values;
 mod write;
 
+pub(crate) use dialect::DIALECT;
 pub use values::inexact;
 
 use rusqlite::Connection;
@@ -127,10 +131,6 @@ impl Backend for Sqlite {
 
     fn query_text(&mut self, context: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>> {
         self.query_as_text(context, sql)
-    }
-
-    fn transactional_ddl(&self) -> bool {
-        true
     }
 
     fn begin_read(&mut self) -> Result<()> {
