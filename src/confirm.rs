@@ -3,10 +3,9 @@
 //! is asked; without one only `--yes` lets the change go ahead, so a script
 //! or a CI job fails at once instead of waiting for an answer nobody gives.
 
-use std::io::{BufRead, IsTerminal};
-
 use crate::backend::DbUrl;
 use crate::error::{Error, Result};
+use crate::events::{self, Answer, Question};
 use crate::plan::Plan;
 
 /// A change about to be made, as the prompt shows it.
@@ -34,58 +33,32 @@ pub fn confirm(plan: &Plan, database: &DbUrl, action: &str, yes: bool) -> Result
     request.check(yes)
 }
 
-/// What to do about one request.
-#[derive(Debug, PartialEq, Eq)]
-enum Decision {
-    Proceed,
-    Ask,
-    Refuse,
-}
-
-fn decide(needed: bool, yes: bool, terminal: bool) -> Decision {
-    match (needed, yes, terminal) {
-        (false, _, _) | (true, true, _) => Decision::Proceed,
-        (true, false, true) => Decision::Ask,
-        (true, false, false) => Decision::Refuse,
-    }
-}
-
-/// Only an explicit yes proceeds; an empty answer (Enter) is the `N` default.
-fn accepts(answer: &str) -> bool {
-    matches!(answer.trim().to_lowercase().as_str(), "y" | "yes")
-}
-
 impl Request<'_> {
     pub fn needed(&self) -> bool {
         self.always || self.plan.is_some_and(Plan::needs_confirmation)
     }
 
     /// `Ok` when the change may go ahead; an error naming what was refused
-    /// otherwise (nothing has been changed yet).
+    /// otherwise (nothing has been changed yet). The question goes to the
+    /// caller's listener (a terminal prompt, a console dialog); a caller
+    /// that cannot ask refuses unless `yes` answered beforehand.
     pub fn check(&self, yes: bool) -> Result<()> {
-        // Both ends must be a terminal: the question goes to stderr and the
-        // answer comes from stdin.
-        let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
-        match decide(self.needed(), yes, terminal) {
-            Decision::Proceed => Ok(()),
-            Decision::Refuse => Err(Error::Usage(self.refusal())),
-            Decision::Ask => self.ask(),
+        if !self.needed() || yes {
+            return Ok(());
         }
-    }
-
-    fn ask(&self) -> Result<()> {
-        eprint!("{}Proceed? [y/N] ", crate::redact::redact(&self.summary()));
-        let mut answer = String::new();
-        std::io::stdin()
-            .lock()
-            .read_line(&mut answer)
-            .map_err(|e| Error::io("<stdin>", e))?;
-        match accepts(&answer) {
-            true => Ok(()),
-            false => Err(Error::Declined(format!(
-                "not confirmed: {} was not done; nothing was changed",
-                self.action
-            ))),
+        let question = Question {
+            summary: crate::redact::redact(&self.summary()).into_owned(),
+        };
+        match events::ask(&question) {
+            Answer::Yes => Ok(()),
+            Answer::No => Err(Error::NotConfirmed {
+                action: self.action.to_string(),
+            }),
+            Answer::CannotAsk => Err(Error::ConfirmationNeeded {
+                asker: self.asker(),
+                action: self.action.to_string(),
+                database: self.database.redacted(),
+            }),
         }
     }
 
@@ -110,15 +83,6 @@ impl Request<'_> {
         out.push_str(&format!("about to     {}\n", self.action));
         out
     }
-
-    fn refusal(&self) -> String {
-        format!(
-            "{} asks for confirmation before changing data, and there is no terminal to ask on; nothing was changed\n  = help: pass --yes to {} on {}",
-            self.asker(),
-            self.action,
-            self.database.redacted()
-        )
-    }
 }
 
 #[cfg(test)]
@@ -126,26 +90,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn yes_or_no_need_proceeds_without_asking() {
-        assert_eq!(decide(false, false, false), Decision::Proceed);
-        assert_eq!(decide(true, true, false), Decision::Proceed);
-        assert_eq!(decide(true, true, true), Decision::Proceed);
-    }
-
-    #[test]
-    fn a_terminal_is_asked_and_no_terminal_is_refused() {
-        assert_eq!(decide(true, false, true), Decision::Ask);
-        assert_eq!(decide(true, false, false), Decision::Refuse);
-    }
-
-    #[test]
-    fn only_y_or_yes_accepts() {
-        for a in ["y\n", "Y", " yes ", "YES\r\n"] {
-            assert!(accepts(a), "{a:?}");
+    fn the_listener_answers_and_yes_answers_beforehand() {
+        use std::sync::Arc;
+        struct Says(Answer);
+        impl events::Listener for Says {
+            fn event(&self, _: &events::Event) {}
+            fn ask(&self, _: &Question) -> Answer {
+                self.0
+            }
         }
-        for a in ["", "\n", "n", "no", "yep", "sure"] {
-            assert!(!accepts(a), "{a:?}");
-        }
+        let db = DbUrl::parse("sqlite://x.db", std::path::Path::new(".")).unwrap();
+        let r = Request {
+            plan: None,
+            database: &db,
+            action: "roll back",
+            always: true,
+        };
+        let ask = |a: Answer, yes: bool| {
+            events::scope(Arc::new(Says(a)), events::Cancel::new(), || r.check(yes))
+        };
+        assert!(ask(Answer::Yes, false).is_ok());
+        assert!(matches!(
+            ask(Answer::No, false),
+            Err(Error::NotConfirmed { .. })
+        ));
+        assert!(matches!(
+            ask(Answer::CannotAsk, false),
+            Err(Error::ConfirmationNeeded { .. })
+        ));
+        assert!(ask(Answer::No, true).is_ok(), "--yes is not asked");
     }
 
     #[test]
@@ -160,7 +133,13 @@ mod tests {
         assert!(!r.needed());
         r.always = true;
         assert!(r.needed());
-        let refusal = r.refusal();
+        let refusal = events::scope(
+            std::sync::Arc::new(events::Silent),
+            events::Cancel::new(),
+            || r.check(false),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(refusal.contains("pass --yes to roll back"), "{refusal}");
         assert!(!refusal.contains("secret"), "{refusal}");
     }

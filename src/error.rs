@@ -1,4 +1,10 @@
 //! The top-level error and the exit codes, in one place.
+//!
+//! A variant names the fact that is wrong and carries it as data (the run,
+//! the table, the path). Its text is the message, then what to do about it
+//! after `\n  = help: `, as the CLI prints it; [`Error::message`] and
+//! [`Error::help`] give a front door the two apart. Exit codes derive from
+//! the variant, here and nowhere else.
 
 use std::path::PathBuf;
 
@@ -11,6 +17,9 @@ pub mod exit {
     pub const FAILED: i32 = 1;
     /// Bad usage or an invalid plan: nothing was attempted.
     pub const USAGE: i32 = 2;
+    /// Interrupted (Ctrl-C) or cancelled: stopped at a safe point, nothing
+    /// changed. 128 + SIGINT, as shells report it.
+    pub const INTERRUPTED: i32 = 130;
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -25,9 +34,53 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// The user answered no when asked to confirm a change.
-    #[error("{0}")]
-    Declined(String),
+    /// The person answered no when asked to confirm a change.
+    #[error("not confirmed: {action} was not done; nothing was changed")]
+    NotConfirmed { action: String },
+
+    /// A change needs confirmation and nobody can be asked (no terminal).
+    #[error(
+        "{asker} asks for confirmation before changing data, and there is no terminal to ask on; nothing was changed\n  = help: pass --yes to {action} on {database}"
+    )]
+    ConfirmationNeeded {
+        asker: String,
+        action: String,
+        database: String,
+    },
+
+    /// A command needs a database and was given none.
+    #[error("{}", no_database(.plan.as_deref(), .section))]
+    NoDatabase {
+        plan: Option<PathBuf>,
+        /// The plan section that would name it: `database`, `source`, `target`.
+        section: &'static str,
+    },
+
+    /// A run id that the database's history does not hold.
+    #[error(
+        "no run {id} in the history of {database}\n  = help: `migplan history --db URL` lists the recorded runs"
+    )]
+    RunNotFound { id: i64, database: String },
+
+    /// A rollback that would undo more than the run asked for.
+    #[error(
+        "later runs changed the database after run {run}: {}; restoring the state before run {run} would undo them too\n  = help: roll those back first, newest first, or pass --force",
+        .later.join(", ")
+    )]
+    LaterRuns { run: i64, later: Vec<String> },
+
+    /// A run that cannot be rolled back: still running, already rolled
+    /// back, taken without a backup, or its backup gone.
+    #[error("{}", not_rollbackable(*.run, .why))]
+    NotRollbackable { run: i64, why: Unrollbackable },
+
+    /// A flag's value that is not what it must be (`--since` not a time).
+    #[error("`--{flag} {value}` {problem}")]
+    BadFlag {
+        flag: &'static str,
+        value: String,
+        problem: String,
+    },
 
     #[error("{path}: {source}")]
     Io {
@@ -92,14 +145,39 @@ pub enum Error {
     /// format that knows where the row stands in its file puts that first.
     #[error("{0}")]
     Row(String),
+
+    /// The caller asked the operation to stop; it stopped at a safe point
+    /// and rolled back what it had begun.
+    #[error("cancelled: the operation stopped at a safe point; nothing was changed")]
+    Cancelled,
 }
 
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Invalid(_) | Error::Usage(_) => exit::USAGE,
+            Error::Invalid(_)
+            | Error::Usage(_)
+            | Error::ConfirmationNeeded { .. }
+            | Error::NoDatabase { .. }
+            | Error::BadFlag { .. } => exit::USAGE,
+            Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }
+    }
+
+    /// What is wrong, without what to do about it.
+    pub fn message(&self) -> String {
+        let text = self.to_string();
+        match text.split_once(HELP_MARK) {
+            Some((message, _)) => message.to_string(),
+            None => text,
+        }
+    }
+
+    /// What to do about it, when there is something to say.
+    pub fn help(&self) -> Option<String> {
+        let text = self.to_string();
+        text.split_once(HELP_MARK).map(|(_, help)| help.to_string())
     }
 
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
@@ -133,6 +211,48 @@ impl Error {
             context: context.into(),
             message: err.to_string(),
         }
+    }
+}
+
+/// Why a run cannot be rolled back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unrollbackable {
+    StillRunning,
+    AlreadyRolledBack,
+    /// Backups were off, or the run was recorded before migplan took them.
+    NoBackup,
+    /// Moved, or pruned by `[backup] keep` / `retention_days`.
+    BackupGone(PathBuf),
+}
+
+fn not_rollbackable(run: i64, why: &Unrollbackable) -> String {
+    match why {
+        Unrollbackable::StillRunning => format!("run {run} is still running"),
+        Unrollbackable::AlreadyRolledBack => format!("run {run} was already rolled back"),
+        Unrollbackable::NoBackup => format!(
+            "run {run} has no backup to restore (backups were off, or it was recorded before migplan took them)"
+        ),
+        Unrollbackable::BackupGone(file) => format!(
+            "the backup of run {run}, `{}`, is gone (moved, or pruned by `[backup] keep` / `retention_days`)",
+            file.display()
+        ),
+    }
+}
+
+/// Where an error's text turns from what is wrong to what to do.
+const HELP_MARK: &str = "\n  = help: ";
+
+fn no_database(plan: Option<&std::path::Path>, section: &str) -> String {
+    let flag = match section {
+        "database" => "db",
+        other => other,
+    };
+    match plan {
+        Some(p) => format!(
+            "{} has no `[{section}] url`{HELP_MARK}add one or pass `--{flag} URL`",
+            p.display()
+        ),
+        None => "which database? pass a plan or `--db URL`".into(),
     }
 }
 

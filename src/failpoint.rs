@@ -8,7 +8,7 @@
 /// Aborts the process when `MIGPLAN_FAILPOINT` names this point.
 pub fn hit(name: &str) {
     if cfg!(debug_assertions) && std::env::var("MIGPLAN_FAILPOINT").is_ok_and(|v| v == name) {
-        eprintln!("failpoint `{name}`: aborting");
+        crate::events::warning(format!("failpoint `{name}`: aborting"));
         std::process::abort();
     }
 }

@@ -14,13 +14,13 @@ const RULES: &[(&str, &[&str], &str)] = &[
             "crate::format",
             "crate::data",
             "crate::cli",
-            "crate::run",
+            "crate::ops",
         ],
         "backends know databases only: plans and formats meet them in data/",
     ),
     (
         "plan/",
-        &["crate::backend", "crate::data", "crate::cli", "crate::run"],
+        &["crate::backend", "crate::data", "crate::cli", "crate::ops"],
         "a plan is read without a database; shared types live in policy.rs and url.rs",
     ),
     (
@@ -30,9 +30,14 @@ const RULES: &[(&str, &[&str], &str)] = &[
             "crate::plan",
             "crate::data",
             "crate::cli",
-            "crate::run",
+            "crate::ops",
         ],
         "formats know files only",
+    ),
+    (
+        "ops/",
+        &["crate::cli", "clap::"],
+        "operations serve every front door: requests in, outcomes and events out",
     ),
     (
         "policy.rs",
@@ -127,7 +132,7 @@ fn nothing_below_the_commands_names_them_or_clap() {
             "no file under src/{prefix}: update the list"
         );
         for f in files {
-            broken.extend(offences(&f, &["crate::cli", "crate::run", "clap::"]));
+            broken.extend(offences(&f, &["crate::cli", "crate::ops", "clap::"]));
         }
     }
     assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
@@ -136,17 +141,7 @@ fn nothing_below_the_commands_names_them_or_clap() {
 /// The debt this check holds still: the files that today print outside the
 /// command layer. Issue 13 moves them behind an event interface; a file may
 /// leave the list, never join it.
-const PRINTS_BELOW_THE_COMMANDS: &[&str] = &[
-    "backend/postgres.rs",
-    "data/chain.rs",
-    "data/copy.rs",
-    "data/import.rs",
-    "data/names.rs",
-    "data/safety.rs",
-    "failpoint.rs",
-    "format/atomic.rs",
-    "format/xlsx/tests.rs",
-];
+const PRINTS_BELOW_THE_COMMANDS: &[&str] = &["backend/postgres.rs", "format/xlsx/tests.rs"];
 
 /// Files under `src/` (relative, `/`-separated) whose code names any of
 /// `needles`, comments left out, less the files under `except`.
@@ -183,7 +178,10 @@ fn engines_are_named_in_backend_only() {
 
 #[test]
 fn printing_stays_in_the_command_layer_but_for_known_debts() {
-    let found = naming(&["eprintln!", "println!"], &["cli.rs", "run.rs", "main.rs"]);
+    let found = naming(
+        &["eprintln!", "println!", "eprint!", "print!"],
+        &["cli/", "main.rs"],
+    );
     let new: Vec<&String> = found
         .iter()
         .filter(|f| !PRINTS_BELOW_THE_COMMANDS.contains(&f.as_str()))

@@ -198,13 +198,13 @@ fn from_folder(dir: &Path) -> Result<Vec<(PathBuf, BackupMeta)>> {
     }
     chain.reverse();
     if chain.len() < all.len() {
-        eprintln!(
-            "note: {} of the {} backups in {} are not on the chain ending at {} and are left out",
+        crate::events::note(format!(
+            "{} of the {} backups in {} are not on the chain ending at {} and are left out",
             all.len() - chain.len(),
             all.len(),
             dir.display(),
             name(&all[newest].0)
-        );
+        ));
     }
     Ok(chain.into_iter().map(|i| all[i].clone()).collect())
 }

@@ -34,10 +34,7 @@ pub fn copy(
     let result = copy_snapshot(source, target, plan, opts);
     // The copy's own outcome is the answer: the target may have committed.
     if let Err(e) = source.rollback() {
-        eprintln!(
-            "warning: ending the source snapshot: {}",
-            crate::redact::redact(&e.to_string())
-        );
+        crate::events::warning(format!("ending the source snapshot: {e}"));
     }
     result
 }

@@ -94,6 +94,7 @@ fn export_snapshot(
     let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), "exporting");
     let mut exported = Vec::new();
     for t in &meta.tables {
+        crate::events::checkpoint()?;
         bar.set_message(t.name.clone());
         writer.begin_table(t)?;
         let mut columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
@@ -115,7 +116,7 @@ fn export_snapshot(
             if filter.is_some_and(|c| !c.keeps(&t.name, &keys, row)) {
                 return Ok(());
             }
-            bar.inc();
+            bar.inc()?;
             writer.write_row(&row[..exported_columns])
         })?;
         let summary = writer.end_table()?;

@@ -96,13 +96,13 @@ pub(super) fn backup_part<'f>(
         });
     };
     let meta = chain.plan(&meta)?.meta().clone();
-    eprintln!(
-        "note: upgrading the backup from schema version {} to {} through {} adapter step{} ({label})",
+    crate::events::note(format!(
+        "upgrading the backup from schema version {} to {} through {} adapter step{} ({label})",
         chain.from,
         chain.to,
         chain.steps.len(),
         if chain.steps.len() == 1 { "" } else { "s" }
-    );
+    ));
     Ok(Part {
         meta,
         label,
@@ -305,10 +305,10 @@ pub(super) fn load_parts(
         if let Err(e) = db.disable_triggers(&triggers) {
             return Err(rolled_back(db, e));
         }
-        eprintln!(
-            "note: triggers off while rows load, on again before the commit: {}",
+        crate::events::note(format!(
+            "triggers off while rows load, on again before the commit: {}",
             list_triggers(&triggers)
-        );
+        ));
         triggers.clear();
     }
     if opts.replace {
@@ -354,6 +354,9 @@ pub(super) fn load_parts(
     }
     let result = result.and_then(|_| importer.verdict());
     let result = result.and_then(|_| importer.verify(&reports, &before));
+    // The last safe point: a cancel that arrives after it is too late, the
+    // rows are about to commit.
+    let result = result.and_then(|_| crate::events::checkpoint());
     // A failed read-back names the table's triggers itself.
     let unverified = importer.readback_failed;
     importer.bar.finish_and_clear();
@@ -376,10 +379,10 @@ pub(super) fn load_parts(
     match ended {
         Ok(()) => {
             if !triggers.is_empty() {
-                eprintln!(
-                    "note: triggers fired as rows loaded: {}",
+                crate::events::note(format!(
+                    "triggers fired as rows loaded: {}",
                     list_triggers(&triggers)
-                );
+                ));
             }
             Ok(reports)
         }
@@ -454,10 +457,7 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
             message: message + &note,
         },
         other => {
-            eprintln!(
-                "{}",
-                crate::redact::redact(&note.trim_start().replacen("= note", "note", 1))
-            );
+            crate::events::note(note.trim_start().trim_start_matches("= note: "));
             other
         }
     }
@@ -467,7 +467,7 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
 /// a session setting behind); `e` stays the error reported.
 fn rolled_back(db: &mut dyn Backend, e: Error) -> Error {
     if let Err(r) = db.rollback() {
-        eprintln!("warning: {}", crate::redact::redact(&r.to_string()));
+        crate::events::warning(r.to_string());
     }
     e
 }
@@ -482,9 +482,9 @@ fn check_version(label: &str, meta: &BackupMeta, db_version: Option<i64>) -> Res
         (Some(b), None) => {
             // A database whose schema was made without refinery: the column
             // checks below still refuse a backup that does not fit.
-            eprintln!(
-                "note: {label} is from schema version {b}; the database records no schema version"
-            );
+            crate::events::note(format!(
+                "{label} is from schema version {b}; the database records no schema version"
+            ));
             Ok(())
         }
         _ => Ok(()),
@@ -821,7 +821,7 @@ impl<'a> Importer<'a> {
     }
 
     fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {
-        self.bar.inc();
+        self.bar.inc()?;
         let job = &self.jobs[table];
         if let Some(&i) = job
             .not_null
@@ -1124,6 +1124,8 @@ impl BackupVisitor for Importer<'_> {
 
     fn begin_table(&mut self, table: &TableMeta) -> Result<()> {
         let name = self.renames.get(&table.name).unwrap_or(&table.name).clone();
+        crate::failpoint::pause("import-table");
+        crate::events::checkpoint()?;
         self.bar.set_message(name.clone());
         self.current = Some(if !self.jobs.contains_key(&name) {
             Current::Ignore

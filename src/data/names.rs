@@ -41,10 +41,10 @@ pub fn match_case(meta: &mut BackupMeta, catalog: &Catalog) -> Result<HashMap<St
             0 => String::new(),
             n => format!(" and {n} more"),
         };
-        eprintln!(
-            "note: names matched without regard to case: {}{more}",
+        crate::events::note(format!(
+            "names matched without regard to case: {}{more}",
             said[..shown].join(", ")
-        );
+        ));
     }
     Ok(tables)
 }

@@ -62,7 +62,7 @@ pub fn backup_before(
     export(db, &whole, &opts)?;
     // Absolute: `migplan rollback` may run from another folder.
     let output = std::fs::canonicalize(&output).unwrap_or(output);
-    eprintln!("backup before change: {}", output.display());
+    crate::events::emit(crate::events::Event::BackupBeforeChange(output.clone()));
     // The backup the newest successful run would be rolled back with stays,
     // whatever keep and retention_days say: this run may yet fail.
     let mut protected = vec![output.clone()];

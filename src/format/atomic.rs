@@ -79,10 +79,10 @@ pub fn partial_beside(path: &Path) -> Result<NamedTempFile> {
     };
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for (stale, pid) in remove_stale_partials(dir) {
-        eprintln!(
-            "note: removed stale partial file {} (its writer, process {pid}, is gone)",
+        crate::events::note(format!(
+            "removed stale partial file {} (its writer, process {pid}, is gone)",
             stale.display()
-        );
+        ));
     }
     let name: String = path
         .file_name()

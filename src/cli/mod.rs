@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::error::{Error, Result, exit};
+use crate::ops;
 use crate::plan::{Conflict, Triggers};
-use crate::run;
+mod render;
+mod terminal;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -399,6 +401,15 @@ pub enum CompressArg {
     Gzip,
 }
 
+impl From<FileFormat> for crate::format::Format {
+    fn from(f: FileFormat) -> Self {
+        match f {
+            FileFormat::Json => crate::format::Format::Json,
+            FileFormat::Xlsx => crate::format::Format::Xlsx,
+        }
+    }
+}
+
 impl From<CompressArg> for crate::format::Compression {
     fn from(c: CompressArg) -> Self {
         match c {
@@ -464,7 +475,10 @@ pub fn main() -> i32 {
             };
         }
     };
-    match dispatch(cli.command) {
+    let listener = std::sync::Arc::new(terminal::Terminal::default());
+    let cancel = crate::events::Cancel::new();
+    interrupt_cancels(&cancel);
+    match crate::events::scope(listener, cancel, || dispatch(cli.command)) {
         Ok(code) => code,
         Err(e) => {
             // The last line of defence: whatever a message quotes, no
@@ -479,27 +493,65 @@ pub fn main() -> i32 {
     }
 }
 
+/// Ctrl-C asks the running operation to stop at its next safe point,
+/// where it rolls back like a failure; a second Ctrl-C quits at once (the
+/// database still rolls back the open transaction when the connection
+/// drops, as after a kill).
+fn interrupt_cancels(cancel: &crate::events::Cancel) {
+    let cancel = cancel.clone();
+    let _ = ctrlc::set_handler(move || {
+        if cancel.is_cancelled() {
+            std::process::exit(exit::INTERRUPTED);
+        }
+        cancel.cancel();
+        eprintln!("\ninterrupted: stopping at the next safe point (Ctrl-C again to quit now)");
+    });
+}
+
+/// Parse → request → operation → rendered outcome: the CLI does nothing
+/// else.
 fn dispatch(cmd: Command) -> Result<i32> {
-    let mut out = std::io::stdout().lock();
     let text = match cmd {
-        Command::Run(a) => run::run(&a)?,
-        Command::Validate(a) => return run::validate(&a, &mut out),
-        Command::Plan(a) => run::show_plan(&a)?,
-        Command::Schema(SchemaCommand::Status(a)) => run::schema_status(&a)?,
-        Command::Schema(SchemaCommand::Up(a)) => run::schema_up(&a)?,
-        Command::Schema(SchemaCommand::Down(a)) => run::schema_down(&a)?,
-        Command::Schema(SchemaCommand::New(a)) => run::schema_new(&a)?,
-        Command::Schema(SchemaCommand::Baseline(a)) => run::schema_baseline(&a)?,
-        Command::Schema(SchemaCommand::Repair(a)) => run::schema_repair(&a)?,
-        Command::Export(a) => run::export_shortcut(&a)?,
-        Command::Import(a) => run::import_shortcut(&a)?,
-        Command::History(a) => run::history(&a)?,
-        Command::Status(a) => run::status(&a)?,
-        Command::Rollback(a) => run::rollback(&a)?,
-        Command::Verify(a) => return run::verify(&a, &mut out),
+        Command::Run(a) => render::outcome(ops::run(&(&a).into())?, a.report),
+        Command::Validate(a) => {
+            let v = ops::validate(&(&a).into())?;
+            return finish(&render::render_validation(&v.results, a.format), v.valid());
+        }
+        Command::Plan(a) => {
+            render::plan(&ops::show_plan(&(&a).into())?, a.format == PlanFormat::Json)
+        }
+        Command::Schema(SchemaCommand::Status(a)) => {
+            render::schema(&ops::schema_status(&(&a).into())?)
+        }
+        Command::Schema(SchemaCommand::Up(a)) => render::schema(&ops::schema_up(&(&a).into())?),
+        Command::Schema(SchemaCommand::Down(a)) => render::schema(&ops::schema_down(&(&a).into())?),
+        Command::Schema(SchemaCommand::New(a)) => render::schema(&ops::schema_new(&(&a).into())?),
+        Command::Schema(SchemaCommand::Baseline(a)) => {
+            render::schema(&ops::schema_baseline(&(&a).into())?)
+        }
+        Command::Schema(SchemaCommand::Repair(a)) => {
+            render::schema(&ops::schema_repair(&(&a).into())?)
+        }
+        Command::Export(a) => {
+            render::outcome(ops::export_shortcut(&(&a).into())?, ReportFormat::Text)
+        }
+        Command::Import(a) => render::outcome(ops::import_shortcut(&(&a).into())?, a.report),
+        Command::History(a) => render::history(&ops::history(&(&a).into())?, a.format),
+        Command::Status(a) => render::status(&ops::status(&(&a).into())?, a.format),
+        Command::Rollback(a) => render::rollback(ops::rollback(&(&a).into())?, a.report),
+        Command::Verify(a) => {
+            let report = ops::verify(&(&a).into())?;
+            let text = render::render(&report, a.format, |r| r.render_text());
+            return finish(&text, !report.differs());
+        }
     };
-    write_out(&mut out, &text)?;
-    Ok(exit::SUCCESS)
+    finish(&text, true)
+}
+
+/// Writes the outcome; a report of differences or problems exits 1.
+fn finish(text: &str, good: bool) -> Result<i32> {
+    write_out(&mut std::io::stdout().lock(), text)?;
+    Ok(if good { exit::SUCCESS } else { exit::FAILED })
 }
 
 /// Writes to stdout, passwords masked; a closed pipe (`migplan plan … |
@@ -509,5 +561,197 @@ pub fn write_out(out: &mut impl Write, text: &str) -> Result<()> {
     match out.write_all(text.as_bytes()).and_then(|_| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::io("<stdout>", e)),
         _ => Ok(()),
+    }
+}
+
+impl From<&RollbackArgs> for ops::RollbackRequest {
+    fn from(a: &RollbackArgs) -> Self {
+        ops::RollbackRequest {
+            args: a.args.clone(),
+            db: a.db.clone(),
+            yes: a.yes,
+            force: a.force,
+            record: (&a.record).into(),
+        }
+    }
+}
+
+impl From<&StatusArgs> for ops::StatusRequest {
+    fn from(a: &StatusArgs) -> Self {
+        ops::StatusRequest {
+            plan: a.plan.clone(),
+            db: a.db.clone(),
+        }
+    }
+}
+
+impl From<&LoadArgs> for ops::Load {
+    fn from(a: &LoadArgs) -> Self {
+        ops::Load {
+            conflict: a.conflict.map(Into::into),
+            triggers: a.triggers.map(Into::into),
+        }
+    }
+}
+
+impl From<&RecordArgs> for ops::Record {
+    fn from(a: &RecordArgs) -> Self {
+        ops::Record {
+            operator: a.operator.clone(),
+            message: a.message.clone(),
+            note: a.note.clone(),
+            lock_timeout: a.lock_timeout,
+        }
+    }
+}
+
+impl From<&HistoryArgs> for ops::HistoryRequest {
+    fn from(a: &HistoryArgs) -> Self {
+        ops::HistoryRequest {
+            args: a.args.clone(),
+            db: a.db.clone(),
+            limit: a.limit,
+        }
+    }
+}
+
+impl From<&RunArgs> for ops::RunRequest {
+    fn from(a: &RunArgs) -> Self {
+        ops::RunRequest {
+            plan: a.plan.clone(),
+            env: a.env.clone(),
+            yes: a.yes,
+            db: a.db.clone(),
+            source: a.source.clone(),
+            target: a.target.clone(),
+            output: a.output.clone(),
+            file: a.file.clone(),
+            since: a.since.clone(),
+            follows: a.follows.clone(),
+            modules: a.modules.clone(),
+            closure: a.closure,
+            load: (&a.load).into(),
+            dry_run: a.dry_run,
+            no_dry_run: a.no_dry_run,
+            resume: a.resume,
+            no_seed: a.no_seed,
+            record: (&a.record).into(),
+        }
+    }
+}
+
+impl From<&ValidateArgs> for ops::ValidateRequest {
+    fn from(a: &ValidateArgs) -> Self {
+        ops::ValidateRequest {
+            paths: a.paths.clone(),
+            db: a.db.clone(),
+            env: a.env.clone(),
+        }
+    }
+}
+
+impl From<&PlanArgs> for ops::PlanRequest {
+    fn from(a: &PlanArgs) -> Self {
+        ops::PlanRequest {
+            plan: a.plan.clone(),
+            env: a.env.clone(),
+            db: a.db.clone(),
+            file: a.file.clone(),
+            graph_only: a.format == PlanFormat::Dot,
+        }
+    }
+}
+
+impl From<&SchemaArgs> for ops::SchemaRequest {
+    fn from(a: &SchemaArgs) -> Self {
+        ops::SchemaRequest {
+            plan: a.plan.clone(),
+            db: a.db.clone(),
+            env: a.env.clone(),
+        }
+    }
+}
+
+impl From<&SchemaUpArgs> for ops::SchemaUpRequest {
+    fn from(a: &SchemaUpArgs) -> Self {
+        ops::SchemaUpRequest {
+            schema: (&a.schema).into(),
+            dry_run: a.dry_run,
+            resume: a.resume,
+            yes: a.yes,
+            record: (&a.record).into(),
+        }
+    }
+}
+
+impl From<&SchemaDownArgs> for ops::SchemaDownRequest {
+    fn from(a: &SchemaDownArgs) -> Self {
+        ops::SchemaDownRequest {
+            plan: a.plan.clone(),
+            to: a.to,
+            db: a.db.clone(),
+            dry_run: a.dry_run,
+            yes: a.yes,
+            resume: a.resume,
+            record: (&a.record).into(),
+        }
+    }
+}
+
+impl From<&SchemaNewArgs> for ops::SchemaNewRequest {
+    fn from(a: &SchemaNewArgs) -> Self {
+        ops::SchemaNewRequest {
+            plan: a.plan.clone(),
+            name: a.name.clone(),
+        }
+    }
+}
+
+impl From<&SchemaBaselineArgs> for ops::SchemaBaselineRequest {
+    fn from(a: &SchemaBaselineArgs) -> Self {
+        ops::SchemaBaselineRequest {
+            plan: a.plan.clone(),
+            version: a.version,
+            db: a.db.clone(),
+        }
+    }
+}
+
+impl From<&ExportArgs> for ops::ExportRequest {
+    fn from(a: &ExportArgs) -> Self {
+        ops::ExportRequest {
+            db: a.db.clone(),
+            format: a.format.map(Into::into),
+            modules: a.modules.clone(),
+            since: a.since.clone(),
+            follows: a.follows.clone(),
+            compress: a.compress.map(Into::into),
+            output: a.output.clone(),
+        }
+    }
+}
+
+impl From<&ImportArgs> for ops::ImportRequest {
+    fn from(a: &ImportArgs) -> Self {
+        ops::ImportRequest {
+            db: a.db.clone(),
+            files: a.files.clone(),
+            load: (&a.load).into(),
+            dry_run: a.dry_run,
+            yes: a.yes,
+            record: (&a.record).into(),
+        }
+    }
+}
+
+impl From<&VerifyArgs> for ops::VerifyRequest {
+    fn from(a: &VerifyArgs) -> Self {
+        ops::VerifyRequest {
+            file: a.file.clone(),
+            db: a.db.clone(),
+            plan: a.plan.clone(),
+            tables: a.tables.clone(),
+            limit: a.limit,
+        }
     }
 }

@@ -1,0 +1,146 @@
+//! `migplan rollback`: a database put back as it was before a recorded run.
+
+use std::path::PathBuf;
+
+use crate::backend::{self, Backend};
+use crate::data::{self, ImportOptions};
+use crate::error::{Error, Result};
+use crate::history;
+use crate::plan::PlanKind;
+
+use crate::error::Unrollbackable;
+
+use super::*;
+
+#[derive(Debug, Clone, Default)]
+pub struct RollbackRequest {
+    /// The run to undo, and optionally the plan whose database (and undo
+    /// scripts) to use.
+    pub args: Vec<String>,
+    /// Database URL, instead of a plan's.
+    pub db: Option<String>,
+    /// Go ahead without asking (rollback always asks on a terminal).
+    pub yes: bool,
+    /// Roll back even though later runs changed the database (their
+    /// changes are undone too).
+    pub force: bool,
+    pub record: Record,
+}
+
+/// A run undone: the backup restored, and what restoring it did.
+#[derive(Debug, Serialize)]
+pub struct RollbackOutcome {
+    pub run: i64,
+    pub backup: PathBuf,
+    pub reports: Vec<data::ImportReport>,
+}
+
+/// `migplan rollback [PLAN] RUN_ID [--db URL]`: the database as it was
+/// before the run, from the backup taken then; the run's schema scripts are
+/// undone first (which needs the plan, for its undo scripts).
+pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
+    let (plan, id) = plan_and_run(&args.args)?;
+    let id =
+        id.ok_or_else(|| Error::Usage("which run? pass its id (see `migplan history`)".into()))?;
+    let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
+    let mut db = backend::open(&url, &waiting(&args.record))?;
+    let mut run =
+        recorded_run(db.as_mut(), &url, id).map_err(|e| history::explain_busy(db.as_mut(), e))?;
+    let gone = run.status == history::Status::Running && lock_free(db.as_mut())?;
+    history::show_interrupted(std::slice::from_mut(&mut run), gone);
+    // Refused early, before asking; checked again under the lock.
+    rollback_source(db.as_mut(), &run, args.force)?;
+    let schema_changed = run.schema_after.unwrap_or(0) != run.schema_before.unwrap_or(0);
+    let plan = match plan {
+        Some(p) => p,
+        None if schema_changed => {
+            return Err(Error::Usage(format!(
+                "run {id} applied schema scripts (version {} → {}): pass its plan, whose undo scripts take the schema back",
+                run.schema_before.unwrap_or(0),
+                run.schema_after.unwrap_or(0)
+            )));
+        }
+        None => adhoc_plan(PlanKind::Import, "sqlite://:memory:")?,
+    };
+    let action = format!("restore the database to its state before run {id}");
+    let request = crate::confirm::Request {
+        plan: Some(&plan),
+        database: &url,
+        action: &action,
+        always: true,
+    };
+    request.check(args.yes)?;
+    let before = status_of(&plan, db.as_mut())?.version();
+    let mut start = history_start(&plan, "rollback", &args.record, before);
+    if start.message.is_none() {
+        start.message = Some(format!("rollback of run {id}"));
+    }
+    recorded(db.as_mut(), &args.record, start, |db, end| {
+        // Again under the run lock: a run that committed while this one
+        // waited for the lock (or asked) must not be undone unawares.
+        let run = recorded_run(db, &url, id)?;
+        let backup = rollback_source(db, &run, args.force)?;
+        backup_before(&plan, db, before, end)?;
+        if schema_changed {
+            let to = run.schema_before.unwrap_or(0);
+            for undone in scripts(&plan, db)?.down(db, to, false)? {
+                crate::events::step(format!("ran {undone}"));
+            }
+        }
+        let version = status_of(&plan, db)?.version();
+        end.schema_after = version;
+        let opts = ImportOptions {
+            conflict: Some(crate::plan::Conflict::Overwrite),
+            triggers: None,
+            modules: vec![],
+            dry_run: false,
+            schema_version: version,
+            replace: true,
+            run_id: end.run_id,
+            // Marked in the restore's own transaction (a recorded run).
+            undoes: Some(id),
+        };
+        let reports = data::import_files(db, &plan, std::slice::from_ref(&backup), &opts)?;
+        end.tables = serde_json::to_value(&reports).ok();
+        if end.run_id.is_none() {
+            history::mark_rolled_back(db, id)?;
+        }
+        Ok(RollbackOutcome {
+            run: id,
+            backup,
+            reports,
+        })
+    })
+}
+
+/// The backup a rollback of `run` restores, once the run may be rolled
+/// back: it ended, it has a backup, and no later run changed the database
+/// (unless `force`).
+pub(crate) fn rollback_source(
+    db: &mut dyn Backend,
+    run: &history::Run,
+    force: bool,
+) -> Result<PathBuf> {
+    let id = run.id;
+    let refused = |why| Err(Error::NotRollbackable { run: id, why });
+    match run.status {
+        history::Status::Running => return refused(Unrollbackable::StillRunning),
+        history::Status::RolledBack => return refused(Unrollbackable::AlreadyRolledBack),
+        _ => {}
+    }
+    let Some(file) = run.backup.as_ref().map(PathBuf::from) else {
+        return refused(Unrollbackable::NoBackup);
+    };
+    if !file.exists() {
+        return refused(Unrollbackable::BackupGone(file));
+    }
+    let later: Vec<String> = history::list(db, usize::MAX >> 1)?
+        .into_iter()
+        .filter(|r| r.id > id && r.status == history::Status::Succeeded)
+        .map(|r| format!("{} ({})", r.id, r.kind))
+        .collect();
+    if !later.is_empty() && !force {
+        return Err(Error::LaterRuns { run: id, later });
+    }
+    Ok(file)
+}
