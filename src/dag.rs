@@ -306,8 +306,8 @@ fn break_cycle(
 /// Names every member of the first cycle and the edges that close it.
 fn cycle_error(graph: &DiGraph<String, Reason>, members: &[NodeIndex]) -> Error {
     let path = cycle_path(graph, members);
-    let mut steps: Vec<String> = path.iter().map(|&n| format!("`{}`", graph[n])).collect();
-    steps.push(format!("`{}`", graph[path[0]]));
+    let mut circle: Vec<String> = path.iter().map(|&n| graph[n].clone()).collect();
+    circle.push(graph[path[0]].clone());
     let why: Vec<String> = path
         .iter()
         .zip(path.iter().cycle().skip(1))
@@ -315,16 +315,14 @@ fn cycle_error(graph: &DiGraph<String, Reason>, members: &[NodeIndex]) -> Error 
             let e = graph
                 .find_edge(a, b)
                 .expect("consecutive cycle members are joined");
-            format!("  {}", graph[e].describe(&graph[a], &graph[b]))
+            graph[e].describe(&graph[a], &graph[b])
         })
         .collect();
-    let names: Vec<String> = members.iter().map(|&n| format!("`{}`", graph[n])).collect();
-    Error::Mismatch(format!(
-        "dependency cycle among tables {}: {}\n{}\n  = help: no import order satisfies these: a cycle of foreign keys alone is loaded and checked as a whole, but this one needs a declared `depends_on` to close; drop it",
-        names.join(", "),
-        steps.join(" → "),
-        why.join("\n")
-    ))
+    Error::DependencyCycle {
+        tables: members.iter().map(|&n| graph[n].clone()).collect(),
+        circle,
+        edges: why,
+    }
 }
 
 /// A simple cycle inside one strongly connected component, found by walking

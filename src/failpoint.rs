@@ -40,9 +40,9 @@ pub fn fail(name: &str) -> crate::error::Result<()> {
     if cfg!(debug_assertions)
         && std::env::var("MIGPLAN_FAILPOINT").is_ok_and(|v| v.strip_suffix('!') == Some(name))
     {
-        return Err(crate::error::Error::Mismatch(format!(
-            "failpoint `{name}`: an injected failure"
-        )));
+        return Err(crate::error::Error::Injected {
+            name: name.to_string(),
+        });
     }
     Ok(())
 }

@@ -38,6 +38,7 @@ pub use plan::Upgrade;
 pub use upgrade::Upgrader;
 
 use crate::diag::{Diagnostic, line_col};
+use crate::error::UpgradeError;
 use crate::error::{Error, Result};
 use crate::value::{ColumnType, Value};
 
@@ -264,9 +265,7 @@ impl AdapterSet {
     /// one through the lowest versions. `from == to` is the empty chain.
     pub fn chain(&self, from: i64, to: i64) -> Result<Chain<'_>> {
         if from > to {
-            return Err(Error::Mismatch(format!(
-                "the backup is from schema version {from}, newer than the target's version {to}; adapters only upgrade\n  = help: apply the newer schema scripts to the target first"
-            )));
+            return Err(UpgradeError::BackupNewer { from, to }.into());
         }
         if from == to {
             return Ok(Chain {
@@ -359,9 +358,14 @@ impl AdapterSet {
                 .collect();
             format!("steps known: {}", list.join(", "))
         };
-        Error::Mismatch(format!(
-            "no adapter step leads from version {from} to {to}: {known}; missing a step from {last}\n  = help: add a `[[step]]` with `from = {last}` and `to = {next}` to an adapter file"
-        ))
+        UpgradeError::NoStep {
+            from,
+            to,
+            known,
+            last,
+            next,
+        }
+        .into()
     }
 }
 

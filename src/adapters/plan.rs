@@ -15,6 +15,7 @@ use std::ops::Range;
 
 use super::{Chain, ChangeKind, Condition, Expr, ExprText, Fill, Name, Step, Test, Unmapped};
 use crate::catalog::{ColumnInfo, Sequence};
+use crate::error::UpgradeError;
 use crate::error::{Error, Result};
 use crate::format::{BackupMeta, TableMeta};
 use crate::value::{ColumnType, Value};
@@ -97,10 +98,11 @@ impl Chain<'_> {
                 .map_or("records no schema version".into(), |v| {
                     format!("is from schema version {v}")
                 });
-            return Err(Error::Mismatch(format!(
-                "the backup {found}, but the adapter chain starts at version {}",
-                self.from
-            )));
+            return Err(UpgradeError::ChainStartsElsewhere {
+                found,
+                from: self.from,
+            }
+            .into());
         }
         let mut tables = meta.tables.clone();
         let mut stages = Vec::new();

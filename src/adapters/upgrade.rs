@@ -12,7 +12,8 @@ use super::Chain;
 use super::expr::text_form;
 use super::plan::{Op, Source, Stage};
 use super::{Unmapped, Upgrade};
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::error::UpgradeError;
 use crate::format::{BackupMeta, BackupVisitor, TableMeta};
 use crate::spool::Spool;
 use crate::value::Value;
@@ -39,10 +40,7 @@ impl<'a> Upgrader<'a> {
     }
 
     fn send(&mut self, event: Event<'_>) -> Result<()> {
-        let stages = self
-            .stages
-            .as_mut()
-            .ok_or_else(|| Error::Mismatch("the backup's data came before its meta".into()))?;
+        let stages = self.stages.as_mut().ok_or(UpgradeError::DataBeforeMeta)?;
         send(stages, &mut *self.inner, event)
     }
 }
@@ -111,10 +109,10 @@ impl StageRun {
         match event {
             Event::Begin(t) => {
                 let Some(&p) = self.stage.inputs.get(&t.name) else {
-                    return Err(Error::Mismatch(format!(
-                        "the backup's data holds table `{}`, which its meta does not list",
-                        t.name
-                    )));
+                    return Err(UpgradeError::TableNotInMeta {
+                        table: t.name.clone(),
+                    }
+                    .into());
                 };
                 self.current = Some(p);
                 let pipe = &self.stage.pipes[p];
@@ -161,11 +159,12 @@ impl StageRun {
                         (None, Unmapped::Default(d)) => *v = d.clone(),
                         (None, Unmapped::Error) => {
                             let known: Vec<String> = map.keys().map(|k| format!("{k:?}")).collect();
-                            return Err(Error::Mismatch(format!(
-                                "{context}: value {} has no mapping (`unmapped = \"error\"`); the map knows {}",
-                                v.display(),
-                                known.join(", ")
-                            )));
+                            return Err(UpgradeError::Unmapped {
+                                context: context.clone(),
+                                value: v.display().to_string(),
+                                known,
+                            }
+                            .into());
                         }
                     }
                 }
@@ -174,9 +173,10 @@ impl StageRun {
                     expr,
                     context,
                 } => {
-                    let v = expr
-                        .eval(&row)
-                        .map_err(|e| Error::Mismatch(format!("{context}: {e}")))?;
+                    let v = expr.eval(&row).map_err(|e| UpgradeError::Expression {
+                        context: context.clone(),
+                        message: e.to_string(),
+                    })?;
                     match index {
                         Some(i) => row[*i] = v,
                         None => row.push(v),

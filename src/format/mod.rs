@@ -177,10 +177,13 @@ pub fn create_backup_with(
             Box::new(xlsx::XlsxWriter::create(path, meta, sheet_names)?)
         }
         (Format::Xlsx, c) => {
-            return Err(Error::Usage(format!(
-                "{}: an Excel workbook is compressed already; {c} compression applies to JSON backups",
-                path.display()
-            )));
+            return Err(Error::MisusedOption {
+                option: "compress",
+                message: format!(
+                    "{}: an Excel workbook is compressed already; {c} compression applies to JSON backups",
+                    path.display()
+                ),
+            });
         }
     })
 }

@@ -21,9 +21,9 @@ pub(crate) fn copy(plan: &Plan, args: &RunRequest, dry_run: bool) -> Result<Outc
     let source_url = endpoint(&args.source, &plan.source, "source")?;
     let target_url = endpoint(&args.target, &plan.target, "target")?;
     if source_url == target_url {
-        return Err(Error::Usage(format!(
-            "the source and the target are the same database ({source_url})"
-        )));
+        return Err(Error::SameDatabase {
+            url: source_url.to_string(),
+        });
     }
     let mut source = backend::open(&source_url, &OpenOptions::default())?;
     let data = format!("copy rows from {} into it", source_url.redacted());

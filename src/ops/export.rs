@@ -89,18 +89,24 @@ pub(crate) fn compressed_output(
         return Ok(output.to_path_buf());
     };
     if format == Format::Xlsx {
-        return Err(Error::Usage(format!(
-            "`--compress {chosen}` applies to JSON backups: an Excel workbook is compressed already"
-        )));
+        return Err(Error::MisusedOption {
+            option: "compress",
+            message: format!(
+                "`--compress {chosen}` applies to JSON backups: an Excel workbook is compressed already"
+            ),
+        });
     }
     if named == chosen {
         return Ok(output.to_path_buf());
     }
     if named != format::Compression::None {
-        return Err(Error::Usage(format!(
-            "`--compress {chosen}` but the output {} names {named} compression: rename it or drop the flag",
-            output.display()
-        )));
+        return Err(Error::MisusedOption {
+            option: "compress",
+            message: format!(
+                "`--compress {chosen}` but the output {} names {named} compression: rename it or drop the flag",
+                output.display()
+            ),
+        });
     }
     let mut name = output.as_os_str().to_owned();
     name.push(chosen.suffix());
@@ -150,10 +156,12 @@ pub fn export_shortcut(args: &ExportRequest) -> Result<Outcome> {
         (None, true) => ExportMode::Full,
     };
     if !args.modules.is_empty() {
-        return Err(Error::Usage(
-            "`--modules` needs a plan that declares modules: use `migplan run PLAN --modules …`"
-                .into(),
-        ));
+        return Err(Error::MisusedOption {
+            option: "modules",
+            message:
+                "`--modules` needs a plan that declares modules: use `migplan run PLAN --modules …`"
+                    .into(),
+        });
     }
     let format = args
         .format

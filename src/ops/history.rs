@@ -8,8 +8,10 @@ use super::*;
 
 #[derive(Debug, Clone, Default)]
 pub struct HistoryRequest {
-    /// A plan (its database is read) and/or a run id to show whole.
-    pub args: Vec<String>,
+    /// A plan, whose database is read.
+    pub plan: Option<PathBuf>,
+    /// A run to show whole, instead of the latest runs.
+    pub run: Option<i64>,
     /// Database URL, instead of a plan's.
     pub db: Option<String>,
     /// How many runs to list.
@@ -28,7 +30,12 @@ pub enum HistoryOutcome {
 
 /// `migplan history [PLAN] [RUN_ID] [--db URL]`.
 pub fn history(args: &HistoryRequest) -> Result<HistoryOutcome> {
-    let (plan, id) = plan_and_run(&args.args)?;
+    let plan = args
+        .plan
+        .as_deref()
+        .map(|p| load_plan(p, None))
+        .transpose()?;
+    let id = args.run;
     let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
     if let Some(id) = id {

@@ -420,25 +420,3 @@ pub(crate) fn recorded_run(
         database: url.redacted(),
     })
 }
-
-/// A plan and a run id from `history`/`rollback` arguments, in any order.
-pub(crate) fn plan_and_run(args: &[String]) -> Result<(Option<Plan>, Option<i64>)> {
-    let (ids, plans): (Vec<&String>, Vec<&String>) = args
-        .iter()
-        .partition(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()));
-    if ids.len() > 1 || plans.len() > 1 {
-        return Err(Error::Usage("pass at most one plan and one run id".into()));
-    }
-    let plan = match plans.first() {
-        Some(p) => Some(load_plan(Path::new(p.as_str()), None)?),
-        None => None,
-    };
-    let id = match ids.first() {
-        Some(i) => Some(
-            i.parse()
-                .map_err(|_| Error::Usage(format!("`{i}` is not a run id")))?,
-        ),
-        None => None,
-    };
-    Ok((plan, id))
-}

@@ -14,9 +14,10 @@ use super::*;
 
 #[derive(Debug, Clone, Default)]
 pub struct RollbackRequest {
-    /// The run to undo, and optionally the plan whose database (and undo
-    /// scripts) to use.
-    pub args: Vec<String>,
+    /// The plan whose database (and undo scripts) to use, if any.
+    pub plan: Option<PathBuf>,
+    /// The run to undo.
+    pub run: i64,
     /// Database URL, instead of a plan's.
     pub db: Option<String>,
     /// Go ahead without asking (rollback always asks on a terminal).
@@ -39,9 +40,12 @@ pub struct RollbackOutcome {
 /// before the run, from the backup taken then; the run's schema scripts are
 /// undone first (which needs the plan, for its undo scripts).
 pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
-    let (plan, id) = plan_and_run(&args.args)?;
-    let id =
-        id.ok_or_else(|| Error::Usage("which run? pass its id (see `migplan history`)".into()))?;
+    let plan = args
+        .plan
+        .as_deref()
+        .map(|p| load_plan(p, None))
+        .transpose()?;
+    let id = args.run;
     let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &waiting(&args.record))?;
     let mut run =
@@ -54,11 +58,11 @@ pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
     let plan = match plan {
         Some(p) => p,
         None if schema_changed => {
-            return Err(Error::Usage(format!(
-                "run {id} applied schema scripts (version {} → {}): pass its plan, whose undo scripts take the schema back",
-                run.schema_before.unwrap_or(0),
-                run.schema_after.unwrap_or(0)
-            )));
+            return Err(Error::RollbackNeedsPlan {
+                run: id,
+                from: run.schema_before.unwrap_or(0),
+                to: run.schema_after.unwrap_or(0),
+            });
         }
         None => adhoc_plan(PlanKind::Import, "sqlite://:memory:")?,
     };

@@ -177,9 +177,7 @@ pub(crate) fn import_files(plan: &Plan, args: &RunRequest) -> Result<Vec<PathBuf
         args.file.clone()
     };
     if files.is_empty() {
-        return Err(Error::Usage(
-            "no backup to import: set `[import] file` or pass `--file PATH`".into(),
-        ));
+        return Err(Error::NoBackupToImport);
     }
     Ok(files)
 }
@@ -227,31 +225,29 @@ pub(crate) fn follows(
         return Ok(None);
     };
     if plan.kind != PlanKind::Export {
-        return Err(Error::Usage(
-            "`--follows` applies to export plans: it names the backup an incremental export follows".into(),
-        ));
+        return Err(Error::MisusedOption {
+            option: "follows",
+            message: "`--follows` applies to export plans: it names the backup an incremental export follows".into(),
+        });
     }
     if plan.export.mode == ExportMode::Modules {
-        return Err(Error::Usage(
-            "`--follows` makes an incremental export; the plan's mode is `modules`".into(),
-        ));
+        return Err(Error::MisusedOption {
+            option: "follows",
+            message: "`--follows` makes an incremental export; the plan's mode is `modules`".into(),
+        });
     }
     let meta = format::read_meta(previous)?;
-    let id = meta.backup_id.clone().ok_or_else(|| {
-        Error::Usage(format!(
-            "{} records no backup id (it was written by an older migplan), so no backup can follow it\n  = help: take a new full backup to start a chain",
-            previous.display()
-        ))
+    let id = meta.backup_id.clone().ok_or_else(|| Error::NotChainable {
+        file: previous.to_path_buf(),
     })?;
     let exported = parse_since(&meta.exported_at)?;
     match plan.export.since {
         Some(s) if since_flag && s > exported => {
-            return Err(Error::Usage(format!(
-                "`--since {}` is after {} was exported ({}): rows changed in between would be in neither backup",
-                s.to_rfc3339(),
-                previous.display(),
-                meta.exported_at
-            )));
+            return Err(Error::SinceAfterPrevious {
+                since: s.to_rfc3339(),
+                previous: previous.to_path_buf(),
+                exported: meta.exported_at,
+            });
         }
         Some(_) if since_flag => {}
         _ => plan.export.since = Some(exported - FOLLOWS_MARGIN),
@@ -275,30 +271,34 @@ pub(crate) fn apply_overrides(plan: &mut Plan, args: &RunRequest) -> Result<()> 
     }
     if args.closure {
         if plan.kind != PlanKind::Export {
-            return Err(Error::Usage(
-                "`--closure` applies to export plans: it adds referenced rows to a modules export"
-                    .into(),
-            ));
+            return Err(Error::MisusedOption {
+            option: "closure",
+            message: "`--closure` applies to export plans: it adds referenced rows to a modules export".into(),
+        });
         }
         plan.export.closure = true;
     }
     // An environment's `dry_run` applies to every kind (no schema script
     // runs); the flag is refused where it would mean nothing.
     if args.dry_run && plan.kind == PlanKind::Export {
-        return Err(Error::Usage(
-            "`--dry-run` applies to import, copy and migrate plans: an export changes no data (`migplan schema up PLAN --dry-run` lists pending schema scripts)".into(),
-        ));
+        return Err(Error::MisusedOption {
+            option: "dry-run",
+            message: "`--dry-run` applies to import, copy and migrate plans: an export changes no data (`migplan schema up PLAN --dry-run` lists pending schema scripts)".into(),
+        });
     }
     if plan.kind == PlanKind::Copy && args.db.is_some() {
-        return Err(Error::Usage(
-            "a copy plan has two databases: use `--source URL` and `--target URL`, not `--db`"
-                .into(),
-        ));
+        return Err(Error::MisusedOption {
+            option: "db",
+            message:
+                "a copy plan has two databases: use `--source URL` and `--target URL`, not `--db`"
+                    .into(),
+        });
     }
     if plan.kind != PlanKind::Copy && (args.source.is_some() || args.target.is_some()) {
-        return Err(Error::Usage(
-            "`--source` and `--target` apply to copy plans; use `--db URL`".into(),
-        ));
+        return Err(Error::MisusedOption {
+            option: "source",
+            message: "`--source` and `--target` apply to copy plans; use `--db URL`".into(),
+        });
     }
     Ok(())
 }

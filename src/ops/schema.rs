@@ -216,10 +216,9 @@ pub fn schema_down(args: &SchemaDownRequest) -> Result<SchemaOutcome> {
 pub fn schema_new(args: &SchemaNewRequest) -> Result<SchemaOutcome> {
     let plan = plan::load(&args.plan)?;
     let Some(dir) = &plan.schema.migrations else {
-        return Err(Error::Usage(format!(
-            "{} has no `[schema] migrations` folder: add one first",
-            plan.path.display()
-        )));
+        return Err(Error::NoMigrationsFolder {
+            plan: plan.path.clone(),
+        });
     };
     let dirs: Vec<PathBuf> = if dir.to_string_lossy().contains(plan::ENGINE_PLACEHOLDER) {
         let found: Vec<PathBuf> = ["sqlite", "postgres", "mysql"]
@@ -228,11 +227,10 @@ pub fn schema_new(args: &SchemaNewRequest) -> Result<SchemaOutcome> {
             .filter(|d| d.is_dir())
             .collect();
         if found.is_empty() {
-            return Err(Error::Mismatch(format!(
-                "no engine folder exists for `{}`: create the folders of the engines you use (e.g. {})",
-                dir.display(),
-                plan.migrations_for("sqlite").unwrap_or_default().display()
-            )));
+            return Err(Error::NoEngineFolder {
+                pattern: dir.clone(),
+                example: plan.migrations_for("sqlite").unwrap_or_default(),
+            });
         }
         found
     } else {

@@ -10,6 +10,9 @@ use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 
+mod upgrade;
+pub use upgrade::UpgradeError;
+
 /// Exit codes of the `migplan` binary.
 pub mod exit {
     pub const SUCCESS: i32 = 0;
@@ -73,6 +76,58 @@ pub enum Error {
     /// back, taken without a backup, or its backup gone.
     #[error("{}", not_rollbackable(*.run, .why))]
     NotRollbackable { run: i64, why: Unrollbackable },
+
+    /// An option given where it cannot apply, or two that contradict each
+    /// other; `message` names the option(s) and says why.
+    #[error("{message}")]
+    MisusedOption {
+        option: &'static str,
+        message: String,
+    },
+
+    /// An import plan run without a backup to read.
+    #[error("no backup to import: set `[import] file` or pass `--file PATH`")]
+    NoBackupToImport,
+
+    /// `--follows` names a backup that carries no id to follow.
+    #[error(
+        "{} records no backup id (it was written by an older migplan), so no backup can follow it\n  = help: take a new full backup to start a chain",
+        .file.display()
+    )]
+    NotChainable { file: PathBuf },
+
+    /// An increment would start after the backup it follows was taken.
+    #[error(
+        "`--since {since}` is after {} was exported ({exported}): rows changed in between would be in neither backup",
+        .previous.display()
+    )]
+    SinceAfterPrevious {
+        since: String,
+        previous: PathBuf,
+        exported: String,
+    },
+
+    /// A copy whose source and target are one database.
+    #[error("the source and the target are the same database ({url})")]
+    SameDatabase { url: String },
+
+    /// A run that applied schema scripts is rolled back only with its
+    /// plan, whose undo scripts take the schema back.
+    #[error(
+        "run {run} applied schema scripts (version {from} → {to}): pass its plan, whose undo scripts take the schema back"
+    )]
+    RollbackNeedsPlan { run: i64, from: i64, to: i64 },
+
+    /// A command about schema scripts on a plan that names no folder.
+    #[error("{} has no `[schema] migrations` folder: add one first", .plan.display())]
+    NoMigrationsFolder { plan: PathBuf },
+
+    /// `[schema] migrations` holds `{engine}` and no engine's folder exists.
+    #[error(
+        "no engine folder exists for `{}`: create the folders of the engines you use (e.g. {})",
+        .pattern.display(), .example.display()
+    )]
+    NoEngineFolder { pattern: PathBuf, example: PathBuf },
 
     /// A flag's value that is not what it must be (`--since` not a time).
     #[error("`--{flag} {value}` {problem}")]
@@ -146,6 +201,28 @@ pub enum Error {
     #[error("{0}")]
     Row(String),
 
+    /// An older backup that the plan's adapters cannot upgrade.
+    #[error(transparent)]
+    Upgrade(#[from] UpgradeError),
+
+    /// A cycle of dependencies that no import order satisfies: its tables,
+    /// the circle walked (`a` → `b` → `a`), and why each edge is there.
+    #[error(
+        "dependency cycle among tables {}: {}\n{}\n  = help: no import order satisfies these: a cycle of foreign keys alone is loaded and checked as a whole, but this one needs a declared `depends_on` to close; drop it",
+        .tables.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", "),
+        .circle.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(" → "),
+        .edges.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n")
+    )]
+    DependencyCycle {
+        tables: Vec<String>,
+        circle: Vec<String>,
+        edges: Vec<String>,
+    },
+
+    /// A failure injected by a test (`MIGPLAN_FAILPOINT=NAME!`).
+    #[error("failpoint `{name}`: an injected failure")]
+    Injected { name: String },
+
     /// The caller asked the operation to stop; it stopped at a safe point
     /// and rolled back what it had begun.
     #[error("cancelled: the operation stopped at a safe point; nothing was changed")]
@@ -159,7 +236,14 @@ impl Error {
             | Error::Usage(_)
             | Error::ConfirmationNeeded { .. }
             | Error::NoDatabase { .. }
-            | Error::BadFlag { .. } => exit::USAGE,
+            | Error::BadFlag { .. }
+            | Error::MisusedOption { .. }
+            | Error::NoBackupToImport
+            | Error::NotChainable { .. }
+            | Error::SinceAfterPrevious { .. }
+            | Error::SameDatabase { .. }
+            | Error::RollbackNeedsPlan { .. }
+            | Error::NoMigrationsFolder { .. } => exit::USAGE,
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }
@@ -294,4 +378,46 @@ fn conflict_message(tables: &[(String, u64)], keys: &[String]) -> String {
     }
     msg.push_str("\n  = help: use `--conflict skip` to keep existing rows or `--conflict overwrite` to replace them; nothing was changed");
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_and_help_come_apart_where_the_text_says_what_to_do() {
+        let e = Error::RunNotFound {
+            id: 7,
+            database: "sqlite://x.db".into(),
+        };
+        assert_eq!(e.message(), "no run 7 in the history of sqlite://x.db");
+        assert_eq!(
+            e.help().as_deref(),
+            Some("`migplan history --db URL` lists the recorded runs")
+        );
+        assert_eq!(
+            e.to_string(),
+            format!("{}{HELP_MARK}{}", e.message(), e.help().unwrap())
+        );
+        let plain = Error::SameDatabase {
+            url: "sqlite://x.db".into(),
+        };
+        assert_eq!(plain.help(), None);
+        assert_eq!(plain.message(), plain.to_string());
+    }
+
+    #[test]
+    fn exit_codes_follow_the_variant() {
+        assert_eq!(Error::NoBackupToImport.exit_code(), exit::USAGE);
+        assert_eq!(Error::Cancelled.exit_code(), exit::INTERRUPTED);
+        let refused = Error::NotRollbackable {
+            run: 1,
+            why: Unrollbackable::StillRunning,
+        };
+        assert_eq!(refused.exit_code(), exit::FAILED);
+        assert_eq!(
+            Error::from(UpgradeError::DataBeforeMeta).exit_code(),
+            exit::FAILED
+        );
+    }
 }

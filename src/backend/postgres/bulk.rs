@@ -18,6 +18,13 @@ use std::thread::JoinHandle;
 
 use postgres::Client;
 
+use super::Postgres;
+use super::values::unescape;
+use crate::error::Result;
+
+/// Rows are handed to the COPY thread in chunks of about this many bytes.
+pub(super) const CHUNK: usize = 512 << 10;
+
 /// Chunks waiting for the sending thread.
 const QUEUE: usize = 4;
 /// Chunks kept after sending, to find the row an error names.
@@ -115,7 +122,7 @@ fn send_all(mut client: Client, sql: &str, rx: Receiver<Msg>) -> Outcome {
         let line = error
             .as_db_error()
             .and_then(|db| db.where_())
-            .and_then(super::copy_line)
+            .and_then(copy_line)
             .and_then(|n| find_line(&ring, n));
         CopyFailure { error, line }
     });
@@ -133,6 +140,90 @@ fn find_line(ring: &VecDeque<(usize, Chunk)>, n: usize) -> Option<Vec<u8>> {
         .position(|&b| b == b'\n')
         .map_or(chunk.buf.len(), |p| start + p);
     Some(chunk.buf[start..end].to_vec())
+}
+
+pub(super) fn new_chunk() -> Chunk {
+    Chunk {
+        buf: Vec::with_capacity(CHUNK + (64 << 10)),
+        row_starts: Vec::new(),
+    }
+}
+
+/// `COPY t, line 3, column c: "…"` → 3.
+fn copy_line(where_: &str) -> Option<usize> {
+    let rest = &where_[where_.find(", line ")? + ", line ".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok().filter(|&n| n > 0)
+}
+
+impl Postgres {
+    /// Hands the encoded rows to the COPY thread, starting it with the
+    /// first chunk of the table.
+    pub(super) fn flush(&mut self) -> Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        if w.chunk.row_starts.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut w.chunk, new_chunk());
+        if w.stream.is_none() {
+            let client = self
+                .client
+                .0
+                .take()
+                .expect("the connection is not lent twice");
+            w.stream = Some(CopyIn::start(client, w.copy_sql.clone()));
+        }
+        if w.stream.as_ref().expect("started above").send(chunk) {
+            return Ok(());
+        }
+        // The server refused the data: finish to learn why.
+        self.end_stream()
+    }
+
+    /// Completes the table's COPY, takes the connection back and names the
+    /// row a failure is about.
+    pub(super) fn end_stream(&mut self) -> Result<()> {
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        let Some(stream) = w.stream.take() else {
+            return Ok(());
+        };
+        let (client, result) = stream.finish();
+        self.client.0 = Some(client);
+        let Err(failure) = result else {
+            return Ok(());
+        };
+        let row = failure
+            .line
+            .map(|line| {
+                let fields: Vec<&[u8]> = line.split(|&b| b == b'\t').collect();
+                let key: Vec<String> = w
+                    .key
+                    .iter()
+                    .zip(&w.key_pos)
+                    .map(|(k, &p)| {
+                        let v = fields
+                            .get(p)
+                            .and_then(|f| unescape(f))
+                            .map_or("NULL".to_string(), |b| {
+                                String::from_utf8_lossy(&b).into_owned()
+                            });
+                        format!("{k}={v}")
+                    })
+                    .collect();
+                if key.is_empty() {
+                    String::new()
+                } else {
+                    format!("row {}: ", key.join(", "))
+                }
+            })
+            .unwrap_or_default();
+        let table = w.table.clone();
+        Err(self.write_err(&table, "writing rows into", &failure.error, &row))
+    }
 }
 
 #[cfg(test)]
@@ -159,5 +250,12 @@ mod tests {
         assert_eq!(find_line(&ring, 2).as_deref(), Some(&b"b"[..]));
         assert_eq!(find_line(&ring, 3).as_deref(), Some(&b"c\td"[..]));
         assert_eq!(find_line(&ring, 4), None);
+    }
+
+    #[test]
+    fn copy_error_lines() {
+        assert_eq!(copy_line("COPY t, line 3, column c: \"x\""), Some(3));
+        assert_eq!(copy_line("COPY t, line 12: \"x\""), Some(12));
+        assert_eq!(copy_line("SQL statement"), None);
     }
 }

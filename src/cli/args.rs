@@ -1,0 +1,465 @@
+//! The command line's words: clap definitions only. Flag groups several
+//! commands share (`LoadArgs`, `RecordArgs`, `DryRunArgs`) are defined once
+//! and flattened.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::plan::{Conflict, Triggers};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "migplan",
+    version,
+    about = "Declarative data migrations: plan → DAG → schema → data"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a plan: schema scripts, then its export or import.
+    Run(RunArgs),
+    /// Check plan files (or folders of them) without running anything.
+    Validate(ValidateArgs),
+    /// Print the ordered steps a plan would take, changing nothing.
+    Plan(PlanArgs),
+    /// Schema scripts: status, apply, undo, create, baseline, repair.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Export a database to a backup without a plan file.
+    Export(ExportArgs),
+    /// Import a backup into a database without a plan file.
+    Import(ImportArgs),
+    /// Runs recorded in a database: the latest, or one run whole.
+    History(HistoryArgs),
+    /// One screen before a migration: schema version, pending scripts, the
+    /// last runs, who holds the lock, rows per table, database size.
+    Status(StatusArgs),
+    /// Restore a database to its state before a recorded run, from the
+    /// backup taken before that run (undoing its schema scripts first).
+    Rollback(RollbackArgs),
+    /// Compare a backup with a live database: missing, extra and changed
+    /// rows by key; exit 1 when they differ.
+    Verify(VerifyArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// The run to undo, and optionally the plan whose database (and undo
+    /// scripts) to use.
+    #[arg(value_name = "PLAN|RUN_ID", num_args = 1..=2, required = true)]
+    pub args: Vec<String>,
+    /// Database URL, instead of a plan's.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Go ahead without asking (rollback always asks on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Roll back even though later runs changed the database (their
+    /// changes are undone too).
+    #[arg(long)]
+    pub force: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub report: ReportFormat,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The plan whose database (and scripts) to describe.
+    pub plan: Option<PathBuf>,
+    /// Database URL, instead of the plan's.
+    #[arg(long)]
+    pub db: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
+
+/// How rows meet the target, for every command that writes them (`run`,
+/// `import`): defined once.
+#[derive(Debug, clap::Args)]
+pub struct LoadArgs {
+    /// Conflict policy for every table, overriding the plan.
+    #[arg(long, value_enum)]
+    pub conflict: Option<ConflictArg>,
+    /// The target's triggers while rows load, overriding `[import] triggers`
+    /// (`disable`: off for the load, on again before the commit; PostgreSQL
+    /// and SQLite).
+    #[arg(long, value_enum)]
+    pub triggers: Option<TriggersArg>,
+}
+
+/// Previewing a change, for every command that makes one: defined once.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DryRunArgs {
+    /// Show what would change and change nothing: an import or copy runs
+    /// in its transaction, reports, and rolls back; schema scripts are
+    /// listed, not applied.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Who runs a change and why, for the run history; and how long to wait
+/// for another run to finish with the database.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RecordArgs {
+    /// Who runs this, as "Name <email>" (default: $MIGPLAN_OPERATOR, then
+    /// git's user.name and user.email, then the OS user).
+    #[arg(long)]
+    pub operator: Option<String>,
+    /// Why: a description kept in the run history.
+    #[arg(long, short)]
+    pub message: Option<String>,
+    /// A note kept in the run history (repeatable).
+    #[arg(long)]
+    pub note: Vec<String>,
+    /// Seconds to wait while another run holds the database.
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::history::DEFAULT_LOCK_TIMEOUT)]
+    pub lock_timeout: u64,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HistoryArgs {
+    /// A plan (its database is read) and/or a run id to show whole.
+    #[arg(value_name = "PLAN|RUN_ID", num_args = 0..=2)]
+    pub args: Vec<String>,
+    /// Database URL, instead of a plan's.
+    #[arg(long)]
+    pub db: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// How many runs to list.
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ConflictArg {
+    Skip,
+    Overwrite,
+    Error,
+}
+
+impl From<ConflictArg> for Conflict {
+    fn from(c: ConflictArg) -> Conflict {
+        match c {
+            ConflictArg::Skip => Conflict::Skip,
+            ConflictArg::Overwrite => Conflict::Overwrite,
+            ConflictArg::Error => Conflict::Error,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum TriggersArg {
+    Fire,
+    Disable,
+}
+
+impl From<TriggersArg> for Triggers {
+    fn from(t: TriggersArg) -> Triggers {
+        match t {
+            TriggersArg::Fire => Triggers::Fire,
+            TriggersArg::Disable => Triggers::Disable,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// The plan file.
+    pub plan: PathBuf,
+    /// The plan's `[env.NAME]` to run in (default: `MIGPLAN_ENV`, if set).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// Go ahead without asking, where the plan's environment has
+    /// `confirm = true` (needed when there is no terminal to ask on).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Database URL, overriding `[database] url`.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Source database URL of a copy plan, overriding `[source] url`.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Target database URL of a copy plan, overriding `[target] url`.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Backup to write, overriding `[export] output`.
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Backup to import, overriding `[import] file`. Repeat it for an
+    /// incremental chain (the full backup first), or name a folder.
+    #[arg(long)]
+    pub file: Vec<PathBuf>,
+    /// Incremental start (RFC 3339), overriding `[export] since`.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// The previous backup of an incremental chain: the export records its
+    /// id and, unless `--since` is given, starts at its export time.
+    #[arg(long)]
+    pub follows: Option<PathBuf>,
+    /// Modules to export or import (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub modules: Vec<String>,
+    /// Modules export: add the rows the modules' rows reference, overriding
+    /// `[export] closure`.
+    #[arg(long)]
+    pub closure: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub preview: DryRunArgs,
+    /// Change data even where the plan's environment has `dry_run = true`.
+    #[arg(long, conflicts_with = "dry_run")]
+    pub no_dry_run: bool,
+    /// MySQL/MariaDB: continue a schema script the journal marks as
+    /// interrupted, from the statement it reached.
+    #[arg(long)]
+    pub resume: bool,
+    /// Never load the plan's `[database] seed`, even into an empty
+    /// database (imports never do).
+    #[arg(long)]
+    pub no_seed: bool,
+    /// How to print the report.
+    #[arg(long, value_enum, default_value = "text")]
+    pub report: ReportFormat,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ValidateFormat {
+    Text,
+    Json,
+    Github,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Plan files or folders of plan files.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ValidateFormat,
+    /// Also check tables, columns and module order against this database.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Check only this `[env.NAME]` merged over each plan (default: the
+    /// plan and every environment; `MIGPLAN_ENV` is not read here).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    pub plan: PathBuf,
+    /// The plan's `[env.NAME]` to run in (default: `MIGPLAN_ENV`, if set).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Backup an import plan would read, overriding `[import] file` (shows
+    /// the adapter steps that would upgrade it).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: PlanFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// List applied and pending schema scripts.
+    Status(SchemaArgs),
+    /// Apply pending schema scripts.
+    Up(SchemaUpArgs),
+    /// Undo applied scripts down to a version with their undo scripts.
+    Down(SchemaDownArgs),
+    /// Create the next numbered script and its undo twin from a template.
+    New(SchemaNewArgs),
+    /// Mark an existing database as being at a version, running nothing.
+    Baseline(SchemaBaselineArgs),
+    /// Re-record checksums of applied scripts edited only in comments or
+    /// whitespace; refuse any other change.
+    Repair(SchemaArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    pub plan: PathBuf,
+    #[arg(long)]
+    pub db: Option<String>,
+    /// The plan's `[env.NAME]` to run in (default: `MIGPLAN_ENV`, if set).
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaUpArgs {
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+    #[command(flatten)]
+    pub preview: DryRunArgs,
+    /// MySQL/MariaDB: continue the script the journal marks as interrupted.
+    #[arg(long)]
+    pub resume: bool,
+    /// Go ahead without asking, where the plan's environment has
+    /// `confirm = true` (needed when there is no terminal to ask on).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaDownArgs {
+    pub plan: PathBuf,
+    /// The version to go back to: every applied script above it is undone
+    /// (0 undoes them all).
+    #[arg(long)]
+    pub to: i64,
+    #[arg(long)]
+    pub db: Option<String>,
+    #[command(flatten)]
+    pub preview: DryRunArgs,
+    /// Go ahead without asking (undoing scripts always asks on a terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// MySQL/MariaDB: continue the undo script the journal marks as
+    /// interrupted.
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaNewArgs {
+    pub plan: PathBuf,
+    /// The script's name: letters, digits and `_` (e.g. add_email).
+    pub name: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SchemaBaselineArgs {
+    pub plan: PathBuf,
+    /// The version the database is already at (a script of that version
+    /// must exist).
+    pub version: i64,
+    #[arg(long)]
+    pub db: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    Json,
+    Xlsx,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExportArgs {
+    #[arg(long)]
+    pub db: String,
+    /// Backup format; default from the output's extension, else json.
+    #[arg(long, value_enum)]
+    pub format: Option<FileFormat>,
+    #[arg(long, value_delimiter = ',')]
+    pub modules: Vec<String>,
+    /// Export only rows changed after this instant (RFC 3339).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// The previous backup of an incremental chain (see `run --follows`).
+    #[arg(long)]
+    pub follows: Option<PathBuf>,
+    /// Compress a JSON backup (`.zst` or `.gz` is added to the output's
+    /// name); an output named `*.zst` or `*.gz` is compressed without it.
+    #[arg(long, value_enum)]
+    pub compress: Option<CompressArg>,
+    #[arg(long, short)]
+    pub output: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CompressArg {
+    Zstd,
+    Gzip,
+}
+
+impl From<FileFormat> for crate::format::Format {
+    fn from(f: FileFormat) -> Self {
+        match f {
+            FileFormat::Json => crate::format::Format::Json,
+            FileFormat::Xlsx => crate::format::Format::Xlsx,
+        }
+    }
+}
+
+impl From<CompressArg> for crate::format::Compression {
+    fn from(c: CompressArg) -> Self {
+        match c {
+            CompressArg::Zstd => crate::format::Compression::Zstd,
+            CompressArg::Gzip => crate::format::Compression::Gzip,
+        }
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ImportArgs {
+    #[arg(long)]
+    pub db: String,
+    /// The backup, or an incremental chain: the full backup, then its
+    /// increments in order (or one folder of them).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub load: LoadArgs,
+    #[command(flatten)]
+    pub preview: DryRunArgs,
+    /// Accepted for symmetry with `run`: without a plan there is no
+    /// environment that asks for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub report: ReportFormat,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// The backup (JSON, compressed JSON or a workbook).
+    pub file: PathBuf,
+    /// The database to compare with.
+    #[arg(long, required_unless_present = "plan")]
+    pub db: Option<String>,
+    /// A plan whose `[database] url` is compared with (and whose sheet
+    /// names a workbook uses); `--db` overrides its URL.
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
+    /// Compare only these tables (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub tables: Vec<String>,
+    /// How many keys to list per kind of difference and table.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+}
