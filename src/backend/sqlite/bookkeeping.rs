@@ -1,10 +1,13 @@
 //! SQLite's bookkeeping: the run history's statements, the run lock (an
 //! OS lock on a file beside the database, which also carries the holder's
-//! description), and the schema module's text queries.
+//! description), the schema module's text queries, `sqlite_sequence`
+//! counters set, and triggers switched off (dropped inside the write
+//! transaction; `write.rs` creates them again).
 
 use rusqlite::types::ValueRef;
 
-use super::Sqlite;
+use super::{Sqlite, quote};
+use crate::catalog::{Sequence, Trigger};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -118,6 +121,54 @@ impl Sqlite {
             Ok(out)
         };
         read().map_err(|e| Error::db(context, e))
+    }
+
+    pub(super) fn drop_triggers(&mut self, triggers: &[Trigger]) -> Result<()> {
+        // SQLite cannot switch a trigger off; dropping it inside the write
+        // transaction and creating it again before the commit is the same
+        // (a rollback brings it back too).
+        // In creation order, so that they are created again in it: SQLite
+        // fires the triggers of one event newest first.
+        let ctx = |e| Error::db("switching triggers off", e);
+        let all: Vec<(String, String)> = self
+            .conn
+            .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY rowid")
+            .and_then(|mut st| {
+                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()
+            })
+            .map_err(ctx)?;
+        for (name, sql) in all {
+            if !triggers.iter().any(|t| t.name == name) {
+                continue;
+            }
+            self.conn
+                .execute_batch(&format!("DROP TRIGGER {}", quote(&name)))
+                .map_err(ctx)?;
+            self.dropped_triggers.push(sql);
+        }
+        Ok(())
+    }
+
+    pub(super) fn set_counter(&mut self, seq: &Sequence, next: i64) -> Result<()> {
+        let Some(table) = &seq.table else {
+            return Ok(());
+        };
+        let set = || -> rusqlite::Result<()> {
+            let last = next - 1;
+            let n = self.conn.execute(
+                "UPDATE sqlite_sequence SET seq = ?1 WHERE name = ?2",
+                rusqlite::params![last, table],
+            )?;
+            if n == 0 {
+                self.conn.execute(
+                    "INSERT INTO sqlite_sequence (name, seq) VALUES (?2, ?1)",
+                    rusqlite::params![last, table],
+                )?;
+            }
+            Ok(())
+        };
+        set().map_err(|e| Error::db(format!("setting the AUTOINCREMENT counter of `{table}`"), e))
     }
 }
 

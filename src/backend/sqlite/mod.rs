@@ -9,11 +9,11 @@
 //! The folder's rooms, the same in every engine folder: `connect.rs`
 //! opening the file, `catalog.rs` what the database holds, `values.rs`
 //! types, values and an export's read, `write.rs` an import's write
-//! transaction, `bookkeeping.rs` the run history and the run lock,
-//! `dialect.rs` what the modules above may know of SQLite. SQLite needs no
-//! bulk loader: in process, rows go in by one prepared INSERT each.
-//! The [`Backend`] methods below are short, or name the room that does
-//! the work.
+//! transaction, `bookkeeping.rs` the run history, the run lock, counters
+//! set and triggers switched off, `dialect.rs` what the modules above may
+//! know of SQLite. SQLite needs no bulk loader: in process, rows go in by
+//! one prepared INSERT each. The [`Backend`] methods below are short, or
+//! name the room that does the work.
 
 mod bookkeeping;
 mod catalog;

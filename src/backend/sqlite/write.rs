@@ -2,8 +2,8 @@
 //! load and checked in bulk before the commit, one prepared INSERT per
 //! table with the conflict policy applied row by row (`ON CONFLICT DO
 //! NOTHING`, then skip, overwrite or count the conflict), values checked
-//! against the column's affinity before they are bound, triggers dropped
-//! for the load and created again, and `sqlite_sequence` counters set.
+//! against the column's affinity before they are bound, and the triggers
+//! dropped for the load (`bookkeeping.rs`) created again before the commit.
 
 use rusqlite::params_from_iter;
 
@@ -12,7 +12,7 @@ use super::values::{
 };
 use super::{Sqlite, quote, quote_list};
 use crate::backend::{Backend, TableOutcome, WriteRequest, fkcheck};
-use crate::catalog::{Sequence, TableInfo, Trigger};
+use crate::catalog::TableInfo;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
 use crate::policy::Conflict;
 use crate::value::is_decimal;
@@ -116,33 +116,6 @@ impl Sqlite {
         Ok(())
     }
 
-    pub(super) fn drop_triggers(&mut self, triggers: &[Trigger]) -> Result<()> {
-        // SQLite cannot switch a trigger off; dropping it inside the write
-        // transaction and creating it again before the commit is the same
-        // (a rollback brings it back too).
-        // In creation order, so that they are created again in it: SQLite
-        // fires the triggers of one event newest first.
-        let ctx = |e| Error::db("switching triggers off", e);
-        let all: Vec<(String, String)> = self
-            .conn
-            .prepare("SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' ORDER BY rowid")
-            .and_then(|mut st| {
-                st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-                    .collect::<rusqlite::Result<_>>()
-            })
-            .map_err(ctx)?;
-        for (name, sql) in all {
-            if !triggers.iter().any(|t| t.name == name) {
-                continue;
-            }
-            self.conn
-                .execute_batch(&format!("DROP TRIGGER {}", quote(&name)))
-                .map_err(ctx)?;
-            self.dropped_triggers.push(sql);
-        }
-        Ok(())
-    }
-
     pub(super) fn check_and_restore(&mut self) -> Result<()> {
         for sql in std::mem::take(&mut self.dropped_triggers) {
             self.conn
@@ -172,27 +145,6 @@ impl Sqlite {
                 .map_err(ctx)?;
             rows.collect::<rusqlite::Result<_>>().map_err(ctx)
         })
-    }
-
-    pub(super) fn set_counter(&mut self, seq: &Sequence, next: i64) -> Result<()> {
-        let Some(table) = &seq.table else {
-            return Ok(());
-        };
-        let set = || -> rusqlite::Result<()> {
-            let last = next - 1;
-            let n = self.conn.execute(
-                "UPDATE sqlite_sequence SET seq = ?1 WHERE name = ?2",
-                rusqlite::params![last, table],
-            )?;
-            if n == 0 {
-                self.conn.execute(
-                    "INSERT INTO sqlite_sequence (name, seq) VALUES (?2, ?1)",
-                    rusqlite::params![last, table],
-                )?;
-            }
-            Ok(())
-        };
-        set().map_err(|e| Error::db(format!("setting the AUTOINCREMENT counter of `{table}`"), e))
     }
 
     pub(super) fn end_transaction(&mut self) -> Result<()> {
