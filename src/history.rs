@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::backend::{Backend, Engine};
+use crate::backend::{Backend, BookkeepingTypes};
 use crate::error::{Error, Result};
 use crate::value::Value;
 
@@ -120,16 +120,12 @@ pub fn ensure(db: &mut dyn Backend) -> Result<()> {
     if db.has_table(TABLE)? {
         return Ok(());
     }
-    let (int, text, long, tail) = match db.engine() {
-        Engine::Sqlite => ("INTEGER", "TEXT", "TEXT", ""),
-        Engine::Postgres => ("BIGINT", "TEXT", "TEXT", ""),
-        Engine::Mysql => (
-            "BIGINT",
-            "VARCHAR(255)",
-            "LONGTEXT",
-            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
-        ),
-    };
+    let BookkeepingTypes {
+        int,
+        text,
+        long_text: long,
+        table_options: tail,
+    } = db.dialect().bookkeeping;
     let sql = format!(
         "CREATE TABLE IF NOT EXISTS {TABLE} (id {int} PRIMARY KEY, plan {text} NOT NULL, \
          plan_sha256 {text}, kind {text} NOT NULL, operator {text} NOT NULL, message {long}, \

@@ -139,19 +139,8 @@ fn nothing_below_the_commands_names_them_or_clap() {
     assert!(broken.is_empty(), "layering broken:\n{}", broken.join("\n"));
 }
 
-/// Debts this check holds still: the files that today name an engine
-/// outside `backend/`, or print outside the command layer. Issue 13 moves
-/// them behind a dialect and an event interface; a file may leave a list,
-/// never join it.
-const ENGINE_NAMED_OUTSIDE_BACKEND: &[&str] = &[
-    "data/readback.rs",
-    "history.rs",
-    "schema/mod.rs",
-    "schema/sql.rs",
-];
-
 /// Files under `src/` (relative, `/`-separated) whose code names any of
-/// `needles`, comments left out, less the command layer and `url.rs`.
+/// `needles`, comments left out, less the files under `except`.
 fn naming(needles: &[&str], except: &[&str]) -> Vec<String> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut all = Vec::new();
@@ -171,24 +160,15 @@ fn naming(needles: &[&str], except: &[&str]) -> Vec<String> {
     found
 }
 
+/// Only `backend/` decides anything by engine (`url.rs` names them, from a
+/// URL's scheme); every other module, its unit tests included, asks the
+/// engine's `Dialect`.
 #[test]
-fn engines_are_named_in_backend_only_but_for_known_debts() {
-    let found = naming(&["Engine::"], &["backend/", "url.rs", "cli/", "ops/"]);
-    let new: Vec<&String> = found
-        .iter()
-        .filter(|f| !ENGINE_NAMED_OUTSIDE_BACKEND.contains(&f.as_str()))
-        .collect();
+fn engines_are_named_in_backend_only() {
+    let found = naming(&["Engine::"], &["backend/", "url.rs"]);
     assert!(
-        new.is_empty(),
-        "engine named outside backend/ in {new:?}: ask the backend (a dialect method) instead"
-    );
-    let gone: Vec<&&str> = ENGINE_NAMED_OUTSIDE_BACKEND
-        .iter()
-        .filter(|f| !found.iter().any(|x| x == *f))
-        .collect();
-    assert!(
-        gone.is_empty(),
-        "{gone:?} no longer name an engine: take them off the list"
+        found.is_empty(),
+        "engine named outside backend/ in {found:?}: ask the dialect (`Backend::dialect`, `backend::dialect(engine)`) instead"
     );
 }
 

@@ -1,13 +1,16 @@
-//! Rows ↔ databases. One file per engine behind the [`Backend`] trait; all
-//! engine-specific SQL (quoting, upserts, snapshots) stays in that file.
+//! Rows ↔ databases. One folder per engine behind the [`Backend`] trait; all
+//! engine-specific SQL (quoting, upserts, snapshots) stays in that folder,
+//! and what modules above need to know of an engine is its [`Dialect`].
 //! Backends know nothing of files or formats.
 
 pub mod convert;
+mod dialect;
 mod fkcheck;
 mod mysql;
 mod postgres;
 mod sqlite;
 pub use crate::url::{DbUrl, Engine};
+pub use dialect::{BookkeepingTypes, Dialect, ScriptRules};
 
 use crate::catalog::{Catalog, ColumnInfo, Sequence, Trigger};
 use crate::error::Result;
@@ -81,6 +84,11 @@ pub struct TableOutcome {
 /// foreign-key integrity both hold.
 pub trait Backend {
     fn engine(&self) -> Engine;
+
+    /// What the engine is like, for modules above `backend/`.
+    fn dialect(&self) -> &'static Dialect {
+        dialect(self.engine())
+    }
 
     /// Every user table with columns and keys, bookkeeping tables excluded.
     fn catalog(&mut self) -> Result<Catalog>;
@@ -199,7 +207,9 @@ pub trait Backend {
     fn query_text(&mut self, context: &str, sql: &str) -> Result<Vec<Vec<Option<String>>>>;
 
     /// Whether schema scripts are applied all-or-nothing (transactional DDL).
-    fn transactional_ddl(&self) -> bool;
+    fn transactional_ddl(&self) -> bool {
+        self.dialect().transactional_ddl
+    }
 
     /// Starts one consistent read-only snapshot for an export.
     fn begin_read(&mut self) -> Result<()>;
@@ -239,6 +249,21 @@ pub trait Backend {
     /// none is open.
     fn rollback(&mut self) -> Result<()>;
 }
+
+/// What an engine is like, for code that has its URL only.
+pub fn dialect(engine: Engine) -> &'static Dialect {
+    match engine {
+        Engine::Sqlite => &sqlite::DIALECT,
+        Engine::Postgres => &postgres::DIALECT,
+        Engine::Mysql => &mysql::DIALECT,
+    }
+}
+
+/// Each engine's dialect by name, for unit tests about one engine.
+#[cfg(test)]
+pub(crate) use {
+    mysql::DIALECT as MYSQL, postgres::DIALECT as POSTGRES, sqlite::DIALECT as SQLITE,
+};
 
 /// Why a column of an `engine` database cannot hold every value of a
 /// source column (of a database of `source_engine`) exactly, or `None`
@@ -289,5 +314,17 @@ pub fn open(url: &DbUrl, opts: &OpenOptions) -> Result<Box<dyn Backend>> {
         Engine::Sqlite => Ok(Box::new(sqlite::Sqlite::open(url, opts)?)),
         Engine::Postgres => postgres::Postgres::open(url, opts),
         Engine::Mysql => mysql::Mysql::open(url, opts),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_engine_has_its_dialect() {
+        for e in [Engine::Sqlite, Engine::Postgres, Engine::Mysql] {
+            assert_eq!(dialect(e).name, e.name());
+        }
     }
 }

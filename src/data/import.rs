@@ -14,7 +14,7 @@ use super::readback::{self, ReadBack, Slot};
 use super::report::{ImportReport, TableCounts};
 use super::{progress, select_tables};
 use crate::adapters::{AdapterSet, Chain, Upgrader};
-use crate::backend::{Backend, Engine, ReadRequest, WriteRequest};
+use crate::backend::{Backend, Dialect, ReadRequest, WriteRequest};
 use crate::catalog::{Catalog, ColumnInfo, TableInfo, Trigger};
 use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
@@ -330,7 +330,7 @@ pub(super) fn load_parts(
         fast: same_engine && parts.len() == 1,
         before: before.clone(),
         triggers: triggers.clone(),
-        engine: db.engine(),
+        dialect: db.dialect(),
     };
     let mut importer = Importer::new(db, checks, total);
     let mut reports = Vec::new();
@@ -706,7 +706,8 @@ struct Checks {
     before: HashMap<String, u64>,
     /// The triggers that fire as rows load (none when switched off).
     triggers: Vec<Trigger>,
-    engine: Engine,
+    /// What the engine can do, for the failure's help.
+    dialect: &'static Dialect,
 }
 
 /// How the rows of the table being written are kept for the check.
@@ -997,7 +998,7 @@ impl<'a> Importer<'a> {
                                 table,
                                 &out,
                                 &self.checks.triggers,
-                                self.checks.engine,
+                                self.checks.dialect,
                             ));
                         }
                         (out.rows, false)

@@ -22,7 +22,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::verify::{ChangedRow, changed_columns, render_key};
 use crate::backend::convert::canonical;
-use crate::backend::{Backend, Engine, ReadRequest};
+use crate::backend::{Backend, Dialect, ReadRequest};
 use crate::catalog::{ColumnInfo, Trigger};
 use crate::error::{Error, Result};
 use crate::plan::Conflict;
@@ -408,7 +408,12 @@ fn key_in_mask(key: &[usize], mask: &[usize]) -> Vec<usize> {
 
 /// The import's failure when rows read back differ: the table, the first
 /// rows and columns (sent, found), and the triggers that fire on it.
-pub(super) fn failure(table: &str, out: &Outcome, triggers: &[Trigger], engine: Engine) -> Error {
+pub(super) fn failure(
+    table: &str,
+    out: &Outcome,
+    triggers: &[Trigger],
+    dialect: &Dialect,
+) -> Error {
     let mut what = Vec::new();
     if out.changed > 0 {
         what.push(format!(
@@ -487,9 +492,13 @@ pub(super) fn failure(table: &str, out: &Outcome, triggers: &[Trigger], engine: 
         if on_table.len() == 1 { "s" } else { "" },
         names.join(", ")
     ));
-    msg.push_str(match engine {
-        Engine::Mysql => "\n  = help: nothing was changed, the import was rolled back; MySQL cannot switch triggers off for a load: load the data before creating the triggers (as a dump file does), or drop them for the load and create them again after",
-        _ => "\n  = help: nothing was changed, the import was rolled back; `--triggers disable` (or `[import] triggers = \"disable\"`) switches the triggers off while the rows load",
+    msg.push_str(&if dialect.switches_triggers_off {
+        "\n  = help: nothing was changed, the import was rolled back; `--triggers disable` (or `[import] triggers = \"disable\"`) switches the triggers off while the rows load".to_string()
+    } else {
+        format!(
+            "\n  = help: nothing was changed, the import was rolled back; {} cannot switch triggers off for a load: load the data before creating the triggers (as a dump file does), or drop them for the load and create them again after",
+            dialect.title
+        )
     });
     Error::Mismatch(msg)
 }

@@ -10,7 +10,7 @@
 //! PostgreSQL, pg_dump's `\restrict`/`\unrestrict` lines, which psql keeps
 //! to itself, are skipped, and any other psql meta-command is refused.
 
-use crate::backend::{BOOKKEEPING_TABLES, Engine};
+use crate::backend::{BOOKKEEPING_TABLES, Dialect};
 use crate::error::{Error, Result};
 
 /// A script read once: its statements and its normalised text.
@@ -36,11 +36,12 @@ const SKIPPED_PSQL_COMMANDS: [&str; 2] = ["restrict", "unrestrict"];
 /// Splits `sql` at the delimiter (`;`, or on MySQL what `DELIMITER` set)
 /// outside quotes (`'…'`, `"…"`, `` `…` ``, PostgreSQL `$tag$…$tag$`) and
 /// comments (`--`, `/* */`, and `#` on MySQL; MySQL's executable comments
-/// are code). `label` names the script in errors: `DELIMITER` on another
-/// engine, a psql meta-command other than `\restrict`/`\unrestrict`.
-pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
+/// are code), as the `dialect`'s script rules say its client reads them.
+/// `label` names the script in errors: `DELIMITER` on another engine, a
+/// psql meta-command other than `\restrict`/`\unrestrict`.
+pub fn scan(sql: &str, dialect: &Dialect, label: &str) -> Result<Scanned> {
     let chars: Vec<char> = sql.chars().collect();
-    let mysql = engine == Engine::Mysql;
+    let rules = dialect.scripts;
     let mut statements = vec![];
     let mut current = String::new();
     let mut has_code = false;
@@ -70,7 +71,7 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
         let c = chars[i];
         let next = chars.get(i + 1).copied();
         // Comments: kept in the statement text, dropped from the normal form.
-        let line_comment = (c == '-' && next == Some('-')) || (c == '#' && mysql);
+        let line_comment = (c == '-' && next == Some('-')) || (c == '#' && rules.hash_comments);
         if line_comment {
             let end = line_end(&chars, i);
             current.extend(&chars[i..end]);
@@ -82,7 +83,8 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
             // An executable comment is code: its opener is sent as it is,
             // its text scanned like any other (the mysql client splits
             // inside it too), its `*/` is code text.
-            if let Some(open) = executable_comment(&chars, i).filter(|_| mysql) {
+            if let Some(open) = executable_comment(&chars, i).filter(|_| rules.executable_comments)
+            {
                 let text: String = chars[i..i + open].iter().collect();
                 current.push_str(&text);
                 push_norm(&mut normalized, &mut pending_space, &text, false);
@@ -98,8 +100,8 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
         }
         // Quoted text: verbatim in both.
         let quote_end = match c {
-            '\'' | '"' | '`' => Some(quoted_end(&chars, i, c, engine)),
-            '$' if engine == Engine::Postgres => dollar_end(&chars, i),
+            '\'' | '"' | '`' => Some(quoted_end(&chars, i, c, rules.backslash_escapes)),
+            '$' if rules.dollar_quotes => dollar_end(&chars, i),
             _ => None,
         };
         if let Some(end) = quote_end {
@@ -118,7 +120,7 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
         }
         if !has_code && !c.is_whitespace() && starts_word(&chars, i, "DELIMITER") {
             let end = line_end(&chars, i);
-            delimiter = new_delimiter(&chars[i + "DELIMITER".len()..end], engine, label)
+            delimiter = new_delimiter(&chars[i + "DELIMITER".len()..end], dialect, label)
                 .map_err(|e| at_line(e, label, &chars, i))?;
             // Comments before the command belong to no statement.
             current.clear();
@@ -126,7 +128,7 @@ pub fn scan(sql: &str, engine: Engine, label: &str) -> Result<Scanned> {
             i = end;
             continue;
         }
-        if c == '\\' && engine == Engine::Postgres && at_line_start(&chars, i) {
+        if c == '\\' && rules.meta_commands && at_line_start(&chars, i) {
             let end = line_end(&chars, i);
             let command: String = chars[i + 1..end]
                 .iter()
@@ -243,13 +245,13 @@ fn executable_comment(chars: &[char], i: usize) -> Option<usize> {
 /// client reads it; an error message otherwise.
 fn new_delimiter(
     rest: &[char],
-    engine: Engine,
+    dialect: &Dialect,
     label: &str,
 ) -> std::result::Result<Vec<char>, String> {
-    if engine != Engine::Mysql {
+    if !dialect.scripts.delimiter_command {
         return Err(format!(
             "`DELIMITER` is a command of the mysql client, and {label} runs on {}\n  = help: remove the DELIMITER lines: this engine's scripts end statements with `;`",
-            engine.name()
+            dialect.name
         ));
     }
     let word: Vec<char> = rest
@@ -324,8 +326,8 @@ impl Scanned {
 }
 
 /// The SHA-256 (hex) of a script's normalised form.
-pub fn normalized_checksum(sql: &str, engine: Engine, label: &str) -> Result<String> {
-    Ok(scan(sql, engine, label)?.checksum())
+pub fn normalized_checksum(sql: &str, dialect: &Dialect, label: &str) -> Result<String> {
+    Ok(scan(sql, dialect, label)?.checksum())
 }
 
 fn finish(statements: &mut Vec<String>, current: &mut String, has_code: &mut bool) {
@@ -353,12 +355,12 @@ fn starts_word(chars: &[char], i: usize, word: &str) -> bool {
 }
 
 /// The index after the closing quote (a doubled quote is part of the text;
-/// MySQL also escapes with a backslash inside strings).
-fn quoted_end(chars: &[char], start: usize, q: char, engine: Engine) -> usize {
+/// MySQL also escapes with a backslash inside strings: `backslash`).
+fn quoted_end(chars: &[char], start: usize, q: char, backslash: bool) -> usize {
     let mut j = start + 1;
     while j < chars.len() {
         let c = chars[j];
-        if c == '\\' && engine == Engine::Mysql && q != '`' {
+        if c == '\\' && backslash && q != '`' {
             j += 2;
             continue;
         }
@@ -391,11 +393,12 @@ fn dollar_end(chars: &[char], start: usize) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::{MYSQL, POSTGRES, SQLITE};
 
     #[test]
     fn splits_outside_quotes_and_comments() {
         let sql = "CREATE TABLE a (x TEXT DEFAULT ';'); -- one; two\n# hash; comment\nINSERT INTO `a;b` VALUES ('it''s; \\'x;'); /* c; */\n\n-- only a comment;\n";
-        let s = scan(sql, Engine::Mysql, "V1__x").unwrap();
+        let s = scan(sql, &MYSQL, "V1__x").unwrap();
         assert_eq!(
             s.statements,
             vec![
@@ -414,13 +417,13 @@ mod tests {
         let a = "CREATE TABLE t (id INT);\n";
         let b = "-- the table\nCREATE   TABLE t (\n  id INT /* key */\n);\n\n";
         let c = "CREATE TABLE t (id BIGINT);";
-        for e in [Engine::Sqlite, Engine::Postgres, Engine::Mysql] {
+        for e in [&SQLITE, &POSTGRES, &MYSQL] {
             let n = |s| normalized_checksum(s, e, "V1__t").unwrap();
-            assert_eq!(n(a), n(b), "{e:?}");
+            assert_eq!(n(a), n(b), "{}", e.name);
             assert_ne!(n(a), n(c));
         }
         // Text inside quotes is never collapsed.
-        let q = |s| normalized_checksum(s, Engine::Sqlite, "V1").unwrap();
+        let q = |s| normalized_checksum(s, &SQLITE, "V1").unwrap();
         assert_ne!(q("SELECT 'a  b';"), q("SELECT 'a b';"));
     }
 
@@ -428,13 +431,13 @@ mod tests {
     fn dollar_quotes_on_postgres() {
         let sql =
             "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql; SELECT $1;";
-        let s = scan(sql, Engine::Postgres, "V1").unwrap();
+        let s = scan(sql, &POSTGRES, "V1").unwrap();
         assert_eq!(s.statements.len(), 2);
     }
 
     #[test]
     fn delimiter_is_refused_where_the_mysql_client_does_not_run() {
-        for e in [Engine::Postgres, Engine::Sqlite] {
+        for e in [&POSTGRES, &SQLITE] {
             let err = scan("DELIMITER //\nCREATE TABLE t (id INT)//", e, "V4__proc")
                 .unwrap_err()
                 .to_string();
@@ -443,20 +446,16 @@ mod tests {
                 "{err}"
             );
         }
-        let err = scan(
-            "SELECT 1;\n-- x\nDELIMITER\nSELECT 2;",
-            Engine::Mysql,
-            "V5__d",
-        )
-        .unwrap_err()
-        .to_string();
+        let err = scan("SELECT 1;\n-- x\nDELIMITER\nSELECT 2;", &MYSQL, "V5__d")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("V5__d, line 3"), "{err}");
     }
 
     #[test]
     fn executable_comments_are_code_on_mysql() {
         let sql = "/*!40101 SET NAMES utf8mb4 */;\n/*!40014 SET @OLD_FOREIGN_KEY_CHECKS=@@FOREIGN_KEY_CHECKS, FOREIGN_KEY_CHECKS=0 */;\n/*M!100616 SET @OLD_NOTE_VERBOSITY=@@NOTE_VERBOSITY, NOTE_VERBOSITY=0 */;\n/* plain; comment */;\nCREATE TABLE a (id INT) /*!50100 COMMENT 'x;y' */;\n/*!50001 CREATE VIEW v AS SELECT 1 */;\n";
-        let s = scan(sql, Engine::Mysql, "V1").unwrap();
+        let s = scan(sql, &MYSQL, "V1").unwrap();
         assert_eq!(
             s.statements,
             vec![
@@ -468,7 +467,7 @@ mod tests {
             ]
         );
         // Executable comments count in the normal form: they change the schema.
-        let n = |s| normalized_checksum(s, Engine::Mysql, "V1").unwrap();
+        let n = |s| normalized_checksum(s, &MYSQL, "V1").unwrap();
         assert_ne!(
             n("CREATE TABLE a (id INT) /*!50100 COMMENT 'x' */;"),
             n("CREATE TABLE a (id INT);")
@@ -483,22 +482,18 @@ mod tests {
     fn mariadb_sandbox_line_is_a_client_command() {
         // mariadb-dump's first line: for the mariadb client only.
         let sql = "/*M!999999\\- enable the sandbox mode */ \n-- MariaDB dump\n/*!40101 SET NAMES utf8mb4 */;\n";
-        let s = scan(sql, Engine::Mysql, "V1").unwrap();
+        let s = scan(sql, &MYSQL, "V1").unwrap();
         assert_eq!(s.statements.len(), 1);
         assert!(s.statements[0].ends_with("/*!40101 SET NAMES utf8mb4 */"));
         assert_eq!(s.normalized, "/*!40101 SET NAMES utf8mb4*/;");
-        let alone = scan(
-            "/*M!999999\\- enable the sandbox mode */;",
-            Engine::Mysql,
-            "V1",
-        );
+        let alone = scan("/*M!999999\\- enable the sandbox mode */;", &MYSQL, "V1");
         assert!(alone.unwrap().statements.is_empty());
     }
 
     #[test]
     fn delimiter_changes_the_terminator_as_in_the_mysql_client() {
         let sql = "CREATE TABLE t (id INT, at TIMESTAMP);\n-- before the command\nDELIMITER ;;\n/*!50003 CREATE*/ /*!50003 TRIGGER t_stamp BEFORE UPDATE ON t FOR EACH ROW\nBEGIN\n  SET NEW.at = NOW();\n  IF NEW.id = 0 THEN SET NEW.id = OLD.id; END IF;\nEND */;;\nCREATE PROCEDURE p() SELECT ';;'\n;;\nDELIMITER ;\nDELIMITER $$\nCREATE FUNCTION f() RETURNS INT\nBEGIN\n  DECLARE n INT;\n  RETURN 1;\nEND$$\ndelimiter ;\nSELECT 1;";
-        let s = scan(sql, Engine::Mysql, "V1").unwrap();
+        let s = scan(sql, &MYSQL, "V1").unwrap();
         assert_eq!(s.statements.len(), 5, "{:#?}", s.statements);
         assert!(s.statements[1].starts_with("/*!50003 CREATE*/"));
         assert!(s.statements[1].ends_with("END IF;\nEND */"));
@@ -511,8 +506,8 @@ mod tests {
             .replace(";;", "$$")
             .replace("SELECT '$$'", "SELECT ';;'");
         assert_eq!(
-            normalized_checksum(sql, Engine::Mysql, "V1").unwrap(),
-            normalized_checksum(&dollars, Engine::Mysql, "V1").unwrap()
+            normalized_checksum(sql, &MYSQL, "V1").unwrap(),
+            normalized_checksum(&dollars, &MYSQL, "V1").unwrap()
         );
     }
 
@@ -560,22 +555,22 @@ mod tests {
     #[test]
     fn pg_dump_meta_commands_are_skipped_others_refused() {
         let sql = "--\n\\restrict AbC123\n\nSET x = 1;\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\n\\unrestrict AbC123\n";
-        let s = scan(sql, Engine::Postgres, "V1__init").unwrap();
+        let s = scan(sql, &POSTGRES, "V1__init").unwrap();
         assert_eq!(
             s.text,
             "--\n\n\nSET x = 1;\nCREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;\n\n\n"
         );
         // A new key is not a new schema.
         let other = sql.replace("AbC123", "XyZ789");
-        let n = |s: &str| normalized_checksum(s, Engine::Postgres, "V1").unwrap();
+        let n = |s: &str| normalized_checksum(s, &POSTGRES, "V1").unwrap();
         assert_eq!(n(sql), n(&other));
         assert_eq!(
             n(sql),
             n("SET x = 1;CREATE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql;")
         );
         // A backslash inside quotes is text.
-        assert!(scan("SELECT E'\n\\x';", Engine::Postgres, "V1").is_ok());
-        let err = scan("SELECT 1;\n  \\connect other\n", Engine::Postgres, "V2__x")
+        assert!(scan("SELECT E'\n\\x';", &POSTGRES, "V1").is_ok());
+        let err = scan("SELECT 1;\n  \\connect other\n", &POSTGRES, "V2__x")
             .unwrap_err()
             .to_string();
         assert!(
@@ -591,37 +586,37 @@ mod tests {
         let cases = [
             (
                 include_str!("../../examples/tiku/migrations/mysql/V1__init.sql"),
-                Engine::Mysql,
+                &MYSQL,
                 "95ab33b636d962ccd051c8057c7c2af504ae5999c26ae53c7cae80c34b7e0530",
             ),
             (
                 include_str!("../../examples/tiku/migrations/mysql/V3__email_and_levels.sql"),
-                Engine::Mysql,
+                &MYSQL,
                 "d076c4969cbf3976415db624eef65b5c889c7eec29406f7bcb81da95a7d6fb9d",
             ),
             (
                 include_str!("../../examples/tiku/migrations/postgres/V1__init.sql"),
-                Engine::Postgres,
+                &POSTGRES,
                 "c39dbbe97b74da81e3485c2a642ed34c63c5212299bc78f19831ecf3dfdd5c95",
             ),
             (
                 include_str!("../../examples/tiku/migrations/sqlite/V1__init.sql"),
-                Engine::Sqlite,
+                &SQLITE,
                 "b1d21efcebd743c7395bab0a64e83967a5f29c2ace078f28a6e73903222b7f65",
             ),
             (
                 include_str!("../../tests/fixtures/samples/pagila/postgres/V1__pagila.sql"),
-                Engine::Postgres,
+                &POSTGRES,
                 "7cc7180fe940890286c78e63fc22c9045bf7d5584bfc60d15c23a996313fc2e5",
             ),
             (
                 include_str!("../../tests/fixtures/samples/sakila/mysql/V1__sakila.sql"),
-                Engine::Mysql,
+                &MYSQL,
                 "8e5d3addae7dd8241580e76be3707c5d5c887fc53720ec411a8de27962681374",
             ),
             (
                 include_str!("../../tests/fixtures/samples/chinook/mysql/V1__chinook.sql"),
-                Engine::Mysql,
+                &MYSQL,
                 "f75396863ac6ee7a01e99ec44ea473290575c10c2ab97c0c4bfedb096941ae7d",
             ),
         ];

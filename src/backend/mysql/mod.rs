@@ -61,6 +61,7 @@ mod bookkeeping;
 mod bulk;
 mod catalog;
 mod connect;
+mod dialect;
 mod values;
 mod write;
 
@@ -68,6 +69,7 @@ use bookkeeping::meta_param;
 use bulk::LOAD_DATA_ENV;
 use catalog::Table;
 use connect::{batch_bytes, scrub, url_secrets};
+pub(crate) use dialect::DIALECT;
 use write::Writer;
 
 pub struct Mysql {

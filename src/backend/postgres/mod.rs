@@ -50,9 +50,11 @@ mod bookkeeping;
 mod bulk;
 mod catalog;
 mod connect;
+mod dialect;
 mod values;
 mod write;
 
+pub(crate) use dialect::DIALECT;
 use values::PgType;
 use write::{DroppedFk, Writer};
 
