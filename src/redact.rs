@@ -20,7 +20,7 @@ pub const MASK: &str = "***";
 
 /// Schemes whose malformed spellings (`scheme:/`, `scheme//`, `scheme:`)
 /// still count as URLs; `scheme://` counts for any scheme.
-const DB_SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite"];
+const DB_SCHEMES: &[&str] = crate::url::Engine::SCHEMES;
 
 /// `text` with every secret replaced by `***`.
 pub fn redact(text: &str) -> Cow<'_, str> {

@@ -16,6 +16,13 @@ pub enum Engine {
 }
 
 impl Engine {
+    /// Every engine, for whoever lists them (engine folders of scripts,
+    /// the engines a backup may come from).
+    pub const ALL: [Engine; 3] = [Engine::Sqlite, Engine::Postgres, Engine::Mysql];
+
+    /// Every URL scheme that names an engine.
+    pub const SCHEMES: &[&str] = &["postgres", "postgresql", "mysql", "mariadb", "sqlite"];
+
     pub fn name(self) -> &'static str {
         match self {
             Engine::Sqlite => "sqlite",

@@ -46,7 +46,6 @@ impl MetaProblem {
 }
 
 const EXPORT_TYPES: &[&str] = &["full", "incremental", "modules"];
-const ENGINES: &[&str] = &["sqlite", "postgres", "mysql"];
 
 /// The meta from its JSON, every field checked.
 pub fn from_json(raw: Json) -> Result<BackupMeta, MetaProblem> {
@@ -164,7 +163,8 @@ pub fn check(meta: &BackupMeta) -> Result<(), MetaProblem> {
         ));
     }
     one_of(&meta.export_type, EXPORT_TYPES, "export_type")?;
-    one_of(&meta.source_engine, ENGINES, "source_engine")?;
+    let engines = crate::url::Engine::ALL.map(crate::url::Engine::name);
+    one_of(&meta.source_engine, &engines, "source_engine")?;
     let mut tables = HashSet::new();
     for t in &meta.tables {
         if !tables.insert(t.name.as_str()) {

@@ -221,9 +221,9 @@ pub fn schema_new(args: &SchemaNewRequest) -> Result<SchemaOutcome> {
         });
     };
     let dirs: Vec<PathBuf> = if dir.to_string_lossy().contains(plan::ENGINE_PLACEHOLDER) {
-        let found: Vec<PathBuf> = ["sqlite", "postgres", "mysql"]
+        let found: Vec<PathBuf> = crate::url::Engine::ALL
             .iter()
-            .filter_map(|e| plan.migrations_for(e))
+            .filter_map(|e| plan.migrations_for(e.name()))
             .filter(|d| d.is_dir())
             .collect();
         if found.is_empty() {
