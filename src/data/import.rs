@@ -18,8 +18,9 @@ use crate::backend::{Backend, Engine, ReadRequest, WriteRequest};
 use crate::catalog::{Catalog, ColumnInfo, TableInfo, Trigger};
 use crate::dag::Dag;
 use crate::error::{CONFLICTS_LISTED, Error, Result};
-use crate::format::xlsx::{self, ExpectedTable};
-use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
+use crate::format::{
+    self, Backup, BackupMeta, BackupVisitor, ExpectedTable, Format, ReadOptions, TableMeta,
+};
 use crate::plan::{Conflict, Plan, Triggers, same_name};
 use crate::spool::Spool;
 use crate::value::{ColumnType, Value, row_digest};
@@ -46,56 +47,66 @@ pub struct ImportOptions {
     pub undoes: Option<i64>,
 }
 
+/// Imports one file: a JSON backup, upgraded through the plan's adapters
+/// when it is older than the database, or a workbook, whose every cell is
+/// checked against the target's columns before the transaction starts (all
+/// problems listed, nothing written).
 pub fn import(
     db: &mut dyn Backend,
     plan: &Plan,
     file: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
-    match Format::detect(file)? {
-        Format::Json => import_backup(db, plan, file, opts),
-        Format::Xlsx => import_workbook(db, plan, file, opts),
-    }
-}
-
-/// A JSON backup, upgraded through the plan's adapters when it is older
-/// than the database.
-fn import_backup(
-    db: &mut dyn Backend,
-    plan: &Plan,
-    file: &Path,
-    opts: &ImportOptions,
-) -> Result<ImportReport> {
-    let meta = format::read_meta(file)?;
-    let adapters = AdapterSet::load(&plan.import.adapters)?;
-    let chain = upgrade_chain(&adapters, &meta, opts.schema_version)?;
-    let part = backup_part(file, meta, chain.as_ref(), None, opts.schema_version)?;
+    let sheet_names = plan.sheet_names();
+    let mut expected = || target_tables(db);
+    let read = ReadOptions {
+        expected: &mut expected,
+        sheet_names: &sheet_names,
+    };
+    let backup = format::open(file, read)?;
+    let adapters = match PartKind::of(&backup) {
+        // Its cells were read as the target's columns: nothing to upgrade.
+        PartKind::Workbook => AdapterSet::default(),
+        _ => AdapterSet::load(&plan.import.adapters)?,
+    };
+    let chain = upgrade_chain(&adapters, backup.meta(), opts.schema_version)?;
+    let part = backup_part(backup, chain.as_ref(), None, opts.schema_version)?;
     Ok(load_parts(db, plan, vec![part], opts)?.remove(0))
 }
 
-/// A JSON backup as one part of a load, upgraded through `chain` when there
-/// is one (every step checked against the backup's tables before a row
-/// moves); without one, its schema version must not be newer than the
+/// The target's tables, as a workbook is read against them.
+fn target_tables(db: &mut dyn Backend) -> Result<Vec<ExpectedTable>> {
+    Ok(db
+        .catalog()?
+        .tables
+        .iter()
+        .map(ExpectedTable::from)
+        .collect())
+}
+
+/// A backup file as one part of a load, upgraded through `chain` when
+/// there is one (every step checked against the backup's tables before a
+/// row moves); without one, its schema version must not be newer than the
 /// database's.
 pub(super) fn backup_part<'f>(
-    path: &'f Path,
-    meta: BackupMeta,
+    backup: Backup,
     chain: Option<&'f Chain<'f>>,
     conflict: Option<Conflict>,
     db_version: Option<i64>,
 ) -> Result<Part<'f>> {
-    let label = path.display().to_string();
+    let label = backup.path().display().to_string();
+    let kind = PartKind::of(&backup);
     let Some(chain) = chain else {
-        check_version(&label, &meta, db_version)?;
+        check_version(&label, backup.meta(), db_version)?;
         return Ok(Part {
-            meta,
+            meta: backup.meta().clone(),
             label,
             conflict,
-            kind: PartKind::Backup,
-            feed: Box::new(move |importer| format::read_backup(path, importer)),
+            kind,
+            feed: Box::new(move |importer| backup.read(importer)),
         });
     };
-    let meta = chain.plan(&meta)?.meta().clone();
+    let meta = chain.plan(backup.meta())?.meta().clone();
     crate::events::note(format!(
         "upgrading the backup from schema version {} to {} through {} adapter step{} ({label})",
         chain.from,
@@ -107,10 +118,8 @@ pub(super) fn backup_part<'f>(
         meta,
         label,
         conflict,
-        kind: PartKind::Backup,
-        feed: Box::new(move |importer| {
-            format::read_backup(path, &mut Upgrader::new(chain, importer))
-        }),
+        kind,
+        feed: Box::new(move |importer| backup.read(&mut Upgrader::new(chain, importer))),
     })
 }
 
@@ -125,38 +134,6 @@ pub fn upgrade_chain<'a>(
         (Some(b), Some(d)) if b < d && !adapters.is_empty() => Ok(Some(adapters.chain(b, d)?)),
         _ => Ok(None),
     }
-}
-
-/// A workbook: every cell is checked against the target's columns before
-/// the transaction starts (all problems listed, nothing written).
-fn import_workbook(
-    db: &mut dyn Backend,
-    plan: &Plan,
-    file: &Path,
-    opts: &ImportOptions,
-) -> Result<ImportReport> {
-    let expect: Vec<ExpectedTable> = db
-        .catalog()?
-        .tables
-        .into_iter()
-        .map(|t| ExpectedTable {
-            name: t.name,
-            columns: t.columns,
-            primary_key: t.primary_key,
-        })
-        .collect();
-    let book = xlsx::check_workbook(file, &expect, &plan.sheet_names())?;
-    let meta = book.meta().clone();
-    check_version(&file.display().to_string(), &meta, opts.schema_version)?;
-    load(
-        db,
-        plan,
-        &meta,
-        opts,
-        &file.display().to_string(),
-        PartKind::Workbook,
-        |importer| book.read(importer),
-    )
 }
 
 /// Writes the tables `meta` describes into `db` in one transaction: `feed`
@@ -204,6 +181,14 @@ pub(super) enum PartKind {
 }
 
 impl PartKind {
+    /// A backup file's kind: a JSON backup, or a workbook.
+    fn of(backup: &Backup) -> PartKind {
+        match backup.kind() {
+            Format::Json => PartKind::Backup,
+            Format::Xlsx => PartKind::Workbook,
+        }
+    }
+
     fn noun(self) -> &'static str {
         match self {
             PartKind::Backup => "backup",

@@ -19,7 +19,7 @@ use super::names::{self, MARKS_SHEET, META_SHEET, cell_ref, sheet_ref, split_con
 use super::package;
 use super::writer::row_key;
 use super::{META_JSON_LABEL, PROBLEMS_LISTED, WORKBOOK_VERSION, WorkbookMeta};
-use crate::catalog::ColumnInfo;
+use crate::catalog::{ColumnInfo, TableInfo};
 use crate::error::{Error, Result};
 use crate::format::{BackupMeta, BackupVisitor, FORMAT_NAME, FORMAT_VERSION, TableMeta, limits};
 use crate::value::{ColumnType, Value};
@@ -31,6 +31,16 @@ pub struct ExpectedTable {
     pub name: String,
     pub columns: Vec<ColumnInfo>,
     pub primary_key: Vec<String>,
+}
+
+impl From<&TableInfo> for ExpectedTable {
+    fn from(t: &TableInfo) -> Self {
+        ExpectedTable {
+            name: t.name.clone(),
+            columns: t.columns.clone(),
+            primary_key: t.primary_key.clone(),
+        }
+    }
 }
 
 type Book = Xlsx<BufReader<File>>;
@@ -93,11 +103,11 @@ pub fn read_workbook(
 }
 
 /// A workbook whose every cell was checked against the target tables.
-pub struct CheckedWorkbook<'e> {
+pub struct CheckedWorkbook {
     path: std::path::PathBuf,
     book: Book,
     is_1904: bool,
-    tables: Vec<TablePlan<'e>>,
+    tables: Vec<TablePlan>,
     metas: Vec<TableMeta>,
     meta: BackupMeta,
 }
@@ -111,11 +121,11 @@ pub struct CheckedWorkbook<'e> {
 /// `name`. Every problem found (up to [`PROBLEMS_LISTED`]) is returned as one
 /// error, `sheet!cell: expected integer, found "abc"`, before any row is
 /// handed on. Checksums in `_meta` are not enforced: people edit.
-pub fn check_workbook<'e>(
+pub fn check_workbook(
     path: &Path,
-    expect: &'e [ExpectedTable],
+    expect: &[ExpectedTable],
     sheet_names: &BTreeMap<String, String>,
-) -> Result<CheckedWorkbook<'e>> {
+) -> Result<CheckedWorkbook> {
     let mut book = open(path)?;
     let wm = read_meta_sheet(path, &mut book)?;
     let mut problems = Problems::default();
@@ -150,7 +160,7 @@ pub fn check_workbook<'e>(
     })
 }
 
-impl CheckedWorkbook<'_> {
+impl CheckedWorkbook {
     /// What the workbook holds, as a backup's meta (tables in sheet order).
     pub fn meta(&self) -> &BackupMeta {
         &self.meta
@@ -472,8 +482,9 @@ fn read_meta_sheet(path: &Path, book: &mut Book) -> Result<Option<WorkbookMeta>>
 }
 
 /// One table of the workbook, ready to read.
-struct TablePlan<'e> {
-    expect: &'e ExpectedTable,
+struct TablePlan {
+    /// Its target table, copied so that the checked workbook stands alone.
+    expect: ExpectedTable,
     /// Its sheets, in order.
     sheets: Vec<String>,
     /// One per target column: how to read its cells.
@@ -486,7 +497,7 @@ struct TablePlan<'e> {
     blank_rows: u64,
 }
 
-impl TablePlan<'_> {
+impl TablePlan {
     fn table_meta(&self, rows: u64) -> TableMeta {
         let r = self.recorded.as_ref();
         TableMeta {
@@ -547,7 +558,7 @@ fn assign_sheets<'e>(
     expect: &'e [ExpectedTable],
     sheet_names: &BTreeMap<String, String>,
     problems: &mut Problems,
-) -> Vec<TablePlan<'e>> {
+) -> Vec<TablePlan> {
     let sheets = book.sheet_names();
     // Sheet → (table, part) as recorded.
     let mut recorded: HashMap<&str, (&str, usize)> = HashMap::new();
@@ -647,7 +658,7 @@ fn assign_sheets<'e>(
         wm.and_then(|wm| wm.tables.iter().position(|t| t.table == name))
             .unwrap_or(usize::MAX)
     };
-    let mut plans: Vec<(usize, usize, TablePlan<'e>)> = found
+    let mut plans: Vec<(usize, usize, TablePlan)> = found
         .into_iter()
         .map(|(index, mut parts)| {
             parts.sort();
@@ -674,7 +685,7 @@ fn assign_sheets<'e>(
                 meta_order(&e.name),
                 first,
                 TablePlan {
-                    expect: e,
+                    expect: e.clone(),
                     sheets: parts.into_iter().map(|(_, _, s)| s).collect(),
                     notes,
                     recorded: wm.and_then(|wm| wm.backup.table(&e.name).cloned()),
@@ -691,7 +702,7 @@ fn assign_sheets<'e>(
 fn read_marks(
     path: &Path,
     book: &mut Book,
-    tables: &mut [TablePlan<'_>],
+    tables: &mut [TablePlan],
     problems: &mut Problems,
 ) -> Result<()> {
     let sheets: Vec<String> = book
@@ -737,7 +748,7 @@ fn scan_table(
     path: &Path,
     book: &mut Book,
     is_1904: bool,
-    t: &TablePlan<'_>,
+    t: &TablePlan,
     problems: &mut Problems,
     on_row: &mut dyn FnMut(Vec<Value>) -> Result<()>,
 ) -> Result<()> {
@@ -844,7 +855,7 @@ fn read_header(
     sheet: &str,
     row: u32,
     cells: &[(u32, In<'_>)],
-    t: &TablePlan<'_>,
+    t: &TablePlan,
     problems: &mut Problems,
 ) -> Header {
     let columns = &t.expect.columns;
