@@ -4,6 +4,7 @@
 //! every backup goes into the one write transaction, in order; increments
 //! overwrite the rows they carry.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::import::{backup_part, load_parts};
@@ -11,7 +12,7 @@ use super::{ImportOptions, ImportReport, import, upgrade_chain};
 use crate::adapters::AdapterSet;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::format::{self, BackupMeta, Format};
+use crate::format::{self, Backup, BackupMeta, ReadOptions};
 use crate::plan::{Conflict, Plan};
 
 /// Imports `files`: one backup as ever, or a chain — several backups in
@@ -30,15 +31,14 @@ pub fn import_files(
     let adapters = AdapterSet::load(&plan.import.adapters)?;
     let upgrades = chain
         .iter()
-        .map(|(_, meta)| upgrade_chain(&adapters, meta, opts.schema_version))
+        .map(|b| upgrade_chain(&adapters, b.meta(), opts.schema_version))
         .collect::<Result<Vec<_>>>()?;
     let mut parts = Vec::new();
-    for (i, ((path, meta), up)) in chain.iter().zip(&upgrades).enumerate() {
+    for (i, (backup, up)) in chain.into_iter().zip(&upgrades).enumerate() {
         // The base keeps the plan's policy; each increment overwrites.
         let conflict = (i > 0).then_some(Conflict::Overwrite);
         parts.push(backup_part(
-            path,
-            meta.clone(),
+            backup,
             up.as_ref(),
             conflict,
             opts.schema_version,
@@ -55,10 +55,7 @@ pub fn check_inputs(files: &[PathBuf]) -> Result<()> {
     match files {
         [] => Ok(()),
         [one] if one.is_dir() => from_folder(one).map(drop),
-        [one] => match Format::detect(one)? {
-            Format::Json => format::read_meta(one).map(drop),
-            Format::Xlsx => format::xlsx::read_workbook_meta(one).map(drop),
-        },
+        [one] => format::check_readable(one),
         many => in_order(many).map(drop),
     }
 }
@@ -71,27 +68,33 @@ fn id_of(meta: &BackupMeta) -> &str {
     meta.backup_id.as_deref().unwrap_or("no id")
 }
 
-/// The metas of the files, which must all be JSON backups.
-fn read_metas(files: &[PathBuf]) -> Result<Vec<(PathBuf, BackupMeta)>> {
+/// The files opened, their metas read; they must all be JSON backups.
+fn open_all(files: &[PathBuf]) -> Result<Vec<Backup>> {
+    let no_sheets = BTreeMap::new();
     files
         .iter()
         .map(|f| {
-            if Format::detect(f)? != Format::Json {
-                return Err(Error::Usage(format!(
+            // Asked for a workbook only: refused before it is read.
+            let mut workbook = || {
+                Err(Error::Usage(format!(
                     "{} is a workbook: an incremental chain is made of JSON backups",
                     name(f)
-                )));
-            }
-            Ok((f.clone(), format::read_meta(f)?))
+                )))
+            };
+            let opts = ReadOptions {
+                expected: &mut workbook,
+                sheet_names: &no_sheets,
+            };
+            format::open(f, opts)
         })
         .collect()
 }
 
 /// Several files given in order: the first is the base, each next one an
 /// incremental backup following the one before it.
-fn in_order(files: &[PathBuf]) -> Result<Vec<(PathBuf, BackupMeta)>> {
-    let chain = read_metas(files)?;
-    let (base, base_meta) = &chain[0];
+fn in_order(files: &[PathBuf]) -> Result<Vec<Backup>> {
+    let chain = open_all(files)?;
+    let (base, base_meta) = (chain[0].path(), chain[0].meta());
     if base_meta.export_type == "incremental" {
         return Err(Error::Usage(format!(
             "{} is an incremental backup, so it cannot start a chain\n  = help: give the full backup it builds on first; nothing was changed",
@@ -99,8 +102,8 @@ fn in_order(files: &[PathBuf]) -> Result<Vec<(PathBuf, BackupMeta)>> {
         )));
     }
     for w in 0..chain.len() - 1 {
-        let (prev, prev_meta) = &chain[w];
-        let (next, next_meta) = &chain[w + 1];
+        let (prev, prev_meta) = (chain[w].path(), chain[w].meta());
+        let (next, next_meta) = (chain[w + 1].path(), chain[w + 1].meta());
         if next_meta.export_type != "incremental" {
             return Err(Error::Usage(format!(
                 "{} is a {} backup: only incremental backups may follow the first backup of a chain; nothing was changed",
@@ -115,14 +118,14 @@ fn in_order(files: &[PathBuf]) -> Result<Vec<(PathBuf, BackupMeta)>> {
             continue;
         }
         // The backup it follows comes later in the list: out of order.
-        if let Some((later, _)) = chain[w + 2..]
+        if let Some(later) = chain[w + 2..]
             .iter()
-            .find(|(_, m)| m.backup_id.as_deref() == Some(follows))
+            .find(|b| b.meta().backup_id.as_deref() == Some(follows))
         {
             return Err(Error::Usage(format!(
                 "out of order: {} follows {} ({follows}), which comes after it in the chain\n  = help: give the backups oldest first; nothing was changed",
                 name(next),
-                name(later)
+                name(later.path())
             )));
         }
         return Err(Error::Usage(format!(
@@ -144,7 +147,7 @@ fn no_link(file: &Path) -> Error {
 
 /// A folder: the chain that ends at its newest backup, walked back along
 /// `follows` to a full (or modules) backup. Backups not on it are left out.
-fn from_folder(dir: &Path) -> Result<Vec<(PathBuf, BackupMeta)>> {
+fn from_folder(dir: &Path) -> Result<Vec<Backup>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -157,14 +160,14 @@ fn from_folder(dir: &Path) -> Result<Vec<(PathBuf, BackupMeta)>> {
             dir.display()
         )));
     }
-    let all = read_metas(&files)?;
+    let all = open_all(&files)?;
     let instant = |m: &BackupMeta| chrono::DateTime::parse_from_rfc3339(&m.exported_at).ok();
     // The chain ends at the newest full or incremental backup: a newer
     // partial (modules) export holds only some tables and must not stand in
     // for the database.
     let newest = (0..all.len())
-        .filter(|&i| matches!(all[i].1.export_type.as_str(), "full" | "incremental"))
-        .max_by_key(|&i| (instant(&all[i].1), i))
+        .filter(|&i| matches!(all[i].meta().export_type.as_str(), "full" | "incremental"))
+        .max_by_key(|&i| (instant(all[i].meta()), i))
         .ok_or_else(|| {
             Error::Usage(format!(
                 "{} holds no full or incremental backup to restore\n  = help: a folder restores a full backup and the increments that follow it",
@@ -173,14 +176,15 @@ fn from_folder(dir: &Path) -> Result<Vec<(PathBuf, BackupMeta)>> {
         })?;
     let mut chain = vec![newest];
     loop {
-        let (path, meta) = &all[*chain.last().expect("not empty")];
+        let last = &all[*chain.last().expect("not empty")];
+        let (path, meta) = (last.path(), last.meta());
         if meta.export_type != "incremental" {
             break;
         }
         let follows = meta.follows.as_deref().ok_or_else(|| no_link(path))?;
         let Some(prev) = all
             .iter()
-            .position(|(_, m)| m.backup_id.as_deref() == Some(follows))
+            .position(|b| b.meta().backup_id.as_deref() == Some(follows))
         else {
             return Err(Error::Usage(format!(
                 "gap: {} follows backup {follows}, which is not in {}\n  = help: put every backup of the chain in the folder; nothing was changed",
@@ -203,8 +207,13 @@ fn from_folder(dir: &Path) -> Result<Vec<(PathBuf, BackupMeta)>> {
             all.len() - chain.len(),
             all.len(),
             dir.display(),
-            name(&all[newest].0)
+            name(all[newest].path())
         ));
     }
-    Ok(chain.into_iter().map(|i| all[i].clone()).collect())
+    // Each backup is on the chain once: taken out, not copied.
+    let mut all: Vec<Option<Backup>> = all.into_iter().map(Some).collect();
+    Ok(chain
+        .into_iter()
+        .map(|i| all[i].take().expect("on the chain once"))
+        .collect())
 }

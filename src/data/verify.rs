@@ -26,8 +26,7 @@ use serde::Serialize;
 use crate::backend::{Backend, ReadRequest};
 use crate::catalog::{Catalog, TableInfo};
 use crate::error::{Error, Result};
-use crate::format::xlsx::{self, ExpectedTable};
-use crate::format::{self, BackupMeta, BackupVisitor, Format, TableMeta};
+use crate::format::{self, BackupMeta, BackupVisitor, ExpectedTable, ReadOptions, TableMeta};
 use crate::spool::{decode_row, encode_row};
 use crate::value::{Value, key_bytes, row_hash};
 
@@ -267,21 +266,12 @@ pub fn verify_with_sheets(
 ) -> Result<VerifyReport> {
     let catalog = db.catalog()?;
     let mut index = Index::new(&catalog, opts)?;
-    match Format::detect(backup)? {
-        Format::Json => format::read_backup(backup, &mut index)?,
-        Format::Xlsx => {
-            let expect: Vec<ExpectedTable> = catalog
-                .tables
-                .iter()
-                .map(|t| ExpectedTable {
-                    name: t.name.clone(),
-                    columns: t.columns.clone(),
-                    primary_key: t.primary_key.clone(),
-                })
-                .collect();
-            xlsx::check_workbook(backup, &expect, sheet_names)?.read(&mut index)?;
-        }
-    }
+    let mut expected = || Ok(catalog.tables.iter().map(ExpectedTable::from).collect());
+    let read = ReadOptions {
+        expected: &mut expected,
+        sheet_names,
+    };
+    format::open(backup, read)?.read(&mut index)?;
     index.finish_loading()?;
     if let Some(wanted) = &opts.tables {
         for w in wanted {

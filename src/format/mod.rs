@@ -1,6 +1,7 @@
 //! Rows ↔ files. A format writes a backup ([`BackupWriter`]) and reads one
-//! back ([`read_backup`]), handing rows as [`Value`]s to a [`BackupVisitor`].
-//! Formats know nothing of databases: they never open a connection.
+//! back through one door ([`open`], whatever the file holds), handing rows
+//! as [`Value`]s to a [`BackupVisitor`]. Formats know nothing of databases:
+//! they never open a connection.
 
 mod atomic;
 mod compress;
@@ -8,6 +9,7 @@ pub mod json;
 pub mod limits;
 mod meta;
 mod position;
+mod source;
 pub mod xlsx;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,8 @@ use serde::{Deserialize, Serialize};
 
 pub use atomic::AtomicFile;
 pub use compress::{CompressedFile, Compression, is_json_backup_name};
+pub use source::{Backup, ReadOptions, check_readable, open};
+pub use xlsx::ExpectedTable;
 
 use crate::catalog::{ColumnInfo, ForeignKey, Sequence};
 use crate::error::{Error, Result};

@@ -58,17 +58,17 @@ mod tests;
 mod writer;
 
 use std::borrow::Cow;
-use std::fmt::{self, Display};
+use std::fmt;
 use std::io::{self, Write};
 use std::path::Path;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
-use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::compress::{self, CompressedFile, Compression};
-use super::limits::{self, bytes_shown};
+use super::limits;
 use super::{BackupMeta, BackupVisitor, BackupWriter, FORMAT_NAME, FORMAT_VERSION, TableMeta};
 use crate::error::{Error, Result};
 use crate::value::{Algorithm, Checksum, ColumnType, TableSummary, Value};

@@ -1,3 +1,5 @@
+use super::reader::decode::{RowCtx, ValueSeed};
+use super::reader::limit::{ValueLimit, ValueTooLong};
 use super::reader::*;
 use super::writer::*;
 use super::*;

@@ -1,0 +1,197 @@
+//! One table's sheets read: the header row matched to the columns, every
+//! cell read as its column's value (or as `_marks` says), each problem
+//! placed at its cell.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
+use super::rows::for_each_row_with_blanks;
+use super::sheets::TablePlan;
+use super::{Book, Problems};
+use crate::error::{Error, Result};
+use crate::format::xlsx::cell::{self, In};
+use crate::format::xlsx::names::{cell_ref, sheet_ref};
+use crate::format::xlsx::writer::row_key;
+use crate::value::Value;
+
+/// How a sheet's columns map to the table's.
+struct Header {
+    /// Sheet column → target column.
+    by_sheet: HashMap<u32, usize>,
+    /// Target column → sheet column.
+    by_target: Vec<Option<u32>>,
+    /// Sheet columns without a header already reported.
+    reported: BTreeSet<u32>,
+}
+
+/// Reads one table's sheets, calling `on_row` with each valid row.
+pub(super) fn scan_table(
+    path: &Path,
+    book: &mut Book,
+    is_1904: bool,
+    t: &TablePlan,
+    problems: &mut Problems,
+    on_row: &mut dyn FnMut(Vec<Value>) -> Result<()>,
+) -> Result<()> {
+    let columns = &t.expect.columns;
+    let mut ordinal = 0u64;
+    for sheet in &t.sheets {
+        let mut header: Option<Header> = None;
+        let formulas = for_each_row_with_blanks(path, book, sheet, is_1904, &mut |row, cells| {
+            if cells.is_empty() && (header.is_none() || t.blank_rows == 0) {
+                return Ok(());
+            }
+            let Some(h) = header.as_mut() else {
+                header = Some(read_header(sheet, row, cells, t, problems));
+                return Ok(());
+            };
+            ordinal += 1;
+            let at = |i: usize| -> &In<'_> {
+                h.by_target[i]
+                    .and_then(|c| cells.iter().find(|(col, _)| *col == c))
+                    .map_or(&In::Empty, |(_, v)| v)
+            };
+            for (col, _) in cells {
+                if !h.by_sheet.contains_key(col) && h.reported.insert(*col) {
+                    problems.push(format!(
+                        "{}: a value in a column without a header (name the column or clear it)",
+                        cell_ref(sheet, row, *col)
+                    ));
+                }
+            }
+            // Marks of this row, when the table has any.
+            let marks = if t.marks.is_empty() {
+                None
+            } else {
+                let key_cells: Option<Vec<String>> = (!t.key_columns().is_empty())
+                    .then(|| {
+                        t.key_columns()
+                            .iter()
+                            .map(|k| {
+                                columns
+                                    .iter()
+                                    .position(|c| &c.name == k)
+                                    .map(|i| at(i).render())
+                            })
+                            .collect()
+                    })
+                    .flatten();
+                t.marks.get(&row_key(key_cells, ordinal))
+            };
+            let mut values = Vec::with_capacity(columns.len());
+            let mut ok = true;
+            for (i, note) in t.notes.iter().enumerate() {
+                let cell = at(i);
+                let mark = marks.and_then(|m| {
+                    m.iter()
+                        .find(|(c, _, fp)| *c == note.name && cell::compact(cell.render()) == *fp)
+                });
+                let value = match mark {
+                    Some((_, kind, _)) => cell::by_kind_in(cell, *kind).ok_or(None),
+                    None => cell::natural(cell, note),
+                };
+                match value {
+                    Ok(v) => values.push(v),
+                    Err(why) => {
+                        ok = false;
+                        let col = h.by_target[i].unwrap_or(0);
+                        problems.push(format!(
+                            "{}: expected {}, found {}{}",
+                            cell_ref(sheet, row, col),
+                            cell::expected(note.ty),
+                            cell.describe(),
+                            why.map(|w| format!(" ({w})")).unwrap_or_default()
+                        ));
+                    }
+                }
+            }
+            if ok && problems.total == 0 {
+                on_row(values).map_err(|e| {
+                    // A refused row, placed at the cell of its column.
+                    let Error::Row(message) = e else { return e };
+                    let col = message
+                        .split_once("column `")
+                        .and_then(|(_, rest)| rest.split_once('`'))
+                        .and_then(|(name, _)| columns.iter().position(|c| c.name == name))
+                        .and_then(|i| h.by_target[i])
+                        .unwrap_or(0);
+                    Error::Row(format!("{}: {message}", cell_ref(sheet, row, col)))
+                })?;
+            }
+            Ok(())
+        })?;
+        problems.append(formulas);
+        if header.is_none() {
+            problems.push(format!(
+                "{}: the sheet is empty; expected a header row with the columns of table `{}`",
+                sheet_ref(sheet),
+                t.expect.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_header(
+    sheet: &str,
+    row: u32,
+    cells: &[(u32, In<'_>)],
+    t: &TablePlan,
+    problems: &mut Problems,
+) -> Header {
+    let columns = &t.expect.columns;
+    let mut h = Header {
+        by_sheet: HashMap::new(),
+        by_target: vec![None; columns.len()],
+        reported: BTreeSet::new(),
+    };
+    for (col, value) in cells {
+        let name = match value {
+            In::Str(s) => s.to_string(),
+            other => other.describe(),
+        };
+        let target = columns
+            .iter()
+            .position(|c| c.name == name)
+            .or_else(|| columns.iter().position(|c| c.name == name.trim()));
+        match target {
+            Some(i) => match h.by_target[i] {
+                Some(first) => problems.push(format!(
+                    "{}: column `{}` appears twice (first at {})",
+                    cell_ref(sheet, row, *col),
+                    columns[i].name,
+                    cell_ref(sheet, row, first)
+                )),
+                None => {
+                    h.by_target[i] = Some(*col);
+                    h.by_sheet.insert(*col, i);
+                }
+            },
+            None => {
+                h.reported.insert(*col);
+                problems.push(format!(
+                    "{}: unknown column {name:?}; table `{}` has: {}",
+                    cell_ref(sheet, row, *col),
+                    t.expect.name,
+                    columns
+                        .iter()
+                        .map(|c| c.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    }
+    for (i, c) in columns.iter().enumerate() {
+        if h.by_target[i].is_none() {
+            problems.push(format!(
+                "{}!{}: missing column `{}` of table `{}` (every column needs a header; leave its cells empty for NULL)",
+                sheet_ref(sheet),
+                row + 1,
+                c.name,
+                t.expect.name
+            ));
+        }
+    }
+    h
+}
