@@ -16,13 +16,33 @@ pub enum Conflict {
 }
 
 impl Conflict {
+    /// Every policy by the name plans and flags give it: the one list that
+    /// the plan's parser and the CLI read (a new policy is a variant, a row
+    /// here, and its merge in each engine's `write.rs`).
+    pub const NAMES: [(&'static str, Conflict); 3] = [
+        ("skip", Conflict::Skip),
+        ("overwrite", Conflict::Overwrite),
+        ("error", Conflict::Error),
+    ];
+
     pub fn name(self) -> &'static str {
-        match self {
-            Conflict::Skip => "skip",
-            Conflict::Overwrite => "overwrite",
-            Conflict::Error => "error",
-        }
+        named(&Self::NAMES, self)
     }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, c)| *c)
+    }
+}
+
+fn named<T: PartialEq + Copy>(names: &[(&'static str, T)], value: T) -> &'static str {
+    names
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map(|(n, _)| *n)
+        .expect("every variant has a name")
 }
 
 /// What the target's triggers do while rows load.
@@ -34,4 +54,21 @@ pub enum Triggers {
     /// Switched off for the load and back on before the commit, inside the
     /// import's transaction (PostgreSQL, SQLite; MySQL cannot).
     Disable,
+}
+
+impl Triggers {
+    /// Every setting by the name plans and flags give it.
+    pub const NAMES: [(&'static str, Triggers); 2] =
+        [("fire", Triggers::Fire), ("disable", Triggers::Disable)];
+
+    pub fn name(self) -> &'static str {
+        named(&Self::NAMES, self)
+    }
+
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, t)| *t)
+    }
 }

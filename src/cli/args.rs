@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::plan::{Conflict, Triggers};
@@ -85,13 +86,13 @@ pub struct StatusArgs {
 #[derive(Debug, clap::Args)]
 pub struct LoadArgs {
     /// Conflict policy for every table, overriding the plan.
-    #[arg(long, value_enum)]
-    pub conflict: Option<ConflictArg>,
+    #[arg(long, value_parser = conflict_value())]
+    pub conflict: Option<Conflict>,
     /// The target's triggers while rows load, overriding `[import] triggers`
     /// (`disable`: off for the load, on again before the commit; PostgreSQL
     /// and SQLite).
-    #[arg(long, value_enum)]
-    pub triggers: Option<TriggersArg>,
+    #[arg(long, value_parser = triggers_value())]
+    pub triggers: Option<Triggers>,
 }
 
 /// Previewing a change, for every command that makes one: defined once.
@@ -138,36 +139,17 @@ pub struct HistoryArgs {
     pub limit: usize,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ConflictArg {
-    Skip,
-    Overwrite,
-    Error,
+/// `--conflict`: the policies by their names, from the one list in
+/// `policy.rs`.
+fn conflict_value() -> impl clap::builder::TypedValueParser<Value = Conflict> {
+    clap::builder::PossibleValuesParser::new(Conflict::NAMES.map(|(n, _)| n))
+        .map(|name| Conflict::from_name(&name).expect("a possible value"))
 }
 
-impl From<ConflictArg> for Conflict {
-    fn from(c: ConflictArg) -> Conflict {
-        match c {
-            ConflictArg::Skip => Conflict::Skip,
-            ConflictArg::Overwrite => Conflict::Overwrite,
-            ConflictArg::Error => Conflict::Error,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum TriggersArg {
-    Fire,
-    Disable,
-}
-
-impl From<TriggersArg> for Triggers {
-    fn from(t: TriggersArg) -> Triggers {
-        match t {
-            TriggersArg::Fire => Triggers::Fire,
-            TriggersArg::Disable => Triggers::Disable,
-        }
-    }
+/// `--triggers`: the settings by their names.
+fn triggers_value() -> impl clap::builder::TypedValueParser<Value = Triggers> {
+    clap::builder::PossibleValuesParser::new(Triggers::NAMES.map(|(n, _)| n))
+        .map(|name| Triggers::from_name(&name).expect("a possible value"))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

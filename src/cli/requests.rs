@@ -54,8 +54,8 @@ impl From<&StatusArgs> for ops::StatusRequest {
 impl From<&LoadArgs> for ops::Load {
     fn from(a: &LoadArgs) -> Self {
         ops::Load {
-            conflict: a.conflict.map(Into::into),
-            triggers: a.triggers.map(Into::into),
+            conflict: a.conflict,
+            triggers: a.triggers,
         }
     }
 }

@@ -41,12 +41,8 @@ const MODES: &[(&str, ExportMode)] = &[
     ("incremental", ExportMode::Incremental),
     ("modules", ExportMode::Modules),
 ];
-const CONFLICTS: &[(&str, Conflict)] = &[
-    ("skip", Conflict::Skip),
-    ("overwrite", Conflict::Overwrite),
-    ("error", Conflict::Error),
-];
-const TRIGGERS: &[(&str, Triggers)] = &[("fire", Triggers::Fire), ("disable", Triggers::Disable)];
+const CONFLICTS: &[(&str, Conflict)] = &Conflict::NAMES;
+const TRIGGERS: &[(&str, Triggers)] = &Triggers::NAMES;
 const COMPRESSIONS: &[(&str, Compression)] = &[
     ("zstd", Compression::Zstd),
     ("gzip", Compression::Gzip),
