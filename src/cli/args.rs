@@ -350,10 +350,12 @@ pub struct SchemaBaselineArgs {
     pub db: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum FileFormat {
-    Json,
-    Xlsx,
+/// `--format` of `export`: the formats by their names, from the one list
+/// in `format/mod.rs`.
+fn format_value() -> impl clap::builder::TypedValueParser<Value = crate::format::Format> {
+    use crate::format::Format;
+    clap::builder::PossibleValuesParser::new(Format::NAMES.map(|(n, _)| n))
+        .map(|name| Format::from_extension(&name).expect("a possible value"))
 }
 
 #[derive(Debug, clap::Args)]
@@ -361,8 +363,8 @@ pub struct ExportArgs {
     #[arg(long)]
     pub db: String,
     /// Backup format; default from the output's extension, else json.
-    #[arg(long, value_enum)]
-    pub format: Option<FileFormat>,
+    #[arg(long, value_parser = format_value())]
+    pub format: Option<crate::format::Format>,
     #[arg(long, value_delimiter = ',')]
     pub modules: Vec<String>,
     /// Export only rows changed after this instant (RFC 3339).
@@ -383,15 +385,6 @@ pub struct ExportArgs {
 pub enum CompressArg {
     Zstd,
     Gzip,
-}
-
-impl From<FileFormat> for crate::format::Format {
-    fn from(f: FileFormat) -> Self {
-        match f {
-            FileFormat::Json => crate::format::Format::Json,
-            FileFormat::Xlsx => crate::format::Format::Xlsx,
-        }
-    }
 }
 
 impl From<CompressArg> for crate::format::Compression {

@@ -190,7 +190,7 @@ impl From<&ExportArgs> for ops::ExportRequest {
     fn from(a: &ExportArgs) -> Self {
         ops::ExportRequest {
             db: a.db.clone(),
-            format: a.format.map(Into::into),
+            format: a.format,
             modules: a.modules.clone(),
             since: a.since.clone(),
             follows: a.follows.clone(),

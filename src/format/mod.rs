@@ -124,11 +124,22 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format by its name, which is also its file extension: the one
+    /// list that plans, the CLI and output names read.
+    pub const NAMES: [(&'static str, Format); 2] = [("json", Format::Json), ("xlsx", Format::Xlsx)];
+
     pub fn extension(self) -> &'static str {
-        match self {
-            Format::Json => "json",
-            Format::Xlsx => "xlsx",
-        }
+        Self::NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|(n, _)| *n)
+            .expect("every format has a name")
+    }
+
+    /// The format a file extension names (any case), if any.
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        let ext = ext.to_ascii_lowercase();
+        Self::NAMES.iter().find(|(n, _)| *n == ext).map(|(_, f)| *f)
     }
 
     /// What a file holds, from its first bytes: a workbook is a zip

@@ -66,14 +66,9 @@ pub(crate) fn export(
 /// `-o backup.xlsx` writes a workbook whatever the plan's `format`. A
 /// compression suffix (`.zst`, `.gz`) names a JSON backup: `backup.json.zst`.
 pub(crate) fn format_of(path: &Path) -> Option<Format> {
-    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
-        "json" => Some(Format::Json),
-        "xlsx" => Some(Format::Xlsx),
-        _ if format::Compression::from_path(path) != format::Compression::None => {
-            Some(Format::Json)
-        }
-        _ => None,
-    }
+    let named = Format::from_extension(path.extension()?.to_str()?);
+    let compressed = format::Compression::from_path(path) != format::Compression::None;
+    named.or(compressed.then_some(Format::Json))
 }
 
 /// `export --compress CODEC`: the output's name carries the codec (the

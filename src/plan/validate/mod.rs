@@ -35,7 +35,7 @@ const KINDS: &[(&str, PlanKind)] = &[
     ("migrate", PlanKind::Migrate),
     ("copy", PlanKind::Copy),
 ];
-const FORMATS: &[(&str, Format)] = &[("json", Format::Json), ("xlsx", Format::Xlsx)];
+const FORMATS: &[(&str, Format)] = &Format::NAMES;
 const MODES: &[(&str, ExportMode)] = &[
     ("full", ExportMode::Full),
     ("incremental", ExportMode::Incremental),
