@@ -30,11 +30,12 @@ impl Conflict {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, c)| *c)
+        by_name(&Self::NAMES, name)
     }
+}
+
+fn by_name<T: Copy>(names: &[(&'static str, T)], name: &str) -> Option<T> {
+    names.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
 fn named<T: PartialEq + Copy>(names: &[(&'static str, T)], value: T) -> &'static str {
@@ -66,9 +67,6 @@ impl Triggers {
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, t)| *t)
+        by_name(&Self::NAMES, name)
     }
 }

@@ -30,13 +30,8 @@ pub enum HistoryOutcome {
 
 /// `migplan history [PLAN] [RUN_ID] [--db URL]`.
 pub fn history(args: &HistoryRequest) -> Result<HistoryOutcome> {
-    let plan = args
-        .plan
-        .as_deref()
-        .map(|p| load_plan(p, None))
-        .transpose()?;
+    let (_, url) = plan_and_database(args.plan.as_deref(), args.db.as_deref())?;
     let id = args.run;
-    let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
     if let Some(id) = id {
         let mut run = recorded_run(db.as_mut(), &url, id)?;

@@ -248,6 +248,16 @@ pub(crate) fn db_or_plan(db: Option<&str>, plan: Option<&Plan>) -> Result<DbUrl>
     }
 }
 
+/// The plan, if one is named, and the database: `--db`, else the plan's.
+pub(crate) fn plan_and_database(
+    plan: Option<&Path>,
+    db: Option<&str>,
+) -> Result<(Option<Plan>, DbUrl)> {
+    let plan = plan.map(|p| load_plan(p, None)).transpose()?;
+    let url = db_or_plan(db, plan.as_ref())?;
+    Ok((plan, url))
+}
+
 /// `--db` (relative to the working folder) wins over the plan's URL.
 pub(crate) fn database_url(plan: &Plan, flag: Option<&str>) -> Result<DbUrl> {
     match (flag, &plan.database) {

@@ -40,13 +40,8 @@ pub struct RollbackOutcome {
 /// before the run, from the backup taken then; the run's schema scripts are
 /// undone first (which needs the plan, for its undo scripts).
 pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
-    let plan = args
-        .plan
-        .as_deref()
-        .map(|p| load_plan(p, None))
-        .transpose()?;
+    let (plan, url) = plan_and_database(args.plan.as_deref(), args.db.as_deref())?;
     let id = args.run;
-    let url = db_or_plan(args.db.as_deref(), plan.as_ref())?;
     let mut db = backend::open(&url, &waiting(&args.record))?;
     let mut run =
         recorded_run(db.as_mut(), &url, id).map_err(|e| history::explain_busy(db.as_mut(), e))?;
