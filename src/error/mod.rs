@@ -10,6 +10,9 @@ use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 
+mod engine;
+pub use engine::{EngineError, Orphan};
+
 /// Exit codes of the `migplan` binary.
 pub mod exit {
     pub const SUCCESS: i32 = 0;
@@ -146,6 +149,10 @@ pub enum Error {
     #[error("{0}")]
     Row(String),
 
+    /// What a database engine refuses or lacks (error/engine.rs).
+    #[error(transparent)]
+    Engine(#[from] Box<EngineError>),
+
     /// The caller asked the operation to stop; it stopped at a safe point
     /// and rolled back what it had begun.
     #[error("cancelled: the operation stopped at a safe point; nothing was changed")]
@@ -160,6 +167,7 @@ impl Error {
             | Error::ConfirmationNeeded { .. }
             | Error::NoDatabase { .. }
             | Error::BadFlag { .. } => exit::USAGE,
+            Error::Engine(e) => e.exit_code(),
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }
