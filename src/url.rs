@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Result};
 
 /// The database engines migplan speaks to. Named here, beside the URLs
 /// that choose them, so that plans and backends share it without importing
@@ -97,10 +97,7 @@ impl std::fmt::Display for DbUrl {
 }
 
 fn bad_url(raw: &str) -> Error {
-    Error::Usage(format!(
-        "`{}` is not a database URL\n  = help: use sqlite://PATH, postgres://USER@HOST/DB or mysql://USER@HOST/DB",
-        redact(raw)
-    ))
+    EngineError::BadUrl { url: redact(raw) }.into()
 }
 
 /// Masks the password of every URL-like word of `raw` (see [`crate::redact`]).

@@ -3,7 +3,7 @@
 //! one lookup per row.
 
 use crate::catalog::{ForeignKey, TableInfo};
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Orphan, Result};
 
 /// How many violating rows a message lists.
 pub const LISTED: usize = 10;
@@ -51,31 +51,36 @@ pub fn key_columns<'a>(table: &'a TableInfo, fk: &'a ForeignKey) -> &'a [String]
 }
 
 /// The error for rows found by [`violations_sql`], each rendered as the
-/// key's values then the foreign key's values.
-pub fn violation_error(table: &TableInfo, fk: &ForeignKey, rows: &[Vec<String>]) -> Error {
+/// key's values then the foreign key's values; `constraint` is the foreign
+/// key's name where the engine names it.
+pub fn violation_error(
+    table: &TableInfo,
+    fk: &ForeignKey,
+    constraint: Option<&str>,
+    rows: &[Vec<String>],
+) -> Error {
     let key = key_columns(table, fk);
-    let listed: Vec<String> = rows
+    let orphans: Vec<Orphan> = rows
         .iter()
         .take(LISTED)
         .map(|r| {
             let (k, v) = r.split_at(key.len().min(r.len()));
-            format!(
-                "row {} has ({}) = ({})",
-                pairs(key, k),
-                fk.columns.join(", "),
-                v.join(", ")
-            )
+            Orphan {
+                key: pairs(key, k),
+                values: v.to_vec(),
+            }
         })
         .collect();
-    let more = if rows.len() > LISTED { " …" } else { "" };
-    Error::Mismatch(format!(
-        "foreign key of `{}` ({}) → `{}` ({}) is violated: {}{more}\n  = help: the referenced rows are neither in the backup nor in the database; nothing was changed\n  = help: a modules export carries the rows it references with `[export] closure = true` (or `run --closure`)",
-        table.name,
-        fk.columns.join(", "),
-        fk.ref_table,
-        fk.ref_columns.join(", "),
-        listed.join("; ")
-    ))
+    EngineError::ForeignKeyViolated {
+        table: table.name.clone(),
+        columns: fk.columns.clone(),
+        ref_table: fk.ref_table.clone(),
+        ref_columns: fk.ref_columns.clone(),
+        constraint: constraint.map(str::to_string),
+        orphans,
+        more: rows.len() > LISTED,
+    }
+    .into()
 }
 
 fn pairs(names: &[String], values: &[String]) -> String {
@@ -98,7 +103,7 @@ pub fn check(
         for fk in &table.foreign_keys {
             let rows = query(&violations_sql(quote, table, fk))?;
             if !rows.is_empty() {
-                return Err(violation_error(table, fk, &rows));
+                return Err(violation_error(table, fk, None, &rows));
             }
         }
     }

@@ -12,6 +12,8 @@ use crate::diag::Diagnostic;
 
 mod upgrade;
 pub use upgrade::UpgradeError;
+mod engine;
+pub use engine::{EngineError, Orphan};
 
 /// Exit codes of the `migplan` binary.
 pub mod exit {
@@ -222,6 +224,9 @@ pub enum Error {
     /// A failure injected by a test (`MIGPLAN_FAILPOINT=NAME!`).
     #[error("failpoint `{name}`: an injected failure")]
     Injected { name: String },
+    /// What a database engine refuses or lacks (error/engine.rs).
+    #[error(transparent)]
+    Engine(#[from] Box<EngineError>),
 
     /// The caller asked the operation to stop; it stopped at a safe point
     /// and rolled back what it had begun.
@@ -244,6 +249,7 @@ impl Error {
             | Error::SameDatabase { .. }
             | Error::RollbackNeedsPlan { .. }
             | Error::NoMigrationsFolder { .. } => exit::USAGE,
+            Error::Engine(e) => e.exit_code(),
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }

@@ -8,7 +8,7 @@ use ::mysql::{Params, Value as My};
 use super::connect::scrub;
 use super::{Mysql, live, quote};
 use crate::catalog::Trigger;
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Result};
 use crate::value::Value;
 
 /// The run lock's name: lock names are server-wide and at most 64
@@ -66,11 +66,10 @@ impl Mysql {
 
     /// `Backend::disable_triggers`.
     pub(super) fn switch_triggers_off(&mut self, triggers: &[Trigger]) -> Result<()> {
-        let names: Vec<String> = triggers.iter().map(|t| format!("`{}`", t.name)).collect();
-        Err(Error::Mismatch(format!(
-            "MySQL/MariaDB cannot switch triggers off inside a transaction (DROP TRIGGER commits at once), so `triggers = \"disable\"` cannot keep the import all-or-nothing; triggers here: {}; nothing was changed\n  = help: drop those triggers before the import and create them after it, as a mysqldump file does, or let them fire (`--triggers fire`)",
-            names.join(", ")
-        )))
+        Err(EngineError::CannotDisableTriggers {
+            triggers: triggers.iter().map(|t| t.name.clone()).collect(),
+        }
+        .into())
     }
 
     /// The AUTO_INCREMENT values of the committed import. `ALTER TABLE`

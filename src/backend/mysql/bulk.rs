@@ -26,7 +26,7 @@ use super::connect::scrub;
 use super::values::{Col, Kind};
 use super::write::{Writer, key_text, server_row};
 use super::{Mysql, live, quote, quote_list};
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Result};
 use crate::value::Value;
 
 /// Bytes of `LOAD DATA` text handed to the loader thread at a time.
@@ -66,14 +66,15 @@ impl Mysql {
     /// After a bulk load: every row sent is in the table, and no unique key
     /// holds a value twice.
     pub(super) fn verify_bulk(&mut self, w: &Writer) -> Result<()> {
-        let help = "\n  = help: nothing was changed, the import was rolled back";
         let table = quote(&w.table);
         let found = self.count(&format!("SELECT COUNT(*) FROM {table}"))?;
         if found != w.written {
-            return Err(Error::Mismatch(format!(
-                "table `{}`: the server kept {found} of {} rows loaded{help}",
-                w.table, w.written
-            )));
+            return Err(EngineError::RowsLost {
+                table: w.table.clone(),
+                kept: found,
+                loaded: w.written,
+            }
+            .into());
         }
         let unique = self.table(&w.table)?.info.unique_keys.clone();
         for key in unique.iter().filter(|k| !k.is_empty()) {
@@ -88,11 +89,11 @@ impl Mysql {
             );
             let cols: Vec<Col> = self.columns_of(&w.table, key)?;
             if let Some(dup) = self.typed_rows(&sql, &cols)?.pop() {
-                return Err(Error::Mismatch(format!(
-                    "table `{}`: duplicate key {}{help}",
-                    w.table,
-                    key_text(key, &dup)
-                )));
+                return Err(EngineError::DuplicateLoaded {
+                    table: w.table.clone(),
+                    key: key_text(key, &dup),
+                }
+                .into());
             }
         }
         Ok(())
@@ -394,30 +395,32 @@ fn stream(s: &mut Segment, out: &mut impl Write) -> std::io::Result<()> {
 fn load_error(conn: &mut Conn, ctx: &LoadCtx, keys: &[Vec<Value>], loaded: u64) -> Error {
     let warnings: Vec<(String, u32, String)> =
         conn.query("SHOW WARNINGS LIMIT 1").unwrap_or_default();
-    let help = "\n  = help: LOAD DATA skips such rows with a warning; nothing was changed, the import was rolled back";
     let Some((_, _, msg)) = warnings.into_iter().next() else {
-        return Error::Mismatch(format!(
-            "the server loaded {loaded} of {} rows of `{}`{help}",
-            keys.len(),
-            ctx.table
-        ));
+        return EngineError::LoadSkippedSilently {
+            table: ctx.table.clone(),
+            loaded,
+            sent: keys.len() as u64,
+        }
+        .into();
     };
     // The server names the staging table where rows went through one.
     let msg = scrub(&msg, &ctx.secrets).replace(ctx.into.trim_matches('`'), &ctx.table);
     let row = server_row(&msg)
         .and_then(|n| n.checked_sub(1))
         .or_else(|| first_skipped(conn, ctx, keys));
+    let table = ctx.table.clone();
     match row.and_then(|i| keys.get(i)) {
-        Some(k) if !ctx.key.is_empty() => Error::Mismatch(format!(
-            "cannot write row {} of `{}`: {msg}{help}",
-            key_text(&ctx.key, k),
-            ctx.table
-        )),
-        _ => Error::Mismatch(format!(
-            "cannot write the rows of `{}`: {msg}{help}",
-            ctx.table
-        )),
+        Some(k) if !ctx.key.is_empty() => EngineError::LoadSkippedRow {
+            table,
+            key: key_text(&ctx.key, k),
+            message: msg,
+        },
+        _ => EngineError::LoadSkippedRows {
+            table,
+            message: msg,
+        },
     }
+    .into()
 }
 
 /// The first row of the statement that the table does not hold: the one

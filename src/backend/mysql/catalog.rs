@@ -12,7 +12,7 @@ use super::values::{Col, classify};
 use super::{Mysql, live, quote};
 use crate::backend::BOOKKEEPING_TABLES;
 use crate::catalog::{ColumnInfo, ForeignKey, Sequence, TableInfo};
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Result};
 
 /// One table as introspected: the portable description and what writing
 /// and reading need beyond it.
@@ -37,7 +37,12 @@ impl Mysql {
         self.tables
             .iter()
             .find(|t| t.info.name == name)
-            .ok_or_else(|| Error::Mismatch(format!("the database has no table `{name}`")))
+            .ok_or_else(|| {
+                EngineError::NoSuchTable {
+                    table: name.to_string(),
+                }
+                .into()
+            })
     }
 
     /// The columns of `table` named by `names`, in that order.
@@ -53,7 +58,13 @@ impl Mysql {
                     .iter()
                     .find(|c| &c.name == n)
                     .cloned()
-                    .ok_or_else(|| Error::Mismatch(format!("table `{table}` has no column `{n}`")))
+                    .ok_or_else(|| {
+                        EngineError::NoSuchColumn {
+                            table: table.to_string(),
+                            column: n.clone(),
+                        }
+                        .into()
+                    })
             })
             .collect()
     }

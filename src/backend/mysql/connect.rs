@@ -7,7 +7,7 @@ use ::mysql::{Conn, Opts, OptsBuilder, SslOpts};
 
 use super::Mysql;
 use crate::backend::DbUrl;
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Result};
 
 /// Prepared statements the driver keeps open per connection.
 const STATEMENT_CACHE: usize = 8;
@@ -108,29 +108,12 @@ fn driver_opts(url: &DbUrl, secrets: &[String]) -> Result<Opts> {
     let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
     let mut kept = Vec::new();
     let mut tls: Option<&'static str> = None;
-    let bad = |what: &str| {
-        Error::Usage(format!(
-            "{url}: {what}\n  = help: use require_ssl=true or ssl-mode=disabled|required|verify_ca|verify_identity"
-        ))
-    };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = v.to_ascii_lowercase();
         match k {
-            "require_ssl" | "ssl" => match v.as_str() {
-                "true" | "1" | "yes" => tls = Some("verify_identity"),
-                "false" | "0" | "no" => tls = Some("disabled"),
-                _ => return Err(bad(&format!("`{k}` must be true or false"))),
-            },
-            "ssl-mode" | "ssl_mode" | "sslmode" => {
-                tls = Some(match v.as_str() {
-                    "disabled" | "disable" => "disabled",
-                    "required" | "require" => "required",
-                    "verify_ca" | "verify-ca" => "verify_ca",
-                    "verify_identity" | "verify-full" => "verify_identity",
-                    _ => return Err(bad(&format!("`{k}={v}` is not a TLS mode"))),
-                })
-            }
+            "require_ssl" | "ssl" => tls = Some(tls_switch(url, k, &v)?),
+            "ssl-mode" | "ssl_mode" | "sslmode" => tls = Some(tls_mode(url, k, v)?),
             _ => kept.push(pair),
         }
     }
@@ -139,11 +122,9 @@ fn driver_opts(url: &DbUrl, secrets: &[String]) -> Result<Opts> {
         driver_url.push('?');
         driver_url.push_str(&kept.join("&"));
     }
-    let opts = Opts::from_url(&driver_url).map_err(|e| {
-        Error::Usage(format!(
-            "`{url}` is not a usable MySQL URL: {}",
-            scrub(&e.to_string(), secrets)
-        ))
+    let opts = Opts::from_url(&driver_url).map_err(|e| EngineError::BadMysqlUrl {
+        url: url.to_string(),
+        reason: scrub(&e.to_string(), secrets),
     })?;
     let Some(mode) = tls else {
         return Ok(opts);
@@ -162,6 +143,35 @@ fn driver_opts(url: &DbUrl, secrets: &[String]) -> Result<Opts> {
         .ssl_opts(ssl.map(|s: SslOpts| s))
         .stmt_cache_size(STATEMENT_CACHE)
         .into())
+}
+
+/// The TLS mode a `require_ssl` or `ssl` switch (`value` lowercased) asks for.
+fn tls_switch(url: &DbUrl, key: &str, value: &str) -> Result<&'static str> {
+    match value {
+        "true" | "1" | "yes" => Ok("verify_identity"),
+        "false" | "0" | "no" => Ok("disabled"),
+        _ => Err(EngineError::BadTlsSwitch {
+            url: url.to_string(),
+            key: key.to_string(),
+        }
+        .into()),
+    }
+}
+
+/// The TLS mode an `ssl-mode` (`value` lowercased) names.
+fn tls_mode(url: &DbUrl, key: &str, value: String) -> Result<&'static str> {
+    match value.as_str() {
+        "disabled" | "disable" => Ok("disabled"),
+        "required" | "require" => Ok("required"),
+        "verify_ca" | "verify-ca" => Ok("verify_ca"),
+        "verify_identity" | "verify-full" => Ok("verify_identity"),
+        _ => Err(EngineError::BadTlsMode {
+            url: url.to_string(),
+            key: key.to_string(),
+            value,
+        }
+        .into()),
+    }
 }
 
 /// The password of a URL (as written and percent-decoded) and any
@@ -259,5 +269,23 @@ mod tests {
         let bad = driver_opts(&url("mysql://app:s3cret@db/x?nope=1"), &["s3cret".into()]);
         let msg = bad.err().unwrap().to_string();
         assert!(msg.contains("nope") && !msg.contains("s3cret"), "{msg}");
+    }
+
+    #[test]
+    fn bad_tls_options_are_bad_usage_with_help() {
+        let url = |raw: &str| DbUrl::parse(raw, std::path::Path::new(".")).unwrap();
+        let err = |raw: &str| driver_opts(&url(raw), &[]).err().unwrap();
+        let help = "\n  = help: use require_ssl=true or ssl-mode=disabled|required|verify_ca|verify_identity";
+        let e = err("mysql://app:pw@db/x?ssl=maybe");
+        assert_eq!(
+            e.to_string(),
+            format!("mysql://app:***@db/x?ssl=maybe: `ssl` must be true or false{help}")
+        );
+        assert_eq!(e.exit_code(), crate::error::exit::USAGE);
+        let e = err("mysql://app@db/x?ssl-mode=Loose");
+        assert_eq!(
+            e.to_string(),
+            format!("mysql://app@db/x?ssl-mode=Loose: `ssl-mode=loose` is not a TLS mode{help}")
+        );
     }
 }

@@ -10,7 +10,7 @@ use super::connect::scrub;
 use super::{Mysql, live, quote, quote_list};
 use crate::backend::ReadRequest;
 use crate::backend::convert::{self, Cell, Target, check_fsp};
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Result};
 use crate::value::{ColumnType, Value};
 
 #[derive(Debug, Clone)]
@@ -119,9 +119,13 @@ impl Mysql {
             values.clear();
             for (i, c) in cols.iter().enumerate() {
                 let v = row.take(i).unwrap_or(My::NULL);
-                values.push(decode(v, c).map_err(|m| {
-                    Error::Mismatch(format!("table `{}` column `{}`: {m}", req.table, c.name))
-                })?);
+                values.push(
+                    decode(v, c).map_err(|message| EngineError::UnreadableValue {
+                        table: req.table.to_string(),
+                        column: c.name.clone(),
+                        message,
+                    })?,
+                );
             }
             sink(&values)?;
         }
@@ -130,10 +134,12 @@ impl Mysql {
 }
 
 pub(super) fn unsupported(table: &str, c: &Col) -> Error {
-    Error::Mismatch(format!(
-        "column `{table}`.`{}` has type {}, which migplan cannot carry exactly\n  = help: leave the column out with `[tables.{table}] exclude = [\"{}\"]` in the plan; nothing was moved",
-        c.name, c.sql_type, c.name
-    ))
+    EngineError::UncarriableType {
+        table: table.to_string(),
+        column: c.name.clone(),
+        sql_type: c.sql_type.clone(),
+    }
+    .into()
 }
 
 /// A column's portable type and what reading and writing it needs.

@@ -15,7 +15,7 @@ use super::values::{Col, Kind, encode, render, unsupported};
 use super::{Mysql, live, quote, quote_list};
 use crate::backend::{TableOutcome, WriteRequest, fkcheck};
 use crate::catalog::{ForeignKey, TableInfo};
-use crate::error::{CONFLICTS_LISTED, Error, Result};
+use crate::error::{CONFLICTS_LISTED, EngineError, Error, Result};
 use crate::policy::Conflict;
 use crate::value::Value;
 
@@ -65,11 +65,12 @@ impl Mysql {
         for name in tables {
             let t = self.table(name)?;
             if !t.transactional {
-                return Err(Error::Mismatch(format!(
-                    "table `{name}` uses the {} storage engine, which cannot roll back, so the import could not be all-or-nothing\n  = help: convert it first: ALTER TABLE {} ENGINE=InnoDB; nothing was changed",
-                    t.engine,
-                    quote(name)
-                )));
+                return Err(EngineError::NotTransactional {
+                    table: name.clone(),
+                    storage_engine: t.engine.clone(),
+                    convert: format!("ALTER TABLE {} ENGINE=InnoDB", quote(name)),
+                }
+                .into());
             }
         }
         self.written = tables.to_vec();
@@ -310,7 +311,7 @@ impl Mysql {
                     .map(|r| r.unwrap().into_iter().map(render).collect())
                     .collect();
                 if !rows.is_empty() {
-                    return Err(fkcheck::violation_error(table, fk, &rows));
+                    return Err(fkcheck::violation_error(table, fk, None, &rows));
                 }
             }
         }
@@ -474,11 +475,12 @@ impl Mysql {
                     .or_else(|| refused_row(conn, &w.into, &w.names, &sent));
                 let row = row.and_then(|i| keys.get(i));
                 Err(match row {
-                    Some(k) if !w.key.is_empty() => Error::Mismatch(format!(
-                        "cannot write row {} of `{}`: {msg}\n  = help: nothing was changed; the import was rolled back",
-                        key_text(&w.key, k),
-                        w.table
-                    )),
+                    Some(k) if !w.key.is_empty() => EngineError::RowRefused {
+                        table: w.table.clone(),
+                        key: key_text(&w.key, k),
+                        message: msg,
+                    }
+                    .into(),
                     _ => Error::db("writing", msg),
                 })
             }
@@ -599,14 +601,14 @@ impl Mysql {
             );
             if let Some(row) = self.typed_rows(&sql, &metas)?.pop() {
                 let (k, v) = row.split_at(w.key.len());
-                return Err(Error::Mismatch(format!(
-                    "row {} of `{}` has unique key ({}) = ({}), which an existing row with another {} already has\n  = help: MySQL would update that other row; resolve the duplicate in the backup or the database. Nothing was changed",
-                    key_text(&w.key, k),
-                    w.table,
-                    u.join(", "),
-                    v.iter().map(Value::display).collect::<Vec<_>>().join(", "),
-                    w.key.join(", "),
-                )));
+                return Err(EngineError::UniqueKeyTaken {
+                    table: w.table.clone(),
+                    key: key_text(&w.key, k),
+                    key_columns: w.key.clone(),
+                    unique: u.clone(),
+                    values: v.iter().map(Value::display).collect(),
+                }
+                .into());
             }
         }
         Ok(())

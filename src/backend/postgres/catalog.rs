@@ -8,7 +8,7 @@ use super::values::PgType;
 use super::{Postgres, quote};
 use crate::backend::BOOKKEEPING_TABLES;
 use crate::catalog::{ColumnInfo, ForeignKey, Sequence, TableInfo};
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Result};
 
 #[derive(Debug, Clone)]
 pub(super) struct PgColumn {
@@ -84,18 +84,21 @@ impl Postgres {
     pub(super) fn columns_of(&mut self, table: &str, names: &[String]) -> Result<Vec<PgColumn>> {
         let all = self.columns(Some(table))?;
         if all.is_empty() {
-            return Err(Error::Mismatch(format!(
-                "table `{table}` does not exist in schema `{}`",
-                self.schema
-            )));
+            return Err(EngineError::NoSuchTableInSchema {
+                table: table.to_string(),
+                schema: self.schema.clone(),
+            }
+            .into());
         }
         names
             .iter()
             .map(|n| {
                 all.iter().find(|c| &c.name == n).cloned().ok_or_else(|| {
-                    Error::Mismatch(format!(
-                        "table `{table}` has no column `{n}` (or it is a generated column)"
-                    ))
+                    EngineError::NoSuchColumnOrGenerated {
+                        table: table.to_string(),
+                        column: n.clone(),
+                    }
+                    .into()
                 })
             })
             .collect()

@@ -8,7 +8,7 @@ use postgres::{Client, Config, NoTls};
 
 use super::Postgres;
 use crate::backend::DbUrl;
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Result};
 
 /// The session settings every output format the parser relies on needs.
 const SESSION: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET IntervalStyle = 'iso_8601'; \
@@ -18,24 +18,25 @@ const SESSION: &str = "SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; SET Interval
 /// of messages).
 pub(super) fn client(url: &DbUrl) -> Result<(Client, Option<String>)> {
     let config: Config = url.expose().parse().map_err(|e: postgres::Error| {
-        Error::Usage(format!(
-            "`{url}` is not a valid PostgreSQL URL: {}",
-            describe(&e)
-        ))
+        Error::from(EngineError::BadPostgresUrl {
+            url: url.to_string(),
+            reason: describe(&e),
+        })
     })?;
     let secret = config
         .get_password()
         .map(|p| String::from_utf8_lossy(p).into_owned());
     let client = connect(&config).map_err(|e| match e {
         ConnectError::Pg(e) if e.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {
-            let db = config
+            let database = config
                 .get_dbname()
                 .or(config.get_user())
                 .unwrap_or("?")
                 .to_string();
-            Error::Mismatch(format!(
-                "database `{db}` does not exist on {url}\n  = help: create it first (`CREATE DATABASE`); migplan does not create PostgreSQL databases"
-            ))
+            Error::from(EngineError::NoSuchDatabase {
+                database,
+                url: url.to_string(),
+            })
         }
         ConnectError::Pg(e) => Error::db(
             format!("cannot connect to {url}"),
@@ -70,10 +71,8 @@ impl Postgres {
             .query_one("SELECT current_schema()::text", &[])
             .and_then(|r| r.try_get(0))
             .map_err(|e| self.err(format!("reading the current schema of {url}"), e))?;
-        self.schema = schema.ok_or_else(|| {
-            Error::Mismatch(format!(
-                "{url} has no current schema: no schema of its `search_path` exists\n  = help: create the schema or set `search_path`"
-            ))
+        self.schema = schema.ok_or_else(|| EngineError::NoCurrentSchema {
+            url: url.to_string(),
         })?;
         Ok(())
     }

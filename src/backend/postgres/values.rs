@@ -10,7 +10,7 @@ use super::connect::{describe, scrub};
 use super::{Postgres, quote, quote_list};
 use crate::backend::ReadRequest;
 use crate::backend::convert::{self, Cell, Target};
-use crate::error::{Error, Result};
+use crate::error::{EngineError, Error, Result};
 use crate::value::{ColumnType, Value};
 
 /// Object ids below this are built into PostgreSQL (`FirstNormalObjectId`).
@@ -124,13 +124,13 @@ impl Postgres {
                     since.timestamp()
                 ),
                 other => {
-                    return Err(Error::Mismatch(format!(
-                        "column `{}`.`{col}` is of type {} ({}), which cannot tell which rows changed\n  = help: name a timestamp, date or integer (unix time) column in `[tables.{}] updated_at`",
-                        req.table,
-                        other.name(),
-                        c.sql_type,
-                        req.table
-                    )));
+                    return Err(EngineError::CannotTellChanges {
+                        table: req.table.to_string(),
+                        column: col.to_string(),
+                        portable_type: other.name(),
+                        sql_type: c.sql_type,
+                    }
+                    .into());
                 }
             };
             sql.push_str(&format!(" WHERE {cond}"));
@@ -168,11 +168,12 @@ impl Postgres {
                 };
                 row.push(match unescape(field) {
                     None => Value::Null,
-                    Some(bytes) => parse_value(*kind, &bytes).map_err(|m| {
-                        Error::Mismatch(format!(
-                            "table `{}` column `{}`: {m}",
-                            req.table, req.columns[i]
-                        ))
+                    Some(bytes) => parse_value(*kind, &bytes).map_err(|message| {
+                        EngineError::UnreadableValue {
+                            table: req.table.to_string(),
+                            column: req.columns[i].clone(),
+                            message,
+                        }
                     })?,
                 });
             }

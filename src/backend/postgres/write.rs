@@ -13,7 +13,7 @@ use super::{Postgres, quote, quote_list};
 use crate::backend::convert::{self, Cell, Target};
 use crate::backend::{TableOutcome, WriteRequest, fkcheck};
 use crate::catalog::ForeignKey;
-use crate::error::{CONFLICTS_LISTED, Error, Result};
+use crate::error::{CONFLICTS_LISTED, EngineError, Error, Result};
 use crate::policy::Conflict;
 use crate::value::{ColumnType, Value};
 
@@ -554,10 +554,10 @@ impl Postgres {
             .batch_execute("ROLLBACK TO SAVEPOINT migplan_fk")
             .map_err(|e| self.err(ctx.clone(), e))?;
         // Which rows: the shared anti-join, for a message naming them.
-        let mut info = self
-            .tables(Some(&d.root))?
-            .pop()
-            .ok_or_else(|| Error::Mismatch(format!("table `{}` disappeared", d.root)))?;
+        let Some(mut info) = self.tables(Some(&d.root))?.pop() else {
+            let table = d.root.clone();
+            return Err(EngineError::TableDisappeared { table }.into());
+        };
         // A partition has its table's columns; the check reads the rows of
         // the relation that holds the key.
         info.name = d.table.clone();
@@ -589,13 +589,11 @@ impl Postgres {
         if rendered.is_empty() {
             return Err(self.err(ctx, e));
         }
-        Err(match fkcheck::violation_error(&info, &d.fk, &rendered) {
-            Error::Mismatch(m) => Error::Mismatch(m.replacen(
-                " is violated:",
-                &format!(" (constraint `{}`) is violated:", d.name),
-                1,
-            )),
-            other => other,
-        })
+        Err(fkcheck::violation_error(
+            &info,
+            &d.fk,
+            Some(&d.name),
+            &rendered,
+        ))
     }
 }

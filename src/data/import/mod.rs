@@ -343,6 +343,7 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
             message: message + &note,
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
+        Error::Engine(e) => e.with_note(note).into(),
         Error::Row(m) => Error::Row(m + &note),
         Error::TriggerDuplicate { table, message } => Error::TriggerDuplicate {
             table,
