@@ -10,7 +10,11 @@ use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 
+mod history;
+mod scripts;
 mod upgrade;
+pub use history::HistoryError;
+pub use scripts::{Disagreement, ScriptError, UndoOrphan, Unrepairable};
 pub use upgrade::UpgradeError;
 
 /// Exit codes of the `migplan` binary.
@@ -205,6 +209,15 @@ pub enum Error {
     #[error(transparent)]
     Upgrade(#[from] UpgradeError),
 
+    /// Schema scripts, or they and the database, that are wrong
+    /// (error/scripts.rs); a failing script is [`Error::Schema`].
+    #[error(transparent)]
+    Scripts(#[from] ScriptError),
+
+    /// The run lock held by another run (error/history.rs).
+    #[error(transparent)]
+    History(#[from] HistoryError),
+
     /// A cycle of dependencies that no import order satisfies: its tables,
     /// the circle walked (`a` → `b` → `a`), and why each edge is there.
     #[error(
@@ -244,6 +257,7 @@ impl Error {
             | Error::SameDatabase { .. }
             | Error::RollbackNeedsPlan { .. }
             | Error::NoMigrationsFolder { .. } => exit::USAGE,
+            Error::Scripts(e) => e.exit_code(),
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }
