@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 
 use crate::backend::{Backend, BookkeepingTypes};
-use crate::error::{Error, Result};
+use crate::error::{Error, HistoryError, Result};
 use crate::value::Value;
 
 pub const TABLE: &str = "migplan_history";
@@ -151,11 +151,13 @@ pub fn lock(db: &mut dyn Backend, timeout: Duration) -> Result<()> {
 }
 
 fn busy(db: &mut dyn Backend, waited: Duration) -> Error {
-    Error::Mismatch(format!(
-        "the database is busy: {} holds it; waited {} s\n  = help: only one run at a time may change a database; wait for it to end, or wait longer with --lock-timeout SECONDS",
-        holder(db),
-        waited.as_secs()
-    ))
+    let holder = holder(db);
+    let waited_secs = waited.as_secs();
+    HistoryError::LockHeld {
+        holder,
+        waited_secs,
+    }
+    .into()
 }
 
 /// Who holds the run lock, for people: what the holder wrote beside the
@@ -185,10 +187,11 @@ pub fn explain_busy(db: &mut dyn Backend, e: Error) -> Error {
             let _ = db.unlock();
             e
         }
-        Ok(false) => Error::Mismatch(format!(
-            "the database is busy: {} holds it, and the database lets no one read while that run writes ({e})\n  = help: wait for it to end; `migplan status` shows who holds it",
-            holder(db)
-        )),
+        Ok(false) => HistoryError::Busy {
+            holder: holder(db),
+            cause: e.to_string(),
+        }
+        .into(),
         Err(_) => e,
     }
 }

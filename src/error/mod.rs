@@ -10,7 +10,11 @@ use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 
+mod history;
+mod scripts;
 mod upgrade;
+pub use history::HistoryError;
+pub use scripts::{Disagreement, ScriptError, UndoOrphan, Unrepairable};
 pub use upgrade::UpgradeError;
 mod engine;
 pub use engine::{EngineError, Orphan};
@@ -207,6 +211,15 @@ pub enum Error {
     #[error(transparent)]
     Upgrade(#[from] UpgradeError),
 
+    /// Schema scripts, or they and the database, that are wrong
+    /// (error/scripts.rs); a failing script is [`Error::Schema`].
+    #[error(transparent)]
+    Scripts(#[from] ScriptError),
+
+    /// The run lock held by another run (error/history.rs).
+    #[error(transparent)]
+    History(#[from] HistoryError),
+
     /// A cycle of dependencies that no import order satisfies: its tables,
     /// the circle walked (`a` → `b` → `a`), and why each edge is there.
     #[error(
@@ -250,6 +263,7 @@ impl Error {
             | Error::RollbackNeedsPlan { .. }
             | Error::NoMigrationsFolder { .. } => exit::USAGE,
             Error::Engine(e) => e.exit_code(),
+            Error::Scripts(e) => e.exit_code(),
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }

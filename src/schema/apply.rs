@@ -8,9 +8,9 @@ use super::source::read_script;
 use super::store::{
     create_tables, delete_checksum, ensure_tables, insert_checksum, insert_history, read_history,
 };
-use super::{JOURNAL_TABLE, Planned, Script, Scripts, sql};
+use super::{Planned, Script, Scripts, sql};
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ScriptError};
 
 impl Scripts {
     /// The scripts `apply` would run, in order; changes nothing.
@@ -61,10 +61,11 @@ impl Scripts {
         if let Some(i) = &interrupted
             && !pending.iter().any(|s| s.version == i.version)
         {
-            return Err(Error::Mismatch(format!(
-                "the journal's interrupted script V{}__{} is no longer pending: its file is gone or the target stops before it\n  = help: restore the script, or finish it by hand and delete its row from `{JOURNAL_TABLE}`",
-                i.version, i.name
-            )));
+            return Err(ScriptError::InterruptedNotPending {
+                version: i.version,
+                name: i.name.clone(),
+            }
+            .into());
         }
         ensure_tables(db)?;
         let mut done = vec![];

@@ -7,30 +7,21 @@ use super::source::read_script;
 use super::store::{delete_checksum, delete_history, read_history};
 use super::{HISTORY_TABLE, Planned, Scripts};
 use crate::backend::Backend;
-use crate::error::{Error, Result};
-
-/// Where `migplan rollback` is pointed to when scripts cannot be undone.
-const ROLLBACK_HELP: &str = "without undo scripts, restore the backup taken automatically before the run that applied them: `migplan rollback RUN_ID`";
+use crate::error::{Result, ScriptError};
 
 impl Scripts {
     /// `schema down --to N`: the undo scripts to run, newest first; refuses
     /// (naming each) when one is missing. Changes nothing.
     pub fn plan_down(&self, db: &mut dyn Backend, to: i64) -> Result<Vec<Planned>> {
         if to < 0 {
-            return Err(Error::Usage(format!(
-                "`--to {to}`: the version must be 0 (undo every script) or more"
-            )));
+            return Err(ScriptError::NegativeTarget { to }.into());
         }
         let applied = read_history(db)?;
         let Some(current) = applied.iter().map(|a| a.version).max() else {
-            return Err(Error::Usage(
-                "the database has no applied schema script: nothing to undo".into(),
-            ));
+            return Err(ScriptError::NothingToUndo.into());
         };
         if to >= current {
-            return Err(Error::Usage(format!(
-                "`--to {to}` is not below the database's schema version {current}: `schema down` only goes back"
-            )));
+            return Err(ScriptError::TargetNotBelow { to, current }.into());
         }
         let mut planned = vec![];
         let mut missing = vec![];
@@ -46,11 +37,13 @@ impl Scripts {
             }
         }
         if !missing.is_empty() {
-            return Err(Error::Mismatch(format!(
-                "cannot go down to version {to}: no undo script for {} in {}; nothing was changed\n  = help: write the missing undo script(s) beside their versioned twins, or {ROLLBACK_HELP}",
-                missing.join(", "),
-                self.folder()
-            )));
+            let folder = self.folder();
+            return Err(ScriptError::MissingUndo {
+                to,
+                missing,
+                folder,
+            }
+            .into());
         }
         for p in &planned {
             read_script(self.undo_sql(p.version), db.dialect(), &p.label)?;

@@ -7,7 +7,7 @@ use super::apply::{Reached, one_line, schema_error, strip_context};
 use super::store::{int, now};
 use super::{JOURNAL_TABLE, sql};
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Result, ScriptError};
 
 /// An unfinished script of the MySQL journal.
 #[derive(Debug, Clone)]
@@ -149,29 +149,17 @@ pub(super) fn check_journal(
     let Some(i) = interrupted(db)? else {
         return Ok(None);
     };
-    let (what, command) = if i.down {
-        (
-            format!("undo script V{}__{}.undo.sql", i.version, i.name),
-            "`migplan schema down PLAN --to N --resume`",
-        )
-    } else {
-        (
-            format!("script V{}__{}", i.version, i.name),
-            "`migplan schema up PLAN --resume` (or `migplan run PLAN --resume`)",
-        )
-    };
     if resume && i.down == down {
         return Ok(Some(i));
     }
-    let error = i
-        .error
-        .as_deref()
-        .map(|e| format!(" It failed with: {e}."))
-        .unwrap_or_default();
-    Err(Error::Mismatch(format!(
-        "an earlier schema run was interrupted: {what} stopped after {} statement(s) (recorded in `{JOURNAL_TABLE}`).{error} MySQL/MariaDB committed those statements, so the schema is between two versions\n  = help: check that those {} statement(s) took effect (`SHOW CREATE TABLE …`), fix the script's next statement if it failed, then continue with {command}; or undo them by hand and delete the row from `{JOURNAL_TABLE}`",
-        i.done, i.done
-    )))
+    Err(ScriptError::Interrupted {
+        version: i.version,
+        name: i.name,
+        down: i.down,
+        done: i.done,
+        error: i.error,
+    }
+    .into())
 }
 
 fn interrupted(db: &mut dyn Backend) -> Result<Option<Interrupted>> {

@@ -4,15 +4,14 @@
 use std::path::PathBuf;
 
 use super::source::{files_under, is_word, parse_file_name};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ScriptError};
 
 /// `schema new`: the next number over every folder (1 + the highest
 /// version found in any), checked free in all of them first.
 pub fn new_script(dirs: &[PathBuf], name: &str) -> Result<Vec<PathBuf>> {
     if !is_word(name) {
-        return Err(Error::Usage(format!(
-            "`{name}` cannot name a script: use letters, digits and `_` only (refinery's rule), e.g. add_email"
-        )));
+        let name = name.to_string();
+        return Err(ScriptError::BadName { name }.into());
     }
     let mut highest = 0;
     for dir in dirs {
@@ -53,10 +52,8 @@ pub fn new_script(dirs: &[PathBuf], name: &str) -> Result<Vec<PathBuf>> {
         })
         .collect();
     if let Some((p, _)) = pairs.iter().find(|(p, _)| p.exists()) {
-        return Err(Error::Mismatch(format!(
-            "{} already exists: nothing was created",
-            p.display()
-        )));
+        let path = p.clone();
+        return Err(ScriptError::AlreadyExists { path }.into());
     }
     for (path, text) in pairs {
         let mut f = std::fs::OpenOptions::new()

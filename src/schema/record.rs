@@ -10,7 +10,7 @@ use super::store::{
 };
 use super::{HISTORY_TABLE, Scripts, sql};
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Result, ScriptError, Unrepairable};
 
 impl Scripts {
     /// `schema baseline N`: records every script up to `n` as applied
@@ -19,21 +19,15 @@ impl Scripts {
         check_journal(db, false, false)?;
         let applied = read_history(db)?;
         if let Some(v) = applied.iter().map(|a| a.version).max() {
-            return Err(Error::Mismatch(format!(
-                "the database already has applied schema scripts (version {v}): a baseline marks a database that has none\n  = help: `migplan schema status PLAN` lists them"
-            )));
+            return Err(ScriptError::BaselineOnApplied { applied: v }.into());
         }
         if self.script(n).is_none() {
-            let known: Vec<String> = self.scripts.iter().map(|s| s.version.to_string()).collect();
-            return Err(Error::Usage(format!(
-                "no script has version {n} in {} (versions: {})",
-                self.folder(),
-                if known.is_empty() {
-                    "none".into()
-                } else {
-                    known.join(", ")
-                }
-            )));
+            return Err(ScriptError::NoSuchVersion {
+                version: n,
+                folder: self.folder(),
+                known: self.scripts.iter().map(|s| s.version).collect(),
+            }
+            .into());
         }
         let dialect = db.dialect();
         let mut sqls = create_tables(dialect);
@@ -80,27 +74,21 @@ impl Scripts {
                 .find(|(v, _)| *v == a.version)
                 .map(|(_, c)| c);
             match then {
-                _ if s.name != a.name => refused.push(format!(
-                    "{}: renamed (applied as {})",
-                    s.path.display(),
-                    a.label()
-                )),
-                None => refused.push(format!(
-                    "{}: no normalised checksum was recorded when it was applied (by refinery or an older migplan), so a change cannot be told from an edit of comments",
-                    s.path.display()
-                )),
-                Some(c) if *c != now => refused.push(format!(
-                    "{}: changed beyond whitespace and comments",
-                    s.path.display()
-                )),
+                _ if s.name != a.name => refused.push(Unrepairable::Renamed {
+                    path: s.path.clone(),
+                    applied_as: a.label(),
+                }),
+                None => refused.push(Unrepairable::NoNormalisedChecksum {
+                    path: s.path.clone(),
+                }),
+                Some(c) if *c != now => refused.push(Unrepairable::Changed {
+                    path: s.path.clone(),
+                }),
                 Some(_) => fixes.push(s),
             }
         }
         if !refused.is_empty() {
-            return Err(Error::Mismatch(format!(
-                "cannot repair; nothing was changed:\n  - {}\n  = help: restore the file as it was applied (e.g. `git checkout -- FILE`), or write a new script for the change: `migplan schema new PLAN NAME`",
-                refused.join("\n  - ")
-            )));
+            return Err(ScriptError::RepairRefused { refused }.into());
         }
         let sqls: Vec<String> = fixes
             .iter()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Script, Scripts, Undo, sql};
 use crate::backend::Dialect;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, ScriptError, UndoOrphan};
 
 /// A file name `V{n}__{name}.sql` or `V{n}__{name}.undo.sql` (refinery's
 /// `\w+` for the name); `None` for anything else.
@@ -49,13 +49,14 @@ impl Scripts {
     /// them. An undo script without its versioned twin is an error.
     pub fn load(dir: &Path) -> Result<Scripts> {
         if !dir.is_dir() {
-            return Err(Error::Mismatch(format!(
-                "migrations folder `{}` does not exist\n  = help: fix `[schema] migrations` in the plan, or create the folder with scripts named V1__init.sql, V2__…",
-                dir.display()
-            )));
+            let dir = dir.to_path_buf();
+            return Err(ScriptError::NoFolder { dir }.into());
         }
-        let migrations = refinery::load_sql_migrations(dir)
-            .map_err(|e| Error::Mismatch(format!("{}: {e}", dir.display())))?;
+        let migrations =
+            refinery::load_sql_migrations(dir).map_err(|e| ScriptError::Unloadable {
+                dir: dir.to_path_buf(),
+                cause: e.to_string(),
+            })?;
         let mut files = vec![];
         files_under(dir, &mut files)?;
         files.sort();
@@ -73,11 +74,12 @@ impl Scripts {
                 .cloned()
                 .unwrap_or_else(|| dir.join(format!("V{version}__{}.sql", m.name())));
             if let Some(other) = scripts.iter().find(|s| s.version == version) {
-                return Err(Error::Mismatch(format!(
-                    "{} and {} share version {version}: every script needs its own number",
-                    other.path.display(),
-                    path.display()
-                )));
+                return Err(ScriptError::SharedVersion {
+                    version,
+                    first: other.path.clone(),
+                    second: path,
+                }
+                .into());
             }
             scripts.push(Script {
                 version,
@@ -108,17 +110,15 @@ impl Scripts {
                         sql,
                     });
                 }
-                None => orphans.push(format!(
-                    "{} (no V{version}__{name}.sql beside it)",
-                    p.display()
-                )),
+                None => orphans.push(UndoOrphan {
+                    path: p.clone(),
+                    version,
+                    name,
+                }),
             }
         }
         if !orphans.is_empty() {
-            return Err(Error::Mismatch(format!(
-                "undo script(s) without their versioned script: {}\n  = help: an undo script `V{{n}}__{{name}}.undo.sql` undoes `V{{n}}__{{name}}.sql`: rename it to match, or delete it",
-                orphans.join(", ")
-            )));
+            return Err(ScriptError::OrphanUndo { orphans }.into());
         }
         scripts.sort_by_key(|s| s.version);
         Ok(Scripts {
@@ -158,20 +158,22 @@ pub(super) fn read_script(text: &str, dialect: &Dialect, label: &str) -> Result<
             .find(|l| !l.trim().is_empty() && !l.trim_start().starts_with("--"))
             .unwrap_or_default()
             .trim();
-        return Err(Error::Mismatch(format!(
-            "{label}, statement {}: `{code}` switches to, creates or drops a database: a plan's scripts change the plan's database only; nothing was run\n  = help: dump one database without `--databases`/`--all-databases` (`mysqldump --no-data DB`), or delete the CREATE DATABASE and USE lines",
-            n + 1
-        )));
+        return Err(ScriptError::SwitchesDatabase {
+            label: label.to_string(),
+            statement: n + 1,
+            code: code.to_string(),
+        }
+        .into());
     }
     let named = scanned.bookkeeping_named();
     if named.is_empty() {
         return Ok(scanned);
     }
-    let list: Vec<String> = named.iter().map(|t| format!("`{t}`")).collect();
-    Err(Error::Mismatch(format!(
-        "{label} names {}, kept by migplan and refinery: a script must not create, change or drop them (a dump of a database migplan manages holds them); nothing was run\n  = help: dump without them (`mysqldump --ignore-table=DB.TABLE` for each, `pg_dump -T refinery_schema_history -T 'migplan_*'`), or delete their statements from the script",
-        list.join(", ")
-    )))
+    Err(ScriptError::NamesBookkeeping {
+        label: label.to_string(),
+        tables: named,
+    }
+    .into())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! to itself, are skipped, and any other psql meta-command is refused.
 
 use crate::backend::{BOOKKEEPING_TABLES, Dialect};
-use crate::error::{Error, Result};
+use crate::error::{Result, ScriptError};
 
 /// A script read once: its statements and its normalised text.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,8 +120,7 @@ pub fn scan(sql: &str, dialect: &Dialect, label: &str) -> Result<Scanned> {
         }
         if !has_code && !c.is_whitespace() && starts_word(&chars, i, "DELIMITER") {
             let end = line_end(&chars, i);
-            delimiter = new_delimiter(&chars[i + "DELIMITER".len()..end], dialect, label)
-                .map_err(|e| at_line(e, label, &chars, i))?;
+            delimiter = new_delimiter(&chars, i, dialect, label)?;
             // Comments before the command belong to no statement.
             current.clear();
             pending_space = true;
@@ -139,14 +138,12 @@ pub fn scan(sql: &str, dialect: &Dialect, label: &str) -> Result<Scanned> {
                     .iter()
                     .take_while(|c| !c.is_whitespace())
                     .collect();
-                return Err(at_line(
-                    format!(
-                        "`{shown}` is a psql meta-command, not SQL: the server would refuse it\n  = help: remove the line, or write what it does in SQL; only pg_dump's `\\restrict` and `\\unrestrict` lines are skipped (psql never sends them to the server either)"
-                    ),
-                    label,
-                    &chars,
-                    i,
-                ));
+                return Err(ScriptError::PsqlMetaCommand {
+                    label: label.to_string(),
+                    line: line_of(&chars, i),
+                    command: shown,
+                }
+                .into());
             }
             skipped.push((i, end));
             pending_space = true;
@@ -241,19 +238,19 @@ fn executable_comment(chars: &[char], i: usize) -> Option<usize> {
     (chars.get(j) != Some(&'\\')).then_some(j - i)
 }
 
-/// The delimiter a `DELIMITER` line sets (its first word), as the mysql
-/// client reads it; an error message otherwise.
-fn new_delimiter(
-    rest: &[char],
-    dialect: &Dialect,
-    label: &str,
-) -> std::result::Result<Vec<char>, String> {
+/// The delimiter the `DELIMITER` line at `i` sets (its first word), as the
+/// mysql client reads it; refused on engines whose client has no such
+/// command, and without a word.
+fn new_delimiter(chars: &[char], i: usize, dialect: &Dialect, label: &str) -> Result<Vec<char>> {
     if !dialect.scripts.delimiter_command {
-        return Err(format!(
-            "`DELIMITER` is a command of the mysql client, and {label} runs on {}\n  = help: remove the DELIMITER lines: this engine's scripts end statements with `;`",
-            dialect.name
-        ));
+        return Err(ScriptError::DelimiterElsewhere {
+            label: label.to_string(),
+            line: line_of(chars, i),
+            engine: dialect.name,
+        }
+        .into());
     }
+    let rest = &chars[i + "DELIMITER".len()..line_end(chars, i)];
     let word: Vec<char> = rest
         .iter()
         .copied()
@@ -261,17 +258,19 @@ fn new_delimiter(
         .take_while(|c| !c.is_whitespace())
         .collect();
     if word.is_empty() || word.contains(&'\\') {
-        return Err(
-            "`DELIMITER` needs the new statement terminator (e.g. `DELIMITER ;;`), without a backslash\n  = help: write `DELIMITER ;;` before the statements that end in `;;`, and `DELIMITER ;` after them".into(),
-        );
+        return Err(ScriptError::DelimiterWithoutTerminator {
+            label: label.to_string(),
+            line: line_of(chars, i),
+        }
+        .into());
     }
     Ok(word)
 }
 
-/// `label`, the line of char `i`, and the message.
-fn at_line(message: String, label: &str, chars: &[char], i: usize) -> Error {
-    let line = chars[..i].iter().filter(|&&c| c == '\n').count() + 1;
-    Error::Mismatch(format!("{label}, line {line}: {message}"))
+/// The line of char `i`, from 1; counted only for an error, as a script
+/// can be long.
+fn line_of(chars: &[char], i: usize) -> usize {
+    chars[..i].iter().filter(|&&c| c == '\n').count() + 1
 }
 
 /// The index of the `\n` ending the line of `i` (or the end).

@@ -6,7 +6,7 @@
 use super::store::{Applied, read_history};
 use super::{Script, ScriptStatus, Scripts, Status};
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Disagreement, Result, ScriptError};
 
 impl Scripts {
     /// What the database has applied and what is still pending (up to `target`).
@@ -46,19 +46,17 @@ impl Scripts {
         let mut problems = vec![];
         for a in applied {
             match self.script(a.version) {
-                None => problems.push(format!(
-                    "{} is applied but its file is missing from {}",
-                    a.label(),
-                    self.folder()
-                )),
+                None => problems.push(Disagreement::FileMissing {
+                    label: a.label(),
+                    folder: self.folder(),
+                }),
                 Some(s)
                     if s.name != a.name
                         || a.checksum.as_deref() != Some(&s.checksum.to_string()) =>
                 {
-                    problems.push(format!(
-                        "{} was changed after it was applied (its checksum differs from the recorded one)",
-                        s.path.display()
-                    ))
+                    problems.push(Disagreement::Changed {
+                        path: s.path.clone(),
+                    })
                 }
                 Some(_) => {}
             }
@@ -71,20 +69,16 @@ impl Scripts {
             .filter(|s| target.is_none_or(|t| s.version <= t))
             .collect();
         for s in &pending {
-            if current.is_some_and(|c| s.version < c) {
-                problems.push(format!(
-                    "{} is older than the database's schema version {} but was never applied",
-                    s.label(),
-                    current.unwrap_or_default()
-                ));
+            if let Some(current) = current.filter(|c| s.version < *c) {
+                problems.push(Disagreement::NeverApplied {
+                    label: s.label(),
+                    current,
+                });
             }
         }
         if problems.is_empty() {
             return Ok(pending);
         }
-        Err(Error::Mismatch(format!(
-            "the schema scripts and the database's history disagree:\n  - {}\n  = help: restore the scripts as they were applied; if only whitespace or comments changed, `migplan schema repair PLAN` re-records them; to change the schema, add a script with `migplan schema new PLAN NAME`",
-            problems.join("\n  - ")
-        )))
+        Err(ScriptError::HistoryDisagrees { problems }.into())
     }
 }
