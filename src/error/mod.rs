@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 
+mod load;
 mod upgrade;
+pub use load::LoadError;
 pub use upgrade::UpgradeError;
 
 /// Exit codes of the `migplan` binary.
@@ -205,6 +207,11 @@ pub enum Error {
     #[error(transparent)]
     Upgrade(#[from] UpgradeError),
 
+    /// The data phase stopped on a fact of the backup, the target or the
+    /// plan (a chain that does not follow, a column the target lacks …).
+    #[error(transparent)]
+    Load(#[from] LoadError),
+
     /// A cycle of dependencies that no import order satisfies: its tables,
     /// the circle walked (`a` → `b` → `a`), and why each edge is there.
     #[error(
@@ -244,6 +251,7 @@ impl Error {
             | Error::SameDatabase { .. }
             | Error::RollbackNeedsPlan { .. }
             | Error::NoMigrationsFolder { .. } => exit::USAGE,
+            Error::Load(e) if e.is_usage() => exit::USAGE,
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }

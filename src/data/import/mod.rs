@@ -27,7 +27,7 @@ use crate::adapters::AdapterSet;
 use crate::backend::Backend;
 use crate::catalog::Trigger;
 use crate::dag::Dag;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::format::{self, BackupMeta, ExpectedTable, ReadOptions};
 use crate::plan::{Conflict, Plan, Triggers};
 
@@ -343,6 +343,11 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
             message: message + &note,
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
+        Error::Load(e) if !e.is_usage() => LoadError::TriggersFired {
+            error: Box::new(e),
+            note,
+        }
+        .into(),
         Error::Row(m) => Error::Row(m + &note),
         Error::TriggerDuplicate { table, message } => Error::TriggerDuplicate {
             table,
