@@ -308,6 +308,12 @@ impl LoadError {
     }
 }
 
+impl From<LoadError> for super::Error {
+    fn from(e: LoadError) -> Self {
+        super::Error::Load(Box::new(e))
+    }
+}
+
 /// ` of `table``, where a name is a column of a table.
 fn place(table: &Option<String>) -> String {
     table

@@ -209,8 +209,9 @@ pub enum Error {
 
     /// The data phase stopped on a fact of the backup, the target or the
     /// plan (a chain that does not follow, a column the target lacks …).
+    /// Boxed: its facts carry many names, and `Error` stays small.
     #[error(transparent)]
-    Load(#[from] LoadError),
+    Load(Box<LoadError>),
 
     /// A cycle of dependencies that no import order satisfies: its tables,
     /// the circle walked (`a` → `b` → `a`), and why each edge is there.

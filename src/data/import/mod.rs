@@ -343,11 +343,7 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
             message: message + &note,
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
-        Error::Load(e) if !e.is_usage() => LoadError::TriggersFired {
-            error: Box::new(e),
-            note,
-        }
-        .into(),
+        Error::Load(e) if !e.is_usage() => LoadError::TriggersFired { error: e, note }.into(),
         Error::Row(m) => Error::Row(m + &note),
         Error::TriggerDuplicate { table, message } => Error::TriggerDuplicate {
             table,
