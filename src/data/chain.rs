@@ -11,7 +11,7 @@ use super::import::{backup_part, load_parts};
 use super::{ImportOptions, ImportReport, import, upgrade_chain};
 use crate::adapters::AdapterSet;
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::format::{self, Backup, BackupMeta, ReadOptions};
 use crate::plan::{Conflict, Plan};
 
@@ -75,12 +75,7 @@ fn open_all(files: &[PathBuf]) -> Result<Vec<Backup>> {
         .iter()
         .map(|f| {
             // Asked for a workbook only: refused before it is read.
-            let mut workbook = || {
-                Err(Error::Usage(format!(
-                    "{} is a workbook: an incremental chain is made of JSON backups",
-                    name(f)
-                )))
-            };
+            let mut workbook = || Err(Error::from(LoadError::ChainWorkbook { file: name(f) }));
             let opts = ReadOptions {
                 expected: &mut workbook,
                 sheet_names: &no_sheets,
@@ -96,20 +91,17 @@ fn in_order(files: &[PathBuf]) -> Result<Vec<Backup>> {
     let chain = open_all(files)?;
     let (base, base_meta) = (chain[0].path(), chain[0].meta());
     if base_meta.export_type == "incremental" {
-        return Err(Error::Usage(format!(
-            "{} is an incremental backup, so it cannot start a chain\n  = help: give the full backup it builds on first; nothing was changed",
-            name(base)
-        )));
+        return Err(LoadError::ChainStartsIncremental { file: name(base) }.into());
     }
     for w in 0..chain.len() - 1 {
         let (prev, prev_meta) = (chain[w].path(), chain[w].meta());
         let (next, next_meta) = (chain[w + 1].path(), chain[w + 1].meta());
         if next_meta.export_type != "incremental" {
-            return Err(Error::Usage(format!(
-                "{} is a {} backup: only incremental backups may follow the first backup of a chain; nothing was changed",
-                name(next),
-                next_meta.export_type
-            )));
+            return Err(LoadError::ChainNotIncremental {
+                file: name(next),
+                export_type: next_meta.export_type.clone(),
+            }
+            .into());
         }
         let Some(follows) = next_meta.follows.as_deref() else {
             return Err(no_link(next));
@@ -122,27 +114,26 @@ fn in_order(files: &[PathBuf]) -> Result<Vec<Backup>> {
             .iter()
             .find(|b| b.meta().backup_id.as_deref() == Some(follows))
         {
-            return Err(Error::Usage(format!(
-                "out of order: {} follows {} ({follows}), which comes after it in the chain\n  = help: give the backups oldest first; nothing was changed",
-                name(next),
-                name(later.path())
-            )));
+            return Err(LoadError::ChainOutOfOrder {
+                file: name(next),
+                follows: follows.to_string(),
+                later: name(later.path()),
+            }
+            .into());
         }
-        return Err(Error::Usage(format!(
-            "gap: {} follows backup {follows}, but the previous backup in the chain is {} ({})\n  = help: give every backup of the chain, in order; nothing was changed",
-            name(next),
-            name(prev),
-            id_of(prev_meta)
-        )));
+        return Err(LoadError::ChainGap {
+            file: name(next),
+            follows: follows.to_string(),
+            previous: name(prev),
+            previous_id: id_of(prev_meta).to_string(),
+        }
+        .into());
     }
     Ok(chain)
 }
 
 fn no_link(file: &Path) -> Error {
-    Error::Usage(format!(
-        "{} is an incremental backup that records no previous backup, so it cannot be placed in a chain\n  = help: export increments with `--follows PREVIOUS.json`; nothing was changed",
-        name(file)
-    ))
+    LoadError::ChainNoLink { file: name(file) }.into()
 }
 
 /// A folder: the chain that ends at its newest backup, walked back along
@@ -155,10 +146,7 @@ fn from_folder(dir: &Path) -> Result<Vec<Backup>> {
         .collect();
     files.sort();
     if files.is_empty() {
-        return Err(Error::Usage(format!(
-            "{} holds no `*.json` backups (nor `*.json.zst`, `*.json.gz`)",
-            dir.display()
-        )));
+        return Err(LoadError::FolderEmpty { dir: dir.into() }.into());
     }
     let all = open_all(&files)?;
     let instant = |m: &BackupMeta| chrono::DateTime::parse_from_rfc3339(&m.exported_at).ok();
@@ -168,12 +156,7 @@ fn from_folder(dir: &Path) -> Result<Vec<Backup>> {
     let newest = (0..all.len())
         .filter(|&i| matches!(all[i].meta().export_type.as_str(), "full" | "incremental"))
         .max_by_key(|&i| (instant(all[i].meta()), i))
-        .ok_or_else(|| {
-            Error::Usage(format!(
-                "{} holds no full or incremental backup to restore\n  = help: a folder restores a full backup and the increments that follow it",
-                dir.display()
-            ))
-        })?;
+        .ok_or_else(|| Error::from(LoadError::FolderNoFullBackup { dir: dir.into() }))?;
     let mut chain = vec![newest];
     loop {
         let last = &all[*chain.last().expect("not empty")];
@@ -186,17 +169,15 @@ fn from_folder(dir: &Path) -> Result<Vec<Backup>> {
             .iter()
             .position(|b| b.meta().backup_id.as_deref() == Some(follows))
         else {
-            return Err(Error::Usage(format!(
-                "gap: {} follows backup {follows}, which is not in {}\n  = help: put every backup of the chain in the folder; nothing was changed",
-                name(path),
-                dir.display()
-            )));
+            return Err(LoadError::FolderGap {
+                file: name(path),
+                follows: follows.to_string(),
+                dir: dir.into(),
+            }
+            .into());
         };
         if chain.contains(&prev) {
-            return Err(Error::Usage(format!(
-                "the backups in {} follow each other in a loop",
-                dir.display()
-            )));
+            return Err(LoadError::FolderLoop { dir: dir.into() }.into());
         }
         chain.push(prev);
     }

@@ -27,7 +27,7 @@ use std::collections::{HashMap, HashSet};
 
 use crate::backend::{Backend, ReadRequest};
 use crate::catalog::{Catalog, ForeignKey, TableInfo};
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::value::Value;
 
 /// The tables outside `selected` that rows of `selected` may reference,
@@ -130,9 +130,9 @@ impl Closure {
             .find(|t| closure.needed.get(*t).is_some_and(|n| n.pending > 0))
         {
             let info = catalog.table(t).ok_or_else(|| {
-                Error::Mismatch(format!(
-                    "a foreign key references table `{t}`, which the database does not have (SQLite keeps the name as the REFERENCES clause spells it), so the closure cannot follow it\n  = help: fix the reference, or export without `closure`"
-                ))
+                Error::from(LoadError::ClosureMissingTable {
+                    table: t.to_string(),
+                })
             })?;
             closure.follow_needed(db, info, &chosen)?;
         }

@@ -11,7 +11,7 @@ use super::{progress, select_tables};
 use crate::backend::{Backend, ReadRequest};
 use crate::catalog::{Catalog, TableInfo};
 use crate::dag::Dag;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::format::{self, BackupMeta, FORMAT_NAME, FORMAT_VERSION, Format, TableMeta};
 use crate::plan::{ExportMode, Plan};
 
@@ -32,14 +32,10 @@ pub struct ExportOptions {
 
 pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result<ExportReport> {
     if opts.mode == ExportMode::Incremental && opts.since.is_none() {
-        return Err(Error::Usage(
-            "an incremental export needs a start time: set `[export] since` or pass `--since 2025-01-01T00:00:00Z`".into(),
-        ));
+        return Err(LoadError::IncrementalNeedsSince.into());
     }
     if opts.mode == ExportMode::Modules && opts.modules.is_empty() {
-        return Err(Error::Usage(
-            "a modules export needs modules: set `[export] modules` or pass `--modules a,b`".into(),
-        ));
+        return Err(LoadError::ModulesNeedModules.into());
     }
     // Taken before the snapshot starts: a later increment that follows this
     // backup selects rows changed after it, so a row changed while the
@@ -225,10 +221,11 @@ fn unknown_column(info: &TableInfo, column: &str, key: &str) -> Error {
         .iter()
         .map(|c| format!("`{}`", c.name))
         .collect();
-    Error::Mismatch(format!(
-        "`[tables.{}] {key}` names column `{column}`, which table `{}` does not have\n  = help: its columns are {}",
-        info.name,
-        info.name,
-        known.join(", ")
-    ))
+    LoadError::UnknownColumn {
+        table: info.name.clone(),
+        setting: key.to_string(),
+        column: column.to_string(),
+        known,
+    }
+    .into()
 }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::backend::{self, Engine};
 use crate::catalog::{Catalog, ColumnInfo};
-use crate::error::{Error, Result};
+use crate::error::{LoadError, Result};
 use crate::format::BackupMeta;
 use crate::plan::{Plan, same_name};
 
@@ -125,15 +125,11 @@ pub fn refuse(label: &str, lossy: &[LossyColumn]) -> Result<()> {
             )
         })
         .collect();
-    Err(Error::Mismatch(format!(
-        "{label}: the target cannot hold the values of {} exactly; nothing was changed\n{}\n  = help: declare the target column TEXT to keep the exact decimal text, or accept the conversion in the plan: `[tables.{}] accept_lossy = [\"{}\"]` (docs/types.md)",
-        if refused.len() == 1 {
-            "this column".to_string()
-        } else {
-            format!("these {} columns", refused.len())
-        },
-        lines.join("\n"),
-        first.table,
-        first.column
-    )))
+    Err(LoadError::LossyRefused {
+        label: label.to_string(),
+        lines,
+        table: first.table.clone(),
+        column: first.column.clone(),
+    }
+    .into())
 }

@@ -27,7 +27,7 @@ pub use verify::{
 };
 
 use crate::catalog::Catalog;
-use crate::error::{Error, Result};
+use crate::error::{LoadError, Result};
 use crate::plan::Plan;
 
 /// The tables a run covers, in plan order: the chosen modules' tables, or
@@ -35,10 +35,7 @@ use crate::plan::Plan;
 pub fn select_tables(plan: &Plan, catalog: &Catalog, modules: &[String]) -> Result<Vec<String>> {
     if plan.modules.is_empty() {
         if !modules.is_empty() {
-            return Err(Error::Usage(
-                "the plan declares no `[[module]]`, so `--modules` has nothing to choose from"
-                    .into(),
-            ));
+            return Err(LoadError::NoModulesDeclared.into());
         }
         return Ok(catalog.names().map(String::from).collect());
     }
@@ -49,10 +46,11 @@ pub fn select_tables(plan: &Plan, catalog: &Catalog, modules: &[String]) -> Resu
                 .iter()
                 .map(|m| format!("`{}`", m.name))
                 .collect();
-            return Err(Error::Usage(format!(
-                "unknown module `{m}`\n  = help: known modules: {}",
-                known.join(", ")
-            )));
+            return Err(LoadError::UnknownModule {
+                module: m.clone(),
+                known,
+            }
+            .into());
         }
     }
     let mut tables = Vec::new();
@@ -72,10 +70,11 @@ pub fn select_tables(plan: &Plan, catalog: &Catalog, modules: &[String]) -> Resu
                     .map(|i| &i.name)
             });
             let Some(name) = found else {
-                return Err(Error::Mismatch(format!(
-                    "module `{}` lists table `{t}`, which the database does not have\n  = help: fix the plan, or apply the schema scripts that create it",
-                    module.name
-                )));
+                return Err(LoadError::ModuleTableMissing {
+                    module: module.name.clone(),
+                    table: t.clone(),
+                }
+                .into());
             };
             tables.push(name.clone());
         }

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use crate::catalog::{Catalog, TableInfo};
-use crate::error::{Error, Result};
+use crate::error::{LoadError, Result};
 use crate::format::{BackupMeta, TableMeta};
 use crate::plan::same_name;
 
@@ -107,12 +107,14 @@ fn claim(
     table: Option<&str>,
 ) -> Result<()> {
     match taken.insert(target.to_string(), source.to_string()) {
-        Some(other) if other != source => {
-            let place = table.map_or(String::new(), |t| format!(" of `{t}`"));
-            Err(Error::Mismatch(format!(
-                "{what}s `{other}` and `{source}` both match the target's `{target}`{place} (names are matched ignoring case when not exact); nothing was changed\n  = help: rename one of them in the source, or give the target both"
-            )))
+        Some(other) if other != source => Err(LoadError::NamesCollide {
+            what: what.to_string(),
+            other,
+            name: source.to_string(),
+            target: target.to_string(),
+            table: table.map(String::from),
         }
+        .into()),
         _ => Ok(()),
     }
 }
@@ -134,12 +136,14 @@ fn find<'a, T>(
         return Ok(None);
     };
     if let Some(second) = candidates.next() {
-        let place = table.map_or(String::new(), |t| format!(" of `{t}`"));
-        return Err(Error::Mismatch(format!(
-            "{what} `{name}` has no exact match in the target, and both `{}` and `{}`{place} match it ignoring case\n  = help: rename one of them, or give the source the target's exact spelling",
-            name_of(first),
-            name_of(second)
-        )));
+        return Err(LoadError::AmbiguousMatch {
+            what: what.to_string(),
+            name: name.to_string(),
+            first: name_of(first).clone(),
+            second: name_of(second).clone(),
+            table: table.map(String::from),
+        }
+        .into());
     }
     Ok(Some(first))
 }

@@ -24,7 +24,7 @@ use super::verify::{ChangedRow, changed_columns, render_key};
 use crate::backend::convert::canonical;
 use crate::backend::{Backend, Dialect, ReadRequest};
 use crate::catalog::{ColumnInfo, Trigger};
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::plan::Conflict;
 use crate::spool::{decode_row, encode_row};
 use crate::value::{Value, key_bytes, row_digest};
@@ -445,10 +445,9 @@ pub(super) fn failure(
             )
         });
     }
-    let mut msg = format!(
-        "verification after the import failed for `{table}`: {}",
-        what.join("; ")
-    );
+    // The rows, the triggers that may explain it, and the help, after
+    // the summary.
+    let mut msg = String::new();
     for r in &out.changed_rows {
         let cols: Vec<String> = r
             .columns
@@ -480,7 +479,7 @@ pub(super) fn failure(
         msg.push_str(&format!(
             "\n  = note: no trigger on `{table}` fires on INSERT or UPDATE: the database changed the values on their way in (a rule, a generated value, a type that does not keep them; docs/types.md says what compares across engines)\n  = help: nothing was changed, the import was rolled back"
         ));
-        return Error::Mismatch(msg);
+        return differs(table, &what, msg);
     }
     let names: Vec<String> = on_table
         .iter()
@@ -500,7 +499,16 @@ pub(super) fn failure(
             dialect.title
         )
     });
-    Error::Mismatch(msg)
+    differs(table, &what, msg)
+}
+
+fn differs(table: &str, what: &[String], details: String) -> Error {
+    LoadError::ReadBackDiffers {
+        table: table.to_string(),
+        what: what.join("; "),
+        details,
+    }
+    .into()
 }
 
 fn plural(n: u64) -> &'static str {

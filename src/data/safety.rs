@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::backend::Backend;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::format::Compression;
 use crate::history;
 use crate::plan::{self, ExportMode, Format, Plan};
@@ -106,10 +106,10 @@ fn newest_rollback_backup(db: &mut dyn Backend) -> Option<PathBuf> {
 /// The folder exists and takes a file, or the run does not start.
 fn ensure_writable(dir: &Path) -> Result<()> {
     let refuse = |e: std::io::Error| {
-        Error::Mismatch(format!(
-            "the backup folder `{}` cannot take the backup taken before every change: {e}\n  = help: fix its permissions, choose another with `[backup] dir`, or set `[backup] enabled = false`; nothing was changed",
-            dir.display()
-        ))
+        Error::from(LoadError::BackupDirUnwritable {
+            dir: dir.into(),
+            cause: e.to_string(),
+        })
     };
     std::fs::create_dir_all(dir).map_err(refuse)?;
     tempfile::Builder::new()
@@ -125,12 +125,12 @@ fn ensure_room(db: &mut dyn Backend, dir: &Path) -> Result<()> {
     let needed = db.size_bytes()?;
     let free = fs4::available_space(dir).map_err(|e| Error::io(dir, e))?;
     if needed > free {
-        return Err(Error::Mismatch(format!(
-            "the backup folder `{}` has {} free, and the backup before change needs up to {} (the database's size)\n  = help: free some space, choose another folder with `[backup] dir`, or set `[backup] enabled = false`; nothing was changed",
-            dir.display(),
-            human_bytes(free),
-            human_bytes(needed)
-        )));
+        return Err(LoadError::BackupDirFull {
+            dir: dir.into(),
+            free: human_bytes(free),
+            needed: human_bytes(needed),
+        }
+        .into());
     }
     Ok(())
 }

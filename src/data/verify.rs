@@ -25,7 +25,7 @@ use serde::Serialize;
 
 use crate::backend::{Backend, ReadRequest};
 use crate::catalog::{Catalog, TableInfo};
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::format::{self, BackupMeta, BackupVisitor, ExpectedTable, ReadOptions, TableMeta};
 use crate::spool::{decode_row, encode_row};
 use crate::value::{Value, key_bytes, row_hash};
@@ -276,10 +276,11 @@ pub fn verify_with_sheets(
     if let Some(wanted) = &opts.tables {
         for w in wanted {
             if !index.tables.iter().any(|t| &t.diff.table == w) {
-                return Err(Error::Usage(format!(
-                    "table `{w}` is not in {}",
-                    backup.display()
-                )));
+                return Err(LoadError::TableNotInBackup {
+                    table: w.clone(),
+                    backup: backup.into(),
+                }
+                .into());
             }
         }
     }

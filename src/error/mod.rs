@@ -10,14 +10,16 @@ use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 
+mod engine;
 mod history;
+mod load;
 mod scripts;
 mod upgrade;
+pub use engine::{EngineError, Orphan};
 pub use history::HistoryError;
+pub use load::LoadError;
 pub use scripts::{Disagreement, ScriptError, UndoOrphan, Unrepairable};
 pub use upgrade::UpgradeError;
-mod engine;
-pub use engine::{EngineError, Orphan};
 
 /// Exit codes of the `migplan` binary.
 pub mod exit {
@@ -219,6 +221,11 @@ pub enum Error {
     /// The run lock held by another run (error/history.rs).
     #[error(transparent)]
     History(#[from] HistoryError),
+    /// The data phase stopped on a fact of the backup, the target or the
+    /// plan (a chain that does not follow, a column the target lacks …).
+    /// Boxed: its facts carry many names, and `Error` stays small.
+    #[error(transparent)]
+    Load(Box<LoadError>),
 
     /// A cycle of dependencies that no import order satisfies: its tables,
     /// the circle walked (`a` → `b` → `a`), and why each edge is there.
@@ -264,6 +271,7 @@ impl Error {
             | Error::NoMigrationsFolder { .. } => exit::USAGE,
             Error::Engine(e) => e.exit_code(),
             Error::Scripts(e) => e.exit_code(),
+            Error::Load(e) if e.is_usage() => exit::USAGE,
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }

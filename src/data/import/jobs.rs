@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use super::parts::Part;
 use crate::catalog::{Catalog, ColumnInfo, TableInfo};
 use crate::data::select_tables;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::format::{BackupMeta, TableMeta};
 use crate::plan::{Conflict, Plan, same_name};
 use crate::value::ColumnType;
@@ -62,16 +62,19 @@ pub(super) fn plan_jobs(
     Ok(jobs)
 }
 
-fn missing_table(table: &str, meta: &BackupMeta, noun: &str) -> Error {
+fn missing_table(table: &str, meta: &BackupMeta, noun: &'static str) -> Error {
     // A copy source has no schema version of its own in its meta.
     let version = match meta.schema_version {
         Some(v) => format!(" ({noun} schema version {v})"),
         None if noun == "source" => String::new(),
         None => format!(" ({noun} schema version unknown)"),
     };
-    Error::Mismatch(format!(
-        "the {noun} holds table `{table}`, which the target database does not have{version}\n  = help: apply the schema scripts that create it, or move only some modules with `--modules`"
-    ))
+    LoadError::TableMissing {
+        noun,
+        table: table.to_string(),
+        version,
+    }
+    .into()
 }
 
 fn job(
@@ -79,7 +82,7 @@ fn job(
     info: &TableInfo,
     t: &TableMeta,
     conflict: Conflict,
-    noun: &str,
+    noun: &'static str,
 ) -> Result<Job> {
     check_columns(info, t, noun)?;
     let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
@@ -88,12 +91,11 @@ fn job(
         .key
         .unwrap_or_else(|| info.primary_key.clone());
     if !key.is_empty() && !info.is_unique_key(&key) {
-        return Err(Error::Mismatch(format!(
-            "the conflict key ({}) of `{}` is not its primary key or a unique key\n  = help: set `[tables.{}] key` to the columns of a primary or unique key",
-            key.join(", "),
-            t.name,
-            t.name
-        )));
+        return Err(LoadError::KeyNotUnique {
+            table: t.name.clone(),
+            key,
+        }
+        .into());
     }
     let pos = |cols: &[String]| -> Option<Vec<usize>> {
         cols.iter()
@@ -101,11 +103,11 @@ fn job(
             .collect()
     };
     let key_pos = pos(&key).ok_or_else(|| {
-        Error::Mismatch(format!(
-            "the {noun} of `{}` leaves out a column of its conflict key ({})",
-            t.name,
-            key.join(", ")
-        ))
+        Error::from(LoadError::KeyColumnLeftOut {
+            noun,
+            table: t.name.clone(),
+            key: key.clone(),
+        })
     })?;
     let targets: Vec<ColumnInfo> = columns
         .iter()
@@ -165,31 +167,34 @@ pub(in crate::data) fn accepted_lossy(plan: &Plan, info: &TableInfo) -> Vec<Stri
 /// table must be in the backup.
 /// A source column type the target column cannot hold exactly is refused
 /// here, before any row moves (docs/types.md).
-fn check_columns(info: &TableInfo, t: &TableMeta, noun: &str) -> Result<()> {
+fn check_columns(info: &TableInfo, t: &TableMeta, noun: &'static str) -> Result<()> {
     let columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
     if let Some(c) = columns.iter().find(|c| info.column(c).is_none()) {
-        return Err(Error::Mismatch(format!(
-            "the {noun} has column `{}`.`{c}`, which the target database's table does not have\n  = help: {}",
-            info.name,
-            match noun {
+        return Err(LoadError::ColumnMissing {
+            noun,
+            table: info.name.clone(),
+            column: c.clone(),
+            help: match noun {
                 "source" => "apply the schema scripts that add it to the target, or leave it out with `[tables.NAME] exclude`".to_string(),
                 _ => format!("the {noun} may be from another schema version; upgrade it with version adapters or apply the matching schema scripts"),
-            }
-        )));
+            },
+        }
+        .into());
     }
     for from in &t.columns {
         let to = info.column(&from.name).expect("checked above");
         if !from.ty.carries_into(to.ty) {
-            return Err(Error::Mismatch(format!(
-                "column `{}`.`{}` is {} ({}) in the {noun} but {} ({}) in the target database, which cannot hold it exactly; nothing was changed\n  = help: {}",
-                info.name,
-                from.name,
-                from.ty.name(),
-                from.sql_type,
-                to.ty.name(),
-                to.sql_type,
-                carry_help(from.ty, to.ty, &from.name, noun)
-            )));
+            return Err(LoadError::TypeDoesNotCarry {
+                noun,
+                table: info.name.clone(),
+                column: from.name.clone(),
+                from: from.ty.name(),
+                from_sql: from.sql_type.clone(),
+                to: to.ty.name(),
+                to_sql: to.sql_type.clone(),
+                help: carry_help(from.ty, to.ty, &from.name, noun),
+            }
+            .into());
         }
     }
     if let Some(c) = info.columns.iter().find(|c| {
@@ -198,10 +203,12 @@ fn check_columns(info: &TableInfo, t: &TableMeta, noun: &str) -> Result<()> {
             && !columns.contains(&c.name)
             && !info.primary_key.contains(&c.name)
     }) {
-        return Err(Error::Mismatch(format!(
-            "column `{}`.`{}` is NOT NULL without a default, and the {noun} does not have it",
-            info.name, c.name
-        )));
+        return Err(LoadError::NotNullMissing {
+            noun,
+            table: info.name.clone(),
+            column: c.name.clone(),
+        }
+        .into());
     }
     Ok(())
 }

@@ -27,7 +27,7 @@ use crate::adapters::AdapterSet;
 use crate::backend::Backend;
 use crate::catalog::Trigger;
 use crate::dag::Dag;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::format::{self, BackupMeta, ExpectedTable, ReadOptions};
 use crate::plan::{Conflict, Plan, Triggers};
 
@@ -344,6 +344,7 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
         },
         Error::Mismatch(m) => Error::Mismatch(m + &note),
         Error::Engine(e) => e.with_note(note).into(),
+        Error::Load(e) if !e.is_usage() => LoadError::TriggersFired { error: e, note }.into(),
         Error::Row(m) => Error::Row(m + &note),
         Error::TriggerDuplicate { table, message } => Error::TriggerDuplicate {
             table,

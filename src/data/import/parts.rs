@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use super::importer::Importer;
 use super::jobs::Job;
 use crate::adapters::{AdapterSet, Chain, Upgrader};
-use crate::error::{Error, Result};
+use crate::error::{LoadError, Result};
 use crate::format::{Backup, BackupMeta, Format};
 use crate::plan::Conflict;
 
@@ -122,9 +122,12 @@ impl PartKind {
 /// older one can when its columns still fit (checked per table).
 fn check_version(label: &str, meta: &BackupMeta, db_version: Option<i64>) -> Result<()> {
     match (meta.schema_version, db_version) {
-        (Some(b), Some(d)) if b > d => Err(Error::Mismatch(format!(
-            "{label} is from schema version {b}, the database is at version {d}\n  = help: apply the newer schema scripts first (`migplan schema up PLAN`); nothing was changed"
-        ))),
+        (Some(b), Some(d)) if b > d => Err(LoadError::BackupNewer {
+            label: label.to_string(),
+            backup: b,
+            database: d,
+        }
+        .into()),
         (Some(b), None) => {
             // A database whose schema was made without refinery: the column
             // checks below still refuse a backup that does not fit.
@@ -145,7 +148,9 @@ pub(super) fn refuse_keyless(label: &str, jobs: &HashMap<String, Job>) -> Result
     let Some(table) = jobs.iter().find(|(_, j)| j.key.is_empty()).map(|(t, _)| t) else {
         return Ok(());
     };
-    Err(Error::Mismatch(format!(
-        "{label}: table `{table}` has no primary key, so its rows in an increment cannot replace their earlier versions (they would be added again); nothing was changed\n  = help: give the table a primary key, or set `[tables.{table}] key` to the columns of a unique key"
-    )))
+    Err(LoadError::KeylessInChain {
+        label: label.to_string(),
+        table: table.to_string(),
+    }
+    .into())
 }

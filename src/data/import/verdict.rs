@@ -9,7 +9,7 @@ use crate::backend::{Dialect, ReadRequest};
 use crate::catalog::Trigger;
 use crate::data::readback::{self, ReadBack, Slot};
 use crate::data::report::ImportReport;
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::plan::Conflict;
 use crate::value::row_digest;
 
@@ -162,7 +162,10 @@ impl Importer<'_> {
 }
 
 fn unverified(table: &str, load: &str, what: &str) -> Error {
-    Error::Mismatch(format!(
-        "verification after the {load} failed for `{table}`: {what}\n  = help: the database changed the data on its way in (a trigger, a rule, a type that does not keep the value); nothing was changed, the {load} was rolled back"
-    ))
+    LoadError::Unverified {
+        table: table.to_string(),
+        load: load.to_string(),
+        what: what.to_string(),
+    }
+    .into()
 }

@@ -48,13 +48,9 @@ impl Checker<'_> {
 
     /// URL errors carry their own `= help:` line; it becomes our help.
     fn url_error(&mut self, span: Range<usize>, err: &Error) {
-        let text = match err {
-            Error::Usage(text) => text.clone(),
-            other => other.to_string(),
-        };
-        let diag = match text.split_once("\n  = help: ") {
-            Some((message, help)) => self.diag(span, message).with_help(help),
-            None => self.diag(span, text),
+        let diag = match err.help() {
+            Some(help) => self.diag(span, err.message()).with_help(help),
+            None => self.diag(span, err.to_string()),
         };
         self.diags.push(diag);
     }
