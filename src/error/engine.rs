@@ -75,6 +75,14 @@ pub enum EngineError {
     #[error("table `{table}` has no column `{column}`")]
     NoSuchColumn { table: String, column: String },
 
+    /// A SQLite URL naming a file that is not there, where nothing may
+    /// create it.
+    #[error(
+        "database file `{}` does not exist\n  = help: check the URL, or run a plan that creates it",
+        .path.display()
+    )]
+    NoDatabaseFile { path: std::path::PathBuf },
+
     /// PostgreSQL's catalog as migplan reads it leaves generated columns
     /// out, so a column it lacks may be one.
     #[error("table `{table}` has no column `{column}` (or it is a generated column)")]

@@ -247,7 +247,12 @@ impl Sqlite {
                 all.iter()
                     .find(|ci| &ci.name == c)
                     .map(|ci| ci.ty)
-                    .ok_or_else(|| Error::Mismatch(format!("table `{table}` has no column `{c}`")))
+                    .ok_or_else(|| {
+                        Error::from(crate::error::EngineError::NoSuchColumn {
+                            table: table.to_string(),
+                            column: c.clone(),
+                        })
+                    })
             })
             .collect()
     }

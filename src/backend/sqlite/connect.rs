@@ -15,10 +15,7 @@ impl Sqlite {
         let conn = match url.sqlite_path() {
             None => Connection::open_in_memory(),
             Some(path) if !opts.create && !path.exists() => {
-                return Err(Error::Mismatch(format!(
-                    "database file `{}` does not exist\n  = help: check the URL, or run a plan that creates it",
-                    path.display()
-                )));
+                return Err(crate::error::EngineError::NoDatabaseFile { path }.into());
             }
             Some(path) => open_file(&path, opts),
         }

@@ -234,10 +234,11 @@ impl Sqlite {
             for (i, ty) in types.iter().enumerate() {
                 let v = row.get_ref(i).map_err(|e| Error::db(ctx(), e))?;
                 row_buf.push(from_sql(v, *ty).map_err(|m| {
-                    Error::Mismatch(format!(
-                        "table `{}` column `{}`: {m}",
-                        req.table, req.columns[i]
-                    ))
+                    Error::from(crate::error::EngineError::UnreadableValue {
+                        table: req.table.to_string(),
+                        column: req.columns[i].clone(),
+                        message: m.to_string(),
+                    })
                 })?);
             }
             sink(&row_buf)?;
