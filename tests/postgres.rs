@@ -305,7 +305,7 @@ fn rollback_discards_a_half_written_table_and_is_safe_without_a_transaction() {
     let stop = pg.read(&req, &mut |_| {
         seen += 1;
         if seen == 10 {
-            return Err(migplan::Error::Mismatch("stop".into()));
+            return Err(migplan::Error::Cancelled);
         }
         Ok(())
     });

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use super::args::*;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, RunArgument};
 use crate::ops;
 
 /// A plan and a run id from `history`/`rollback` arguments, in any order.
@@ -13,13 +13,14 @@ fn plan_and_run(args: &[String]) -> Result<(Option<PathBuf>, Option<i64>)> {
         .iter()
         .partition(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_digit()));
     if ids.len() > 1 || plans.len() > 1 {
-        return Err(Error::Usage("pass at most one plan and one run id".into()));
+        return Err(Error::BadRunArguments {
+            problem: RunArgument::TooMany,
+        });
     }
     let id = match ids.first() {
-        Some(i) => Some(
-            i.parse()
-                .map_err(|_| Error::Usage(format!("`{i}` is not a run id")))?,
-        ),
+        Some(i) => Some(i.parse().map_err(|_| Error::BadRunArguments {
+            problem: RunArgument::NotAnId(i.to_string()),
+        })?),
         None => None,
     };
     Ok((plans.first().map(PathBuf::from), id))
@@ -29,8 +30,9 @@ impl TryFrom<&RollbackArgs> for ops::RollbackRequest {
     type Error = Error;
     fn try_from(a: &RollbackArgs) -> Result<Self> {
         let (plan, run) = plan_and_run(&a.args)?;
-        let run = run
-            .ok_or_else(|| Error::Usage("which run? pass its id (see `migplan history`)".into()))?;
+        let run = run.ok_or(Error::BadRunArguments {
+            problem: RunArgument::Missing,
+        })?;
         Ok(ops::RollbackRequest {
             plan,
             run,

@@ -41,9 +41,14 @@ pub enum Error {
     #[error("{}", render_diagnostics(.0))]
     Invalid(Vec<Diagnostic>),
 
-    /// Flags or arguments that cannot work together.
-    #[error("{0}")]
-    Usage(String),
+    /// The run-id arguments of `history` and `rollback` that do not say
+    /// one plan and one run.
+    #[error("{}", match .problem {
+        RunArgument::Missing => "which run? pass its id (see `migplan history`)".to_string(),
+        RunArgument::TooMany => "pass at most one plan and one run id".to_string(),
+        RunArgument::NotAnId(i) => format!("`{i}` is not a run id"),
+    })]
+    BadRunArguments { problem: RunArgument },
 
     /// The person answered no when asked to confirm a change.
     #[error("not confirmed: {action} was not done; nothing was changed")]
@@ -199,11 +204,6 @@ pub enum Error {
     #[error("{message}")]
     TriggerDuplicate { table: String, message: String },
 
-    /// The plan, the backup and the database disagree (missing tables,
-    /// columns, cycles, versions …). The message names the fact and the fix.
-    #[error("{0}")]
-    Mismatch(String),
-
     /// One row the target refused, named by table, key and column; a
     /// format that knows where the row stands in its file puts that first.
     #[error("{0}")]
@@ -258,7 +258,7 @@ impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
             Error::Invalid(_)
-            | Error::Usage(_)
+            | Error::BadRunArguments { .. }
             | Error::ConfirmationNeeded { .. }
             | Error::NoDatabase { .. }
             | Error::BadFlag { .. }
@@ -324,6 +324,14 @@ impl Error {
             message: err.to_string(),
         }
     }
+}
+
+/// What is wrong with `history`/`rollback` arguments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunArgument {
+    Missing,
+    TooMany,
+    NotAnId(String),
 }
 
 /// Why a run cannot be rolled back.

@@ -296,10 +296,6 @@ impl Backend for Mysql {
             .collect())
     }
 
-    fn transactional_ddl(&self) -> bool {
-        false
-    }
-
     fn begin_read(&mut self) -> Result<()> {
         self.exec(
             "starting the export snapshot",

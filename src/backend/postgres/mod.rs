@@ -314,10 +314,6 @@ impl Backend for Postgres {
             .collect())
     }
 
-    fn transactional_ddl(&self) -> bool {
-        true
-    }
-
     fn begin_read(&mut self) -> Result<()> {
         self.client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")

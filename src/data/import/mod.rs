@@ -342,7 +342,6 @@ fn trigger_note(e: Error, triggers: &[Trigger], noun: &str) -> Error {
             context,
             message: message + &note,
         },
-        Error::Mismatch(m) => Error::Mismatch(m + &note),
         Error::Engine(e) => e.with_note(note).into(),
         Error::Load(e) if !e.is_usage() => LoadError::TriggersFired { error: e, note }.into(),
         Error::Row(m) => Error::Row(m + &note),
