@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::backend::{self, Backend, DbUrl, OpenOptions};
-use crate::data::{self, ImportOptions};
+use crate::data;
 use crate::error::{Error, Result};
 use crate::history;
 use crate::plan::Plan;
@@ -44,16 +44,9 @@ pub(crate) fn copy(plan: &Plan, args: &RunRequest, dry_run: bool) -> Result<Outc
         end.schema_after = status.version();
         let opts = data::CopyOptions {
             source_label: source_url.redacted(),
-            import: ImportOptions {
-                conflict: args.load.conflict,
-                triggers: args.load.triggers,
-                modules: args.modules.clone(),
-                dry_run,
-                schema_version: status.version(),
-                replace: false,
-                run_id: end.run_id,
-                undoes: None,
-            },
+            import: args
+                .load
+                .import(&args.modules, dry_run, status.version(), end.run_id),
         };
         let report = data::copy(source.as_mut(), target, plan, &opts)?;
         end.tables = serde_json::to_value(&report).ok();

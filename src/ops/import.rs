@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::backend::{self, Backend, DbUrl};
-use crate::data::{self, ImportOptions};
+use crate::data;
 use crate::error::Result;
 use crate::history;
 use crate::plan::PlanKind;
@@ -39,16 +39,7 @@ pub fn import_shortcut(args: &ImportRequest) -> Result<Outcome> {
         if !args.dry_run {
             backup_before(&plan, db, version, end)?;
         }
-        let opts = ImportOptions {
-            conflict: args.load.conflict,
-            triggers: args.load.triggers,
-            modules: vec![],
-            dry_run: args.dry_run,
-            schema_version: version,
-            replace: false,
-            run_id: end.run_id,
-            undoes: None,
-        };
+        let opts = args.load.import(&[], args.dry_run, version, end.run_id);
         let reports = data::import_files(db, &plan, &args.files, &opts)?;
         end.tables = serde_json::to_value(&reports).ok();
         end.schema_after = version;

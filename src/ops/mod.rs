@@ -70,6 +70,30 @@ pub struct Record {
     pub lock_timeout: u64,
 }
 
+impl Load {
+    /// The import of a run of record (`run_id`, when recorded) under these
+    /// policies: into the database's schema `version`, `modules` only (all
+    /// when empty), rolled back when `dry_run`.
+    pub(crate) fn import(
+        &self,
+        modules: &[String],
+        dry_run: bool,
+        version: Option<i64>,
+        run_id: Option<i64>,
+    ) -> ImportOptions {
+        ImportOptions {
+            conflict: self.conflict,
+            triggers: self.triggers,
+            modules: modules.to_vec(),
+            dry_run,
+            schema_version: version,
+            replace: false,
+            run_id,
+            undoes: None,
+        }
+    }
+}
+
 impl Default for Record {
     fn default() -> Self {
         Record {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 
 use crate::backend::Backend;
-use crate::data::{self, ImportOptions};
+use crate::data;
 use crate::error::{Error, Result};
 use crate::format;
 use crate::history;
@@ -148,16 +148,9 @@ pub(crate) fn run_steps(
             export(plan, db, args.output.as_deref(), status.version(), follows).map(Outcome::Export)
         }
         PlanKind::Import => {
-            let opts = ImportOptions {
-                conflict: args.load.conflict,
-                triggers: args.load.triggers,
-                modules: args.modules.clone(),
-                dry_run,
-                schema_version: status.version(),
-                replace: false,
-                run_id: end.run_id,
-                undoes: None,
-            };
+            let opts = args
+                .load
+                .import(&args.modules, dry_run, status.version(), end.run_id);
             let reports = data::import_files(db, plan, &files, &opts)?;
             end.tables = serde_json::to_value(&reports).ok();
             Ok(Outcome::Imports { dry_run, reports })
