@@ -33,6 +33,19 @@ pub fn confirm(plan: &Plan, database: &DbUrl, action: &str, yes: bool) -> Result
     request.check(yes)
 }
 
+/// Asks before `action` on `database` whatever the environment says
+/// (rollback, undoing scripts): on a terminal always, without one only
+/// `yes` lets it go ahead.
+pub fn always(plan: &Plan, database: &DbUrl, action: &str, yes: bool) -> Result<()> {
+    let request = Request {
+        plan: Some(plan),
+        database,
+        action,
+        always: true,
+    };
+    request.check(yes)
+}
+
 impl Request<'_> {
     pub fn needed(&self) -> bool {
         self.always || self.plan.is_some_and(Plan::needs_confirmation)

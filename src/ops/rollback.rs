@@ -62,13 +62,7 @@ pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
         None => adhoc_plan(PlanKind::Import, "sqlite://:memory:")?,
     };
     let action = format!("restore the database to its state before run {id}");
-    let request = crate::confirm::Request {
-        plan: Some(&plan),
-        database: &url,
-        action: &action,
-        always: true,
-    };
-    request.check(args.yes)?;
+    crate::confirm::always(&plan, &url, &action, args.yes)?;
     let before = status_of(&plan, db.as_mut())?.version();
     let mut start = history_start(&plan, "rollback", &args.record, before);
     if start.message.is_none() {

@@ -187,13 +187,7 @@ pub fn schema_down(args: &SchemaDownRequest) -> Result<SchemaOutcome> {
     // A `--to` that cannot work is refused before anyone is asked.
     scripts.plan_down(db.as_mut(), args.to)?;
     let action = format!("undo schema scripts down to version {}", args.to);
-    let request = crate::confirm::Request {
-        plan: Some(&plan),
-        database: &url,
-        action: &action,
-        always: true,
-    };
-    request.check(args.yes)?;
+    crate::confirm::always(&plan, &url, &action, args.yes)?;
     if !db.transactional_ddl() {
         crate::events::note(DDL_NOTE);
     }
