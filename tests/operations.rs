@@ -194,30 +194,17 @@ fn an_import_tells_its_listener_and_returns_its_report() {
 /// that says nothing changed, the database as before.
 #[test]
 fn ctrl_c_stops_an_import_with_nothing_changed() {
-    use std::process::{Command, Stdio};
-    use std::time::{Duration, Instant};
+    use std::process::Command;
+    use std::time::Duration;
     let ws = Workspace::new();
     let file = backup(&ws);
     database(&ws, "target.db", 0);
     let before = dump(&ws.open("target.db"));
-    let release = ws.path("release");
-    let child = Command::new(assert_cmd::cargo::cargo_bin("migplan"))
-        .args(["import", "--db", &ws.url("target.db")])
-        .arg(&file)
-        .env("MIGPLAN_PAUSE_AT", "import-table")
-        .env("MIGPLAN_PAUSE_FILE", &release)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ws.path("release.paused").exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the import never started its table"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let target = ws.url("target.db");
+    let (child, release) = ws.held_at(
+        "import-table",
+        &["import", "--db", &target, file.to_str().unwrap()],
+    );
     let sent = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -227,28 +227,10 @@ fn status(ws: &Workspace, url: &str) -> (Output, Json) {
 /// even while the import keeps every reader out of the file.
 fn holder_readable_while_a_run_works(t: &Test) {
     let ws = &*t.ws;
-    let release = ws.path("release");
-    let mut import = Command::new(assert_cmd::cargo::cargo_bin("migplan"))
-        .current_dir(ws.dir.path())
-        .args(["import", "--db", t.url(), "big.json", "--conflict", "skip"])
-        .env("MIGPLAN_PAUSE_AT", "import-before-commit")
-        .env("MIGPLAN_PAUSE_FILE", &release)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !ws.path("release.paused").exists() {
-        assert!(
-            import.try_wait().unwrap().is_none(),
-            "the import ended before its commit"
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the import never reached its commit"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let (import, release) = ws.held_at(
+        "import-before-commit",
+        &["import", "--db", t.url(), "big.json", "--conflict", "skip"],
+    );
     let (out, json) = status(ws, t.url());
     assert!(out.status.success(), "{}", stderr(&out));
     let holder = json["lock_holder"].as_str().unwrap_or_default();

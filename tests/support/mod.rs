@@ -44,6 +44,34 @@ impl Workspace {
         self.path("migrations")
     }
 
+    /// `migplan ARGS` started in this workspace and held at the failpoint
+    /// `point` (debug builds: `MIGPLAN_PAUSE_AT`): returned once it waits
+    /// there, with the file whose creation lets it go on.
+    pub fn held_at(&self, point: &str, args: &[&str]) -> (std::process::Child, PathBuf) {
+        use std::process::Stdio;
+        use std::time::{Duration, Instant};
+        let release = self.path("release");
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("migplan"))
+            .current_dir(self.dir.path())
+            .args(args)
+            .env("MIGPLAN_PAUSE_AT", point)
+            .env("MIGPLAN_PAUSE_FILE", &release)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !self.path("release.paused").exists() {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "migplan ended before `{point}`"
+            );
+            assert!(Instant::now() < deadline, "migplan never reached `{point}`");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        (child, release)
+    }
+
     pub fn migplan(&self) -> Command {
         let mut c = Command::cargo_bin("migplan").unwrap();
         c.current_dir(self.dir.path());
