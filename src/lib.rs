@@ -12,6 +12,7 @@ pub mod backend;
 pub mod catalog;
 pub mod cli;
 pub mod confirm;
+pub mod console;
 pub mod dag;
 pub mod data;
 pub mod diag;

@@ -46,6 +46,39 @@ pub enum Command {
     /// Compare a backup with a live database: missing, extra and changed
     /// rows by key; exit 1 when they differ.
     Verify(VerifyArgs),
+    /// The web console: dashboard, backups, export and import wizards,
+    /// live jobs, history and rollback, in the browser.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The plan whose database to manage (default: the demo,
+    /// plans/full-backup.toml, when run from the migplan folder).
+    pub plan: Option<PathBuf>,
+    /// Database URL, instead of the plan's.
+    #[arg(long)]
+    pub db: Option<String>,
+    /// Address to listen on. Anything but loopback needs a strong token.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: std::net::SocketAddr,
+    /// More folders of backups for the backups page (repeatable).
+    #[arg(long = "backups", value_name = "DIR")]
+    pub backups: Vec<PathBuf>,
+    /// The token the browser exchanges once for a session cookie (default:
+    /// generated, printed in the URL to open).
+    #[arg(long, env = "MIGPLAN_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Show everything, change nothing.
+    #[arg(long)]
+    pub read_only: bool,
+    /// The largest upload accepted, in bytes.
+    #[arg(long, default_value_t = crate::console::DEFAULT_UPLOAD_LIMIT)]
+    pub upload_limit: u64,
+    /// A host name the console may be reached by (the Host header), besides
+    /// its address (repeatable).
+    #[arg(long = "allow-host", value_name = "NAME")]
+    pub allow_hosts: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

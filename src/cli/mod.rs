@@ -98,8 +98,30 @@ fn dispatch(cmd: Command) -> Result<i32> {
             let text = render::render(&report, a.format, |r| r.render_text());
             return finish(&text, !report.differs());
         }
+        Command::Serve(a) => return serve(a),
     };
     finish(&text, true)
+}
+
+/// `migplan serve`: prints the URL to open (with its token, once), then
+/// serves until interrupted.
+fn serve(a: crate::cli::args::ServeArgs) -> Result<i32> {
+    let opts = crate::console::ServeOptions {
+        plan: a.plan,
+        db: a.db,
+        bind: a.bind,
+        backups: a.backups,
+        token: a.token.unwrap_or_else(crate::console::generate_token),
+        read_only: a.read_only,
+        upload_limit: a.upload_limit,
+        allow_hosts: a.allow_hosts,
+        upload_dir: None,
+    };
+    crate::console::serve(opts, |started| {
+        println!("migplan console: {}", started.url);
+        eprintln!("(Ctrl-C stops it; running jobs roll back)");
+    })?;
+    Ok(exit::SUCCESS)
 }
 
 /// Writes the outcome; a report of differences or problems exits 1.

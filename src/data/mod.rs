@@ -21,7 +21,7 @@ pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};
 pub use import::{ImportOptions, import, upgrade_chain};
 pub use lossy::LossyColumn;
-pub use report::{ChainReport, ExportReport, ImportReport, TableCounts};
+pub use report::{ChainReport, ExportReport, ImportReport, TableCounts, human_bytes};
 pub use verify::{
     ChangedRow, ColumnChange, TableDiff, VerifyOptions, VerifyReport, verify, verify_with_sheets,
 };

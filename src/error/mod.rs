@@ -10,11 +10,13 @@ use std::path::PathBuf;
 
 use crate::diag::Diagnostic;
 
+mod console;
 mod engine;
 mod history;
 mod load;
 mod scripts;
 mod upgrade;
+pub use console::ConsoleError;
 pub use engine::{EngineError, Orphan};
 pub use history::HistoryError;
 pub use load::LoadError;
@@ -221,6 +223,11 @@ pub enum Error {
     /// The run lock held by another run (error/history.rs).
     #[error(transparent)]
     History(#[from] HistoryError),
+
+    /// The web console's refusals (error/console.rs).
+    #[error(transparent)]
+    Console(#[from] ConsoleError),
+
     /// The data phase stopped on a fact of the backup, the target or the
     /// plan (a chain that does not follow, a column the target lacks …).
     /// Boxed: its facts carry many names, and `Error` stays small.
@@ -272,6 +279,9 @@ impl Error {
             Error::Engine(e) => e.exit_code(),
             Error::Scripts(e) => e.exit_code(),
             Error::Load(e) if e.is_usage() => exit::USAGE,
+            Error::Console(ConsoleError::NoTarget { .. } | ConsoleError::WeakToken { .. }) => {
+                exit::USAGE
+            }
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use crate::backend::{self, Backend};
 use crate::data::{self, ImportOptions};
 use crate::error::{Error, Result};
+use crate::format;
 use crate::history;
 use crate::plan::PlanKind;
 
@@ -136,4 +137,92 @@ pub(crate) fn rollback_source(
         return Err(Error::LaterRuns { run: id, later });
     }
     Ok(file)
+}
+
+/// What a rollback of a run would do, asked before it is done (the
+/// console's rollback page): the backup it restores, the schema scripts it
+/// undoes, each table's rows now and after; or why it is refused.
+#[derive(Debug, Serialize)]
+pub struct RollbackPreview {
+    pub run: i64,
+    pub backup: Option<PathBuf>,
+    /// Why the rollback is refused, as the CLI would refuse it.
+    pub refusal: Option<Refusal>,
+    /// Refused only because later runs changed the database: `force`
+    /// would go ahead (and undo their changes too).
+    pub forceable: bool,
+    pub undo_scripts: Vec<String>,
+    pub tables: Vec<RestoredTable>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Refusal {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RestoredTable {
+    pub table: String,
+    /// `None` while a running import holds the table.
+    pub rows_now: Option<u64>,
+    /// Rows in the backup: the table's rows after the restore.
+    pub rows_after: Option<u64>,
+}
+
+/// Previews `rollback(args)`, changing nothing; `args.force` is ignored
+/// (the preview says whether forcing would help).
+pub fn rollback_preview(args: &RollbackRequest) -> Result<RollbackPreview> {
+    let (plan, url) = plan_and_database(args.plan.as_deref(), args.db.as_deref())?;
+    let mut db = backend::open(&url, &OpenOptions::default())?;
+    let db = db.as_mut();
+    let mut run = recorded_run(db, &url, args.run)?;
+    let gone = run.status == history::Status::Running && lock_free(db)?;
+    history::show_interrupted(std::slice::from_mut(&mut run), gone);
+    let refusal_of = |e: Error| Refusal {
+        message: e.message(),
+        help: e.help(),
+    };
+    let (backup, refusal, forceable) = match rollback_source(db, &run, false) {
+        Ok(file) => (Some(file), None, false),
+        Err(e @ Error::LaterRuns { .. }) => {
+            (rollback_source(db, &run, true).ok(), Some(refusal_of(e)), true)
+        }
+        Err(e) => (run.backup.as_ref().map(PathBuf::from), Some(refusal_of(e)), false),
+    };
+    let undo_scripts = match &plan {
+        Some(p) if run.schema_after.unwrap_or(0) != run.schema_before.unwrap_or(0) => {
+            let to = run.schema_before.unwrap_or(0);
+            scripts(p, db)?
+                .plan_down(db, to)?
+                .iter()
+                .map(|p| p.label.clone())
+                .collect()
+        }
+        _ => vec![],
+    };
+    let after: std::collections::HashMap<String, u64> = match backup.as_deref().filter(|f| f.exists()) {
+        Some(f) => format::read_meta(f)?
+            .tables
+            .into_iter()
+            .map(|t| (t.name, t.rows))
+            .collect(),
+        None => Default::default(),
+    };
+    let mut tables = vec![];
+    for t in db.catalog()?.tables {
+        tables.push(RestoredTable {
+            rows_now: db.count_rows_unless_locked(&t.name)?,
+            rows_after: after.get(&t.name).copied().or(Some(0)),
+            table: t.name,
+        });
+    }
+    Ok(RollbackPreview {
+        run: run.id,
+        backup,
+        refusal,
+        forceable,
+        undo_scripts,
+        tables,
+    })
 }

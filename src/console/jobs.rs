@@ -1,0 +1,383 @@
+//! Background jobs: every change the console makes runs on a thread of its
+//! own, inside an `events::scope` whose listener is the job itself, so the
+//! request that started it returns at once and any number of pages can
+//! watch it (server-sent events) or cancel it. A job outlives the tab that
+//! started it: it lives as long as the console.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use crate::error::{ConsoleError, Error, Result};
+use crate::events::{self, Cancel, Event, Listener};
+
+/// Log lines kept per job: the newest; a long job's table-by-table steps
+/// fit many times over.
+const LOG_LINES: usize = 2_000;
+/// Jobs remembered: the newest; older finished ones are forgotten.
+const KEPT_JOBS: usize = 200;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LogLine {
+    pub at: String,
+    /// `step`, `note` or `warning`.
+    pub level: &'static str,
+    pub text: String,
+}
+
+/// A job's failure, as a person reads it.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobError {
+    pub message: String,
+    pub help: Option<String>,
+}
+
+/// What a job page shows: everything, at one moment.
+#[derive(Debug, Clone, Serialize)]
+pub struct JobView {
+    pub id: u64,
+    /// `export`, `import`, `preview`, `rollback`, `schema`, `backup`.
+    pub kind: &'static str,
+    pub title: String,
+    pub database: String,
+    pub started_at: String,
+    pub ended_at: Option<String>,
+    pub status: JobStatus,
+    /// What the rows are doing now ("exporting", "importing").
+    pub phase: Option<String>,
+    pub table: Option<String>,
+    pub rows_done: u64,
+    /// An estimate where the engine only estimates.
+    pub rows_total: u64,
+    pub rows_per_second: Option<f64>,
+    pub eta_seconds: Option<u64>,
+    pub elapsed_seconds: f64,
+    pub cancel_requested: bool,
+    pub log: Vec<LogLine>,
+    /// The operation's outcome, as `--format json` gives it.
+    pub result: Option<serde_json::Value>,
+    pub error: Option<JobError>,
+    /// Bumped on every change: a watcher sends only what changed.
+    pub version: u64,
+    /// Where a finished job leads (the run's page, the preview).
+    pub next: Option<String>,
+}
+
+pub(crate) struct Job {
+    pub(crate) id: u64,
+    kind: &'static str,
+    title: String,
+    /// The database's redacted URL: two jobs on one database wait for
+    /// each other.
+    database: String,
+    started: Instant,
+    started_at: DateTime<Utc>,
+    cancel: Cancel,
+    /// Files removed when the job ends (uploads).
+    cleanup: Vec<PathBuf>,
+    state: Mutex<State>,
+}
+
+struct State {
+    status: JobStatus,
+    ended_at: Option<DateTime<Utc>>,
+    phase: Option<String>,
+    table: Option<String>,
+    done: u64,
+    total: u64,
+    phase_started: Option<Instant>,
+    phase_done_before: u64,
+    log: VecDeque<LogLine>,
+    result: Option<serde_json::Value>,
+    error: Option<JobError>,
+    version: u64,
+    next: Option<String>,
+}
+
+impl Job {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves plain data behind: keep it.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn view(&self) -> JobView {
+        let s = self.state();
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let rate = s.phase_started.and_then(|t| {
+            let secs = t.elapsed().as_secs_f64();
+            let moved = s.done.saturating_sub(s.phase_done_before);
+            (secs > 0.5 && moved > 0).then(|| moved as f64 / secs)
+        });
+        let eta = rate
+            .filter(|_| s.status == JobStatus::Running && s.total > s.done)
+            .map(|r| ((s.total - s.done) as f64 / r).ceil() as u64);
+        JobView {
+            id: self.id,
+            kind: self.kind,
+            title: self.title.clone(),
+            database: self.database.clone(),
+            started_at: stamp(self.started_at),
+            ended_at: s.ended_at.map(stamp),
+            status: s.status,
+            phase: s.phase.clone(),
+            table: s.table.clone(),
+            rows_done: s.done,
+            rows_total: s.total,
+            rows_per_second: rate,
+            eta_seconds: eta,
+            elapsed_seconds: elapsed,
+            cancel_requested: self.cancel.is_cancelled(),
+            log: s.log.iter().cloned().collect(),
+            result: s.result.clone(),
+            error: s.error.clone(),
+            version: s.version,
+            next: s.next.clone(),
+        }
+    }
+
+    /// The version only, to see cheaply whether anything changed.
+    pub(crate) fn version(&self) -> u64 {
+        self.state().version
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.state().status == JobStatus::Running
+    }
+
+    /// Asks the job to stop at its next safe point.
+    pub(crate) fn cancel(&self) {
+        self.cancel.cancel();
+        self.state().version += 1;
+    }
+
+    fn log(&self, level: &'static str, text: String) {
+        let mut s = self.state();
+        if s.log.len() == LOG_LINES {
+            s.log.pop_front();
+        }
+        s.log.push_back(LogLine {
+            at: stamp(Utc::now()),
+            level,
+            text,
+        });
+        s.version += 1;
+    }
+
+    fn finish(&self, outcome: Result<Finished>) {
+        let mut s = self.state();
+        match outcome {
+            Ok(done) => {
+                s.status = JobStatus::Succeeded;
+                s.result = Some(done.result);
+                s.next = done.next;
+            }
+            Err(Error::Cancelled) => {
+                s.status = JobStatus::Cancelled;
+                s.error = Some(error_of(&Error::Cancelled));
+            }
+            Err(e) => {
+                s.status = JobStatus::Failed;
+                s.error = Some(error_of(&e));
+            }
+        }
+        s.ended_at = Some(Utc::now());
+        s.version += 1;
+        drop(s);
+        for f in &self.cleanup {
+            let _ = std::fs::remove_file(f);
+        }
+    }
+}
+
+pub(crate) fn error_of(e: &Error) -> JobError {
+    JobError {
+        message: e.message(),
+        help: e.help(),
+    }
+}
+
+fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The job hears its operation's events.
+struct Hears(Arc<Job>);
+
+impl Listener for Hears {
+    fn event(&self, event: &Event) {
+        let job = &self.0;
+        match event {
+            Event::Started { verb, total } => {
+                let mut s = job.state();
+                s.phase = Some(verb.to_string());
+                s.total = *total;
+                s.phase_done_before = s.done;
+                s.phase_started = Some(Instant::now());
+                s.version += 1;
+            }
+            Event::Table { name } => {
+                let mut s = job.state();
+                s.table = Some(name.clone());
+                s.version += 1;
+            }
+            Event::Advanced { rows } => {
+                let mut s = job.state();
+                s.done += rows;
+                s.version += 1;
+            }
+            Event::Finished => {
+                let mut s = job.state();
+                s.table = None;
+                s.version += 1;
+            }
+            Event::BackupBeforeChange(path) => {
+                job.log("step", format!("backup before change: {}", path.display()))
+            }
+            Event::Step(t) => job.log("step", t.clone()),
+            Event::Note(t) => job.log("note", t.clone()),
+            Event::Warning(t) => job.log("warning", t.clone()),
+        }
+    }
+}
+
+/// What a job that succeeded leaves: its outcome, and where to look next.
+pub(crate) struct Finished {
+    pub(crate) result: serde_json::Value,
+    pub(crate) next: Option<String>,
+}
+
+impl Finished {
+    pub(crate) fn of(outcome: &impl Serialize) -> Finished {
+        Finished {
+            result: serde_json::to_value(outcome).unwrap_or(serde_json::Value::Null),
+            next: None,
+        }
+    }
+
+    pub(crate) fn then(mut self, next: impl Into<String>) -> Finished {
+        self.next = Some(next.into());
+        self
+    }
+}
+
+/// A job about to start.
+pub(crate) struct Spec {
+    pub(crate) kind: &'static str,
+    pub(crate) title: String,
+    pub(crate) database: String,
+    /// Whether the job changes the database (two such jobs never overlap).
+    pub(crate) changes: bool,
+    pub(crate) cleanup: Vec<PathBuf>,
+}
+
+#[derive(Default)]
+pub(crate) struct Jobs {
+    next_id: AtomicU64,
+    jobs: Mutex<VecDeque<(Arc<Job>, bool)>>,
+}
+
+impl Jobs {
+    /// Starts `work` as a job, unless another job of this console is
+    /// changing the same database (the run lock refuses runs of other
+    /// processes, with their holder named, when the work takes it).
+    pub(crate) fn start(
+        &self,
+        spec: Spec,
+        work: impl FnOnce() -> Result<Finished> + Send + 'static,
+    ) -> Result<Arc<Job>> {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        if spec.changes
+            && let Some((holder, _)) = jobs
+                .iter()
+                .find(|(j, changes)| *changes && j.database == spec.database && j.is_running())
+        {
+            return Err(ConsoleError::JobRunning {
+                holder: format!("job {} ({})", holder.id, holder.title),
+                database: spec.database,
+            }
+            .into());
+        }
+        let job = Arc::new(Job {
+            id: self.next_id.fetch_add(1, Ordering::SeqCst) + 1,
+            kind: spec.kind,
+            title: spec.title,
+            database: spec.database,
+            started: Instant::now(),
+            started_at: Utc::now(),
+            cancel: Cancel::new(),
+            cleanup: spec.cleanup,
+            state: Mutex::new(State {
+                status: JobStatus::Running,
+                ended_at: None,
+                phase: None,
+                table: None,
+                done: 0,
+                total: 0,
+                phase_started: None,
+                phase_done_before: 0,
+                log: VecDeque::new(),
+                result: None,
+                error: None,
+                version: 0,
+                next: None,
+            }),
+        });
+        jobs.push_back((job.clone(), spec.changes));
+        forget_old(&mut jobs);
+        drop(jobs);
+        let running = job.clone();
+        std::thread::Builder::new()
+            .name(format!("migplan-job-{}", job.id))
+            .spawn(move || {
+                let listener = Arc::new(Hears(running.clone()));
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    events::scope(listener, running.cancel.clone(), work)
+                }))
+                .unwrap_or_else(|_| Err(ConsoleError::Stopped { cause: "the job panicked".into() }.into()));
+                running.finish(outcome);
+            })
+            .map_err(|e| ConsoleError::Stopped {
+                cause: format!("cannot start a job thread: {e}"),
+            })?;
+        Ok(job)
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Result<Arc<Job>> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.iter()
+            .find(|(j, _)| j.id == id)
+            .map(|(j, _)| j.clone())
+            .ok_or_else(|| ConsoleError::NoSuchJob { id }.into())
+    }
+
+    /// Every job remembered, newest first.
+    pub(crate) fn all(&self) -> Vec<JobView> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.iter().rev().map(|(j, _)| j.view()).collect()
+    }
+}
+
+fn forget_old(jobs: &mut VecDeque<(Arc<Job>, bool)>) {
+    while jobs.len() > KEPT_JOBS {
+        match jobs.iter().position(|(j, _)| !j.is_running()) {
+            Some(i) => {
+                jobs.remove(i);
+            }
+            None => break,
+        }
+    }
+}

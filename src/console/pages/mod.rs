@@ -1,0 +1,246 @@
+//! The console's pages and their JSON twins under `/api/`, one file per
+//! page; this file holds the routes and what every page shares.
+
+mod dashboard;
+mod history;
+mod jobs;
+mod schema;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+use super::App;
+use super::i18n::{self, Lang};
+use super::jobs::{Finished, Spec};
+use crate::error::{ConsoleError, Error, Result};
+use crate::ops;
+
+pub(crate) fn routes(_app: App) -> Router<App> {
+    Router::new()
+        .route("/", get(dashboard::show))
+        .route("/api/status", get(dashboard::show_api))
+        .route("/lang", get(switch_language))
+        .route("/schema", get(schema::show).post(schema::apply))
+        .route("/jobs", get(jobs::list))
+        .route("/api/jobs", get(jobs::api_list))
+        .route("/jobs/{id}", get(jobs::show))
+        .route("/api/jobs/{id}", get(jobs::show_api))
+        .route("/jobs/{id}/events", get(jobs::events))
+        .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/history", get(history::list))
+        .route("/api/history", get(history::api_list))
+        .route("/history/{id}", get(history::run))
+        .route("/api/history/{id}", get(history::api_run))
+        .route(
+            "/history/{id}/rollback",
+            get(history::rollback_page).post(history::rollback),
+        )
+}
+
+/// Runs blocking work (an operation opening a database) off the async
+/// workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|_| {
+        Err(ConsoleError::Stopped {
+            cause: "a page's work panicked".into(),
+        }
+        .into())
+    })
+}
+
+/// A page, or the error page in its place.
+pub(crate) fn page(app: &App, lang: Lang, name: &str, data: Result<impl Serialize>) -> Response {
+    match data {
+        Ok(d) => app.view.page(app, lang, name, d),
+        Err(e) => app.view.error(app, lang, &e),
+    }
+}
+
+/// A JSON answer; an error as `{"error": {"message", "help"}}`.
+pub(crate) fn api(data: Result<impl Serialize>) -> Response {
+    match data {
+        Ok(d) => Json(d).into_response(),
+        Err(e) => {
+            let status = match &e {
+                Error::Console(ConsoleError::NoSuchJob { .. }) | Error::RunNotFound { .. } => {
+                    StatusCode::NOT_FOUND
+                }
+                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            };
+            let body = serde_json::json!({ "error": { "message": e.message(), "help": e.help() } });
+            (status, Json(body)).into_response()
+        }
+    }
+}
+
+/// The answer to a form that started a job: the browser goes to the job's
+/// page (htmx follows `HX-Redirect`; a plain form the 303); a refusal is
+/// shown in the form.
+pub(crate) fn started(app: &App, lang: Lang, headers: &HeaderMap, job: Result<u64>) -> Response {
+    match job {
+        Ok(id) => go_to(headers, &format!("/jobs/{id}")),
+        Err(e) => form_error(app, lang, &e),
+    }
+}
+
+pub(crate) fn go_to(headers: &HeaderMap, to: &str) -> Response {
+    if headers.contains_key("hx-request") {
+        (StatusCode::OK, [("hx-redirect", to.to_string())]).into_response()
+    } else {
+        (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_string())]).into_response()
+    }
+}
+
+/// A refusal, as a fragment the form shows in its `#form-error`.
+pub(crate) fn form_error(app: &App, lang: Lang, e: &Error) -> Response {
+    let mut r = app.view.fragment(
+        lang,
+        "fragment_error.html",
+        serde_json::json!({ "message": e.message(), "help": e.help() }),
+    );
+    *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+    r
+}
+
+/// Who makes a change and why, as every change form asks it.
+#[derive(Debug, Deserialize, Default)]
+pub(crate) struct RecordForm {
+    #[serde(default)]
+    pub operator: String,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub notes: String,
+    /// The database name typed, where the environment asks for it.
+    #[serde(default)]
+    pub confirm_name: String,
+}
+
+impl RecordForm {
+    /// The record, once every field the history needs is there and the
+    /// database name (where asked) is typed right.
+    pub(crate) fn record(&self, app: &App) -> Result<ops::Record> {
+        let need = |v: &str, field| match v.trim().is_empty() {
+            true => Err(Error::from(ConsoleError::MissingField { field })),
+            false => Ok(()),
+        };
+        need(&self.operator, "operator")?;
+        need(&self.message, "message")?;
+        need(&self.notes, "notes")?;
+        if let Some(expected) = &app.target.confirm_name
+            && self.confirm_name.trim() != expected
+        {
+            return Err(ConsoleError::NameNotTyped {
+                typed: self.confirm_name.trim().to_string(),
+                expected: expected.clone(),
+            }
+            .into());
+        }
+        Ok(ops::Record {
+            operator: Some(self.operator.trim().to_string()),
+            message: Some(self.message.trim().to_string()),
+            note: self
+                .notes
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            // Another process holding the database is named at once
+            // rather than waited for behind a spinning page.
+            lock_timeout: 2,
+        })
+    }
+}
+
+/// Refuses a change in read-only mode.
+pub(crate) fn writable(app: &App) -> Result<()> {
+    match app.read_only {
+        true => Err(ConsoleError::ReadOnly.into()),
+        false => Ok(()),
+    }
+}
+
+/// Starts a change as a job on the console's database.
+pub(crate) fn start_change(
+    app: &App,
+    kind: &'static str,
+    title: String,
+    cleanup: Vec<std::path::PathBuf>,
+    work: impl FnOnce() -> Result<Finished> + Send + 'static,
+) -> Result<u64> {
+    writable(app)?;
+    let spec = Spec {
+        kind,
+        title,
+        database: app.target.shown(),
+        changes: true,
+        cleanup,
+    };
+    Ok(app.jobs.start(spec, work)?.id)
+}
+
+#[derive(Deserialize)]
+struct LangQuery {
+    to: String,
+}
+
+/// The language switch: remembered in a cookie, back to the page it was
+/// pressed on.
+async fn switch_language(
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<LangQuery>,
+) -> Response {
+    let lang = Lang::from_code(&q.to);
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| r.find("://").map(|i| &r[i + 3..]))
+        .and_then(|r| r.find('/').map(|i| r[i..].to_string()))
+        .unwrap_or_else(|| "/".into());
+    (
+        StatusCode::SEE_OTHER,
+        [
+            (
+                header::SET_COOKIE,
+                format!("{}={}; SameSite=Strict; Path=/; Max-Age=31536000", i18n::COOKIE, lang.code()),
+            ),
+            (header::LOCATION, back),
+        ],
+    )
+        .into_response()
+}
+
+/// Page numbers for a list of `total` items, `per` a page.
+#[derive(Debug, Serialize)]
+pub(crate) struct Pager {
+    pub page: usize,
+    pub pages: usize,
+    pub total: usize,
+    pub prev: Option<String>,
+    pub next: Option<String>,
+}
+
+impl Pager {
+    /// `link(n)` is page n's URL.
+    pub(crate) fn new(page: usize, per: usize, total: usize, link: impl Fn(usize) -> String) -> Pager {
+        let pages = total.div_ceil(per).max(1);
+        let page = page.clamp(1, pages);
+        Pager {
+            page,
+            pages,
+            total,
+            prev: (page > 1).then(|| link(page - 1)),
+            next: (page < pages).then(|| link(page + 1)),
+        }
+    }
+
+    pub(crate) fn offset(&self, per: usize) -> usize {
+        (self.page - 1) * per
+    }
+}

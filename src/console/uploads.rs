@@ -1,0 +1,140 @@
+//! Uploaded backups: streamed to a private file (0600, in a 0700 folder)
+//! under a size cap, never held in memory, removed when the job that
+//! imports them ends (or when the console stops).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use axum::extract::multipart::Field;
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+
+use crate::error::{ConsoleError, Error, Result};
+
+/// One uploaded file, waiting for its import.
+#[derive(Debug, Clone, Serialize)]
+pub struct Upload {
+    pub id: String,
+    /// The name the browser gave (shown only; never used as a path).
+    pub name: String,
+    pub size: u64,
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+pub(crate) struct Uploads {
+    dir: PathBuf,
+    /// Removes the folder when the console stops, when we made it.
+    _temp: Option<tempfile::TempDir>,
+    files: Mutex<HashMap<String, Upload>>,
+}
+
+impl Uploads {
+    pub(crate) fn new(dir: Option<PathBuf>) -> Result<Uploads> {
+        let (dir, temp) = match dir {
+            Some(d) => {
+                std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))?;
+                (d, None)
+            }
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("migplan-uploads-")
+                    .tempdir()
+                    .map_err(|e| Error::io(std::env::temp_dir(), e))?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        private_dir(&dir)?;
+        Ok(Uploads {
+            dir,
+            _temp: temp,
+            files: Mutex::default(),
+        })
+    }
+
+    /// Streams `field` to a new private file, refusing it past `limit` bytes
+    /// (the partial file removed).
+    pub(crate) async fn receive(&self, mut field: Field<'_>, limit: u64) -> Result<Upload> {
+        let name = field.file_name().unwrap_or("upload").to_string();
+        let id = super::security::generate_token();
+        let path = self.dir.join(format!("{id}{}", suffix_of(&name)));
+        let mut file = private_file(&path).await?;
+        let mut size = 0u64;
+        let result: Result<()> = async {
+            while let Some(chunk) = field
+                .chunk()
+                .await
+                .map_err(|e| ConsoleError::BadUpload { cause: e.to_string() })?
+            {
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(ConsoleError::UploadTooLarge { limit }.into());
+                }
+                file.write_all(&chunk).await.map_err(|e| Error::io(&path, e))?;
+            }
+            file.flush().await.map_err(|e| Error::io(&path, e))
+        }
+        .await;
+        if let Err(e) = result {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
+        let upload = Upload { id: id.clone(), name, size, path };
+        self.lock().insert(id, upload.clone());
+        Ok(upload)
+    }
+
+    pub(crate) fn get(&self, id: &str) -> Result<Upload> {
+        self.lock()
+            .get(id)
+            .filter(|u| u.path.exists())
+            .cloned()
+            .ok_or_else(|| ConsoleError::NoSuchUpload { id: id.to_string() }.into())
+    }
+
+    /// Forgets an upload whose file its job removed.
+    pub(crate) fn forget(&self, id: &str) {
+        self.lock().remove(id);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Upload>> {
+        self.files.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// The suffix format detection reads (`.json`, `.json.zst`, `.xlsx` …),
+/// from a name the browser chose: only known suffixes pass.
+fn suffix_of(name: &str) -> &'static str {
+    let lower = name.to_ascii_lowercase();
+    const KNOWN: [&str; 5] = [".json.zst", ".json.gz", ".json", ".xlsx", ".zip"];
+    KNOWN.iter().find(|s| lower.ends_with(*s)).copied().unwrap_or(".json")
+}
+
+fn private_dir(dir: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io(dir, e))
+}
+
+async fn private_file(path: &Path) -> Result<tokio::fs::File> {
+    tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .await
+        .map_err(|e| Error::io(path, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_known_suffixes_survive_from_the_browser() {
+        assert_eq!(suffix_of("题目.XLSX"), ".xlsx");
+        assert_eq!(suffix_of("b.json.zst"), ".json.zst");
+        assert_eq!(suffix_of("../../etc/passwd"), ".json");
+    }
+}
