@@ -2,9 +2,9 @@
 //! `migplan serve` process and a real headless Chromium (chromedriver) —
 //! and refused as an attacker would be refused, over raw HTTP.
 
-mod support;
 #[path = "support/browser.rs"]
 mod browser;
+mod support;
 
 use std::time::Duration;
 
@@ -20,11 +20,13 @@ fn imported() -> (Workspace, Vec<String>) {
     let ws = Workspace::new();
     let src = ws.open("src.db");
     src.execute_batch(ITEMS).unwrap();
-    src.execute_batch("INSERT INTO items VALUES (2, 'changed'), (3, 'added')").unwrap();
+    src.execute_batch("INSERT INTO items VALUES (2, 'changed'), (3, 'added')")
+        .unwrap();
     ws.export("src.db", "b.json");
     let dst = ws.open("dst.db");
     dst.execute_batch(ITEMS).unwrap();
-    dst.execute_batch("INSERT INTO items VALUES (1, 'one'), (2, 'two')").unwrap();
+    dst.execute_batch("INSERT INTO items VALUES (1, 'one'), (2, 'two')")
+        .unwrap();
     let before = support::dump(&dst);
     let out = ws.import("dst.db", &["b.json", "--conflict", "overwrite"]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -57,7 +59,10 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 }
 
 fn demo_env(ws: &Workspace) -> Vec<(&'static str, String)> {
-    vec![("MIGPLAN_DEMO_DB", ws.path("demo/tiku.db").display().to_string())]
+    vec![(
+        "MIGPLAN_DEMO_DB",
+        ws.path("demo/tiku.db").display().to_string(),
+    )]
 }
 
 fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
@@ -70,7 +75,12 @@ fn a_request_without_the_token_with_a_foreign_host_or_origin_is_refused() {
     let console = Console::start(ws.dir.path(), &["--db", &ws.url("dst.db")], &[]);
     let (status, body) = console.http("GET", "/", &[], "");
     assert_eq!(status, 401, "{body}");
-    let (status, _) = console.http("GET", "/api/status", &[("Authorization", "Bearer wrong-token")], "");
+    let (status, _) = console.http(
+        "GET",
+        "/api/status",
+        &[("Authorization", "Bearer wrong-token")],
+        "",
+    );
     assert_eq!(status, 401);
     let (status, _) = console.http("GET", "/?token=wrong", &[], "");
     assert_eq!(status, 401);
@@ -78,21 +88,38 @@ fn a_request_without_the_token_with_a_foreign_host_or_origin_is_refused() {
     // DNS rebinding: the right cookie, a foreign host name.
     let cookie = console.login_cookie();
     assert!(cookie.starts_with("migplan_session_"), "{cookie}");
-    let (status, _) = console.http("GET", "/", &[("Cookie", &cookie), ("Host", "evil.example:80")], "");
+    let (status, _) = console.http(
+        "GET",
+        "/",
+        &[("Cookie", &cookie), ("Host", "evil.example:80")],
+        "",
+    );
     assert_eq!(status, 421);
 
     // A change: the cookie rides along on a forged cross-site form, but
     // neither the Origin nor the CSRF token can be forged.
     let own = format!("http://127.0.0.1:{}", console.port());
     let (_, page) = console.http("GET", "/", &[("Cookie", &cookie)], "");
-    let csrf = page.split("data-csrf=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+    let csrf = page
+        .split("data-csrf=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
     let form = "operator=x&message=y&notes=z";
     let form_type = ("Content-Type", "application/x-www-form-urlencoded");
     for (origin, token, why) in [
         ("http://evil.example", csrf.as_str(), "foreign origin"),
         (own.as_str(), "not-the-token", "wrong CSRF token"),
     ] {
-        let headers = [("Cookie", cookie.as_str()), ("Origin", origin), ("x-csrf-token", token), form_type];
+        let headers = [
+            ("Cookie", cookie.as_str()),
+            ("Origin", origin),
+            ("x-csrf-token", token),
+            form_type,
+        ];
         let (status, body) = console.http("POST", "/history/1/rollback", &headers, form);
         assert_eq!(status, 403, "{why}: {body}");
     }
@@ -116,14 +143,18 @@ async fn the_demo_dashboard_in_english_and_chinese() {
     b.goto(&console.login_url()).await;
     assert_eq!(b.text("h1").await, "Dashboard");
     let tables = b.text("#tables").await;
-    assert!(tables.contains("questions") && tables.contains("200"), "{tables}");
+    assert!(
+        tables.contains("questions") && tables.contains("200"),
+        "{tables}"
+    );
     assert_eq!(b.text("#schema-version").await, "3");
     let when = b.wait_for("table.runs time").await;
     let title = when.attr("title").await.unwrap().unwrap_or_default();
     assert!(title.ends_with("UTC"), "UTC on hover: {title}");
     b.screenshot("dashboard-en").await;
     b.click("#lang-switch").await;
-    b.wait_text("h1", |t| t == "概览", Duration::from_secs(10)).await;
+    b.wait_text("h1", |t| t == "概览", Duration::from_secs(10))
+        .await;
     assert!(b.page_text().await.contains("最近运行"));
     b.screenshot("dashboard-zh").await;
     b.goto(&format!("{}/history", console.base)).await;
@@ -134,7 +165,8 @@ async fn the_demo_dashboard_in_english_and_chinese() {
 
 /// Fills the who-and-why fields every change asks for.
 async fn fill_record(b: &Browser) {
-    b.fill("input[name=operator]", "Ana <ana@example.com>").await;
+    b.fill("input[name=operator]", "Ana <ana@example.com>")
+        .await;
     b.fill("input[name=message]", "undo the bad import").await;
     b.fill("textarea[name=notes]", "ticket 42").await;
 }
@@ -152,13 +184,21 @@ async fn a_run_is_rolled_back_from_its_history_page() {
     b.screenshot("run-en").await;
     b.click("#rollback").await;
     let restore = b.text("#restore-tables").await;
-    assert!(restore.contains("items 3 2"), "rows now 3, after 2: {restore}");
+    assert!(
+        restore.contains("items 3 2"),
+        "rows now 3, after 2: {restore}"
+    );
     b.screenshot("rollback-en").await;
     fill_record(&b).await;
     b.click("#confirm-rollback").await;
-    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60)).await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
     b.screenshot("job-rollback-en").await;
-    assert_eq!(support::dump(&ws.open("dst.db")), before, "the database as before run 1");
+    assert_eq!(
+        support::dump(&ws.open("dst.db")),
+        before,
+        "the database as before run 1"
+    );
     let runs = console.api("/api/history");
     assert_eq!(runs[0]["kind"], "rollback");
     assert_eq!(runs[0]["operator"], "Ana <ana@example.com>");
@@ -177,27 +217,39 @@ async fn a_cancelled_job_leaves_the_database_unchanged() {
     let release = ws.path("release");
     let release_env = release.display().to_string();
     // The job waits at the start of its first table until released.
-    let env = [("MIGPLAN_PAUSE_AT", "import-table"), ("MIGPLAN_PAUSE_FILE", release_env.as_str())];
+    let env = [
+        ("MIGPLAN_PAUSE_AT", "import-table"),
+        ("MIGPLAN_PAUSE_FILE", release_env.as_str()),
+    ];
     let console = Console::start(ws.dir.path(), &["--db", &ws.url("dst.db")], &env);
     let b = Browser::start().await;
     b.goto(&console.login_url()).await;
-    b.goto(&format!("{}/history/1/rollback", console.base)).await;
+    b.goto(&format!("{}/history/1/rollback", console.base))
+        .await;
     fill_record(&b).await;
     b.click("#confirm-rollback").await;
     b.wait_for("#cancel").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while !ws.path("release.paused").exists() {
-        assert!(std::time::Instant::now() < deadline, "the job never reached its first table");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never reached its first table"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     b.click("#cancel").await;
     let jobs = console.api("/api/jobs");
     assert_eq!(jobs[0]["cancel_requested"], true, "{jobs}");
     std::fs::write(&release, "").unwrap();
-    b.wait_text("#job-status", |t| t == "cancelled", Duration::from_secs(60)).await;
+    b.wait_text("#job-status", |t| t == "cancelled", Duration::from_secs(60))
+        .await;
     assert!(b.text("#job-error-message").await.contains("cancelled"));
     b.screenshot("job-cancelled-en").await;
-    assert_eq!(support::dump(&ws.open("dst.db")), after_import, "nothing restored, nothing lost");
+    assert_eq!(
+        support::dump(&ws.open("dst.db")),
+        after_import,
+        "nothing restored, nothing lost"
+    );
     let runs = console.api("/api/history");
     assert_eq!(runs[0]["kind"], "rollback");
     assert_eq!(runs[0]["status"], "failed");

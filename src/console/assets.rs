@@ -10,9 +10,21 @@ use axum::routing::get;
 use super::App;
 
 const FILES: &[(&str, &str, &str)] = &[
-    ("htmx.min.js", "text/javascript; charset=utf-8", include_str!("assets/htmx.min.js")),
-    ("console.js", "text/javascript; charset=utf-8", include_str!("assets/console.js")),
-    ("console.css", "text/css; charset=utf-8", include_str!("assets/console.css")),
+    (
+        "htmx.min.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/htmx.min.js"),
+    ),
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_str!("assets/console.js"),
+    ),
+    (
+        "console.css",
+        "text/css; charset=utf-8",
+        include_str!("assets/console.css"),
+    ),
 ];
 
 pub(crate) fn routes() -> Router<App> {
@@ -22,7 +34,10 @@ pub(crate) fn routes() -> Router<App> {
 async fn asset(Path(name): Path<String>) -> Response {
     match FILES.iter().find(|(n, _, _)| *n == name) {
         Some((_, mime, body)) => (
-            [(header::CONTENT_TYPE, *mime), (header::CACHE_CONTROL, "no-cache")],
+            [
+                (header::CONTENT_TYPE, *mime),
+                (header::CACHE_CONTROL, "no-cache"),
+            ],
             *body,
         )
             .into_response(),

@@ -45,7 +45,11 @@ impl Lang {
             let mut bits = part.split(';');
             let tag = bits.next().unwrap_or("").trim().to_ascii_lowercase();
             let q = bits
-                .find_map(|b| b.trim().strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()))
+                .find_map(|b| {
+                    b.trim()
+                        .strip_prefix("q=")
+                        .and_then(|q| q.parse::<f32>().ok())
+                })
                 .unwrap_or(1.0);
             let lang = match tag {
                 t if t.starts_with("zh") => Lang::Zh,
@@ -111,7 +115,12 @@ mod tests {
     #[test]
     fn the_strings_are_sorted_unique_and_complete() {
         for w in STRINGS.windows(2) {
-            assert!(w[0].0 < w[1].0, "{} before {}: keep STRINGS sorted, once each", w[0].0, w[1].0);
+            assert!(
+                w[0].0 < w[1].0,
+                "{} before {}: keep STRINGS sorted, once each",
+                w[0].0,
+                w[1].0
+            );
         }
         for (k, en, zh) in STRINGS {
             assert!(!en.is_empty() && !zh.is_empty(), "{k} lacks a language");
@@ -127,16 +136,32 @@ mod tests {
             for (piece, quote) in pieces.chain(quoted) {
                 let key = piece.split(quote).next().unwrap_or("");
                 // `t("status." ~ s)`: the prefix's keys are checked below.
-                if !key.ends_with('.') && STRINGS.binary_search_by(|(k, _, _)| k.cmp(&key)).is_err() {
+                if !key.ends_with('.') && STRINGS.binary_search_by(|(k, _, _)| k.cmp(&key)).is_err()
+                {
                     missing.push(format!("{name}: {key}"));
                 }
             }
         }
-        let statuses = ["running", "succeeded", "failed", "cancelled", "interrupted", "rolled_back"];
-        let kinds = ["export", "import", "preview", "rollback", "schema", "backup", "verify"];
-        let dynamic = statuses.iter().map(|s| format!("status.{s}")).chain(kinds.iter().map(|k| format!("kind.{k}")));
+        let statuses = [
+            "running",
+            "succeeded",
+            "failed",
+            "cancelled",
+            "interrupted",
+            "rolled_back",
+        ];
+        let kinds = [
+            "export", "import", "preview", "rollback", "schema", "backup", "verify",
+        ];
+        let dynamic = statuses
+            .iter()
+            .map(|s| format!("status.{s}"))
+            .chain(kinds.iter().map(|k| format!("kind.{k}")));
         for key in dynamic {
-            if STRINGS.binary_search_by(|(k, _, _)| k.cmp(&key.as_str())).is_err() {
+            if STRINGS
+                .binary_search_by(|(k, _, _)| k.cmp(&key.as_str()))
+                .is_err()
+            {
                 missing.push(key);
             }
         }

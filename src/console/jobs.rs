@@ -347,7 +347,12 @@ impl Jobs {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     events::scope(listener, running.cancel.clone(), work)
                 }))
-                .unwrap_or_else(|_| Err(ConsoleError::Stopped { cause: "the job panicked".into() }.into()));
+                .unwrap_or_else(|_| {
+                    Err(ConsoleError::Stopped {
+                        cause: "the job panicked".into(),
+                    }
+                    .into())
+                });
                 running.finish(outcome);
             })
             .map_err(|e| ConsoleError::Stopped {

@@ -76,7 +76,9 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(&Started)) -> Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| ConsoleError::Stopped { cause: e.to_string() })?;
+        .map_err(|e| ConsoleError::Stopped {
+            cause: e.to_string(),
+        })?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(opts.bind)
             .await
@@ -84,18 +86,25 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(&Started)) -> Result<()> {
                 addr: opts.bind,
                 cause: e.to_string(),
             })?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| ConsoleError::Stopped { cause: e.to_string() })?;
+        let addr = listener.local_addr().map_err(|e| ConsoleError::Stopped {
+            cause: e.to_string(),
+        })?;
         let state = AppState::start(opts, target, addr)?;
         let started = Started {
             addr,
-            url: format!("http://{}/?token={}", display_addr(addr), state.guard.token()),
+            url: format!(
+                "http://{}/?token={}",
+                display_addr(addr),
+                state.guard.token()
+            ),
         };
         ready(&started);
-        axum::serve(listener, router(state))
-            .await
-            .map_err(|e| ConsoleError::Stopped { cause: e.to_string() }.into())
+        axum::serve(listener, router(state)).await.map_err(|e| {
+            ConsoleError::Stopped {
+                cause: e.to_string(),
+            }
+            .into()
+        })
     })
 }
 

@@ -143,7 +143,10 @@ fn same(a: &str, b: &str) -> bool {
 /// The `token=` of a URL's query, if any.
 fn query_token(query: Option<&str>) -> Option<String> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query?).ok()?;
-    pairs.into_iter().find(|(k, _)| k == "token").map(|(_, v)| v)
+    pairs
+        .into_iter()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v)
 }
 
 /// The query without its `token=`, to redirect to once it is exchanged.
@@ -221,7 +224,10 @@ mod tests {
 
     #[test]
     fn the_token_leaves_the_url_it_came_in() {
-        assert_eq!(without_token("/history", "token=abc&lang=zh"), "/history?lang=zh");
+        assert_eq!(
+            without_token("/history", "token=abc&lang=zh"),
+            "/history?lang=zh"
+        );
         assert_eq!(without_token("/", "token=abc"), "/");
     }
 

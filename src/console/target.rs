@@ -48,7 +48,10 @@ impl Target {
             .filter(|p| p.needs_confirmation())
             .map(|_| database_name(&url));
         Ok(Target {
-            plans_dir: plan.as_deref().and_then(Path::parent).map(Path::to_path_buf),
+            plans_dir: plan
+                .as_deref()
+                .and_then(Path::parent)
+                .map(Path::to_path_buf),
             plan,
             db: db.map(str::to_string),
             url,
@@ -104,7 +107,11 @@ mod tests {
 
     #[test]
     fn the_name_to_type_is_the_database_not_the_password() {
-        let url = DbUrl::parse("postgres://u:secret@h:5432/shop?sslmode=disable", Path::new(".")).unwrap();
+        let url = DbUrl::parse(
+            "postgres://u:secret@h:5432/shop?sslmode=disable",
+            Path::new("."),
+        )
+        .unwrap();
         assert_eq!(database_name(&url), "shop");
         let url = DbUrl::parse("sqlite:///tmp/x/tiku.db", Path::new(".")).unwrap();
         assert_eq!(database_name(&url), "tiku.db");

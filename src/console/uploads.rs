@@ -62,16 +62,16 @@ impl Uploads {
         let mut file = private_file(&path).await?;
         let mut size = 0u64;
         let result: Result<()> = async {
-            while let Some(chunk) = field
-                .chunk()
-                .await
-                .map_err(|e| ConsoleError::BadUpload { cause: e.to_string() })?
-            {
+            while let Some(chunk) = field.chunk().await.map_err(|e| ConsoleError::BadUpload {
+                cause: e.to_string(),
+            })? {
                 size += chunk.len() as u64;
                 if size > limit {
                     return Err(ConsoleError::UploadTooLarge { limit }.into());
                 }
-                file.write_all(&chunk).await.map_err(|e| Error::io(&path, e))?;
+                file.write_all(&chunk)
+                    .await
+                    .map_err(|e| Error::io(&path, e))?;
             }
             file.flush().await.map_err(|e| Error::io(&path, e))
         }
@@ -81,7 +81,12 @@ impl Uploads {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
-        let upload = Upload { id: id.clone(), name, size, path };
+        let upload = Upload {
+            id: id.clone(),
+            name,
+            size,
+            path,
+        };
         self.lock().insert(id, upload.clone());
         Ok(upload)
     }
@@ -109,12 +114,17 @@ impl Uploads {
 fn suffix_of(name: &str) -> &'static str {
     let lower = name.to_ascii_lowercase();
     const KNOWN: [&str; 5] = [".json.zst", ".json.gz", ".json", ".xlsx", ".zip"];
-    KNOWN.iter().find(|s| lower.ends_with(*s)).copied().unwrap_or(".json")
+    KNOWN
+        .iter()
+        .find(|s| lower.ends_with(*s))
+        .copied()
+        .unwrap_or(".json")
 }
 
 fn private_dir(dir: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io(dir, e))
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io(dir, e))
 }
 
 async fn private_file(path: &Path) -> Result<tokio::fs::File> {

@@ -56,7 +56,14 @@ impl View {
         self.render(app, lang, name, page, StatusCode::OK)
     }
 
-    fn render(&self, app: &App, lang: Lang, name: &str, page: impl Serialize, status: StatusCode) -> Response {
+    fn render(
+        &self,
+        app: &App,
+        lang: Lang,
+        name: &str,
+        page: impl Serialize,
+        status: StatusCode,
+    ) -> Response {
         let ctx = context! {
             lang => lang.code(),
             other_lang => lang.other().code(),
@@ -68,10 +75,7 @@ impl View {
             running_jobs => app.jobs.all().iter().filter(|j| j.status == super::jobs::JobStatus::Running).count(),
             page => Value::from(minijinja::value::Serde(&page)),
         };
-        let rendered = self
-            .env
-            .get_template(name)
-            .and_then(|t| t.render(ctx));
+        let rendered = self.env.get_template(name).and_then(|t| t.render(ctx));
         match rendered {
             Ok(html) => (status, Html(html)).into_response(),
             // A template bug: say which, without the context (it may hold data).
@@ -85,7 +89,8 @@ impl View {
 
     /// A piece of a page, for htmx to swap in.
     pub(crate) fn fragment(&self, lang: Lang, name: &str, data: impl Serialize) -> Response {
-        let ctx = context! { lang => lang.code(), page => Value::from(minijinja::value::Serde(&data)) };
+        let ctx =
+            context! { lang => lang.code(), page => Value::from(minijinja::value::Serde(&data)) };
         match self.env.get_template(name).and_then(|t| t.render(ctx)) {
             Ok(html) => Html(html).into_response(),
             Err(e) => (
@@ -104,8 +109,9 @@ impl View {
             | Error::Console(crate::error::ConsoleError::NoSuchUpload { .. })
             | Error::RunNotFound { .. } => StatusCode::NOT_FOUND,
             Error::Console(crate::error::ConsoleError::ReadOnly) => StatusCode::FORBIDDEN,
-            Error::Console(crate::error::ConsoleError::JobRunning { .. })
-            | Error::History(_) => StatusCode::CONFLICT,
+            Error::Console(crate::error::ConsoleError::JobRunning { .. }) | Error::History(_) => {
+                StatusCode::CONFLICT
+            }
             e if e.exit_code() == crate::error::exit::USAGE => StatusCode::BAD_REQUEST,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };

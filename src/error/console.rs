@@ -29,10 +29,14 @@ pub enum ConsoleError {
     )]
     UploadTooLarge { limit: u64 },
 
-    #[error("no upload `{id}`: it was removed when its job ended, or the console restarted\n  = help: upload the file again")]
+    #[error(
+        "no upload `{id}`: it was removed when its job ended, or the console restarted\n  = help: upload the file again"
+    )]
     NoSuchUpload { id: String },
 
-    #[error("no job {id}\n  = help: the console keeps jobs until it restarts; see the history for runs of record")]
+    #[error(
+        "no job {id}\n  = help: the console keeps jobs until it restarts; see the history for runs of record"
+    )]
     NoSuchJob { id: u64 },
 
     #[error(
@@ -40,7 +44,9 @@ pub enum ConsoleError {
     )]
     JobRunning { holder: String, database: String },
 
-    #[error("the console runs read-only (--read-only): it changes nothing\n  = help: restart it without --read-only to make changes")]
+    #[error(
+        "the console runs read-only (--read-only): it changes nothing\n  = help: restart it without --read-only to make changes"
+    )]
     ReadOnly,
 
     #[error("{field} is required: the history records who made a change and why")]
@@ -54,6 +60,8 @@ pub enum ConsoleError {
     #[error("the upload could not be read: {cause}")]
     BadUpload { cause: String },
 
-    #[error("{action} needs a plan: the console serves a database without one\n  = help: start it with a plan: `migplan serve PLAN`")]
+    #[error(
+        "{action} needs a plan: the console serves a database without one\n  = help: start it with a plan: `migplan serve PLAN`"
+    )]
     NoPlan { action: &'static str },
 }

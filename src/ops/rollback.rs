@@ -185,10 +185,16 @@ pub fn rollback_preview(args: &RollbackRequest) -> Result<RollbackPreview> {
     };
     let (backup, refusal, forceable) = match rollback_source(db, &run, false) {
         Ok(file) => (Some(file), None, false),
-        Err(e @ Error::LaterRuns { .. }) => {
-            (rollback_source(db, &run, true).ok(), Some(refusal_of(e)), true)
-        }
-        Err(e) => (run.backup.as_ref().map(PathBuf::from), Some(refusal_of(e)), false),
+        Err(e @ Error::LaterRuns { .. }) => (
+            rollback_source(db, &run, true).ok(),
+            Some(refusal_of(e)),
+            true,
+        ),
+        Err(e) => (
+            run.backup.as_ref().map(PathBuf::from),
+            Some(refusal_of(e)),
+            false,
+        ),
     };
     let undo_scripts = match &plan {
         Some(p) if run.schema_after.unwrap_or(0) != run.schema_before.unwrap_or(0) => {
@@ -201,14 +207,15 @@ pub fn rollback_preview(args: &RollbackRequest) -> Result<RollbackPreview> {
         }
         _ => vec![],
     };
-    let after: std::collections::HashMap<String, u64> = match backup.as_deref().filter(|f| f.exists()) {
-        Some(f) => format::read_meta(f)?
-            .tables
-            .into_iter()
-            .map(|t| (t.name, t.rows))
-            .collect(),
-        None => Default::default(),
-    };
+    let after: std::collections::HashMap<String, u64> =
+        match backup.as_deref().filter(|f| f.exists()) {
+            Some(f) => format::read_meta(f)?
+                .tables
+                .into_iter()
+                .map(|t| (t.name, t.rows))
+                .collect(),
+            None => Default::default(),
+        };
     let mut tables = vec![];
     for t in db.catalog()?.tables {
         tables.push(RestoredTable {

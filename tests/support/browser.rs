@@ -47,7 +47,10 @@ impl Console {
                     break l["migplan console: ".len()..].to_string();
                 }
                 Some(Ok(_)) => continue,
-                _ => panic!("migplan serve ended before printing its URL: {:?}", child.wait()),
+                _ => panic!(
+                    "migplan serve ended before printing its URL: {:?}",
+                    child.wait()
+                ),
             }
         };
         // Keep reading so the pipe never fills.
@@ -67,7 +70,13 @@ impl Console {
     }
 
     /// A raw HTTP request (no browser): status and body.
-    pub fn http(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+    pub fn http(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String) {
         let (status, _, body) = self.http_full(method, path, headers, body);
         (status, body)
     }
@@ -80,13 +89,27 @@ impl Console {
             .lines()
             .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
             .unwrap_or_else(|| panic!("no cookie: {head}"));
-        line["set-cookie:".len()..].trim().split(';').next().unwrap().to_string()
+        line["set-cookie:".len()..]
+            .trim()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string()
     }
 
     /// A raw HTTP request: status, head and body.
-    pub fn http_full(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String, String) {
+    pub fn http_full(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, String, String) {
         let mut s = TcpStream::connect(("127.0.0.1", self.port())).unwrap();
-        let mut req = format!("{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+        let mut req = format!(
+            "{method} {path} HTTP/1.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+            body.len()
+        );
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
             req.push_str(&format!("Host: 127.0.0.1:{}\r\n", self.port()));
         }
@@ -98,7 +121,11 @@ impl Console {
         s.write_all(req.as_bytes()).unwrap();
         let mut out = String::new();
         s.read_to_string(&mut out).unwrap();
-        let status = out.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+        let status = out
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
         let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
         (status, head.to_string(), dechunk(body))
     }
@@ -154,7 +181,9 @@ pub fn available() -> bool {
             std::env::var("CI").ok().as_deref() != Some("true"),
             "CI=true but {CHROMIUM} or {CHROMEDRIVER} is missing: install Debian's chromium and chromium-driver (.ci/run does)"
         );
-        eprintln!("SKIPPED: no {CHROMIUM} and {CHROMEDRIVER}; the console's browser tests did not run");
+        eprintln!(
+            "SKIPPED: no {CHROMIUM} and {CHROMEDRIVER}; the console's browser tests did not run"
+        );
     }
     here
 }
@@ -238,7 +267,12 @@ impl Browser {
     }
 
     /// Waits until `check` holds for the text of `css`.
-    pub async fn wait_text(&self, css: &str, check: impl Fn(&str) -> bool, timeout: Duration) -> String {
+    pub async fn wait_text(
+        &self,
+        css: &str,
+        check: impl Fn(&str) -> bool,
+        timeout: Duration,
+    ) -> String {
         let deadline = Instant::now() + timeout;
         loop {
             let text = match self.client.find(Locator::Css(css)).await {
@@ -248,7 +282,10 @@ impl Browser {
             if check(&text) {
                 return text;
             }
-            assert!(Instant::now() < deadline, "`{css}` never matched; last: {text:?}");
+            assert!(
+                Instant::now() < deadline,
+                "`{css}` never matched; last: {text:?}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -25,7 +25,12 @@ fn status(app: &App) -> impl FnOnce() -> Result<StatusView> + Send + 'static {
 
 pub(super) async fn show(State(app): State<App>, lang: Lang) -> Response {
     let status = blocking(status(&app)).await;
-    page(&app, lang, "dashboard.html", status.map(|status| Dashboard { status }))
+    page(
+        &app,
+        lang,
+        "dashboard.html",
+        status.map(|status| Dashboard { status }),
+    )
 }
 
 /// `/api/status`: what `migplan status --format json` prints.

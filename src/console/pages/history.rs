@@ -52,7 +52,10 @@ impl Filter {
     fn link(&self, page: usize) -> String {
         let mut f = self.clone();
         f.page = Some(page);
-        format!("/history?{}", serde_urlencoded::to_string(&f).unwrap_or_default())
+        format!(
+            "/history?{}",
+            serde_urlencoded::to_string(&f).unwrap_or_default()
+        )
     }
 }
 
@@ -80,8 +83,14 @@ fn runs(app: &App, filter: Filter) -> impl FnOnce() -> Result<RunList> + Send + 
         kinds.sort();
         kinds.dedup();
         let kept: Vec<Run> = all.into_iter().filter(|r| filter.keeps(r)).collect();
-        let pager = Pager::new(filter.page.unwrap_or(1), PER_PAGE, kept.len(), |n| filter.link(n));
-        let runs = kept.into_iter().skip(pager.offset(PER_PAGE)).take(PER_PAGE).collect();
+        let pager = Pager::new(filter.page.unwrap_or(1), PER_PAGE, kept.len(), |n| {
+            filter.link(n)
+        });
+        let runs = kept
+            .into_iter()
+            .skip(pager.offset(PER_PAGE))
+            .take(PER_PAGE)
+            .collect();
         Ok(RunList {
             runs,
             pager,
@@ -92,7 +101,13 @@ fn runs(app: &App, filter: Filter) -> impl FnOnce() -> Result<RunList> + Send + 
     }
 }
 
-const STATUSES: [&str; 5] = ["running", "succeeded", "failed", "interrupted", "rolled_back"];
+const STATUSES: [&str; 5] = [
+    "running",
+    "succeeded",
+    "failed",
+    "interrupted",
+    "rolled_back",
+];
 
 impl RunList {
     fn empty(filter: Filter) -> RunList {
@@ -148,10 +163,12 @@ pub(super) async fn run(State(app): State<App>, lang: Lang, Path(id): Path<i64>)
     let run = blocking(one(&app, id)).await;
     let data = run.map(|run| {
         let (columns, tables) = table_lines(&run.tables);
-        let backup_download = run
-            .backup
-            .as_ref()
-            .map(|b| format!("/backups/download?{}", serde_urlencoded::to_string([("file", b)]).unwrap_or_default()));
+        let backup_download = run.backup.as_ref().map(|b| {
+            format!(
+                "/backups/download?{}",
+                serde_urlencoded::to_string([("file", b)]).unwrap_or_default()
+            )
+        });
         RunPage {
             run,
             columns,
@@ -172,11 +189,18 @@ fn table_lines(tables: &serde_json::Value) -> (Vec<String>, Vec<TableLine>) {
     let mut found = vec![];
     collect_tables(tables, &mut found);
     // The report's own order, then anything else.
-    let mut columns: Vec<String> = ["rows", "inserted", "identical", "overwritten", "skipped", "failed"]
-        .iter()
-        .filter(|c| found.iter().any(|t| t.get(**c).is_some_and(|v| v.is_u64())))
-        .map(|c| c.to_string())
-        .collect();
+    let mut columns: Vec<String> = [
+        "rows",
+        "inserted",
+        "identical",
+        "overwritten",
+        "skipped",
+        "failed",
+    ]
+    .iter()
+    .filter(|c| found.iter().any(|t| t.get(**c).is_some_and(|v| v.is_u64())))
+    .map(|c| c.to_string())
+    .collect();
     for t in &found {
         for (k, v) in t.iter() {
             if v.is_u64() && !columns.contains(k) {
@@ -187,7 +211,11 @@ fn table_lines(tables: &serde_json::Value) -> (Vec<String>, Vec<TableLine>) {
     let lines = found
         .iter()
         .map(|t| TableLine {
-            table: t.get("table").and_then(|v| v.as_str()).unwrap_or("").to_string(),
+            table: t
+                .get("table")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_string(),
             values: columns
                 .iter()
                 .map(|c| t.get(c).map(|v| v.to_string()).unwrap_or_default())
@@ -197,9 +225,14 @@ fn table_lines(tables: &serde_json::Value) -> (Vec<String>, Vec<TableLine>) {
     (columns, lines)
 }
 
-fn collect_tables<'a>(v: &'a serde_json::Value, out: &mut Vec<&'a serde_json::Map<String, serde_json::Value>>) {
+fn collect_tables<'a>(
+    v: &'a serde_json::Value,
+    out: &mut Vec<&'a serde_json::Map<String, serde_json::Value>>,
+) {
     match v {
-        serde_json::Value::Object(m) if m.get("table").is_some_and(|t| t.is_string()) => out.push(m),
+        serde_json::Value::Object(m) if m.get("table").is_some_and(|t| t.is_string()) => {
+            out.push(m)
+        }
         serde_json::Value::Object(m) => m.values().for_each(|v| collect_tables(v, out)),
         serde_json::Value::Array(a) => a.iter().for_each(|v| collect_tables(v, out)),
         _ => {}
@@ -223,11 +256,23 @@ struct RollbackPage {
     confirm_name: Option<String>,
 }
 
-pub(super) async fn rollback_page(State(app): State<App>, lang: Lang, Path(id): Path<i64>) -> Response {
+pub(super) async fn rollback_page(
+    State(app): State<App>,
+    lang: Lang,
+    Path(id): Path<i64>,
+) -> Response {
     let request = rollback_request(&app, id);
     let preview = blocking(move || ops::rollback_preview(&request)).await;
     let confirm_name = app.target.confirm_name.clone();
-    page(&app, lang, "rollback.html", preview.map(|preview| RollbackPage { preview, confirm_name }))
+    page(
+        &app,
+        lang,
+        "rollback.html",
+        preview.map(|preview| RollbackPage {
+            preview,
+            confirm_name,
+        }),
+    )
 }
 
 #[derive(Deserialize)]

@@ -90,7 +90,9 @@ pub(super) async fn cancel(
     headers: HeaderMap,
     Path(id): Path<u64>,
 ) -> Response {
-    let done = writable(&app).and_then(|_| app.jobs.get(id)).map(|j| j.cancel());
+    let done = writable(&app)
+        .and_then(|_| app.jobs.get(id))
+        .map(|j| j.cancel());
     match done {
         Ok(()) if headers.contains_key("hx-request") => StatusCode::NO_CONTENT.into_response(),
         Ok(()) => super::go_to(&headers, &format!("/jobs/{id}")),

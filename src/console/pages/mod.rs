@@ -208,7 +208,11 @@ async fn switch_language(
         [
             (
                 header::SET_COOKIE,
-                format!("{}={}; SameSite=Strict; Path=/; Max-Age=31536000", i18n::COOKIE, lang.code()),
+                format!(
+                    "{}={}; SameSite=Strict; Path=/; Max-Age=31536000",
+                    i18n::COOKIE,
+                    lang.code()
+                ),
             ),
             (header::LOCATION, back),
         ],
@@ -228,7 +232,12 @@ pub(crate) struct Pager {
 
 impl Pager {
     /// `link(n)` is page n's URL.
-    pub(crate) fn new(page: usize, per: usize, total: usize, link: impl Fn(usize) -> String) -> Pager {
+    pub(crate) fn new(
+        page: usize,
+        per: usize,
+        total: usize,
+        link: impl Fn(usize) -> String,
+    ) -> Pager {
         let pages = total.div_ceil(per).max(1);
         let page = page.clamp(1, pages);
         Pager {

@@ -45,7 +45,15 @@ pub(super) async fn show(State(app): State<App>, lang: Lang) -> Response {
         })
     })
     .await;
-    page(&app, lang, "schema.html", listed.map(|scripts| Pending { scripts, confirm_name }))
+    page(
+        &app,
+        lang,
+        "schema.html",
+        listed.map(|scripts| Pending {
+            scripts,
+            confirm_name,
+        }),
+    )
 }
 
 pub(super) async fn apply(
@@ -60,14 +68,20 @@ pub(super) async fn apply(
             action: "applying schema scripts",
         })?;
         r.record = record;
-        start_change(&app, "schema", "schema scripts applied".into(), vec![], move || {
-            let outcome = ops::schema_up(&r)?;
-            let applied = match &outcome {
-                SchemaOutcome::Applied { scripts, .. } => scripts.clone(),
-                _ => vec![],
-            };
-            Ok(Finished::of(&applied).then("/"))
-        })
+        start_change(
+            &app,
+            "schema",
+            "schema scripts applied".into(),
+            vec![],
+            move || {
+                let outcome = ops::schema_up(&r)?;
+                let applied = match &outcome {
+                    SchemaOutcome::Applied { scripts, .. } => scripts.clone(),
+                    _ => vec![],
+                };
+                Ok(Finished::of(&applied).then("/"))
+            },
+        )
     })();
     started(&app, lang, &headers, job)
 }
