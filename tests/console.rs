@@ -256,3 +256,87 @@ async fn a_cancelled_job_leaves_the_database_unchanged() {
     assert_eq!(runs[1]["status"], "succeeded", "run 1 still stands");
     b.close().await;
 }
+
+/// Waits for a file to appear in `dir` whose name ends with `suffix`, whole
+/// (Chromium writes `*.crdownload` first).
+async fn downloaded(dir: &std::path::Path, suffix: &str) -> std::path::PathBuf {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path());
+        if let Some(f) = found
+            .into_iter()
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+        {
+            return f;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing downloaded into {}",
+            dir.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_export_wizard_downloads_a_workbook_of_the_chosen_modules() {
+    if !browser::available() {
+        return;
+    }
+    let ws = demo();
+    let env = demo_env(&ws);
+    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
+    let b = Browser::start().await;
+    b.goto(&console.login_url()).await;
+    b.goto(&format!("{}/export", console.base)).await;
+    assert_eq!(b.text("h1").await, "Export");
+    // The demo plan's modules: keep the question bank, drop the rest.
+    for module in ["users", "practice"] {
+        b.click(&format!(
+            "fieldset.plan-modules:not([disabled]) input[value={module}]"
+        ))
+        .await;
+    }
+    b.click("#format-xlsx").await;
+    b.screenshot("export-en").await;
+    b.click("#start-export").await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    b.screenshot("job-export-en").await;
+    let job = console.api("/api/jobs")[0].clone();
+    assert_eq!(job["kind"], "export", "{job}");
+    let written = job["file"].as_str().unwrap().to_string();
+    assert!(written.ends_with(".xlsx"), "{written}");
+    let exported: Vec<&str> = job["result"]["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["table"].as_str().unwrap())
+        .collect();
+    assert!(
+        exported.contains(&"questions") && exported.contains(&"categories"),
+        "{exported:?}"
+    );
+    assert!(
+        !exported.contains(&"practices"),
+        "the practice module was left out: {exported:?}"
+    );
+    b.click("#job-download").await;
+    let got = downloaded(&b.downloads(), ".xlsx").await;
+    assert_eq!(
+        std::fs::read(&got).unwrap(),
+        std::fs::read(&written).unwrap(),
+        "the download is the backup written"
+    );
+    // And it is a workbook migplan reads back: a dry run of it into the demo.
+    let out = ws.import(
+        "demo/tiku.db",
+        &[got.to_str().unwrap(), "--dry-run", "--conflict", "skip"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    b.close().await;
+}

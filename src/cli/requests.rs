@@ -101,6 +101,7 @@ impl From<&RunArgs> for ops::RunRequest {
             follows: a.follows.clone(),
             modules: a.modules.clone(),
             closure: a.closure,
+            full: false,
             load: (&a.load).into(),
             dry_run: a.preview.dry_run,
             no_dry_run: a.no_dry_run,

@@ -75,6 +75,9 @@ pub struct JobView {
     pub version: u64,
     /// Where a finished job leads (the run's page, the preview).
     pub next: Option<String>,
+    /// The file a finished job wrote, downloadable at
+    /// `/jobs/{id}/download` (an export's backup).
+    pub file: Option<String>,
 }
 
 pub(crate) struct Job {
@@ -106,6 +109,7 @@ struct State {
     error: Option<JobError>,
     version: u64,
     next: Option<String>,
+    file: Option<PathBuf>,
 }
 
 impl Job {
@@ -146,10 +150,16 @@ impl Job {
             error: s.error.clone(),
             version: s.version,
             next: s.next.clone(),
+            file: s.file.as_ref().map(|f| f.display().to_string()),
         }
     }
 
     /// The version only, to see cheaply whether anything changed.
+    /// The file the job wrote, once it has succeeded.
+    pub(crate) fn file(&self) -> Option<PathBuf> {
+        self.state().file.clone()
+    }
+
     pub(crate) fn version(&self) -> u64 {
         self.state().version
     }
@@ -184,6 +194,7 @@ impl Job {
                 s.status = JobStatus::Succeeded;
                 s.result = Some(done.result);
                 s.next = done.next;
+                s.file = done.file;
             }
             Err(Error::Cancelled) => {
                 s.status = JobStatus::Cancelled;
@@ -258,6 +269,7 @@ impl Listener for Hears {
 pub(crate) struct Finished {
     pub(crate) result: serde_json::Value,
     pub(crate) next: Option<String>,
+    pub(crate) file: Option<PathBuf>,
 }
 
 impl Finished {
@@ -265,7 +277,14 @@ impl Finished {
         Finished {
             result: serde_json::to_value(outcome).unwrap_or(serde_json::Value::Null),
             next: None,
+            file: None,
         }
+    }
+
+    /// The file the job wrote, offered for download.
+    pub(crate) fn wrote(mut self, file: PathBuf) -> Finished {
+        self.file = Some(file);
+        self
     }
 
     pub(crate) fn then(mut self, next: impl Into<String>) -> Finished {
@@ -334,6 +353,7 @@ impl Jobs {
                 error: None,
                 version: 0,
                 next: None,
+                file: None,
             }),
         });
         jobs.push_back((job.clone(), spec.changes));

@@ -13,6 +13,7 @@
 //! with its token) goes to the caller through `ready`.
 
 mod assets;
+mod download;
 mod i18n;
 mod jobs;
 mod pages;

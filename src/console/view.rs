@@ -25,6 +25,7 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = templates!(
     "fragment_error.html",
     "dashboard.html",
     "schema.html",
+    "export.html",
     "jobs.html",
     "job.html",
     "history.html",
@@ -148,6 +149,18 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         let _ = View::new();
+    }
+
+    #[test]
+    fn every_template_file_is_embedded() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/console/templates");
+        for f in std::fs::read_dir(dir).unwrap() {
+            let name = f.unwrap().file_name().to_string_lossy().into_owned();
+            assert!(
+                TEMPLATES.iter().any(|(n, _)| *n == name),
+                "{name} is not in view.rs's TEMPLATES"
+            );
+        }
     }
 
     #[test]

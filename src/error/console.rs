@@ -64,4 +64,21 @@ pub enum ConsoleError {
         "{action} needs a plan: the console serves a database without one\n  = help: start it with a plan: `migplan serve PLAN`"
     )]
     NoPlan { action: &'static str },
+
+    #[error(
+        "job {id} wrote no file to download\n  = help: only an export that succeeded leaves a file; its log says what it did"
+    )]
+    NoFile { id: u64 },
+
+    #[error(
+        "`{plan}` is not an export plan of {folder}\n  = help: pick one of the plans the export page lists"
+    )]
+    NotAnExportPlan { plan: String, folder: PathBuf },
+
+    #[error("the form's `{field}` is `{value}`: {expected}")]
+    BadField {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
 }

@@ -44,6 +44,10 @@ pub struct RunRequest {
     /// Modules export: add the rows the modules' rows reference, overriding
     /// `[export] closure`.
     pub closure: bool,
+    /// An export plan's `mode`, `since` and `modules` set aside: every row
+    /// of every table, unless this request's own `since`, `follows` or
+    /// `modules` say otherwise (a front door that asks for everything).
+    pub full: bool,
     pub load: Load,
     /// Import inside a transaction, print the report, roll back; pending
     /// schema scripts are listed, not applied.
@@ -250,6 +254,11 @@ pub(crate) fn follows(
 }
 
 pub(crate) fn apply_overrides(plan: &mut Plan, args: &RunRequest) -> Result<()> {
+    if args.full && plan.kind == PlanKind::Export {
+        plan.export.mode = ExportMode::Full;
+        plan.export.since = None;
+        plan.export.modules.clear();
+    }
     if let Some(s) = &args.since {
         plan.export.since = Some(parse_since(s)?);
         if plan.export.mode == ExportMode::Full {

@@ -65,6 +65,10 @@
         set("job-error-help", j.error.help || "");
       }
       if (j.result) set("job-result", JSON.stringify(j.result, null, 2));
+      if (j.file) {
+        document.getElementById("job-file").hidden = false;
+        set("job-file-name", j.file);
+      }
       if (j.next) {
         document.getElementById("job-next").hidden = false;
         document.getElementById("job-next-link").href = j.next;
@@ -81,9 +85,31 @@
       if (j.status !== "running") es.close();
     });
   }
+  // The export wizard: one plan's modules at a time (a disabled fieldset
+  // sends nothing), and a local date-time sent as UTC.
+  function wizard() {
+    document.querySelectorAll("input[name=plan][data-plan]").forEach(function (radio) {
+      radio.addEventListener("change", function () {
+        document.querySelectorAll("fieldset.plan-modules").forEach(function (fs) {
+          var on = fs.dataset.plan === radio.dataset.plan;
+          fs.disabled = !on;
+          fs.hidden = !on;
+        });
+      });
+    });
+    document.querySelectorAll("input[data-utc]").forEach(function (input) {
+      input.addEventListener("change", function () {
+        var d = new Date(input.value);
+        document.getElementById(input.dataset.utc).value = isNaN(d) ? "" : d.toISOString();
+        var mode = input.closest("label").querySelector("input[type=radio]");
+        if (mode) mode.checked = true;
+      });
+    });
+  }
   document.addEventListener("DOMContentLoaded", function () {
     localTimes(document);
     watchJob();
+    wizard();
     // Error pages and fragments are answers too: show them.
     document.body.addEventListener("htmx:beforeSwap", function (e) {
       if (e.detail.xhr.status >= 400) { e.detail.shouldSwap = true; e.detail.isError = false; }

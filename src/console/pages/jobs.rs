@@ -15,6 +15,7 @@ use super::{api, form_error, page, writable};
 use crate::console::App;
 use crate::console::i18n::Lang;
 use crate::console::jobs::JobView;
+use crate::error::ConsoleError;
 
 /// How often a watcher looks for news: often enough for a bar to move
 /// smoothly, rarely enough to cost nothing.
@@ -97,5 +98,18 @@ pub(super) async fn cancel(
         Ok(()) if headers.contains_key("hx-request") => StatusCode::NO_CONTENT.into_response(),
         Ok(()) => super::go_to(&headers, &format!("/jobs/{id}")),
         Err(e) => form_error(&app, lang, &e),
+    }
+}
+
+/// The file a finished job wrote (an export's backup): only that file, so
+/// no path from the browser ever reaches the disk.
+pub(super) async fn download(State(app): State<App>, lang: Lang, Path(id): Path<u64>) -> Response {
+    let file = app
+        .jobs
+        .get(id)
+        .and_then(|j| j.file().ok_or_else(|| ConsoleError::NoFile { id }.into()));
+    match file {
+        Ok(f) => crate::console::download::send(&f).await,
+        Err(e) => app.view.error(&app, lang, &e),
     }
 }

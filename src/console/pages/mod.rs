@@ -2,6 +2,7 @@
 //! page; this file holds the routes and what every page shares.
 
 mod dashboard;
+mod export;
 mod history;
 mod jobs;
 mod schema;
@@ -24,12 +25,14 @@ pub(crate) fn routes(_app: App) -> Router<App> {
         .route("/api/status", get(dashboard::show_api))
         .route("/lang", get(switch_language))
         .route("/schema", get(schema::show).post(schema::apply))
+        .route("/export", get(export::show).post(export::start))
         .route("/jobs", get(jobs::list))
         .route("/api/jobs", get(jobs::api_list))
         .route("/jobs/{id}", get(jobs::show))
         .route("/api/jobs/{id}", get(jobs::show_api))
         .route("/jobs/{id}/events", get(jobs::events))
         .route("/jobs/{id}/cancel", post(jobs::cancel))
+        .route("/jobs/{id}/download", get(jobs::download))
         .route("/history", get(history::list))
         .route("/api/history", get(history::api_list))
         .route("/history/{id}", get(history::run))
@@ -158,6 +161,29 @@ impl RecordForm {
     }
 }
 
+impl RecordForm {
+    /// The record of a run that changes no data (an export): whatever the
+    /// person gave, the console named where they gave nothing.
+    pub(crate) fn record_or_console(&self) -> Result<ops::Record> {
+        let or = |v: &str, default: &str| match v.trim() {
+            "" => default.to_string(),
+            v => v.to_string(),
+        };
+        Ok(ops::Record {
+            operator: Some(or(&self.operator, "migplan console")),
+            message: Some(or(&self.message, "export from the console")),
+            note: self
+                .notes
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+            lock_timeout: 2,
+        })
+    }
+}
+
 /// Refuses a change in read-only mode.
 pub(crate) fn writable(app: &App) -> Result<()> {
     match app.read_only {
@@ -174,15 +200,66 @@ pub(crate) fn start_change(
     cleanup: Vec<std::path::PathBuf>,
     work: impl FnOnce() -> Result<Finished> + Send + 'static,
 ) -> Result<u64> {
+    start_job(app, kind, title, true, cleanup, work)
+}
+
+/// Starts a job on the console's database; one that `changes` it waits
+/// for no other. Nothing starts in read-only mode: even an export writes
+/// a file on the server.
+pub(crate) fn start_job(
+    app: &App,
+    kind: &'static str,
+    title: String,
+    changes: bool,
+    cleanup: Vec<std::path::PathBuf>,
+    work: impl FnOnce() -> Result<Finished> + Send + 'static,
+) -> Result<u64> {
     writable(app)?;
     let spec = Spec {
         kind,
         title,
         database: app.target.shown(),
-        changes: true,
+        changes,
         cleanup,
     };
     Ok(app.jobs.start(spec, work)?.id)
+}
+
+/// A submitted form as its pairs, repeated names kept (checkbox lists).
+pub(crate) struct Form(Vec<(String, String)>);
+
+impl Form {
+    pub(crate) fn parse(body: &[u8]) -> Form {
+        Form(serde_urlencoded::from_bytes(body).unwrap_or_default())
+    }
+
+    /// The first value of `name`, or empty.
+    pub(crate) fn one(&self, name: &str) -> String {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn all(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+impl From<&Form> for RecordForm {
+    fn from(f: &Form) -> RecordForm {
+        RecordForm {
+            operator: f.one("operator"),
+            message: f.one("message"),
+            notes: f.one("notes"),
+            confirm_name: f.one("confirm_name"),
+        }
+    }
 }
 
 #[derive(Deserialize)]
