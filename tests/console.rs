@@ -38,7 +38,7 @@ fn imported() -> (Workspace, Vec<String>) {
 fn demo() -> Workspace {
     let ws = Workspace::new();
     let root = support::repo_root();
-    for dir in ["plans", "examples/tiku"] {
+    for dir in ["plans", "examples/tiku", "adapters"] {
         copy_dir(&root.join(dir), &ws.path(dir));
     }
     let _ = std::fs::remove_dir_all(ws.path("plans/backups"));
@@ -338,5 +338,54 @@ async fn the_export_wizard_downloads_a_workbook_of_the_chosen_modules() {
         &[got.to_str().unwrap(), "--dry-run", "--conflict", "skip"],
     );
     assert!(out.status.success(), "{}", stderr(&out));
+    b.close().await;
+}
+
+/// The demo served, a backup of it taken (`b.json`), then a row deleted
+/// and one changed: what the import wizard is to put back. Returns the
+/// database as the backup holds it.
+fn demo_drifted(ws: &Workspace) -> Vec<String> {
+    let db = ws.open("demo/tiku.db");
+    let before = support::dump(&db);
+    ws.export("demo/tiku.db", "b.json");
+    db.execute_batch(
+        "DELETE FROM mistakes WHERE id = (SELECT max(id) FROM mistakes);
+         UPDATE users SET nickname = '改过的昵称' WHERE id = 4;",
+    )
+    .unwrap();
+    before
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_backup_uploaded_and_confirmed_is_in_the_database() {
+    if !browser::available() {
+        return;
+    }
+    let ws = demo();
+    let env = demo_env(&ws);
+    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
+    let before = demo_drifted(&ws);
+    let b = Browser::start().await;
+    b.goto(&console.login_url()).await;
+    b.goto(&format!("{}/import", console.base)).await;
+    b.upload("#upload-file", &ws.path("b.json")).await;
+    b.click("input[name=plan][value$='restore.toml']").await;
+    b.screenshot("import-en").await;
+    b.click("#upload-button").await;
+    b.wait_for("#confirm-form").await;
+    b.screenshot("import-check-en").await;
+    assert_eq!(b.text("h1").await, "Import · b.json");
+    fill_record(&b).await;
+    b.click("#confirm-import").await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    assert_eq!(
+        support::dump(&ws.open("demo/tiku.db")),
+        before,
+        "the backup's rows are back"
+    );
+    let runs = console.api("/api/history");
+    assert_eq!(runs[0]["kind"], "import", "{runs}");
+    assert_eq!(runs[0]["message"], "undo the bad import");
     b.close().await;
 }

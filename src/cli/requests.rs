@@ -58,6 +58,7 @@ impl From<&LoadArgs> for ops::Load {
         ops::Load {
             conflict: a.conflict,
             triggers: a.triggers,
+            per_module: Default::default(),
         }
     }
 }

@@ -21,6 +21,11 @@ pub struct Upload {
     pub size: u64,
     #[serde(skip)]
     pub path: PathBuf,
+    /// The import plan it goes through (`None`: the plan-less import).
+    pub plan: Option<PathBuf>,
+    /// Whether the console made the file (an upload, removed when its
+    /// import ends) or it is a backup picked from a backups folder.
+    pub owned: bool,
 }
 
 pub(crate) struct Uploads {
@@ -81,14 +86,45 @@ impl Uploads {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
-        let upload = Upload {
-            id: id.clone(),
+        Ok(Upload {
+            id,
             name,
             size,
             path,
+            plan: None,
+            owned: true,
+        })
+    }
+
+    /// Keeps `upload` for the wizard's next steps.
+    pub(crate) fn keep(&self, upload: Upload) {
+        self.lock().insert(upload.id.clone(), upload);
+    }
+
+    /// A backup of a backups folder, imported where it lies.
+    pub(crate) fn pick(&self, path: PathBuf, plan: Option<PathBuf>) -> Upload {
+        let upload = Upload {
+            id: super::security::generate_token(),
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            size: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+            path,
+            plan,
+            owned: false,
         };
-        self.lock().insert(id, upload.clone());
-        Ok(upload)
+        self.keep(upload.clone());
+        upload
+    }
+
+    /// Removes an upload the person abandoned (never a picked backup).
+    pub(crate) fn discard(&self, id: &str) {
+        if let Some(u) = self.lock().remove(id)
+            && u.owned
+        {
+            let _ = std::fs::remove_file(&u.path);
+        }
     }
 
     pub(crate) fn get(&self, id: &str) -> Result<Upload> {

@@ -26,6 +26,8 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = templates!(
     "dashboard.html",
     "schema.html",
     "export.html",
+    "import.html",
+    "import_check.html",
     "jobs.html",
     "job.html",
     "history.html",

@@ -75,6 +75,11 @@ pub enum ConsoleError {
     )]
     NotAnExportPlan { plan: String, folder: PathBuf },
 
+    #[error(
+        "`{plan}` is not an import plan of {folder}\n  = help: pick one of the plans the import page lists"
+    )]
+    NotAnImportPlan { plan: String, folder: PathBuf },
+
     #[error("the form's `{field}` is `{value}`: {expected}")]
     BadField {
         field: &'static str,

@@ -49,6 +49,9 @@ use crate::schema::{self as schema_mod, Scripts, Status};
 pub struct Load {
     /// Conflict policy for every table, overriding the plan.
     pub conflict: Option<Conflict>,
+    /// Conflict policy per module, overriding the plan's modules (the
+    /// console's import wizard); `conflict` wins over it.
+    pub per_module: std::collections::BTreeMap<String, Conflict>,
     /// The target's triggers while rows load, overriding `[import] triggers`
     /// (`disable`: off for the load, on again before the commit; PostgreSQL
     /// and SQLite).

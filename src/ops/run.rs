@@ -254,6 +254,22 @@ pub(crate) fn follows(
 }
 
 pub(crate) fn apply_overrides(plan: &mut Plan, args: &RunRequest) -> Result<()> {
+    for (name, conflict) in &args.load.per_module {
+        let known: Vec<String> = plan
+            .modules
+            .iter()
+            .map(|m| format!("`{}`", m.name))
+            .collect();
+        let module = plan.modules.iter_mut().find(|m| &m.name == name);
+        let Some(module) = module else {
+            return Err(crate::error::LoadError::UnknownModule {
+                module: name.clone(),
+                known,
+            }
+            .into());
+        };
+        module.conflict = Some(*conflict);
+    }
     if args.full && plan.kind == PlanKind::Export {
         plan.export.mode = ExportMode::Full;
         plan.export.since = None;

@@ -266,6 +266,12 @@ impl Browser {
         el.send_keys(text).await.unwrap();
     }
 
+    /// Chooses `file` in the file input `css`, as a person picking it.
+    pub async fn upload(&self, css: &str, file: &Path) {
+        let el = self.wait_for(css).await;
+        el.send_keys(&file.display().to_string()).await.unwrap();
+    }
+
     /// Waits until `check` holds for the text of `css`.
     pub async fn wait_text(
         &self,

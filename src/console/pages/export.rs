@@ -53,22 +53,11 @@ struct Wizard {
     formats: Vec<&'static str>,
 }
 
-/// The export plans of the console's plan folder, the served plan first;
-/// a plan that does not load is left out (`migplan validate` names why).
+/// The export plans of the console's plan folder, the served plan first.
 pub(crate) fn export_plans(app: &App) -> Vec<ExportPlan> {
-    let Some(dir) = &app.target.plans_dir else {
-        return vec![];
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|f| f.extension().is_some_and(|e| e == "toml"));
-    files.sort_by_key(|f| (Some(f) != app.target.plan.as_ref(), f.clone()));
-    files
+    super::plans_of(app, PlanKind::Export)
         .iter()
-        .filter_map(|f| ops::load_plan(f, None).ok())
-        .filter(|p| p.kind == PlanKind::Export)
-        .map(|p| describe(&p))
+        .map(describe)
         .collect()
 }
 

@@ -4,6 +4,7 @@
 mod dashboard;
 mod export;
 mod history;
+mod import;
 mod jobs;
 mod schema;
 
@@ -26,6 +27,15 @@ pub(crate) fn routes(_app: App) -> Router<App> {
         .route("/lang", get(switch_language))
         .route("/schema", get(schema::show).post(schema::apply))
         .route("/export", get(export::show).post(export::start))
+        .route("/import", get(import::show))
+        .route(
+            "/import/upload",
+            // The upload streams to disk under its own cap (--upload-limit).
+            post(import::upload).layer(axum::extract::DefaultBodyLimit::disable()),
+        )
+        .route("/import/{id}", get(import::show_check))
+        .route("/import/{id}/confirm", post(import::confirm))
+        .route("/import/{id}/discard", post(import::discard))
         .route("/jobs", get(jobs::list))
         .route("/api/jobs", get(jobs::api_list))
         .route("/jobs/{id}", get(jobs::show))
@@ -223,6 +233,25 @@ pub(crate) fn start_job(
         cleanup,
     };
     Ok(app.jobs.start(spec, work)?.id)
+}
+
+/// The plans of `kind` in the console's plan folder, the served plan
+/// first; a plan that does not load is left out (`migplan validate` names
+/// why).
+pub(crate) fn plans_of(app: &App, kind: crate::plan::PlanKind) -> Vec<crate::plan::Plan> {
+    let Some(dir) = &app.target.plans_dir else {
+        return vec![];
+    };
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|f| f.extension().is_some_and(|e| e == "toml"));
+    files.sort_by_key(|f| (Some(f) != app.target.plan.as_ref(), f.clone()));
+    files
+        .iter()
+        .filter_map(|f| ops::load_plan(f, None).ok())
+        .filter(|p| p.kind == kind)
+        .collect()
 }
 
 /// A submitted form as its pairs, repeated names kept (checkbox lists).

@@ -1,0 +1,290 @@
+//! The import wizard: a file uploaded (or a backup picked) → checked
+//! (its plan, the adapter steps an older backup goes through, the tables
+//! and their policies, nothing written) → previewed row by row → the
+//! conflict policy per module → confirmed, with who and why → the import
+//! runs as a job.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::Serialize;
+
+use super::{Form, RecordForm, blocking, form_error, go_to, page, start_change, started, writable};
+use crate::console::App;
+use crate::console::i18n::Lang;
+use crate::console::jobs::Finished;
+use crate::console::uploads::Upload;
+use crate::error::{ConsoleError, Error, Result};
+use crate::ops::{self, PlanOutcome, PlanView};
+use crate::plan::{Plan, PlanKind};
+use crate::policy::Conflict;
+
+/// An import plan the wizard offers.
+#[derive(Debug, Serialize)]
+struct ImportPlan {
+    path: String,
+    name: String,
+    description: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Start {
+    plans: Vec<ImportPlan>,
+    limit: u64,
+}
+
+fn import_plans(app: &App) -> Vec<Plan> {
+    super::plans_of(app, PlanKind::Import)
+}
+
+pub(super) async fn show(State(app): State<App>, lang: Lang) -> Response {
+    let a = app.clone();
+    let plans = blocking(move || {
+        Ok(import_plans(&a)
+            .iter()
+            .map(|p| ImportPlan {
+                path: p.path.display().to_string(),
+                name: p.name.clone(),
+                description: p.description.clone(),
+            })
+            .collect())
+    })
+    .await;
+    let limit = app.upload_limit;
+    page(
+        &app,
+        lang,
+        "import.html",
+        plans.map(|plans| Start { plans, limit }),
+    )
+}
+
+/// The upload: the file streamed to a private file under the cap, its plan
+/// checked against the plans offered; then the check page.
+pub(super) async fn upload(
+    State(app): State<App>,
+    lang: Lang,
+    headers: HeaderMap,
+    mut parts: Multipart,
+) -> Response {
+    let mut plan = String::new();
+    let mut upload: Option<Upload> = None;
+    let received: Result<()> = async {
+        writable(&app)?;
+        while let Some(field) = parts.next_field().await.map_err(bad_upload)? {
+            match field.name() {
+                Some("plan") => plan = field.text().await.map_err(bad_upload)?,
+                Some("file") if upload.is_none() => {
+                    upload = Some(app.uploads.receive(field, app.upload_limit).await?);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+    .await;
+    let checked = received.and_then(|_| {
+        let mut u = upload
+            .clone()
+            .ok_or(ConsoleError::MissingField { field: "file" })?;
+        u.plan = chosen_plan(&app, &plan)?;
+        Ok(u)
+    });
+    match checked {
+        Ok(u) => {
+            let to = format!("/import/{}", u.id);
+            app.uploads.keep(u);
+            go_to(&headers, &to)
+        }
+        Err(e) => {
+            if let Some(u) = upload {
+                let _ = std::fs::remove_file(&u.path);
+            }
+            form_error(&app, lang, &e)
+        }
+    }
+}
+
+fn bad_upload(e: axum::extract::multipart::MultipartError) -> Error {
+    ConsoleError::BadUpload {
+        cause: e.body_text(),
+    }
+    .into()
+}
+
+/// The plan the form names, which must be one the wizard offers; empty is
+/// the plan-less import.
+fn chosen_plan(app: &App, named: &str) -> Result<Option<PathBuf>> {
+    if named.is_empty() {
+        return Ok(None);
+    }
+    import_plans(app)
+        .into_iter()
+        .find(|p| p.path.display().to_string() == named)
+        .map(|p| Some(p.path))
+        .ok_or_else(|| {
+            ConsoleError::NotAnImportPlan {
+                plan: named.into(),
+                folder: app.target.plans_dir.clone().unwrap_or_default(),
+            }
+            .into()
+        })
+}
+
+#[derive(Serialize)]
+struct Check {
+    upload: Upload,
+    plan: Option<String>,
+    view: Option<PlanView>,
+    modules: Vec<ModulePolicy>,
+    policies: Vec<&'static str>,
+    confirm_name: Option<String>,
+}
+
+#[derive(Serialize)]
+struct ModulePolicy {
+    name: String,
+    tables: Vec<String>,
+    policy: &'static str,
+}
+
+/// What the import would do, nothing written: the plan's view of the
+/// database with this file (adapter steps, pending scripts, tables and
+/// their policies).
+fn check(app: &App, upload: Upload) -> Result<Check> {
+    let (view, modules) = match &upload.plan {
+        Some(plan) => {
+            let r = ops::PlanRequest {
+                plan: plan.clone(),
+                db: Some(app.target.url.expose().to_string()),
+                file: Some(upload.path.clone()),
+                ..ops::PlanRequest::default()
+            };
+            let view = match ops::show_plan(&r)? {
+                PlanOutcome::Steps(v) => Some(*v),
+                PlanOutcome::Graph(_) => None,
+            };
+            (view, module_policies(&ops::load_plan(plan, None)?))
+        }
+        None => (None, vec![]),
+    };
+    Ok(Check {
+        plan: upload.plan.as_ref().map(|p| p.display().to_string()),
+        upload,
+        view,
+        modules,
+        policies: Conflict::NAMES.iter().map(|(n, _)| *n).collect(),
+        confirm_name: app.target.confirm_name.clone(),
+    })
+}
+
+fn module_policies(plan: &Plan) -> Vec<ModulePolicy> {
+    plan.modules
+        .iter()
+        .map(|m| ModulePolicy {
+            name: m.name.clone(),
+            tables: m.tables.clone(),
+            policy: m.conflict.unwrap_or(plan.import.conflict).name(),
+        })
+        .collect()
+}
+
+pub(super) async fn show_check(
+    State(app): State<App>,
+    lang: Lang,
+    Path(id): Path<String>,
+) -> Response {
+    let a = app.clone();
+    let checked = blocking(move || {
+        let upload = a.uploads.get(&id)?;
+        check(&a, upload)
+    })
+    .await;
+    page(&app, lang, "import_check.html", checked)
+}
+
+/// The policy chosen for each module (`policy.NAME` fields).
+fn policies(form: &Form, upload: &Upload) -> Result<BTreeMap<String, Conflict>> {
+    let mut chosen = BTreeMap::new();
+    let Some(plan) = &upload.plan else {
+        return Ok(chosen);
+    };
+    for m in module_policies(&ops::load_plan(plan, None)?) {
+        let value = form.one(&format!("policy.{}", m.name));
+        if value.is_empty() {
+            continue;
+        }
+        let conflict = Conflict::from_name(&value).ok_or_else(|| ConsoleError::BadField {
+            field: "policy",
+            value: value.clone(),
+            expected: "skip, overwrite or error",
+        })?;
+        chosen.insert(m.name, conflict);
+    }
+    Ok(chosen)
+}
+
+/// The import itself, as a job; an uploaded file is removed when it ends.
+pub(super) async fn confirm(
+    State(app): State<App>,
+    lang: Lang,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let form = Form::parse(&body);
+    let job = (|| -> Result<u64> {
+        let record = RecordForm::from(&form).record(&app)?;
+        let upload = app.uploads.get(&id)?;
+        let load = ops::Load {
+            per_module: policies(&form, &upload)?,
+            ..ops::Load::default()
+        };
+        let cleanup = match upload.owned {
+            true => vec![upload.path.clone()],
+            false => vec![],
+        };
+        let db = app.target.url.expose().to_string();
+        let title = upload.name.clone();
+        let a = app.clone();
+        start_change(&app, "import", title, cleanup, move || {
+            let outcome = match &upload.plan {
+                Some(plan) => ops::run(&ops::RunRequest {
+                    plan: plan.clone(),
+                    db: Some(db),
+                    file: vec![upload.path.clone()],
+                    load,
+                    yes: true,
+                    no_seed: true,
+                    record,
+                    ..ops::RunRequest::default()
+                }),
+                None => ops::import_shortcut(&ops::ImportRequest {
+                    db,
+                    files: vec![upload.path.clone()],
+                    load,
+                    yes: true,
+                    record,
+                    ..ops::ImportRequest::default()
+                }),
+            };
+            a.uploads.forget(&upload.id);
+            Ok(Finished::of(&outcome?).then("/history"))
+        })
+    })();
+    started(&app, lang, &headers, job)
+}
+
+/// Abandons an upload: its file removed at once.
+pub(super) async fn discard(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    app.uploads.discard(&id);
+    go_to(&headers, "/import")
+}
