@@ -115,5 +115,12 @@
       if (e.detail.xhr.status >= 400) { e.detail.shouldSwap = true; e.detail.isError = false; }
     });
     document.body.addEventListener("htmx:afterSwap", function (e) { localTimes(e.detail.target); });
+    // An upload shows how far it has gone.
+    document.body.addEventListener("htmx:xhr:progress", function (e) {
+      var bar = document.getElementById("upload-progress");
+      if (!bar || !e.detail.lengthComputable) return;
+      bar.hidden = false;
+      bar.value = (100 * e.detail.loaded) / e.detail.total;
+    });
   });
 })();
