@@ -153,10 +153,17 @@ mod tests {
         let kinds = [
             "export", "import", "preview", "rollback", "schema", "backup", "verify",
         ];
+        let backup_kinds = ["full", "incremental", "modules"];
         let dynamic = statuses
             .iter()
             .map(|s| format!("status.{s}"))
-            .chain(kinds.iter().map(|k| format!("kind.{k}")));
+            .chain(kinds.iter().map(|k| format!("kind.{k}")))
+            .chain(backup_kinds.iter().map(|k| format!("backups.kind.{k}")))
+            .chain(
+                crate::policy::Conflict::NAMES
+                    .iter()
+                    .map(|(p, _)| format!("policy.{p}")),
+            );
         for key in dynamic {
             if STRINGS
                 .binary_search_by(|(k, _, _)| k.cmp(&key.as_str()))

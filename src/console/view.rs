@@ -28,6 +28,7 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = templates!(
     "export.html",
     "import.html",
     "import_check.html",
+    "backups.html",
     "jobs.html",
     "job.html",
     "history.html",
