@@ -487,8 +487,10 @@ fn a_backup_on_demand_takes_the_run_lock() {
             "seed.json",
         ],
     );
-    let mut record = ops::Record::default();
-    record.lock_timeout = 0;
+    let record = ops::Record {
+        lock_timeout: 0,
+        ..ops::Record::default()
+    };
     let busy = ops::backup_now(&BackupNowRequest {
         plan: p,
         record,
