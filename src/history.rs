@@ -24,6 +24,10 @@ use crate::value::Value;
 
 pub const TABLE: &str = "migplan_history";
 
+/// The kind of a run that took a backup on demand and changed nothing:
+/// never a later run that a rollback would undo.
+pub const BACKUP_KIND: &str = "backup";
+
 /// Seconds a run waits for another to release the lock, by default.
 pub const DEFAULT_LOCK_TIMEOUT: u64 = 60;
 

@@ -25,6 +25,10 @@ pub struct Dialect {
     /// Whether the import can switch triggers off inside its transaction
     /// (`--triggers disable`).
     pub switches_triggers_off: bool,
+    /// Whether [`crate::backend::Backend::expected_rows`] counts a table's
+    /// rows (else it reads the engine's estimate): whether a full JSON
+    /// backup's meta, written before its rows, holds their exact counts.
+    pub exact_expected_rows: bool,
     /// How the engine's own client reads a schema script.
     pub scripts: ScriptRules,
     /// Column types of migplan's own tables.

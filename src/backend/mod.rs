@@ -133,6 +133,14 @@ pub trait Backend {
         self.count_rows(table)
     }
 
+    /// A table's rows as the engine's statistics have them, where reading
+    /// them costs no scan (PostgreSQL's `reltuples`, MySQL's `TABLE_ROWS`);
+    /// `None` where there are none (never analysed, or just loaded) and on
+    /// SQLite, whose statistics are not kept up to date: callers count.
+    fn estimated_rows(&mut self, _table: &str) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// Whether a table exists, bookkeeping tables included.
     fn has_table(&mut self, table: &str) -> Result<bool>;
 

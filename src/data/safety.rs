@@ -11,7 +11,7 @@ use crate::history;
 use crate::plan::{self, ExportMode, Format, Plan};
 
 use super::report::human_bytes;
-use super::{ExportOptions, export};
+use super::{ExportOptions, ExportReport, export};
 
 /// Every automatic backup's file name starts so: pruning touches no other file.
 const PREFIX: &str = "migplan-auto-";
@@ -24,11 +24,28 @@ pub fn backup_before(
     run_id: Option<i64>,
     schema_version: Option<i64>,
 ) -> Result<Option<PathBuf>> {
-    let settings = &plan.backup;
     // A database without tables (a new one) has nothing to lose.
-    if !settings.enabled || db.catalog()?.tables.is_empty() {
+    if !plan.backup.enabled || db.catalog()?.tables.is_empty() {
         return Ok(None);
     }
+    let report = backup_now(db, plan, run_id, schema_version)?;
+    let output = PathBuf::from(&report.file);
+    crate::events::emit(crate::events::Event::BackupBeforeChange(output.clone()));
+    Ok(Some(output))
+}
+
+/// The backup of every table into the `[backup]` folder, named and kept
+/// as the automatic backups are (a private file; this database's old ones
+/// pruned by `keep` and `retention_days`), whether or not `[backup]
+/// enabled` asks for backups before changes. The report's `file` is
+/// absolute.
+pub fn backup_now(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    run_id: Option<i64>,
+    schema_version: Option<i64>,
+) -> Result<ExportReport> {
+    let settings = &plan.backup;
     let dir = &settings.dir;
     ensure_writable(dir)?;
     ensure_room(db, dir)?;
@@ -59,13 +76,13 @@ pub fn backup_before(
         follows: None,
         closure: false,
     };
-    export(db, &whole, &opts)?;
+    let mut report = export(db, &whole, &opts)?;
     // Absolute: `migplan rollback` may run from another folder.
     let output = std::fs::canonicalize(&output).unwrap_or(output);
-    crate::events::emit(crate::events::Event::BackupBeforeChange(output.clone()));
+    report.file = output.display().to_string();
     // The backup the newest successful run would be rolled back with stays,
     // whatever keep and retention_days say: this run may yet fail.
-    let mut protected = vec![output.clone()];
+    let mut protected = vec![output];
     protected.extend(newest_rollback_backup(db));
     prune(
         dir,
@@ -74,7 +91,14 @@ pub fn backup_before(
         settings.keep,
         settings.retention_days,
     );
-    Ok(Some(output))
+    Ok(report)
+}
+
+/// Whether a file is named as an automatic backup (before a change, or
+/// taken on demand into the `[backup]` folder).
+pub fn is_automatic(path: &Path) -> bool {
+    path.file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with(PREFIX))
 }
 
 /// `migplan-auto-NAME-HASH-`: the start of every automatic backup of this
@@ -97,8 +121,9 @@ fn database_prefix(db: &mut dyn Backend) -> Result<String> {
 /// rollback would need.
 fn newest_rollback_backup(db: &mut dyn Backend) -> Option<PathBuf> {
     let runs = history::list(db, 1000).ok()?;
+    // A backup run changed nothing: the run before it is the one to protect.
     runs.into_iter()
-        .find(|r| r.status == history::Status::Succeeded)
+        .find(|r| r.status == history::Status::Succeeded && r.kind != history::BACKUP_KIND)
         .and_then(|r| r.backup)
         .map(PathBuf::from)
 }

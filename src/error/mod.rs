@@ -167,6 +167,30 @@ pub enum Error {
         message: String,
     },
 
+    /// A JSON backup whose meta has not ended within the bytes a reader
+    /// takes for it: padding or values that inflate while the reader looks
+    /// for the meta's end.
+    #[error(
+        "{}: the backup's meta does not end within its first {}, the limit (`[import] max_meta_bytes`): the file was not written by migplan, or describes a very large schema\n  = help: raise `max_meta_bytes` in the plan's `[import]` if the file is trusted",
+        .path.display(), crate::format::limits::bytes_shown(*.limit)
+    )]
+    MetaTooLong { path: PathBuf, limit: u64 },
+
+    /// A file to delete that is not a backup lying in one of the backup
+    /// folders (outside them, reached through `..` or a symbolic link, or
+    /// not a backup at all).
+    #[error(
+        "{} is not a backup in the backup folders ({}): nothing was deleted\n  = help: only a migplan backup (`.json`, `.json.zst`, `.json.gz` or `.xlsx`, its meta readable) lying in one of these folders can be deleted; pick one from the list of backups",
+        .file.display(), shown_paths(.dirs)
+    )]
+    NotABackupInFolders { file: PathBuf, dirs: Vec<PathBuf> },
+
+    /// Backups asked for without a plan to take the folders from, or folders.
+    #[error(
+        "which backups? no plan and no folder was given\n  = help: pass the plan (its `[backup] dir` and `[export] output` folders are listed) or the folders"
+    )]
+    NoBackupFolders,
+
     /// A database error, with what migplan was doing when it happened.
     #[error("{context}: {message}")]
     Database { context: String, message: String },
@@ -275,7 +299,9 @@ impl Error {
             | Error::SinceAfterPrevious { .. }
             | Error::SameDatabase { .. }
             | Error::RollbackNeedsPlan { .. }
-            | Error::NoMigrationsFolder { .. } => exit::USAGE,
+            | Error::NoMigrationsFolder { .. }
+            | Error::NotABackupInFolders { .. }
+            | Error::NoBackupFolders => exit::USAGE,
             Error::Engine(e) => e.exit_code(),
             Error::Scripts(e) => e.exit_code(),
             Error::Load(e) if e.is_usage() => exit::USAGE,
@@ -384,6 +410,12 @@ fn no_database(plan: Option<&std::path::Path>, section: &str) -> String {
         ),
         None => "which database? pass a plan or `--db URL`".into(),
     }
+}
+
+/// Paths for a message: `a, b`.
+fn shown_paths(paths: &[PathBuf]) -> String {
+    let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    shown.join(", ")
 }
 
 fn render_diagnostics(diags: &[Diagnostic]) -> String {

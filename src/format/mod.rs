@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 pub use atomic::AtomicFile;
 pub use compress::{CompressedFile, Compression, is_json_backup_name};
-pub use source::{Backup, ReadOptions, check_readable, open};
+pub use source::{Backup, ReadOptions, check_readable, open, peek_meta};
 pub use xlsx::ExpectedTable;
 
 use crate::catalog::{ColumnInfo, ForeignKey, Sequence};

@@ -65,6 +65,17 @@ pub fn check_readable(path: &Path) -> Result<()> {
     }
 }
 
+/// What a backup file says about itself, its rows unread: a JSON backup's
+/// meta (read within `[import] max_meta_bytes`), a workbook's `_meta`
+/// sheet (its package inspected first); `None` for a workbook made by
+/// hand, which has none.
+pub fn peek_meta(path: &Path) -> Result<Option<BackupMeta>> {
+    match Format::detect(path)? {
+        Format::Json => json::read_meta(path).map(Some),
+        Format::Xlsx => Ok(xlsx::read_workbook_meta(path)?.map(|wm| wm.backup)),
+    }
+}
+
 impl Backup {
     /// The file, as it was given to [`open`].
     pub fn path(&self) -> &Path {

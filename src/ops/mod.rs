@@ -4,7 +4,9 @@
 //! the database opened (confirmed where the environment asks), the run of
 //! record around a change, the schema phase, the seed.
 
+mod backups;
 mod copy;
+mod estimate;
 mod export;
 mod history;
 mod import;
@@ -16,7 +18,9 @@ mod status;
 mod validate;
 mod verify;
 
+pub use backups::*;
 pub(crate) use copy::*;
+pub use estimate::*;
 pub use export::*;
 pub use history::*;
 pub use import::*;

@@ -131,6 +131,8 @@ pub(crate) fn rollback_source(
     let later: Vec<String> = history::list(db, usize::MAX >> 1)?
         .into_iter()
         .filter(|r| r.id > id && r.status == history::Status::Succeeded)
+        // A backup taken on demand changed nothing a rollback would undo.
+        .filter(|r| r.kind != history::BACKUP_KIND)
         .map(|r| format!("{} ({})", r.id, r.kind))
         .collect();
     if !later.is_empty() && !force {

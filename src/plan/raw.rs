@@ -98,6 +98,7 @@ pub struct RawImport {
     pub triggers: Option<Str>,
     /// Reading limits (`format::limits`), checked positive in `validate`.
     pub max_value_bytes: Option<Spanned<i64>>,
+    pub max_meta_bytes: Option<Spanned<i64>>,
     pub max_shared_strings: Option<Spanned<i64>>,
     pub max_shared_strings_bytes: Option<Spanned<i64>>,
 }

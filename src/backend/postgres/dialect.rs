@@ -8,6 +8,7 @@ pub(crate) static DIALECT: Dialect = Dialect {
     transactional_ddl: true,
     // `ALTER TABLE … DISABLE TRIGGER` is transactional.
     switches_triggers_off: true,
+    exact_expected_rows: true,
     // Scripts are read as psql reads them (pg_dump's output included).
     scripts: ScriptRules {
         hash_comments: false,

@@ -238,6 +238,19 @@ impl Backend for Postgres {
         }
     }
 
+    // `reltuples` is -1 until the table is first analysed or vacuumed, and
+    // 0 for a table never analysed on older servers: both mean unknown.
+    fn estimated_rows(&mut self, table: &str) -> Result<Option<u64>> {
+        let sql = "SELECT c.reltuples::float8 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                   WHERE n.nspname = current_schema() AND c.relname = $1::text AND c.relkind IN ('r', 'p')";
+        let tuples: Option<f64> = self
+            .client
+            .query_opt(sql, &[&table])
+            .and_then(|row| row.map(|r| r.try_get(0)).transpose())
+            .map_err(|e| self.err(format!("reading the statistics of `{table}`"), e))?;
+        Ok(tuples.filter(|n| *n >= 1.0).map(|n| n.round() as u64))
+    }
+
     fn has_table(&mut self, table: &str) -> Result<bool> {
         self.scalar_bool(
             "reading the database's tables",

@@ -9,6 +9,7 @@ pub(crate) static DIALECT: Dialect = Dialect {
     // Dropped inside the write transaction and created again before the
     // commit (`write.rs`), which comes to the same.
     switches_triggers_off: true,
+    exact_expected_rows: true,
     // The sqlite3 shell's own dot-commands are not read: a script is SQL.
     scripts: ScriptRules {
         hash_comments: false,

@@ -262,6 +262,9 @@ impl Checker<'_> {
             max_value_bytes: self
                 .limit(&raw.max_value_bytes, "max_value_bytes", "134_217_728")
                 .unwrap_or(d.max_value_bytes),
+            max_meta_bytes: self
+                .limit(&raw.max_meta_bytes, "max_meta_bytes", "16_777_216")
+                .unwrap_or(d.max_meta_bytes),
             max_shared_strings: self
                 .limit(&raw.max_shared_strings, "max_shared_strings", "5_000_000")
                 .unwrap_or(d.max_shared_strings),

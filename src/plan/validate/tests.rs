@@ -159,6 +159,7 @@ fn reference_plan_sets_every_key() {
         plan.import.limits,
         ReadLimits {
             max_value_bytes: 128 << 20,
+            max_meta_bytes: 16 << 20,
             max_shared_strings: 5_000_000,
             max_shared_strings_bytes: 256 << 20,
         }

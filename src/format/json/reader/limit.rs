@@ -2,9 +2,11 @@
 //! (`[import] max_value_bytes`), so that a file's size never sets the
 //! memory it takes.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io;
 use std::path::Path;
+use std::rc::Rc;
 
 use crate::error::Error;
 use crate::format::limits::bytes_shown;
@@ -168,5 +170,77 @@ pub(super) fn too_long_error(path: &Path, e: &io::Error, table: Option<&str>) ->
         message: format!(
             "{place}{t}, the limit (`[import] max_value_bytes`)\n  = help: raise `max_value_bytes` in the plan's `[import]` if the file is trusted"
         ),
+    })
+}
+
+/// The bytes the parser may hold in its buffer beyond what it has parsed.
+pub(super) const READ_BUFFER: usize = 1 << 16;
+
+/// A reader that refuses, as an I/O error carrying [`MetaTooLong`], to hand
+/// on more than `limit` bytes (plus one buffer) while the meta is being
+/// read: a hostile file cannot make the reader decompress and parse a
+/// gigabyte looking for the meta's end. Lifted once the meta is read: the
+/// rows are bounded value by value ([`ValueLimit`]).
+pub(in crate::format::json) struct MetaBudget<R> {
+    inner: R,
+    limit: u64,
+    read: u64,
+    reading_meta: Rc<Cell<bool>>,
+}
+
+/// The meta went on past the budget.
+#[derive(Debug)]
+pub(in crate::format::json) struct MetaTooLong {
+    pub(in crate::format::json) limit: u64,
+}
+
+impl fmt::Display for MetaTooLong {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        write!(f, "a meta longer than {}", bytes_shown(self.limit))
+    }
+}
+
+impl std::error::Error for MetaTooLong {}
+
+impl<R> MetaBudget<R> {
+    /// `reading_meta`: set to false by the parser once the meta is read;
+    /// from then on bytes flow freely.
+    pub(in crate::format::json) fn new(inner: R, limit: u64, reading_meta: Rc<Cell<bool>>) -> Self {
+        MetaBudget {
+            inner,
+            limit,
+            read: 0,
+            reading_meta,
+        }
+    }
+}
+
+impl<R: io::Read> io::Read for MetaBudget<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if !self.reading_meta.get() {
+            return self.inner.read(buf);
+        }
+        // The parser's buffer runs ahead of it: a meta of `limit` bytes
+        // must still pass whole.
+        let allowed = self.limit + READ_BUFFER as u64;
+        if self.read >= allowed {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                MetaTooLong { limit: self.limit },
+            ));
+        }
+        let room = (allowed - self.read).min(buf.len() as u64) as usize;
+        let n = self.inner.read(&mut buf[..room])?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+/// The error of a meta that went on past the budget.
+pub(super) fn meta_too_long_error(path: &Path, e: &io::Error) -> Option<Error> {
+    let t = e.get_ref()?.downcast_ref::<MetaTooLong>()?;
+    Some(Error::MetaTooLong {
+        path: path.to_path_buf(),
+        limit: t.limit,
     })
 }

@@ -10,7 +10,9 @@ pub(super) mod limit;
 
 use super::*;
 use decode::{RowCtx, RowSeed};
-use limit::{ValueLimit, too_long_error};
+use limit::{MetaBudget, READ_BUFFER, ValueLimit, meta_too_long_error, too_long_error};
+use std::cell::Cell;
+use std::rc::Rc;
 
 // ---------------------------------------------------------------------------
 // Reader
@@ -63,6 +65,9 @@ struct Reader<'r> {
     /// newer format): serde unwinds with a stand-in, then this is returned
     /// unchanged.
     failure: Option<Error>,
+    /// True until the meta is read: the bytes read are bounded meanwhile
+    /// (`[import] max_meta_bytes`).
+    reading_meta: Rc<Cell<bool>>,
 }
 
 struct ReadTable {
@@ -84,6 +89,7 @@ impl<'r> Reader<'r> {
             reading: None,
             failed_row: None,
             failure: None,
+            reading_meta: Rc::new(Cell::new(true)),
         }
     }
 
@@ -91,12 +97,15 @@ impl<'r> Reader<'r> {
         let path = self.path;
         // Plain, zstd or gzip: told by the first bytes, decompressed on the fly.
         let (file, _) = compress::open_reader(path)?;
+        let limits = limits::current();
+        // Looking for the meta's end reads so much and no more.
+        let file = MetaBudget::new(file, limits.max_meta_bytes, self.reading_meta.clone());
         // serde_json builds each string whole: bound it before it sees it.
-        let file = ValueLimit::new(file, limits::current().max_value_bytes);
+        let file = ValueLimit::new(file, limits.max_value_bytes);
         // serde_json pulls one byte at a time: through a `BufReader` it takes
         // std's inlined fast path instead of a `dyn Read` call per byte.
         let mut de =
-            serde_json::Deserializer::from_reader(io::BufReader::with_capacity(1 << 16, file));
+            serde_json::Deserializer::from_reader(io::BufReader::with_capacity(READ_BUFFER, file));
         let outcome = BackupSeed(&mut *self)
             .deserialize(&mut de)
             .and_then(|()| de.end());
@@ -266,10 +275,11 @@ impl<'r> Reader<'r> {
 /// A meta problem at its place in the file: the head is read again (it is
 /// small, and this happens once, on the way out) to find the field.
 fn meta_error(path: &Path, problem: &crate::format::meta::MetaProblem) -> Error {
-    const HEAD: u64 = 16 << 20;
+    // The meta was read whole within this budget: its place is there.
+    let head_bytes = limits::current().max_meta_bytes + READ_BUFFER as u64;
     let mut head = Vec::new();
     if let Ok((file, _)) = compress::open_reader(path) {
-        let _ = io::Read::read_to_end(&mut io::Read::take(file, HEAD), &mut head);
+        let _ = io::Read::read_to_end(&mut io::Read::take(file, head_bytes), &mut head);
     }
     let head = String::from_utf8_lossy(&head);
     Error::Backup {
@@ -285,6 +295,7 @@ fn backup_error(path: &Path, e: serde_json::Error, table: Option<&str>) -> Error
     if e.is_io() {
         let e: io::Error = e.into();
         return too_long_error(path, &e, table)
+            .or_else(|| meta_too_long_error(path, &e))
             .or_else(|| compress::corrupt_error(path, &e))
             .unwrap_or_else(|| Error::io(path, e));
     }
@@ -330,6 +341,7 @@ impl<'de> Visitor<'de> for BackupSeed<'_, '_> {
         }
         // A key given twice would silently keep its last value.
         reader.accept_meta(map.next_value_seed(crate::format::meta::NoDuplicates)?)?;
+        reader.reading_meta.set(false);
         if reader.meta_only {
             return Err(de::Error::custom("stopped after the meta"));
         }
