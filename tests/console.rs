@@ -302,6 +302,13 @@ async fn the_export_wizard_downloads_a_workbook_of_the_chosen_modules() {
         .await;
     }
     b.click("#format-xlsx").await;
+    b.click("#estimate-button").await;
+    let questions = b
+        .text("#estimate-table tr[data-table=questions] td.num")
+        .await;
+    assert_eq!(questions, "200", "the demo's questions, estimated");
+    let estimated = b.text("#estimate-table").await;
+    assert!(!estimated.contains("practices"), "{estimated}");
     b.screenshot("export-en").await;
     b.click("#start-export").await;
     b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
@@ -387,5 +394,83 @@ async fn a_backup_uploaded_and_confirmed_is_in_the_database() {
     let runs = console.api("/api/history");
     assert_eq!(runs[0]["kind"], "import", "{runs}");
     assert_eq!(runs[0]["message"], "undo the bad import");
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_backups_page_backs_up_now_verifies_downloads_and_deletes() {
+    if !browser::available() {
+        return;
+    }
+    let ws = demo();
+    let env = demo_env(&ws);
+    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
+    let b = Browser::start().await;
+    b.goto(&console.login_url()).await;
+    b.goto(&format!("{}/backups", console.base)).await;
+    b.click("#backup-now").await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    let taken = console.api("/api/jobs")[0]["file"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mode =
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&taken).unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600, "a backup is private");
+    let listed = console.api("/api/backups");
+    // The demo's first start exported once; the backup taken now is newest.
+    assert_eq!(listed["total"], 2, "{listed}");
+    assert_eq!(listed["backups"][0]["path"], taken.as_str(), "{listed}");
+    assert_eq!(listed["backups"][0]["automatic"], true);
+    assert_eq!(listed["backups"][0]["kind"], "full");
+    assert_eq!(listed["backups"][0]["rows"]["total"], 2865, "{listed}");
+    let runs = console.api("/api/history");
+    assert_eq!(runs[0]["kind"], "backup", "{runs}");
+
+    b.goto(&format!("{}/backups", console.base)).await;
+    let row = b.text("#backups tbody tr").await;
+    assert!(row.contains("full") && row.contains("2,865"), "{row}");
+    b.screenshot("backups-en").await;
+    // Verify: the database is what the backup holds.
+    b.click("#backups tbody tr button[hx-post='/backups/verify']")
+        .await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    let verified = console.api("/api/jobs")[0].clone();
+    assert_eq!(verified["kind"], "verify");
+    assert_eq!(verified["result"]["identical"], true, "{verified}");
+    // A download outside the folders is refused, one inside sent.
+    let cookie = console.login_cookie();
+    let (status, body) = console.http(
+        "GET",
+        "/backups/download?file=/etc/passwd",
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(status, 400);
+    assert!(!body.contains("root:"), "{body}");
+    let (status, head, _) = console.http_full(
+        "GET",
+        &format!("/backups/download?file={}", taken.replace('/', "%2F")),
+        &[("Cookie", &cookie)],
+        "",
+    );
+    assert_eq!(status, 200);
+    let size = std::fs::metadata(&taken).unwrap().len();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-length: {size}")),
+        "{head}"
+    );
+    assert!(head.contains("attachment; filename="), "{head}");
+    // Delete, confirmed.
+    b.goto(&format!("{}/backups", console.base)).await;
+    b.click("#backups details.delete summary").await;
+    b.click("#backups details.delete input[name=sure]").await;
+    b.click("#backups details.delete button").await;
+    b.wait_text("#backups", |t| !t.contains("full"), Duration::from_secs(20))
+        .await;
+    assert!(!std::path::Path::new(&taken).exists());
     b.close().await;
 }

@@ -19,7 +19,7 @@
     ("backups.now", "Back up now", "立即备份"),
     ("backups.off", "off", "关闭"),
     ("backups.on", "on", "开启"),
-    ("backups.range", "Rows changed", "数据时间范围"),
+    ("backups.range", "Time range", "时间范围"),
     ("backups.retention", "Retention", "保留策略"),
     ("backups.source", "From", "来源"),
     ("backups.verify", "Verify", "校验"),

@@ -29,6 +29,7 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = templates!(
     "import.html",
     "import_check.html",
     "backups.html",
+    "fragment_estimate.html",
     "jobs.html",
     "job.html",
     "history.html",

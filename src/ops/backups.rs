@@ -132,6 +132,17 @@ pub fn default_dirs(plan: &Plan) -> Vec<PathBuf> {
     dirs
 }
 
+/// The folders `backups(req)` lists, no file opened: what a front door
+/// holds a download or an import from the backups page to.
+pub fn backup_folders(req: &BackupsRequest) -> Result<Vec<PathBuf>> {
+    let plan = req
+        .plan
+        .as_deref()
+        .map(|p| load_plan(p, req.env.as_deref()))
+        .transpose()?;
+    folders(plan.as_ref(), &req.dirs)
+}
+
 /// `backups(req)`: a page of the backups in the folders, newest first.
 /// Only the page's files are opened, each for its meta alone.
 pub fn backups(req: &BackupsRequest) -> Result<BackupList> {

@@ -119,8 +119,10 @@ impl Console {
         req.push_str("\r\n");
         req.push_str(body);
         s.write_all(req.as_bytes()).unwrap();
-        let mut out = String::new();
-        s.read_to_string(&mut out).unwrap();
+        let mut raw = Vec::new();
+        s.read_to_end(&mut raw).unwrap();
+        // A download's bytes are not text: only the head need be.
+        let out = String::from_utf8_lossy(&raw).into_owned();
         let status = out
             .split(' ')
             .nth(1)

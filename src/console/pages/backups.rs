@@ -10,7 +10,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 
-use super::{Form, Pager, RecordForm, api, blocking, go_to, page, start_change, start_job, started, writable};
+use super::{
+    Form, Pager, RecordForm, api, blocking, go_to, page, start_change, start_job, started, writable,
+};
 use crate::console::App;
 use crate::console::i18n::Lang;
 use crate::console::jobs::Finished;
@@ -37,7 +39,11 @@ struct Backups {
     can_back_up: bool,
 }
 
-fn list(app: &App, offset: usize, limit: usize) -> impl FnOnce() -> Result<BackupList> + Send + 'static {
+fn list(
+    app: &App,
+    offset: usize,
+    limit: usize,
+) -> impl FnOnce() -> Result<BackupList> + Send + 'static {
     let r = ops::BackupsRequest {
         plan: app.target.plan.clone(),
         dirs: app.target.backup_dirs.clone(),
@@ -48,7 +54,11 @@ fn list(app: &App, offset: usize, limit: usize) -> impl FnOnce() -> Result<Backu
     move || ops::backups(&r)
 }
 
-pub(super) async fn show(State(app): State<App>, lang: Lang, Query(q): Query<PageQuery>) -> Response {
+pub(super) async fn show(
+    State(app): State<App>,
+    lang: Lang,
+    Query(q): Query<PageQuery>,
+) -> Response {
     let n = q.page.unwrap_or(1).max(1);
     let listed = blocking(list(&app, (n - 1) * PER_PAGE, PER_PAGE)).await;
     let can_back_up = app.target.plan.is_some() && !app.read_only;
@@ -73,8 +83,12 @@ pub(super) async fn show_api(State(app): State<App>, Query(q): Query<PageQuery>)
 /// `file` when it lies in one of the backup folders (symbolic links and
 /// `..` resolved first); anything else is refused as the catalog refuses a
 /// delete.
-fn in_backup_folders(app: &App, file: &str) -> Result<PathBuf> {
-    let dirs = list(app, 0, 0)()?.dirs;
+pub(super) fn in_backup_folders(app: &App, file: &str) -> Result<PathBuf> {
+    let dirs = ops::backup_folders(&ops::BackupsRequest {
+        plan: app.target.plan.clone(),
+        dirs: app.target.backup_dirs.clone(),
+        ..ops::BackupsRequest::default()
+    })?;
     let refused = || {
         Error::from(crate::error::Error::NotABackupInFolders {
             file: PathBuf::from(file),
@@ -97,7 +111,11 @@ pub(super) struct FileQuery {
     file: String,
 }
 
-pub(super) async fn download(State(app): State<App>, lang: Lang, Query(q): Query<FileQuery>) -> Response {
+pub(super) async fn download(
+    State(app): State<App>,
+    lang: Lang,
+    Query(q): Query<FileQuery>,
+) -> Response {
     let a = app.clone();
     match blocking(move || in_backup_folders(&a, &q.file)).await {
         Ok(f) => crate::console::download::send(&f).await,
@@ -107,7 +125,12 @@ pub(super) async fn download(State(app): State<App>, lang: Lang, Query(q): Query
 
 /// The backup compared with the database, as a job (a large backup takes
 /// a while): the `verify` report, differences by table and key.
-pub(super) async fn verify(State(app): State<App>, lang: Lang, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn verify(
+    State(app): State<App>,
+    lang: Lang,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = Form::parse(&body);
     let a = app.clone();
     let file = form.one("file");
@@ -129,7 +152,12 @@ pub(super) async fn verify(State(app): State<App>, lang: Lang, headers: HeaderMa
 }
 
 /// Deletes a backup after the person ticked the confirmation.
-pub(super) async fn delete(State(app): State<App>, lang: Lang, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn delete(
+    State(app): State<App>,
+    lang: Lang,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = Form::parse(&body);
     let a = app.clone();
     let done = blocking(move || {
@@ -153,7 +181,12 @@ pub(super) async fn delete(State(app): State<App>, lang: Lang, headers: HeaderMa
 
 /// "Back up now": every table into the plan's backup folder, as a run of
 /// record.
-pub(super) async fn back_up_now(State(app): State<App>, lang: Lang, headers: HeaderMap, body: Bytes) -> Response {
+pub(super) async fn back_up_now(
+    State(app): State<App>,
+    lang: Lang,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let form = Form::parse(&body);
     let job = (|| -> Result<u64> {
         let plan = app.target.plan.clone().ok_or(ConsoleError::NoPlan {
@@ -176,7 +209,12 @@ pub(super) async fn back_up_now(State(app): State<App>, lang: Lang, headers: Hea
 
 /// "Import" on a backup: the import wizard's check page for it, through
 /// the first import plan offered.
-pub(super) async fn import(State(app): State<App>, lang: Lang, headers: HeaderMap, Query(q): Query<FileQuery>) -> Response {
+pub(super) async fn import(
+    State(app): State<App>,
+    lang: Lang,
+    headers: HeaderMap,
+    Query(q): Query<FileQuery>,
+) -> Response {
     let a = app.clone();
     let picked = blocking(move || {
         writable(&a)?;

@@ -51,6 +51,37 @@ pub(crate) struct ModuleChoice {
 struct Wizard {
     plans: Vec<ExportPlan>,
     formats: Vec<&'static str>,
+    /// Backups an incremental export can follow, newest first.
+    follows: Vec<Followable>,
+}
+
+#[derive(Serialize)]
+struct Followable {
+    path: String,
+    name: String,
+}
+
+/// The newest JSON backups of the folders that a chain can go on from.
+fn followable(app: &App) -> Result<Vec<Followable>> {
+    let list = ops::backups(&ops::BackupsRequest {
+        plan: app.target.plan.clone(),
+        dirs: app.target.backup_dirs.clone(),
+        limit: 20,
+        ..ops::BackupsRequest::default()
+    })?;
+    Ok(list
+        .backups
+        .into_iter()
+        .filter(|b| {
+            b.contents.as_ref().is_some_and(|c| {
+                c.backup_id.is_some() && matches!(c.kind.as_str(), "full" | "incremental")
+            })
+        })
+        .map(|b| Followable {
+            path: b.path.display().to_string(),
+            name: b.name,
+        })
+        .collect())
 }
 
 /// The export plans of the console's plan folder, the served plan first.
@@ -93,14 +124,15 @@ fn folder_of(plan: &Plan) -> PathBuf {
 
 pub(super) async fn show(State(app): State<App>, lang: Lang) -> Response {
     let a = app.clone();
-    let plans = blocking(move || Ok(export_plans(&a))).await;
-    let formats = FORMATS.iter().map(|(f, _)| *f).collect();
-    page(
-        &app,
-        lang,
-        "export.html",
-        plans.map(|plans| Wizard { plans, formats }),
-    )
+    let wizard = blocking(move || {
+        Ok(Wizard {
+            plans: export_plans(&a),
+            formats: FORMATS.iter().map(|(f, _)| *f).collect(),
+            follows: followable(&a)?,
+        })
+    })
+    .await;
+    page(&app, lang, "export.html", wizard)
 }
 
 /// What the wizard's form asks for.
@@ -179,7 +211,9 @@ impl ExportForm {
                     "a date and time to export the changes after",
                 ));
             }
-            "follows" if !self.follows.is_empty() => r.follows = Some(self.follows.clone().into()),
+            "follows" if !self.follows.is_empty() => {
+                r.follows = Some(super::backups::in_backup_folders(app, &self.follows)?)
+            }
             "follows" => return Err(bad("follows", "", "the backup this export follows")),
             other => return Err(bad("mode", other, "full, since or follows")),
         }
@@ -230,4 +264,32 @@ pub(super) async fn start(
         )
     });
     started(&app, lang, &headers, job)
+}
+
+/// The rows each table of the chosen export would hold, from the engine's
+/// statistics (a fragment of the wizard), with the tables the closure
+/// pulls in and why.
+pub(super) async fn estimate(
+    State(app): State<App>,
+    lang: Lang,
+    axum::extract::RawQuery(query): axum::extract::RawQuery,
+) -> Response {
+    let form = ExportForm::read(&Form::parse(query.unwrap_or_default().as_bytes()));
+    let a = app.clone();
+    let estimated = blocking(move || {
+        let plans = export_plans(&a);
+        let r = form.request(&a, &plans)?;
+        ops::estimate(&ops::EstimateRequest {
+            plan: r.plan,
+            db: r.db,
+            modules: r.modules,
+            closure: r.closure,
+            ..ops::EstimateRequest::default()
+        })
+    })
+    .await;
+    match estimated {
+        Ok(e) => app.view.fragment(lang, "fragment_estimate.html", e),
+        Err(e) => super::form_error(&app, lang, &e),
+    }
 }

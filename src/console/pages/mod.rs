@@ -1,6 +1,7 @@
 //! The console's pages and their JSON twins under `/api/`, one file per
 //! page; this file holds the routes and what every page shares.
 
+mod backups;
 mod dashboard;
 mod export;
 mod history;
@@ -26,7 +27,15 @@ pub(crate) fn routes(_app: App) -> Router<App> {
         .route("/api/status", get(dashboard::show_api))
         .route("/lang", get(switch_language))
         .route("/schema", get(schema::show).post(schema::apply))
+        .route("/backups", get(backups::show))
+        .route("/api/backups", get(backups::show_api))
+        .route("/backups/download", get(backups::download))
+        .route("/backups/verify", post(backups::verify))
+        .route("/backups/delete", post(backups::delete))
+        .route("/backups/now", post(backups::back_up_now))
+        .route("/backups/import", get(backups::import))
         .route("/export", get(export::show).post(export::start))
+        .route("/export/estimate", get(export::estimate))
         .route("/import", get(import::show))
         .route(
             "/import/upload",
