@@ -36,11 +36,13 @@ fn source_schema(e: Engine) -> String {
     )
 }
 
-/// The target: `name` NOT NULL, and orders' users a foreign key.
+/// The target: `name` NOT NULL, orders' users a foreign key, totals
+/// positive.
 fn target_schema(e: Engine) -> String {
     format!(
         "CREATE TABLE users ({}, email VARCHAR(100) NOT NULL UNIQUE, name VARCHAR(100) NOT NULL);
-         CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, total INTEGER NOT NULL,
+         CREATE TABLE orders (id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL,
+                              total INTEGER NOT NULL CHECK (total > 0),
                               FOREIGN KEY (user_id) REFERENCES users (id));",
         counted_id(e)
     )
@@ -48,15 +50,16 @@ fn target_schema(e: Engine) -> String {
 
 const SOURCE_ROWS: &str = "
     INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ann'), (2, 'b@x', 'Bob'), (3, 'c@x', 'Cid'),
-        (4, 'd@x', 'Dee'), (6, 'f@x', NULL), (50, 'e@x', 'Eve');
-    INSERT INTO orders VALUES (10, 1, 100), (11, 2, 200), (12, 4, 400), (13, 50, 500);";
+        (4, 'd@x', 'Dee'), (6, 'f@x', NULL), (7, 'h@x', 'Gus'), (50, 'e@x', 'Eve');
+    INSERT INTO orders VALUES (10, 1, 100), (11, 2, 200), (12, 4, 400), (13, 50, 500), (14, 1, -5);";
 
 /// User 1 as in the backup, user 2 renamed, users 3, 4, 6 and 50 missing
 /// (50 beyond the counter: inserting it moves MySQL's AUTO_INCREMENT, which
-/// no rollback takes back), and user 9 holding user 4's email; order 10 as
-/// in the backup.
+/// no rollback takes back), user 9 holding user 4's email, user 8 the
+/// email the backup gives user 7; order 10 as in the backup.
 const TARGET_ROWS: &str = "
-    INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ann'), (2, 'b@x', 'Robert'), (9, 'd@x', 'Dee again');
+    INSERT INTO users (id, email, name) VALUES (1, 'a@x', 'Ann'), (2, 'b@x', 'Robert'), (7, 'g@x', 'Gus'),
+        (8, 'h@x', 'Hal'), (9, 'd@x', 'Dee again');
     INSERT INTO orders VALUES (10, 1, 100);";
 
 /// A source exported to `file`, and a target that differs from it.
@@ -144,9 +147,11 @@ fn every_row_is_classed_and_the_database_is_left_as_it_was() {
         assert_eq!(names, ["users", "orders"], "parents first");
         let users = table(&outcome, "users");
         let orders = table(&outcome, "orders");
-        assert_eq!(classes(users), (2, 1, 1, 1, 1), "{users:?}");
-        // Order 12's user (4) is refused: the order fails on its key.
-        assert_eq!(classes(orders), (2, 1, 0, 0, 1), "{orders:?}");
+        // User 4's insert and user 7's update clash on `email`.
+        assert_eq!(classes(users), (2, 1, 1, 2, 1), "{users:?}");
+        // Order 12's user (4) is refused: the order fails on its key;
+        // order 14 fails the CHECK.
+        assert_eq!(classes(orders), (2, 1, 0, 0, 2), "{orders:?}");
         assert_eq!(users.module.as_deref(), Some("people"));
         assert_eq!(users.policy, Conflict::Overwrite);
         assert_eq!(
@@ -157,7 +162,7 @@ fn every_row_is_classed_and_the_database_is_left_as_it_was() {
             ),
             (2, 1, 1)
         );
-        assert_eq!((users.implied.skipped, users.implied.refused), (0, 2));
+        assert_eq!((users.implied.skipped, users.implied.refused), (0, 3));
         assert!(outcome.would_fail());
         assert_eq!(
             outcome.files,
@@ -181,10 +186,14 @@ fn every_row_is_classed_and_the_database_is_left_as_it_was() {
             }]
         );
         let conflict = store.page(None, Some(RowClass::Conflict), 0, 10).unwrap();
-        assert_eq!(conflict.len(), 1);
-        assert_eq!(conflict[0].key, r#"{"id":4}"#);
-        let clash = conflict[0].error.as_deref().unwrap();
-        assert!(clash.contains("email"), "the clash names its key: {clash}");
+        let clashes: Vec<&str> = conflict.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(clashes, [r#"{"id":4}"#, r#"{"id":7}"#]);
+        for r in &conflict {
+            let clash = r.error.as_deref().unwrap();
+            assert!(clash.contains("email"), "the clash names its key: {clash}");
+        }
+        // User 7's clash is its new email's: the difference is kept.
+        assert_eq!(conflict[1].changes[0].new, "\"h@x\"");
 
         let failing = store.page(None, Some(RowClass::Failing), 0, 10).unwrap();
         let failing: HashMap<String, String> = failing
@@ -196,7 +205,9 @@ fn every_row_is_classed_and_the_database_is_left_as_it_was() {
         let fk = &failing[r#"orders {"id":12}"#];
         assert!(fk.contains("user_id"), "the refusal names the column: {fk}");
         assert!(fk.to_lowercase().contains("foreign key"), "{fk}");
-        assert_eq!(failing.len(), 2);
+        let check = &failing[r#"orders {"id":14}"#];
+        assert!(check.contains("total"), "the refusal names the column: {check}");
+        assert_eq!(failing.len(), 3);
     });
 }
 
@@ -206,8 +217,8 @@ fn the_store_pages_and_filters() {
         let (_source, target) = source_and_target(engine, "backup.json");
         let outcome = preview(&request(&target, &["backup.json"], None));
         let store = PreviewStore::open(&outcome.store).unwrap();
-        assert_eq!(store.count(None, None).unwrap(), 10);
-        assert_eq!(store.count(Some("users"), None).unwrap(), 6);
+        assert_eq!(store.count(None, None).unwrap(), 12);
+        assert_eq!(store.count(Some("users"), None).unwrap(), 7);
         assert_eq!(store.count(None, Some(RowClass::New)).unwrap(), 4);
         assert_eq!(
             store
@@ -226,7 +237,7 @@ fn the_store_pages_and_filters() {
         );
         // Pages follow the import's order: the table's rows in backup order.
         let page: Vec<(String, u64)> = store
-            .page(None, None, 4, 3)
+            .page(None, None, 5, 3)
             .unwrap()
             .into_iter()
             .map(|r| (r.table, r.ordinal))
@@ -234,17 +245,19 @@ fn the_store_pages_and_filters() {
         assert_eq!(
             page,
             [
-                ("users".to_string(), 5),
                 ("users".to_string(), 6),
+                ("users".to_string(), 7),
                 ("orders".to_string(), 1)
             ]
         );
-        assert!(store.page(None, None, 10, 5).unwrap().is_empty());
+        assert!(store.page(None, None, 12, 5).unwrap().is_empty());
         assert!(store.page(Some("nothing"), None, 0, 5).unwrap().is_empty());
-        // Under `error` every row whose key exists would be refused.
+        // Under `error` every row whose key exists would be refused; the
+        // classes are the rows' whatever the policy.
         let users = table(&outcome, "users");
         assert_eq!(users.policy, Conflict::Error);
-        assert_eq!((users.implied.inserted, users.implied.refused), (2, 4));
+        assert_eq!(classes(users), (2, 1, 1, 2, 1));
+        assert_eq!((users.implied.inserted, users.implied.refused), (2, 5));
         assert!(RowClass::parse("changes").is_err());
         assert_eq!(RowClass::from_name("conflict"), Some(RowClass::Conflict));
         assert_eq!(RowClass::Failing.name(), "failing");
@@ -260,10 +273,11 @@ fn a_module_policy_and_a_module_choice_are_the_requests() {
         let outcome = preview(&req);
         let users = table(&outcome, "users");
         assert_eq!(users.policy, Conflict::Skip);
-        // Skipped, the changed row is still `changed`: the class is the
-        // row's, the count the policy's.
-        assert_eq!(classes(users), (2, 1, 1, 1, 1));
-        assert_eq!((users.implied.skipped, users.implied.overwritten), (1, 0));
+        // The classes are the rows', the counts the policy's: `skip` keeps
+        // user 2 and user 7 (whose new email would clash) as they are.
+        assert_eq!(classes(users), (2, 1, 1, 2, 1));
+        assert_eq!((users.implied.skipped, users.implied.overwritten), (2, 0));
+        assert_eq!((users.implied.inserted, users.implied.refused), (2, 2));
         assert_eq!(table(&outcome, "orders").policy, Conflict::Overwrite);
 
         req.modules = vec!["people".into()];
@@ -306,8 +320,8 @@ fn a_workbook_is_previewed_as_its_cells_read() {
             Some(Conflict::Overwrite),
         ));
         assert_eq!(state(&target), before);
-        assert_eq!(classes(table(&outcome, "users")), (3, 1, 1, 1, 0));
-        assert_eq!(classes(table(&outcome, "orders")), (2, 1, 0, 0, 1));
+        assert_eq!(classes(table(&outcome, "users")), (3, 1, 1, 2, 0));
+        assert_eq!(classes(table(&outcome, "orders")), (2, 1, 0, 0, 2));
         let store = PreviewStore::open(&outcome.store).unwrap();
         let changed = store.page(None, Some(RowClass::Changed), 0, 10).unwrap();
         assert_eq!(changed[0].changes[0].new, "\"Bob\"");

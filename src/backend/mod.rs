@@ -273,15 +273,18 @@ pub trait Backend {
 
     /// Inside a preview's transaction: writes `rows` of `req.table` (in
     /// `req.columns` order) as one all-or-nothing step under a savepoint.
-    /// `Ok(None)`: written, and kept for the rows that follow (a child
-    /// finds its parent); `Ok(Some(_))`: refused, and nothing of it stays.
-    /// `Err` is reserved for failures that are no verdict on the rows
-    /// (a lost connection, a missing privilege).
+    /// `Ok(None)`: written, and with `keep` kept for the rows that follow
+    /// (a child finds its parent), else undone (a row the policy would not
+    /// write, tried only for the database's verdict); `Ok(Some(_))`:
+    /// refused, and nothing of it stays. `Err` is reserved for failures
+    /// that are no verdict on the rows (a lost connection, a missing
+    /// privilege).
     fn try_rows(
         &mut self,
         req: &WriteRequest<'_>,
         rows: &[Vec<Value>],
         how: Attempt,
+        keep: bool,
     ) -> Result<Option<Refusal>>;
 
     /// Ends any open transaction, discarding its changes. Safe to call when

@@ -388,8 +388,9 @@ impl Backend for Mysql {
         req: &WriteRequest<'_>,
         rows: &[Vec<Value>],
         how: Attempt,
+        keep: bool,
     ) -> Result<Option<Refusal>> {
-        self.attempt_rows(req, rows, how)
+        self.attempt_rows(req, rows, how, keep)
     }
 
     fn rollback(&mut self) -> Result<()> {

@@ -39,6 +39,7 @@ impl Mysql {
         req: &WriteRequest<'_>,
         rows: &[Vec<Value>],
         how: Attempt,
+        keep: bool,
     ) -> Result<Option<Refusal>> {
         let all = self.columns_of(req.table, req.columns)?;
         if let Some(c) = all.iter().find(|c| c.kind == Kind::Unsupported) {
@@ -67,14 +68,15 @@ impl Mysql {
             Attempt::Insert => inserts(req.table, &names, encoded),
             Attempt::Update => updates(req.table, &names, req.key, encoded),
         };
-        self.attempt(req.table, statements)
+        self.attempt(req.table, statements, keep)
     }
 
-    /// Runs `statements` under a savepoint: all kept, or none.
+    /// Runs `statements` under a savepoint: all kept (with `keep`), or none.
     fn attempt(
         &mut self,
         table: &str,
         statements: Vec<(String, Vec<My>)>,
+        keep: bool,
     ) -> Result<Option<Refusal>> {
         let ctx = format!("previewing rows of `{table}`");
         self.exec(&ctx, "SAVEPOINT migplan_preview")?;
@@ -83,6 +85,9 @@ impl Mysql {
             .into_iter()
             .find_map(|(sql, params)| conn.exec_drop(sql, Params::Positional(params)).err());
         let Some(e) = failed else {
+            if !keep {
+                self.exec(&ctx, "ROLLBACK TO SAVEPOINT migplan_preview")?;
+            }
             self.exec(&ctx, "RELEASE SAVEPOINT migplan_preview")?;
             return Ok(None);
         };

@@ -33,6 +33,7 @@ impl Postgres {
         req: &WriteRequest<'_>,
         rows: &[Vec<Value>],
         how: Attempt,
+        keep: bool,
     ) -> Result<Option<Refusal>> {
         let cols = self.columns_of(req.table, req.columns)?;
         let targets = column_targets(&cols);
@@ -87,20 +88,24 @@ impl Postgres {
                 true => Ok(()),
                 false => self.client.batch_execute(&after),
             });
+        let undo = "ROLLBACK TO SAVEPOINT migplan_preview; RELEASE SAVEPOINT migplan_preview";
         let e = match written {
             Ok(()) => {
+                let end = if keep {
+                    "RELEASE SAVEPOINT migplan_preview"
+                } else {
+                    undo
+                };
                 return self
                     .client
-                    .batch_execute("RELEASE SAVEPOINT migplan_preview")
+                    .batch_execute(end)
                     .map(|_| None)
                     .map_err(|e| self.err(ctx, e));
             }
             Err(e) => e,
         };
         self.client
-            .batch_execute(
-                "ROLLBACK TO SAVEPOINT migplan_preview; RELEASE SAVEPOINT migplan_preview",
-            )
+            .batch_execute(undo)
             .map_err(|e| self.err(ctx.clone(), e))?;
         match refusal(&e) {
             Some(clash) => Ok(Some(Refusal {

@@ -31,6 +31,7 @@ impl Sqlite {
         req: &WriteRequest<'_>,
         rows: &[Vec<Value>],
         how: Attempt,
+        keep: bool,
     ) -> Result<Option<Refusal>> {
         let checks = self.writer_sql(req)?;
         let sql = statement(req, how);
@@ -47,7 +48,8 @@ impl Sqlite {
                 .and_then(|bound| self.write_one(&sql, req, row, how, &bound))
         });
         match written {
-            Ok(()) => exec("RELEASE migplan_preview").map(|_| None),
+            Ok(()) if keep => exec("RELEASE migplan_preview").map(|_| None),
+            Ok(()) => exec("ROLLBACK TO migplan_preview; RELEASE migplan_preview").map(|_| None),
             Err(stop) => {
                 exec("ROLLBACK TO migplan_preview; RELEASE migplan_preview")?;
                 match stop {

@@ -1,14 +1,16 @@
 //! A table's rows settled at its end: the table streamed once to find the
 //! rows whose keys it holds (and their values, as the target column holds
-//! them), each row judged new, identical or changed, then the rows an
-//! import would write tried a batch at a time (`Backend::try_rows`), a
-//! refused batch halved until the refused rows stand alone: each one's
-//! refusal is its verdict, conflict or failing.
+//! them), each row judged new, identical or changed, then the rows tried a
+//! batch at a time (`Backend::try_rows`) — new rows inserted, changed rows
+//! updated whatever the policy (kept only under `overwrite`), so that a
+//! row's class does not depend on the policy — a refused batch halved
+//! until the refused rows stand alone: each one's refusal is its verdict,
+//! conflict or failing. What the policy makes of the row is its fate.
 
 use rusqlite::{OptionalExtension, params};
 
 use super::collect::{Collector, Table, sql};
-use super::{ColumnChange, RowClass};
+use super::{ColumnChange, Fate, RowClass};
 use crate::backend::convert::canonical;
 use crate::backend::{Attempt, Backend, ReadRequest, Refusal, TableOutcome};
 use crate::error::{Error, Result};
@@ -46,6 +48,7 @@ struct Prior {
 
 struct Verdict {
     class: RowClass,
+    fate: Fate,
     changes: Vec<ColumnChange>,
     error: Option<String>,
     attempt: Option<Attempt>,
@@ -181,10 +184,12 @@ impl Collector {
                 .collect();
             let rows: Vec<Vec<Value>> = picked.iter().map(|&i| batch[i].row.clone()).collect();
             let mut refusals = vec![None; rows.len()];
-            attempt(db, t, &rows, how, &mut refusals)?;
+            // Rows the policy would not write are tried, then undone.
+            let keep = how == Attempt::Insert || t.conflict == Conflict::Overwrite;
+            attempt(db, t, &rows, how, keep, &mut refusals)?;
             for (&i, refusal) in picked.iter().zip(refusals) {
                 if let Some(r) = refusal {
-                    refuse(&mut verdicts[i], r);
+                    refuse(&mut verdicts[i], r, t.conflict);
                 }
             }
         }
@@ -231,23 +236,23 @@ impl Collector {
             true => None,
             false => Some(serde_json::to_string(&v.changes).unwrap_or_default()),
         };
-        let (class, policy) = (v.class.code(), t.conflict.name());
+        let (class, fate) = (v.class.code(), v.fate.name());
         if let Some(prior) = prior {
             let mut stmt = self
                 .conn
                 .prepare_cached(
-                    "UPDATE preview_rows SET class = ?2, policy = ?3, changes = ?4, error = ?5
+                    "UPDATE preview_rows SET class = ?2, fate = ?3, changes = ?4, error = ?5
                      WHERE id = ?1",
                 )
                 .map_err(sql)?;
-            stmt.execute(params![prior.id, class, policy, changes, v.error])
+            stmt.execute(params![prior.id, class, fate, changes, v.error])
                 .map_err(sql)?;
             return Ok(());
         }
         let mut stmt = self
             .conn
             .prepare_cached(
-                "INSERT INTO preview_rows (tbl, ordinal, k, key, class, policy, had, old, changes, error)
+                "INSERT INTO preview_rows (tbl, ordinal, k, key, class, fate, had, old, changes, error)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
             )
             .map_err(sql)?;
@@ -257,7 +262,7 @@ impl Collector {
             p.k,
             key_json(&p.row, t),
             class,
-            policy,
+            fate,
             v.had,
             v.old.as_deref().map(encode_row),
             changes,
@@ -268,9 +273,9 @@ impl Collector {
     }
 }
 
-/// The row's class before the database has its say, and the write an
-/// import would make of it: an insert when its key is not in the table
-/// now, an update when it is with other values and the policy overwrites.
+/// The row's class before the database has its say, and the write that
+/// asks for it: an insert when its key is not in the table now, an update
+/// when it is with other values.
 fn judge(t: &Table, p: &Pending, prior: Option<&Prior>) -> Verdict {
     let (had, old) = match prior {
         Some(prior) => (prior.had, prior.old.clone()),
@@ -279,6 +284,8 @@ fn judge(t: &Table, p: &Pending, prior: Option<&Prior>) -> Verdict {
     if let Some(message) = &p.refused {
         return Verdict {
             class: RowClass::Failing,
+            // The importer checks before any policy applies.
+            fate: Fate::Refused,
             changes: vec![],
             error: Some(message.clone()),
             attempt: None,
@@ -290,8 +297,7 @@ fn judge(t: &Table, p: &Pending, prior: Option<&Prior>) -> Verdict {
     let attempt = match &p.cur {
         None => Some(Attempt::Insert),
         Some(cur) if same(cur, &canon) => None,
-        Some(_) if t.conflict == Conflict::Overwrite => Some(Attempt::Update),
-        Some(_) => None,
+        Some(_) => Some(Attempt::Update),
     };
     let changes = match old.as_ref().filter(|_| had) {
         Some(old) => diff(t, old, &canon),
@@ -304,6 +310,7 @@ fn judge(t: &Table, p: &Pending, prior: Option<&Prior>) -> Verdict {
     };
     Verdict {
         class,
+        fate: fate(class, t.conflict),
         changes,
         error: None,
         attempt,
@@ -312,22 +319,40 @@ fn judge(t: &Table, p: &Pending, prior: Option<&Prior>) -> Verdict {
     }
 }
 
-fn refuse(v: &mut Verdict, r: Refusal) {
+/// What `policy` makes of a row of `class` that the database accepts.
+fn fate(class: RowClass, policy: Conflict) -> Fate {
+    match (class, policy) {
+        (RowClass::New, _) => Fate::Inserted,
+        (RowClass::Identical | RowClass::Changed, Conflict::Error) => Fate::Refused,
+        (RowClass::Changed, Conflict::Overwrite) => Fate::Overwritten,
+        (RowClass::Changed, Conflict::Skip) => Fate::Skipped,
+        (RowClass::Identical, _) => Fate::Unchanged,
+        (RowClass::Conflict | RowClass::Failing, _) => Fate::Refused,
+    }
+}
+
+/// The database refused the row's write: a refused update is no failure
+/// under `skip`, which keeps the row as it is.
+fn refuse(v: &mut Verdict, r: Refusal, policy: Conflict) {
     v.class = match r.clash {
         true => RowClass::Conflict,
         false => RowClass::Failing,
+    };
+    v.fate = match (v.attempt, policy) {
+        (Some(Attempt::Update), Conflict::Skip) => Fate::Skipped,
+        _ => Fate::Refused,
     };
     v.error = Some(r.message);
 }
 
 /// Counts a verdict as an import's write counts its rows.
 fn tally(out: &mut TableOutcome, v: &Verdict) {
-    let n = match (v.class, v.attempt) {
-        (RowClass::Conflict | RowClass::Failing, _) => return,
-        (_, Some(Attempt::Insert)) => &mut out.inserted,
-        (_, Some(Attempt::Update)) => &mut out.overwritten,
-        (RowClass::Changed, None) => &mut out.skipped,
-        (_, None) => &mut out.identical,
+    let n = match v.fate {
+        Fate::Inserted => &mut out.inserted,
+        Fate::Overwritten => &mut out.overwritten,
+        Fate::Skipped => &mut out.skipped,
+        Fate::Unchanged => &mut out.identical,
+        Fate::Refused => return,
     };
     *n += 1;
 }
@@ -379,12 +404,13 @@ fn attempt(
     t: &Table,
     rows: &[Vec<Value>],
     how: Attempt,
+    keep: bool,
     out: &mut [Option<Refusal>],
 ) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
-    let Some(refusal) = db.try_rows(&t.request(), rows, how)? else {
+    let Some(refusal) = db.try_rows(&t.request(), rows, how, keep)? else {
         return Ok(());
     };
     if rows.len() == 1 {
@@ -393,8 +419,8 @@ fn attempt(
     }
     let mid = rows.len() / 2;
     let (low, high) = out.split_at_mut(mid);
-    attempt(db, t, &rows[..mid], how, low)?;
-    attempt(db, t, &rows[mid..], how, high)
+    attempt(db, t, &rows[..mid], how, keep, low)?;
+    attempt(db, t, &rows[mid..], how, keep, high)
 }
 
 /// The row's key as a JSON object; a row without a key shows every value.

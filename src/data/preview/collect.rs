@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, params};
 
 use super::store::{MARK, PAGE_INDEXES, PreviewStore, SCHEMA};
-use super::{Implied, RowClass, TablePreview};
+use super::{Fate, Implied, RowClass, TablePreview};
 use crate::backend::{Backend, TableOutcome, WriteRequest};
 use crate::catalog::ColumnInfo;
 use crate::error::{Error, PreviewError, Result};
@@ -214,29 +214,30 @@ impl Collector {
         PreviewStore::open(&self.path)?.tables()
     }
 
-    /// Each table's rows by class, and what its rows' policies make of them.
+    /// Each table's rows by class, and by what the import would do.
     fn count(&mut self) -> Result<()> {
         let mut per_table: HashMap<String, ([u64; 5], Implied)> = HashMap::new();
         {
             let mut stmt = self
                 .conn
-                .prepare("SELECT tbl, class, policy, count(*) FROM preview_rows GROUP BY 1, 2, 3")
+                .prepare("SELECT tbl, class, fate, count(*) FROM preview_rows GROUP BY 1, 2, 3")
                 .map_err(sql)?;
             let mut rows = stmt.query([]).map_err(sql)?;
             while let Some(r) = rows.next().map_err(sql)? {
                 let table: String = r.get(0).map_err(sql)?;
                 let class = RowClass::from_code(r.get(1).map_err(sql)?);
-                let policy = Conflict::from_name(&r.get::<_, String>(2).map_err(sql)?);
+                let fate = Fate::from_name(&r.get::<_, String>(2).map_err(sql)?);
                 let n = r.get::<_, i64>(3).map_err(sql)? as u64;
-                let (Some(class), Some(policy)) = (class, policy) else {
+                let (Some(class), Some(fate)) = (class, fate) else {
                     continue;
                 };
                 let entry = per_table.entry(table).or_default();
                 entry.0[class.code() as usize] += n;
-                entry.1.add(class, policy, n);
+                entry.1.add(fate, n);
             }
         }
         for (table, (c, i)) in per_table {
+            let n = |v: u64| v as i64;
             self.conn
                 .execute(
                     "UPDATE preview_tables SET new = ?2, identical = ?3, changed = ?4,
@@ -244,16 +245,16 @@ impl Collector {
                        skipped = ?9, unchanged = ?10, refused = ?11 WHERE name = ?1",
                     params![
                         table,
-                        c[0] as i64,
-                        c[1] as i64,
-                        c[2] as i64,
-                        c[3] as i64,
-                        c[4] as i64,
-                        i.inserted as i64,
-                        i.overwritten as i64,
-                        i.skipped as i64,
-                        i.unchanged as i64,
-                        i.refused as i64
+                        n(c[0]),
+                        n(c[1]),
+                        n(c[2]),
+                        n(c[3]),
+                        n(c[4]),
+                        n(i.inserted),
+                        n(i.overwritten),
+                        n(i.skipped),
+                        n(i.unchanged),
+                        n(i.refused)
                     ],
                 )
                 .map_err(sql)?;

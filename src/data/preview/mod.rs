@@ -52,8 +52,10 @@ pub enum RowClass {
     /// `skip` keep the old values, `error` refuse the import.
     Changed,
     /// Another row holds one of its unique keys (not the row's own key).
+    /// Whatever the policy: a changed row's new values are tried too.
     Conflict,
-    /// The database refuses it (NOT NULL, foreign key, CHECK, type).
+    /// The database refuses it (NOT NULL, foreign key, CHECK, type), or
+    /// migplan's check of a value before it is sent.
     Failing,
 }
 
@@ -155,10 +157,11 @@ impl TablePreview {
 }
 
 /// A table's rows as the policy treats them: inserted, overwritten (a
-/// changed row under `overwrite`), skipped (a changed row under `skip`),
-/// unchanged (identical), refused (conflicting and failing rows, and under
-/// `error` every row whose key exists). Any refused row fails a real
-/// import, which then changes nothing.
+/// changed row under `overwrite`), skipped (a changed row under `skip`,
+/// even one whose new values the database would refuse: `skip` never
+/// writes them), unchanged (identical), refused (conflicting and failing
+/// rows, and under `error` every row whose key exists). Any refused row
+/// fails a real import, which then changes nothing.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Implied {
     pub inserted: u64,
@@ -168,16 +171,49 @@ pub struct Implied {
     pub refused: u64,
 }
 
+/// What a real import would do with one row: one of [`Implied`]'s counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Fate {
+    Inserted,
+    Overwritten,
+    Skipped,
+    Unchanged,
+    Refused,
+}
+
+impl Fate {
+    const NAMES: [(&'static str, Fate); 5] = [
+        ("inserted", Fate::Inserted),
+        ("overwritten", Fate::Overwritten),
+        ("skipped", Fate::Skipped),
+        ("unchanged", Fate::Unchanged),
+        ("refused", Fate::Refused),
+    ];
+
+    pub(super) fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map(|(n, _)| *n)
+            .expect("every fate is named")
+    }
+
+    pub(super) fn from_name(name: &str) -> Option<Self> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
+    }
+}
+
 impl Implied {
-    /// Adds `n` rows of `class` met under `policy`.
-    fn add(&mut self, class: RowClass, policy: Conflict, n: u64) {
-        let slot = match (class, policy) {
-            (RowClass::New, _) => &mut self.inserted,
-            (RowClass::Identical | RowClass::Changed, Conflict::Error) => &mut self.refused,
-            (RowClass::Identical, _) => &mut self.unchanged,
-            (RowClass::Changed, Conflict::Overwrite) => &mut self.overwritten,
-            (RowClass::Changed, Conflict::Skip) => &mut self.skipped,
-            (RowClass::Conflict | RowClass::Failing, _) => &mut self.refused,
+    fn add(&mut self, fate: Fate, n: u64) {
+        let slot = match fate {
+            Fate::Inserted => &mut self.inserted,
+            Fate::Overwritten => &mut self.overwritten,
+            Fate::Skipped => &mut self.skipped,
+            Fate::Unchanged => &mut self.unchanged,
+            Fate::Refused => &mut self.refused,
         };
         *slot += n;
     }

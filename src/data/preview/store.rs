@@ -40,7 +40,8 @@ pub(super) const SCHEMA: &str = "
     );
     -- k: the key's canonical bytes (NULL without a key); had: the key was
     -- in the target before the preview; old: the target's row then, as
-    -- the spool encodes rows; policy: the one the row's last version met.
+    -- the spool encodes rows; fate: what the import would do with the
+    -- row's last version under its policy.
     CREATE TABLE preview_rows (
         id INTEGER PRIMARY KEY,
         tbl TEXT NOT NULL,
@@ -48,7 +49,7 @@ pub(super) const SCHEMA: &str = "
         k BLOB,
         key TEXT NOT NULL,
         class INTEGER NOT NULL,
-        policy TEXT NOT NULL,
+        fate TEXT NOT NULL,
         had INTEGER NOT NULL,
         old BLOB,
         changes TEXT,
