@@ -206,7 +206,10 @@ fn every_row_is_classed_and_the_database_is_left_as_it_was() {
         assert!(fk.contains("user_id"), "the refusal names the column: {fk}");
         assert!(fk.to_lowercase().contains("foreign key"), "{fk}");
         let check = &failing[r#"orders {"id":14}"#];
-        assert!(check.contains("total"), "the refusal names the column: {check}");
+        assert!(
+            check.contains("total"),
+            "the refusal names the column: {check}"
+        );
         assert_eq!(failing.len(), 3);
     });
 }
