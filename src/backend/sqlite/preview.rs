@@ -35,11 +35,8 @@ impl Sqlite {
     ) -> Result<Option<Refusal>> {
         let checks = self.writer_sql(req)?;
         let sql = statement(req, how);
-        let exec = |sql: &str| {
-            self.conn
-                .execute_batch(sql)
-                .map_err(|e| Error::db("previewing rows of", e))
-        };
+        let ctx = format!("previewing rows of `{}`", req.table);
+        let exec = |sql: &str| self.conn.execute_batch(sql).map_err(|e| Error::db(&ctx, e));
         exec("SAVEPOINT migplan_preview")?;
         let written = rows.iter().try_for_each(|row| {
             check_affinity(row, &checks)
@@ -75,10 +72,9 @@ impl Sqlite {
             Attempt::Insert => bound.iter().collect(),
             Attempt::Update => update_order(req).into_iter().map(|i| &bound[i]).collect(),
         };
-        let mut stmt = self
-            .conn
-            .prepare_cached(sql)
-            .map_err(|e| Stop::Failed(Error::db("previewing rows of", e)))?;
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| {
+            Stop::Failed(Error::db(format!("previewing rows of `{}`", req.table), e))
+        })?;
         match stmt.execute(params_from_iter(params)) {
             Ok(_) => Ok(()),
             Err(e) => Err(match refusal(&e) {
