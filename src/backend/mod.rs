@@ -70,6 +70,25 @@ pub struct TableOutcome {
     pub conflict_keys: Vec<Vec<Value>>,
 }
 
+/// How a preview tries rows (see [`Backend::try_rows`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// `INSERT` them: their keys are not in the table.
+    Insert,
+    /// `UPDATE` their other columns, found by the request's key.
+    Update,
+}
+
+/// Rows a preview tried that the database refused (or that the check of a
+/// value against its column refused before they were sent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// A unique or primary key another row already holds.
+    pub clash: bool,
+    /// What the database said, naming the column or the constraint.
+    pub message: String,
+}
+
 /// One open connection to one database.
 ///
 /// The data phase drives it as a checklist: `catalog`, then either a read
@@ -252,6 +271,29 @@ pub trait Backend {
     fn finish_write(&mut self) -> Result<()>;
 
     fn commit(&mut self) -> Result<()>;
+
+    /// Starts a preview's transaction over `tables`: like `begin_write`,
+    /// but every constraint stays in force and is checked statement by
+    /// statement (no key set aside, none deferred), so that `try_rows`
+    /// meets the database's own verdict. A preview always ends with
+    /// `rollback`.
+    fn begin_preview(&mut self, tables: &[String]) -> Result<()>;
+
+    /// Inside a preview's transaction: writes `rows` of `req.table` (in
+    /// `req.columns` order) as one all-or-nothing step under a savepoint.
+    /// `Ok(None)`: written, and with `keep` kept for the rows that follow
+    /// (a child finds its parent), else undone (a row the policy would not
+    /// write, tried only for the database's verdict); `Ok(Some(_))`:
+    /// refused, and nothing of it stays. `Err` is reserved for failures
+    /// that are no verdict on the rows (a lost connection, a missing
+    /// privilege).
+    fn try_rows(
+        &mut self,
+        req: &WriteRequest<'_>,
+        rows: &[Vec<Value>],
+        how: Attempt,
+        keep: bool,
+    ) -> Result<Option<Refusal>>;
 
     /// Ends any open transaction, discarding its changes. Safe to call when
     /// none is open.

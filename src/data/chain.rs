@@ -7,8 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::import::{backup_part, load_parts};
-use super::{ImportOptions, ImportReport, import, upgrade_chain};
+use super::import::{backup_part, import_into, load_parts_into};
+use super::preview::Collector;
+use super::{ImportOptions, ImportReport, upgrade_chain};
 use crate::adapters::AdapterSet;
 use crate::backend::Backend;
 use crate::error::{Error, LoadError, Result};
@@ -23,9 +24,20 @@ pub fn import_files(
     files: &[PathBuf],
     opts: &ImportOptions,
 ) -> Result<Vec<ImportReport>> {
+    import_files_into(db, plan, files, opts, None)
+}
+
+/// [`import_files`], its rows handed to `preview` when there is one.
+pub(super) fn import_files_into(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    files: &[PathBuf],
+    opts: &ImportOptions,
+    preview: Option<&mut Collector>,
+) -> Result<Vec<ImportReport>> {
     let chain = match files {
         [one] if one.is_dir() => from_folder(one)?,
-        [one] => return Ok(vec![import(db, plan, one, opts)?]),
+        [one] => return Ok(vec![import_into(db, plan, one, opts, preview)?]),
         many => in_order(many)?,
     };
     let adapters = AdapterSet::load(&plan.import.adapters)?;
@@ -44,7 +56,7 @@ pub fn import_files(
             opts.schema_version,
         )?);
     }
-    load_parts(db, plan, parts, opts)
+    load_parts_into(db, plan, parts, opts, preview)
 }
 
 /// Reads what can be read of `files` without a database — that each exists

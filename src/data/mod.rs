@@ -8,6 +8,7 @@ mod export;
 mod import;
 pub mod lossy;
 mod names;
+pub mod preview;
 mod progress;
 mod readback;
 pub mod report;

@@ -14,12 +14,14 @@ mod console;
 mod engine;
 mod history;
 mod load;
+mod preview;
 mod scripts;
 mod upgrade;
 pub use console::ConsoleError;
 pub use engine::{EngineError, Orphan};
 pub use history::HistoryError;
 pub use load::LoadError;
+pub use preview::PreviewError;
 pub use scripts::{Disagreement, ScriptError, UndoOrphan, Unrepairable};
 pub use upgrade::UpgradeError;
 
@@ -248,6 +250,10 @@ pub enum Error {
     #[error(transparent)]
     History(#[from] HistoryError),
 
+    /// An import preview's store (error/preview.rs).
+    #[error(transparent)]
+    Preview(#[from] PreviewError),
+
     /// The web console's refusals (error/console.rs).
     #[error(transparent)]
     Console(#[from] ConsoleError),
@@ -308,6 +314,7 @@ impl Error {
             Error::Console(ConsoleError::NoTarget { .. } | ConsoleError::WeakToken { .. }) => {
                 exit::USAGE
             }
+            Error::Preview(PreviewError::UnknownClass { .. }) => exit::USAGE,
             Error::Cancelled => exit::INTERRUPTED,
             _ => exit::FAILED,
         }

@@ -50,8 +50,8 @@ use ::mysql::prelude::Queryable;
 use ::mysql::{Conn, Params, Value as My};
 
 use super::{
-    BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
-    WriteRequest,
+    Attempt, BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, Refusal,
+    TableOutcome, WriteRequest,
 };
 use crate::catalog::{Catalog, Sequence, Trigger};
 use crate::error::{Error, Result};
@@ -62,6 +62,7 @@ mod bulk;
 mod catalog;
 mod connect;
 mod dialect;
+mod preview;
 mod values;
 mod write;
 
@@ -388,6 +389,20 @@ impl Backend for Mysql {
         self.bulk_load(false)?;
         self.exec("committing", "SET FOREIGN_KEY_CHECKS = 1")?;
         self.set_counters()
+    }
+
+    fn begin_preview(&mut self, tables: &[String]) -> Result<()> {
+        self.start_preview(tables)
+    }
+
+    fn try_rows(
+        &mut self,
+        req: &WriteRequest<'_>,
+        rows: &[Vec<Value>],
+        how: Attempt,
+        keep: bool,
+    ) -> Result<Option<Refusal>> {
+        self.attempt_rows(req, rows, how, keep)
     }
 
     fn rollback(&mut self) -> Result<()> {

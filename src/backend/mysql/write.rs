@@ -22,7 +22,7 @@ use crate::value::Value;
 /// The most placeholders one INSERT carries. The protocol allows 65,535,
 /// but the driver keeps every cached statement's parameter definitions:
 /// fewer, smaller statements keep memory flat at no cost in speed.
-const MAX_PLACEHOLDERS: usize = 16_384;
+pub(super) const MAX_PLACEHOLDERS: usize = 16_384;
 
 /// The most rows one INSERT carries, whatever the packet size allows.
 const MAX_BATCH_ROWS: usize = 10_000;
@@ -62,17 +62,7 @@ impl Mysql {
     pub(super) fn begin_import(&mut self, tables: &[String]) -> Result<()> {
         self.introspect()?;
         self.counters.clear();
-        for name in tables {
-            let t = self.table(name)?;
-            if !t.transactional {
-                return Err(EngineError::NotTransactional {
-                    table: name.clone(),
-                    storage_engine: t.engine.clone(),
-                    convert: format!("ALTER TABLE {} ENGINE=InnoDB", quote(name)),
-                }
-                .into());
-            }
-        }
+        self.refuse_nontransactional(tables)?;
         self.written = tables.to_vec();
         // Per-row foreign-key checks dominate import time; `finish_write`
         // checks every key of the written tables in bulk instead. The bulk
@@ -95,6 +85,22 @@ impl Mysql {
             "SET TRANSACTION ISOLATION LEVEL READ UNCOMMITTED",
         )?;
         self.exec("starting the import transaction", "START TRANSACTION")
+    }
+
+    /// A rollback cannot undo what a table without transactions took in.
+    pub(super) fn refuse_nontransactional(&self, tables: &[String]) -> Result<()> {
+        for name in tables {
+            let t = self.table(name)?;
+            if !t.transactional {
+                return Err(EngineError::NotTransactional {
+                    table: name.clone(),
+                    storage_engine: t.engine.clone(),
+                    convert: format!("ALTER TABLE {} ENGINE=InnoDB", quote(name)),
+                }
+                .into());
+            }
+        }
+        Ok(())
     }
 
     /// Prepares to write one table (`Backend::begin_table`).
@@ -680,7 +686,7 @@ fn refused_row(conn: &mut Conn, into: &str, names: &[String], sent: &[My]) -> Op
 }
 
 /// `INSERT INTO t (cols) VALUES (?,?),(?,?)…` for `rows` rows.
-fn insert_sql(into: &str, names: &[String], rows: usize) -> String {
+pub(super) fn insert_sql(into: &str, names: &[String], rows: usize) -> String {
     let one = format!("({})", vec!["?"; names.len()].join(","));
     let mut sql = format!("INSERT INTO {into} ({}) VALUES ", quote_list(names));
     sql.reserve(rows * (one.len() + 1));

@@ -39,8 +39,8 @@ use std::ops::{Deref, DerefMut};
 use postgres::{Client, SimpleQueryMessage};
 
 use super::{
-    BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, TableOutcome,
-    WriteRequest,
+    Attempt, BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, Refusal,
+    TableOutcome, WriteRequest,
 };
 use crate::catalog::{Catalog, Sequence, TableInfo, Trigger};
 use crate::error::Result;
@@ -51,6 +51,7 @@ mod bulk;
 mod catalog;
 mod connect;
 mod dialect;
+mod preview;
 mod values;
 mod write;
 
@@ -380,6 +381,20 @@ impl Backend for Postgres {
             .map_err(|e| self.err("committing", e))?;
         self.in_tx = false;
         Ok(())
+    }
+
+    fn begin_preview(&mut self, _tables: &[String]) -> Result<()> {
+        self.start_preview()
+    }
+
+    fn try_rows(
+        &mut self,
+        req: &WriteRequest<'_>,
+        rows: &[Vec<Value>],
+        how: Attempt,
+        keep: bool,
+    ) -> Result<Option<Refusal>> {
+        self.attempt_rows(req, rows, how, keep)
     }
 
     fn rollback(&mut self) -> Result<()> {

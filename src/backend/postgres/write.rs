@@ -55,12 +55,61 @@ pub(super) struct Writer {
 }
 
 #[derive(Debug, Clone)]
-enum ColumnTarget {
+pub(super) enum ColumnTarget {
     Typed(Target),
     /// A time or timestamp keeping this many fractional digits of a second.
     Timed(Target, usize),
     /// A type carried as text (`any`): PostgreSQL parses it.
     AsText,
+}
+
+/// How each of `cols` takes a value.
+pub(super) fn column_targets(cols: &[PgColumn]) -> Vec<ColumnTarget> {
+    cols.iter()
+        .map(|c| match (c.t.ty, c.t.fsp) {
+            (ColumnType::Any, _) => ColumnTarget::AsText,
+            (_, Some(fsp)) => ColumnTarget::Timed(c.t.target.clone(), fsp as usize),
+            _ => ColumnTarget::Typed(c.t.target.clone()),
+        })
+        .collect()
+}
+
+/// Appends `row` to `buf` as one line of COPY text, each value converted
+/// for its column; a value that does not fit leaves `buf` as it was and
+/// names its column.
+pub(super) fn encode_line(
+    buf: &mut Vec<u8>,
+    row: &[Value],
+    targets: &[ColumnTarget],
+    columns: &[String],
+) -> Result<()> {
+    let start = buf.len();
+    for (i, (v, t)) in row.iter().zip(targets).enumerate() {
+        let cell = match t {
+            ColumnTarget::Typed(target) => convert::convert(v, target),
+            ColumnTarget::Timed(target, fsp) => {
+                convert::convert(v, target).and_then(|cell| match &cell {
+                    Cell::Text(t) => convert::check_fsp(t, *fsp).map(|_| cell),
+                    _ => Ok(cell),
+                })
+            }
+            ColumnTarget::AsText => as_text(v),
+        };
+        match cell {
+            Ok(cell) => {
+                if i > 0 {
+                    buf.push(b'\t');
+                }
+                push_cell(buf, &cell);
+            }
+            Err(msg) => {
+                buf.truncate(start);
+                return Err(Error::value(&columns[i], msg));
+            }
+        }
+    }
+    buf.push(b'\n');
+    Ok(())
 }
 
 impl Postgres {
@@ -202,14 +251,7 @@ impl Postgres {
             key_columns: key_pos.iter().map(|&i| cols[i].clone()).collect(),
             key_pos,
             conflict: req.conflict,
-            targets: cols
-                .iter()
-                .map(|c| match (c.t.ty, c.t.fsp) {
-                    (ColumnType::Any, _) => ColumnTarget::AsText,
-                    (_, Some(fsp)) => ColumnTarget::Timed(c.t.target.clone(), fsp as usize),
-                    _ => ColumnTarget::Typed(c.t.target.clone()),
-                })
-                .collect(),
+            targets: column_targets(&cols),
             non_key_updatable: cols
                 .iter()
                 .filter(|c| !req.key.contains(&c.name) && !c.identity_always)
@@ -227,33 +269,8 @@ impl Postgres {
     /// Encodes one row into the chunk (`Backend::write_row`).
     pub(super) fn put_row(&mut self, row: &[Value]) -> Result<()> {
         let w = self.writer.as_mut().expect("write_row before begin_table");
-        let buf = &mut w.chunk.buf;
-        let start = buf.len();
-        for (i, (v, t)) in row.iter().zip(&w.targets).enumerate() {
-            let cell = match t {
-                ColumnTarget::Typed(target) => convert::convert(v, target),
-                ColumnTarget::Timed(target, fsp) => {
-                    convert::convert(v, target).and_then(|cell| match &cell {
-                        Cell::Text(t) => convert::check_fsp(t, *fsp).map(|_| cell),
-                        _ => Ok(cell),
-                    })
-                }
-                ColumnTarget::AsText => as_text(v),
-            };
-            match cell {
-                Ok(cell) => {
-                    if i > 0 {
-                        buf.push(b'\t');
-                    }
-                    push_cell(buf, &cell);
-                }
-                Err(msg) => {
-                    buf.truncate(start);
-                    return Err(Error::value(&w.columns[i], msg));
-                }
-            }
-        }
-        buf.push(b'\n');
+        let start = w.chunk.buf.len();
+        encode_line(&mut w.chunk.buf, row, &w.targets, &w.columns)?;
         w.chunk.row_starts.push(start);
         w.rows += 1;
         if w.chunk.buf.len() >= CHUNK {

@@ -19,6 +19,7 @@ mod bookkeeping;
 mod catalog;
 mod connect;
 mod dialect;
+mod preview;
 mod values;
 mod write;
 
@@ -27,7 +28,7 @@ pub use values::inexact;
 
 use rusqlite::Connection;
 
-use super::{Backend, Engine, ReadRequest, TableOutcome, WriteRequest};
+use super::{Attempt, Backend, Engine, ReadRequest, Refusal, TableOutcome, WriteRequest};
 use crate::catalog::{Catalog, Sequence, Trigger};
 use crate::error::{Error, Result};
 use crate::value::Value;
@@ -173,6 +174,20 @@ impl Backend for Sqlite {
         self.conn
             .execute_batch("COMMIT; PRAGMA foreign_keys = ON;")
             .map_err(|e| Error::db("committing", e))
+    }
+
+    fn begin_preview(&mut self, tables: &[String]) -> Result<()> {
+        self.start_preview(tables)
+    }
+
+    fn try_rows(
+        &mut self,
+        req: &WriteRequest<'_>,
+        rows: &[Vec<Value>],
+        how: Attempt,
+        keep: bool,
+    ) -> Result<Option<Refusal>> {
+        self.attempt_rows(req, rows, how, keep)
     }
 
     fn rollback(&mut self) -> Result<()> {

@@ -38,6 +38,13 @@ impl Sqlite {
     }
 
     pub(super) fn start_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
+        let sql = self.writer_sql(req)?;
+        self.writer = Some((sql, TableOutcome::default()));
+        Ok(())
+    }
+
+    /// The statements and the affinity checks for writing one table.
+    pub(super) fn writer_sql(&mut self, req: &WriteRequest<'_>) -> Result<WriterSql> {
         let declared = self
             .columns(req.table)
             .map_err(|e| Error::db(format!("reading columns of `{}`", req.table), e))?;
@@ -58,8 +65,7 @@ impl Sqlite {
         };
         sql.numeric = affinity(numeric_affinity);
         sql.real = affinity(real_affinity);
-        self.writer = Some((sql, TableOutcome::default()));
-        Ok(())
+        Ok(sql)
     }
 
     pub(super) fn insert_row(&mut self, row: &[Value]) -> Result<()> {
@@ -326,7 +332,7 @@ const EXACT_IN_DOUBLE: u64 = 1 << 53;
 /// keeping only 15 significant digits, and an integer bound to a REAL
 /// column as a double (exact up to 2^53): more would be lost, so it is an
 /// error.
-fn check_affinity(row: &[Value], sql: &WriterSql) -> Result<()> {
+pub(super) fn check_affinity(row: &[Value], sql: &WriterSql) -> Result<()> {
     for (i, (v, column)) in row.iter().zip(&sql.columns).enumerate() {
         let (numeric, real) = (sql.numeric[i], sql.real[i]);
         let integer = match v {

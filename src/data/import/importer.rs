@@ -9,6 +9,7 @@ use super::jobs::Job;
 use super::parts::PartKind;
 use super::verdict::{Checks, Recording};
 use crate::backend::{Backend, WriteRequest};
+use crate::data::preview::Collector;
 use crate::data::progress;
 use crate::data::readback::ReadBack;
 use crate::data::report::TableCounts;
@@ -58,6 +59,9 @@ pub(in crate::data) struct Importer<'a> {
     /// What messages call the load: an import, or a copy.
     pub(super) what: &'static str,
     pub(super) bar: progress::Rows,
+    /// A preview: rows go to it for the database's verdict, one by one,
+    /// instead of the bulk write; a row refused is its verdict, not a stop.
+    pub(super) preview: Option<&'a mut Collector>,
 }
 
 impl<'a> Importer<'a> {
@@ -81,6 +85,7 @@ impl<'a> Importer<'a> {
             renames: HashMap::new(),
             what: "import",
             bar: progress::rows(total, "importing"),
+            preview: None,
         }
     }
 
@@ -100,22 +105,26 @@ impl<'a> Importer<'a> {
             conflict: job.conflict,
             lossy: &job.lossy,
         };
+        if let Some(preview) = self.preview.as_mut() {
+            return preview.begin_table(&req, &job.targets);
+        }
         self.db.begin_table(&req).map_err(|e| table_error(table, e))
     }
 
     fn write(&mut self, table: &str, row: &[Value]) -> Result<()> {
         self.bar.inc()?;
         let job = &self.jobs[table];
-        if let Some(&i) = job
+        let refused = job
             .not_null
             .iter()
             .find(|&&i| matches!(row[i], Value::Null))
-        {
-            let e = Error::value(&job.columns[i], "NULL, and the column is NOT NULL");
-            return Err(row_error(table, job, row, e, self.what));
-        }
-        if let Some(e) = not_a_number(job, row) {
-            return Err(row_error(table, job, row, e, self.what));
+            .map(|&i| Error::value(&job.columns[i], "NULL, and the column is NOT NULL"))
+            .or_else(|| not_a_number(job, row));
+        match (refused, self.preview.as_mut()) {
+            (Some(e), Some(preview)) => return preview.refused(row, e.to_string()),
+            (Some(e), None) => return Err(row_error(table, job, row, e, self.what)),
+            (None, Some(preview)) => return preview.row(row),
+            (None, None) => {}
         }
         self.db.write_row(row).map_err(|e| match e {
             Error::Value { .. } => row_error(table, &self.jobs[table], row, e, self.what),
@@ -139,7 +148,10 @@ impl<'a> Importer<'a> {
 
     fn end(&mut self, table: &str) -> Result<()> {
         self.recording = Recording::Nothing;
-        let outcome = self.db.end_table().map_err(|e| table_error(table, e))?;
+        let outcome = match self.preview.as_mut() {
+            Some(preview) => preview.end_table(self.db)?,
+            None => self.db.end_table().map_err(|e| table_error(table, e))?,
+        };
         let job = &self.jobs[table];
         for key in &outcome.conflict_keys {
             if self.conflicts.len() < CONFLICTS_LISTED {

@@ -31,6 +31,7 @@ use crate::error::{Error, LoadError, Result};
 use crate::format::{self, BackupMeta, ExpectedTable, ReadOptions};
 use crate::plan::{Conflict, Plan, Triggers};
 
+use super::preview::Collector;
 use importer::Importer;
 pub(super) use jobs::accepted_lossy;
 use jobs::plan_jobs;
@@ -71,6 +72,17 @@ pub fn import(
     file: &Path,
     opts: &ImportOptions,
 ) -> Result<ImportReport> {
+    import_into(db, plan, file, opts, None)
+}
+
+/// [`import`], its rows handed to `preview` when there is one.
+pub(in crate::data) fn import_into(
+    db: &mut dyn Backend,
+    plan: &Plan,
+    file: &Path,
+    opts: &ImportOptions,
+    preview: Option<&mut Collector>,
+) -> Result<ImportReport> {
     let sheet_names = plan.sheet_names();
     let mut expected = || target_tables(db);
     let read = ReadOptions {
@@ -85,7 +97,7 @@ pub fn import(
     };
     let chain = upgrade_chain(&adapters, backup.meta(), opts.schema_version)?;
     let part = backup_part(backup, chain.as_ref(), None, opts.schema_version)?;
-    Ok(load_parts(db, plan, vec![part], opts)?.remove(0))
+    Ok(load_parts_into(db, plan, vec![part], opts, preview)?.remove(0))
 }
 
 /// The target's tables, as a workbook is read against them.
@@ -128,8 +140,21 @@ pub(super) fn load<'f>(
 pub(super) fn load_parts(
     db: &mut dyn Backend,
     plan: &Plan,
+    parts: Vec<Part<'_>>,
+    opts: &ImportOptions,
+) -> Result<Vec<ImportReport>> {
+    load_parts_into(db, plan, parts, opts, None)
+}
+
+/// [`load_parts`]; with `preview`, a dry run whose rows go one by one to
+/// the preview's collector for the database's verdict, in a transaction
+/// that keeps every constraint in force (`Backend::begin_preview`).
+pub(in crate::data) fn load_parts_into(
+    db: &mut dyn Backend,
+    plan: &Plan,
     mut parts: Vec<Part<'_>>,
     opts: &ImportOptions,
+    preview: Option<&mut Collector>,
 ) -> Result<Vec<ImportReport>> {
     let catalog = db.catalog()?;
     let mut planned = Vec::new();
@@ -190,7 +215,11 @@ pub(super) fn load_parts(
         .collect();
     let before = rows_before(db, &order, opts)?;
     let mut triggers = firing_triggers(db, &order, opts.replace)?;
-    if let Err(e) = db.begin_write(&order) {
+    let begun = match preview {
+        Some(_) => db.begin_preview(&order),
+        None => db.begin_write(&order),
+    };
+    if let Err(e) = begun {
         return Err(rolled_back(db, e));
     }
     if opts.triggers.unwrap_or(plan.import.triggers) == Triggers::Disable && !triggers.is_empty() {
@@ -224,7 +253,9 @@ pub(super) fn load_parts(
         triggers: triggers.clone(),
         dialect: db.dialect(),
     };
+    let previewing = preview.is_some();
     let mut importer = Importer::new(db, checks, total);
+    importer.preview = preview;
     let mut reports = Vec::new();
     let mut result = Ok(());
     let noun = parts.first().map_or("backup", |p| p.kind.noun());
@@ -244,7 +275,12 @@ pub(super) fn load_parts(
             break;
         }
     }
-    let result = result.and_then(|_| importer.verdict());
+    // A preview's rows met the database one by one: its verdicts are in
+    // the collector, and nothing is to be committed.
+    let result = match previewing {
+        true => result,
+        false => result.and_then(|_| importer.verdict()),
+    };
     let result = result.and_then(|_| importer.verify(&reports, &before));
     // The last safe point: a cancel that arrives after it is too late, the
     // rows are about to commit.
