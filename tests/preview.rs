@@ -261,6 +261,19 @@ fn the_store_pages_and_filters() {
         assert_eq!(users.policy, Conflict::Error);
         assert_eq!(classes(users), (2, 1, 1, 2, 1));
         assert_eq!((users.implied.inserted, users.implied.refused), (2, 5));
+        // The counts under another policy, from the store, are what a
+        // preview under that policy counts.
+        for policy in [Conflict::Skip, Conflict::Overwrite, Conflict::Error] {
+            let again = preview(&request(&target, &["backup.json"], Some(policy)));
+            for t in &again.tables {
+                assert_eq!(
+                    store.implied(&t.table, policy).unwrap(),
+                    t.implied,
+                    "{} under {policy:?}",
+                    t.table
+                );
+            }
+        }
         assert!(RowClass::parse("changes").is_err());
         assert_eq!(RowClass::from_name("conflict"), Some(RowClass::Conflict));
         assert_eq!(RowClass::Failing.name(), "failing");

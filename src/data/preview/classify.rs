@@ -321,14 +321,7 @@ fn judge(t: &Table, p: &Pending, prior: Option<&Prior>) -> Verdict {
 
 /// What `policy` makes of a row of `class` that the database accepts.
 fn fate(class: RowClass, policy: Conflict) -> Fate {
-    match (class, policy) {
-        (RowClass::New, _) => Fate::Inserted,
-        (RowClass::Identical | RowClass::Changed, Conflict::Error) => Fate::Refused,
-        (RowClass::Changed, Conflict::Overwrite) => Fate::Overwritten,
-        (RowClass::Changed, Conflict::Skip) => Fate::Skipped,
-        (RowClass::Identical, _) => Fate::Unchanged,
-        (RowClass::Conflict | RowClass::Failing, _) => Fate::Refused,
-    }
+    Fate::under(class, class != RowClass::New, policy)
 }
 
 /// The database refused the row's write: a refused update is no failure
@@ -338,10 +331,7 @@ fn refuse(v: &mut Verdict, r: Refusal, policy: Conflict) {
         true => RowClass::Conflict,
         false => RowClass::Failing,
     };
-    v.fate = match (v.attempt, policy) {
-        (Some(Attempt::Update), Conflict::Skip) => Fate::Skipped,
-        _ => Fate::Refused,
-    };
+    v.fate = Fate::under(v.class, v.attempt == Some(Attempt::Update), policy);
     v.error = Some(r.message);
 }
 

@@ -206,6 +206,25 @@ impl Fate {
     }
 }
 
+impl Fate {
+    /// What an import under `policy` does with a row of `class` whose key
+    /// the target held before (`had`) or not: one rule for the preview's
+    /// verdicts and for the counts under another policy.
+    pub(super) fn under(class: RowClass, had: bool, policy: Conflict) -> Fate {
+        match (class, policy) {
+            (RowClass::New, _) => Fate::Inserted,
+            (RowClass::Identical | RowClass::Changed, Conflict::Error) => Fate::Refused,
+            (RowClass::Changed, Conflict::Overwrite) => Fate::Overwritten,
+            (RowClass::Changed, Conflict::Skip) => Fate::Skipped,
+            (RowClass::Identical, _) => Fate::Unchanged,
+            // A refused update is no failure under `skip`, which keeps the
+            // row as it is.
+            (RowClass::Conflict | RowClass::Failing, Conflict::Skip) if had => Fate::Skipped,
+            (RowClass::Conflict | RowClass::Failing, _) => Fate::Refused,
+        }
+    }
+}
+
 impl Implied {
     fn add(&mut self, fate: Fate, n: u64) {
         let slot = match fate {

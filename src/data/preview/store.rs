@@ -187,6 +187,31 @@ impl PreviewStore {
             .map_err(|e| self.failed(e))
     }
 
+    /// What an import of `table` would do with its rows under `policy`
+    /// (the preview's own policy, or another the person is weighing):
+    /// counted from each row's class and whether its key was there.
+    pub fn implied(&self, table: &str, policy: Conflict) -> Result<Implied> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT class, had, count(*) FROM preview_rows WHERE tbl = ?1 GROUP BY class, had",
+            )
+            .map_err(|e| self.failed(e))?;
+        let groups = stmt
+            .query_map([table], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0, r.get::<_, i64>(2)?))
+            })
+            .map_err(|e| self.failed(e))?;
+        let mut implied = Implied::default();
+        for g in groups {
+            let (code, had, n) = g.map_err(|e| self.failed(e))?;
+            if let Some(class) = RowClass::from_code(code) {
+                implied.add(super::Fate::under(class, had, policy), n as u64);
+            }
+        }
+        Ok(implied)
+    }
+
     fn failed(&self, e: rusqlite::Error) -> Error {
         Error::db(
             format!("reading the preview's store {}", self.path.display()),
