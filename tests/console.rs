@@ -364,7 +364,7 @@ fn demo_drifted(ws: &Workspace) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_backup_uploaded_and_confirmed_is_in_the_database() {
+async fn a_backup_uploaded_is_previewed_row_by_row_then_confirmed_into_the_database() {
     if !browser::available() {
         return;
     }
@@ -372,6 +372,7 @@ async fn a_backup_uploaded_and_confirmed_is_in_the_database() {
     let env = demo_env(&ws);
     let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
     let before = demo_drifted(&ws);
+    let drifted = support::dump(&ws.open("demo/tiku.db"));
     let b = Browser::start().await;
     b.goto(&console.login_url()).await;
     b.goto(&format!("{}/import", console.base)).await;
@@ -379,9 +380,53 @@ async fn a_backup_uploaded_and_confirmed_is_in_the_database() {
     b.click("input[name=plan][value$='restore.toml']").await;
     b.screenshot("import-en").await;
     b.click("#upload-button").await;
-    b.wait_for("#confirm-form").await;
-    b.screenshot("import-check-en").await;
+    b.wait_for("#preview-form").await;
     assert_eq!(b.text("h1").await, "Import · b.json");
+    assert!(
+        b.text("#adapter-steps")
+            .await
+            .contains("no adapter step applies")
+    );
+    b.screenshot("import-check-en").await;
+    b.click("#start-preview").await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    b.click("#job-next-link").await;
+    b.wait_for("#preview-tables").await;
+    let cell =
+        |table: &str, class: &str| format!("#preview-tables tr[data-table={table}] td.{class}");
+    assert_eq!(b.text(&cell("mistakes", "c-new")).await, "1");
+    assert_eq!(b.text(&cell("users", "c-changed")).await, "1");
+    assert_eq!(b.text(&cell("users", "c-identical")).await, "9");
+    assert_eq!(b.text(&cell("questions", "c-identical")).await, "200");
+    assert_eq!(b.text(&cell("users", "f-overwritten")).await, "1");
+    assert_eq!(
+        support::dump(&ws.open("demo/tiku.db")),
+        drifted,
+        "a preview writes nothing"
+    );
+    b.screenshot("import-preview-en").await;
+    // The changed row, filtered: its difference, old → new.
+    b.click(&format!("{} a", cell("users", "c-changed"))).await;
+    let diff = b.text("#preview-rows tbody tr.row-changed ul.diff").await;
+    assert!(diff.starts_with("nickname: \"改过的昵称\" → \""), "{diff}");
+    assert_eq!(b.client_rows("#preview-rows tbody tr").await, 1);
+    // Weighing `skip` for the users module: the count moves, nothing runs.
+    b.select("select[name='policy.users']", "skip").await;
+    b.wait_text(
+        &cell("users", "f-skipped"),
+        |t| t == "1",
+        Duration::from_secs(10),
+    )
+    .await;
+    assert_eq!(b.text(&cell("users", "f-overwritten")).await, "0");
+    b.select("select[name='policy.users']", "overwrite").await;
+    b.wait_text(
+        &cell("users", "f-overwritten"),
+        |t| t == "1",
+        Duration::from_secs(10),
+    )
+    .await;
     fill_record(&b).await;
     b.click("#confirm-import").await;
     b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))

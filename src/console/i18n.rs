@@ -160,6 +160,11 @@ mod tests {
             .chain(kinds.iter().map(|k| format!("kind.{k}")))
             .chain(backup_kinds.iter().map(|k| format!("backups.kind.{k}")))
             .chain(
+                crate::ops::RowClass::NAMES
+                    .iter()
+                    .map(|(c, _)| format!("class.{c}")),
+            )
+            .chain(
                 crate::policy::Conflict::NAMES
                     .iter()
                     .map(|(p, _)| format!("policy.{p}")),

@@ -118,8 +118,16 @@ impl Uploads {
         upload
     }
 
-    /// Removes an upload the person abandoned (never a picked backup).
+    /// Where the preview of upload `id` keeps its rows (an id is one of
+    /// ours: hex, checked by `get` first).
+    pub(crate) fn store_path(&self, id: &str) -> PathBuf {
+        self.dir.join(format!("{id}.preview"))
+    }
+
+    /// Removes an upload the person abandoned, and its preview (never a
+    /// picked backup).
     pub(crate) fn discard(&self, id: &str) {
+        let _ = std::fs::remove_file(self.store_path(id));
         if let Some(u) = self.lock().remove(id)
             && u.owned
         {

@@ -28,6 +28,8 @@ pub(crate) const TEMPLATES: &[(&str, &str)] = templates!(
     "export.html",
     "import.html",
     "import_check.html",
+    "import_preview.html",
+    "fragment_counts.html",
     "backups.html",
     "fragment_estimate.html",
     "jobs.html",

@@ -268,6 +268,21 @@ impl Browser {
         el.send_keys(text).await.unwrap();
     }
 
+    /// Chooses the option `value` of the select `css`, firing its change.
+    pub async fn select(&self, css: &str, value: &str) {
+        let el = self.wait_for(css).await;
+        el.select_by_value(value).await.unwrap();
+    }
+
+    /// How many elements `css` matches now.
+    pub async fn client_rows(&self, css: &str) -> usize {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|v| v.len())
+            .unwrap_or(0)
+    }
+
     /// Chooses `file` in the file input `css`, as a person picking it.
     pub async fn upload(&self, css: &str, file: &Path) {
         let el = self.wait_for(css).await;

@@ -146,10 +146,10 @@ struct Check {
 }
 
 #[derive(Serialize)]
-struct ModulePolicy {
-    name: String,
-    tables: Vec<String>,
-    policy: &'static str,
+pub(super) struct ModulePolicy {
+    pub(super) name: String,
+    pub(super) tables: Vec<String>,
+    pub(super) policy: &'static str,
 }
 
 /// What the import would do, nothing written: the plan's view of the
@@ -182,7 +182,7 @@ fn check(app: &App, upload: Upload) -> Result<Check> {
     })
 }
 
-fn module_policies(plan: &Plan) -> Vec<ModulePolicy> {
+pub(super) fn module_policies(plan: &Plan) -> Vec<ModulePolicy> {
     plan.modules
         .iter()
         .map(|m| ModulePolicy {
@@ -208,7 +208,7 @@ pub(super) async fn show_check(
 }
 
 /// The policy chosen for each module (`policy.NAME` fields).
-fn policies(form: &Form, upload: &Upload) -> Result<BTreeMap<String, Conflict>> {
+pub(super) fn policies(form: &Form, upload: &Upload) -> Result<BTreeMap<String, Conflict>> {
     let mut chosen = BTreeMap::new();
     let Some(plan) = &upload.plan else {
         return Ok(chosen);
@@ -244,10 +244,10 @@ pub(super) async fn confirm(
             per_module: policies(&form, &upload)?,
             ..ops::Load::default()
         };
-        let cleanup = match upload.owned {
-            true => vec![upload.path.clone()],
-            false => vec![],
-        };
+        let mut cleanup = vec![app.uploads.store_path(&id)];
+        if upload.owned {
+            cleanup.push(upload.path.clone());
+        }
         let db = app.target.url.expose().to_string();
         let title = upload.name.clone();
         let a = app.clone();

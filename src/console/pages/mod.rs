@@ -7,6 +7,7 @@ mod export;
 mod history;
 mod import;
 mod jobs;
+mod preview;
 mod schema;
 
 use axum::Router;
@@ -44,6 +45,12 @@ pub(crate) fn routes(_app: App) -> Router<App> {
         )
         .route("/import/{id}", get(import::show_check))
         .route("/import/{id}/confirm", post(import::confirm))
+        .route(
+            "/import/{id}/preview",
+            get(preview::show).post(preview::start),
+        )
+        .route("/import/{id}/preview/counts", get(preview::counts))
+        .route("/api/import/{id}/preview", get(preview::show_api))
         .route("/import/{id}/discard", post(import::discard))
         .route("/jobs", get(jobs::list))
         .route("/api/jobs", get(jobs::api_list))

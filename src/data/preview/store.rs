@@ -199,7 +199,11 @@ impl PreviewStore {
             .map_err(|e| self.failed(e))?;
         let groups = stmt
             .query_map([table], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? != 0, r.get::<_, i64>(2)?))
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)? != 0,
+                    r.get::<_, i64>(2)?,
+                ))
             })
             .map_err(|e| self.failed(e))?;
         let mut implied = Implied::default();
