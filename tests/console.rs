@@ -519,3 +519,55 @@ async fn the_backups_page_backs_up_now_verifies_downloads_and_deletes() {
     assert!(!std::path::Path::new(&taken).exists());
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_workbook_with_a_bad_cell_is_refused_naming_the_cell() {
+    if !browser::available() {
+        return;
+    }
+    let ws = demo();
+    let env = demo_env(&ws);
+    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
+    let db = ws.open("demo/tiku.db");
+    ws.export("demo/tiku.db", "b.xlsx");
+    // A person types a word where the workbook holds a number.
+    let edited = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import openpyxl,sys; wb=openpyxl.load_workbook(sys.argv[1]); wb['users']['A5']='five'; wb.save(sys.argv[1])",
+            ws.path("b.xlsx").to_str().unwrap(),
+        ])
+        .output()
+        .expect("python3 runs");
+    if !edited.status.success() {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "openpyxl is required under CI=true"
+        );
+        eprintln!(
+            "SKIPPED: openpyxl not installed: {}",
+            String::from_utf8_lossy(&edited.stderr)
+        );
+        return;
+    }
+    let before = support::dump(&db);
+    let b = Browser::start().await;
+    b.goto(&console.login_url()).await;
+    b.goto(&format!("{}/import", console.base)).await;
+    b.upload("#upload-file", &ws.path("b.xlsx")).await;
+    b.click("input[name=plan][value$='restore.toml']").await;
+    b.click("#upload-button").await;
+    b.click("#start-preview").await;
+    b.wait_text("#job-status", |t| t == "failed", Duration::from_secs(60))
+        .await;
+    let error = b.text("#job-error-message").await;
+    assert!(error.contains("users!A5"), "the cell is named: {error}");
+    assert!(
+        error.starts_with("b.xlsx: "),
+        "the file as the person named it: {error}"
+    );
+    assert!(error.contains("five"), "what was found is named: {error}");
+    b.screenshot("import-bad-cell-en").await;
+    assert_eq!(support::dump(&db), before, "nothing written");
+    b.close().await;
+}

@@ -92,6 +92,9 @@ pub(crate) struct Job {
     cancel: Cancel,
     /// Files removed when the job ends (uploads).
     cleanup: Vec<PathBuf>,
+    /// Texts shown under another name (an upload's private path as the
+    /// name the person gave it).
+    aliases: Vec<(String, String)>,
     state: Mutex<State>,
 }
 
@@ -174,7 +177,15 @@ impl Job {
         self.state().version += 1;
     }
 
+    /// `text` as the person knows its names.
+    fn shown(&self, text: &str) -> String {
+        self.aliases
+            .iter()
+            .fold(text.to_string(), |t, (from, to)| t.replace(from, to))
+    }
+
     fn log(&self, level: &'static str, text: String) {
+        let text = self.shown(&text);
         let mut s = self.state();
         if s.log.len() == LOG_LINES {
             s.log.pop_front();
@@ -202,7 +213,11 @@ impl Job {
             }
             Err(e) => {
                 s.status = JobStatus::Failed;
-                s.error = Some(error_of(&e));
+                let e = error_of(&e);
+                s.error = Some(JobError {
+                    message: self.shown(&e.message),
+                    help: e.help.as_deref().map(|h| self.shown(h)),
+                });
             }
         }
         s.ended_at = Some(Utc::now());
@@ -301,6 +316,8 @@ pub(crate) struct Spec {
     /// Whether the job changes the database (two such jobs never overlap).
     pub(crate) changes: bool,
     pub(crate) cleanup: Vec<PathBuf>,
+    /// (text, shown as) in the job's log and error.
+    pub(crate) aliases: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -339,6 +356,7 @@ impl Jobs {
             started_at: Utc::now(),
             cancel: Cancel::new(),
             cleanup: spec.cleanup,
+            aliases: spec.aliases,
             state: Mutex::new(State {
                 status: JobStatus::Running,
                 ended_at: None,

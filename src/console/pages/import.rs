@@ -13,7 +13,9 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 
-use super::{Form, RecordForm, blocking, form_error, go_to, page, start_change, started, writable};
+use super::{
+    Form, RecordForm, blocking, form_error, go_to, page, start_on_upload, started, writable,
+};
 use crate::console::App;
 use crate::console::i18n::Lang;
 use crate::console::jobs::Finished;
@@ -249,9 +251,9 @@ pub(super) async fn confirm(
             cleanup.push(upload.path.clone());
         }
         let db = app.target.url.expose().to_string();
-        let title = upload.name.clone();
         let a = app.clone();
-        start_change(&app, "import", title, cleanup, move || {
+        let shown = upload.clone();
+        start_on_upload(&app, "import", &shown, cleanup, move || {
             let outcome = match &upload.plan {
                 Some(plan) => ops::run(&ops::RunRequest {
                     plan: plan.clone(),

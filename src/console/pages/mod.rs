@@ -247,6 +247,31 @@ pub(crate) fn start_job(
         database: app.target.shown(),
         changes,
         cleanup,
+        aliases: vec![],
+    };
+    Ok(app.jobs.start(spec, work)?.id)
+}
+
+/// Starts a change on an upload: its private file is named in the job's
+/// log and errors as the person named it.
+pub(crate) fn start_on_upload(
+    app: &App,
+    kind: &'static str,
+    upload: &crate::console::uploads::Upload,
+    cleanup: Vec<std::path::PathBuf>,
+    work: impl FnOnce() -> Result<Finished> + Send + 'static,
+) -> Result<u64> {
+    writable(app)?;
+    let spec = Spec {
+        kind,
+        title: upload.name.clone(),
+        database: app.target.shown(),
+        changes: true,
+        cleanup,
+        aliases: match upload.owned {
+            true => vec![(upload.path.display().to_string(), upload.name.clone())],
+            false => vec![],
+        },
     };
     Ok(app.jobs.start(spec, work)?.id)
 }

@@ -12,7 +12,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::import::{module_policies, policies};
-use super::{Form, Pager, api, blocking, page, start_change, started};
+use super::{Form, Pager, api, blocking, page, start_on_upload, started};
 use crate::console::App;
 use crate::console::i18n::Lang;
 use crate::console::jobs::Finished;
@@ -48,7 +48,7 @@ pub(super) async fn start(
             ..ops::PreviewRequest::default()
         };
         let next = format!("/import/{id}/preview");
-        start_change(&app, "preview", upload.name.clone(), vec![], move || {
+        start_on_upload(&app, "preview", &upload, vec![], move || {
             Ok(Finished::of(&ops::preview(&r)?).then(next))
         })
     })();
