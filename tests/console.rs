@@ -571,3 +571,47 @@ async fn an_edited_workbook_with_a_bad_cell_is_refused_naming_the_cell() {
     assert_eq!(support::dump(&db), before, "nothing written");
     b.close().await;
 }
+
+#[test]
+fn read_only_hides_every_change_and_refuses_it_when_posted() {
+    let (ws, before) = imported();
+    let after_import = support::dump(&ws.open("dst.db"));
+    let console = Console::start(
+        ws.dir.path(),
+        &["--db", &ws.url("dst.db"), "--read-only"],
+        &[],
+    );
+    let cookie = console.login_cookie();
+    let get = |path: &str| console.http("GET", path, &[("Cookie", cookie.as_str())], "");
+    let (status, page) = get("/");
+    assert_eq!(status, 200);
+    for change in ["href=\"/export\"", "href=\"/import\"", "href=\"/schema\""] {
+        assert!(!page.contains(change), "read-only shows {change}");
+    }
+    let (_, run) = get("/history/1");
+    assert!(!run.contains("/rollback"), "no rollback offered: {run}");
+    let (status, _) = get("/export");
+    assert_ne!(status, 200, "the export wizard is not served");
+    let (_, backups) = get("/backups");
+    assert!(!backups.contains("backup-now") && !backups.contains("/backups/delete"));
+    // Posted anyway, by a program holding the token: refused.
+    let auth = format!("Bearer {}", console.token);
+    let form = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    for path in ["/history/1/rollback", "/backups/now", "/export", "/schema"] {
+        let (status, body) =
+            console.http("POST", path, &form, "operator=x&message=y&notes=z&force=on");
+        assert!(status >= 400, "{path}: {status} {body}");
+        assert!(body.contains("read-only"), "{path}: {body}");
+    }
+    assert_eq!(
+        support::dump(&ws.open("dst.db")),
+        after_import,
+        "nothing changed"
+    );
+    assert_ne!(after_import, before);
+    let runs = console.api("/api/history");
+    assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
+}

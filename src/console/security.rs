@@ -190,6 +190,11 @@ pub(crate) async fn guard(State(app): State<App>, req: Request, next: Next) -> R
         );
     }
     let changes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // Read-only holds for every change, whichever page forgets to ask.
+    if changes && app.read_only {
+        let e = crate::error::Error::from(crate::error::ConsoleError::ReadOnly);
+        return refuse(StatusCode::FORBIDDEN, &e.message());
+    }
     // A bearer token is never sent by a browser on its own: only cookies
     // ride along on a forged request, so only they need the origin check.
     if changes && cookie && !g.bearer(req.headers()) && !g.same_origin_change(req.headers()) {

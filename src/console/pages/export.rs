@@ -123,6 +123,9 @@ fn folder_of(plan: &Plan) -> PathBuf {
 }
 
 pub(super) async fn show(State(app): State<App>, lang: Lang) -> Response {
+    if let Err(e) = super::writable(&app) {
+        return app.view.error(&app, lang, &e);
+    }
     let a = app.clone();
     let wizard = blocking(move || {
         Ok(Wizard {

@@ -44,6 +44,9 @@ fn import_plans(app: &App) -> Vec<Plan> {
 }
 
 pub(super) async fn show(State(app): State<App>, lang: Lang) -> Response {
+    if let Err(e) = super::writable(&app) {
+        return app.view.error(&app, lang, &e);
+    }
     let a = app.clone();
     let plans = blocking(move || {
         Ok(import_plans(&a)
