@@ -615,3 +615,123 @@ fn read_only_hides_every_change_and_refuses_it_when_posted() {
     let runs = console.api("/api/history");
     assert_eq!(runs.as_array().unwrap().len(), 1, "{runs}");
 }
+
+/// The servers' clients block: off the runtime's async workers.
+fn sync<T>(f: impl FnOnce() -> T) -> T {
+    tokio::task::block_in_place(f)
+}
+
+/// The console on PostgreSQL and MariaDB: the demo restored into a server
+/// database, then served with `--db`; the export wizard, a backup verified
+/// on the backups page, and a drifted row previewed and put back.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_exports_verifies_previews_and_imports_on_postgres_and_mariadb() {
+    if !browser::available() {
+        return;
+    }
+    use support::server::{Server, ServerDb};
+    for server in [Server::Postgres, Server::Mysql] {
+        let Some(db) = sync(|| ServerDb::create(server, "console")) else {
+            continue;
+        };
+        let ws = demo();
+        let restored = ws
+            .migplan()
+            .args(["run", "plans/restore.toml", "--db", &db.url])
+            .output()
+            .unwrap();
+        assert!(
+            restored.status.success(),
+            "{server:?}: {}",
+            stderr(&restored)
+        );
+        let console = Console::start(ws.dir.path(), &["plans/restore.toml", "--db", &db.url], &[]);
+        let b = Browser::start().await;
+        b.goto(&console.login_url()).await;
+        let tables = b.text("#tables").await;
+        assert!(
+            tables.contains("questions") && tables.contains("200"),
+            "{server:?}: {tables}"
+        );
+        assert!(!b.page_text().await.contains(":@"), "no password shown");
+
+        // Export: the whole database, compressed.
+        b.goto(&format!("{}/export", console.base)).await;
+        b.click("input[name=format][value='json.zst']").await;
+        b.click("#start-export").await;
+        b.wait_text(
+            "#job-status",
+            |t| t == "succeeded",
+            Duration::from_secs(120),
+        )
+        .await;
+        let exported = console.api("/api/jobs")[0]["file"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(exported.ends_with(".json.zst"), "{exported}");
+
+        // Verify it on the backups page: identical.
+        b.goto(&format!("{}/backups", console.base)).await;
+        let name = std::path::Path::new(&exported)
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        b.click(&format!(
+            "#backups tr[data-file='{name}'] button[hx-post='/backups/verify']"
+        ))
+        .await;
+        b.wait_text(
+            "#job-status",
+            |t| t == "succeeded",
+            Duration::from_secs(120),
+        )
+        .await;
+        let verified = console.api("/api/jobs")[0].clone();
+        assert_eq!(
+            verified["result"]["identical"], true,
+            "{server:?}: {verified}"
+        );
+
+        // A row drifts; the backup, picked from the backups page, puts it back.
+        let before = sync(|| db.dump());
+        sync(|| db.execute("UPDATE users SET nickname = 'drifted' WHERE id = 4"));
+        b.goto(&format!("{}/backups", console.base)).await;
+        b.click(&format!(
+            "#backups tr[data-file='{name}'] a[href^='/backups/import']"
+        ))
+        .await;
+        b.click("#start-preview").await;
+        b.wait_text(
+            "#job-status",
+            |t| t == "succeeded",
+            Duration::from_secs(120),
+        )
+        .await;
+        b.click("#job-next-link").await;
+        let changed = b
+            .text("#preview-tables tr[data-table=users] td.c-changed")
+            .await;
+        assert_eq!(changed, "1", "{server:?}");
+        let identical = b
+            .text("#preview-tables tr[data-table=questions] td.c-identical")
+            .await;
+        assert_eq!(identical, "200", "{server:?}");
+        fill_record(&b).await;
+        b.click("#confirm-import").await;
+        b.wait_text(
+            "#job-status",
+            |t| t == "succeeded",
+            Duration::from_secs(120),
+        )
+        .await;
+        assert_eq!(sync(|| db.dump()), before, "{server:?}: the row is back");
+        assert!(
+            std::path::Path::new(&exported).exists(),
+            "a picked backup is never removed"
+        );
+        b.close().await;
+        sync(|| drop(db));
+    }
+}

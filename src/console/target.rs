@@ -47,15 +47,16 @@ impl Target {
             .as_ref()
             .filter(|p| p.needs_confirmation())
             .map(|_| database_name(&url));
+        let plans_dir = plan
+            .as_deref()
+            .and_then(Path::parent)
+            .map(Path::to_path_buf);
         Ok(Target {
-            plans_dir: plan
-                .as_deref()
-                .and_then(Path::parent)
-                .map(Path::to_path_buf),
+            backup_dirs: backup_dirs(backups, plans_dir.as_deref()),
+            plans_dir,
             plan,
             db: db.map(str::to_string),
             url,
-            backup_dirs: backups.to_vec(),
             confirm_name,
         })
     }
@@ -77,6 +78,39 @@ pub(crate) fn database_name(url: &DbUrl) -> String {
     let raw = url.redacted();
     let after_host = raw.rsplit('/').next().unwrap_or("");
     after_host.split('?').next().unwrap_or("").to_string()
+}
+
+/// The folders the backups page lists: `--backups`, then every folder a
+/// plan of the served plan's folder writes backups to (its automatic
+/// backups, its exports), so what the wizards write is listed; without a
+/// plan, `backups`, where plan-less imports keep theirs.
+fn backup_dirs(given: &[PathBuf], plans_dir: Option<&Path>) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = given.to_vec();
+    let plans = plans_dir
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|f| f.extension().is_some_and(|e| e == "toml"));
+    let mut found: Vec<PathBuf> = plans
+        .filter_map(|f| ops::load_plan(&f, None).ok())
+        .flat_map(|p| ops::default_dirs(&p))
+        .collect();
+    found.sort();
+    for d in found {
+        let known = |k: &PathBuf| k == &d || canonical(k).is_some_and(|c| Some(c) == canonical(&d));
+        if !dirs.iter().any(known) {
+            dirs.push(d);
+        }
+    }
+    if dirs.is_empty() {
+        dirs.push(PathBuf::from("backups"));
+    }
+    dirs
+}
+
+fn canonical(p: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(p).ok()
 }
 
 /// The demo database is created, migrated and seeded by its plan's first
