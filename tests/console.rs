@@ -164,6 +164,17 @@ async fn the_demo_dashboard_in_english_and_chinese() {
 }
 
 /// Fills the who-and-why fields every change asks for.
+/// Screenshots of the page in English and in Chinese (`NAME-en`,
+/// `NAME-zh`), the page left in English.
+async fn both_languages(b: &Browser, name: &str) {
+    b.screenshot(&format!("{name}-en")).await;
+    b.click("#lang-switch").await;
+    b.wait_for("html[lang=zh-CN]").await;
+    b.screenshot(&format!("{name}-zh")).await;
+    b.click("#lang-switch").await;
+    b.wait_for("html[lang=en]").await;
+}
+
 async fn fill_record(b: &Browser) {
     b.fill("input[name=operator]", "Ana <ana@example.com>")
         .await;
@@ -181,14 +192,14 @@ async fn a_run_is_rolled_back_from_its_history_page() {
     let b = Browser::start().await;
     b.goto(&console.login_url()).await;
     b.goto(&format!("{}/history/1", console.base)).await;
-    b.screenshot("run-en").await;
+    both_languages(&b, "run").await;
     b.click("#rollback").await;
     let restore = b.text("#restore-tables").await;
     assert!(
         restore.contains("items 3 2"),
         "rows now 3, after 2: {restore}"
     );
-    b.screenshot("rollback-en").await;
+    both_languages(&b, "rollback").await;
     fill_record(&b).await;
     b.click("#confirm-rollback").await;
     b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
@@ -294,6 +305,7 @@ async fn the_export_wizard_downloads_a_workbook_of_the_chosen_modules() {
     b.goto(&console.login_url()).await;
     b.goto(&format!("{}/export", console.base)).await;
     assert_eq!(b.text("h1").await, "Export");
+    both_languages(&b, "export").await;
     // The demo plan's modules: keep the question bank, drop the rest.
     for module in ["users", "practice"] {
         b.click(&format!(
@@ -309,11 +321,11 @@ async fn the_export_wizard_downloads_a_workbook_of_the_chosen_modules() {
     assert_eq!(questions, "200", "the demo's questions, estimated");
     let estimated = b.text("#estimate-table").await;
     assert!(!estimated.contains("practices"), "{estimated}");
-    b.screenshot("export-en").await;
+    b.screenshot("export-estimate-en").await;
     b.click("#start-export").await;
     b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
         .await;
-    b.screenshot("job-export-en").await;
+    both_languages(&b, "job-export").await;
     let job = console.api("/api/jobs")[0].clone();
     assert_eq!(job["kind"], "export", "{job}");
     let written = job["file"].as_str().unwrap().to_string();
@@ -376,9 +388,9 @@ async fn a_backup_uploaded_is_previewed_row_by_row_then_confirmed_into_the_datab
     let b = Browser::start().await;
     b.goto(&console.login_url()).await;
     b.goto(&format!("{}/import", console.base)).await;
+    both_languages(&b, "import").await;
     b.upload("#upload-file", &ws.path("b.json")).await;
     b.click("input[name=plan][value$='restore.toml']").await;
-    b.screenshot("import-en").await;
     b.click("#upload-button").await;
     b.wait_for("#preview-form").await;
     assert_eq!(b.text("h1").await, "Import · b.json");
@@ -387,7 +399,7 @@ async fn a_backup_uploaded_is_previewed_row_by_row_then_confirmed_into_the_datab
             .await
             .contains("no adapter step applies")
     );
-    b.screenshot("import-check-en").await;
+    both_languages(&b, "import-check").await;
     b.click("#start-preview").await;
     b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
         .await;
@@ -405,7 +417,7 @@ async fn a_backup_uploaded_is_previewed_row_by_row_then_confirmed_into_the_datab
         drifted,
         "a preview writes nothing"
     );
-    b.screenshot("import-preview-en").await;
+    both_languages(&b, "import-preview").await;
     // The changed row, filtered: its difference, old → new.
     b.click(&format!("{} a", cell("users", "c-changed"))).await;
     let diff = b.text("#preview-rows tbody tr.row-changed ul.diff").await;
@@ -476,7 +488,7 @@ async fn the_backups_page_backs_up_now_verifies_downloads_and_deletes() {
     b.goto(&format!("{}/backups", console.base)).await;
     let row = b.text("#backups tbody tr").await;
     assert!(row.contains("full") && row.contains("2,865"), "{row}");
-    b.screenshot("backups-en").await;
+    both_languages(&b, "backups").await;
     // Verify: the database is what the backup holds.
     b.click("#backups tbody tr button[hx-post='/backups/verify']")
         .await;
@@ -572,7 +584,7 @@ async fn an_edited_workbook_with_a_bad_cell_is_refused_naming_the_cell() {
         "the file as the person named it: {error}"
     );
     assert!(error.contains("five"), "what was found is named: {error}");
-    b.screenshot("import-bad-cell-en").await;
+    both_languages(&b, "import-bad-cell").await;
     assert_eq!(support::dump(&db), before, "nothing written");
     b.close().await;
 }

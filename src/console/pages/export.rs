@@ -249,7 +249,8 @@ pub(super) async fn start(
         let title = r
             .output
             .as_ref()
-            .map(|o| o.display().to_string())
+            .and_then(|o| o.file_name())
+            .map(|o| o.to_string_lossy().into_owned())
             .unwrap_or_default();
         start_job(
             &app,
