@@ -89,11 +89,9 @@ pub(super) fn in_backup_folders(app: &App, file: &str) -> Result<PathBuf> {
         dirs: app.target.backup_dirs.clone(),
         ..ops::BackupsRequest::default()
     })?;
-    let refused = || {
-        Error::from(crate::error::Error::NotABackupInFolders {
-            file: PathBuf::from(file),
-            dirs: dirs.clone(),
-        })
+    let refused = || Error::NotABackupInFolders {
+        file: PathBuf::from(file),
+        dirs: dirs.clone(),
     };
     let real = std::fs::canonicalize(file).map_err(|_| refused())?;
     let inside = dirs
