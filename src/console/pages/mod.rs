@@ -240,16 +240,7 @@ pub(crate) fn start_job(
     cleanup: Vec<std::path::PathBuf>,
     work: impl FnOnce() -> Result<Finished> + Send + 'static,
 ) -> Result<u64> {
-    writable(app)?;
-    let spec = Spec {
-        kind,
-        title,
-        database: app.target.shown(),
-        changes,
-        cleanup,
-        aliases: vec![],
-    };
-    Ok(app.jobs.start(spec, work)?.id)
+    launch(app, spec(app, kind, title, changes, cleanup), work)
 }
 
 /// Starts a change on an upload: its private file is named in the job's
@@ -261,18 +252,36 @@ pub(crate) fn start_on_upload(
     cleanup: Vec<std::path::PathBuf>,
     work: impl FnOnce() -> Result<Finished> + Send + 'static,
 ) -> Result<u64> {
-    writable(app)?;
-    let spec = Spec {
+    let mut spec = spec(app, kind, upload.name.clone(), true, cleanup);
+    if upload.owned {
+        spec.aliases = vec![(upload.path.display().to_string(), upload.name.clone())];
+    }
+    launch(app, spec, work)
+}
+
+fn spec(
+    app: &App,
+    kind: &'static str,
+    title: String,
+    changes: bool,
+    cleanup: Vec<std::path::PathBuf>,
+) -> Spec {
+    Spec {
         kind,
-        title: upload.name.clone(),
+        title,
         database: app.target.shown(),
-        changes: true,
+        changes,
         cleanup,
-        aliases: match upload.owned {
-            true => vec![(upload.path.display().to_string(), upload.name.clone())],
-            false => vec![],
-        },
-    };
+        aliases: vec![],
+    }
+}
+
+fn launch(
+    app: &App,
+    spec: Spec,
+    work: impl FnOnce() -> Result<Finished> + Send + 'static,
+) -> Result<u64> {
+    writable(app)?;
     Ok(app.jobs.start(spec, work)?.id)
 }
 
