@@ -305,7 +305,7 @@ fn status_json(ws: &Workspace, url: &str) -> Json {
 }
 
 #[test]
-fn status_shows_rows_size_runs_and_who_holds_the_lock() {
+fn status_shows_rows_sizes_runs_and_who_holds_the_lock() {
     let ws = workspace_with_backup(3);
     let url = ws.url("dst.db");
     assert!(import(&ws, &url, &["--operator", "Ada"]).status.success());
@@ -315,6 +315,8 @@ fn status_shows_rows_size_runs_and_who_holds_the_lock() {
     assert_eq!(free["tables"][0]["table"], "items");
     assert_eq!(free["tables"][0]["rows"], 3);
     assert!(free["size_bytes"].as_u64().unwrap() > 0);
+    let table = free["tables"][0]["size_bytes"].as_u64().unwrap();
+    assert!(table > 0 && table < free["size_bytes"].as_u64().unwrap(), "{free}");
     assert_eq!(free["last_runs"][0]["operator"], "Ada");
 
     ws.open("dst.db")
@@ -345,7 +347,7 @@ fn status_shows_rows_size_runs_and_who_holds_the_lock() {
 }
 
 #[test]
-fn status_on_servers_reads_size_and_rows() {
+fn status_on_servers_reads_sizes_and_rows() {
     for_engines(&Engine::SERVERS, |engine| {
         let t = target(engine, 5);
         assert!(import(&t.ws, t.url(), &[]).status.success());
@@ -353,6 +355,7 @@ fn status_on_servers_reads_size_and_rows() {
         assert!(s["lock_holder"].is_null(), "{s}");
         assert_eq!(s["tables"][0]["rows"], 5, "{s}");
         assert!(s["size_bytes"].as_u64().unwrap() > 0, "{s}");
+        assert!(s["tables"][0]["size_bytes"].as_u64().unwrap() > 0, "{s}");
         assert_eq!(s["last_runs"][0]["status"], "succeeded");
     });
 }

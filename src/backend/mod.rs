@@ -160,6 +160,12 @@ pub trait Backend {
         Ok(None)
     }
 
+    /// The bytes a table takes, its indexes (and partitions) included, as
+    /// the engine accounts them; `None` where it does not say.
+    fn table_size_bytes(&mut self, _table: &str) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
     /// Whether a table exists, bookkeeping tables included.
     fn has_table(&mut self, table: &str) -> Result<bool>;
 

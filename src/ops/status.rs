@@ -49,6 +49,9 @@ pub struct TableRows {
     pub table: String,
     /// `None` while a running import holds the table.
     pub rows: Option<u64>,
+    /// Bytes on disk, indexes included, as the engine accounts them
+    /// (`None` where it does not say, or while an import holds the table).
+    pub size_bytes: Option<u64>,
 }
 
 /// `migplan status [PLAN] [--db URL]`: the lock first, read beside the
@@ -102,9 +105,16 @@ pub(crate) fn status_contents(
     let mut tables = Vec::new();
     for t in db.catalog()?.tables {
         let rows = db.count_rows_unless_locked(&t.name)?;
+        // A size is a nicety: a table whose size cannot be read is shown
+        // without one.
+        let size_bytes = match rows {
+            Some(_) => db.table_size_bytes(&t.name).ok().flatten(),
+            None => None,
+        };
         tables.push(TableRows {
             table: t.name,
             rows,
+            size_bytes,
         });
     }
     Ok(StatusContents {

@@ -210,6 +210,16 @@ impl Backend for Mysql {
         Ok(n.flatten().filter(|n| *n > 0))
     }
 
+    fn table_size_bytes(&mut self, table: &str) -> Result<Option<u64>> {
+        let n: Option<Option<u64>> = live(&mut self.slot)
+            .exec_first(
+                "SELECT CAST(DATA_LENGTH + INDEX_LENGTH AS UNSIGNED) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?",
+                (table,),
+            )
+            .map_err(|e| self.err(format!("reading the size of `{table}`"), e))?;
+        Ok(n.flatten())
+    }
+
     fn meta_exec(&mut self, sql: &str, params: &[Value]) -> Result<()> {
         let params: Vec<My> = params.iter().map(meta_param).collect();
         live(&mut self.slot)

@@ -252,6 +252,22 @@ impl Backend for Postgres {
         Ok(tuples.filter(|n| *n >= 1.0).map(|n| n.round() as u64))
     }
 
+    fn table_size_bytes(&mut self, table: &str) -> Result<Option<u64>> {
+        // A partitioned table holds nothing itself: its partitions do.
+        let sql = "SELECT (CASE WHEN c.relkind = 'p' \
+                   THEN (SELECT SUM(pg_total_relation_size(t.relid)) FROM pg_partition_tree(c.oid) t) \
+                   ELSE pg_total_relation_size(c.oid) END)::int8 \
+                   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                   WHERE n.nspname = current_schema() AND c.relname = $1::text AND c.relkind IN ('r', 'p')";
+        let bytes: Option<i64> = self
+            .client
+            .query_opt(sql, &[&table])
+            .and_then(|row| row.map(|r| r.try_get(0)).transpose())
+            .map_err(|e| self.err(format!("reading the size of `{table}`"), e))?
+            .flatten();
+        Ok(bytes.map(|b| b.max(0) as u64))
+    }
+
     fn has_table(&mut self, table: &str) -> Result<bool> {
         self.scalar_bool(
             "reading the database's tables",

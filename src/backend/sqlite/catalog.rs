@@ -137,6 +137,20 @@ impl Sqlite {
             .map_err(|e| Error::db("reading the database's tables", e))
     }
 
+    /// The pages of a table and its indexes (the `dbstat` table the
+    /// bundled SQLite is built with).
+    pub(super) fn table_disk_size(&mut self, table: &str) -> Result<Option<u64>> {
+        self.conn
+            .query_row(
+                "SELECT SUM(pgsize) FROM dbstat WHERE name = ?1 \
+                 OR name IN (SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = ?1)",
+                [table],
+                |r| r.get::<_, Option<i64>>(0),
+            )
+            .map(|n| n.map(|n| n.max(0) as u64))
+            .map_err(|e| Error::db(format!("reading the size of `{table}`"), e))
+    }
+
     pub(super) fn disk_size(&mut self) -> Result<u64> {
         self.conn
             .query_row(

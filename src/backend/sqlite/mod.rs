@@ -124,6 +124,10 @@ impl Backend for Sqlite {
         self.disk_size()
     }
 
+    fn table_size_bytes(&mut self, table: &str) -> Result<Option<u64>> {
+        self.table_disk_size(table)
+    }
+
     fn execute_sql(&mut self, context: &str, sql: &str) -> Result<()> {
         self.conn
             .execute_batch(sql)
