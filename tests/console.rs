@@ -497,6 +497,10 @@ async fn the_backups_page_backs_up_now_verifies_downloads_and_deletes() {
     let verified = console.api("/api/jobs")[0].clone();
     assert_eq!(verified["kind"], "verify");
     assert_eq!(verified["result"]["identical"], true, "{verified}");
+    let verdict = b.text("#verify-verdict").await;
+    assert!(verdict.contains("exactly"), "{verdict}");
+    let users = b.text("#verify-tables tr[data-table=users]").await;
+    assert!(users.starts_with("users 10 10 0 0 0"), "{users}");
     // A download outside the folders is refused, one inside sent.
     let cookie = console.login_cookie();
     let (status, body) = console.http(

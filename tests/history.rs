@@ -316,7 +316,10 @@ fn status_shows_rows_sizes_runs_and_who_holds_the_lock() {
     assert_eq!(free["tables"][0]["rows"], 3);
     assert!(free["size_bytes"].as_u64().unwrap() > 0);
     let table = free["tables"][0]["size_bytes"].as_u64().unwrap();
-    assert!(table > 0 && table < free["size_bytes"].as_u64().unwrap(), "{free}");
+    assert!(
+        table > 0 && table < free["size_bytes"].as_u64().unwrap(),
+        "{free}"
+    );
     assert_eq!(free["last_runs"][0]["operator"], "Ada");
 
     ws.open("dst.db")

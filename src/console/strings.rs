@@ -171,4 +171,13 @@
     ("status.rolled_back", "rolled back", "已回滚"),
     ("status.running", "running", "运行中"),
     ("status.succeeded", "succeeded", "成功"),
+    ("verify.backup_rows", "In the backup", "备份中"),
+    ("verify.changed", "Changed", "不同"),
+    ("verify.db_rows", "In the database", "数据库中"),
+    ("verify.differs", "The database differs from the backup:", "数据库与备份存在差异："),
+    ("verify.extra", "Extra", "多出"),
+    ("verify.identical", "The database holds exactly what the backup holds.", "数据库与备份完全一致。"),
+    ("verify.missing", "Missing", "缺少"),
+    ("verify.no_table", "no such table", "表不存在"),
+    ("verify.title", "Compared with the database", "与数据库比对"),
 ]

@@ -82,7 +82,12 @@
     es.addEventListener("job", function (e) {
       var j = JSON.parse(e.data);
       show(j);
-      if (j.status !== "running") es.close();
+      if (j.status !== "running") {
+        es.close();
+        // A result laid out by the server (a verify report): the page
+        // as it renders a finished job.
+        if (box.dataset.rendered === "1" && j.result) location.reload();
+      }
     });
   }
   // The export wizard: one plan's modules at a time (a disabled fieldset
