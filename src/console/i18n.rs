@@ -159,6 +159,8 @@ mod tests {
             .map(|s| format!("status.{s}"))
             .chain(kinds.iter().map(|k| format!("kind.{k}")))
             .chain(backup_kinds.iter().map(|k| format!("backups.kind.{k}")))
+            // The verbs progress reports (`data::progress::rows`).
+            .chain(["exporting", "importing"].iter().map(|v| format!("phase.{v}")))
             .chain(
                 crate::ops::RowClass::NAMES
                     .iter()

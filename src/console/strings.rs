@@ -129,6 +129,8 @@
     ("pager.next", "Next", "下一页"),
     ("pager.page", "Page", "第"),
     ("pager.prev", "Previous", "上一页"),
+    ("phase.exporting", "exporting", "正在导出"),
+    ("phase.importing", "importing", "正在导入"),
     ("policy.error", "error: stop, change nothing", "报错：停止，不做任何修改"),
     ("policy.overwrite", "overwrite: take the file's row", "覆盖：使用文件中的行"),
     ("policy.skip", "skip: keep the database's row", "跳过：保留数据库中的行"),

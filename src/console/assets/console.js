@@ -44,7 +44,7 @@
       st.textContent = t["t" + j.status.charAt(0).toUpperCase() + j.status.slice(1)] || j.status;
       st.className = "pill s-" + j.status;
       box.dataset.status = j.status;
-      set("job-phase", j.phase || "");
+      set("job-phase", j.phase ? t["tPhase" + j.phase.charAt(0).toUpperCase() + j.phase.slice(1)] || j.phase : "");
       set("job-table", j.table || "");
       set("job-rows", j.rows_done.toLocaleString());
       set("job-total", j.rows_total.toLocaleString());
