@@ -756,3 +756,46 @@ async fn the_console_exports_verifies_previews_and_imports_on_postgres_and_maria
         sync(|| drop(db));
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_plan_one_policy_covers_every_table_of_the_preview_and_the_import() {
+    if !browser::available() {
+        return;
+    }
+    let (ws, _) = imported();
+    ws.open("dst.db")
+        .execute_batch("UPDATE items SET v = 'drifted' WHERE id = 3")
+        .unwrap();
+    let console = Console::start(ws.dir.path(), &["--db", &ws.url("dst.db")], &[]);
+    let b = Browser::start().await;
+    b.goto(&console.login_url()).await;
+    b.goto(&format!("{}/import", console.base)).await;
+    b.upload("#upload-file", &ws.path("b.json")).await;
+    b.click("#upload-button").await;
+    b.select("select[name='policy.*']", "skip").await;
+    b.click("#start-preview").await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    b.click("#job-next-link").await;
+    let items = "#preview-tables tr[data-table=items]";
+    assert_eq!(b.text(&format!("{items} td.c-identical")).await, "1");
+    assert_eq!(b.text(&format!("{items} td.c-changed")).await, "1");
+    assert_eq!(b.text(&format!("{items} td.f-skipped")).await, "1");
+    b.select("select[name='policy.*']", "overwrite").await;
+    b.wait_text(
+        &format!("{items} td.f-overwritten"),
+        |t| t == "1",
+        Duration::from_secs(10),
+    )
+    .await;
+    fill_record(&b).await;
+    b.click("#confirm-import").await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    let v: String = ws
+        .open("dst.db")
+        .query_row("SELECT v FROM items WHERE id = 3", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(v, "added", "overwritten by the file's row");
+    b.close().await;
+}

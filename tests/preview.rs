@@ -96,7 +96,7 @@ fn plan(t: &Test) -> PathBuf {
 
 fn request(t: &Test, files: &[&str], conflict: Option<Conflict>) -> PreviewRequest {
     PreviewRequest {
-        plan: plan(t),
+        plan: Some(plan(t)),
         files: files.iter().map(|f| t.ws.path(f)).collect(),
         conflict,
         store: t.ws.path("preview.sqlite"),

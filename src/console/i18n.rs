@@ -160,7 +160,11 @@ mod tests {
             .chain(kinds.iter().map(|k| format!("kind.{k}")))
             .chain(backup_kinds.iter().map(|k| format!("backups.kind.{k}")))
             // The verbs progress reports (`data::progress::rows`).
-            .chain(["exporting", "importing"].iter().map(|v| format!("phase.{v}")))
+            .chain(
+                ["exporting", "importing"]
+                    .iter()
+                    .map(|v| format!("phase.{v}")),
+            )
             .chain(
                 crate::ops::RowClass::NAMES
                     .iter()

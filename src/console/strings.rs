@@ -88,6 +88,7 @@
     ("import.adapters", "Version adapters", "版本适配"),
     ("import.confirm", "Import", "确认导入"),
     ("import.discard", "Discard the upload", "放弃此上传"),
+    ("import.every_table", "every table of the file", "文件中的所有表"),
     ("import.file", "Backup or workbook", "备份文件或工作簿"),
     ("import.file_hint", "A JSON backup (.json, .json.zst, .json.gz) or an Excel workbook (.xlsx), at most", "JSON 备份（.json、.json.zst、.json.gz）或 Excel 工作簿（.xlsx），最大"),
     ("import.module", "Module", "模块"),

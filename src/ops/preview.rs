@@ -23,8 +23,10 @@ use super::*;
 pub struct PreviewRequest {
     /// Database URL, overriding the plan's `[database] url`.
     pub db: Option<String>,
-    /// The plan: its modules, policies, adapters and limits apply.
-    pub plan: PathBuf,
+    /// The plan: its modules, policies, adapters and limits apply. Without
+    /// one, as `migplan import --db` without a plan: every table of the
+    /// file, `db` required.
+    pub plan: Option<PathBuf>,
     /// The plan's `[env.NAME]` (default: `MIGPLAN_ENV`, if set).
     pub env: Option<String>,
     /// The backup, workbook or chain to preview (default: `[import] file`).
@@ -62,7 +64,16 @@ impl PreviewOutcome {
 
 /// Previews an import: every row classed, nothing changed.
 pub fn preview(req: &PreviewRequest) -> Result<PreviewOutcome> {
-    let mut plan = load_plan(&req.plan, req.env.as_deref())?;
+    let mut plan = match (&req.plan, &req.db) {
+        (Some(p), _) => load_plan(p, req.env.as_deref())?,
+        (None, Some(url)) => adhoc_plan(PlanKind::Import, url)?,
+        (None, None) => {
+            return Err(Error::NoDatabase {
+                plan: None,
+                section: "database",
+            });
+        }
+    };
     policies(&mut plan, req)?;
     let files = match req.files.is_empty() {
         true => plan.import.file.clone().into_iter().collect(),

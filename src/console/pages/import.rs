@@ -175,7 +175,7 @@ fn check(app: &App, upload: Upload) -> Result<Check> {
             };
             (view, module_policies(&ops::load_plan(plan, None)?))
         }
-        None => (None, vec![]),
+        None => (None, modules_of(&upload)?),
     };
     Ok(Check {
         plan: upload.plan.as_ref().map(|p| p.display().to_string()),
@@ -184,6 +184,22 @@ fn check(app: &App, upload: Upload) -> Result<Check> {
         modules,
         policies: Conflict::NAMES.iter().map(|(n, _)| *n).collect(),
         confirm_name: app.target.confirm_name.clone(),
+    })
+}
+
+/// The policy row standing for every table of a plan-less import.
+pub(super) const EVERY_TABLE: &str = "*";
+
+/// The modules whose policies the person chooses: the plan's, or one row
+/// for every table without a plan (`migplan import --db` has one policy).
+pub(super) fn modules_of(upload: &Upload) -> Result<Vec<ModulePolicy>> {
+    Ok(match &upload.plan {
+        Some(plan) => module_policies(&ops::load_plan(plan, None)?),
+        None => vec![ModulePolicy {
+            name: EVERY_TABLE.into(),
+            tables: vec![],
+            policy: Conflict::Error.name(),
+        }],
     })
 }
 
@@ -215,10 +231,7 @@ pub(super) async fn show_check(
 /// The policy chosen for each module (`policy.NAME` fields).
 pub(super) fn policies(form: &Form, upload: &Upload) -> Result<BTreeMap<String, Conflict>> {
     let mut chosen = BTreeMap::new();
-    let Some(plan) = &upload.plan else {
-        return Ok(chosen);
-    };
-    for m in module_policies(&ops::load_plan(plan, None)?) {
+    for m in modules_of(upload)? {
         let value = form.one(&format!("policy.{}", m.name));
         if value.is_empty() {
             continue;
@@ -233,6 +246,16 @@ pub(super) fn policies(form: &Form, upload: &Upload) -> Result<BTreeMap<String, 
     Ok(chosen)
 }
 
+/// The policies chosen, as the import takes them: per module, or one for
+/// every table without a plan.
+fn load_of(mut chosen: BTreeMap<String, Conflict>) -> ops::Load {
+    ops::Load {
+        conflict: chosen.remove(EVERY_TABLE),
+        per_module: chosen,
+        ..ops::Load::default()
+    }
+}
+
 /// The import itself, as a job; an uploaded file is removed when it ends.
 pub(super) async fn confirm(
     State(app): State<App>,
@@ -245,10 +268,7 @@ pub(super) async fn confirm(
     let job = (|| -> Result<u64> {
         let record = RecordForm::from(&form).record(&app)?;
         let upload = app.uploads.get(&id)?;
-        let load = ops::Load {
-            per_module: policies(&form, &upload)?,
-            ..ops::Load::default()
-        };
+        let load = load_of(policies(&form, &upload)?);
         let mut cleanup = vec![app.uploads.store_path(&id)];
         if upload.owned {
             cleanup.push(upload.path.clone());

@@ -11,12 +11,12 @@ use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::Serialize;
 
-use super::import::{module_policies, policies};
+use super::import::{EVERY_TABLE, modules_of, policies};
 use super::{Form, Pager, api, blocking, page, start_on_upload, started};
 use crate::console::App;
 use crate::console::i18n::Lang;
 use crate::console::jobs::Finished;
-use crate::error::{ConsoleError, Result};
+use crate::error::Result;
 use crate::ops::{self, PreviewRow, PreviewStore, RowClass, TablePreview};
 use crate::policy::Conflict;
 
@@ -34,16 +34,13 @@ pub(super) async fn start(
     let form = Form::parse(&body);
     let job = (|| -> Result<u64> {
         let upload = app.uploads.get(&id)?;
-        let plan = upload.plan.clone().ok_or(ConsoleError::NoPlan {
-            action: "a preview",
-        })?;
+        let mut chosen = policies(&form, &upload)?;
         let r = ops::PreviewRequest {
             db: Some(app.target.url.expose().to_string()),
-            plan,
+            plan: upload.plan.clone(),
             files: vec![upload.path.clone()],
-            module_conflicts: policies(&form, &upload)?
-                .into_iter()
-                .collect::<HashMap<_, _>>(),
+            conflict: chosen.remove(EVERY_TABLE),
+            module_conflicts: chosen.into_iter().collect::<HashMap<_, _>>(),
             store: app.uploads.store_path(&id),
             ..ops::PreviewRequest::default()
         };
@@ -127,7 +124,9 @@ fn weigh(store: &PreviewStore, chosen: &BTreeMap<String, Conflict>) -> Result<Ve
             let policy = t
                 .module
                 .as_ref()
-                .and_then(|m| chosen.get(m).copied())
+                .and_then(|m| chosen.get(m))
+                .or(chosen.get(EVERY_TABLE))
+                .copied()
                 .unwrap_or(t.policy);
             t.implied = store.implied(&t.table, policy)?;
             Ok(Weighed {
@@ -151,12 +150,7 @@ fn load(app: &App, id: &str, filter: &Filter) -> Result<Preview> {
         pager.offset(PER_PAGE) as u64,
         PER_PAGE as u64,
     )?;
-    let plan = upload
-        .plan
-        .as_deref()
-        .map(|p| ops::load_plan(p, None))
-        .transpose()?;
-    let mut modules = plan.as_ref().map(module_policies).unwrap_or_default();
+    let mut modules = modules_of(&upload)?;
     for m in &mut modules {
         if let Some(c) = chosen.get(&m.name) {
             m.policy = c.name();
