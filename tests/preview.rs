@@ -436,10 +436,10 @@ fn fifty_thousand_rows_are_kept_on_disk_and_paged() {
         target.execute(&format!("INSERT INTO items VALUES {}", present.join(", ")));
         let before = target.dump();
         let mut req = request(&target, &["many.json"], Some(Conflict::Overwrite));
-        req.plan = target.plan(
+        req.plan = Some(target.plan(
             "many.toml",
             "[plan]\nkind = \"import\"\n[database]\nurl = \"{url}\"\n",
-        );
+        ));
         let outcome = preview(&req);
         assert_eq!(target.dump(), before);
         let items = table(&outcome, "items");
@@ -483,10 +483,10 @@ fn a_cancelled_preview_stops_and_leaves_no_store() {
     source.export("many.json");
     let target = source.another().schema(schema);
     let mut req = request(&target, &["many.json"], None);
-    req.plan = target.plan(
+    req.plan = Some(target.plan(
         "many.toml",
         "[plan]\nkind = \"import\"\n[database]\nurl = \"{url}\"\n",
-    );
+    ));
     let cancel = Cancel::new();
     let result = events::scope(Arc::new(CancelOnRows(cancel.clone())), cancel, || {
         ops::preview(&req)
