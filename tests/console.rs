@@ -799,3 +799,58 @@ async fn without_a_plan_one_policy_covers_every_table_of_the_preview_and_the_imp
     assert_eq!(v, "added", "overwritten by the file's row");
     b.close().await;
 }
+
+#[test]
+fn ctrl_c_stops_the_console_after_its_running_job_rolls_back() {
+    let (ws, _) = imported();
+    let after_import = support::dump(&ws.open("dst.db"));
+    let release = ws.path("release");
+    let release_env = release.display().to_string();
+    let env = [
+        ("MIGPLAN_PAUSE_AT", "import-table"),
+        ("MIGPLAN_PAUSE_FILE", release_env.as_str()),
+    ];
+    let mut console = Console::start(ws.dir.path(), &["--db", &ws.url("dst.db")], &env);
+    let auth = format!("Bearer {}", console.token);
+    let (status, head, _) = console.http_full(
+        "POST",
+        "/history/1/rollback",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        "operator=Ana&message=undo&notes=ticket+7",
+    );
+    assert_eq!(status, 303, "{head}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !ws.path("release.paused").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never reached its first table"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Ctrl-C while the job holds the database; the job goes on to its next
+    // safe point, where it sees the cancel and rolls back.
+    let releaser = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        std::fs::write(&release, "").unwrap();
+    });
+    let stopped = console.interrupt();
+    releaser.join().unwrap();
+    assert!(stopped.success(), "{stopped:?}");
+    assert_eq!(
+        support::dump(&ws.open("dst.db")),
+        after_import,
+        "nothing restored, nothing lost"
+    );
+    let out = ws
+        .migplan()
+        .args(["history", "--db", &ws.url("dst.db"), "--format", "json"])
+        .output()
+        .unwrap();
+    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs[0]["kind"], "rollback", "{runs}");
+    assert_eq!(runs[0]["status"], "failed", "{runs}");
+    assert_eq!(runs[1]["status"], "succeeded", "{runs}");
+}

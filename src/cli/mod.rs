@@ -32,7 +32,8 @@ pub fn main() -> i32 {
     let listener = std::sync::Arc::new(terminal::Terminal::default());
     let cancel = crate::events::Cancel::new();
     interrupt_cancels(&cancel);
-    match crate::events::scope(listener, cancel, || dispatch(cli.command)) {
+    let stop = cancel.clone();
+    match crate::events::scope(listener, cancel, || dispatch(cli.command, stop)) {
         Ok(code) => code,
         Err(e) => {
             // The last line of defence: whatever a message quotes, no
@@ -64,7 +65,7 @@ fn interrupt_cancels(cancel: &crate::events::Cancel) {
 
 /// Parse → request → operation → rendered outcome: the CLI does nothing
 /// else.
-fn dispatch(cmd: Command) -> Result<i32> {
+fn dispatch(cmd: Command, stop: crate::events::Cancel) -> Result<i32> {
     let text = match cmd {
         Command::Run(a) => render::outcome(ops::run(&(&a).into())?, a.report),
         Command::Validate(a) => {
@@ -98,14 +99,14 @@ fn dispatch(cmd: Command) -> Result<i32> {
             let text = render::render(&report, a.format, |r| r.render_text());
             return finish(&text, !report.differs());
         }
-        Command::Serve(a) => return serve(a),
+        Command::Serve(a) => return serve(a, stop),
     };
     finish(&text, true)
 }
 
 /// `migplan serve`: prints the URL to open (with its token, once), then
 /// serves until interrupted.
-fn serve(a: crate::cli::args::ServeArgs) -> Result<i32> {
+fn serve(a: crate::cli::args::ServeArgs, stop: crate::events::Cancel) -> Result<i32> {
     let opts = crate::console::ServeOptions {
         plan: a.plan,
         db: a.db,
@@ -117,9 +118,9 @@ fn serve(a: crate::cli::args::ServeArgs) -> Result<i32> {
         allow_hosts: a.allow_hosts,
         upload_dir: None,
     };
-    crate::console::serve(opts, |started| {
+    crate::console::serve(opts, stop, |started| {
         println!("migplan console: {}", started.url);
-        eprintln!("(Ctrl-C stops it; running jobs roll back)");
+        eprintln!("(Ctrl-C stops it: running jobs roll back first)");
     })?;
     Ok(exit::SUCCESS)
 }

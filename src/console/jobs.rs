@@ -412,6 +412,23 @@ impl Jobs {
         let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         jobs.iter().rev().map(|(j, _)| j.view()).collect()
     }
+
+    /// The console stops: every running job is cancelled (it rolls back at
+    /// its next safe point), and waited for up to `wait`.
+    pub(crate) fn stop_all(&self, wait: std::time::Duration) {
+        let running: Vec<Arc<Job>> = {
+            let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+            jobs.iter()
+                .filter(|(j, _)| j.is_running())
+                .map(|(j, _)| j.clone())
+                .collect()
+        };
+        running.iter().for_each(|j| j.cancel());
+        let deadline = Instant::now() + wait;
+        while running.iter().any(|j| j.is_running()) && Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
 }
 
 fn forget_old(jobs: &mut VecDeque<(Arc<Job>, bool)>) {

@@ -29,6 +29,7 @@ use std::sync::Arc;
 use axum::Router;
 
 use crate::error::{ConsoleError, Result};
+use crate::events::Cancel;
 
 pub use security::generate_token;
 pub use target::Target;
@@ -68,9 +69,11 @@ pub struct Started {
 /// The default upload cap: 2 GiB.
 pub const DEFAULT_UPLOAD_LIMIT: u64 = 2 << 30;
 
-/// Serves the console until the process ends; `ready` hears the address
-/// and URL once the socket listens.
-pub fn serve(opts: ServeOptions, ready: impl FnOnce(&Started)) -> Result<()> {
+/// Serves the console until `stop` is cancelled (Ctrl-C); `ready` hears
+/// the address and URL once the socket listens. Stopping cancels the
+/// running jobs (each rolls back at its next safe point), waits for them,
+/// and removes the uploads.
+pub fn serve(opts: ServeOptions, stop: Cancel, ready: impl FnOnce(&Started)) -> Result<()> {
     security::check_bind(&opts)?;
     let target = Target::resolve(opts.plan.as_deref(), opts.db.as_deref(), &opts.backups)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -100,14 +103,30 @@ pub fn serve(opts: ServeOptions, ready: impl FnOnce(&Started)) -> Result<()> {
             ),
         };
         ready(&started);
-        axum::serve(listener, router(state)).await.map_err(|e| {
-            ConsoleError::Stopped {
-                cause: e.to_string(),
+        let jobs = state.clone();
+        let stopping = async move {
+            while !stop.is_cancelled() {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            .into()
-        })
+            // Jobs first: their event streams end when they do.
+            tokio::task::spawn_blocking(move || jobs.jobs.stop_all(STOP_WAIT))
+                .await
+                .ok();
+        };
+        axum::serve(listener, router(state))
+            .with_graceful_shutdown(stopping)
+            .await
+            .map_err(|e| {
+                ConsoleError::Stopped {
+                    cause: e.to_string(),
+                }
+                .into()
+            })
     })
 }
+
+/// How long a stopping console waits for its jobs to roll back.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// `127.0.0.1:8080`, `[::1]:8080`, and `localhost` for an unspecified bind
 /// would be wrong: the URL names the address bound.

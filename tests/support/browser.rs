@@ -161,8 +161,39 @@ fn dechunk(body: &str) -> String {
     }
 }
 
+impl Console {
+    /// Ctrl-C, as a person stops it: the exit status once it has stopped
+    /// (its jobs rolled back, its uploads removed).
+    pub fn interrupt(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the console never stopped after Ctrl-C"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
 impl Drop for Console {
     fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            // Stopped as a person stops it, so its upload folder goes too.
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

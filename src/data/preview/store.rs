@@ -199,9 +199,7 @@ impl PreviewStore {
     pub fn implied(&self, table: &str, policy: Conflict) -> Result<Implied> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT class, had, n FROM preview_groups WHERE tbl = ?1",
-            )
+            .prepare("SELECT class, had, n FROM preview_groups WHERE tbl = ?1")
             .map_err(|e| self.failed(e))?;
         let groups = stmt
             .query_map([table], |r| {
