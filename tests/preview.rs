@@ -449,8 +449,11 @@ fn fifty_thousand_rows_are_kept_on_disk_and_paged() {
             (MANY as u64 * 9 / 10, identical, changed, 0, 0)
         );
         // The rows are in the store's file, not in the outcome.
-        let size = std::fs::metadata(&outcome.store).unwrap().len();
+        let meta = std::fs::metadata(&outcome.store).unwrap();
+        let size = meta.len();
         assert!(size > 1 << 20, "the store holds the rows: {size} bytes");
+        let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions());
+        assert_eq!(mode & 0o777, 0o600, "the store is private, as backups are");
         let store = PreviewStore::open(&outcome.store).unwrap();
         assert_eq!(store.count(None, None).unwrap(), MANY as u64);
         let last = store

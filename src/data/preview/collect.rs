@@ -76,6 +76,17 @@ impl Collector {
             }
             _ => {}
         }
+        // The store holds the target's rows as they were: private, as
+        // backups are (created 0600 before SQLite opens it).
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&partial)
+                .map_err(|e| unwritable(e.to_string()))?;
+        }
         let conn = Connection::open(&partial).map_err(|e| unwritable(e.to_string()))?;
         // Pages beyond the caches go to disk (temporary tables included):
         // memory stays flat however many rows there are. The file is
