@@ -801,7 +801,7 @@ async fn without_a_plan_one_policy_covers_every_table_of_the_preview_and_the_imp
 }
 
 #[test]
-fn ctrl_c_stops_the_console_after_its_running_job_rolls_back() {
+fn a_second_change_is_refused_naming_the_first_and_ctrl_c_stops_after_it_rolls_back() {
     let (ws, _) = imported();
     let after_import = support::dump(&ws.open("dst.db"));
     let release = ws.path("release");
@@ -830,6 +830,22 @@ fn ctrl_c_stops_the_console_after_its_running_job_rolls_back() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+    // A second change of the same database is refused, the first named.
+    let (status, second) = console.http(
+        "POST",
+        "/history/1/rollback",
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("HX-Request", "true"),
+        ],
+        "operator=Bo&message=again&notes=ticket+8",
+    );
+    assert_eq!(status, 422, "{second}");
+    assert!(
+        second.contains("job 1") && second.contains("already changing"),
+        "{second}"
+    );
     // Ctrl-C while the job holds the database; the job goes on to its next
     // safe point, where it sees the cancel and rolls back.
     let releaser = std::thread::spawn(move || {
