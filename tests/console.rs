@@ -65,6 +65,16 @@ fn demo_env(ws: &Workspace) -> Vec<(&'static str, String)> {
     )]
 }
 
+/// The demo served with nothing given, and a browser signed in to it.
+async fn on_the_demo() -> (Workspace, Console, Browser) {
+    let ws = demo();
+    let env = demo_env(&ws);
+    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
+    let b = Browser::start().await;
+    b.goto(&console.login_url()).await;
+    (ws, console, b)
+}
+
 fn env_refs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
@@ -136,11 +146,7 @@ async fn the_demo_dashboard_in_english_and_chinese() {
     if !browser::available() {
         return;
     }
-    let ws = demo();
-    let env = demo_env(&ws);
-    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
-    let b = Browser::start().await;
-    b.goto(&console.login_url()).await;
+    let (_ws, console, b) = on_the_demo().await;
     assert_eq!(b.text("h1").await, "Dashboard");
     let tables = b.text("#tables").await;
     assert!(
@@ -298,11 +304,7 @@ async fn the_export_wizard_downloads_a_workbook_of_the_chosen_modules() {
     if !browser::available() {
         return;
     }
-    let ws = demo();
-    let env = demo_env(&ws);
-    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
-    let b = Browser::start().await;
-    b.goto(&console.login_url()).await;
+    let (ws, console, b) = on_the_demo().await;
     b.goto(&format!("{}/export", console.base)).await;
     assert_eq!(b.text("h1").await, "Export");
     both_languages(&b, "export").await;
@@ -380,13 +382,9 @@ async fn a_backup_uploaded_is_previewed_row_by_row_then_confirmed_into_the_datab
     if !browser::available() {
         return;
     }
-    let ws = demo();
-    let env = demo_env(&ws);
-    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
+    let (ws, console, b) = on_the_demo().await;
     let before = demo_drifted(&ws);
     let drifted = support::dump(&ws.open("demo/tiku.db"));
-    let b = Browser::start().await;
-    b.goto(&console.login_url()).await;
     b.goto(&format!("{}/import", console.base)).await;
     both_languages(&b, "import").await;
     b.upload("#upload-file", &ws.path("b.json")).await;
@@ -459,11 +457,7 @@ async fn the_backups_page_backs_up_now_verifies_downloads_and_deletes() {
     if !browser::available() {
         return;
     }
-    let ws = demo();
-    let env = demo_env(&ws);
-    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
-    let b = Browser::start().await;
-    b.goto(&console.login_url()).await;
+    let (_ws, console, b) = on_the_demo().await;
     b.goto(&format!("{}/backups", console.base)).await;
     b.click("#backup-now").await;
     b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
@@ -546,9 +540,7 @@ async fn an_edited_workbook_with_a_bad_cell_is_refused_naming_the_cell() {
     if !browser::available() {
         return;
     }
-    let ws = demo();
-    let env = demo_env(&ws);
-    let console = Console::start(ws.dir.path(), &[], &env_refs(&env));
+    let (ws, console, b) = on_the_demo().await;
     let db = ws.open("demo/tiku.db");
     ws.export("demo/tiku.db", "b.xlsx");
     // A person types a word where the workbook holds a number.
@@ -572,8 +564,6 @@ async fn an_edited_workbook_with_a_bad_cell_is_refused_naming_the_cell() {
         return;
     }
     let before = support::dump(&db);
-    let b = Browser::start().await;
-    b.goto(&console.login_url()).await;
     b.goto(&format!("{}/import", console.base)).await;
     b.upload("#upload-file", &ws.path("b.xlsx")).await;
     b.click("input[name=plan][value$='restore.toml']").await;
