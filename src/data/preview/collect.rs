@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, params};
 
-use super::store::{MARK, PAGE_INDEXES, PreviewStore, SCHEMA};
+use super::store::{ANCHOR_EVERY, ANY_CLASS, ANY_TABLE, MARK, PAGE_INDEXES, PreviewStore, SCHEMA};
 use super::{Fate, Implied, RowClass, TablePreview};
 use crate::backend::{Backend, TableOutcome, WriteRequest};
 use crate::catalog::ColumnInfo;
@@ -210,9 +210,10 @@ impl Collector {
                 )
                 .map_err(sql)?;
         }
+        self.conn.execute_batch(PAGE_INDEXES).map_err(sql)?;
+        self.anchor()?;
         let done = format!(
-            "{PAGE_INDEXES}
-             INSERT INTO preview_meta (key, value) VALUES ('{}', '{}');
+            "INSERT INTO preview_meta (key, value) VALUES ('{}', '{}');
              COMMIT;",
             MARK.0, MARK.1
         );
@@ -223,6 +224,49 @@ impl Collector {
         })?;
         self.finished = true;
         PreviewStore::open(&self.path)?.tables()
+    }
+
+    /// Writes `preview_anchors`: one pass over the rows in their order,
+    /// counting them under every filter a page can have (a table or all, a
+    /// class or all) and noting the id every [`ANCHOR_EVERY`]th starts at.
+    fn anchor(&self) -> Result<()> {
+        // Per table (`ANY_TABLE`: all): rows seen in any class, then per class.
+        let mut seen: HashMap<String, [u64; 6]> = HashMap::new();
+        let mut insert = self
+            .conn
+            .prepare("INSERT INTO preview_anchors (tbl, class, n, id) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(sql)?;
+        let mut rows = self
+            .conn
+            .prepare("SELECT id, tbl, class FROM preview_rows ORDER BY id")
+            .map_err(sql)?;
+        let mut rows = rows.query([]).map_err(sql)?;
+        while let Some(r) = rows.next().map_err(sql)? {
+            let id: i64 = r.get(0).map_err(sql)?;
+            let table = r
+                .get_ref(1)
+                .map_err(sql)?
+                .as_str()
+                .map_err(|e| sql(e.into()))?;
+            let class: i64 = r.get(2).map_err(sql)?;
+            let Some(slot) = RowClass::from_code(class).map(|c| 1 + c.code() as usize) else {
+                continue;
+            };
+            for t in [ANY_TABLE, table] {
+                if !seen.contains_key(t) {
+                    seen.insert(t.to_string(), [0; 6]);
+                }
+                let counts = seen.get_mut(t).expect("inserted");
+                for (c, i) in [(ANY_CLASS, 0), (class, slot)] {
+                    if counts[i] % ANCHOR_EVERY == 0 {
+                        let n = (counts[i] / ANCHOR_EVERY) as i64;
+                        insert.execute(params![t, c, n, id]).map_err(sql)?;
+                    }
+                    counts[i] += 1;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Each table's rows by class, and by what the import would do.

@@ -11,14 +11,22 @@
 use std::path::{Path, PathBuf};
 
 use rusqlite::types::Value as Sql;
-use rusqlite::{Connection, OpenFlags, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params_from_iter};
 
 use super::{ColumnChange, Implied, PreviewRow, RowClass, TablePreview};
 use crate::error::{Error, PreviewError, Result};
 use crate::plan::Conflict;
 
-/// What `preview_meta` says of a finished store.
-pub(super) const MARK: (&str, &str) = ("migplan-preview", "1");
+/// What `preview_meta` says of a finished store (2: with page anchors).
+pub(super) const MARK: (&str, &str) = ("migplan-preview", "2");
+
+/// Rows between two page anchors: a page at any offset starts at most
+/// this many rows past one.
+pub(super) const ANCHOR_EVERY: u64 = 50;
+
+/// Stands for "every table" / "every class" in `preview_anchors`.
+pub(super) const ANY_TABLE: &str = "";
+pub(super) const ANY_CLASS: i64 = -1;
 
 pub(super) const SCHEMA: &str = "
     CREATE TABLE preview_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -67,6 +75,16 @@ pub(super) const PAGE_INDEXES: &str = "
     CREATE INDEX preview_rows_class ON preview_rows (class, id);
     CREATE TABLE preview_groups AS
         SELECT tbl, class, had, count(*) AS n FROM preview_rows GROUP BY tbl, class, had;
+    -- id: the row the nth group of ANCHOR_EVERY rows under a filter (a
+    -- table or every one, a class or every one) starts at, so that a page
+    -- deep in a million rows costs what the first one does.
+    CREATE TABLE preview_anchors (
+        tbl TEXT NOT NULL,
+        class INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        id INTEGER NOT NULL,
+        PRIMARY KEY (tbl, class, n)
+    ) WITHOUT ROWID;
 ";
 
 /// A finished preview's rows, opened read-only.
@@ -142,7 +160,8 @@ impl PreviewStore {
 
     /// Rows of `table` (every table: `None`) in `class` (every class:
     /// `None`), in the order they were classed: `limit` of them from
-    /// `offset`.
+    /// `offset`. The page starts at its anchor (see `preview_anchors`):
+    /// never more than [`ANCHOR_EVERY`] rows are stepped over, however deep.
     pub fn page(
         &self,
         table: Option<&str>,
@@ -150,14 +169,23 @@ impl PreviewStore {
         offset: u64,
         limit: u64,
     ) -> Result<Vec<PreviewRow>> {
+        let Some(start) = self.anchor(table, class, offset / ANCHOR_EVERY)? else {
+            return Ok(vec![]);
+        };
         let (filter, mut params) = filter(table, class);
+        let filter = match filter.is_empty() {
+            true => "WHERE".to_string(),
+            false => format!("{filter} AND"),
+        };
+        params.push(Sql::Integer(start));
         params.push(Sql::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-        params.push(Sql::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+        params.push(Sql::Integer((offset % ANCHOR_EVERY) as i64));
+        let n = params.len();
         let sql = format!(
-            "SELECT tbl, class, ordinal, key, changes, error FROM preview_rows {filter} \
-             ORDER BY id LIMIT ?{} OFFSET ?{}",
-            params.len() - 1,
-            params.len()
+            "SELECT tbl, class, ordinal, key, changes, error FROM preview_rows \
+             {filter} id >= ?{} ORDER BY id LIMIT ?{} OFFSET ?{n}",
+            n - 2,
+            n - 1,
         );
         let mut stmt = self.conn.prepare(&sql).map_err(|e| self.failed(e))?;
         let rows = stmt
@@ -176,6 +204,21 @@ impl PreviewStore {
             })
             .map_err(|e| self.failed(e))?;
         rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.failed(e))
+    }
+
+    /// The id the `n`th group of [`ANCHOR_EVERY`] rows under the filter
+    /// starts at; `None` past the last row.
+    fn anchor(&self, table: Option<&str>, class: Option<RowClass>, n: u64) -> Result<Option<i64>> {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        let class = class.map_or(ANY_CLASS, RowClass::code);
+        self.conn
+            .query_row(
+                "SELECT id FROM preview_anchors WHERE tbl = ?1 AND class = ?2 AND n = ?3",
+                rusqlite::params![table.unwrap_or(ANY_TABLE), class, n],
+                |r| r.get(0),
+            )
+            .optional()
             .map_err(|e| self.failed(e))
     }
 
