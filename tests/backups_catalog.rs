@@ -285,6 +285,30 @@ fn pages_hold_their_slice_and_a_chain_link_is_found_beyond_the_page() {
 }
 
 #[test]
+fn an_increment_brings_the_chain_it_ends_and_a_missing_base_is_named() {
+    let ws = Workspace::new();
+    let bk = folder_of_every_kind(&ws);
+    let dirs = vec![bk.clone()];
+    let chain = ops::chain_to(&bk.join("inc.json"), &dirs).unwrap();
+    assert_eq!(chain, [bk.join("full.json"), bk.join("inc.json")]);
+    let alone = ops::chain_to(&bk.join("books.json"), &dirs).unwrap();
+    assert_eq!(
+        alone,
+        [bk.join("books.json")],
+        "a modules backup is a chain of one"
+    );
+    std::fs::remove_file(bk.join("full.json")).unwrap();
+    let gap = ops::chain_to(&bk.join("inc.json"), &dirs)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        gap.contains("inc.json follows backup")
+            && gap.contains("which is in none of the backup folders"),
+        "{gap}"
+    );
+}
+
+#[test]
 fn a_plan_lists_its_backup_and_export_folders_and_its_retention() {
     let ws = Workspace::new();
     let p = plan(&ws);

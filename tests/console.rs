@@ -860,3 +860,134 @@ fn a_second_change_is_refused_naming_the_first_and_ctrl_c_stops_after_it_rolls_b
     assert_eq!(runs[0]["status"], "failed", "{runs}");
     assert_eq!(runs[1]["status"], "succeeded", "{runs}");
 }
+
+const STAMPED: &str =
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(20) NOT NULL, updated_at TEXT NOT NULL)";
+const NOW: &str = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+
+/// `src.db` and a chain of it in `backups/`: `full.json`, then `inc.json`
+/// following it (item 2 changed, item 4 added); `dst.db` holds item 1
+/// alone, changed. Returns `src.db` as `inc.json` leaves it.
+fn a_chain(ws: &Workspace) -> Vec<String> {
+    let src = ws.open("src.db");
+    src.execute_batch(STAMPED).unwrap();
+    src.execute_batch(&format!(
+        "INSERT INTO items VALUES (1, 'one', {NOW}), (2, 'two', {NOW}), (3, 'three', {NOW})"
+    ))
+    .unwrap();
+    // `--follows` starts an increment a margin before the backup it follows.
+    std::thread::sleep(Duration::from_millis(2100));
+    let db = ws.url("src.db");
+    std::fs::create_dir_all(ws.path("backups")).unwrap();
+    let export = |args: &[&str]| {
+        let out = ws.migplan().args(args).output().unwrap();
+        assert!(out.status.success(), "{}", stderr(&out));
+    };
+    export(&["export", "--db", &db, "-o", "backups/full.json"]);
+    std::thread::sleep(Duration::from_millis(50));
+    src.execute_batch(&format!(
+        "UPDATE items SET v = 'two, changed', updated_at = {NOW} WHERE id = 2;
+         INSERT INTO items VALUES (4, 'four', {NOW});"
+    ))
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(2100));
+    export(&[
+        "export",
+        "--db",
+        &db,
+        "--follows",
+        "backups/full.json",
+        "-o",
+        "backups/inc.json",
+    ]);
+    let dst = ws.open("dst.db");
+    dst.execute_batch(STAMPED).unwrap();
+    dst.execute_batch("INSERT INTO items VALUES (1, 'drifted', '2020-01-01T00:00:00Z')")
+        .unwrap();
+    support::dump(&src)
+}
+
+/// The files the check page lists, in the order it lists them.
+async fn listed_files(b: &Browser) -> Vec<String> {
+    let rows = b.wait_for("#import-files").await;
+    let mut names = vec![];
+    for row in rows
+        .find_all(fantoccini::Locator::Css("tbody tr"))
+        .await
+        .unwrap()
+    {
+        names.push(row.attr("data-file").await.unwrap().unwrap_or_default());
+    }
+    names
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_incremental_chain_uploaded_in_any_order_or_picked_is_imported_in_chain_order() {
+    if !browser::available() {
+        return;
+    }
+    let ws = Workspace::new();
+    let after = a_chain(&ws);
+    let console = Console::start(
+        ws.dir.path(),
+        &["--db", &ws.url("dst.db"), "--backups", "backups"],
+        &[],
+    );
+    let b = Browser::start().await;
+    b.goto(&console.login_url()).await;
+    // Two full backups are no chain: refused, the files named as uploaded.
+    std::fs::copy(ws.path("backups/full.json"), ws.path("again.json")).unwrap();
+    b.goto(&format!("{}/import", console.base)).await;
+    let two = format!(
+        "{}\n{}",
+        ws.path("backups/full.json").display(),
+        ws.path("again.json").display()
+    );
+    b.upload("#upload-file", std::path::Path::new(&two)).await;
+    b.click("#upload-button").await;
+    let refused = b
+        .wait_text("#form-error", |t| !t.is_empty(), Duration::from_secs(10))
+        .await;
+    assert!(
+        refused.contains("again.json is a full backup: only incremental backups may follow"),
+        "{refused}"
+    );
+    assert!(!refused.contains("migplan-uploads"), "{refused}");
+    // The increment picked first, the full backup second: put in order.
+    let two = format!(
+        "{}\n{}",
+        ws.path("backups/inc.json").display(),
+        ws.path("backups/full.json").display()
+    );
+    b.goto(&format!("{}/import", console.base)).await;
+    b.upload("#upload-file", std::path::Path::new(&two)).await;
+    b.click("#upload-button").await;
+    b.wait_for("#preview-form").await;
+    assert_eq!(b.text("h1").await, "Import · full.json → inc.json");
+    assert_eq!(listed_files(&b).await, ["full.json", "inc.json"]);
+    b.screenshot("import-chain-en").await;
+    b.select("select[name='policy.*']", "overwrite").await;
+    b.click("#start-preview").await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    b.click("#job-next-link").await;
+    // Judged against the database before the chain: 1 changed, 2 to 4 new.
+    let items = "#preview-tables tr[data-table=items]";
+    assert_eq!(b.text(&format!("{items} td.c-changed")).await, "1");
+    assert_eq!(b.text(&format!("{items} td.c-new")).await, "3");
+    fill_record(&b).await;
+    b.click("#confirm-import").await;
+    b.wait_text("#job-status", |t| t == "succeeded", Duration::from_secs(60))
+        .await;
+    assert_eq!(support::dump(&ws.open("dst.db")), after, "the chain's end");
+    // "Import" on the increment in the backups page brings its base too.
+    let inc = ws.path("backups/inc.json");
+    b.goto(&format!(
+        "{}/backups/import?file={}",
+        console.base,
+        inc.display()
+    ))
+    .await;
+    assert_eq!(listed_files(&b).await, ["full.json", "inc.json"]);
+    b.close().await;
+}

@@ -12,20 +12,100 @@ use tokio::io::AsyncWriteExt;
 
 use crate::error::{ConsoleError, Error, Result};
 
-/// One uploaded file, waiting for its import.
+/// What waits for its import: one uploaded file, or an incremental chain
+/// (several uploaded at once, or a backup picked with those it follows).
 #[derive(Debug, Clone, Serialize)]
 pub struct Upload {
     pub id: String,
+    /// What the pages call it: the file's name, or a chain's first and
+    /// last.
+    pub name: String,
+    /// Bytes, every file's together.
+    pub size: u64,
+    /// The files in import order: a chain's full backup first.
+    pub files: Vec<UploadFile>,
+    /// The import plan it goes through (`None`: the plan-less import).
+    pub plan: Option<PathBuf>,
+    /// Whether the console made the files (uploads, removed when their
+    /// import ends) or they are backups picked from a backups folder.
+    pub owned: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UploadFile {
     /// The name the browser gave (shown only; never used as a path).
     pub name: String,
     pub size: u64,
     #[serde(skip)]
     pub path: PathBuf,
-    /// The import plan it goes through (`None`: the plan-less import).
-    pub plan: Option<PathBuf>,
-    /// Whether the console made the file (an upload, removed when its
-    /// import ends) or it is a backup picked from a backups folder.
-    pub owned: bool,
+}
+
+impl Upload {
+    fn new(files: Vec<UploadFile>, plan: Option<PathBuf>, owned: bool) -> Upload {
+        let name = match files.as_slice() {
+            [] => String::new(),
+            [one] => one.name.clone(),
+            [first, .., last] => format!("{} → {}", first.name, last.name),
+        };
+        Upload {
+            id: super::security::generate_token(),
+            name,
+            size: files.iter().map(|f| f.size).sum(),
+            files,
+            plan,
+            owned,
+        }
+    }
+
+    /// Files uploaded together, put in chain order when there are several
+    /// (their errors name them as the person did).
+    pub(crate) fn uploaded(files: Vec<UploadFile>, plan: Option<PathBuf>) -> Result<Upload> {
+        let upload = Upload::new(files, plan, true);
+        if upload.files.len() < 2 {
+            return Ok(upload);
+        }
+        let ordered =
+            crate::ops::chain_order(&upload.paths()).map_err(|e| ConsoleError::BadUpload {
+                cause: upload.alias(&e.to_string()),
+            })?;
+        let mut files = upload.files.clone();
+        files.sort_by_key(|f| ordered.iter().position(|p| *p == f.path));
+        Ok(Upload::new(files, upload.plan, true))
+    }
+
+    /// The files' paths, in import order.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        self.files.iter().map(|f| f.path.clone()).collect()
+    }
+
+    /// Each private file's path and the name it was uploaded as, for
+    /// messages.
+    pub fn aliases(&self) -> Vec<(String, String)> {
+        match self.owned {
+            true => self
+                .files
+                .iter()
+                .map(|f| (f.path.display().to_string(), f.name.clone()))
+                .collect(),
+            false => vec![],
+        }
+    }
+
+    /// `text` with the private files named as they were uploaded.
+    pub fn alias(&self, text: &str) -> String {
+        self.aliases()
+            .iter()
+            .fold(text.to_string(), |t, (path, name)| t.replace(path, name))
+    }
+
+    /// Removes the files the console made (never a picked backup).
+    pub(crate) fn remove_owned(&self) {
+        if self.owned {
+            for f in &self.files {
+                let _ = std::fs::remove_file(&f.path);
+            }
+        }
+    }
 }
 
 pub(crate) struct Uploads {
@@ -60,7 +140,7 @@ impl Uploads {
 
     /// Streams `field` to a new private file, refusing it past `limit` bytes
     /// (the partial file removed).
-    pub(crate) async fn receive(&self, mut field: Field<'_>, limit: u64) -> Result<Upload> {
+    pub(crate) async fn receive(&self, mut field: Field<'_>, limit: u64) -> Result<UploadFile> {
         let name = field.file_name().unwrap_or("upload").to_string();
         let id = super::security::generate_token();
         let path = self.dir.join(format!("{id}{}", suffix_of(&name)));
@@ -86,14 +166,7 @@ impl Uploads {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
-        Ok(Upload {
-            id,
-            name,
-            size,
-            path,
-            plan: None,
-            owned: true,
-        })
+        Ok(UploadFile { name, size, path })
     }
 
     /// Keeps `upload` for the wizard's next steps.
@@ -101,19 +174,21 @@ impl Uploads {
         self.lock().insert(upload.id.clone(), upload);
     }
 
-    /// A backup of a backups folder, imported where it lies.
-    pub(crate) fn pick(&self, path: PathBuf, plan: Option<PathBuf>) -> Upload {
-        let upload = Upload {
-            id: super::security::generate_token(),
-            name: path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            size: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-            path,
-            plan,
-            owned: false,
-        };
+    /// Backups of a backups folder (one, or a chain in order), imported
+    /// where they lie.
+    pub(crate) fn pick(&self, paths: Vec<PathBuf>, plan: Option<PathBuf>) -> Upload {
+        let files = paths
+            .into_iter()
+            .map(|path| UploadFile {
+                name: path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                size: std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+                path,
+            })
+            .collect();
+        let upload = Upload::new(files, plan, false);
         self.keep(upload.clone());
         upload
     }
@@ -128,17 +203,15 @@ impl Uploads {
     /// picked backup).
     pub(crate) fn discard(&self, id: &str) {
         let _ = std::fs::remove_file(self.store_path(id));
-        if let Some(u) = self.lock().remove(id)
-            && u.owned
-        {
-            let _ = std::fs::remove_file(&u.path);
+        if let Some(u) = self.lock().remove(id) {
+            u.remove_owned();
         }
     }
 
     pub(crate) fn get(&self, id: &str) -> Result<Upload> {
         self.lock()
             .get(id)
-            .filter(|u| u.path.exists())
+            .filter(|u| u.files.iter().all(|f| f.path.exists()))
             .cloned()
             .ok_or_else(|| ConsoleError::NoSuchUpload { id: id.to_string() }.into())
     }

@@ -72,6 +72,43 @@ pub fn check_inputs(files: &[PathBuf]) -> Result<()> {
     }
 }
 
+/// Several backups in whatever order they were picked (a browser gives
+/// them by name), put in chain order: the full (or modules) backup first,
+/// then each increment after the one it follows. Files that do not fit
+/// are kept after the others, so that the chain's check names the first
+/// one that breaks it.
+pub fn ordered(files: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    if files.len() < 2 {
+        return Ok(files.to_vec());
+    }
+    let backups = open_all(files)?;
+    let mut left: Vec<usize> = (0..backups.len()).collect();
+    let mut order = vec![];
+    let base = left
+        .iter()
+        .position(|&i| backups[i].meta().export_type != "incremental");
+    if let Some(b) = base {
+        order.push(left.remove(b));
+        loop {
+            let last = backups[*order.last().expect("the base")].meta();
+            let Some(id) = last.backup_id.as_deref() else {
+                break;
+            };
+            let Some(next) = left
+                .iter()
+                .position(|&i| backups[i].meta().follows.as_deref() == Some(id))
+            else {
+                break;
+            };
+            order.push(left.remove(next));
+        }
+    }
+    order.extend(left);
+    let paths: Vec<PathBuf> = order.into_iter().map(|i| files[i].clone()).collect();
+    in_order(&paths)?;
+    Ok(paths)
+}
+
 fn name(path: &Path) -> String {
     path.display().to_string()
 }

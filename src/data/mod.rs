@@ -16,7 +16,7 @@ pub mod safety;
 mod sequences;
 mod verify;
 
-pub use chain::{check_inputs, import_files};
+pub use chain::{check_inputs, import_files, ordered as chain_order};
 pub use closure::tables as closure_tables;
 pub use copy::{CopyOptions, copy};
 pub use export::{ExportOptions, export};

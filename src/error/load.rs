@@ -74,6 +74,16 @@ pub enum LoadError {
         dir: PathBuf,
     },
 
+    #[error(
+        "gap: {file} follows backup {follows}, which is in none of the backup folders ({})\n  = help: put every backup of the chain in a backups folder; nothing was changed",
+        .dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    )]
+    FoldersGap {
+        file: String,
+        follows: String,
+        dirs: Vec<PathBuf>,
+    },
+
     #[error("the backups in {} follow each other in a loop", .dir.display())]
     FolderLoop { dir: PathBuf },
 
@@ -296,6 +306,7 @@ impl LoadError {
             | FolderEmpty { .. }
             | FolderNoFullBackup { .. }
             | FolderGap { .. }
+            | FoldersGap { .. }
             | FolderLoop { .. }
             | NoModulesDeclared
             | UnknownModule { .. }

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::backend;
 use crate::data::{self, safety};
-use crate::error::{Error, Result};
+use crate::error::{Error, LoadError, Result};
 use crate::format::{self, BackupMeta, Compression, Format};
 use crate::history;
 use crate::plan::{BackupSettings, Plan};
@@ -141,6 +141,75 @@ pub fn backup_folders(req: &BackupsRequest) -> Result<Vec<PathBuf>> {
         .map(|p| load_plan(p, req.env.as_deref()))
         .transpose()?;
     folders(plan.as_ref(), &req.dirs)
+}
+
+/// The chain `file` ends, from the backups of `dirs`: the backups it
+/// follows, walked back along their links to a full (or modules) one,
+/// base first, then `file` itself. A backup that follows none is a chain
+/// of one. The folders' metas are read only when a link must be found.
+pub fn chain_to(file: &Path, dirs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut known: Option<Vec<(Option<String>, PathBuf)>> = None;
+    let mut chain = vec![file.to_path_buf()];
+    loop {
+        let last = chain.last().expect("not empty");
+        let Some(meta) = format::peek_meta(last)? else {
+            break;
+        };
+        if meta.export_type != "incremental" {
+            break;
+        }
+        let shown = last.display().to_string();
+        let follows = meta.follows.ok_or(LoadError::ChainNoLink {
+            file: shown.clone(),
+        })?;
+        let ids = match &mut known {
+            Some(ids) => ids,
+            None => known.insert(backup_ids(dirs)?),
+        };
+        let Some((_, previous)) = ids.iter().find(|(id, _)| id.as_deref() == Some(&follows)) else {
+            return Err(LoadError::FoldersGap {
+                file: shown,
+                follows,
+                dirs: dirs.to_vec(),
+            }
+            .into());
+        };
+        if chain.contains(previous) {
+            return Err(LoadError::FolderLoop {
+                dir: dirs[0].clone(),
+            }
+            .into());
+        }
+        chain.push(previous.clone());
+    }
+    chain.reverse();
+    Ok(chain)
+}
+
+/// One backup file described as the backups page lists it (its meta
+/// alone read), wherever it lies: an upload, a file given by path.
+pub fn backup_info(path: &Path) -> Result<BackupInfo> {
+    let meta = fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    Ok(describe(&Found {
+        path: path.to_path_buf(),
+        size: meta.len(),
+        modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+    }))
+}
+
+/// Each backup of the folders with its `backup_id` (`None`: it has none,
+/// or its meta cannot be read).
+fn backup_ids(dirs: &[PathBuf]) -> Result<Vec<(Option<String>, PathBuf)>> {
+    Ok(backup_files(dirs)?
+        .into_iter()
+        .map(|f| {
+            let id = format::peek_meta(&f.path)
+                .ok()
+                .flatten()
+                .and_then(|m| m.backup_id);
+            (id, f.path)
+        })
+        .collect())
 }
 
 /// `backups(req)`: a page of the backups in the folders, newest first.

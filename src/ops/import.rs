@@ -25,6 +25,12 @@ pub struct ImportRequest {
     pub record: Record,
 }
 
+/// Several backups picked in any order, put in chain order (base first,
+/// each increment after the one it follows) and checked as a chain.
+pub fn chain_order(files: &[std::path::PathBuf]) -> Result<Vec<std::path::PathBuf>> {
+    data::chain_order(files)
+}
+
 /// `migplan import --db URL FILE`.
 pub fn import_shortcut(args: &ImportRequest) -> Result<Outcome> {
     let plan = adhoc_plan(PlanKind::Import, "sqlite://:memory:")?;

@@ -336,10 +336,10 @@ impl Browser {
             if check(&text) {
                 return text;
             }
-            assert!(
-                Instant::now() < deadline,
-                "`{css}` never matched; last: {text:?}"
-            );
+            if Instant::now() >= deadline {
+                let page = self.page_text().await;
+                panic!("`{css}` never matched; last: {text:?}; the page:\n{page}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

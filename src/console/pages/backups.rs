@@ -84,11 +84,7 @@ pub(super) async fn show_api(State(app): State<App>, Query(q): Query<PageQuery>)
 /// `..` resolved first); anything else is refused as the catalog refuses a
 /// delete.
 pub(super) fn in_backup_folders(app: &App, file: &str) -> Result<PathBuf> {
-    let dirs = ops::backup_folders(&ops::BackupsRequest {
-        plan: app.target.plan.clone(),
-        dirs: app.target.backup_dirs.clone(),
-        ..ops::BackupsRequest::default()
-    })?;
+    let dirs = folders(app)?;
     let refused = || Error::NotABackupInFolders {
         file: PathBuf::from(file),
         dirs: dirs.clone(),
@@ -102,6 +98,14 @@ pub(super) fn in_backup_folders(app: &App, file: &str) -> Result<PathBuf> {
         true => Ok(real),
         false => Err(refused()),
     }
+}
+
+fn folders(app: &App) -> Result<Vec<PathBuf>> {
+    ops::backup_folders(&ops::BackupsRequest {
+        plan: app.target.plan.clone(),
+        dirs: app.target.backup_dirs.clone(),
+        ..ops::BackupsRequest::default()
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -206,7 +210,8 @@ pub(super) async fn back_up_now(
 }
 
 /// "Import" on a backup: the import wizard's check page for it, through
-/// the first import plan offered.
+/// the first import plan offered; an incremental backup brings the chain
+/// it ends (the backups it follows, from the folders).
 pub(super) async fn import(
     State(app): State<App>,
     lang: Lang,
@@ -217,11 +222,12 @@ pub(super) async fn import(
     let picked = blocking(move || {
         writable(&a)?;
         let file = in_backup_folders(&a, &q.file)?;
+        let chain = ops::chain_to(&file, &folders(&a)?)?;
         let plan = super::plans_of(&a, crate::plan::PlanKind::Import)
             .into_iter()
             .next()
             .map(|p| p.path);
-        Ok(a.uploads.pick(file, plan).id)
+        Ok(a.uploads.pick(chain, plan).id)
     })
     .await;
     match picked {

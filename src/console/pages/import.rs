@@ -19,7 +19,7 @@ use super::{
 use crate::console::App;
 use crate::console::i18n::Lang;
 use crate::console::jobs::Finished;
-use crate::console::uploads::Upload;
+use crate::console::uploads::{Upload, UploadFile};
 use crate::error::{ConsoleError, Error, Result};
 use crate::ops::{self, PlanOutcome, PlanView};
 use crate::plan::{Plan, PlanKind};
@@ -77,14 +77,18 @@ pub(super) async fn upload(
     mut parts: Multipart,
 ) -> Response {
     let mut plan = String::new();
-    let mut upload: Option<Upload> = None;
+    let mut files: Vec<UploadFile> = vec![];
     let received: Result<()> = async {
         writable(&app)?;
+        let mut room = app.upload_limit;
         while let Some(field) = parts.next_field().await.map_err(bad_upload)? {
             match field.name() {
                 Some("plan") => plan = field.text().await.map_err(bad_upload)?,
-                Some("file") if upload.is_none() => {
-                    upload = Some(app.uploads.receive(field, app.upload_limit).await?);
+                // Several files: an incremental chain, under one cap.
+                Some("file") if field.file_name().is_some_and(|n| !n.is_empty()) => {
+                    let file = app.uploads.receive(field, room).await?;
+                    room -= file.size;
+                    files.push(file);
                 }
                 _ => {}
             }
@@ -92,13 +96,13 @@ pub(super) async fn upload(
         Ok(())
     }
     .await;
-    let checked = received.and_then(|_| {
-        let mut u = upload
-            .clone()
-            .ok_or(ConsoleError::MissingField { field: "file" })?;
-        u.plan = chosen_plan(&app, &plan)?;
-        Ok(u)
-    });
+    let kept = files.clone();
+    let a = app.clone();
+    let checked = match received {
+        Err(e) => Err(e),
+        Ok(()) if files.is_empty() => Err(ConsoleError::MissingField { field: "file" }.into()),
+        Ok(()) => blocking(move || Upload::uploaded(files, chosen_plan(&a, &plan)?)).await,
+    };
     match checked {
         Ok(u) => {
             let to = format!("/import/{}", u.id);
@@ -106,8 +110,8 @@ pub(super) async fn upload(
             go_to(&headers, &to)
         }
         Err(e) => {
-            if let Some(u) = upload {
-                let _ = std::fs::remove_file(&u.path);
+            for f in kept {
+                let _ = std::fs::remove_file(&f.path);
             }
             form_error(&app, lang, &e)
         }
@@ -143,6 +147,8 @@ fn chosen_plan(app: &App, named: &str) -> Result<Option<PathBuf>> {
 #[derive(Serialize)]
 struct Check {
     upload: Upload,
+    /// The files in import order, each as the backups page shows it.
+    files: Vec<ops::BackupInfo>,
     plan: Option<String>,
     view: Option<PlanView>,
     modules: Vec<ModulePolicy>,
@@ -166,7 +172,8 @@ fn check(app: &App, upload: Upload) -> Result<Check> {
             let r = ops::PlanRequest {
                 plan: plan.clone(),
                 db: Some(app.target.url.expose().to_string()),
-                file: Some(upload.path.clone()),
+                // The base's adapter steps: increments follow its schema.
+                file: upload.files.first().map(|f| f.path.clone()),
                 ..ops::PlanRequest::default()
             };
             let view = match ops::show_plan(&r)? {
@@ -177,7 +184,18 @@ fn check(app: &App, upload: Upload) -> Result<Check> {
         }
         None => (None, modules_of(&upload)?),
     };
+    let files = upload
+        .files
+        .iter()
+        .map(|f| {
+            let mut info = ops::backup_info(&f.path)?;
+            info.name = f.name.clone();
+            info.unreadable = info.unreadable.map(|u| upload.alias(&u));
+            Ok(info)
+        })
+        .collect::<Result<_>>()?;
     Ok(Check {
+        files,
         plan: upload.plan.as_ref().map(|p| p.display().to_string()),
         upload,
         view,
@@ -271,7 +289,7 @@ pub(super) async fn confirm(
         let load = load_of(policies(&form, &upload)?);
         let mut cleanup = vec![app.uploads.store_path(&id)];
         if upload.owned {
-            cleanup.push(upload.path.clone());
+            cleanup.extend(upload.paths());
         }
         let db = app.target.url.expose().to_string();
         let a = app.clone();
@@ -281,7 +299,7 @@ pub(super) async fn confirm(
                 Some(plan) => ops::run(&ops::RunRequest {
                     plan: plan.clone(),
                     db: Some(db),
-                    file: vec![upload.path.clone()],
+                    file: upload.paths(),
                     load,
                     yes: true,
                     no_seed: true,
@@ -290,7 +308,7 @@ pub(super) async fn confirm(
                 }),
                 None => ops::import_shortcut(&ops::ImportRequest {
                     db,
-                    files: vec![upload.path.clone()],
+                    files: upload.paths(),
                     load,
                     yes: true,
                     record,

@@ -253,9 +253,7 @@ pub(crate) fn start_on_upload(
     work: impl FnOnce() -> Result<Finished> + Send + 'static,
 ) -> Result<u64> {
     let mut spec = spec(app, kind, upload.name.clone(), true, cleanup);
-    if upload.owned {
-        spec.aliases = vec![(upload.path.display().to_string(), upload.name.clone())];
-    }
+    spec.aliases = upload.aliases();
     launch(app, spec, work)
 }
 

@@ -38,7 +38,7 @@ pub(super) async fn start(
         let r = ops::PreviewRequest {
             db: Some(app.target.url.expose().to_string()),
             plan: upload.plan.clone(),
-            files: vec![upload.path.clone()],
+            files: upload.paths(),
             conflict: chosen.remove(EVERY_TABLE),
             module_conflicts: chosen.into_iter().collect::<HashMap<_, _>>(),
             store: app.uploads.store_path(&id),
@@ -150,9 +150,15 @@ fn load(app: &App, id: &str, filter: &Filter) -> Result<Preview> {
         pager.offset(PER_PAGE) as u64,
         PER_PAGE as u64,
     )?;
+    // Each module's policy: the one being weighed, else the one it was
+    // previewed under (what confirming the page imports with).
     let mut modules = modules_of(&upload)?;
     for m in &mut modules {
-        if let Some(c) = chosen.get(&m.name) {
+        let previewed = tables
+            .iter()
+            .find(|t| m.name == EVERY_TABLE || t.preview.module.as_ref() == Some(&m.name))
+            .map(|t| t.preview.policy);
+        if let Some(c) = chosen.get(&m.name).copied().or(previewed) {
             m.policy = c.name();
         }
     }

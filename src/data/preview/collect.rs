@@ -258,7 +258,7 @@ impl Collector {
                 }
                 let counts = seen.get_mut(t).expect("inserted");
                 for (c, i) in [(ANY_CLASS, 0), (class, slot)] {
-                    if counts[i] % ANCHOR_EVERY == 0 {
+                    if counts[i].is_multiple_of(ANCHOR_EVERY) {
                         let n = (counts[i] / ANCHOR_EVERY) as i64;
                         insert.execute(params![t, c, n, id]).map_err(sql)?;
                     }
