@@ -106,7 +106,6 @@ struct State {
     done: u64,
     total: u64,
     phase_started: Option<Instant>,
-    phase_done_before: u64,
     log: VecDeque<LogLine>,
     result: Option<serde_json::Value>,
     error: Option<JobError>,
@@ -126,8 +125,7 @@ impl Job {
         let elapsed = self.started.elapsed().as_secs_f64();
         let rate = s.phase_started.and_then(|t| {
             let secs = t.elapsed().as_secs_f64();
-            let moved = s.done.saturating_sub(s.phase_done_before);
-            (secs > 0.5 && moved > 0).then(|| moved as f64 / secs)
+            (secs > 0.5 && s.done > 0).then(|| s.done as f64 / secs)
         });
         let eta = rate
             .filter(|_| s.status == JobStatus::Running && s.total > s.done)
@@ -250,8 +248,10 @@ impl Listener for Hears {
             Event::Started { verb, total } => {
                 let mut s = job.state();
                 s.phase = Some(verb.to_string());
+                // Each phase counts its own rows, as the CLI's bars do: the
+                // backup before change, then the import.
                 s.total = *total;
-                s.phase_done_before = s.done;
+                s.done = 0;
                 s.phase_started = Some(Instant::now());
                 s.version += 1;
             }
@@ -365,7 +365,6 @@ impl Jobs {
                 done: 0,
                 total: 0,
                 phase_started: None,
-                phase_done_before: 0,
                 log: VecDeque::new(),
                 result: None,
                 error: None,
@@ -439,5 +438,45 @@ fn forget_old(jobs: &mut VecDeque<(Arc<Job>, bool)>) {
             }
             None => break,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Event, emit};
+
+    #[test]
+    fn each_phase_counts_its_own_rows() {
+        let jobs = Jobs::default();
+        let spec = Spec {
+            kind: "import",
+            title: "t".into(),
+            database: "db".into(),
+            changes: true,
+            cleanup: vec![],
+            aliases: vec![],
+        };
+        let job = jobs
+            .start(spec, || {
+                emit(Event::Started {
+                    verb: "backing up",
+                    total: 10,
+                });
+                emit(Event::Advanced { rows: 10 });
+                emit(Event::Started {
+                    verb: "importing",
+                    total: 5,
+                });
+                emit(Event::Advanced { rows: 3 });
+                Ok(Finished::of(&()))
+            })
+            .unwrap();
+        while job.is_running() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let view = job.view();
+        assert_eq!(view.phase.as_deref(), Some("importing"));
+        assert_eq!((view.rows_done, view.rows_total), (3, 5));
     }
 }
