@@ -85,7 +85,8 @@ pub(super) async fn upload(
             match field.name() {
                 Some("plan") => plan = field.text().await.map_err(bad_upload)?,
                 // Several files: an incremental chain, under one cap.
-                Some("file") if field.file_name().is_some_and(|n| !n.is_empty()) => {
+                // An empty file input sends a part named "": no file.
+                Some("file") if field.file_name() != Some("") => {
                     let file = app.uploads.receive(field, room).await?;
                     room -= file.size;
                     files.push(file);
