@@ -435,13 +435,19 @@ fn now() -> String {
 /// Who runs migplan: `--operator`, else `MIGPLAN_OPERATOR`, else git's
 /// user.name and user.email, else the OS user.
 pub fn operator(flag: Option<&str>) -> String {
+    operator_and_source(flag).0
+}
+
+/// Where the operator's name came from, when nobody gave it: `git config`
+/// or the OS user (a person should see who the history will say ran it).
+pub fn operator_and_source(flag: Option<&str>) -> (String, Option<&'static str>) {
     if let Some(op) = flag.map(str::trim).filter(|s| !s.is_empty()) {
-        return op.to_string();
+        return (op.to_string(), None);
     }
     if let Ok(op) = std::env::var("MIGPLAN_OPERATOR")
         && !op.trim().is_empty()
     {
-        return op.trim().to_string();
+        return (op.trim().to_string(), None);
     }
     let git = |key: &str| {
         std::process::Command::new("git")
@@ -453,83 +459,15 @@ pub fn operator(flag: Option<&str>) -> String {
             .filter(|s| !s.is_empty())
     };
     match (git("user.name"), git("user.email")) {
-        (Some(name), Some(email)) => return format!("{name} <{email}>"),
-        (Some(name), None) => return name,
+        (Some(name), Some(email)) => return (format!("{name} <{email}>"), Some("git config")),
+        (Some(name), None) => return (name, Some("git config")),
         _ => {}
     }
-    ["USER", "USERNAME", "LOGNAME"]
+    let user = ["USER", "USERNAME", "LOGNAME"]
         .iter()
         .find_map(|k| std::env::var(k).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
-}
-
-/// The runs as a table for people.
-pub fn render_list(runs: &[Run]) -> String {
-    if runs.is_empty() {
-        return "no runs recorded in this database\n".into();
-    }
-    let mut out = format!(
-        "{:>4}  {:<11}  {:<8}  {:<24}  {:<28}  {}\n",
-        "id", "status", "kind", "started (UTC)", "operator", "plan"
-    );
-    for r in runs {
-        let mut plan = r.plan.clone();
-        if let Some(m) = &r.message {
-            plan.push_str(&format!(" — {m}"));
-        }
-        out.push_str(&format!(
-            "{:>4}  {:<11}  {:<8}  {:<24}  {:<28}  {}\n",
-            r.id,
-            r.status.as_str(),
-            r.kind,
-            r.started_at,
-            r.operator,
-            plan
-        ));
-    }
-    out
-}
-
-/// One run whole, for people.
-pub fn render_run(r: &Run) -> String {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_else(|| "—".into());
-    let ver = |v: Option<i64>| v.map_or_else(|| "—".into(), |v| v.to_string());
-    let mut out = format!(
-        "run {}\n  plan         {}\n  plan sha256  {}\n  kind         {}\n  operator     {}\n  message      {}\n",
-        r.id,
-        r.plan,
-        opt(&r.plan_sha256),
-        r.kind,
-        r.operator,
-        opt(&r.message)
-    );
-    for n in &r.notes {
-        out.push_str(&format!("  note         {n}\n"));
-    }
-    out.push_str(&format!(
-        "  started      {}\n  ended        {}\n  status       {}\n  schema       {} → {}\n  backup       {}\n",
-        r.started_at,
-        opt(&r.ended_at),
-        r.status.as_str(),
-        ver(r.schema_before),
-        ver(r.schema_after),
-        opt(&r.backup)
-    ));
-    if let Some(e) = &r.error {
-        out.push_str(&format!(
-            "  error        {}\n",
-            e.replace('\n', "\n               ")
-        ));
-    }
-    if !r.tables.is_null() {
-        out.push_str(&format!(
-            "  rows         {}\n",
-            serde_json::to_string_pretty(&r.tables)
-                .unwrap_or_default()
-                .replace('\n', "\n               ")
-        ));
-    }
-    out
+        .unwrap_or_else(|| "unknown".into());
+    (user, Some("the OS user"))
 }
 
 #[cfg(test)]

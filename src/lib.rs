@@ -22,6 +22,7 @@ pub mod failpoint;
 pub mod format;
 pub mod history;
 pub mod ops;
+pub mod paths;
 pub mod plan;
 pub mod policy;
 pub mod redact;

@@ -51,7 +51,7 @@ impl DbUrl {
         let raw = match engine {
             Engine::Sqlite if rest.is_empty() => return Err(bad_url(raw)),
             Engine::Sqlite if rest != ":memory:" && !Path::new(rest).is_absolute() => {
-                format!("sqlite://{}", base.join(rest).display())
+                format!("sqlite://{}", crate::paths::join(base, rest).display())
             }
             _ => raw.to_string(),
         };

@@ -19,8 +19,7 @@ fn migplan(ws: &Workspace, args: &[&str]) -> Output {
 fn history(ws: &Workspace, db: &str) -> Vec<Json> {
     let out = migplan(ws, &["history", "--db", &ws.url(db), "--format", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str::<Json>(&stdout(&out))
-        .unwrap()
+    support::json_result(&stdout(&out))
         .as_array()
         .unwrap()
         .clone()

@@ -189,8 +189,8 @@ fn a_chain_report_in_json_lists_every_backup() {
             "inc2.json",
         ],
     );
-    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    let files = v["files"].as_array().unwrap();
+    let v = support::json_result(&out);
+    let files = v["imports"].as_array().unwrap();
     assert_eq!(files.len(), 3);
     assert_eq!(files[0]["file"], "full.json");
     // inc2 overwrites child 2 and inserts child 5.

@@ -68,7 +68,7 @@ fn round_trip_keeps_every_value_exactly() {
             &["backup.json", "--conflict", policy, "--report", "json"],
         );
         assert!(out.status.success(), "{}", stderr(&out));
-        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let report = support::import_report(&stdout(&out));
         let tables = report["tables"].as_array().unwrap();
         assert_eq!(tables.len(), 3, "{report}");
         for t in tables {

@@ -233,7 +233,7 @@ fn plan_shows_the_tables_the_closure_pulls_in() {
     // The JSON view lists them too.
     plan(&ws, Some(true));
     let out = run(&ws, &["plan", "qa.toml", "--format", "json"]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = support::json_result(&support::stdout(&out));
     let mut pulled: Vec<&str> = v["closure"]
         .as_array()
         .unwrap()

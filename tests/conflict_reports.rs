@@ -72,13 +72,13 @@ fn reports_tell_identical_rows_from_changed_ones() {
                 .run()
         };
         let out = import("overwrite").success();
-        let report: Json = serde_json::from_str(&out.stdout()).unwrap();
+        let report = support::import_report(&out.stdout());
         assert_eq!(counts(&report, "items"), [1, 1, 1, 0, 0], "{report}");
         // A case-only change is a change, whatever the collation.
         assert_eq!(counts(&report, "tags"), [1, 0, 1, 0, 0], "{report}");
 
         let out = import("skip").success();
-        let report: Json = serde_json::from_str(&out.stdout()).unwrap();
+        let report = support::import_report(&out.stdout());
         assert_eq!(counts(&report, "items"), [1, 1, 0, 1, 0], "{report}");
         assert_eq!(counts(&report, "tags"), [1, 0, 0, 1, 0], "{report}");
 
@@ -147,7 +147,7 @@ fn a_case_only_change_in_a_nocase_column_is_overwritten_on_sqlite() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: Json = serde_json::from_str(&stdout(&out)).unwrap();
+    let report = support::import_report(&stdout(&out));
     assert_eq!(counts(&report, "tags"), [0, 0, 1, 0, 0], "{report}");
     let name: String = ws
         .open("dst.db")

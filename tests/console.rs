@@ -855,7 +855,7 @@ fn a_second_change_is_refused_naming_the_first_and_ctrl_c_stops_after_it_rolls_b
         .args(["history", "--db", &ws.url("dst.db"), "--format", "json"])
         .output()
         .unwrap();
-    let runs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let runs = support::json_result(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(runs[0]["kind"], "rollback", "{runs}");
     assert_eq!(runs[0]["status"], "failed", "{runs}");
     assert_eq!(runs[1]["status"], "succeeded", "{runs}");

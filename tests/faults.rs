@@ -60,7 +60,7 @@ fn history(ws: &Workspace, url: &str) -> Vec<Json> {
     }
     serde_json::from_str::<Json>(&stdout(&out))
         .ok()
-        .and_then(|j| j.as_array().cloned())
+        .and_then(|j| j["result"].as_array().cloned())
         .unwrap_or_default()
 }
 

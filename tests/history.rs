@@ -51,8 +51,7 @@ fn history_json(ws: &Workspace, url: &str) -> Vec<Json> {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str::<Json>(&stdout(&out))
-        .unwrap()
+    support::json_result(&stdout(&out))
         .as_array()
         .unwrap()
         .clone()
@@ -301,7 +300,7 @@ fn status_json(ws: &Workspace, url: &str) -> Json {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str(&stdout(&out)).unwrap()
+    support::json_result(&stdout(&out))
 }
 
 #[test]

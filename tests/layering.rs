@@ -73,6 +73,7 @@ const BELOW_THE_COMMANDS: &[&str] = &[
     "format/",
     "history.rs",
     "plan/",
+    "paths.rs",
     "policy.rs",
     "redact.rs",
     "schema/",

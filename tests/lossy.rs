@@ -170,7 +170,7 @@ fn plan_and_dry_run_list_the_lossy_columns_with_the_reason() {
     let accepted = copy_plan(&ws, &my.url, "t.db", true);
     let out = run(&ws, &["plan", &accepted, "--format", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let json = support::json_result(&stdout(&out));
     let lossy = json["lossy"].as_array().expect("a `lossy` list");
     assert_eq!(lossy.len(), 1, "{json}");
     assert_eq!(lossy[0]["table"], "invoice");
@@ -187,7 +187,7 @@ fn plan_and_dry_run_list_the_lossy_columns_with_the_reason() {
     // An accepted dry run says what it would convert, and changes nothing.
     let out = run(&ws, &["run", &accepted, "--dry-run", "--report", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = support::json_result(&stdout(&out))["copy"].clone();
     assert_eq!(report["converted"][0]["column"], "total", "{report}");
     assert_eq!(rows(&ws, "t.db"), [BEFORE]);
 }

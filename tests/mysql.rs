@@ -161,7 +161,7 @@ fn conflict_setup(test: &str, extra: &[&str]) -> Option<(Workspace, ServerDb, Se
 }
 
 fn report_counts(out: &std::process::Output, table: &str) -> (u64, u64, u64) {
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = support::import_report(&support::stdout(out));
     let t = report["tables"]
         .as_array()
         .unwrap()

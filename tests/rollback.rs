@@ -37,8 +37,7 @@ fn run(ws: &Workspace, args: &[&str]) -> Output {
 fn history(ws: &Workspace, url: &str) -> Vec<Json> {
     let out = run(ws, &["history", "--db", url, "--format", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str::<Json>(&stdout(&out))
-        .unwrap()
+    support::json_result(&stdout(&out))
         .as_array()
         .unwrap()
         .clone()
@@ -71,7 +70,10 @@ fn an_import_takes_a_private_backup_first_and_rollback_restores_it() {
     assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
     assert_ne!(support::dump(&ws.open("dst.db")), before);
 
-    let out = run(&ws, &["rollback", "1", "--db", &url, "--yes"]);
+    let out = run(
+        &ws,
+        &["rollback", "1", "--db", &url, "--yes", "-m", "bad data"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(
         support::dump(&ws.open("dst.db")),
@@ -80,6 +82,18 @@ fn an_import_takes_a_private_backup_first_and_rollback_restores_it() {
     );
     let runs = history(&ws, &url);
     assert_eq!(runs[0]["kind"], "rollback");
+    // Its own message kept, and the run it undid named all the same.
+    assert_eq!(runs[0]["message"], "bad data");
+    let note = runs[0]["notes"][0].as_str().unwrap();
+    assert!(note.starts_with("undoes run 1 (import of plan "), "{note}");
+    let page = stdout(&run(&ws, &["history", "2", "--db", &url]));
+    assert!(page.starts_with("run 2 — rollback succeeded\n"), "{page}");
+    assert!(page.contains("undoes run 1"), "{page}");
+    assert!(
+        page.lines().any(|l| l.trim_start().starts_with("total")),
+        "{page}"
+    );
+    assert!(!page.contains('{'), "a page, not JSON: {page}");
     assert_eq!(runs[0]["status"], "succeeded");
     assert_eq!(runs[1]["status"], "rolled_back");
 

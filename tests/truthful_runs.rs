@@ -51,8 +51,7 @@ fn migplan(ws: &Workspace, args: &[&str]) -> Output {
 fn history(ws: &Workspace, url: &str) -> Vec<Json> {
     let out = migplan(ws, &["history", "--db", url, "--format", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    serde_json::from_str::<Json>(&stdout(&out))
-        .unwrap()
+    support::json_result(&stdout(&out))
         .as_array()
         .unwrap()
         .clone()
@@ -200,7 +199,7 @@ fn killed_after_backup_is_interrupted_with_its_backup(t: &Test) {
         stdout(&out)
     );
     let out = migplan(ws, &["status", "--db", t.url(), "--format", "json"]);
-    let status: Json = serde_json::from_str(&stdout(&out)).unwrap();
+    let status = support::json_result(&stdout(&out));
     assert_eq!(status["last_runs"][0]["status"], "interrupted", "{status}");
     assert!(status["lock_holder"].is_null());
     let out = migplan(ws, &["rollback", "1", "--db", t.url(), "--yes"]);
@@ -217,7 +216,9 @@ fn killed_after_the_backup_is_shown_interrupted_and_rolls_back() {
 
 fn status(ws: &Workspace, url: &str) -> (Output, Json) {
     let out = migplan(ws, &["status", "--db", url, "--format", "json"]);
-    let json = serde_json::from_str(&stdout(&out)).unwrap_or(Json::Null);
+    let json = serde_json::from_str::<Json>(&stdout(&out))
+        .map(|d| d["result"].clone())
+        .unwrap_or(Json::Null);
     (out, json)
 }
 

@@ -81,7 +81,7 @@ fn the_json_report_and_the_limit() {
         .unwrap();
     let out = verify(&ws, "backup.json", &["--format", "json", "--limit", "2"]);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = support::json_result(&support::stdout(&out));
     assert_eq!(report["identical"], false);
     let table = |name: &str| {
         report["tables"]

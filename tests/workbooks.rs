@@ -172,7 +172,7 @@ fn a_workbook_import_follows_the_conflict_policy_and_reports_as_json() {
     let skip = import_plan(&ws, "skip");
     let out = run_import(&ws, &skip, "tiku.db", &book, &["--report", "json"]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let report: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let report = support::import_report(&stdout(&out));
     let users = report["tables"]
         .as_array()
         .unwrap()

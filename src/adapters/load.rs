@@ -19,7 +19,7 @@ use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::value::{ColumnType, Value};
 
-const TYPES: &[ColumnType] = &[
+pub(super) const TYPES: &[ColumnType] = &[
     ColumnType::Bool,
     ColumnType::Int,
     ColumnType::Float,

@@ -18,6 +18,7 @@ mod expr;
 mod load;
 mod plan;
 mod raw;
+pub mod schema;
 mod upgrade;
 
 #[cfg(test)]

@@ -49,6 +49,25 @@ pub enum Command {
     /// The web console: dashboard, backups, export and import wizards,
     /// live jobs, history and rollback, in the browser.
     Serve(ServeArgs),
+    /// Print a shell's completion script (e.g. `migplan completions bash >
+    /// ~/.local/share/bash-completion/completions/migplan`).
+    Completions(CompletionsArgs),
+    /// Write the man pages (`migplan.1`, `migplan-run.1`, …) into a folder.
+    Man(ManArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ManArgs {
+    /// The folder to write the pages into (created if missing).
+    #[arg(long, short, value_name = "DIR", default_value = "man")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +98,8 @@ pub struct ServeArgs {
     /// its address (repeatable).
     #[arg(long = "allow-host", value_name = "NAME")]
     pub allow_hosts: Vec<String>,
+    #[command(flatten)]
+    pub report: Output,
 }
 
 #[derive(Debug, clap::Args)]
@@ -97,8 +118,8 @@ pub struct RollbackArgs {
     /// changes are undone too).
     #[arg(long)]
     pub force: bool,
-    #[arg(long, value_enum, default_value = "text")]
-    pub report: ReportFormat,
+    #[command(flatten)]
+    pub report: Output,
     #[command(flatten)]
     pub record: RecordArgs,
 }
@@ -110,8 +131,8 @@ pub struct StatusArgs {
     /// Database URL, instead of the plan's.
     #[arg(long)]
     pub db: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub report: Output,
 }
 
 /// How rows meet the target, for every command that writes them (`run`,
@@ -165,8 +186,8 @@ pub struct HistoryArgs {
     /// Database URL, instead of a plan's.
     #[arg(long)]
     pub db: Option<String>,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub report: Output,
     /// How many runs to list.
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
@@ -185,10 +206,22 @@ fn triggers_value() -> impl clap::builder::TypedValueParser<Value = Triggers> {
         .map(|name| Triggers::from_name(&name).expect("a possible value"))
 }
 
+/// How a command prints its outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ReportFormat {
+    /// For people.
     Text,
+    /// One JSON document on stdout, versioned (docs/json-output.md).
     Json,
+}
+
+/// `--format`, for every command that reports: defined once.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct Output {
+    /// How to print the outcome: `text` for people, `json` for programs (one
+    /// versioned document on stdout, errors included; docs/json-output.md).
+    #[arg(long, value_enum, default_value = "text", alias = "report")]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, clap::Args)]
@@ -247,17 +280,21 @@ pub struct RunArgs {
     /// database (imports never do).
     #[arg(long)]
     pub no_seed: bool,
-    /// How to print the report.
-    #[arg(long, value_enum, default_value = "text")]
-    pub report: ReportFormat,
+    #[command(flatten)]
+    pub report: Output,
     #[command(flatten)]
     pub record: RecordArgs,
 }
 
+/// How `validate` prints its findings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ValidateFormat {
+    /// For people: `file:line:col`, the line and a caret.
     Text,
+    /// One JSON document on stdout (docs/json-output.md).
     Json,
+    /// GitHub Actions workflow commands: each problem an annotation on its
+    /// line in the pull request.
     Github,
 }
 
@@ -266,6 +303,7 @@ pub struct ValidateArgs {
     /// Plan files or folders of plan files.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// How to print the findings.
     #[arg(long, value_enum, default_value = "text")]
     pub format: ValidateFormat,
     /// Also check tables, columns and module order against this database.
@@ -277,25 +315,32 @@ pub struct ValidateArgs {
     pub env: Option<String>,
 }
 
+/// How `plan` prints the steps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum PlanFormat {
+    /// For people: one line per step.
     Text,
+    /// One JSON document on stdout (docs/json-output.md).
     Json,
+    /// The table graph in Graphviz's language (`| dot -Tsvg`).
     Dot,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
+    /// The plan file.
     pub plan: PathBuf,
     /// The plan's `[env.NAME]` to run in (default: `MIGPLAN_ENV`, if set).
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+    /// Database URL, overriding `[database] url`.
     #[arg(long)]
     pub db: Option<String>,
     /// Backup an import plan would read, overriding `[import] file` (shows
     /// the adapter steps that would upgrade it).
     #[arg(long)]
     pub file: Option<PathBuf>,
+    /// How to print the steps.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
 }
@@ -319,12 +364,16 @@ pub enum SchemaCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct SchemaArgs {
+    /// The plan whose `[schema] migrations` folder and database to use.
     pub plan: PathBuf,
+    /// Database URL, overriding `[database] url`.
     #[arg(long)]
     pub db: Option<String>,
     /// The plan's `[env.NAME]` to run in (default: `MIGPLAN_ENV`, if set).
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
+    #[command(flatten)]
+    pub report: Output,
 }
 
 #[derive(Debug, clap::Args)]
@@ -346,11 +395,13 @@ pub struct SchemaUpArgs {
 
 #[derive(Debug, clap::Args)]
 pub struct SchemaDownArgs {
+    /// The plan whose `[schema] migrations` folder and database to use.
     pub plan: PathBuf,
     /// The version to go back to: every applied script above it is undone
     /// (0 undoes them all).
     #[arg(long)]
     pub to: i64,
+    /// Database URL, overriding `[database] url`.
     #[arg(long)]
     pub db: Option<String>,
     #[command(flatten)]
@@ -364,23 +415,32 @@ pub struct SchemaDownArgs {
     pub resume: bool,
     #[command(flatten)]
     pub record: RecordArgs,
+    #[command(flatten)]
+    pub report: Output,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SchemaNewArgs {
+    /// The plan whose `[schema] migrations` folder gets the script.
     pub plan: PathBuf,
     /// The script's name: letters, digits and `_` (e.g. add_email).
     pub name: String,
+    #[command(flatten)]
+    pub report: Output,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SchemaBaselineArgs {
+    /// The plan whose `[schema] migrations` folder and database to use.
     pub plan: PathBuf,
     /// The version the database is already at (a script of that version
     /// must exist).
     pub version: i64,
+    /// Database URL, overriding `[database] url`.
     #[arg(long)]
     pub db: Option<String>,
+    #[command(flatten)]
+    pub report: Output,
 }
 
 /// `--format` of `export`: the formats by their names, from the one list
@@ -393,12 +453,16 @@ fn format_value() -> impl clap::builder::TypedValueParser<Value = crate::format:
 
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
+    /// The database to export (`sqlite://PATH`, `postgres://…`, `mysql://…`).
     #[arg(long)]
     pub db: String,
-    /// Backup format; default from the output's extension, else json.
-    #[arg(long, value_parser = format_value())]
-    pub format: Option<crate::format::Format>,
-    #[arg(long, value_delimiter = ',')]
+    /// The backup's format; default from the output's extension
+    /// (`.xlsx` a workbook), else json.
+    #[arg(long, value_name = "FORMAT", value_parser = format_value())]
+    pub backup_format: Option<crate::format::Format>,
+    /// Refused without a plan (a plan declares modules): use `migplan run
+    /// PLAN --modules …`.
+    #[arg(long, value_delimiter = ',', hide = true)]
     pub modules: Vec<String>,
     /// Export only rows changed after this instant (RFC 3339).
     #[arg(long)]
@@ -410,13 +474,20 @@ pub struct ExportArgs {
     /// name); an output named `*.zst` or `*.gz` is compressed without it.
     #[arg(long, value_enum)]
     pub compress: Option<CompressArg>,
+    /// The backup file to write (written under a temporary name, renamed
+    /// when complete).
     #[arg(long, short)]
     pub output: PathBuf,
+    #[command(flatten)]
+    pub report: Output,
 }
 
+/// A JSON backup's compression.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum CompressArg {
+    /// Zstandard: fast, small (`.zst`).
     Zstd,
+    /// gzip: readable everywhere (`.gz`).
     Gzip,
 }
 
@@ -431,6 +502,8 @@ impl From<CompressArg> for crate::format::Compression {
 
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
+    /// The database to import into (`sqlite://PATH`, `postgres://…`,
+    /// `mysql://…`).
     #[arg(long)]
     pub db: String,
     /// The backup, or an incremental chain: the full backup, then its
@@ -445,8 +518,8 @@ pub struct ImportArgs {
     /// environment that asks for confirmation.
     #[arg(long, short = 'y')]
     pub yes: bool,
-    #[arg(long, value_enum, default_value = "text")]
-    pub report: ReportFormat,
+    #[command(flatten)]
+    pub report: Output,
     #[command(flatten)]
     pub record: RecordArgs,
 }
@@ -468,6 +541,40 @@ pub struct VerifyArgs {
     /// How many keys to list per kind of difference and table.
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
-    #[arg(long, value_enum, default_value = "text")]
-    pub format: ReportFormat,
+    #[command(flatten)]
+    pub report: Output,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every option and argument of every command says what it is for:
+    /// `--help`, completions and man pages all read this text.
+    #[test]
+    fn every_option_and_argument_has_help() {
+        let mut missing = vec![];
+        walk(&Cli::command(), "migplan", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
+    }
+
+    fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        if cmd.get_about().is_none() {
+            missing.push(format!("{path} (the command)"));
+        }
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if matches!(id, "help" | "version") {
+                continue;
+            }
+            if arg.get_help().is_none() {
+                missing.push(format!("{path} {id}"));
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, &format!("{path} {}", sub.get_name()), missing);
+        }
+    }
 }

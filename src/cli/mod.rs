@@ -10,6 +10,8 @@ use clap::Parser;
 use crate::error::{Error, Result, exit};
 use crate::ops;
 mod args;
+mod generate;
+mod history;
 mod render;
 mod requests;
 mod terminal;
@@ -33,16 +35,24 @@ pub fn main() -> i32 {
     let cancel = crate::events::Cancel::new();
     interrupt_cancels(&cancel);
     let stop = cancel.clone();
-    match crate::events::scope(listener, cancel, || dispatch(cli.command, stop)) {
+    let out = out_of(&cli.command);
+    match crate::events::scope(listener, cancel, || dispatch(cli.command, out, stop)) {
         Ok(code) => code,
         Err(e) => {
+            if out.json() {
+                let _ = write_out(&mut std::io::stdout().lock(), &out.error(&e));
+            }
             // The last line of defence: whatever a message quotes, no
             // password leaves the process.
             let msg = e.to_string();
-            eprintln!(
-                "error: {}",
-                crate::redact::redact(msg.trim_start_matches("error: "))
-            );
+            let msg = crate::redact::redact(msg.trim_start_matches("error: "));
+            let msg = terminal::relative(&msg);
+            // An interruption the person asked for is said as what
+            // happened, not as an error.
+            match e.exit_code() == exit::INTERRUPTED {
+                true => eprintln!("{msg}"),
+                false => eprintln!("error: {msg}"),
+            }
             e.exit_code()
         }
     }
@@ -63,50 +73,96 @@ fn interrupt_cancels(cancel: &crate::events::Cancel) {
     });
 }
 
+/// Which command runs and how it reports, known before it runs so that a
+/// failure is reported the same way.
+fn out_of(cmd: &Command) -> render::Out {
+    let (command, format) = match cmd {
+        Command::Run(a) => ("run", a.report.format),
+        Command::Validate(a) => ("validate", json_if(a.format == ValidateFormat::Json)),
+        Command::Plan(a) => ("plan", json_if(a.format == PlanFormat::Json)),
+        Command::Schema(SchemaCommand::Status(a)) => ("schema status", a.report.format),
+        Command::Schema(SchemaCommand::Up(a)) => ("schema up", a.schema.report.format),
+        Command::Schema(SchemaCommand::Down(a)) => ("schema down", a.report.format),
+        Command::Schema(SchemaCommand::New(a)) => ("schema new", a.report.format),
+        Command::Schema(SchemaCommand::Baseline(a)) => ("schema baseline", a.report.format),
+        Command::Schema(SchemaCommand::Repair(a)) => ("schema repair", a.report.format),
+        Command::Export(a) => ("export", a.report.format),
+        Command::Import(a) => ("import", a.report.format),
+        Command::History(a) => ("history", a.report.format),
+        Command::Status(a) => ("status", a.report.format),
+        Command::Rollback(a) => ("rollback", a.report.format),
+        Command::Verify(a) => ("verify", a.report.format),
+        Command::Serve(a) => ("serve", a.report.format),
+        Command::Completions(_) => ("completions", ReportFormat::Text),
+        Command::Man(_) => ("man", ReportFormat::Text),
+    };
+    render::Out { command, format }
+}
+
+fn json_if(json: bool) -> ReportFormat {
+    match json {
+        true => ReportFormat::Json,
+        false => ReportFormat::Text,
+    }
+}
+
 /// Parse → request → operation → rendered outcome: the CLI does nothing
 /// else.
-fn dispatch(cmd: Command, stop: crate::events::Cancel) -> Result<i32> {
+fn dispatch(cmd: Command, out: render::Out, stop: crate::events::Cancel) -> Result<i32> {
     let text = match cmd {
-        Command::Run(a) => render::outcome(ops::run(&(&a).into())?, a.report),
+        Command::Run(a) => render::outcome(ops::run(&(&a).into())?, out),
         Command::Validate(a) => {
             let v = ops::validate(&(&a).into())?;
-            return finish(&render::render_validation(&v.results, a.format), v.valid());
+            return finish(
+                &render::render_validation(&v.results, a.format),
+                v.valid(),
+                out,
+            );
         }
-        Command::Plan(a) => {
-            render::plan(&ops::show_plan(&(&a).into())?, a.format == PlanFormat::Json)
-        }
+        Command::Plan(a) => render::plan(&ops::show_plan(&(&a).into())?, out),
         Command::Schema(SchemaCommand::Status(a)) => {
-            render::schema(&ops::schema_status(&(&a).into())?)
+            render::schema_outcome(&ops::schema_status(&(&a).into())?, out)
         }
-        Command::Schema(SchemaCommand::Up(a)) => render::schema(&ops::schema_up(&(&a).into())?),
-        Command::Schema(SchemaCommand::Down(a)) => render::schema(&ops::schema_down(&(&a).into())?),
-        Command::Schema(SchemaCommand::New(a)) => render::schema(&ops::schema_new(&(&a).into())?),
+        Command::Schema(SchemaCommand::Up(a)) => {
+            render::schema_outcome(&ops::schema_up(&(&a).into())?, out)
+        }
+        Command::Schema(SchemaCommand::Down(a)) => {
+            render::schema_outcome(&ops::schema_down(&(&a).into())?, out)
+        }
+        Command::Schema(SchemaCommand::New(a)) => {
+            render::schema_outcome(&ops::schema_new(&(&a).into())?, out)
+        }
         Command::Schema(SchemaCommand::Baseline(a)) => {
-            render::schema(&ops::schema_baseline(&(&a).into())?)
+            render::schema_outcome(&ops::schema_baseline(&(&a).into())?, out)
         }
         Command::Schema(SchemaCommand::Repair(a)) => {
-            render::schema(&ops::schema_repair(&(&a).into())?)
+            render::schema_outcome(&ops::schema_repair(&(&a).into())?, out)
         }
-        Command::Export(a) => {
-            render::outcome(ops::export_shortcut(&(&a).into())?, ReportFormat::Text)
-        }
-        Command::Import(a) => render::outcome(ops::import_shortcut(&(&a).into())?, a.report),
-        Command::History(a) => render::history(&ops::history(&(&a).try_into()?)?, a.format),
-        Command::Status(a) => render::status(&ops::status(&(&a).into())?, a.format),
-        Command::Rollback(a) => render::rollback(ops::rollback(&(&a).try_into()?)?, a.report),
+        Command::Export(a) => render::outcome(ops::export_shortcut(&(&a).into())?, out),
+        Command::Import(a) => render::outcome(ops::import_shortcut(&(&a).into())?, out),
+        Command::History(a) => render::history(&ops::history(&(&a).try_into()?)?, out),
+        Command::Status(a) => render::status(&ops::status(&(&a).into())?, out),
+        Command::Rollback(a) => render::rollback(ops::rollback(&(&a).try_into()?)?, out),
         Command::Verify(a) => {
             let report = ops::verify(&(&a).into())?;
-            let text = render::render(&report, a.format, |r| r.render_text());
-            return finish(&text, !report.differs());
+            let same = !report.differs();
+            let text = out.report_ok(&report, same, |r| r.render_text());
+            return finish(&text, same, out);
         }
-        Command::Serve(a) => return serve(a, stop),
+        Command::Serve(a) => return serve(a, out, stop),
+        Command::Completions(a) => generate::completions(a.shell),
+        Command::Man(a) => return generate::man(&a.dir).map(|()| exit::SUCCESS),
     };
-    finish(&text, true)
+    finish(&text, true, out)
 }
 
 /// `migplan serve`: prints the URL to open (with its token, once), then
 /// serves until interrupted.
-fn serve(a: crate::cli::args::ServeArgs, stop: crate::events::Cancel) -> Result<i32> {
+fn serve(
+    a: crate::cli::args::ServeArgs,
+    out: render::Out,
+    stop: crate::events::Cancel,
+) -> Result<i32> {
     let opts = crate::console::ServeOptions {
         plan: a.plan,
         db: a.db,
@@ -119,15 +175,25 @@ fn serve(a: crate::cli::args::ServeArgs, stop: crate::events::Cancel) -> Result<
         upload_dir: None,
     };
     crate::console::serve(opts, stop, |started| {
-        println!("migplan console: {}", started.url);
+        let url = serde_json::json!({ "url": started.url });
+        let text = out.report(&url, |_| format!("migplan console: {}\n", started.url));
+        // The URL carries the token: printed once, as asked, never masked.
+        print!("{text}");
+        let _ = std::io::stdout().flush();
         eprintln!("(Ctrl-C stops it: running jobs roll back first)");
     })?;
     Ok(exit::SUCCESS)
 }
 
 /// Writes the outcome; a report of differences or problems exits 1.
-fn finish(text: &str, good: bool) -> Result<i32> {
-    write_out(&mut std::io::stdout().lock(), text)?;
+fn finish(text: &str, good: bool, out: render::Out) -> Result<i32> {
+    // Programs get the paths as they are; people get them as they typed
+    // them, relative to where they stand.
+    let text = match out.json() {
+        true => std::borrow::Cow::Borrowed(text),
+        false => terminal::relative(text),
+    };
+    write_out(&mut std::io::stdout().lock(), &text)?;
     Ok(if good { exit::SUCCESS } else { exit::FAILED })
 }
 

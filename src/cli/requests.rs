@@ -194,7 +194,7 @@ impl From<&ExportArgs> for ops::ExportRequest {
     fn from(a: &ExportArgs) -> Self {
         ops::ExportRequest {
             db: a.db.clone(),
-            format: a.format,
+            format: a.backup_format,
             modules: a.modules.clone(),
             since: a.since.clone(),
             follows: a.follows.clone(),

@@ -161,7 +161,7 @@ mod tests {
             .chain(backup_kinds.iter().map(|k| format!("backups.kind.{k}")))
             // The verbs progress reports (`data::progress::rows`).
             .chain(
-                ["exporting", "importing"]
+                ["backup", "exporting", "importing"]
                     .iter()
                     .map(|v| format!("phase.{v}")),
             )

@@ -205,9 +205,9 @@ impl Job {
                 s.next = done.next;
                 s.file = done.file;
             }
-            Err(Error::Cancelled) => {
+            Err(e @ (Error::Cancelled | Error::CancelledAfterScripts { .. })) => {
                 s.status = JobStatus::Cancelled;
-                s.error = Some(error_of(&Error::Cancelled));
+                s.error = Some(error_of(&e));
             }
             Err(e) => {
                 s.status = JobStatus::Failed;

@@ -132,6 +132,7 @@
     ("pager.next", "Next", "下一页"),
     ("pager.page", "Page", "第"),
     ("pager.prev", "Previous", "上一页"),
+    ("phase.backup", "backup before change", "变更前备份"),
     ("phase.exporting", "exporting", "正在导出"),
     ("phase.importing", "importing", "正在导入"),
     ("policy.error", "error: stop, change nothing", "报错：停止，不做任何修改"),

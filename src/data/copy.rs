@@ -49,6 +49,7 @@ fn copy_snapshot(
     let tables = select_tables(plan, &catalog, &opts.import.modules)?;
     let dag = Dag::build(plan, &catalog, &tables)?;
     let export = ExportOptions {
+        verb: "exporting",
         mode: ExportMode::Full,
         since: None,
         modules: vec![],

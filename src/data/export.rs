@@ -28,6 +28,10 @@ pub struct ExportOptions {
     /// Modules mode: add the rows the modules' rows reference, transitively
     /// (`[export] closure`, [`super::closure`]).
     pub closure: bool,
+    /// What the progress calls this export: `exporting`, or `backup` for
+    /// the backup before change (so a person is not told "exporting" when
+    /// they asked for an import).
+    pub verb: &'static str,
 }
 
 pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result<ExportReport> {
@@ -87,7 +91,7 @@ fn export_snapshot(
     let mut meta = backup_meta(db, plan, opts, modules, metas, started);
     meta.sequences = sequences;
     let mut writer = format::create_backup(&opts.output, &meta, opts.format, &plan.sheet_names())?;
-    let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), "exporting");
+    let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), opts.verb);
     let mut exported = Vec::new();
     for t in &meta.tables {
         crate::events::checkpoint()?;

@@ -67,6 +67,7 @@ pub fn backup_now(
     let mut whole = plan.clone();
     whole.modules.clear();
     let opts = ExportOptions {
+        verb: "backup",
         mode: ExportMode::Full,
         since: None,
         modules: vec![],

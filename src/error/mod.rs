@@ -287,8 +287,25 @@ pub enum Error {
 
     /// The caller asked the operation to stop; it stopped at a safe point
     /// and rolled back what it had begun.
-    #[error("cancelled: the operation stopped at a safe point; nothing was changed")]
+    #[error(
+        "interrupted: nothing was changed\n  = help: the operation stopped at a safe point and rolled back what it had begun"
+    )]
     Cancelled,
+    /// Interrupted after the run's schema scripts were committed: the data
+    /// phase rolled back, the scripts did not (DDL is committed as it runs
+    /// where the engine cannot roll it back, and a run's scripts commit
+    /// before its data moves).
+    #[error(
+        "interrupted: the data phase rolled back, but the schema scripts this run applied stay applied (schema version {} → {})\n  = help: {}",
+        .before.map_or("none".to_string(), |v| v.to_string()),
+        .after.map_or("none".to_string(), |v| v.to_string()),
+        .run.map_or("`migplan schema down` undoes them".to_string(), |r| format!("`migplan rollback {r}` restores the database as it was before this run"))
+    )]
+    CancelledAfterScripts {
+        run: Option<i64>,
+        before: Option<i64>,
+        after: Option<i64>,
+    },
 }
 
 impl Error {
@@ -315,7 +332,7 @@ impl Error {
                 exit::USAGE
             }
             Error::Preview(PreviewError::UnknownClass { .. }) => exit::USAGE,
-            Error::Cancelled => exit::INTERRUPTED,
+            Error::Cancelled | Error::CancelledAfterScripts { .. } => exit::INTERRUPTED,
             _ => exit::FAILED,
         }
     }

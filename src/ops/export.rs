@@ -41,6 +41,7 @@ pub(crate) fn export(
         None => expand_output(&plan.export.output, &plan.name),
     };
     let opts = ExportOptions {
+        verb: "exporting",
         mode: plan.export.mode,
         since: plan.export.since,
         modules: plan.export.modules.clone(),
@@ -163,6 +164,7 @@ pub fn export_shortcut(args: &ExportRequest) -> Result<Outcome> {
         .unwrap_or_else(|| format_of(&args.output).unwrap_or(Format::Json));
     let output = compressed_output(&args.output, format, args.compress)?;
     let opts = ExportOptions {
+        verb: "exporting",
         mode,
         since: plan.export.since,
         modules: vec![],

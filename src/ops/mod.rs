@@ -198,6 +198,18 @@ pub(crate) fn backup_before(
     Ok(())
 }
 
+/// Who the history will say ran this; said first when nobody named them
+/// (taken from git or the OS user).
+fn operator(rec: &Record) -> String {
+    let (name, source) = crate::history::operator_and_source(rec.operator.as_deref());
+    if let Some(source) = source {
+        crate::events::note(format!(
+            "recorded as run by {name} (from {source}; --operator or MIGPLAN_OPERATOR names someone else)"
+        ));
+    }
+    name
+}
+
 /// The history's record of a starting run.
 pub(crate) fn history_start(
     plan: &Plan,
@@ -211,7 +223,7 @@ pub(crate) fn history_start(
             .ok()
             .map(|b| hex::encode(openssl::sha::sha256(&b))),
         kind: kind.to_string(),
-        operator: crate::history::operator(rec.operator.as_deref()),
+        operator: operator(rec),
         message: rec.message.clone(),
         notes: rec.note.clone(),
         schema_before: before,

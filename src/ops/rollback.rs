@@ -69,6 +69,14 @@ pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
     if start.message.is_none() {
         start.message = Some(format!("rollback of run {id}"));
     }
+    // Whatever the message says, the entry names the run it undid.
+    start.notes.insert(
+        0,
+        format!(
+            "undoes run {id} ({} of plan {}, started {})",
+            run.kind, run.plan, run.started_at
+        ),
+    );
     recorded(db.as_mut(), &args.record, start, |db, end| {
         // Again under the run lock: a run that committed while this one
         // waited for the lock (or asked) must not be undone unawares.

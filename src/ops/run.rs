@@ -155,10 +155,30 @@ pub(crate) fn run_steps(
             let opts = args
                 .load
                 .import(&args.modules, dry_run, status.version(), end.run_id);
-            let reports = data::import_files(db, plan, &files, &opts)?;
+            let reports = data::import_files(db, plan, &files, &opts)
+                .map_err(|e| interrupted_after_scripts(e, before, status.version(), end))?;
             end.tables = serde_json::to_value(&reports).ok();
             Ok(Outcome::Imports { dry_run, reports })
         }
+    }
+}
+
+/// A Ctrl-C during the data phase of a run that applied schema scripts:
+/// the rows rolled back but the scripts are committed, and the message
+/// must not say "nothing was changed".
+fn interrupted_after_scripts(
+    e: Error,
+    before: Option<i64>,
+    after: Option<i64>,
+    end: &history::End,
+) -> Error {
+    match e {
+        Error::Cancelled if before != after => Error::CancelledAfterScripts {
+            run: end.run_id.filter(|_| end.backup.is_some()),
+            before,
+            after,
+        },
+        e => e,
     }
 }
 

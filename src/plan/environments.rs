@@ -25,7 +25,7 @@ pub(super) const SECTIONS: &[&str] = &[
     "backup",
 ];
 /// Keys of `[env.NAME]` that belong to the environment, not to the plan.
-const OWN_KEYS: &[&str] = &["confirm", "dry_run"];
+pub(super) const OWN_KEYS: &[&str] = &["confirm", "dry_run"];
 
 /// Takes the environments out of a plan file's root table, so the serde
 /// mirror sees only the plan, and merges the chosen one over the rest.

@@ -9,6 +9,7 @@
 mod environments;
 mod envsubst;
 mod raw;
+pub mod schema;
 mod validate;
 
 pub use crate::policy::{Conflict, Triggers};

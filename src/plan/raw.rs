@@ -9,132 +9,273 @@
 
 use std::collections::BTreeMap;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use toml::Spanned;
+
+use super::schema as keys;
 
 /// A string value together with where it was written.
 pub type Str = Spanned<String>;
 
-#[derive(Debug, Default, Deserialize)]
+/// A migplan plan: what to move, in which order, under which policies
+/// (docs/plans.md). Every key may be left out; any string may use
+/// `${VAR}` or `${VAR:-default}`; relative paths are relative to the plan's
+/// folder.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "migplan plan", rename = "Plan")]
 pub struct RawPlan {
+    /// The plan's name and kind.
     #[serde(default)]
     pub plan: RawPlanSection,
+    /// The database an export reads, an import writes, a migration changes.
+    /// Without it, pass `--db`.
     pub database: Option<RawDatabase>,
     /// `copy` plans: where rows are read from.
     pub source: Option<RawEndpoint>,
     /// `copy` plans: where rows are written to (the schema phase runs here).
     pub target: Option<RawEndpoint>,
+    /// Versioned schema scripts run before the data phase.
     #[serde(default)]
     pub schema: RawSchema,
+    /// What an export writes.
     #[serde(default)]
     pub export: RawExport,
+    /// How an import meets existing rows, and what a backup may hold.
     #[serde(default)]
     pub import: RawImport,
+    /// Modules group tables; without any, the plan covers every table.
     #[serde(default, rename = "module")]
     pub modules: Vec<RawModule>,
+    /// Per-table options, by table name; the table need not belong to a
+    /// module.
     #[serde(default)]
     pub tables: BTreeMap<String, RawTable>,
+    /// Backups taken before a run changes data.
     #[serde(default)]
     pub backup: RawBackup,
     /// Always absent: `[env.NAME]` sections are taken out of the file and
     /// merged before this mirror is filled (`environments`). Declared so a
-    /// misspelt top-level key can be told `env` is a known one.
+    /// misspelt top-level key can be told `env` is a known one; its schema
+    /// (every section again, plus `confirm` and `dry_run`) is filled in by
+    /// `schema::plan`.
     #[serde(default)]
     #[allow(dead_code)]
+    #[schemars(with = "serde_json::Value")]
     pub env: Option<serde::de::IgnoredAny>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The plan's name and kind.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PlanSection")]
 pub struct RawPlanSection {
+    /// The plan's name, in file names (`{plan}`) and the run history.
+    /// Default: the file name without `.toml`.
+    #[schemars(with = "Option<String>")]
     pub name: Option<Str>,
+    /// Free text, shown by `migplan plan`.
+    #[schemars(with = "Option<String>")]
     pub description: Option<Str>,
+    /// `export`, `import`, `migrate` (schema scripts only) or `copy` (from
+    /// `[source]` to `[target]`). Default: `export`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::kind")]
     pub kind: Option<Str>,
 }
 
-#[derive(Debug, Deserialize)]
+/// The database an export reads, an import writes, a migration changes.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Database")]
 pub struct RawDatabase {
+    /// `sqlite://PATH`, `postgres://USER:PASSWORD@HOST/DB` or
+    /// `mysql://USER:PASSWORD@HOST/DB` (write the password as
+    /// `${DB_PASSWORD}`).
+    #[schemars(schema_with = "keys::url")]
     pub url: Str,
+    /// A backup imported after the schema phase when every table of the
+    /// plan is empty, so a fresh database fills itself.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::path")]
     pub seed: Option<Str>,
 }
 
-#[derive(Debug, Deserialize)]
+/// One end of a `copy` plan.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Endpoint")]
 pub struct RawEndpoint {
+    /// `sqlite://PATH`, `postgres://…` or `mysql://…`.
+    #[schemars(schema_with = "keys::url")]
     pub url: Str,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Versioned schema scripts run before the data phase.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Schema")]
 pub struct RawSchema {
+    /// Folder of refinery scripts `V{n}__{name}.sql` (undo twins
+    /// `V{n}__{name}.undo.sql`); `{engine}` becomes `sqlite`, `postgres` or
+    /// `mysql`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::path")]
     pub migrations: Option<Str>,
+    /// Whether pending scripts run before the data phase. Default: true.
     pub apply: Option<bool>,
+    /// Migrate up to this version only. Default: the latest script.
+    #[schemars(with = "Option<u32>")]
     pub target: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// What an export writes.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Export")]
 pub struct RawExport {
+    /// `json` (for programs) or `xlsx` (an Excel workbook for people).
+    /// Default: `json`, or the output's extension.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::format")]
     pub format: Option<Str>,
+    /// Output path; `{plan}` and `{timestamp}` are filled at run time.
+    /// Default: `{plan}-{timestamp}.json`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::path")]
     pub output: Option<Str>,
+    /// `full` (every table), `incremental` (rows changed after `since`) or
+    /// `modules` (the modules listed in `modules`). Default: `full`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::mode")]
     pub mode: Option<Str>,
-    /// A string (RFC 3339) or a TOML offset datetime; told apart in `validate`.
+    /// The instant an `incremental` export starts at: RFC 3339 text or a
+    /// TOML date-time with an offset.
+    // A string or a TOML datetime: told apart in `validate`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::since")]
     pub since: Option<Spanned<toml::Value>>,
+    /// Modules exported in `modules` mode; each a `[[module]]` of the plan.
+    #[schemars(with = "Option<Vec<String>>", length(min = 1))]
     pub modules: Option<Spanned<Vec<Str>>>,
-    /// Modules mode: add the rows the modules' rows reference.
+    /// Modules mode: also export the rows the modules' rows reference
+    /// through foreign keys, transitively, so the backup imports alone.
+    /// Default: false.
     pub closure: Option<bool>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// How an import meets existing rows, and what a backup may hold.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Import")]
 pub struct RawImport {
+    /// The backup to import (or give `--file`).
+    #[serde(default)]
+    #[schemars(schema_with = "keys::path")]
     pub file: Option<Str>,
+    /// What to do with a row whose key already exists: `skip` (keep it),
+    /// `overwrite` (replace it) or `error` (abort, change nothing).
+    /// Default: `error`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::conflict")]
     pub conflict: Option<Str>,
-    /// Version adapter files (docs/adapters.md).
+    /// Version adapter files (docs/adapters.md): an older backup is
+    /// upgraded through their steps before any row is written.
+    #[schemars(with = "Option<Vec<String>>")]
     pub adapters: Option<Spanned<Vec<Str>>>,
-    /// `fire` or `disable`.
+    /// The target's triggers while rows load: `fire` or `disable`
+    /// (PostgreSQL and SQLite). Default: `fire`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::triggers")]
     pub triggers: Option<Str>,
-    /// Reading limits (`format::limits`), checked positive in `validate`.
+    /// The longest single value a backup may hold, in bytes. Default:
+    /// 67108864 (64 MiB).
+    #[schemars(with = "Option<u64>", range(min = 1))]
     pub max_value_bytes: Option<Spanned<i64>>,
+    /// Bytes of a JSON backup read before its meta must have ended.
+    /// Default: 1048576 (1 MiB).
+    #[schemars(with = "Option<u64>", range(min = 1))]
     pub max_meta_bytes: Option<Spanned<i64>>,
+    /// Entries of a workbook's shared-strings table. Default: 2000000.
+    #[schemars(with = "Option<u64>", range(min = 1))]
     pub max_shared_strings: Option<Spanned<i64>>,
+    /// Uncompressed size of a workbook's shared strings, in bytes.
+    /// Default: 104857600 (100 MiB).
+    #[schemars(with = "Option<u64>", range(min = 1))]
     pub max_shared_strings_bytes: Option<Spanned<i64>>,
 }
 
-#[derive(Debug, Deserialize)]
+/// A module: a group of tables exported, imported and ordered together.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Module")]
 pub struct RawModule {
+    /// The module's name (`--modules NAME`, `[export] modules`).
+    #[schemars(with = "String", length(min = 1))]
     pub name: Str,
+    /// Its tables; a table belongs to one module.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub tables: Vec<Str>,
+    /// Modules exported or imported before this one.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub depends_on: Vec<Str>,
+    /// Overrides `[import] conflict` for this module's tables.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::conflict")]
     pub conflict: Option<Str>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Options for one table.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Table")]
 pub struct RawTable {
+    /// Conflict key columns. Default: the primary key.
+    #[schemars(with = "Option<Vec<String>>", length(min = 1))]
     pub key: Option<Spanned<Vec<Str>>>,
+    /// Column compared with `since` in incremental mode. Default:
+    /// `updated_at` when the table has one.
+    #[schemars(with = "Option<String>")]
     pub updated_at: Option<Str>,
+    /// Columns left out of exports.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub exclude: Vec<Str>,
-    /// The table's sheet in Excel workbooks.
+    /// The table's sheet in Excel workbooks (at most 31 characters, no
+    /// `[]:*?/\`). Default: the table's name.
+    #[schemars(with = "Option<String>")]
     pub sheet: Option<Str>,
-    /// Columns whose values may arrive converted (not exactly) in the target.
+    /// Columns whose values may arrive converted (not exactly) in the
+    /// target (docs/types.md).
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub accept_lossy: Vec<Str>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// Backups taken before a run changes data.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Backup")]
 pub struct RawBackup {
+    /// Whether they are taken. Default: true.
     pub enabled: Option<bool>,
+    /// Where they are kept. Default: `backups`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::path")]
     pub dir: Option<Str>,
-    /// Checked as positive and within `u32` in `validate`, where it has a span.
+    /// Backups older than this many days are removed. Default: kept.
+    // Checked as positive and within `u32` in `validate`, with its span.
+    #[schemars(with = "Option<u32>", range(min = 1))]
     pub retention_days: Option<Spanned<i64>>,
+    /// At most this many backups of the database are kept. Default: no
+    /// limit.
+    #[schemars(with = "Option<u32>", range(min = 1))]
     pub keep: Option<Spanned<i64>>,
+    /// `zstd`, `gzip` or `none`. Default: `zstd`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::compression")]
     pub compression: Option<Str>,
 }

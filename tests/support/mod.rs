@@ -146,6 +146,26 @@ pub fn count(conn: &Connection, table: &str) -> i64 {
     .unwrap()
 }
 
+/// The `result` of a `--format json` document, after checking its
+/// envelope (docs/json-output.md).
+pub fn json_result(text: &str) -> serde_json::Value {
+    let doc: serde_json::Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"));
+    assert_eq!(doc["version"], 1, "{doc}");
+    assert!(doc["command"].is_string(), "{doc}");
+    doc["result"].clone()
+}
+
+/// The one import report of a run or an import's `--format json`.
+pub fn import_report(text: &str) -> serde_json::Value {
+    let result = json_result(text);
+    let imports = result["imports"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no imports: {result}"));
+    assert_eq!(imports.len(), 1, "{result}");
+    imports[0].clone()
+}
+
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }

@@ -497,8 +497,7 @@ impl Outcome {
 
     /// A table's counts in the `--report json` on stdout.
     pub fn counts(&self, table: &str) -> Counts {
-        let report: serde_json::Value = serde_json::from_slice(&self.output.stdout)
-            .unwrap_or_else(|e| panic!("{e}: {}", self.describe()));
+        let report = super::import_report(&self.stdout());
         let t = report["tables"]
             .as_array()
             .unwrap()

@@ -29,21 +29,21 @@ use crate::diag::Diagnostic;
 use crate::error::{Error, Result};
 use crate::url::DbUrl;
 
-const KINDS: &[(&str, PlanKind)] = &[
+pub(super) const KINDS: &[(&str, PlanKind)] = &[
     ("export", PlanKind::Export),
     ("import", PlanKind::Import),
     ("migrate", PlanKind::Migrate),
     ("copy", PlanKind::Copy),
 ];
-const FORMATS: &[(&str, Format)] = &Format::NAMES;
-const MODES: &[(&str, ExportMode)] = &[
+pub(super) const FORMATS: &[(&str, Format)] = &Format::NAMES;
+pub(super) const MODES: &[(&str, ExportMode)] = &[
     ("full", ExportMode::Full),
     ("incremental", ExportMode::Incremental),
     ("modules", ExportMode::Modules),
 ];
-const CONFLICTS: &[(&str, Conflict)] = &Conflict::NAMES;
-const TRIGGERS: &[(&str, Triggers)] = &Triggers::NAMES;
-const COMPRESSIONS: &[(&str, Compression)] = &[
+pub(super) const CONFLICTS: &[(&str, Conflict)] = &Conflict::NAMES;
+pub(super) const TRIGGERS: &[(&str, Triggers)] = &Triggers::NAMES;
+pub(super) const COMPRESSIONS: &[(&str, Compression)] = &[
     ("zstd", Compression::Zstd),
     ("gzip", Compression::Gzip),
     ("none", Compression::None),
@@ -263,7 +263,7 @@ impl<'a> Checker<'a> {
             );
             return None;
         }
-        Some(self.dir.join(text))
+        Some(crate::paths::join(&self.dir, text))
     }
 
     fn opt_path(&mut self, s: &Option<Str>) -> Option<PathBuf> {

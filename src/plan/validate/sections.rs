@@ -156,10 +156,10 @@ impl Checker<'_> {
     fn output(&mut self, raw: &Option<Str>, format: Format) -> PathBuf {
         let default = DEFAULT_OUTPUT.replace(".json", &format!(".{}", format.extension()));
         let Some(raw) = raw else {
-            return self.dir.join(&default);
+            return crate::paths::join(&self.dir, &default);
         };
         let Some(template) = self.spanned(raw) else {
-            return self.dir.join(&default);
+            return crate::paths::join(&self.dir, &default);
         };
         for name in placeholders(template.get_ref()) {
             if !PLACEHOLDERS.contains(&name) {
@@ -172,7 +172,7 @@ impl Checker<'_> {
             }
         }
         let Some(path) = self.path_of(&template) else {
-            return self.dir.join(&default);
+            return crate::paths::join(&self.dir, &default);
         };
         // Substitution succeeded in `path_of`: this reports nothing new.
         let text = self.text(&template).unwrap_or_default();
@@ -346,7 +346,7 @@ impl Checker<'_> {
         let dir = self.opt_path(&raw.dir);
         BackupSettings {
             enabled: raw.enabled.unwrap_or(true),
-            dir: dir.unwrap_or_else(|| self.dir.join(DEFAULT_BACKUP_DIR)),
+            dir: dir.unwrap_or_else(|| crate::paths::join(&self.dir, DEFAULT_BACKUP_DIR)),
             retention_days: self.positive(&raw.retention_days, "retention_days"),
             keep: self.positive(&raw.keep, "keep"),
             compression: self.choice(

@@ -133,7 +133,8 @@ fn reference_plan_sets_every_key() {
     let path = dir.join("reference.toml");
     let src = include_str!("../../../plans/reference.toml");
     let plan = load_with_env(&path, src, &no_env).unwrap_or_else(|e| panic!("{e}"));
-    let at = |p: &str| dir.join(p);
+    // Relative paths climb out of the plan's folder resolved.
+    let at = |p: &str| crate::paths::join(&dir, p);
 
     assert_eq!(plan.name, "tiku-reference");
     assert_eq!(
