@@ -37,6 +37,9 @@ pub struct RawPlan {
     pub tables: BTreeMap<String, RawTable>,
     #[serde(default)]
     pub backup: RawBackup,
+    /// `[[notify]]`: webhooks told when a run of record ends.
+    #[serde(default)]
+    pub notify: Vec<RawNotify>,
     /// Always absent: `[env.NAME]` sections are taken out of the file and
     /// merged before this mirror is filled (`environments`). Declared so a
     /// misspelt top-level key can be told `env` is a known one.
@@ -137,4 +140,16 @@ pub struct RawBackup {
     pub retention_days: Option<Spanned<i64>>,
     pub keep: Option<Spanned<i64>>,
     pub compression: Option<Str>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNotify {
+    pub url: Str,
+    pub format: Option<Str>,
+    pub on: Option<Spanned<Vec<Str>>>,
+    /// DingTalk's or Feishu's signing secret.
+    pub secret: Option<Str>,
+    /// Seconds, checked in `validate`.
+    pub timeout: Option<Spanned<i64>>,
 }
