@@ -108,7 +108,7 @@ fn word_secrets(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
     let path_end = word[host_from..]
         .find(['?', '#'])
         .map_or(word.len(), |i| host_from + i);
-    if is_web(&word[..after_scheme]) {
+    if !names_a_file(&word[..after_scheme]) {
         path_secret(word, host_from..path_end, base, out);
     }
     if let Some(q) = word[host_from..].find('?') {
@@ -116,11 +116,12 @@ fn word_secrets(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
     }
 }
 
-/// Whether the text before a URL's user information ends in `http://` or
-/// `https://`: webhook URLs, whose path may be their secret.
-fn is_web(scheme: &str) -> bool {
+/// Whether the text before a URL's user information ends in `sqlite://` or
+/// `file://`: a path of folders, whose words are never a webhook's secret.
+/// Any other URL may be a webhook's (`https://`, or a mistyped `ftp://`).
+fn names_a_file(scheme: &str) -> bool {
     let s = scheme.to_ascii_lowercase();
-    s.ends_with("http://") || s.ends_with("https://")
+    s.ends_with("sqlite://") || s.ends_with("file://")
 }
 
 /// Webhook URLs whose path holds their secret: after the marker, the
@@ -349,6 +350,7 @@ mod tests {
     fn paths_of_databases_and_files_keep_their_words() {
         for text in [
             "sqlite:///srv/hook/services/a/b/c.db",
+            "file:///srv/webhooks/a/b.json",
             "postgres://app@db/tiku?sslkey=/etc/key.pem&sslmode=require",
             "https://example.com/docs/services",
         ] {
