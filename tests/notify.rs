@@ -175,6 +175,12 @@ fn plan(t: &Test, conflict: &str, notify: &str) {
     );
 }
 
+/// `migplan ARGS…` reaching 127.0.0.1 directly, whatever proxy the
+/// environment names (webhook calls honour `HTTPS_PROXY` and `NO_PROXY`).
+fn migplan<'a>(t: &Test, args: impl IntoIterator<Item = &'a str>) -> support::test::Run {
+    t.migplan(args).env("NO_PROXY", "127.0.0.1,localhost")
+}
+
 fn hook_table(url: &str, more: &str) -> String {
     format!("[[notify]]\nurl = \"{url}\"\n{more}\n")
 }
@@ -186,10 +192,12 @@ fn a_successful_run_posts_its_summary() {
         let hook = Hook::ok();
         // The URL from the environment, as the docs recommend.
         plan(&t, "overwrite", &hook_table("${HOOK_URL}", ""));
-        let out = t
-            .migplan(["run", "plan.toml", "--operator", "Ann <ann@example.com>"])
-            .env("HOOK_URL", &hook.url("/hooks/migplan"))
-            .success();
+        let out = migplan(
+            &t,
+            ["run", "plan.toml", "--operator", "Ann <ann@example.com>"],
+        )
+        .env("HOOK_URL", &hook.url("/hooks/migplan"))
+        .success();
         let r = hook.only();
         assert_eq!(r.target, "/hooks/migplan");
         let body = r.json();
@@ -230,7 +238,7 @@ fn a_failed_run_posts_failed_and_keeps_its_own_error() {
     let t = items(Engine::Sqlite);
     let hook = Hook::ok();
     plan(&t, "error", &hook_table(&hook.url("/h"), ""));
-    let out = t.migplan(["run", "plan.toml"]).failure();
+    let out = migplan(&t, ["run", "plan.toml"]).failure();
     let run = hook.only().json()["run"].clone();
     assert_eq!(run["status"], "failed");
     let error = run["error"].as_str().unwrap();
@@ -247,11 +255,11 @@ fn on_names_the_endings_a_webhook_hears() {
     let hook = Hook::ok();
     let on = "on = [\"failed\"]";
     plan(&t, "overwrite", &hook_table(&hook.url("/h"), on));
-    t.migplan(["run", "plan.toml"]).success();
+    migplan(&t, ["run", "plan.toml"]).success();
     assert!(hook.requests().is_empty(), "{:?}", hook.requests());
     plan(&t, "error", &hook_table(&hook.url("/h"), on));
     t.execute("UPDATE items SET v = 'two' WHERE id = 2");
-    t.migplan(["run", "plan.toml"]).failure();
+    migplan(&t, ["run", "plan.toml"]).failure();
     assert_eq!(hook.only().json()["run"]["status"], "failed");
 }
 
@@ -261,9 +269,9 @@ fn a_rollback_posts_rolled_back_naming_the_run_it_undid() {
     let hook = Hook::ok();
     let on = "on = [\"rolled_back\"]";
     plan(&t, "overwrite", &hook_table(&hook.url("/h"), on));
-    t.migplan(["run", "plan.toml"]).success();
+    migplan(&t, ["run", "plan.toml"]).success();
     assert!(hook.requests().is_empty());
-    t.migplan(["rollback", "plan.toml", "1", "--yes"]).success();
+    migplan(&t, ["rollback", "plan.toml", "1", "--yes"]).success();
     let run = hook.only().json()["run"].clone();
     assert_eq!(run["status"], "rolled_back");
     assert_eq!(run["kind"], "rollback");
@@ -298,7 +306,7 @@ fn each_platform_gets_its_own_body() {
         ),
     ];
     plan(&t, "overwrite", &hooks.concat());
-    let out = t.migplan(["run", "plan.toml"]).success();
+    let out = migplan(&t, ["run", "plan.toml"]).success();
     assert!(!out.stderr().contains("warning"), "{}", out.stderr());
 
     let body = slack.only().json();
@@ -380,9 +388,7 @@ fn a_failing_webhook_is_a_warning_with_its_secret_masked() {
         ),
     ];
     plan(&t, "overwrite", &hooks.concat());
-    let out = t
-        .migplan(["run", "plan.toml", "--report", "json"])
-        .success();
+    let out = migplan(&t, ["run", "plan.toml", "--report", "json"]).success();
     let (stdout, stderr) = (out.stdout(), out.stderr());
     assert!(
         !stdout.contains(SECRET) && !stderr.contains(SECRET),
@@ -415,7 +421,7 @@ fn a_hanging_webhook_costs_its_timeout_once() {
     ];
     plan(&t, "overwrite", &hooks.concat());
     let started = Instant::now();
-    let out = t.migplan(["run", "plan.toml"]).success();
+    let out = migplan(&t, ["run", "plan.toml"]).success();
     let took = started.elapsed();
     // Both called side by side: one timeout, not two (the run itself
     // takes well under a second and a half on SQLite).
@@ -435,8 +441,8 @@ fn runs_that_are_not_of_record_tell_no_one() {
     let t = items(Engine::Sqlite);
     let hook = Hook::ok();
     plan(&t, "overwrite", &hook_table(&hook.url("/h"), ""));
-    t.migplan(["run", "plan.toml", "--dry-run"]).success();
-    t.migplan(["validate", "plan.toml"]).success();
+    migplan(&t, ["run", "plan.toml", "--dry-run"]).success();
+    migplan(&t, ["validate", "plan.toml"]).success();
     assert!(hook.requests().is_empty(), "{:?}", hook.requests());
 }
 
@@ -448,7 +454,7 @@ fn plan_errors_name_the_place_and_never_the_secret() {
         "format = \"slak\"\non = [\"failed\", \"rolledback\"]",
     );
     plan(&t, "overwrite", &hooks);
-    let out = t.migplan(["validate", "plan.toml"]).run();
+    let out = migplan(&t, ["validate", "plan.toml"]).run();
     assert!(!out.output.status.success());
     // `validate` reports on stdout, `run` on stderr: both are looked at.
     let said = out.stdout() + &out.stderr();
@@ -463,7 +469,7 @@ fn plan_errors_name_the_place_and_never_the_secret() {
     ] {
         assert!(said.contains(expected), "no {expected:?} in {said}");
     }
-    let out = t.migplan(["run", "plan.toml"]).code(2);
+    let out = migplan(&t, ["run", "plan.toml"]).code(2);
     assert!(out.stderr().contains("plan.toml:10:7"), "{}", out.stderr());
     assert!(!out.stderr().contains(SECRET), "{}", out.stderr());
 }

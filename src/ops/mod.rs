@@ -177,16 +177,16 @@ pub(crate) fn recorded<T>(
         crate::history::finish(db, id, &end, error.as_deref()).map(Some)
     });
     let _ = db.unlock();
-    let status = match (&recorded, &error) {
-        (Ok(Some(status)), _) => *status,
-        (_, None) => crate::history::Status::Succeeded,
-        (_, Some(_)) => crate::history::Status::Failed,
-    };
     let (plan, url) = to_tell;
     let told = Told {
         start: &start,
         end: &end,
-        status,
+        // As recorded; as the work ended when it could not be recorded.
+        status: match (&recorded, &error) {
+            (Ok(Some(status)), _) => *status,
+            (_, None) => crate::history::Status::Succeeded,
+            (_, Some(_)) => crate::history::Status::Failed,
+        },
         error,
         began,
         database: url.redacted(),
