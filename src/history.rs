@@ -114,6 +114,9 @@ pub struct End {
     pub schema_after: Option<i64>,
     pub tables: Option<serde_json::Value>,
     pub backup: Option<String>,
+    /// For a rollback: the run it undid (marked rolled back in the
+    /// restore's own transaction), for those told of the run's end.
+    pub undoes: Option<i64>,
 }
 
 const COLUMNS: &str = "id, plan, plan_sha256, kind, operator, message, notes, started_at, ended_at, \
@@ -246,8 +249,9 @@ pub fn start(db: &mut dyn Backend, s: &Start) -> Result<i64> {
     Ok(id)
 }
 
-/// Records how a run ended: `error` is the failed run's message.
-pub fn finish(db: &mut dyn Backend, id: i64, end: &End, error: Option<&str>) -> Result<()> {
+/// Records how a run ended: `error` is the failed run's message. Returns
+/// the status recorded.
+pub fn finish(db: &mut dyn Backend, id: i64, end: &End, error: Option<&str>) -> Result<Status> {
     let status = match error {
         None => Status::Succeeded,
         // Its data committed with its outcome ([`committed`]): what failed
@@ -255,7 +259,8 @@ pub fn finish(db: &mut dyn Backend, id: i64, end: &End, error: Option<&str>) -> 
         Some(_) if get(db, id)?.is_some_and(|r| r.status == Status::Succeeded) => Status::Succeeded,
         Some(_) => Status::Failed,
     };
-    set_end(db, id, status, end, opt_text(error))
+    set_end(db, id, status, end, opt_text(error))?;
+    Ok(status)
 }
 
 /// Records where the run's backup before change is, as soon as it exists:
@@ -426,7 +431,7 @@ fn opt_text(s: Option<&str>) -> Value {
 }
 
 /// Now, UTC, to the millisecond: sortable text on every engine.
-fn now() -> String {
+pub fn now() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3fZ")
         .to_string()

@@ -21,6 +21,7 @@ pub mod events;
 pub mod failpoint;
 pub mod format;
 pub mod history;
+pub mod notify;
 pub mod ops;
 pub mod paths;
 pub mod plan;

@@ -8,8 +8,10 @@
 //! unencoded `/`, `#`, `@` or `:` is masked whole (`postgres://u:p@ss/w#rd@h`
 //! shows as `postgres://u:***@h`); the password is what follows the first `:`
 //! of the user information. Query parameters whose name holds `pass`
-//! (`?password=…`, `&sslpassword=…`) and `password=…` words (libpq's
-//! key-value form) are masked too. Erring on the side of masking: a word
+//! (`?password=…`, `&sslpassword=…`) or names a secret (`access_token`,
+//! `key`, `token`, `sign`, …), `password=…` words (libpq's key-value form),
+//! and the secret path segment of a webhook URL (Slack's
+//! `/services/T…/B…/SECRET`, Feishu's `/bot/v2/hook/SECRET`) are masked too. Erring on the side of masking: a word
 //! holding two URLs may lose more than the password, never show it.
 
 use std::borrow::Cow;
@@ -103,8 +105,58 @@ fn word_secrets(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
         }
         None => after_scheme,
     };
+    let path_end = word[host_from..]
+        .find(['?', '#'])
+        .map_or(word.len(), |i| host_from + i);
+    if !names_a_file(&word[..after_scheme]) {
+        path_secret(word, host_from..path_end, base, out);
+    }
     if let Some(q) = word[host_from..].find('?') {
         query_secrets(word, host_from + q + 1, base, out);
+    }
+}
+
+/// Whether the text before a URL's user information ends in `sqlite://` or
+/// `file://`: a path of folders, whose words are never a webhook's secret.
+/// Any other URL may be a webhook's (`https://`, or a mistyped `ftp://`).
+fn names_a_file(scheme: &str) -> bool {
+    let s = scheme.to_ascii_lowercase();
+    s.ends_with("sqlite://") || s.ends_with("file://")
+}
+
+/// Webhook URLs whose path holds their secret: after the marker, the
+/// segment at the index given (Slack's `/services/T…/B…/SECRET`,
+/// `/workflows/T…/A…/ID/SECRET` and `/triggers/T…/ID/SECRET`, Feishu's and
+/// Lark's `/open-apis/bot/v2/hook/SECRET`, Discord's `/webhooks/ID/SECRET`).
+/// A shorter path loses its last segment: masking errs on the safe side.
+const PATH_SECRETS: &[(&str, usize)] = &[
+    ("/services/", 2),
+    ("/workflows/", 3),
+    ("/triggers/", 2),
+    ("/hook/", 0),
+    ("/webhooks/", 1),
+];
+
+/// Masks the secret segment of a webhook URL's path at `path` of `word`.
+fn path_secret(word: &str, path: Range<usize>, base: usize, out: &mut Vec<Range<usize>>) {
+    let text = &word[path.clone()];
+    let Some((at, index)) = PATH_SECRETS
+        .iter()
+        .find_map(|(marker, index)| text.find(marker).map(|at| (at + marker.len(), *index)))
+    else {
+        return;
+    };
+    let mut segments = Vec::new();
+    let mut start = at;
+    for part in text[at..].split('/') {
+        if !part.is_empty() {
+            segments.push(start..start + part.len());
+        }
+        start += part.len() + 1;
+    }
+    if let Some(secret) = segments.get(index).or(segments.last()) {
+        let from = base + path.start;
+        out.push(from + secret.start..from + secret.end);
     }
 }
 
@@ -153,13 +205,32 @@ fn is_password_key(key: &str) -> bool {
     key.contains("pass") || key == "pwd"
 }
 
-/// Masks the value of every password-like parameter of the query starting
-/// at `from` of `word`.
+/// Query parameters that carry a webhook's or an API's secret (DingTalk's
+/// and WeCom's `access_token` and `key`, a signature's `sign`).
+const SECRET_PARAMS: &[&str] = &[
+    "access_token",
+    "api_key",
+    "apikey",
+    "auth",
+    "key",
+    "secret",
+    "sig",
+    "sign",
+    "signature",
+    "token",
+];
+
+fn is_secret_param(key: &str) -> bool {
+    is_password_key(key) || SECRET_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(key))
+}
+
+/// Masks the value of every password-like or secret-carrying parameter of
+/// the query starting at `from` of `word`.
 fn query_secrets(word: &str, from: usize, base: usize, out: &mut Vec<Range<usize>>) {
     let mut at = from;
     for param in word[from..].split('&') {
         if let Some((key, value)) = param.split_once('=')
-            && is_password_key(key)
+            && is_secret_param(key)
             && !value.is_empty()
         {
             let start = at + key.len() + 1;
@@ -235,6 +306,56 @@ mod tests {
             masked("host=h user=u password=S3cr3t-pw dbname=d"),
             "host=h user=u password=*** dbname=d"
         );
+    }
+
+    #[test]
+    fn webhook_secrets_are_masked() {
+        let cases = [
+            (
+                "https://hooks.slack.com/services/T0AB/B0CD/S3cr3t-pw",
+                "https://hooks.slack.com/services/T0AB/B0CD/***",
+            ),
+            (
+                "https://oapi.dingtalk.com/robot/send?access_token=S3cr3t-pw&timestamp=1&sign=S3cr3t-pw",
+                "https://oapi.dingtalk.com/robot/send?access_token=***&timestamp=1&sign=***",
+            ),
+            (
+                "https://open.feishu.cn/open-apis/bot/v2/hook/S3cr3t-pw",
+                "https://open.feishu.cn/open-apis/bot/v2/hook/***",
+            ),
+            (
+                "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=S3cr3t-pw",
+                "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=***",
+            ),
+            (
+                "notification to http://u:S3cr3t-pw@127.0.0.1:9/hook/S3cr3t-pw?token=S3cr3t-pw failed",
+                "notification to http://u:***@127.0.0.1:9/hook/***?token=*** failed",
+            ),
+            (
+                "https://discord.com/api/webhooks/123/S3cr3t-pw",
+                "https://discord.com/api/webhooks/123/***",
+            ),
+            // Shorter than Slack's: the last segment goes.
+            (
+                "https://hooks.slack.com/services/S3cr3t-pw",
+                "https://hooks.slack.com/services/***",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(masked(text), want);
+        }
+    }
+
+    #[test]
+    fn paths_of_databases_and_files_keep_their_words() {
+        for text in [
+            "sqlite:///srv/hook/services/a/b/c.db",
+            "file:///srv/webhooks/a/b.json",
+            "postgres://app@db/tiku?sslkey=/etc/key.pem&sslmode=require",
+            "https://example.com/docs/services",
+        ] {
+            assert_eq!(redact(text), text);
+        }
     }
 
     #[test]

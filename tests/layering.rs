@@ -51,6 +51,18 @@ const RULES: &[(&str, &[&str], &str)] = &[
         "the console is a front door beside the command line: it calls the operations",
     ),
     (
+        "notify/",
+        &[
+            "crate::backend",
+            "crate::data",
+            "crate::format",
+            "crate::history",
+            "crate::plan",
+            "crate::schema",
+        ],
+        "a notification knows a run's summary and HTTP only: the plan hands it its webhooks, the operations the summary",
+    ),
+    (
         "policy.rs",
         &["crate::"],
         "the policies are plain types every layer may use",
@@ -72,6 +84,7 @@ const BELOW_THE_COMMANDS: &[&str] = &[
     "failpoint.rs",
     "format/",
     "history.rs",
+    "notify/",
     "plan/",
     "paths.rs",
     "policy.rs",

@@ -319,7 +319,7 @@ pub fn backup_now(req: &BackupNowRequest) -> Result<data::ExportReport> {
     start
         .message
         .get_or_insert_with(|| "a backup of every table, taken on demand".into());
-    recorded(db.as_mut(), &req.record, start, |db, end| {
+    recorded(db.as_mut(), &req.record, start, (&plan, &url), |db, end| {
         let report = safety::backup_now(db, &plan, end.run_id, version)?;
         end.schema_after = version;
         end.backup = Some(report.file.clone());

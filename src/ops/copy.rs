@@ -56,5 +56,11 @@ pub(crate) fn copy(plan: &Plan, args: &RunRequest, dry_run: bool) -> Result<Outc
         return work(target.as_mut(), &mut history::End::default());
     }
     let start = history_start(plan, "copy", &args.record, before);
-    recorded(target.as_mut(), &args.record, start, work)
+    recorded(
+        target.as_mut(),
+        &args.record,
+        start,
+        (plan, &target_url),
+        work,
+    )
 }

@@ -60,5 +60,5 @@ pub fn import_shortcut(args: &ImportRequest) -> Result<Outcome> {
     let mut start = history_start(&plan, "import", &args.record, version);
     start.plan = "(import command)".into();
     start.plan_sha256 = None;
-    recorded(db.as_mut(), &args.record, start, work)
+    recorded(db.as_mut(), &args.record, start, (&plan, &url), work)
 }

@@ -139,14 +139,17 @@ pub fn load_plan(path: &Path, env_flag: Option<&str>) -> Result<Plan> {
 }
 
 /// Runs `work` as one run of record: takes the run lock, records the start,
-/// then the outcome (a failure too), and lets the lock go.
+/// then the outcome (a failure too), lets the lock go, and tells the plan's
+/// `[[notify]]` webhooks how it ended (`url`: the database, as printed).
 pub(crate) fn recorded<T>(
     db: &mut dyn Backend,
     rec: &Record,
     start: crate::history::Start,
+    to_tell: (&Plan, &DbUrl),
     work: impl FnOnce(&mut dyn Backend, &mut crate::history::End) -> Result<T>,
 ) -> Result<T> {
     crate::history::lock(db, Duration::from_secs(rec.lock_timeout))?;
+    let began = (std::time::Instant::now(), crate::history::now());
     // A role allowed to write rows but not to create tables still imports:
     // the run goes on unrecorded, and says so.
     let id = match crate::history::start(db, &start) {
@@ -170,13 +173,66 @@ pub(crate) fn recorded<T>(
         .map(|e| crate::redact::redact(&e.to_string()).into_owned());
     // A run whose connection died cannot record its end; the next run
     // marks it failed. Its own error is the one worth reporting.
-    let recorded = id.map_or(Ok(()), |id| {
-        crate::history::finish(db, id, &end, error.as_deref())
+    let recorded = id.map_or(Ok(None), |id| {
+        crate::history::finish(db, id, &end, error.as_deref()).map(Some)
     });
     let _ = db.unlock();
+    let (plan, url) = to_tell;
+    let told = Told {
+        start: &start,
+        end: &end,
+        // As recorded; as the work ended when it could not be recorded.
+        status: match (&recorded, &error) {
+            (Ok(Some(status)), _) => *status,
+            (_, None) => crate::history::Status::Succeeded,
+            (_, Some(_)) => crate::history::Status::Failed,
+        },
+        error,
+        began,
+        database: url.redacted(),
+    };
+    crate::notify::tell(&plan.notify, &told.summary());
     let value = result?;
     recorded?;
     Ok(value)
+}
+
+/// A run of record as it ended, for `[[notify]]`.
+struct Told<'a> {
+    start: &'a crate::history::Start,
+    end: &'a crate::history::End,
+    status: crate::history::Status,
+    error: Option<String>,
+    /// When the run took the lock: for its duration, and as the history says it.
+    began: (std::time::Instant, String),
+    database: String,
+}
+
+impl Told<'_> {
+    fn summary(self) -> crate::notify::Summary {
+        use crate::notify::RunEnd;
+        let end = match (self.status, self.end.undoes) {
+            (crate::history::Status::Succeeded, Some(_)) => RunEnd::RolledBack,
+            (crate::history::Status::Succeeded, None) => RunEnd::Succeeded,
+            _ => RunEnd::Failed,
+        };
+        crate::notify::Summary {
+            id: self.end.run_id,
+            plan: self.start.plan.clone(),
+            kind: self.start.kind.clone(),
+            end,
+            database: self.database,
+            operator: self.start.operator.clone(),
+            message: self.start.message.clone(),
+            started_at: self.began.1,
+            finished_at: crate::history::now(),
+            duration_ms: self.began.0.elapsed().as_millis() as u64,
+            error: self.error,
+            backup: self.end.backup.clone(),
+            undoes: self.end.undoes,
+            report: self.end.tables.clone(),
+        }
+    }
 }
 
 /// The backup of every table before a run of record changes anything

@@ -77,42 +77,49 @@ pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
             run.kind, run.plan, run.started_at
         ),
     );
-    recorded(db.as_mut(), &args.record, start, |db, end| {
-        // Again under the run lock: a run that committed while this one
-        // waited for the lock (or asked) must not be undone unawares.
-        let run = recorded_run(db, &url, id)?;
-        let backup = rollback_source(db, &run, args.force)?;
-        backup_before(&plan, db, before, end)?;
-        if schema_changed {
-            let to = run.schema_before.unwrap_or(0);
-            for undone in scripts(&plan, db)?.down(db, to, false)? {
-                crate::events::step(format!("ran {undone}"));
+    recorded(
+        db.as_mut(),
+        &args.record,
+        start,
+        (&plan, &url),
+        |db, end| {
+            end.undoes = Some(id);
+            // Again under the run lock: a run that committed while this one
+            // waited for the lock (or asked) must not be undone unawares.
+            let run = recorded_run(db, &url, id)?;
+            let backup = rollback_source(db, &run, args.force)?;
+            backup_before(&plan, db, before, end)?;
+            if schema_changed {
+                let to = run.schema_before.unwrap_or(0);
+                for undone in scripts(&plan, db)?.down(db, to, false)? {
+                    crate::events::step(format!("ran {undone}"));
+                }
             }
-        }
-        let version = status_of(&plan, db)?.version();
-        end.schema_after = version;
-        let opts = ImportOptions {
-            conflict: Some(crate::plan::Conflict::Overwrite),
-            triggers: None,
-            modules: vec![],
-            dry_run: false,
-            schema_version: version,
-            replace: true,
-            run_id: end.run_id,
-            // Marked in the restore's own transaction (a recorded run).
-            undoes: Some(id),
-        };
-        let reports = data::import_files(db, &plan, std::slice::from_ref(&backup), &opts)?;
-        end.tables = serde_json::to_value(&reports).ok();
-        if end.run_id.is_none() {
-            history::mark_rolled_back(db, id)?;
-        }
-        Ok(RollbackOutcome {
-            run: id,
-            backup,
-            reports,
-        })
-    })
+            let version = status_of(&plan, db)?.version();
+            end.schema_after = version;
+            let opts = ImportOptions {
+                conflict: Some(crate::plan::Conflict::Overwrite),
+                triggers: None,
+                modules: vec![],
+                dry_run: false,
+                schema_version: version,
+                replace: true,
+                run_id: end.run_id,
+                // Marked in the restore's own transaction (a recorded run).
+                undoes: Some(id),
+            };
+            let reports = data::import_files(db, &plan, std::slice::from_ref(&backup), &opts)?;
+            end.tables = serde_json::to_value(&reports).ok();
+            if end.run_id.is_none() {
+                history::mark_rolled_back(db, id)?;
+            }
+            Ok(RollbackOutcome {
+                run: id,
+                backup,
+                reports,
+            })
+        },
+    )
 }
 
 /// The backup a rollback of `run` restores, once the run may be rolled

@@ -103,9 +103,13 @@ pub fn run(args: &RunRequest) -> Result<Outcome> {
         return run_steps(&plan, db.as_mut(), steps, &mut history::End::default());
     }
     let start = history_start(&plan, plan.kind.name(), &args.record, before);
-    recorded(db.as_mut(), &args.record, start, |db, end| {
-        run_steps(&plan, db, steps, end)
-    })
+    recorded(
+        db.as_mut(),
+        &args.record,
+        start,
+        (&plan, &url),
+        |db, end| run_steps(&plan, db, steps, end),
+    )
 }
 
 /// What `run` settled before opening the database.

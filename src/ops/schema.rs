@@ -134,7 +134,7 @@ pub fn schema_up(up: &SchemaUpRequest) -> Result<SchemaOutcome> {
         crate::events::note(DDL_NOTE);
     }
     let start = history_start(&plan, "schema up", &up.record, before.version());
-    recorded(db.as_mut(), &up.record, start, |db, end| {
+    recorded(db.as_mut(), &up.record, start, (&plan, &url), |db, end| {
         if pending > 0 {
             backup_before(&plan, db, before.version(), end)?;
         }
@@ -193,16 +193,22 @@ pub fn schema_down(args: &SchemaDownRequest) -> Result<SchemaOutcome> {
     }
     let before = scripts.status(db.as_mut(), None)?.version();
     let start = history_start(&plan, "schema down", &args.record, before);
-    recorded(db.as_mut(), &args.record, start, |db, end| {
-        backup_before(&plan, db, before, end)?;
-        let undone = scripts.down(db, args.to, args.resume)?;
-        let after = scripts.status(db, None)?;
-        end.schema_after = after.version();
-        Ok(SchemaOutcome::Undone {
-            scripts: undone,
-            status: after,
-        })
-    })
+    recorded(
+        db.as_mut(),
+        &args.record,
+        start,
+        (&plan, &url),
+        |db, end| {
+            backup_before(&plan, db, before, end)?;
+            let undone = scripts.down(db, args.to, args.resume)?;
+            let after = scripts.status(db, None)?;
+            end.schema_after = after.version();
+            Ok(SchemaOutcome::Undone {
+                scripts: undone,
+                status: after,
+            })
+        },
+    )
 }
 
 /// `migplan schema new PLAN NAME`: the pair in the plan's folder, or in

@@ -22,7 +22,7 @@ use crate::diag::Diagnostic;
 /// `env` (a test keeps the two in step).
 pub(super) const SECTIONS: &[&str] = &[
     "plan", "database", "source", "target", "schema", "export", "import", "module", "tables",
-    "backup",
+    "backup", "notify",
 ];
 /// Keys of `[env.NAME]` that belong to the environment, not to the plan.
 pub(super) const OWN_KEYS: &[&str] = &["confirm", "dry_run"];

@@ -46,6 +46,8 @@ pub struct Plan {
     pub tables: BTreeMap<String, TableOptions>,
     /// `[backup]`: the backups taken before a run changes data.
     pub backup: BackupSettings,
+    /// `[[notify]]`: webhooks told when a run of record ends, in file order.
+    pub notify: Vec<Webhook>,
     /// The `[env.NAME]` merged over the plan, when one was selected.
     pub environment: Option<Environment>,
 }
@@ -169,6 +171,7 @@ pub struct SchemaConfig {
 
 pub use crate::format::Format;
 pub use crate::format::limits::ReadLimits;
+pub use crate::notify::Webhook;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -55,6 +55,11 @@ pub struct RawPlan {
     /// Backups taken before a run changes data.
     #[serde(default)]
     pub backup: RawBackup,
+    /// Webhooks told when a run of record ends (succeeded, failed, rolled
+    /// back): a JSON summary, or a ready message for Slack, DingTalk,
+    /// Feishu or WeCom.
+    #[serde(default)]
+    pub notify: Vec<RawNotify>,
     /// Always absent: `[env.NAME]` sections are taken out of the file and
     /// merged before this mirror is filled (`environments`). Declared so a
     /// misspelt top-level key can be told `env` is a known one; its schema
@@ -278,4 +283,34 @@ pub struct RawBackup {
     #[serde(default)]
     #[schemars(schema_with = "keys::compression")]
     pub compression: Option<Str>,
+}
+
+/// A webhook told when a run of record ends; a failing webhook is a
+/// warning, never a failed run.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Notify")]
+pub struct RawNotify {
+    /// The webhook's `http://` or `https://` URL; write its secret part as
+    /// `${VAR}` (it is masked wherever printed).
+    #[schemars(schema_with = "keys::webhook")]
+    pub url: Str,
+    /// The body: `json` (migplan's run summary), `slack`, `dingtalk`,
+    /// `feishu` or `wecom`. Default: `json`.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::notify_format")]
+    pub format: Option<Str>,
+    /// Which endings call it: `succeeded`, `failed`, `rolled_back`.
+    /// Default: all three.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::notify_on")]
+    pub on: Option<Spanned<Vec<Str>>>,
+    /// DingTalk's or Feishu's signing secret (`SEC…`), for robots that
+    /// require signed calls.
+    #[schemars(with = "Option<String>", length(min = 1))]
+    pub secret: Option<Str>,
+    /// Seconds to wait for the webhook, connecting included (1–300).
+    /// Default: 10.
+    #[schemars(with = "Option<u32>", range(min = 1, max = 300))]
+    pub timeout: Option<Spanned<i64>>,
 }

@@ -150,6 +150,30 @@ pub(super) fn url(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// A webhook: http or https.
+pub(super) fn webhook(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "anyOf": [
+            {"type": "string", "pattern": "^https?://."},
+            substituted(),
+        ]
+    })
+}
+
+pub(super) fn notify_format(_: &mut SchemaGenerator) -> Schema {
+    one_of(names(&crate::notify::Format::NAMES))
+}
+
+/// At least one of the endings.
+pub(super) fn notify_on(_: &mut SchemaGenerator) -> Schema {
+    let endings = names(&crate::notify::RunEnd::NAMES);
+    json_schema!({
+        "type": "array",
+        "minItems": 1,
+        "items": {"anyOf": [{"type": "string", "enum": endings}, substituted()]},
+    })
+}
+
 /// A path: never empty.
 pub(super) fn path(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "string", "minLength": 1})

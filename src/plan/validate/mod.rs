@@ -10,6 +10,7 @@
 //! checks the plan's sections one by one, `modules.rs` the modules together.
 
 mod modules;
+mod notify;
 mod sections;
 
 use std::ops::Range;
@@ -196,6 +197,7 @@ impl<'a> Checker<'a> {
             modules,
             tables: self.tables(&raw.tables),
             backup: self.backup(&raw.backup),
+            notify: self.notify(&raw.notify),
             environment: None,
         }
     }

@@ -167,6 +167,7 @@ fn reference_plan_sets_every_key() {
     );
     assert_reference_modules(&plan);
     assert_reference_backup(&plan, &at("backups/auto"));
+    assert_reference_notify(&plan);
     assert!(plan.environment.is_none());
     assert_eq!(environment_names(src), ["prod", "staging"]);
 }
@@ -203,10 +204,41 @@ fn reference_plan_environments() {
     assert_eq!((b.retention_days, b.keep), (Some(90), Some(10)));
     assert_eq!(b.compression, Compression::Zstd);
     assert_eq!(b.dir, dir.join("backups/auto"));
+    let [feishu] = &prod.notify[..] else {
+        panic!(
+            "the environment's webhooks replace the plan's: {:?}",
+            prod.notify
+        );
+    };
+    assert_eq!(feishu.format, crate::notify::Format::Feishu);
+    assert_eq!(feishu.on, [crate::notify::RunEnd::Failed]);
     let staging = load("staging");
     let env = staging.environment.unwrap();
     assert_eq!((env.confirm, env.dry_run), (false, true));
     assert_eq!(staging.import.conflict, Conflict::Skip);
+}
+
+fn assert_reference_notify(plan: &Plan) {
+    use crate::notify::{Format as Hook, RunEnd};
+    let [slack, ding] = &plan.notify[..] else {
+        panic!("two webhooks: {:?}", plan.notify);
+    };
+    assert_eq!(slack.url, "https://hooks.slack.com/services/T000/B000/XXXX");
+    assert_eq!(slack.format, Hook::Slack);
+    assert_eq!(slack.on, [RunEnd::Failed, RunEnd::RolledBack]);
+    assert_eq!(slack.timeout, std::time::Duration::from_secs(5));
+    assert!(slack.secret.is_none());
+    assert_eq!(
+        ding.url,
+        "https://oapi.dingtalk.com/robot/send?access_token=t"
+    );
+    assert_eq!(ding.format, Hook::Dingtalk);
+    assert_eq!(
+        ding.on,
+        [RunEnd::Succeeded, RunEnd::Failed, RunEnd::RolledBack]
+    );
+    assert_eq!(ding.timeout, crate::notify::DEFAULT_TIMEOUT);
+    assert_eq!(ding.secret.as_deref(), Some("SEC000"));
 }
 
 fn assert_reference_export(plan: &Plan, output: &Path) {
