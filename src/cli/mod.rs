@@ -66,6 +66,7 @@ fn interrupt_cancels(cancel: &crate::events::Cancel) {
 /// Parse → request → operation → rendered outcome: the CLI does nothing
 /// else.
 fn dispatch(cmd: Command, stop: crate::events::Cancel) -> Result<i32> {
+    ops::use_identities(cmd.identities())?;
     let text = match cmd {
         Command::Run(a) => render::outcome(ops::run(&(&a).into())?, a.report),
         Command::Validate(a) => {

@@ -137,4 +137,16 @@ pub struct RawBackup {
     pub retention_days: Option<Spanned<i64>>,
     pub keep: Option<Spanned<i64>>,
     pub compression: Option<Str>,
+    /// `encrypt = { recipients = ["age1…"], recipients_file = "…" }`.
+    pub encrypt: Option<Spanned<RawEncrypt>>,
+}
+
+/// `[backup] encrypt`: the age public keys backups are encrypted to.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEncrypt {
+    #[serde(default)]
+    pub recipients: Vec<Str>,
+    /// A file of `age1…` lines and `#` comments, as `age -R` reads.
+    pub recipients_file: Option<Str>,
 }
