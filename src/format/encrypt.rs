@@ -594,7 +594,7 @@ mod tests {
             err.contains("secret key") && !err.contains(&secret[16..]),
             "{err}"
         );
-        let err = Recipients::from_words(&[secret.clone()])
+        let err = Recipients::from_words(std::slice::from_ref(&secret))
             .unwrap_err()
             .to_string();
         assert!(!err.contains(&secret[16..]), "{err}");
