@@ -470,3 +470,54 @@ fn identity_files_that_are_not_are_refused_by_line_without_the_key() {
         );
     }
 }
+
+/// The backups page's operations: an encrypted backup is listed as one
+/// (its codec from its name), its contents unread and said why without a
+/// key, read once the keyring holds one; deletable either way.
+#[test]
+fn the_backups_list_shows_an_encrypted_backup_with_or_without_the_key() {
+    use migplan::ops::{self, BackupsRequest, DeleteBackupRequest};
+    let ws = Workspace::new();
+    let key = new_key(&ws, "key.txt");
+    accounts(&ws, "src.db", 0..10);
+    ws.migplan()
+        .args(["export", "--db", &ws.url("src.db"), "-o", "dir/b.json.zst"])
+        .args(["--encrypt-to", &key.public])
+        .assert()
+        .success();
+    let dirs = vec![ws.path("dir")];
+    let list = || {
+        ops::backups(&BackupsRequest {
+            dirs: dirs.clone(),
+            ..BackupsRequest::default()
+        })
+        .unwrap()
+    };
+    let sealed = list();
+    assert_eq!(sealed.total, 1);
+    let info = serde_json::to_value(&sealed.backups[0]).unwrap();
+    assert_eq!(info["name"], "b.json.zst.age");
+    assert_eq!(
+        (&info["encrypted"], &info["compression"]),
+        (&Json::Bool(true), &Json::from("zstd"))
+    );
+    assert!(sealed.backups[0].contents.is_none());
+    let why = sealed.backups[0].unreadable.clone().unwrap();
+    assert!(why.contains("is encrypted (age)"), "{why}");
+
+    ops::use_identities(std::slice::from_ref(&key.file)).unwrap();
+    let opened = list();
+    let contents = opened.backups[0]
+        .contents
+        .as_ref()
+        .expect("read with the key");
+    assert_eq!(contents.rows.total, 20);
+    assert!(opened.backups[0].unreadable.is_none());
+    ops::delete_backup(&DeleteBackupRequest {
+        dirs: dirs.clone(),
+        file: ws.path("dir/b.json.zst.age"),
+        ..DeleteBackupRequest::default()
+    })
+    .unwrap();
+    assert_eq!(list().total, 0);
+}
