@@ -12,6 +12,7 @@ use std::process::Output;
 use age::secrecy::ExposeSecret;
 use age::x25519;
 use serde_json::Value as Json;
+use support::test::{Test, for_each_engine};
 use support::{Workspace, count, dump, stderr, stdout};
 
 /// A password hash as applications store them: it must never be readable
@@ -520,4 +521,55 @@ fn the_backups_list_shows_an_encrypted_backup_with_or_without_the_key() {
     })
     .unwrap();
     assert_eq!(list().total, 0);
+}
+
+/// The backup before an import, sealed on every engine (servers when
+/// configured), refused without its key and restored with it.
+#[test]
+fn a_sealed_backup_before_change_rolls_back_on_every_engine() {
+    for_each_engine(|engine| {
+        let db = Test::on(engine)
+            .schema("CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(40) NOT NULL)")
+            .rows("INSERT INTO items VALUES (1, 'one'), (2, 'two')");
+        let key = new_key(&db.ws, "key.txt");
+        let src = db.ws.open("src.db");
+        src.execute_batch("CREATE TABLE items (id INTEGER PRIMARY KEY, v VARCHAR(40) NOT NULL)")
+            .unwrap();
+        src.execute_batch("INSERT INTO items VALUES (2, 'changed'), (3, 'added')")
+            .unwrap();
+        db.ws.export("src.db", "b.json");
+        db.plan(
+            "p.toml",
+            &format!(
+                "[plan]\nname = \"p\"\nkind = \"import\"\n[database]\nurl = \"{{url}}\"\n[import]\nfile = \"b.json\"\nconflict = \"overwrite\"\n[backup]\ndir = \"auto\"\nencrypt = {{ recipients = [\"{}\"] }}\n",
+                key.public
+            ),
+        );
+        let before = db.dump();
+        db.migplan(["run", "p.toml"]).success();
+        assert_ne!(db.dump(), before);
+        let sealed: Vec<PathBuf> = std::fs::read_dir(db.ws.path("auto"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        assert_eq!(sealed.len(), 1, "{sealed:?}");
+        assert!(sealed[0].to_string_lossy().ends_with(".json.zst.age"));
+        assert_sealed(&sealed[0]);
+        db.migplan(["rollback", "1", "--db", db.url(), "--yes"])
+            .code(2)
+            .stderr_contains("is encrypted (age)");
+        assert_ne!(db.dump(), before);
+        let id = key.file.display().to_string();
+        db.migplan([
+            "rollback",
+            "1",
+            "--db",
+            db.url(),
+            "--yes",
+            "--identity",
+            &id,
+        ])
+        .success();
+        assert_eq!(db.dump(), before);
+    });
 }
