@@ -505,6 +505,15 @@ fn the_backups_list_shows_an_encrypted_backup_with_or_without_the_key() {
     assert!(sealed.backups[0].contents.is_none());
     let why = sealed.backups[0].unreadable.clone().unwrap();
     assert!(why.contains("is encrypted (age)"), "{why}");
+    // Deletable without its key: a backup by its name and its header.
+    std::fs::copy(ws.path("dir/b.json.zst.age"), ws.path("dir/copy.json.age")).unwrap();
+    ops::delete_backup(&DeleteBackupRequest {
+        dirs: dirs.clone(),
+        file: ws.path("dir/copy.json.age"),
+        ..DeleteBackupRequest::default()
+    })
+    .unwrap();
+    assert_eq!(list().total, 1);
 
     ops::use_identities(std::slice::from_ref(&key.file)).unwrap();
     let opened = list();
