@@ -83,6 +83,10 @@ fn is_delimiter(c: char) -> bool {
 fn word_secrets(text: &str, range: Range<usize>, out: &mut Vec<Range<usize>>) {
     let word = &text[range.clone()];
     let base = range.start;
+    if let Some(secret) = age_secret_key(word) {
+        out.push(base + secret.start..base + secret.end);
+        return;
+    }
     if let Some(secret) = key_value_password(word) {
         out.push(base + secret.start..base + secret.end);
         return;
@@ -193,6 +197,21 @@ fn url_start(word: &str) -> Option<usize> {
     None
 }
 
+/// The prefix of an age identity (a secret key) in any case; what
+/// follows it, up to the end of its Bech32 run, is the secret.
+const AGE_SECRET_PREFIX: &str = "AGE-SECRET-KEY-1";
+
+/// An age secret key in `word`: its part after the prefix.
+fn age_secret_key(word: &str) -> Option<Range<usize>> {
+    let at = word.to_ascii_uppercase().find(AGE_SECRET_PREFIX)?;
+    let start = at + AGE_SECRET_PREFIX.len();
+    let len = word[start..]
+        .bytes()
+        .take_while(u8::is_ascii_alphanumeric)
+        .count();
+    (len > 0).then_some(start..start + len)
+}
+
 /// `password=…` (or `pass…=`, any case) as a whole word: its value.
 fn key_value_password(word: &str) -> Option<Range<usize>> {
     let (key, value) = word.split_once('=')?;
@@ -264,6 +283,18 @@ mod tests {
         );
         assert_eq!(redact("postgres://app@db/tiku"), "postgres://app@db/tiku");
         assert_eq!(redact("sqlite:///tmp/a@b/x.db"), "sqlite:///tmp/a@b/x.db");
+    }
+
+    #[test]
+    fn age_secret_keys_are_masked_in_any_case() {
+        let key = "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ8R7CZ";
+        assert_eq!(
+            redact(&format!("identity {key}, used")),
+            "identity AGE-SECRET-KEY-1***, used"
+        );
+        let lower = key.to_ascii_lowercase();
+        assert_eq!(redact(&format!("`{lower}`")), "`age-secret-key-1***`");
+        assert_eq!(redact("AGE-SECRET-KEY-1"), "AGE-SECRET-KEY-1");
     }
 
     #[test]

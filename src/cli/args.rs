@@ -1,5 +1,5 @@
 //! The command line's words: clap definitions only. Flag groups several
-//! commands share (`LoadArgs`, `RecordArgs`, `DryRunArgs`) are defined once
+//! commands share (`LoadArgs`, `RecordArgs`, `DryRunArgs`, `IdentityArgs`) are defined once
 //! and flattened.
 
 use std::path::PathBuf;
@@ -70,6 +70,21 @@ pub struct ManArgs {
     pub dir: PathBuf,
 }
 
+impl Command {
+    /// The identity files given to a command that reads backups.
+    pub fn identities(&self) -> &[PathBuf] {
+        match self {
+            Command::Run(a) => &a.identity.identities,
+            Command::Plan(a) => &a.identity.identities,
+            Command::Import(a) => &a.identity.identities,
+            Command::Rollback(a) => &a.identity.identities,
+            Command::Verify(a) => &a.identity.identities,
+            Command::Serve(a) => &a.identity.identities,
+            _ => &[],
+        }
+    }
+}
+
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// The plan whose database to manage (default: the demo,
@@ -100,6 +115,8 @@ pub struct ServeArgs {
     pub allow_hosts: Vec<String>,
     #[command(flatten)]
     pub report: Output,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -122,6 +139,8 @@ pub struct RollbackArgs {
     pub report: Output,
     #[command(flatten)]
     pub record: RecordArgs,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,6 +195,21 @@ pub struct RecordArgs {
     /// Seconds to wait while another run holds the database.
     #[arg(long, value_name = "SECONDS", default_value_t = crate::history::DEFAULT_LOCK_TIMEOUT)]
     pub lock_timeout: u64,
+}
+
+/// The keys that open encrypted backups, for every command that reads
+/// one: defined once.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IdentityArgs {
+    /// An age identity file (`AGE-SECRET-KEY-1…` lines, as `age-keygen`
+    /// writes them) to decrypt encrypted backups with (repeatable).
+    #[arg(
+        long = "identity",
+        value_name = "FILE",
+        env = "MIGPLAN_AGE_IDENTITY",
+        hide_env_values = true
+    )]
+    pub identities: Vec<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -284,6 +318,8 @@ pub struct RunArgs {
     pub report: Output,
     #[command(flatten)]
     pub record: RecordArgs,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 /// How `validate` prints its findings.
@@ -343,6 +379,8 @@ pub struct PlanArgs {
     /// How to print the steps.
     #[arg(long, value_enum, default_value = "text")]
     pub format: PlanFormat,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -474,6 +512,10 @@ pub struct ExportArgs {
     /// name); an output named `*.zst` or `*.gz` is compressed without it.
     #[arg(long, value_enum)]
     pub compress: Option<CompressArg>,
+    /// Encrypt the JSON backup to this age public key (`age1…`,
+    /// repeatable); `.age` is added to the output's name.
+    #[arg(long, value_name = "RECIPIENT")]
+    pub encrypt_to: Vec<String>,
     /// The backup file to write (written under a temporary name, renamed
     /// when complete).
     #[arg(long, short)]
@@ -522,6 +564,8 @@ pub struct ImportArgs {
     pub report: Output,
     #[command(flatten)]
     pub record: RecordArgs,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -543,6 +587,8 @@ pub struct VerifyArgs {
     pub limit: usize,
     #[command(flatten)]
     pub report: Output,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
 }
 
 #[cfg(test)]

@@ -109,6 +109,7 @@ fn json_if(json: bool) -> ReportFormat {
 /// Parse → request → operation → rendered outcome: the CLI does nothing
 /// else.
 fn dispatch(cmd: Command, out: render::Out, stop: crate::events::Cancel) -> Result<i32> {
+    ops::use_identities(cmd.identities())?;
     let text = match cmd {
         Command::Run(a) => render::outcome(ops::run(&(&a).into())?, out),
         Command::Validate(a) => {

@@ -200,6 +200,7 @@ impl From<&ExportArgs> for ops::ExportRequest {
             follows: a.follows.clone(),
             compress: a.compress.map(Into::into),
             output: a.output.clone(),
+            encrypt_to: a.encrypt_to.clone(),
         }
     }
 }

@@ -230,7 +230,16 @@ impl Uploads {
 /// from a name the browser chose: only known suffixes pass.
 fn suffix_of(name: &str) -> &'static str {
     let lower = name.to_ascii_lowercase();
-    const KNOWN: [&str; 5] = [".json.zst", ".json.gz", ".json", ".xlsx", ".zip"];
+    const KNOWN: [&str; 8] = [
+        ".json.zst.age",
+        ".json.gz.age",
+        ".json.age",
+        ".json.zst",
+        ".json.gz",
+        ".json",
+        ".xlsx",
+        ".zip",
+    ];
     KNOWN
         .iter()
         .find(|s| lower.ends_with(*s))
@@ -262,6 +271,7 @@ mod tests {
     fn only_known_suffixes_survive_from_the_browser() {
         assert_eq!(suffix_of("题目.XLSX"), ".xlsx");
         assert_eq!(suffix_of("b.json.zst"), ".json.zst");
+        assert_eq!(suffix_of("b.JSON.zst.age"), ".json.zst.age");
         assert_eq!(suffix_of("../../etc/passwd"), ".json");
     }
 }

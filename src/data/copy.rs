@@ -58,6 +58,7 @@ fn copy_snapshot(
         schema_version: None,
         follows: None,
         closure: false,
+        encrypt: None,
     };
     let metas = dag
         .order()

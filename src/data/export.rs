@@ -12,7 +12,7 @@ use crate::backend::{Backend, ReadRequest};
 use crate::catalog::{Catalog, TableInfo};
 use crate::dag::Dag;
 use crate::error::{Error, LoadError, Result};
-use crate::format::{self, BackupMeta, FORMAT_NAME, FORMAT_VERSION, Format, TableMeta};
+use crate::format::{self, BackupMeta, FORMAT_NAME, FORMAT_VERSION, Format, Recipients, TableMeta};
 use crate::plan::{ExportMode, Plan};
 
 pub struct ExportOptions {
@@ -32,6 +32,9 @@ pub struct ExportOptions {
     /// the backup before change (so a person is not told "exporting" when
     /// they asked for an import).
     pub verb: &'static str,
+    /// The keys a JSON backup is encrypted to (`[backup] encrypt`, `export
+    /// --encrypt-to`); the output's name ends `.age` then.
+    pub encrypt: Option<Recipients>,
 }
 
 pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result<ExportReport> {
@@ -90,7 +93,13 @@ fn export_snapshot(
     let sequences = super::sequences::carried(db, &names, full)?;
     let mut meta = backup_meta(db, plan, opts, modules, metas, started);
     meta.sequences = sequences;
-    let mut writer = format::create_backup(&opts.output, &meta, opts.format, &plan.sheet_names())?;
+    let mut writer = format::create_backup(
+        &opts.output,
+        &meta,
+        opts.format,
+        &plan.sheet_names(),
+        opts.encrypt.as_ref(),
+    )?;
     let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), opts.verb);
     let mut exported = Vec::new();
     for t in &meta.tables {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::backend::Backend;
 use crate::error::{Error, LoadError, Result};
-use crate::format::Compression;
+use crate::format::{self, Compression};
 use crate::history;
 use crate::plan::{self, ExportMode, Format, Plan};
 
@@ -62,7 +62,11 @@ pub fn backup_now(
         safe(&plan.name),
         compression.json_extension()
     );
-    let output = dir.join(name);
+    // `[backup] encrypt`: the name says so, `….json.zst.age`.
+    let output = match &settings.encrypt {
+        Some(_) => format::encrypted_name(&dir.join(name)),
+        None => dir.join(name),
+    };
     // Every table, whatever the plan's modules: schema scripts may touch any.
     let mut whole = plan.clone();
     whole.modules.clear();
@@ -76,6 +80,7 @@ pub fn backup_now(
         schema_version,
         follows: None,
         closure: false,
+        encrypt: settings.encrypt.clone(),
     };
     let mut report = export(db, &whole, &opts)?;
     // Absolute: `migplan rollback` may run from another folder.

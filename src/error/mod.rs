@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use crate::diag::Diagnostic;
 
 mod console;
+mod encryption;
 mod engine;
 mod history;
 mod load;
@@ -18,6 +19,7 @@ mod preview;
 mod scripts;
 mod upgrade;
 pub use console::ConsoleError;
+pub use encryption::EncryptionError;
 pub use engine::{EngineError, Orphan};
 pub use history::HistoryError;
 pub use load::LoadError;
@@ -258,6 +260,10 @@ pub enum Error {
     #[error(transparent)]
     Console(#[from] ConsoleError),
 
+    /// Encrypted backups and the keys to read them (error/encryption.rs).
+    #[error(transparent)]
+    Encryption(#[from] EncryptionError),
+
     /// The data phase stopped on a fact of the backup, the target or the
     /// plan (a chain that does not follow, a column the target lacks …).
     /// Boxed: its facts carry many names, and `Error` stays small.
@@ -328,6 +334,7 @@ impl Error {
             Error::Engine(e) => e.exit_code(),
             Error::Scripts(e) => e.exit_code(),
             Error::Load(e) if e.is_usage() => exit::USAGE,
+            Error::Encryption(e) if e.is_usage() => exit::USAGE,
             Error::Console(ConsoleError::NoTarget { .. } | ConsoleError::WeakToken { .. }) => {
                 exit::USAGE
             }

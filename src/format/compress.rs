@@ -1,11 +1,15 @@
 //! Transparent compression of JSON backups (zstd or gzip).
 //!
-//! Writing: [`CompressedFile`] wraps an [`AtomicFile`] in an encoder; the
+//! Writing: [`CompressedFile`] wraps an `AtomicFile` in an encoder; the
 //! encoder is finished before the file is committed under its final name.
 //! Reading: [`open_reader`] looks at the first bytes of a file — zstd frames
 //! start `28 B5 2F FD`, gzip members `1F 8B` — and decompresses on the fly,
 //! so every command accepts `backup.json.zst` and `backup.json.gz` as it
 //! accepts `backup.json`. Nothing is held in memory: both sides stream.
+//!
+//! Encryption (`encrypt.rs`) sits beneath: the encoder writes into an age
+//! stream when there are recipients, and an age file is decrypted first,
+//! its codec then told by the decrypted bytes (`….json.zst.age`).
 
 use std::fmt;
 use std::fs::File;
@@ -14,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::AtomicFile;
+use super::encrypt::{self, Recipients, Sealed};
 use crate::error::{Error, Result};
 
 /// The zstd frame magic number, little-endian `0xFD2FB528`.
@@ -62,9 +66,10 @@ impl Compression {
         }
     }
 
-    /// The compression a file name asks for: `*.zst` → zstd, `*.gz` → gzip.
+    /// The compression a file name asks for: `*.zst` → zstd, `*.gz` → gzip
+    /// (before any `.age`: `*.zst.age` → zstd).
     pub fn from_path(path: &Path) -> Compression {
-        match path
+        match encrypt::without_age_suffix(path)
             .extension()
             .and_then(|x| x.to_str())
             .map(str::to_ascii_lowercase)
@@ -103,8 +108,10 @@ impl fmt::Display for Compression {
 }
 
 /// Whether a file name is one a JSON backup may have: `*.json`,
-/// `*.json.zst`, `*.json.gz` (folders of backups are listed with it).
+/// `*.json.zst`, `*.json.gz`, each maybe encrypted (`*.json.zst.age`)
+/// (folders of backups are listed with it).
 pub fn is_json_backup_name(path: &Path) -> bool {
+    let path = encrypt::without_age_suffix(path);
     let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
@@ -132,26 +139,31 @@ fn read_head(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 // Writing
 // ---------------------------------------------------------------------------
 
-/// A file written under a temporary name, compressed on the way; it appears
-/// under its final name only when [`CompressedFile::commit`] has finished
-/// the encoder, synced and renamed it. Dropped uncommitted, it leaves
-/// nothing behind.
+/// A file written under a temporary name, compressed (and encrypted, given
+/// recipients) on the way; it appears under its final name only when
+/// [`CompressedFile::commit`] has finished the encoder and the age stream,
+/// synced and renamed it. Dropped uncommitted, it leaves nothing behind.
 pub struct CompressedFile {
     inner: Inner,
     path: PathBuf,
 }
 
 enum Inner {
-    Plain(AtomicFile),
+    Plain(Sealed),
     // The BufWriter in front gathers the writer's many small writes (a few
     // bytes each) into blocks worth handing to the encoder.
-    Zstd(BufWriter<zstd::stream::write::Encoder<'static, AtomicFile>>),
-    Gzip(BufWriter<flate2::write::GzEncoder<AtomicFile>>),
+    Zstd(BufWriter<zstd::stream::write::Encoder<'static, Sealed>>),
+    Gzip(BufWriter<flate2::write::GzEncoder<Sealed>>),
 }
 
 impl CompressedFile {
-    pub fn create(path: &Path, compression: Compression) -> Result<Self> {
-        let file = AtomicFile::create(path)?;
+    /// `recipients`: the keys the file is encrypted to, if any.
+    pub fn create(
+        path: &Path,
+        compression: Compression,
+        recipients: Option<&Recipients>,
+    ) -> Result<Self> {
+        let file = Sealed::create(path, recipients)?;
         let inner = match compression {
             Compression::None => Inner::Plain(file),
             Compression::Zstd => {
@@ -177,7 +189,8 @@ impl CompressedFile {
         &self.path
     }
 
-    /// Finishes the encoder, then flushes, syncs and renames the file.
+    /// Finishes the encoder and the age stream, then flushes, syncs and
+    /// renames the file.
     pub fn commit(self) -> Result<()> {
         let path = self.path;
         let io = |e: io::Error| Error::io(&path, e);
@@ -194,7 +207,7 @@ impl CompressedFile {
                 .finish()
                 .map_err(io)?,
         };
-        file.commit()
+        file.commit(&path)
     }
 }
 
@@ -250,21 +263,55 @@ impl fmt::Display for CorruptCompression {
 
 impl std::error::Error for CorruptCompression {}
 
-/// If `e` is a decoder's error, the backup error that says so, naming `path`.
+/// If `e` is a decoder's (or the decryption's) error, the backup error that
+/// says so, naming `path`.
 pub fn corrupt_error(path: &Path, e: &io::Error) -> Option<Error> {
-    let c = e.get_ref()?.downcast_ref::<CorruptCompression>()?;
+    let inner = e.get_ref()?;
+    let message = match inner.downcast_ref::<CorruptCompression>() {
+        Some(c) => c.to_string(),
+        None => inner
+            .downcast_ref::<encrypt::CorruptEncryption>()?
+            .to_string(),
+    };
     Some(Error::Backup {
         path: path.to_path_buf(),
         position: None,
-        message: c.to_string(),
+        message,
     })
 }
 
-/// Opens a backup for reading, decompressing it when its first bytes say it
-/// is compressed. Decoder errors come out as [`CorruptCompression`].
+/// Opens a backup for reading: decrypted when its first bytes say it is an
+/// age file (with the installed keyring), then decompressed when the
+/// (decrypted) first bytes say it is compressed. Decoder errors come out as
+/// [`CorruptCompression`], a chunk that fails to authenticate as
+/// [`encrypt::CorruptEncryption`].
 pub fn open_reader(path: &Path) -> Result<(Box<dyn Read>, Compression)> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let mut buffered = BufReader::with_capacity(1 << 20, file);
+    let head = buffered.fill_buf().map_err(|e| Error::io(path, e))?;
+    if !encrypt::is_encrypted(head) {
+        return decompressing(path, buffered);
+    }
+    let plain = encrypt::decrypting(path, buffered, &encrypt::installed())?;
+    let mut plain = BufReader::with_capacity(1 << 20, plain);
+    let head = plain
+        .fill_buf()
+        .map_err(|e| corrupt_error(path, &e).unwrap_or_else(|| Error::io(path, e)))?;
+    if head.starts_with(b"PK\x03\x04") {
+        return Err(Error::Backup {
+            path: path.to_path_buf(),
+            position: None,
+            message: "an encrypted Excel workbook: migplan encrypts and reads encrypted JSON backups only; decrypt it first (`age -d`)".into(),
+        });
+    }
+    decompressing(path, plain)
+}
+
+/// `buffered`, decompressed as its first bytes say.
+fn decompressing<R: BufRead + 'static>(
+    path: &Path,
+    mut buffered: R,
+) -> Result<(Box<dyn Read>, Compression)> {
     let head = buffered.fill_buf().map_err(|e| Error::io(path, e))?;
     let compression = Compression::detect(head);
     let reader: Box<dyn Read> = match compression {
@@ -318,7 +365,7 @@ mod tests {
     use super::*;
 
     fn write(path: &Path, c: Compression, data: &[u8]) {
-        let mut f = CompressedFile::create(path, c).unwrap();
+        let mut f = CompressedFile::create(path, c, None).unwrap();
         f.write_all(data).unwrap();
         f.commit().unwrap();
     }
@@ -383,7 +430,7 @@ mod tests {
     fn dropped_writer_leaves_no_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.json.zst");
-        let mut f = CompressedFile::create(&path, Compression::Zstd).unwrap();
+        let mut f = CompressedFile::create(&path, Compression::Zstd, None).unwrap();
         f.write_all(b"{}").unwrap();
         drop(f);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);

@@ -5,6 +5,7 @@
 
 mod atomic;
 mod compress;
+mod encrypt;
 pub mod json;
 pub mod limits;
 mod meta;
@@ -19,11 +20,15 @@ use serde::{Deserialize, Serialize};
 
 pub use atomic::AtomicFile;
 pub use compress::{CompressedFile, Compression, is_json_backup_name};
+pub use encrypt::{
+    AGE_SUFFIX, Keyring, Recipients, encrypted_name, has_age_suffix, install as install_keyring,
+    is_encrypted_file, without_age_suffix,
+};
 pub use source::{Backup, ReadOptions, check_readable, open, peek_meta};
 pub use xlsx::ExpectedTable;
 
 use crate::catalog::{ColumnInfo, ForeignKey, Sequence};
-use crate::error::{Error, Result};
+use crate::error::{EncryptionError, Error, Result};
 use crate::value::{TableSummary, Value};
 
 /// The `format` field of every migplan backup.
@@ -161,33 +166,50 @@ impl Format {
 
 /// Creates a backup writer for `path` (written under a temporary name).
 /// `sheet_names` (table → sheet) matters to workbooks only. A JSON backup
-/// whose name ends `.zst` or `.gz` is compressed accordingly
-/// ([`Compression::from_path`]); [`create_backup_with`] chooses explicitly.
+/// whose name ends `.zst` or `.gz` (before any `.age`) is compressed
+/// accordingly ([`Compression::from_path`]); [`create_backup_with`] chooses
+/// explicitly. Given `recipients`, a JSON backup is encrypted to them (its
+/// name should end `.age`, [`encrypted_name`]); a workbook cannot be, and a
+/// name ending `.age` without recipients is refused, before anything is
+/// written.
 pub fn create_backup(
     path: &Path,
     meta: &BackupMeta,
     format: Format,
     sheet_names: &BTreeMap<String, String>,
+    recipients: Option<&Recipients>,
 ) -> Result<Box<dyn BackupWriter>> {
     let compression = match format {
         Format::Json => Compression::from_path(path),
         Format::Xlsx => Compression::None,
     };
-    create_backup_with(path, meta, format, compression, sheet_names)
+    create_backup_with(path, meta, format, compression, sheet_names, recipients)
 }
 
 /// [`create_backup`] with the compression chosen by the caller, whatever the
 /// file name says. Workbooks are zip archives already: compressing one is
-/// refused.
+/// refused, and so is encrypting one (a zip is read by seeking, an age
+/// stream is not).
 pub fn create_backup_with(
     path: &Path,
     meta: &BackupMeta,
     format: Format,
     compression: Compression,
     sheet_names: &BTreeMap<String, String>,
+    recipients: Option<&Recipients>,
 ) -> Result<Box<dyn BackupWriter>> {
+    let file = path.to_path_buf();
+    match (format, recipients) {
+        (Format::Xlsx, Some(_)) => return Err(EncryptionError::EncryptedWorkbook { file }.into()),
+        (_, None) if has_age_suffix(path) => {
+            return Err(EncryptionError::AgeNameWithoutRecipients { file }.into());
+        }
+        _ => {}
+    }
     Ok(match (format, compression) {
-        (Format::Json, c) => Box::new(json::JsonWriter::create_compressed(path, meta, c)?),
+        (Format::Json, c) => Box::new(json::JsonWriter::create_compressed(
+            path, meta, c, recipients,
+        )?),
         (Format::Xlsx, Compression::None) => {
             Box::new(xlsx::XlsxWriter::create(path, meta, sheet_names)?)
         }

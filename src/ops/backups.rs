@@ -60,6 +60,9 @@ pub struct BackupInfo {
     /// RFC 3339, UTC.
     pub modified: String,
     pub compression: Compression,
+    /// Encrypted (age): its meta is read only with an identity that opens
+    /// it (`--identity`), else `unreadable` says so.
+    pub encrypted: bool,
     pub format: Format,
     /// What the file says it holds; `None` when its meta cannot be read.
     #[serde(flatten)]
@@ -267,7 +270,11 @@ pub fn delete_backup(req: &DeleteBackupRequest) -> Result<()> {
         dirs: dirs.clone(),
     };
     let file = inside(&req.file, &dirs).ok_or_else(refused)?;
-    if !is_backup_name(&file) || format::peek_meta(&file).ok().flatten().is_none() {
+    // An encrypted backup is one by its name and header, whether or not
+    // this process holds a key to read its meta.
+    let readable = format::peek_meta(&file).ok().flatten().is_some();
+    let sealed = format::is_encrypted_file(&file).unwrap_or(false);
+    if !is_backup_name(&file) || !(readable || sealed) {
         return Err(refused());
     }
     fs::remove_file(&file).map_err(|e| Error::io(&file, e))
@@ -342,7 +349,8 @@ fn same_dir(a: &Path, b: &Path) -> bool {
     a == b || matches!((fs::canonicalize(a), fs::canonicalize(b)), (Ok(x), Ok(y)) if x == y)
 }
 
-/// A file a backup may be: `.json`, `.json.zst`, `.json.gz` or `.xlsx`.
+/// A file a backup may be: `.json`, `.json.zst`, `.json.gz` (each maybe
+/// `.age` after) or `.xlsx`.
 fn is_backup_name(path: &Path) -> bool {
     let workbook = path
         .extension()
@@ -393,9 +401,12 @@ fn backup_files(dirs: &[PathBuf]) -> Result<Vec<Found>> {
 fn describe(found: &Found) -> BackupInfo {
     let path = &found.path;
     let format = Format::detect(path).unwrap_or(Format::Json);
-    let compression = match format {
-        Format::Json => Compression::of_file(path).unwrap_or_default(),
-        Format::Xlsx => Compression::None,
+    let encrypted = format::is_encrypted_file(path).unwrap_or(false);
+    // An encrypted file's codec is under the encryption: its name tells.
+    let compression = match (format, encrypted) {
+        (Format::Json, false) => Compression::of_file(path).unwrap_or_default(),
+        (Format::Json, true) => Compression::from_path(path),
+        (Format::Xlsx, _) => Compression::None,
     };
     let (contents, unreadable) = match format::peek_meta(path) {
         Ok(Some(meta)) => (Some(contents(&meta, format)), None),
@@ -412,6 +423,7 @@ fn describe(found: &Found) -> BackupInfo {
         modified: chrono::DateTime::<chrono::Utc>::from(found.modified)
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         compression,
+        encrypted,
         format,
         contents,
         unreadable,

@@ -27,6 +27,9 @@ pub struct ExportRequest {
     /// name); an output named `*.zst` or `*.gz` is compressed without it.
     pub compress: Option<Compression>,
     pub output: PathBuf,
+    /// `--encrypt-to age1…`: the public keys a JSON backup is encrypted to
+    /// (`.age` is added to the output's name).
+    pub encrypt_to: Vec<String>,
 }
 
 pub(crate) fn export(
@@ -40,16 +43,20 @@ pub(crate) fn export(
         Some(p) => p.to_path_buf(),
         None => expand_output(&plan.export.output, &plan.name),
     };
+    let format = format_of(&output).unwrap_or(plan.export.format);
+    // `[backup] encrypt` covers the plan's exports too: they are backups.
+    let encrypt = plan.backup.encrypt.clone();
     let opts = ExportOptions {
         verb: "exporting",
         mode: plan.export.mode,
         since: plan.export.since,
         modules: plan.export.modules.clone(),
-        format: format_of(&output).unwrap_or(plan.export.format),
-        output,
+        output: sealed_output(output, format, encrypt.is_some()),
+        format,
         schema_version: version,
         follows,
         closure: plan.export.closure,
+        encrypt,
     };
     let catalog = db.catalog()?;
     let pulled = closure_view(plan, &catalog)?;
@@ -63,10 +70,21 @@ pub(crate) fn export(
     data::export(db, plan, &opts)
 }
 
+/// An encrypted JSON backup's name ends `.age`; a workbook's is left as
+/// it is (the writer refuses to encrypt one, naming it).
+fn sealed_output(output: PathBuf, format: Format, encrypted: bool) -> PathBuf {
+    match encrypted && format == Format::Json {
+        true => format::encrypted_name(&output),
+        false => output,
+    }
+}
+
 /// The format an output file's extension names (`.json`, `.xlsx`), if any:
 /// `-o backup.xlsx` writes a workbook whatever the plan's `format`. A
-/// compression suffix (`.zst`, `.gz`) names a JSON backup: `backup.json.zst`.
+/// compression suffix (`.zst`, `.gz`) names a JSON backup: `backup.json.zst`;
+/// `.age` after them is looked through.
 pub(crate) fn format_of(path: &Path) -> Option<Format> {
+    let path = &format::without_age_suffix(path);
     let named = Format::from_extension(path.extension()?.to_str()?);
     let compressed = format::Compression::from_path(path) != format::Compression::None;
     named.or(compressed.then_some(Format::Json))
@@ -104,8 +122,12 @@ pub(crate) fn compressed_output(
             ),
         });
     }
-    let mut name = output.as_os_str().to_owned();
+    // The codec's suffix goes before any `.age`: `b.json.age` → `b.json.zst.age`.
+    let mut name = format::without_age_suffix(output).into_os_string();
     name.push(chosen.suffix());
+    if format::has_age_suffix(output) {
+        name.push(format::AGE_SUFFIX);
+    }
     Ok(PathBuf::from(name))
 }
 
@@ -162,17 +184,19 @@ pub fn export_shortcut(args: &ExportRequest) -> Result<Outcome> {
     let format = args
         .format
         .unwrap_or_else(|| format_of(&args.output).unwrap_or(Format::Json));
+    let encrypt = format::Recipients::from_words(&args.encrypt_to)?;
     let output = compressed_output(&args.output, format, args.compress)?;
     let opts = ExportOptions {
         verb: "exporting",
         mode,
         since: plan.export.since,
         modules: vec![],
-        output,
+        output: sealed_output(output, format, encrypt.is_some()),
         format,
         schema_version: version,
         follows,
         closure: false,
+        encrypt,
     };
     data::export(db.as_mut(), &plan, &opts).map(Outcome::Export)
 }

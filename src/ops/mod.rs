@@ -138,6 +138,18 @@ pub fn load_plan(path: &Path, env_flag: Option<&str>) -> Result<Plan> {
     Ok(plan)
 }
 
+/// Reads the age identity files (`--identity`, `MIGPLAN_AGE_IDENTITY`) and
+/// makes them the keys every encrypted backup this process reads is
+/// decrypted with, as a front door is started; none given, none installed.
+/// A file that is not an identity file is refused here, before anything
+/// is read or written.
+pub fn use_identities(files: &[PathBuf]) -> Result<()> {
+    if !files.is_empty() {
+        format::install_keyring(format::Keyring::load(files)?);
+    }
+    Ok(())
+}
+
 /// Runs `work` as one run of record: takes the run lock, records the start,
 /// then the outcome (a failure too), lets the lock go, and tells the plan's
 /// `[[notify]]` webhooks how it ended (`url`: the database, as printed).

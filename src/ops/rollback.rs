@@ -48,8 +48,11 @@ pub fn rollback(args: &RollbackRequest) -> Result<RollbackOutcome> {
         recorded_run(db.as_mut(), &url, id).map_err(|e| history::explain_busy(db.as_mut(), e))?;
     let gone = run.status == history::Status::Running && lock_free(db.as_mut())?;
     history::show_interrupted(std::slice::from_mut(&mut run), gone);
-    // Refused early, before asking; checked again under the lock.
-    rollback_source(db.as_mut(), &run, args.force)?;
+    // Refused early, before asking; checked again under the lock. The
+    // backup must be readable (an encrypted one needs its key) before
+    // anything is recorded, backed up or undone.
+    let backup = rollback_source(db.as_mut(), &run, args.force)?;
+    format::check_readable(&backup)?;
     let schema_changed = run.schema_after.unwrap_or(0) != run.schema_before.unwrap_or(0);
     let plan = match plan {
         Some(p) => p,

@@ -107,6 +107,9 @@ pub struct BackupSettings {
     pub keep: Option<u32>,
     /// Default `zstd`.
     pub compression: Compression,
+    /// `encrypt`: the age keys backups (before a change, on demand, and
+    /// the plan's JSON exports) are encrypted to; `None`: not encrypted.
+    pub encrypt: Option<crate::format::Recipients>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -283,6 +283,26 @@ pub struct RawBackup {
     #[serde(default)]
     #[schemars(schema_with = "keys::compression")]
     pub compression: Option<Str>,
+    /// Encrypt the backups with age to these public keys:
+    /// `encrypt = { recipients = ["age1…"] }` (or `recipients_file`). Read
+    /// them back with `--identity FILE` or `MIGPLAN_AGE_IDENTITY`.
+    #[schemars(with = "Option<RawEncrypt>")]
+    pub encrypt: Option<Spanned<RawEncrypt>>,
+}
+
+/// `[backup] encrypt`: the age public keys backups are encrypted to.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Encrypt")]
+pub struct RawEncrypt {
+    /// age X25519 public keys (`age1…`), as `age-keygen` prints them.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::recipients")]
+    pub recipients: Vec<Str>,
+    /// A file of `age1…` lines and `#` comments, as `age -R` reads.
+    #[serde(default)]
+    #[schemars(schema_with = "keys::path")]
+    pub recipients_file: Option<Str>,
 }
 
 /// A webhook told when a run of record ends; a failing webhook is a

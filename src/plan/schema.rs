@@ -174,6 +174,14 @@ pub(super) fn notify_on(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// age public keys: `age1` and bech32 (or from the environment).
+pub(super) fn recipients(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "array",
+        "items": {"anyOf": [{"type": "string", "pattern": "^age1[02-9ac-hj-np-z]+$"}, substituted()]},
+    })
+}
+
 /// A path: never empty.
 pub(super) fn path(_: &mut SchemaGenerator) -> Schema {
     json_schema!({"type": "string", "minLength": 1})

@@ -68,6 +68,7 @@ use serde::Serialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
 use super::compress::{self, CompressedFile, Compression};
+use super::encrypt::Recipients;
 use super::limits;
 use super::{BackupMeta, BackupVisitor, BackupWriter, FORMAT_NAME, FORMAT_VERSION, TableMeta};
 use crate::error::{Error, Result};

@@ -577,7 +577,7 @@ fn compressed_backups_read_like_plain_ones() {
     let (meta, rows) = two_tables();
     for c in [Compression::Zstd, Compression::Gzip] {
         let path = dir.path().join(format!("backup{}", c.json_extension()));
-        let mut w = JsonWriter::create_compressed(&path, &meta, c).unwrap();
+        let mut w = JsonWriter::create_compressed(&path, &meta, c, None).unwrap();
         for (t, rows) in meta.tables.iter().zip(&rows) {
             w.begin_table(t).unwrap();
             for r in rows {

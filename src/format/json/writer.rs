@@ -44,17 +44,19 @@ impl OpenTable {
 
 impl JsonWriter {
     pub fn create(path: &Path, meta: &BackupMeta) -> Result<Self> {
-        Self::create_compressed(path, meta, Compression::None)
+        Self::create_compressed(path, meta, Compression::None, None)
     }
 
-    /// A writer whose bytes go through `compression` (the file name is the
-    /// caller's choice; [`Compression::json_extension`] is the usual one).
+    /// A writer whose bytes go through `compression`, then are encrypted to
+    /// `recipients` if any (the file name is the caller's choice;
+    /// [`Compression::json_extension`] is the usual one, `.age` after it).
     pub fn create_compressed(
         path: &Path,
         meta: &BackupMeta,
         compression: Compression,
+        recipients: Option<&Recipients>,
     ) -> Result<Self> {
-        let mut out = CompressedFile::create(path, compression)?;
+        let mut out = CompressedFile::create(path, compression, recipients)?;
         write_head(&mut out, meta).map_err(|e| Error::io(path, e))?;
         Ok(JsonWriter {
             out,

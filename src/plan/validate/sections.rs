@@ -15,8 +15,10 @@ use super::{
     PLACEHOLDERS, TRIGGERS, hint, module_hint, names, ticks,
 };
 use crate::error::Error;
+use crate::format::Recipients;
 use crate::plan::raw::{
-    RawBackup, RawDatabase, RawEndpoint, RawExport, RawImport, RawPlan, RawSchema, RawTable, Str,
+    RawBackup, RawDatabase, RawEncrypt, RawEndpoint, RawExport, RawImport, RawPlan, RawSchema,
+    RawTable, Str,
 };
 use crate::plan::{
     BackupSettings, Compression, Conflict, DatabaseConfig, ExportConfig, ExportMode, Format,
@@ -355,7 +357,67 @@ impl Checker<'_> {
                 COMPRESSIONS,
                 Compression::Zstd,
             ),
+            encrypt: self.encrypt(&raw.encrypt),
         }
+    }
+
+    /// `[backup] encrypt`: every recipient an age X25519 public key, at
+    /// least one; a bad one reported where it is written.
+    fn encrypt(&mut self, raw: &Option<Spanned<RawEncrypt>>) -> Option<Recipients> {
+        let raw = raw.as_ref()?;
+        let before = self.diags.len();
+        let mut keys = vec![];
+        for (i, s) in self.texts(&raw.get_ref().recipients).iter().enumerate() {
+            match Recipients::parse_one(s.get_ref()) {
+                Ok(key) => keys.push(key),
+                Err(why) => self.report(
+                    s.span(),
+                    format!("`[backup] encrypt` recipients[{i}] is not an age public key: {why}"),
+                    RECIPIENT_HELP,
+                ),
+            }
+        }
+        if let Some(file) = &raw.get_ref().recipients_file {
+            keys.extend(self.recipients_file(file));
+        }
+        if keys.is_empty() && self.diags.len() == before {
+            self.report(
+                raw.span(),
+                "`[backup] encrypt` names no recipient",
+                "list the public keys backups are encrypted to, e.g. `encrypt = { recipients = [\"age1…\"] }`, or remove `encrypt`",
+            );
+        }
+        Recipients::new(keys)
+    }
+
+    /// The keys of `recipients_file` (resolved against the plan's folder),
+    /// each line an `age1…` key, `#` comments and blank lines skipped.
+    fn recipients_file(&mut self, raw: &Str) -> Vec<age::x25519::Recipient> {
+        let Some(path) = self.path_of(raw) else {
+            return vec![];
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                let message = format!("cannot read `recipients_file` {}: {e}", path.display());
+                self.report(raw.span(), message, "give a file of `age1…` lines");
+                return vec![];
+            }
+        };
+        let mut keys = vec![];
+        for (i, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l.trim())) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match Recipients::parse_one(line) {
+                Ok(key) => keys.push(key),
+                Err(why) => {
+                    let message = format!("{}:{i}: not an age public key: {why}", path.display());
+                    self.report(raw.span(), message, RECIPIENT_HELP);
+                }
+            }
+        }
+        keys
     }
 
     /// A count that must be at least 1 and fit a `u32`; `None` (and the
@@ -373,6 +435,8 @@ impl Checker<'_> {
         }
     }
 }
+
+const RECIPIENT_HELP: &str = "give the public key (`age1…`) that `age-keygen` prints as `Public key:` (or `age-keygen -y IDENTITY_FILE`); the identity (`AGE-SECRET-KEY-1…`) stays off the plan";
 
 const SINCE_HELP: &str = "write a date, a time and an offset, e.g. `2024-05-01T00:00:00Z`";
 

@@ -178,6 +178,21 @@ fn assert_reference_backup(plan: &Plan, dir: &Path) {
     assert_eq!(b.dir, dir);
     assert_eq!((b.retention_days, b.keep), (Some(30), Some(10)));
     assert_eq!(b.compression, Compression::Gzip);
+    let keys: Vec<String> = b
+        .encrypt
+        .as_ref()
+        .unwrap()
+        .keys()
+        .iter()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "age1s07jsjvl3j5q6waqzhw5rdm2awu4j4sy6gzd4kzprrnmjmvkv40qnuu0jg",
+            "age1fl50js9e65fwuu0tyewj75z0v7vfe6vrlum79fwvuvqsknk0me5seah8ze"
+        ]
+    );
 }
 
 /// The reference plan's environments, each merged over it.
