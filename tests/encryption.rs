@@ -283,7 +283,12 @@ fn no_key_or_the_wrong_key_changes_nothing_and_the_variable_gives_the_key() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     // The identity file named as the person gave it (shown relative to
     // where they stand).
-    let name = other.file.file_name().unwrap().to_string_lossy().into_owned();
+    let name = other
+        .file
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     assert!(
         stderr(&out).contains(&format!(
             "b.json.zst.age was not encrypted to any key in {name}"

@@ -11,6 +11,7 @@ use crate::error::{Error, Result, exit};
 use crate::ops;
 mod args;
 mod generate;
+mod github;
 mod history;
 mod render;
 mod requests;
@@ -114,6 +115,9 @@ fn dispatch(cmd: Command, out: render::Out, stop: crate::events::Cancel) -> Resu
         Command::Run(a) => render::outcome(ops::run(&(&a).into())?, out),
         Command::Validate(a) => {
             let v = ops::validate(&(&a).into())?;
+            if a.format == ValidateFormat::Github {
+                github::write_summary(&v.results)?;
+            }
             return finish(
                 &render::render_validation(&v.results, a.format),
                 v.valid(),

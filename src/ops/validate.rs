@@ -148,29 +148,39 @@ pub(crate) fn collect_toml(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
 }
 
 /// `validate --db`: tables and columns exist, and the declared module order
-/// agrees with the foreign keys.
+/// agrees with the foreign keys; each problem pointed at where the plan
+/// writes the name, with the database's nearest name as a suggestion.
 pub(crate) fn check_against_db(plan: &Plan, url: &str) -> Result<Vec<Diagnostic>> {
     let url = DbUrl::parse(url, Path::new("."))?;
     let mut db = backend::open(&url, &OpenOptions::default())?;
     let catalog = db.catalog()?;
+    let src = std::fs::read_to_string(&plan.path).unwrap_or_default();
+    let at = Pointer {
+        path: &plan.path,
+        located: plan::locate::Located::parse(&src),
+        src: src.into(),
+    };
+    let tables: Vec<&str> = catalog.tables.iter().map(|t| t.name.as_str()).collect();
+    let database = url.redacted();
     let mut problems = Vec::new();
     for m in &plan.modules {
         for t in m.tables.iter().filter(|t| catalog.table(t).is_none()) {
-            problems.push(format!(
-                "module `{}` lists table `{t}`, which {} does not have",
-                m.name,
-                url.redacted()
-            ));
+            let span = at.located.as_ref().and_then(|l| l.module_table(&m.name, t));
+            let message = format!(
+                "module `{}` lists table `{t}`, which {database} does not have",
+                m.name
+            );
+            problems.push(at.problem(span, message, suggest(t, &tables, "tables")));
         }
     }
     for (table, opts) in &plan.tables {
         let Some(info) = catalog.table(table) else {
-            problems.push(format!(
-                "`[tables.{table}]` names a table {} does not have",
-                url.redacted()
-            ));
+            let span = at.located.as_ref().and_then(|l| l.table_header(table));
+            let message = format!("`[tables.{table}]` names a table {database} does not have");
+            problems.push(at.problem(span, message, suggest(table, &tables, "tables")));
             continue;
         };
+        let columns: Vec<&str> = info.columns.iter().map(|c| c.name.as_str()).collect();
         let named = opts
             .key
             .iter()
@@ -179,21 +189,72 @@ pub(crate) fn check_against_db(plan: &Plan, url: &str) -> Result<Vec<Diagnostic>
             .chain(opts.exclude.iter())
             .chain(opts.accept_lossy.iter());
         for c in named.filter(|c| info.column(c).is_none()) {
-            problems.push(format!(
+            let span = at.located.as_ref().and_then(|l| l.table_column(table, c));
+            let message = format!(
                 "`[tables.{table}]` names column `{c}`, which table `{table}` does not have"
-            ));
+            );
+            let help = suggest(c, &columns, &format!("columns of `{table}`"));
+            problems.push(at.problem(span, message, help));
         }
     }
-    problems.extend(module_order_problems(plan, &catalog));
-    Ok(problems
-        .into_iter()
-        .map(|p| Diagnostic::file(&plan.path, p))
-        .collect())
+    for (module, message) in module_order_problems(plan, &catalog) {
+        let span = at.located.as_ref().and_then(|l| l.module_name(&module));
+        problems.push(at.problem(span, message, None));
+    }
+    Ok(problems)
+}
+
+/// Diagnostics pointing into the plan file where it writes a name; the
+/// whole file when it does not (a name from `${VAR}`, an environment).
+struct Pointer<'a> {
+    path: &'a Path,
+    located: Option<plan::locate::Located>,
+    src: std::sync::Arc<str>,
+}
+
+impl Pointer<'_> {
+    fn problem(
+        &self,
+        span: Option<std::ops::Range<usize>>,
+        message: String,
+        help: Option<String>,
+    ) -> Diagnostic {
+        let d = match span {
+            Some(span) => Diagnostic::at(self.path, &self.src, span, message),
+            None => Diagnostic::file(self.path, message),
+        };
+        match help {
+            Some(h) => d.with_help(h),
+            None => d,
+        }
+    }
+}
+
+/// "did you mean" the database's nearest name; a short list when it has
+/// few, else where to see them all.
+fn suggest(got: &str, known: &[&str], what: &str) -> Option<String> {
+    let near = plan::closest_name(got, known).map(|n| format!("did you mean `{n}`? "));
+    let list = match known.len() {
+        0 => format!("the database has no {what}"),
+        1..=12 => format!(
+            "{what}: {}",
+            known
+                .iter()
+                .map(|k| format!("`{k}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        n => format!("the database has {n} {what}: `migplan status --db URL` lists them"),
+    };
+    Some(near.unwrap_or_default() + &list)
 }
 
 /// A foreign key from a table of module A to a table of module B needs A to
-/// depend (directly or not) on B.
-pub(crate) fn module_order_problems(plan: &Plan, catalog: &crate::catalog::Catalog) -> Vec<String> {
+/// depend (directly or not) on B: (module A, the problem).
+pub(crate) fn module_order_problems(
+    plan: &Plan,
+    catalog: &crate::catalog::Catalog,
+) -> Vec<(String, String)> {
     let mut problems = Vec::new();
     for table in &catalog.tables {
         let Some(child) = plan.module_of(&table.name) else {
@@ -204,10 +265,10 @@ pub(crate) fn module_order_problems(plan: &Plan, catalog: &crate::catalog::Catal
                 continue;
             };
             if parent.name != child.name && !depends(plan, &child.name, &parent.name, &mut vec![]) {
-                problems.push(format!(
+                problems.push((child.name.clone(), format!(
                     "`{}`.({}) references `{}` of module `{}`, but module `{}` does not depend on `{}`: add it to `depends_on`",
                     table.name, fk.columns.join(", "), fk.ref_table, parent.name, child.name, parent.name
-                ));
+                )));
             }
         }
     }

@@ -8,6 +8,7 @@
 
 mod environments;
 mod envsubst;
+pub mod locate;
 mod raw;
 pub mod schema;
 mod validate;
@@ -18,7 +19,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use validate::{environment_names, load, load_in, load_selected, load_str, load_with_env};
+pub use validate::{
+    closest_name, environment_names, load, load_in, load_selected, load_str, load_with_env,
+};
 
 /// The placeholder of `[schema] migrations` replaced by the engine's name.
 pub const ENGINE_PLACEHOLDER: &str = "{engine}";

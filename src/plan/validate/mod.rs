@@ -323,6 +323,10 @@ pub(super) fn hint(got: &str, known: &[&str], what: &str) -> String {
 }
 
 /// The known name nearest to `got`, if it is near enough to be a typo.
+pub fn closest_name<'k>(got: &str, known: &[&'k str]) -> Option<&'k str> {
+    closest(got, known)
+}
+
 fn closest<'k>(got: &str, known: &[&'k str]) -> Option<&'k str> {
     let limit = (got.chars().count() / 3).max(1);
     known
