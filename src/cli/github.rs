@@ -102,7 +102,7 @@ mod tests {
         );
         assert!(text.contains("| `plans/b.toml` | ✅ valid |"), "{text}");
         assert!(
-            text.contains("| `plans/a.toml:2:8` | problem 24 \\| pipe | fix it |"),
+            text.contains("| `plans/a.toml:2:9` | problem 24 \\| pipe | fix it |"),
             "{text}"
         );
         assert_eq!(text.matches("problem ").count(), 25 + 1, "{text}");
