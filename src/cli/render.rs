@@ -346,6 +346,13 @@ pub fn render_plan(v: &PlanView) -> String {
     for s in &v.pending_scripts {
         out.push_str(&format!("apply    {s}\n"));
     }
+    if let Some(seed) = &v.seed {
+        out.push_str(&format!("seed     {} into the empty database", seed.file));
+        if let Some(rows) = seed.rows {
+            out.push_str(&format!(" ({} rows)", indicatif::HumanCount(rows)));
+        }
+        out.push('\n');
+    }
     for s in &v.adapters {
         out.push_str(&format!("upgrade  {s}\n"));
     }

@@ -51,6 +51,9 @@ pub struct PlanView {
     pub kind: PlanKind,
     pub database: String,
     pub pending_scripts: Vec<String>,
+    /// The plan's `[database] seed`, when the run would load it: the
+    /// database's tables are all empty once the schema phase is done.
+    pub seed: Option<SeedStep>,
     /// The adapter chain an older backup goes through, one line each.
     pub adapters: Vec<String>,
     pub tables: Vec<PlanStep>,
@@ -62,6 +65,43 @@ pub struct PlanView {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lossy: Vec<data::LossyColumn>,
     pub notes: Vec<String>,
+}
+
+/// The seed a run would load into the empty database.
+#[derive(Debug, Serialize)]
+pub struct SeedStep {
+    pub file: String,
+    /// The rows its meta counts (`None` when it says nothing of itself,
+    /// e.g. a workbook made by hand, or cannot be read here).
+    pub rows: Option<u64>,
+}
+
+/// Whether `run` would load the plan's seed, as `seed_if_empty` decides
+/// it, read-only: an export or migrate plan (an import brings its own
+/// rows, a copy has no `[database]`) whose tables are all empty. On a
+/// database whose pending scripts are not applied here, the tables those
+/// scripts create are empty after them.
+pub(crate) fn seed_step(plan: &Plan, db: &mut dyn Backend) -> Result<Option<SeedStep>> {
+    if !matches!(plan.kind, PlanKind::Export | PlanKind::Migrate) {
+        return Ok(None);
+    }
+    let Some(seed) = plan.database.as_ref().and_then(|d| d.seed.as_ref()) else {
+        return Ok(None);
+    };
+    let catalog = db.catalog()?;
+    for t in data::select_tables(plan, &catalog, &[])? {
+        if db.count_rows(&t)? > 0 {
+            return Ok(None);
+        }
+    }
+    let rows = format::peek_meta(seed)
+        .ok()
+        .flatten()
+        .map(|meta| meta.tables.iter().map(|t| t.rows).sum());
+    Ok(Some(SeedStep {
+        file: seed.display().to_string(),
+        rows,
+    }))
 }
 
 /// A table `[export] closure` pulls in, and the references that pull it in.
@@ -120,6 +160,7 @@ pub fn show_plan(args: &PlanRequest) -> Result<PlanOutcome> {
     if !status.pending.is_empty() && !db.transactional_ddl() {
         notes.push(DDL_NOTE.trim_start_matches("note: ").to_string());
     }
+    let seed = seed_step(&plan, db.as_mut())?;
     let target_catalog = match plan.kind {
         PlanKind::Copy | PlanKind::Import => Some(db.catalog()?),
         _ => None,
@@ -191,6 +232,7 @@ pub fn show_plan(args: &PlanRequest) -> Result<PlanOutcome> {
         kind: plan.kind,
         database: url.redacted(),
         pending_scripts: status.pending.iter().map(|s| s.label()).collect(),
+        seed,
         adapters,
         tables: steps,
         closure: closure_view(&plan, &catalog)?,
