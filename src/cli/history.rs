@@ -14,8 +14,15 @@ pub fn render_list(runs: &[Run]) -> String {
     if runs.is_empty() {
         return "no runs recorded in this database\n".into();
     }
+    // `schema down` is wider than `import`: the column fits the widest.
+    let kind = runs
+        .iter()
+        .map(|r| r.kind.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
     let mut out = format!(
-        "{:>4}  {:<11}  {:<8}  {:<24}  {:<OPERATOR_WIDTH$}  {}\n",
+        "{:>4}  {:<11}  {:<kind$}  {:<24}  {:<OPERATOR_WIDTH$}  {}\n",
         "id", "status", "kind", "started (UTC)", "operator", "plan"
     );
     for r in runs {
@@ -24,7 +31,7 @@ pub fn render_list(runs: &[Run]) -> String {
             plan.push_str(&format!(" — {m}"));
         }
         out.push_str(&format!(
-            "{:>4}  {:<11}  {:<8}  {:<24}  {:<OPERATOR_WIDTH$}  {}\n",
+            "{:>4}  {:<11}  {:<kind$}  {:<24}  {:<OPERATOR_WIDTH$}  {}\n",
             r.id,
             r.status.as_str(),
             r.kind,
@@ -235,6 +242,16 @@ mod tests {
                 .any(|l| l.trim_start().starts_with("users") && l.trim_end().ends_with("10")),
             "{page}"
         );
+    }
+
+    #[test]
+    fn columns_stay_in_line_whatever_the_kind() {
+        let mut a = run(Value::Null);
+        a.kind = "schema down".into();
+        let b = run(Value::Null);
+        let list = render_list(&[a, b]);
+        let starts: Vec<usize> = list.lines().map(|l| l.find("2026").unwrap_or(0)).collect();
+        assert!(starts[1] > 0 && starts[1] == starts[2], "{list}");
     }
 
     #[test]
