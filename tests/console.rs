@@ -219,7 +219,15 @@ async fn a_run_is_rolled_back_from_its_history_page() {
     let runs = console.api("/api/history");
     assert_eq!(runs[0]["kind"], "rollback");
     assert_eq!(runs[0]["operator"], "Ana <ana@example.com>");
-    assert_eq!(runs[0]["notes"][0], "ticket 42");
+    // The run it undid named first, then the operator's note.
+    assert!(
+        runs[0]["notes"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("undoes run 1 ("),
+        "{runs}"
+    );
+    assert_eq!(runs[0]["notes"][1], "ticket 42");
     assert_eq!(runs[1]["status"], "rolled_back");
     b.close().await;
 }
@@ -260,7 +268,11 @@ async fn a_cancelled_job_leaves_the_database_unchanged() {
     std::fs::write(&release, "").unwrap();
     b.wait_text("#job-status", |t| t == "cancelled", Duration::from_secs(60))
         .await;
-    assert!(b.text("#job-error-message").await.contains("cancelled"));
+    assert!(
+        b.text("#job-error-message")
+            .await
+            .contains("interrupted: nothing was changed")
+    );
     b.screenshot("job-cancelled-en").await;
     assert_eq!(
         support::dump(&ws.open("dst.db")),
