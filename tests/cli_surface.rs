@@ -395,3 +395,27 @@ fn a_run_names_the_operator_it_records_when_nobody_gave_one() {
         stderr(&named)
     );
 }
+
+#[test]
+fn the_old_export_format_flag_is_answered_with_the_new_one() {
+    let ws = workspace();
+    let out = run(
+        &ws,
+        &[
+            "export",
+            "--db",
+            &ws.url("app.db"),
+            "--format",
+            "xlsx",
+            "-o",
+            "b.xlsx",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("--backup-format xlsx"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!ws.path("b.xlsx").exists());
+}

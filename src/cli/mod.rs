@@ -25,6 +25,9 @@ pub fn main() -> i32 {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
+            if let Some(tip) = renamed_flag_tip(&e) {
+                eprintln!("\ntip: {tip}");
+            }
             return if e.use_stderr() {
                 exit::USAGE
             } else {
@@ -57,6 +60,19 @@ pub fn main() -> i32 {
             e.exit_code()
         }
     }
+}
+
+/// A flag whose meaning changed, used the old way: `export --format xlsx`
+/// chose the backup's format before `--format` chose the output's.
+fn renamed_flag_tip(e: &clap::Error) -> Option<&'static str> {
+    let args: Vec<String> = std::env::args().collect();
+    let export = args.iter().any(|a| a == "export");
+    let xlsx = args
+        .windows(2)
+        .any(|w| w[0] == "--format" && w[1] == "xlsx")
+        || args.iter().any(|a| a == "--format=xlsx");
+    (e.kind() == clap::error::ErrorKind::InvalidValue && export && xlsx)
+        .then_some("the backup's format is `--backup-format xlsx` (or an output named `*.xlsx`); `--format` chooses how the outcome is printed")
 }
 
 /// Ctrl-C asks the running operation to stop at its next safe point,
