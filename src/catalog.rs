@@ -64,6 +64,11 @@ pub struct ColumnInfo {
     pub nullable: bool,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub has_default: bool,
+    /// The only values the column takes, when the database lists them: a
+    /// PostgreSQL enum's labels, MySQL's ENUM, a `CHECK (col IN (…))` of
+    /// texts. Workbooks offer them as a dropdown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

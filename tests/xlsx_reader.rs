@@ -54,6 +54,7 @@ fn column(name: &str, ty: T, sql_type: &str) -> ColumnInfo {
         sql_type: sql_type.into(),
         nullable: true,
         has_default: false,
+        choices: vec![],
     }
 }
 
@@ -240,7 +241,11 @@ fn openpyxl_reads_what_migplan_writes() {
     assert_eq!(cell("G2")[..2], [json!("d"), json!("2024-03-05 00:00:00")]);
     assert_eq!(cell("G2")[2], json!("yyyy-mm-dd"));
     assert_eq!(cell("H2")[..2], [json!("d"), json!("2024-03-05 08:30:00")]);
-    assert_eq!(cell("I2")[..2], [json!("s"), json!("aGk=")]);
+    // Bytes: a marker, and their base64 in the hidden column after the
+    // table's columns.
+    assert_eq!(cell("I2")[..2], [json!("s"), json!("‹binary 2 bytes›")]);
+    assert_eq!(cell("J1")[1], json!("_bytes:data"));
+    assert_eq!(cell("J2")[..2], [json!("s"), json!("aGk=")]);
     // Row 3.
     assert_eq!(cell("B3")[..2], [json!("s"), json!("+1")]);
     assert_eq!(cell("C3")[..2], [json!("s"), json!("12345678901234567.89")]);
@@ -268,7 +273,8 @@ wb = openpyxl.load_workbook(sys.argv[1])
 ws = wb["题目数据"]
 rows = [[c.value for c in row] for row in ws.iter_rows()]
 header = rows[0]
-order = ["title", "id", "at", "due", "ok", "score", "big", "price", "data"]
+# The hidden column of the bytes moves with its rows.
+order = ["title", "id", "at", "due", "ok", "score", "big", "price", "data", "_bytes:data"]
 idx = [header.index(h) for h in order]
 ws.delete_rows(1, ws.max_row)
 out = [[r[i] for i in idx] for r in rows]

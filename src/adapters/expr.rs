@@ -821,6 +821,7 @@ mod tests {
             sql_type: ty.name().into(),
             nullable: true,
             has_default: false,
+            choices: vec![],
         }
     }
 

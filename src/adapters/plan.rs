@@ -636,6 +636,7 @@ fn new_column(name: &str, ty: ColumnType, nullable: bool) -> ColumnInfo {
         sql_type: ty.name().to_string(),
         nullable,
         has_default: false,
+        choices: vec![],
     }
 }
 

@@ -57,6 +57,7 @@ fn col(name: &str, ty: T) -> ColumnInfo {
         sql_type: format!("{}-native", ty.name()),
         nullable: false,
         has_default: false,
+        choices: vec![],
     }
 }
 

@@ -860,6 +860,7 @@ mod tests {
             sql_type: sql_type.into(),
             nullable: true,
             has_default: false,
+            choices: vec![],
         }
     }
 

@@ -3,6 +3,7 @@
 //! and what modules above need to know of an engine is its [`Dialect`].
 //! Backends know nothing of files or formats.
 
+mod checks;
 pub mod convert;
 mod dialect;
 mod fkcheck;

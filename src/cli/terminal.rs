@@ -22,7 +22,16 @@ impl Listener for Terminal {
             return;
         };
         match event {
-            Event::Started { verb, total } => *bar = Some(rows_bar(verb, *total)),
+            Event::Started { verb, total } => {
+                if let Some(old) = bar.take() {
+                    old.finish_and_clear();
+                }
+                *bar = Some(if *total == 0 && *verb == "finishing" {
+                    spinner(verb)
+                } else {
+                    rows_bar(verb, *total)
+                });
+            }
             Event::Table { name } => bar.iter().for_each(|b| b.set_message(name.clone())),
             Event::Advanced { rows } => bar.iter().for_each(|b| b.inc(*rows)),
             Event::Finished => bar.take().iter().for_each(ProgressBar::finish_and_clear),
@@ -61,6 +70,17 @@ fn line(bar: Option<&ProgressBar>, text: &str) {
     }
 }
 
+/// A phase without rows to count (a workbook being assembled).
+fn spinner(verb: &str) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    let style =
+        ProgressStyle::with_template(&format!("{{spinner}} {} {{msg}} {{elapsed}}", label(verb)))
+            .expect("static template is valid");
+    bar.set_style(style);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
 fn rows_bar(verb: &str, total: u64) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::stderr());
     let style = ProgressStyle::with_template(&format!(
@@ -80,6 +100,8 @@ fn rows_bar(verb: &str, total: u64) -> ProgressBar {
 fn label(verb: &str) -> &str {
     match verb {
         "backup" => "backup before change",
+        "checking" => "checking workbook",
+        "finishing" => "writing workbook",
         other => other,
     }
 }

@@ -161,7 +161,7 @@ mod tests {
             .chain(backup_kinds.iter().map(|k| format!("backups.kind.{k}")))
             // The verbs progress reports (`data::progress::rows`).
             .chain(
-                ["backup", "exporting", "importing"]
+                ["backup", "checking", "exporting", "finishing", "importing"]
                     .iter()
                     .map(|v| format!("phase.{v}")),
             )

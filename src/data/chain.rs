@@ -4,7 +4,6 @@
 //! every backup goes into the one write transaction, in order; increments
 //! overwrite the rows they carry.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::import::{backup_part, import_into, load_parts_into};
@@ -119,7 +118,7 @@ fn id_of(meta: &BackupMeta) -> &str {
 
 /// The files opened, their metas read; they must all be JSON backups.
 fn open_all(files: &[PathBuf]) -> Result<Vec<Backup>> {
-    let no_sheets = BTreeMap::new();
+    let no_sheets = format::xlsx::Layout::default();
     files
         .iter()
         .map(|f| {
@@ -127,7 +126,7 @@ fn open_all(files: &[PathBuf]) -> Result<Vec<Backup>> {
             let mut workbook = || Err(Error::from(LoadError::ChainWorkbook { file: name(f) }));
             let opts = ReadOptions {
                 expected: &mut workbook,
-                sheet_names: &no_sheets,
+                layout: &no_sheets,
             };
             format::open(f, opts)
         })

@@ -97,7 +97,7 @@ fn export_snapshot(
         &opts.output,
         &meta,
         opts.format,
-        &plan.sheet_names(),
+        &plan.workbook_layout(),
         opts.encrypt.as_ref(),
     )?;
     let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), opts.verb);
@@ -137,8 +137,9 @@ fn export_snapshot(
             closure: filter.is_some(),
         });
     }
-    writer.finish()?;
+    // A workbook is assembled when it is finished, which it tells.
     bar.finish_and_clear();
+    writer.finish()?;
     Ok(ExportReport {
         file: opts.output.display().to_string(),
         schema_version: opts.schema_version,
@@ -196,6 +197,13 @@ pub(super) fn table_meta(
     for ex in &options.exclude {
         if info.column(ex).is_none() {
             return Err(unknown_column(info, ex, "exclude"));
+        }
+    }
+    if opts.format == Format::Xlsx {
+        for column in options.labels.keys() {
+            if info.column(column).is_none() {
+                return Err(unknown_column(info, column, "labels"));
+            }
         }
     }
     let changed_column = match opts.mode {

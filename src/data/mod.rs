@@ -24,7 +24,7 @@ pub use import::{ImportOptions, import, upgrade_chain};
 pub use lossy::LossyColumn;
 pub use report::{ChainReport, ExportReport, ImportReport, TableCounts, human_bytes};
 pub use verify::{
-    ChangedRow, ColumnChange, TableDiff, VerifyOptions, VerifyReport, verify, verify_with_sheets,
+    ChangedRow, ColumnChange, TableDiff, VerifyOptions, VerifyReport, verify, verify_with_layout,
 };
 
 use crate::catalog::Catalog;

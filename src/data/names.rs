@@ -161,6 +161,7 @@ mod tests {
             sql_type: "integer".into(),
             nullable: false,
             has_default: false,
+            choices: vec![],
         }
     }
 

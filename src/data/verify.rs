@@ -17,7 +17,6 @@
 //! snapshot around it, and an import calls it inside its own transaction,
 //! before the commit.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
@@ -26,6 +25,7 @@ use serde::Serialize;
 use crate::backend::{Backend, ReadRequest};
 use crate::catalog::{Catalog, TableInfo};
 use crate::error::{Error, LoadError, Result};
+use crate::format::xlsx::Layout;
 use crate::format::{self, BackupMeta, BackupVisitor, ExpectedTable, ReadOptions, TableMeta};
 use crate::spool::{decode_row, encode_row};
 use crate::value::{Value, key_bytes, row_hash};
@@ -254,22 +254,22 @@ fn quoted(names: &[String]) -> String {
 /// opens and ends none. `sheet_names` (table → sheet) matters to workbooks
 /// only: use [`verify`] without a plan.
 pub fn verify(db: &mut dyn Backend, backup: &Path, opts: &VerifyOptions) -> Result<VerifyReport> {
-    verify_with_sheets(db, backup, opts, &BTreeMap::new())
+    verify_with_layout(db, backup, opts, &Layout::default())
 }
 
-/// [`verify`], with a plan's sheet names for workbooks.
-pub fn verify_with_sheets(
+/// [`verify`], with a plan's sheet names and labels for workbooks.
+pub fn verify_with_layout(
     db: &mut dyn Backend,
     backup: &Path,
     opts: &VerifyOptions,
-    sheet_names: &BTreeMap<String, String>,
+    layout: &Layout,
 ) -> Result<VerifyReport> {
     let catalog = db.catalog()?;
     let mut index = Index::new(&catalog, opts)?;
     let mut expected = || Ok(catalog.tables.iter().map(ExpectedTable::from).collect());
     let read = ReadOptions {
         expected: &mut expected,
-        sheet_names,
+        layout,
     };
     format::open(backup, read)?.read(&mut index)?;
     index.finish_loading()?;

@@ -13,7 +13,6 @@ mod position;
 mod source;
 pub mod xlsx;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -165,7 +164,7 @@ impl Format {
 }
 
 /// Creates a backup writer for `path` (written under a temporary name).
-/// `sheet_names` (table → sheet) matters to workbooks only. A JSON backup
+/// `layout` (sheet names, labels, boolean texts) matters to workbooks only. A JSON backup
 /// whose name ends `.zst` or `.gz` (before any `.age`) is compressed
 /// accordingly ([`Compression::from_path`]); [`create_backup_with`] chooses
 /// explicitly. Given `recipients`, a JSON backup is encrypted to them (its
@@ -176,14 +175,14 @@ pub fn create_backup(
     path: &Path,
     meta: &BackupMeta,
     format: Format,
-    sheet_names: &BTreeMap<String, String>,
+    layout: &xlsx::Layout,
     recipients: Option<&Recipients>,
 ) -> Result<Box<dyn BackupWriter>> {
     let compression = match format {
         Format::Json => Compression::from_path(path),
         Format::Xlsx => Compression::None,
     };
-    create_backup_with(path, meta, format, compression, sheet_names, recipients)
+    create_backup_with(path, meta, format, compression, layout, recipients)
 }
 
 /// [`create_backup`] with the compression chosen by the caller, whatever the
@@ -195,7 +194,7 @@ pub fn create_backup_with(
     meta: &BackupMeta,
     format: Format,
     compression: Compression,
-    sheet_names: &BTreeMap<String, String>,
+    layout: &xlsx::Layout,
     recipients: Option<&Recipients>,
 ) -> Result<Box<dyn BackupWriter>> {
     let file = path.to_path_buf();
@@ -211,7 +210,7 @@ pub fn create_backup_with(
             path, meta, c, recipients,
         )?),
         (Format::Xlsx, Compression::None) => {
-            Box::new(xlsx::XlsxWriter::create(path, meta, sheet_names)?)
+            Box::new(xlsx::XlsxWriter::create_with(path, meta, layout)?)
         }
         (Format::Xlsx, c) => {
             return Err(Error::MisusedOption {

@@ -8,10 +8,9 @@
 //! the way. A workbook's every cell is checked against the target's tables
 //! when it is opened, so a bad workbook is refused before any row moves.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::xlsx::{self, CheckedWorkbook, ExpectedTable};
+use super::xlsx::{self, CheckedWorkbook, ExpectedTable, Layout};
 use super::{BackupMeta, BackupVisitor, Format, json};
 use crate::error::Result;
 
@@ -22,8 +21,8 @@ pub struct ReadOptions<'a> {
     /// order (a JSON backup carries its own). An error returned here is the
     /// open's own: a caller that takes no workbook refuses one so.
     pub expected: &'a mut dyn FnMut() -> Result<Vec<ExpectedTable>>,
-    /// Table → sheet (the plan's `sheet`); workbooks only.
-    pub sheet_names: &'a BTreeMap<String, String>,
+    /// The plan's sheet names, labels and boolean texts; workbooks only.
+    pub layout: &'a Layout,
 }
 
 /// A backup file opened for reading: its meta known, its rows not read yet.
@@ -46,7 +45,7 @@ pub fn open(path: &Path, opts: ReadOptions<'_>) -> Result<Backup> {
         Format::Json => Held::Json(json::read_meta(path)?),
         Format::Xlsx => {
             let expected = (opts.expected)()?;
-            Held::Workbook(xlsx::check_workbook(path, &expected, opts.sheet_names)?)
+            Held::Workbook(xlsx::check_workbook_with(path, &expected, opts.layout)?)
         }
     };
     Ok(Backup {

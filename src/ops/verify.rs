@@ -35,10 +35,10 @@ pub fn verify(args: &VerifyRequest) -> Result<data::VerifyReport> {
         tables: (!args.tables.is_empty()).then(|| args.tables.clone()),
         limit: args.limit,
     };
-    let sheets = plan.as_ref().map(Plan::sheet_names).unwrap_or_default();
+    let sheets = plan.as_ref().map(Plan::workbook_layout).unwrap_or_default();
     let mut db = backend::open(&url, &OpenOptions::default())?;
     db.begin_read()?;
-    let result = data::verify_with_sheets(db.as_mut(), &args.file, &opts, &sheets);
+    let result = data::verify_with_layout(db.as_mut(), &args.file, &opts, &sheets);
     db.rollback()?;
     result
 }

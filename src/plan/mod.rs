@@ -236,6 +236,10 @@ pub struct TableOptions {
     pub exclude: Vec<String>,
     /// The table's sheet in Excel workbooks; default the table's name.
     pub sheet: Option<String>,
+    /// Column → its header in Excel workbooks.
+    pub labels: BTreeMap<String, String>,
+    /// What workbooks show for true and false; default TRUE/FALSE.
+    pub booleans: Option<[String; 2]>,
     /// Columns the target may hold converted rather than exactly (a decimal
     /// into a SQLite NUMERIC column): accepted, reported, not refused.
     pub accept_lossy: Vec<String>,
@@ -298,6 +302,25 @@ impl Plan {
             .iter()
             .filter_map(|(t, o)| o.sheet.clone().map(|s| (t.clone(), s)))
             .collect()
+    }
+
+    /// What the plan says about workbooks: sheet names, labels, boolean
+    /// texts (docs/xlsx.md).
+    pub fn workbook_layout(&self) -> crate::format::xlsx::Layout {
+        crate::format::xlsx::Layout {
+            sheets: self.sheet_names(),
+            labels: self
+                .tables
+                .iter()
+                .filter(|(_, o)| !o.labels.is_empty())
+                .map(|(t, o)| (t.clone(), o.labels.clone()))
+                .collect(),
+            booleans: self
+                .tables
+                .iter()
+                .filter_map(|(t, o)| o.booleans.clone().map(|b| (t.clone(), b)))
+                .collect(),
+        }
     }
 
     /// `confirm = true` in the selected environment.

@@ -253,6 +253,17 @@ pub struct RawTable {
     /// `[]:*?/\`). Default: the table's name.
     #[schemars(with = "Option<String>")]
     pub sheet: Option<Str>,
+    /// Column → the header people read in Excel workbooks, e.g.
+    /// `{ content = "题目内容" }`. On import either the label or the
+    /// column's name is accepted. Labels are unique within the table.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub labels: BTreeMap<String, Str>,
+    /// The texts a workbook shows for true and false in this table's
+    /// boolean columns, e.g. `["是", "否"]` (read back, as are TRUE/FALSE).
+    /// Default: Excel's TRUE and FALSE.
+    #[schemars(with = "Option<[String; 2]>")]
+    pub booleans: Option<Spanned<Vec<Str>>>,
     /// Columns whose values may arrive converted (not exactly) in the
     /// target (docs/types.md).
     #[serde(default)]

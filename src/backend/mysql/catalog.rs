@@ -158,14 +158,14 @@ fn load_tables(conn: &mut Conn, mariadb: bool) -> ::mysql::Result<Vec<Table>> {
         .enumerate()
         .map(|(i, t)| (t.info.name.clone(), i))
         .collect();
-    // MariaDB's JSON is LONGTEXT with CHECK (json_valid(col)).
+    // MariaDB's JSON is LONGTEXT with CHECK (json_valid(col)); checks also
+    // list a column's values (MySQL's CHECK_CONSTRAINTS names no table, and
+    // gives none here).
     let mut json_checks: Vec<(String, String)> = vec![];
-    if mariadb
-        && let Ok(rows) = text_rows(
-            conn,
-            "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
-        )
-    {
+    if let Ok(rows) = text_rows(
+        conn,
+        "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()",
+    ) {
         json_checks = rows.iter().map(|r| (s(&r[0]), s(&r[1]))).collect();
     }
     for r in text_rows(
@@ -182,9 +182,10 @@ fn load_tables(conn: &mut Conn, mariadb: bool) -> ::mysql::Result<Vec<Table>> {
         let column_type = s(&r[3]);
         let extra = s(&r[6]).to_ascii_lowercase();
         let num = |i: usize| r[i].as_deref().and_then(|x| x.parse::<u64>().ok());
-        let json = json_checks.iter().any(|(t, c)| {
-            t == &tables[ti].info.name && *c == format!("json_valid({})", quote(&name))
-        });
+        let json = mariadb
+            && json_checks.iter().any(|(t, c)| {
+                t == &tables[ti].info.name && *c == format!("json_valid({})", quote(&name))
+            });
         let generated = ["generated", "virtual", "persistent", "stored"]
             .iter()
             .any(|g| extra.contains(g))
@@ -199,6 +200,19 @@ fn load_tables(conn: &mut Conn, mariadb: bool) -> ::mysql::Result<Vec<Table>> {
         );
         let mut col = col;
         col.auto_increment = extra.contains("auto_increment");
+        // ENUM's labels; a SET's values combine, which a dropdown cannot
+        // offer. Else a `CHECK (col IN ('a', 'b'))` of the table.
+        let choices = if data_type == "enum" {
+            super::values::labels(&column_type)
+        } else {
+            let checks = json_checks
+                .iter()
+                .filter(|(t, _)| t == &tables[ti].info.name)
+                .map(|(_, c)| c.as_str());
+            crate::backend::checks::in_lists(checks)
+                .remove(&name)
+                .unwrap_or_default()
+        };
         let t = &mut tables[ti];
         t.info.columns.push(ColumnInfo {
             name,
@@ -208,6 +222,7 @@ fn load_tables(conn: &mut Conn, mariadb: bool) -> ::mysql::Result<Vec<Table>> {
             has_default: r[5].as_deref() == Some("1")
                 || extra.contains("auto_increment")
                 || generated,
+            choices,
         });
         t.cols.push(col);
     }

@@ -287,7 +287,7 @@ pub(super) fn classify(
 }
 
 /// The labels of `enum('a','b''c')` / `set(…)`, unescaped.
-fn labels(column_type: &str) -> Vec<String> {
+pub(super) fn labels(column_type: &str) -> Vec<String> {
     let inner = column_type
         .split_once('(')
         .map_or("", |(_, r)| r.strip_suffix(')').unwrap_or(r));

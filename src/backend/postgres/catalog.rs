@@ -119,12 +119,17 @@ impl Postgres {
                 });
             }
             let t = tables.last_mut().expect("pushed above");
+            let choices = match &c.t.target {
+                crate::backend::convert::Target::Enum(labels) => labels.clone(),
+                _ => vec![],
+            };
             t.columns.push(ColumnInfo {
                 name: c.name,
                 ty: c.t.ty,
                 sql_type: c.sql_type,
                 nullable: c.nullable,
                 has_default: c.has_default,
+                choices,
             });
         }
         let by_name: HashMap<String, usize> = tables
@@ -179,6 +184,36 @@ impl Postgres {
                             tables[i].foreign_keys.push(fk);
                         }
                     }
+                }
+            }
+        }
+        // Checks listing a column's values (`col IN ('a', 'b')`, which
+        // PostgreSQL keeps as `col = ANY (ARRAY['a'::text, …])`).
+        let checks = self
+            .client
+            .query(
+                "SELECT c.relname::text, pg_get_constraintdef(con.oid) \
+                 FROM pg_constraint con \
+                 JOIN pg_class c ON c.oid = con.conrelid \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND con.contype = 'c' \
+                   AND ($1::text IS NULL OR c.relname = $1::text) \
+                 ORDER BY c.relname, con.conname",
+                &[&table],
+            )
+            .map_err(|e| self.err(ctx, e))?;
+        let mut by_table: HashMap<String, Vec<String>> = HashMap::new();
+        for r in checks {
+            by_table.entry(r.get(0)).or_default().push(r.get(1));
+        }
+        for (name, defs) in by_table {
+            let Some(&i) = by_name.get(&name) else {
+                continue;
+            };
+            let lists = crate::backend::checks::in_lists(defs.iter().map(String::as_str));
+            for c in &mut tables[i].columns {
+                if let Some(l) = lists.get(&c.name).filter(|_| c.choices.is_empty()) {
+                    c.choices = l.clone();
                 }
             }
         }

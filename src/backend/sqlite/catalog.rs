@@ -163,9 +163,28 @@ impl Sqlite {
     }
 
     fn table_info(&self, name: &str) -> rusqlite::Result<TableInfo> {
+        let mut columns = self.columns(name)?;
+        // `CHECK (col IN ('a', 'b'))` anywhere in the table's definition.
+        let sql: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .ok()
+            .flatten();
+        if let Some(sql) = sql {
+            let lists = crate::backend::checks::in_lists([sql.as_str()]);
+            for c in &mut columns {
+                if let Some(l) = lists.get(&c.name) {
+                    c.choices = l.clone();
+                }
+            }
+        }
         Ok(TableInfo {
             name: name.to_string(),
-            columns: self.columns(name)?,
+            columns,
             primary_key: self.primary_key(name)?,
             unique_keys: self.unique_keys(name)?,
             foreign_keys: self.foreign_keys(name)?,
@@ -185,6 +204,7 @@ impl Sqlite {
                 sql_type,
                 nullable: !notnull && pk == 0,
                 has_default: r.get(3)?,
+                choices: vec![],
             })
         })?;
         rows.collect()

@@ -313,6 +313,7 @@ mod tests {
             sql_type: sql.into(),
             nullable: true,
             has_default: false,
+            choices: vec![],
         };
         let money = col(ColumnType::Decimal, "numeric(10,2)");
         assert!(

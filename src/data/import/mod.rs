@@ -83,11 +83,11 @@ pub(in crate::data) fn import_into(
     opts: &ImportOptions,
     preview: Option<&mut Collector>,
 ) -> Result<ImportReport> {
-    let sheet_names = plan.sheet_names();
+    let layout = plan.workbook_layout();
     let mut expected = || target_tables(db);
     let read = ReadOptions {
         expected: &mut expected,
-        sheet_names: &sheet_names,
+        layout: &layout,
     };
     let backup = format::open(file, read)?;
     let adapters = match PartKind::of(&backup) {

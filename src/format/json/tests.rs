@@ -54,6 +54,7 @@ fn column(name: &str, ty: ColumnType) -> ColumnInfo {
         sql_type: ty.name().to_uppercase(),
         nullable: true,
         has_default: false,
+        choices: vec![],
     }
 }
 

@@ -103,6 +103,14 @@ pub struct ColumnNote {
     /// ±2^53`, `base64` …). Reading does not need it: a column's type decides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub text_carries: Vec<String>,
+    /// The header people read (the plan's `labels`); the column's name is
+    /// read back too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The texts shown for true and false (the plan's `booleans`), read
+    /// back besides TRUE/FALSE.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub booleans: Option<[String; 2]>,
 }
 
 impl ColumnNote {
@@ -113,7 +121,9 @@ impl ColumnNote {
             ColumnType::Decimal => {
                 &["decimals of more than 15 digits or another scale (exact text)"]
             }
-            ColumnType::Blob => &["bytes as base64"],
+            ColumnType::Blob => &[
+                "bytes as a marker ‹binary N bytes›, their base64 in the hidden column `_bytes:NAME`; base64 typed into the cell",
+            ],
             ColumnType::Date
             | ColumnType::Timestamp
             | ColumnType::TimestampTz
@@ -135,8 +145,38 @@ impl ColumnNote {
             utc: ty == ColumnType::TimestampTz,
             not_null: !nullable,
             text_carries: text_carries.iter().map(|s| s.to_string()).collect(),
+            label: None,
+            booleans: None,
         }
     }
+
+    /// The header shown: the label, else the column's name.
+    pub(crate) fn header(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// The short text a binary value's cell shows: `‹binary 1,234 bytes›`.
+pub(crate) fn bytes_marker(len: usize) -> String {
+    let digits = len.to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("‹binary {grouped} bytes›")
+}
+
+/// The length a [`bytes_marker`] names.
+pub(crate) fn parse_bytes_marker(s: &str) -> Option<usize> {
+    let n = s.trim().strip_prefix("‹binary ")?.strip_suffix(" bytes›")?;
+    let digits: String = n.chars().filter(|c| *c != ',').collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
 }
 
 /// The scale of `DECIMAL(p,s)` / `NUMERIC(p)` (0), `None` without one.
@@ -547,6 +587,10 @@ pub(crate) fn natural_out<'a>(v: &'a Value, note: &ColumnNote, scratch: &mut Str
                 time_serial(t).map(|f| Out::Num(f, fmt))
             })
             .unwrap_or(Out::Str(Cow::Borrowed(s))),
+        (Value::Bool(b), T::Bool) => match &note.booleans {
+            Some([yes, no]) => Out::Str(Cow::Owned(if *b { yes } else { no }.clone())),
+            None => Out::Bool(*b),
+        },
         (Value::Decimal(d), T::Decimal) => {
             if significant_digits(d) <= 15
                 && let Ok(f) = d.parse::<f64>()
@@ -617,7 +661,16 @@ pub(crate) fn natural(cell: &In<'_>, note: &ColumnNote) -> Result<Value, Option<
             In::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" => Ok(Value::Bool(true)),
                 "false" | "0" => Ok(Value::Bool(false)),
-                _ => Err(None),
+                t => match &note.booleans {
+                    Some([yes, _]) if yes.trim() == t || yes.trim().to_lowercase() == t => {
+                        Ok(Value::Bool(true))
+                    }
+                    Some([_, no]) if no.trim() == t || no.trim().to_lowercase() == t => {
+                        Ok(Value::Bool(false))
+                    }
+                    Some([yes, no]) => Err(Some(format!("or {yes:?}/{no:?}"))),
+                    None => Err(None),
+                },
             },
             _ => Err(None),
         },

@@ -40,13 +40,16 @@ mod package;
 mod reader;
 mod writer;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::BackupMeta;
 
 pub use cell::ColumnNote;
 pub use reader::{
-    CheckedWorkbook, ExpectedTable, check_workbook, read_workbook, read_workbook_meta,
+    CheckedWorkbook, ExpectedTable, check_workbook, check_workbook_with, read_workbook,
+    read_workbook_meta,
 };
 pub use writer::XlsxWriter;
 
@@ -54,6 +57,42 @@ pub use writer::XlsxWriter;
 pub const MAX_DATA_ROWS: u32 = 1_048_575;
 /// Characters (UTF-16 units) Excel holds in one cell.
 pub const MAX_CELL_TEXT: usize = 32_767;
+/// What a plan says about its workbooks (docs/xlsx.md), handed to the
+/// writer and the reader: the sheets' names, the headers people read, the
+/// words booleans are shown as. Dropdowns come from the tables' columns
+/// ([`crate::catalog::ColumnInfo::choices`]) and foreign keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Layout {
+    /// Table → its sheet's name.
+    pub sheets: BTreeMap<String, String>,
+    /// Table → column → the label shown as its header (either is read back).
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// Table → the texts shown for true and false (default: Excel's
+    /// TRUE/FALSE booleans).
+    pub booleans: BTreeMap<String, [String; 2]>,
+}
+
+impl Layout {
+    /// A layout naming sheets only.
+    pub fn sheets(sheets: &BTreeMap<String, String>) -> Self {
+        Layout {
+            sheets: sheets.clone(),
+            ..Layout::default()
+        }
+    }
+
+    /// The label of `table.column`, if the plan gives one.
+    pub fn label(&self, table: &str, column: &str) -> Option<&str> {
+        self.labels.get(table)?.get(column).map(String::as_str)
+    }
+}
+
+/// Foreign keys into tables of at most this many rows get a dropdown of
+/// the referenced keys.
+pub const SMALL_TABLE_ROWS: u64 = 100;
+/// The header of the hidden column holding a binary column's bytes.
+pub const BYTES_COLUMN_PREFIX: &str = "_bytes:";
+
 /// The `_meta` layout version this migplan writes and reads.
 pub const WORKBOOK_VERSION: u32 = 2;
 /// How many problems an invalid workbook's error lists.

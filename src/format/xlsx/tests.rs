@@ -18,6 +18,7 @@ fn column(name: &str, ty: T) -> ColumnInfo {
         sql_type: ty.name().to_uppercase(),
         nullable: true,
         has_default: false,
+        choices: vec![],
     }
 }
 
@@ -296,7 +297,11 @@ fn every_type_round_trips() {
     assert!(matches!(c[1][8], Data::DateTime(_)));
     assert!(matches!(c[1][9], Data::DateTime(_)));
     assert!(matches!(c[1][10], Data::DateTime(_)));
-    assert_eq!(c[1][6], Data::String("aGVsbG8A".into()));
+    // Bytes: a short marker; the bytes as base64 in a hidden column after
+    // the table's columns.
+    assert_eq!(c[1][6], Data::String("‹binary 6 bytes›".into()));
+    assert!(matches!(c[0].last(), Some(Data::String(h)) if h.starts_with("_bytes:")));
+    assert_eq!(c[1].last(), Some(&Data::String("aGVsbG8A".into())));
     // Beyond ±2^53, more than 15 digits, microseconds: exact text.
     assert_eq!(c[2][0], Data::String("-9007199254740993".into()));
     assert_eq!(c[2][3], Data::String("12345678901234567.89".into()));

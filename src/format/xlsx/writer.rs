@@ -7,14 +7,19 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use rust_xlsxwriter::{
+    DataValidation, DataValidationErrorStyle, Format, FormatAlign, FormatBorder, Formula, Workbook,
+    Worksheet, XlsxError,
+};
 use tempfile::NamedTempFile;
 
 use super::cell::{self, ColumnNote, Kind, NumFmt, Out};
 use super::names::{MARKS_SHEET, META_SHEET, SheetNames};
 use super::{
-    MAX_CELL_TEXT, MAX_DATA_ROWS, META_CHUNK, META_JSON_LABEL, SheetTable, WORKBOOK_VERSION,
-    WorkbookMeta,
+    BYTES_COLUMN_PREFIX, Layout, MAX_CELL_TEXT, MAX_DATA_ROWS, META_CHUNK, META_JSON_LABEL,
+    SMALL_TABLE_ROWS, SheetTable, WORKBOOK_VERSION, WorkbookMeta,
 };
 use crate::error::{Error, Result};
 use crate::format::{BackupMeta, BackupWriter, TableMeta};
@@ -27,10 +32,14 @@ pub struct XlsxWriter {
     out: NamedTempFile,
     workbook: Workbook,
     names: SheetNames,
-    wanted: BTreeMap<String, String>,
+    layout: Layout,
     meta: BackupMeta,
     formats: HashMap<NumFmt, Format>,
     header: Format,
+    /// Text cells: wrapped, at the top of their row.
+    text: Format,
+    /// Other cells without a number format: at the top of their row.
+    top: Format,
     /// The format of the one cell written for a row of only NULLs.
     blank: Format,
     table: Option<OpenTable>,
@@ -49,6 +58,12 @@ struct OpenTable {
     sheets: Vec<String>,
     /// The workbook index of the sheet being written.
     sheet: usize,
+    /// Every sheet of the table so far: workbook index and data rows.
+    written: Vec<(usize, u32)>,
+    /// Per column, the widest content seen (in character widths, capped).
+    widths: Vec<usize>,
+    /// Binary columns: column → the hidden column holding its bytes.
+    bytes_columns: Vec<(usize, u16)>,
     /// Data rows on the current sheet.
     rows_here: u32,
     checksum: Checksum,
@@ -74,6 +89,12 @@ impl XlsxWriter {
         meta: &BackupMeta,
         sheet_names: &BTreeMap<String, String>,
     ) -> Result<Self> {
+        Self::create_with(path, meta, &Layout::sheets(sheet_names))
+    }
+
+    /// Starts a workbook for `path` laid out as `layout` says (sheet names,
+    /// header labels, boolean texts).
+    pub fn create_with(path: &Path, meta: &BackupMeta, layout: &Layout) -> Result<Self> {
         let out = crate::format::atomic::partial_beside(path)?;
         let dir = match path.parent() {
             Some(d) if !d.as_os_str().is_empty() => d,
@@ -88,11 +109,20 @@ impl XlsxWriter {
             out,
             workbook,
             names: SheetNames::new(),
-            wanted: sheet_names.clone(),
+            layout: layout.clone(),
             meta: meta.clone(),
             formats: HashMap::new(),
-            header: Format::new().set_bold(),
-            blank: Format::new().set_num_format("@"),
+            header: Format::new()
+                .set_bold()
+                .set_text_wrap()
+                .set_align(FormatAlign::Top)
+                .set_background_color("#DDEBF7")
+                .set_border_bottom(FormatBorder::Thin),
+            text: Format::new().set_text_wrap().set_align(FormatAlign::Top),
+            top: Format::new().set_align(FormatAlign::Top),
+            blank: Format::new()
+                .set_num_format("@")
+                .set_align(FormatAlign::Top),
             table: None,
             done: Vec::new(),
             marks: None,
@@ -136,18 +166,59 @@ impl XlsxWriter {
                 sheet.write_string_with_format(0, col as u16, *title, &header)?;
             }
             sheet.set_freeze_panes(1, 0)?;
+            print_setup(sheet)?;
             Ok(())
         };
         setup(sheet).map_err(|e| xlsx_error(&path, e))?;
         Ok(index)
     }
 
-    fn table_headers(table: &TableMeta) -> Vec<(&str, f64)> {
-        table
-            .columns
+    fn table_headers(notes: &[ColumnNote]) -> Vec<(&str, f64)> {
+        notes
             .iter()
-            .map(|c| (c.name.as_str(), column_width(&c.name, c.ty)))
+            .map(|c| (c.header(), column_width(c.header(), c.ty)))
             .collect()
+    }
+
+    /// A table's sheet: its header row, the hidden columns of bytes, the
+    /// dropdowns of booleans and of columns with a list of values.
+    fn add_table_sheet(
+        &mut self,
+        name: &str,
+        meta: &TableMeta,
+        notes: &[ColumnNote],
+    ) -> Result<usize> {
+        let index = self.add_sheet(name, &Self::table_headers(notes))?;
+        let header = self.header.clone();
+        let path = self.path.clone();
+        let sheet = self
+            .workbook
+            .worksheet_from_index(index)
+            .map_err(|e| xlsx_error(&path, e))?;
+        let setup = |sheet: &mut Worksheet| -> Result<(), XlsxError> {
+            for (col, hidden) in bytes_columns(notes) {
+                let title = format!("{BYTES_COLUMN_PREFIX}{}", notes[col].name);
+                sheet.write_string_with_format(0, hidden, title, &header)?;
+                sheet.set_column_hidden(hidden)?;
+            }
+            for (col, (note, info)) in notes.iter().zip(&meta.columns).enumerate() {
+                let list: Vec<String> = match (&note.booleans, note.ty) {
+                    (Some(words), ColumnType::Bool) => words.to_vec(),
+                    (None, ColumnType::Bool) => vec!["TRUE".into(), "FALSE".into()],
+                    _ => info.choices.clone(),
+                };
+                if list.is_empty() {
+                    continue;
+                }
+                let Some(validation) = list_validation(&list) else {
+                    continue;
+                };
+                sheet.add_data_validation(1, col as u16, MAX_DATA_ROWS, col as u16, &validation)?;
+            }
+            Ok(())
+        };
+        setup(sheet).map_err(|e| xlsx_error(&path, e))?;
+        Ok(index)
     }
 
     /// Starts the next sheet of the open table.
@@ -156,10 +227,12 @@ impl XlsxWriter {
         let first = open.sheets[0].clone();
         let name = self.names.continuation(&first, open.sheets.len() + 1);
         let meta = open.meta.clone();
-        let index = self.add_sheet(&name, &Self::table_headers(&meta))?;
+        let notes = open.notes.clone();
+        let index = self.add_table_sheet(&name, &meta, &notes)?;
         let open = self.table.as_mut().expect("a table is open");
         open.sheets.push(name);
         open.sheet = index;
+        open.written.push((index, 0));
         open.rows_here = 0;
         Ok(())
     }
@@ -239,6 +312,82 @@ impl XlsxWriter {
     }
 }
 
+/// Print setup of every data sheet: landscape A4, one page wide (as many
+/// pages long as it takes), the header row on every page, the sheet's
+/// name and the page number in the header and footer.
+fn print_setup(sheet: &mut Worksheet) -> Result<(), XlsxError> {
+    sheet.set_landscape();
+    sheet.set_paper_size(9);
+    sheet.set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(0, 0)?;
+    sheet.set_margins(0.4, 0.4, 0.6, 0.6, 0.3, 0.3);
+    sheet.set_header("&L&A");
+    sheet.set_footer("&R&P / &N");
+    Ok(())
+}
+
+/// A dropdown of `list`, or none when Excel cannot hold it inline (255
+/// characters, no value with a comma or a double quote).
+fn list_validation(list: &[String]) -> Option<DataValidation> {
+    let len: usize = list.iter().map(|v| v.chars().count() + 1).sum();
+    if len > 255
+        || list
+            .iter()
+            .any(|v| v.contains(',') || v.contains('"') || v.is_empty())
+    {
+        return None;
+    }
+    DataValidation::new().allow_list_strings(list).ok()
+}
+
+/// Binary columns and the hidden column after the table's columns that
+/// holds each one's bytes.
+fn bytes_columns(notes: &[ColumnNote]) -> Vec<(usize, u16)> {
+    notes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| n.ty == ColumnType::Blob)
+        .enumerate()
+        .map(|(k, (i, _))| (i, (notes.len() + k) as u16))
+        .collect()
+}
+
+/// How wide a text shows, in character widths (CJK characters take two),
+/// counted up to `cap`.
+fn text_width(s: &str, cap: usize) -> usize {
+    let mut w = 0;
+    for line in s.lines() {
+        let mut lw = 0;
+        for c in line.chars() {
+            lw += if c.len_utf8() > 2 { 2 } else { 1 };
+            if lw >= cap {
+                return cap;
+            }
+        }
+        w = w.max(lw);
+    }
+    w
+}
+
+/// A number in a decimal column that is not a decimal value (SQLite
+/// keeps `DECIMAL(12,2)` values as REAL or INTEGER) shown with the
+/// column's scale when that shows it exactly: the cell's number is the
+/// same, only its look changes.
+fn shown_with_scale<'a>(out: Out<'a>, note: &ColumnNote) -> Out<'a> {
+    match (out, note.ty, note.scale) {
+        (Out::Num(f, NumFmt::General | NumFmt::Integer), ColumnType::Decimal, Some(s))
+            if s <= 15 && format!("{f:.*}", s as usize).parse::<f64>() == Ok(f) =>
+        {
+            Out::Num(f, NumFmt::Scale(s))
+        }
+        (out, _, _) => out,
+    }
+}
+
+/// Widest and narrowest column, in character widths.
+const MIN_WIDTH: usize = 8;
+const MAX_WIDTH: usize = 50;
+
 /// A column's width from its header and type, capped.
 fn column_width(name: &str, ty: ColumnType) -> f64 {
     use ColumnType as T;
@@ -249,16 +398,23 @@ fn column_width(name: &str, ty: ColumnType) -> f64 {
         T::Date | T::Time => 12,
         T::Timestamp | T::TimestampTz => 23,
         T::Uuid => 37,
-        T::Text | T::Json | T::Blob | T::Array | T::Any => 30,
+        T::Text | T::Json | T::Array | T::Any => 30,
+        T::Blob => 20,
         T::Interval | T::Enum | T::Set => 16,
     };
-    // CJK characters take two columns' width.
-    let header: usize = name
-        .chars()
-        .map(|c| if c.len_utf8() > 2 { 2 } else { 1 })
-        .sum::<usize>()
-        + 2;
-    by_type.max(header).min(60) as f64
+    let header = text_width(name, MAX_WIDTH) + 2;
+    by_type.max(header).min(MAX_WIDTH) as f64
+}
+
+/// A column's width once its content is known: the header's or the widest
+/// value's, between [`MIN_WIDTH`] and [`MAX_WIDTH`] (longer text wraps).
+fn content_width(header: &str, ty: ColumnType, content: usize) -> f64 {
+    let header = text_width(header, MAX_WIDTH) + 2;
+    let content = match ty {
+        ColumnType::Bool => content.max(5),
+        _ => content,
+    } + 1;
+    header.max(content).clamp(MIN_WIDTH, MAX_WIDTH) as f64
 }
 
 fn write_meta_sheet(
@@ -375,9 +531,26 @@ impl XlsxWriter {
                 table.columns.len()
             )));
         }
-        let wanted = self.wanted.get(&table.name).unwrap_or(&table.name).clone();
+        let wanted = self
+            .layout
+            .sheets
+            .get(&table.name)
+            .unwrap_or(&table.name)
+            .clone();
         let name = self.names.allocate(&wanted);
-        let sheet = self.add_sheet(&name, &Self::table_headers(table))?;
+        let notes: Vec<ColumnNote> = table
+            .columns
+            .iter()
+            .map(|c| {
+                let mut note = ColumnNote::new(&c.name, c.ty, &c.sql_type, c.nullable);
+                note.label = self.layout.label(&table.name, &c.name).map(String::from);
+                if c.ty == ColumnType::Bool {
+                    note.booleans = self.layout.booleans.get(&table.name).cloned();
+                }
+                note
+            })
+            .collect();
+        let sheet = self.add_table_sheet(&name, table, &notes)?;
         let key: Option<Vec<usize>> = (!table.primary_key.is_empty())
             .then(|| {
                 table
@@ -389,13 +562,12 @@ impl XlsxWriter {
             .flatten();
         self.table = Some(OpenTable {
             meta: table.clone(),
-            notes: table
-                .columns
-                .iter()
-                .map(|c| ColumnNote::new(&c.name, c.ty, &c.sql_type, c.nullable))
-                .collect(),
+            bytes_columns: bytes_columns(&notes),
+            widths: vec![0; notes.len()],
+            notes,
             sheets: vec![name],
             sheet,
+            written: vec![(sheet, 0)],
             rows_here: 0,
             checksum: Checksum::new(),
             key,
@@ -428,17 +600,46 @@ impl XlsxWriter {
             .iter()
             .zip(&open.notes)
             .map(|(v, note)| {
+                if let (Value::Bytes(b), ColumnType::Blob) = (v, note.ty)
+                    && !b.is_empty()
+                {
+                    // A marker; the bytes go to the hidden column.
+                    return (Out::Str(cell::bytes_marker(b.len()).into()), false);
+                }
                 let out = cell::natural_out(v, note, &mut scratch);
                 match cell::natural(&out.as_in(), note) {
                     Ok(back) if cell::same(&back, v) => (out, false),
-                    _ => (cell::by_kind(v, &mut scratch), true),
+                    _ => (shown_with_scale(cell::by_kind(v, &mut scratch), note), true),
                 }
             })
             .collect();
-        for ((out, _), note) in cells.iter().zip(&open.notes) {
-            if let Out::Str(s) = out
-                && s.encode_utf16().count() > MAX_CELL_TEXT
-            {
+        // The hidden cells holding bytes.
+        let hidden: Vec<(u16, String)> = open
+            .bytes_columns
+            .iter()
+            .filter_map(|&(col, at)| match (&row[col], &cells[col].0) {
+                (Value::Bytes(b), Out::Str(_)) if !cells[col].1 => Some((at, BASE64.encode(b))),
+                _ => None,
+            })
+            .collect();
+        let too_long =
+            |s: &str| s.len() > MAX_CELL_TEXT && s.encode_utf16().count() > MAX_CELL_TEXT;
+        for (i, ((out, _), note)) in cells.iter().zip(&open.notes).enumerate() {
+            let long = match out {
+                Out::Str(s) => too_long(s),
+                _ => false,
+            } || hidden.iter().any(|(at, b64)| {
+                open.bytes_columns.iter().any(|&(c, a)| c == i && a == *at) && too_long(b64)
+            });
+            if long {
+                let s = match out {
+                    Out::Str(s) if too_long(s) => s.to_string(),
+                    _ => hidden
+                        .iter()
+                        .find(|(at, _)| open.bytes_columns.iter().any(|&(c, a)| c == i && a == *at))
+                        .map(|(_, b)| b.clone())
+                        .unwrap_or_default(),
+                };
                 let key = match &open.key {
                     Some(k) => k
                         .iter()
@@ -489,11 +690,23 @@ impl XlsxWriter {
             if let Out::Num(_, fmt) = out
                 && *fmt != NumFmt::General
             {
-                self.formats
-                    .entry(*fmt)
-                    .or_insert_with(|| Format::new().set_num_format(fmt.pattern()));
+                self.formats.entry(*fmt).or_insert_with(|| {
+                    Format::new()
+                        .set_num_format(fmt.pattern())
+                        .set_align(FormatAlign::Top)
+                });
             }
         }
+        let widths: Vec<usize> = cells
+            .iter()
+            .map(|(out, _)| match out {
+                Out::Empty => 0,
+                Out::Str(s) => text_width(s, MAX_WIDTH),
+                Out::Bool(_) => 5,
+                Out::Num(_, fmt) if fmt.is_temporal() => fmt.pattern().len(),
+                Out::Num(f, _) => f.to_string().len().min(16),
+            })
+            .collect();
         let blank_row = cells.iter().all(|(out, _)| *out == Out::Empty);
         let blank_format = blank_row.then(|| self.blank.clone());
         let sheet = self
@@ -509,14 +722,23 @@ impl XlsxWriter {
             let col = col as u16;
             let written = match out {
                 Out::Empty => continue,
-                Out::Str(s) => sheet.write_string(excel_row, col, s.as_ref()),
-                Out::Num(f, NumFmt::General) => sheet.write_number(excel_row, col, *f),
+                Out::Str(s) => {
+                    sheet.write_string_with_format(excel_row, col, s.as_ref(), &self.text)
+                }
+                Out::Num(f, NumFmt::General) => {
+                    sheet.write_number_with_format(excel_row, col, *f, &self.top)
+                }
                 Out::Num(f, fmt) => {
                     sheet.write_number_with_format(excel_row, col, *f, &self.formats[fmt])
                 }
-                Out::Bool(b) => sheet.write_boolean(excel_row, col, *b),
+                Out::Bool(b) => sheet.write_boolean_with_format(excel_row, col, *b, &self.top),
             };
             written.map_err(|e| xlsx_error(&self.path, e))?;
+        }
+        for (at, b64) in &hidden {
+            sheet
+                .write_string(excel_row, *at, b64)
+                .map_err(|e| xlsx_error(&self.path, e))?;
         }
         drop(cells);
         self.scratch = scratch;
@@ -524,10 +746,82 @@ impl XlsxWriter {
             self.mark(m)?;
         }
         let open = self.table.as_mut().expect("checked above");
+        for (w, new) in open.widths.iter_mut().zip(widths) {
+            *w = (*w).max(new);
+        }
+        if let Some(last) = open.written.last_mut() {
+            last.1 += 1;
+        }
         open.marks += marks.len() as u64;
         open.rows_here += 1;
         open.blank_rows += u64::from(blank_row);
         open.checksum.add_row(row);
+        Ok(())
+    }
+
+    /// A table's sheets once its rows are written: column widths from the
+    /// content, the autofilter, dropdowns of the keys of small tables its
+    /// foreign keys reference.
+    fn finish_sheets(&mut self, open: &OpenTable, rows: u64) -> Result<()> {
+        let last_col = (open.notes.len() + open.bytes_columns.len()).saturating_sub(1) as u16;
+        // Foreign keys of one column into a small table of this workbook
+        // (this one included), on one sheet: the referenced keys' cells.
+        let mut lists: Vec<(u16, String)> = Vec::new();
+        for fk in &open.meta.foreign_keys {
+            let ([col], [ref_col]) = (fk.columns.as_slice(), fk.ref_columns.as_slice()) else {
+                continue;
+            };
+            let Some(col) = open.meta.columns.iter().position(|c| &c.name == col) else {
+                continue;
+            };
+            let (sheets, ref_rows, ref_meta) = if fk.ref_table == open.meta.name {
+                (&open.sheets, rows, &open.meta)
+            } else {
+                let Some(done) = self.done.iter().find(|d| d.table == fk.ref_table) else {
+                    continue;
+                };
+                let Some(meta) = self.meta.table(&fk.ref_table) else {
+                    continue;
+                };
+                (&done.sheets, done.rows, meta)
+            };
+            let Some(ref_at) = ref_meta.columns.iter().position(|c| &c.name == ref_col) else {
+                continue;
+            };
+            if sheets.len() != 1 || ref_rows == 0 || ref_rows > SMALL_TABLE_ROWS {
+                continue;
+            }
+            let letters = super::names::column_letters(ref_at as u32);
+            lists.push((
+                col as u16,
+                format!(
+                    "='{}'!${letters}$2:${letters}${}",
+                    sheets[0].replace('\'', "''"),
+                    ref_rows + 1
+                ),
+            ));
+        }
+        for &(index, rows_here) in &open.written {
+            let sheet = self
+                .workbook
+                .worksheet_from_index(index)
+                .map_err(|e| xlsx_error(&self.path, e))?;
+            let setup = |sheet: &mut Worksheet| -> Result<(), XlsxError> {
+                for (col, (note, w)) in open.notes.iter().zip(&open.widths).enumerate() {
+                    sheet
+                        .set_column_width(col as u16, content_width(note.header(), note.ty, *w))?;
+                }
+                sheet.autofilter(0, 0, rows_here.max(1), last_col)?;
+                for (col, formula) in &lists {
+                    let v = DataValidation::new()
+                        .allow_list_formula(Formula::new(formula))
+                        .set_error_style(DataValidationErrorStyle::Warning);
+                    sheet.add_data_validation(1, *col, MAX_DATA_ROWS, *col, &v)?;
+                }
+                Ok(())
+            };
+            setup(sheet).map_err(|e| xlsx_error(&self.path, e))?;
+        }
         Ok(())
     }
 
@@ -539,6 +833,18 @@ impl XlsxWriter {
         this.write_meta()?;
         this.write_marks()?;
         let path = this.path.clone();
+        // Saving assembles every sheet from its temporary file and zips
+        // them: long for a big workbook, so a person is told.
+        crate::events::emit(crate::events::Event::Started {
+            verb: "finishing",
+            total: 0,
+        });
+        crate::events::emit(crate::events::Event::Table {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        });
         {
             let file = this.out.as_file_mut();
             this.workbook
@@ -556,6 +862,7 @@ impl XlsxWriter {
         this.out
             .persist(&path)
             .map_err(|e| Error::io(&path, e.error))?;
+        crate::events::emit(crate::events::Event::Finished);
         Ok(())
     }
 }
@@ -576,6 +883,9 @@ impl BackupWriter for XlsxWriter {
         let Some(open) = self.table.take() else {
             return Err(self.error("end_table without begin_table".into()));
         };
+        let path = self.path.clone();
+        let rows = open.checksum.rows();
+        guarded(&path, || self.finish_sheets(&open, rows))?;
         let summary = open.checksum.summary();
         self.done.push(SheetTable {
             table: open.meta.name,

@@ -340,7 +340,77 @@ impl Checker<'_> {
             updated_at: self.opt_text(&raw.updated_at),
             exclude: names(self.texts(&raw.exclude)),
             sheet: self.opt_text(&raw.sheet),
+            labels: self.labels(name, &raw.labels),
+            booleans: self.booleans(name, &raw.booleans),
             accept_lossy: names(self.texts(&raw.accept_lossy)),
+        }
+    }
+
+    /// `[tables.NAME] labels`: non-empty, unique within the table.
+    fn labels(&mut self, table: &str, raw: &BTreeMap<String, Str>) -> BTreeMap<String, String> {
+        let mut out: BTreeMap<String, String> = BTreeMap::new();
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for (column, label) in raw {
+            let Some(text) = self.text(label) else {
+                continue;
+            };
+            if text.trim().is_empty() {
+                self.report(
+                    label.span(),
+                    format!("`[tables.{table}] labels`: the label of `{column}` is empty"),
+                    "give the header people should read, or remove the column from `labels`",
+                );
+                continue;
+            }
+            let key = text.trim().to_string();
+            if let Some(other) = seen.get(&key) {
+                self.report(
+                    label.span(),
+                    format!(
+                        "`[tables.{table}] labels`: `{column}` and `{other}` have the same label {text:?}"
+                    ),
+                    "labels are headers: each column of the table needs its own",
+                );
+                continue;
+            }
+            if raw.contains_key(&key) && key != *column {
+                self.report(
+                    label.span(),
+                    format!(
+                        "`[tables.{table}] labels`: the label of `{column}` is the name of another column, `{key}`"
+                    ),
+                    "a header must name one column: choose another label",
+                );
+                continue;
+            }
+            seen.insert(key, column.clone());
+            out.insert(column.clone(), text);
+        }
+        out
+    }
+
+    /// `[tables.NAME] booleans`: two different, non-empty texts.
+    fn booleans(&mut self, table: &str, raw: &Option<Spanned<Vec<Str>>>) -> Option<[String; 2]> {
+        let raw = raw.as_ref()?;
+        let texts: Vec<String> = raw.get_ref().iter().filter_map(|s| self.text(s)).collect();
+        match texts.as_slice() {
+            [yes, no]
+                if !yes.trim().is_empty()
+                    && !no.trim().is_empty()
+                    && yes.trim().to_lowercase() != no.trim().to_lowercase() =>
+            {
+                Some([yes.clone(), no.clone()])
+            }
+            _ => {
+                self.report(
+                    raw.span(),
+                    format!(
+                        "`[tables.{table}] booleans` must be two different texts, for true then false"
+                    ),
+                    "write e.g. `booleans = [\"是\", \"否\"]`, or remove the key for TRUE/FALSE",
+                );
+                None
+            }
         }
     }
 

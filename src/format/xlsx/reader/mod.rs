@@ -25,9 +25,10 @@ use calamine::{Reader, Xlsx, open_workbook};
 
 use super::names::sheet_ref;
 use super::package;
-use super::{PROBLEMS_LISTED, WorkbookMeta};
+use super::{Layout, PROBLEMS_LISTED, WorkbookMeta};
 use crate::catalog::{ColumnInfo, TableInfo};
 use crate::error::{Error, Result};
+use crate::events::{self, Event};
 use crate::format::{BackupMeta, BackupVisitor, TableMeta, limits};
 use meta_sheet::{backup_meta, read_marks, read_meta_sheet};
 use sheets::{TablePlan, assign_sheets};
@@ -53,6 +54,9 @@ impl From<&TableInfo> for ExpectedTable {
 }
 
 type Book = Xlsx<BufReader<File>>;
+
+/// Rows checked between two progress events.
+const PROGRESS_STEP: u64 = 4096;
 
 /// Reads the machine-readable part of `_meta`, when the workbook has one.
 pub fn read_workbook_meta(path: &Path) -> Result<Option<WorkbookMeta>> {
@@ -95,21 +99,63 @@ pub fn check_workbook(
     expect: &[ExpectedTable],
     sheet_names: &BTreeMap<String, String>,
 ) -> Result<CheckedWorkbook> {
+    check_workbook_with(path, expect, &Layout::sheets(sheet_names))
+}
+
+/// [`check_workbook`] with the plan's whole [`Layout`]: headers may be
+/// the plan's labels, booleans its texts (besides what `_meta` recorded).
+///
+/// Checking reads every cell: the listener hears `checking` with the rows
+/// `_meta` recorded (0 when unknown), table by table.
+pub fn check_workbook_with(
+    path: &Path,
+    expect: &[ExpectedTable],
+    layout: &Layout,
+) -> Result<CheckedWorkbook> {
     let mut book = open(path)?;
     let wm = read_meta_sheet(path, &mut book)?;
     let mut problems = Problems::default();
-    let mut tables = assign_sheets(&book, wm.as_ref(), expect, sheet_names, &mut problems);
+    let mut tables = assign_sheets(&book, wm.as_ref(), expect, layout, &mut problems);
     read_marks(path, &mut book, &mut tables, &mut problems)?;
     let is_1904 = book.has_1904_epoch();
     let mut counts = Vec::with_capacity(tables.len());
-    for t in &tables {
-        let mut rows = 0u64;
-        scan_table(path, &mut book, is_1904, t, &mut problems, &mut |_| {
-            rows += 1;
-            Ok(())
-        })?;
-        counts.push(rows);
-    }
+    let total = wm.as_ref().map_or(0, |wm| {
+        tables
+            .iter()
+            .filter_map(|t| wm.table(&t.expect.name))
+            .map(|t| t.rows)
+            .sum()
+    });
+    events::emit(Event::Started {
+        verb: "checking",
+        total,
+    });
+    let result = (|| -> Result<()> {
+        for t in &tables {
+            events::emit(Event::Table {
+                name: t.expect.name.clone(),
+            });
+            let mut rows = 0u64;
+            let mut pending = 0u64;
+            scan_table(path, &mut book, is_1904, t, &mut problems, &mut |_| {
+                rows += 1;
+                pending += 1;
+                if pending == PROGRESS_STEP {
+                    events::emit(Event::Advanced { rows: pending });
+                    pending = 0;
+                    events::checkpoint()?;
+                }
+                Ok(())
+            })?;
+            if pending > 0 {
+                events::emit(Event::Advanced { rows: pending });
+            }
+            counts.push(rows);
+        }
+        Ok(())
+    })();
+    events::emit(Event::Finished);
+    result?;
     if problems.total > 0 {
         return Err(problems.into_error(path));
     }

@@ -8,9 +8,9 @@ use calamine::Reader;
 
 use super::{Book, ExpectedTable, Problems};
 use crate::format::TableMeta;
-use crate::format::xlsx::WorkbookMeta;
 use crate::format::xlsx::cell::{ColumnNote, Kind};
 use crate::format::xlsx::names::{self, MARKS_SHEET, META_SHEET, sheet_ref, split_continuation};
+use crate::format::xlsx::{Layout, WorkbookMeta};
 use crate::value::ColumnType;
 
 /// One table of the workbook, ready to read.
@@ -21,6 +21,9 @@ pub(super) struct TablePlan {
     pub(super) sheets: Vec<String>,
     /// One per target column: how to read its cells.
     pub(super) notes: Vec<ColumnNote>,
+    /// One per target column: the labels its header may show besides its
+    /// name (the workbook's, the plan's).
+    pub(super) aliases: Vec<Vec<String>>,
     /// What `_meta` recorded about the table, if anything.
     pub(super) recorded: Option<TableMeta>,
     /// `_marks`: row key → (column, kind, cell).
@@ -63,9 +66,10 @@ pub(super) fn assign_sheets<'e>(
     book: &Book,
     wm: Option<&WorkbookMeta>,
     expect: &'e [ExpectedTable],
-    sheet_names: &BTreeMap<String, String>,
+    layout: &Layout,
     problems: &mut Problems,
 ) -> Vec<TablePlan> {
+    let sheet_names = &layout.sheets;
     let sheets = book.sheet_names();
     // Sheet → (table, part) as recorded.
     let mut recorded: HashMap<&str, (&str, usize)> = HashMap::new();
@@ -171,20 +175,48 @@ pub(super) fn assign_sheets<'e>(
             parts.sort();
             let e = &expect[index];
             let recorded_notes = wm.and_then(|wm| wm.table(&e.name));
-            let notes = e
+            let notes: Vec<ColumnNote> = e
                 .columns
                 .iter()
                 .map(|c| {
                     let mut note = ColumnNote::new(&c.name, c.ty, &c.sql_type, c.nullable);
+                    note.label = layout.label(&e.name, &c.name).map(String::from);
+                    if c.ty == ColumnType::Bool {
+                        note.booleans = layout.booleans.get(&e.name).cloned();
+                    }
                     if let Some(r) =
                         recorded_notes.and_then(|r| r.columns.iter().find(|n| n.name == c.name))
                     {
                         note.empty_is_text = r.empty_is_text;
+                        // The workbook's own labels and texts first: it reads
+                        // back as written whatever the plan says now.
+                        if r.label.is_some() {
+                            note.label = r.label.clone();
+                        }
+                        if r.booleans.is_some() && c.ty == ColumnType::Bool {
+                            note.booleans = r.booleans.clone();
+                        }
                         if r.ty == ColumnType::Decimal && note.ty == ColumnType::Decimal {
                             note.scale = r.scale;
                         }
                     }
                     note
+                })
+                .collect();
+            // Headers read as a column: its name, its label in the
+            // workbook and in the plan.
+            let aliases = e
+                .columns
+                .iter()
+                .zip(&notes)
+                .map(|(c, n): (_, &ColumnNote)| {
+                    let mut a: Vec<String> = n.label.iter().cloned().collect();
+                    if let Some(l) = layout.label(&e.name, &c.name)
+                        && !a.iter().any(|x| x == l)
+                    {
+                        a.push(l.to_string());
+                    }
+                    a
                 })
                 .collect();
             let first = parts[0].1;
@@ -195,6 +227,7 @@ pub(super) fn assign_sheets<'e>(
                     expect: e.clone(),
                     sheets: parts.into_iter().map(|(_, _, s)| s).collect(),
                     notes,
+                    aliases,
                     recorded: wm.and_then(|wm| wm.backup.table(&e.name).cloned()),
                     marks: HashMap::new(),
                     blank_rows: recorded_notes.map_or(0, |r| r.blank_rows),

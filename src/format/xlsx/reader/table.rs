@@ -9,10 +9,40 @@ use super::rows::for_each_row_with_blanks;
 use super::sheets::TablePlan;
 use super::{Book, Problems};
 use crate::error::{Error, Result};
+use crate::format::xlsx::BYTES_COLUMN_PREFIX;
 use crate::format::xlsx::cell::{self, In};
 use crate::format::xlsx::names::{cell_ref, sheet_ref};
 use crate::format::xlsx::writer::row_key;
-use crate::value::Value;
+use crate::value::{ColumnType, Value};
+
+/// The bytes a marker `‹binary N bytes›` stands for: the base64 of its
+/// row's hidden `_bytes:NAME` cell, `len` bytes long.
+fn marker_bytes(
+    hidden: Option<&In<'_>>,
+    len: usize,
+    column: &str,
+) -> Result<Value, Option<String>> {
+    use base64::Engine as _;
+    let text = match hidden {
+        Some(In::Str(s)) => s.trim(),
+        None | Some(In::Empty) if len == 0 => "",
+        _ => {
+            return Err(Some(format!(
+                "the marker's bytes are missing from the hidden column `{BYTES_COLUMN_PREFIX}{column}` of this row: undo the edit, or type the bytes as base64 in place of the marker"
+            )));
+        }
+    };
+    match base64::engine::general_purpose::STANDARD.decode(text) {
+        Ok(b) if b.len() == len => Ok(Value::Bytes(b)),
+        Ok(b) => Err(Some(format!(
+            "the hidden column `{BYTES_COLUMN_PREFIX}{column}` of this row holds {} bytes, not the marker's {len}: undo the edit, or type the bytes as base64 in place of the marker",
+            b.len()
+        ))),
+        Err(e) => Err(Some(format!(
+            "the hidden column `{BYTES_COLUMN_PREFIX}{column}` of this row is not base64 ({e})"
+        ))),
+    }
+}
 
 /// How a sheet's columns map to the table's.
 struct Header {
@@ -22,6 +52,8 @@ struct Header {
     by_target: Vec<Option<u32>>,
     /// Sheet columns without a header already reported.
     reported: BTreeSet<u32>,
+    /// Target column → the sheet column holding its bytes (`_bytes:NAME`).
+    bytes: HashMap<usize, u32>,
 }
 
 /// Reads one table's sheets, calling `on_row` with each valid row.
@@ -52,7 +84,10 @@ pub(super) fn scan_table(
                     .map_or(&In::Empty, |(_, v)| v)
             };
             for (col, _) in cells {
-                if !h.by_sheet.contains_key(col) && h.reported.insert(*col) {
+                if !h.by_sheet.contains_key(col)
+                    && !h.bytes.values().any(|c| c == col)
+                    && h.reported.insert(*col)
+                {
                     problems.push(format!(
                         "{}: a value in a column without a header (name the column or clear it)",
                         cell_ref(sheet, row, *col)
@@ -86,9 +121,21 @@ pub(super) fn scan_table(
                     m.iter()
                         .find(|(c, _, fp)| *c == note.name && cell::compact(cell.render()) == *fp)
                 });
-                let value = match mark {
-                    Some((_, kind, _)) => cell::by_kind_in(cell, *kind).ok_or(None),
-                    None => cell::natural(cell, note),
+                let marker = match (mark, cell, note.ty) {
+                    (None, In::Str(s), ColumnType::Blob) => cell::parse_bytes_marker(s),
+                    _ => None,
+                };
+                let value = match (mark, marker) {
+                    (Some((_, kind, _)), _) => cell::by_kind_in(cell, *kind).ok_or(None),
+                    (None, Some(len)) => {
+                        let bytes = h
+                            .bytes
+                            .get(&i)
+                            .and_then(|c| cells.iter().find(|(col, _)| col == c))
+                            .map(|(_, v)| v);
+                        marker_bytes(bytes, len, &note.name)
+                    }
+                    (None, None) => cell::natural(cell, note),
                 };
                 match value {
                     Ok(v) => values.push(v),
@@ -144,16 +191,55 @@ fn read_header(
         by_sheet: HashMap::new(),
         by_target: vec![None; columns.len()],
         reported: BTreeSet::new(),
+        bytes: HashMap::new(),
     };
     for (col, value) in cells {
         let name = match value {
             In::Str(s) => s.to_string(),
             other => other.describe(),
         };
-        let target = columns
+        // A column's hidden bytes.
+        if let Some(of) = name.trim().strip_prefix(BYTES_COLUMN_PREFIX)
+            && let Some(i) = columns
+                .iter()
+                .position(|c| c.name == of && c.ty == ColumnType::Blob)
+        {
+            if h.bytes.insert(i, *col).is_some() {
+                problems.push(format!(
+                    "{}: column `{name}` appears twice",
+                    cell_ref(sheet, row, *col)
+                ));
+            }
+            continue;
+        }
+        // The header is a column's name, or its label; a text that is one
+        // column's name and another's label is ambiguous.
+        let by_name = columns
             .iter()
             .position(|c| c.name == name)
             .or_else(|| columns.iter().position(|c| c.name == name.trim()));
+        let by_label = t
+            .aliases
+            .iter()
+            .position(|a| a.contains(&name))
+            .or_else(|| {
+                t.aliases
+                    .iter()
+                    .position(|a| a.iter().any(|l| l.trim() == name.trim()))
+            });
+        let target = match (by_name, by_label) {
+            (Some(a), Some(b)) if a != b => {
+                h.reported.insert(*col);
+                problems.push(format!(
+                    "{}: header {name:?} is ambiguous: it names column `{}` and is the label of column `{}` (rename the header to the other column's name)",
+                    cell_ref(sheet, row, *col),
+                    columns[a].name,
+                    columns[b].name
+                ));
+                continue;
+            }
+            (a, b) => a.or(b),
+        };
         match target {
             Some(i) => match h.by_target[i] {
                 Some(first) => problems.push(format!(
