@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use migplan::events::{self, Cancel, Event, Recorded};
 use serde_json::Value as Json;
+use support::server::{self, ServerDb};
 use support::{Workspace, dump, repo_root, stderr, stdout};
 
 fn in_ci() -> bool {
@@ -430,7 +431,8 @@ wb.save(sys.argv[1])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let rows: Vec<(i64, String, String, Option<i64>, Option<String>)> = ws
+    type Row = (i64, String, String, Option<i64>, Option<String>);
+    let rows: Vec<Row> = ws
         .open("hand.db")
         .prepare("SELECT id, title, state, ok, CAST(price AS TEXT) FROM items ORDER BY id")
         .unwrap()
@@ -631,4 +633,84 @@ fn checking_and_finishing_a_workbook_are_told() {
         })
         .sum();
     assert_eq!(checked, 6);
+}
+
+/// Exports `db` (a server database) to a workbook, returns its sheet
+/// `t`'s validations as openpyxl reads them, and imports the workbook
+/// into `copy`, which must come out identical.
+fn server_round_trip(ws: &Workspace, db: &ServerDb, copy: &ServerDb) -> Json {
+    let plan = ws.write(
+        "export.toml",
+        "[plan]\nkind = \"export\"\n[export]\nformat = \"xlsx\"\n",
+    );
+    let out = ws
+        .migplan()
+        .args(["run", plan.to_str().unwrap(), "--db", &db.url, "-o"])
+        .arg(ws.path("b.xlsx"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let d: Json = serde_json::from_str(&python(INSPECT, &[&ws.path("b.xlsx")])).unwrap();
+    let import = ws.write("import.toml", "[plan]\nkind = \"import\"\n");
+    let out = ws
+        .migplan()
+        .args(["run", import.to_str().unwrap(), "--db", &copy.url, "--file"])
+        .arg(ws.path("b.xlsx"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(db.dump(), copy.dump());
+    d["t"]["validations"].clone()
+}
+
+#[test]
+fn postgres_enums_and_checks_become_dropdowns() {
+    let Some(pg) = server::postgres("workbook_enums") else {
+        return;
+    };
+    let Some(copy) = server::postgres("workbook_enums_copy") else {
+        return;
+    };
+    if !openpyxl_available() {
+        return;
+    }
+    let schema = "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
+         CREATE TABLE t (id int PRIMARY KEY, m mood, c varchar(10) CHECK (c IN ('x', 'y z')),
+                         flag boolean, price numeric(10,2), data bytea);";
+    pg.execute(schema);
+    copy.execute(schema);
+    pg.execute(
+        "INSERT INTO t VALUES (1, 'happy', 'y z', true, 12.50, '\\x00ff'), (2, NULL, NULL, NULL, NULL, NULL)",
+    );
+    let ws = Workspace::new();
+    let v = server_round_trip(&ws, &pg, &copy);
+    assert_eq!(v["B2:B1048576"][1], "\"sad,ok,happy\"", "{v}");
+    assert_eq!(v["C2:C1048576"][1], "\"x,y z\"", "{v}");
+    assert_eq!(v["D2:D1048576"][1], "\"TRUE,FALSE\"", "{v}");
+}
+
+#[test]
+fn mariadb_enum_and_checks_become_dropdowns_and_a_set_does_not() {
+    let Some(my) = server::mysql("workbook_enums") else {
+        return;
+    };
+    let Some(copy) = server::mysql("workbook_enums_copy") else {
+        return;
+    };
+    if !openpyxl_available() {
+        return;
+    }
+    let schema = "CREATE TABLE t (id int PRIMARY KEY, m ENUM('sad', 'ok', 'happy'),
+                  c varchar(10) CHECK (c IN ('x', 'y z')), s SET('a', 'b'),
+                  price decimal(10,2), data blob) ENGINE=InnoDB";
+    my.execute(schema);
+    copy.execute(schema);
+    my.execute(
+        "INSERT INTO t VALUES (1, 'happy', 'y z', 'a,b', 12.50, x'00ff'), (2, NULL, NULL, NULL, NULL, NULL)",
+    );
+    let ws = Workspace::new();
+    let v = server_round_trip(&ws, &my, &copy);
+    assert_eq!(v["B2:B1048576"][1], "\"sad,ok,happy\"", "{v}");
+    assert_eq!(v["C2:C1048576"][1], "\"x,y z\"", "{v}");
+    assert!(v.get("D2:D1048576").is_none(), "a SET has no dropdown: {v}");
 }
