@@ -576,7 +576,7 @@ pub struct VerifyArgs {
     #[arg(long, required_unless_present = "plan")]
     pub db: Option<String>,
     /// A plan whose `[database] url` is compared with (and whose sheet
-    /// names a workbook uses); `--db` overrides its URL.
+    /// names and labels a workbook uses); `--db` overrides its URL.
     #[arg(long)]
     pub plan: Option<PathBuf>,
     /// Compare only these tables (comma-separated).

@@ -15,7 +15,7 @@ pub struct VerifyRequest {
     /// The database to compare with.
     pub db: Option<String>,
     /// A plan whose `[database] url` is compared with (and whose sheet
-    /// names a workbook uses); `--db` overrides its URL.
+    /// names and labels a workbook uses); `--db` overrides its URL.
     pub plan: Option<PathBuf>,
     /// Compare only these tables (comma-separated).
     pub tables: Vec<String>,

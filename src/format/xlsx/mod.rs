@@ -3,7 +3,9 @@
 //! # Layout
 //!
 //! One sheet per table (named from the plan's `sheet`, or the table),
-//! header row of column names (bold, frozen), one row per table row. A table
+//! header row of labels or column names (bold, frozen, filtered; the
+//! plan's [`Layout`]), one row per table row, printed landscape one page
+//! wide with the header on every page. A table
 //! of more than 1,048,575 rows continues on `name (2)`, `name (3)` … each
 //! with its header. Then:
 //!
@@ -27,7 +29,9 @@
 //! NaN, ±inf and -0.0 are the text `NaN`, `inf`, `-inf`, `-0.0` in float
 //! columns. Booleans are booleans. Dates, times, timestamps are Excel dates
 //! when Excel holds them exactly (milliseconds, 1900-03-01 to 9999-12-31),
-//! else their canonical text; timestamptz are UTC. Bytes are base64 text.
+//! else their canonical text; timestamptz are UTC. Bytes are a marker
+//! `‹binary N bytes›`, their base64 in a hidden `_bytes:NAME` column.
+//! Booleans, enums, CHECK lists and keys of small tables get dropdowns.
 //! Everything else is text, always written as a string (never a formula).
 //! NULL is an empty cell.
 //!

@@ -282,6 +282,12 @@ fn assert_reference_modules(plan: &Plan) {
     assert_eq!(answers.sheet.as_deref(), Some("练习记录"));
     assert_eq!(answers.accept_lossy, ["score"]);
     assert_eq!(plan.sheet_names()["answers"], "练习记录");
+    assert_eq!(answers.labels["question_id"], "题目");
+    assert_eq!(answers.labels["is_correct"], "是否正确");
+    assert_eq!(answers.booleans, Some(["是".to_string(), "否".to_string()]));
+    let layout = plan.workbook_layout();
+    assert_eq!(layout.label("answers", "is_correct"), Some("是否正确"));
+    assert_eq!(layout.booleans["answers"][1], "否");
 }
 
 #[test]
