@@ -26,11 +26,13 @@ impl Listener for Terminal {
                 if let Some(old) = bar.take() {
                     old.finish_and_clear();
                 }
-                *bar = Some(if *total == 0 && *verb == "finishing" {
-                    spinner(verb)
-                } else {
-                    rows_bar(verb, *total)
-                });
+                *bar = Some(
+                    if *total == 0 && matches!(*verb, "finishing" | "checking") {
+                        spinner(verb)
+                    } else {
+                        rows_bar(verb, *total)
+                    },
+                );
             }
             Event::Table { name } => bar.iter().for_each(|b| b.set_message(name.clone())),
             Event::Advanced { rows } => bar.iter().for_each(|b| b.inc(*rows)),
@@ -70,12 +72,20 @@ fn line(bar: Option<&ProgressBar>, text: &str) {
     }
 }
 
-/// A phase without rows to count (a workbook being assembled).
+/// A phase whose end is not known in rows: a workbook being assembled, or
+/// one made by hand being checked (rows counted as they come).
 fn spinner(verb: &str) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    let style =
-        ProgressStyle::with_template(&format!("{{spinner}} {} {{msg}} {{elapsed}}", label(verb)))
-            .expect("static template is valid");
+    let rows = if verb == "checking" {
+        " {human_pos} rows"
+    } else {
+        ""
+    };
+    let style = ProgressStyle::with_template(&format!(
+        "{{spinner}} {} {{msg}}{rows} {{elapsed}}",
+        label(verb)
+    ))
+    .expect("static template is valid");
     bar.set_style(style);
     bar.enable_steady_tick(std::time::Duration::from_millis(120));
     bar

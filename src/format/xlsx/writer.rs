@@ -485,6 +485,12 @@ fn write_meta_sheet(
             if !c.text_carries.is_empty() {
                 notes.push(format!("text cells carry {}", c.text_carries.join("; ")));
             }
+            if let Some(label) = &c.label {
+                notes.push(format!("header {label:?}"));
+            }
+            if let Some([yes, no]) = &c.booleans {
+                notes.push(format!("true is {yes:?}, false {no:?}"));
+            }
             sheet.write_string(row, 0, &t.table)?;
             sheet.write_string(row, 1, &c.name)?;
             sheet.write_string(row, 2, c.ty.name())?;
@@ -903,7 +909,12 @@ impl BackupWriter for XlsxWriter {
     /// succeeded or not: nothing is left beside the target on failure.
     fn finish(self: Box<Self>) -> Result<()> {
         let path = self.path.clone();
-        guarded(&path, || self.finish_unguarded())
+        let result = guarded(&path, || self.finish_unguarded());
+        if result.is_err() {
+            // The `finishing` phase, when it started, ends here too.
+            crate::events::emit(crate::events::Event::Finished);
+        }
+        result
     }
 }
 
