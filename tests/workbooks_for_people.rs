@@ -714,3 +714,48 @@ fn mariadb_enum_and_checks_become_dropdowns_and_a_set_does_not() {
     assert_eq!(v["C2:C1048576"][1], "\"x,y z\"", "{v}");
     assert!(v.get("D2:D1048576").is_none(), "a SET has no dropdown: {v}");
 }
+
+#[test]
+fn lists_too_long_for_excel_are_kept_on_a_hidden_sheet() {
+    if !openpyxl_available() {
+        return;
+    }
+    let ws = Workspace::new();
+    let codes: Vec<String> = (0..60).map(|i| format!("'code-{i:02}-long'")).collect();
+    let schema = format!(
+        "CREATE TABLE codes (id INTEGER PRIMARY KEY, code TEXT CHECK (code IN ({})),
+                             odd TEXT CHECK (odd IN ('a,b', 'c')));",
+        codes.join(", ")
+    );
+    ws.open("src.db").execute_batch(&schema).unwrap();
+    ws.open("src.db")
+        .execute_batch("INSERT INTO codes VALUES (1, 'code-07-long', 'a,b'), (2, NULL, 'c');")
+        .unwrap();
+    ws.export("src.db", "b.xlsx");
+    let d: Json = serde_json::from_str(&python(
+        r#"
+import json, sys
+import openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+ws = wb["codes"]
+lists = wb["_lists"]
+print(json.dumps({
+    "sheets": wb.sheetnames,
+    "state": lists.sheet_state,
+    "validations": {str(d.sqref): d.formula1 for d in ws.data_validations.dataValidation},
+    "rows": [[c.value for c in r] for r in lists.iter_rows()],
+}))
+"#,
+        &[&ws.path("b.xlsx")],
+    ))
+    .unwrap();
+    assert_eq!(d["state"], "hidden");
+    assert_eq!(d["validations"]["B2:B1048576"], "'_lists'!$A$1:$BH$1");
+    assert_eq!(d["validations"]["C2:C1048576"], "'_lists'!$A$2:$B$2");
+    assert_eq!(d["rows"][0][59], "code-59-long");
+    assert_eq!(d["rows"][1][0], "a,b");
+    ws.open("dst.db").execute_batch(&schema).unwrap();
+    let out = ws.import("dst.db", &["b.xlsx"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(dump(&ws.open("src.db")), dump(&ws.open("dst.db")));
+}

@@ -8,6 +8,9 @@ pub(crate) const MAX_SHEET_NAME: usize = 31;
 /// Names migplan keeps for itself.
 pub(crate) const META_SHEET: &str = "_meta";
 pub(crate) const MARKS_SHEET: &str = "_marks";
+/// A hidden sheet holding the dropdowns' lists too long to be written
+/// inline (one list per row).
+pub(crate) const LISTS_SHEET: &str = "_lists";
 
 fn utf16_len(s: &str) -> usize {
     s.encode_utf16().count()
@@ -66,6 +69,7 @@ impl SheetNames {
         let mut names = SheetNames::default();
         names.taken.insert(META_SHEET.to_lowercase());
         names.taken.insert(MARKS_SHEET.to_lowercase());
+        names.taken.insert(LISTS_SHEET.to_lowercase());
         // Reserved by English Excel.
         names.taken.insert("history".into());
         names

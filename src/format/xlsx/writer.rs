@@ -16,7 +16,7 @@ use rust_xlsxwriter::{
 use tempfile::NamedTempFile;
 
 use super::cell::{self, ColumnNote, Kind, NumFmt, Out};
-use super::names::{MARKS_SHEET, META_SHEET, SheetNames};
+use super::names::{LISTS_SHEET, MARKS_SHEET, META_SHEET, SheetNames};
 use super::{
     BYTES_COLUMN_PREFIX, Layout, MAX_CELL_TEXT, MAX_DATA_ROWS, META_CHUNK, META_JSON_LABEL,
     SMALL_TABLE_ROWS, SheetTable, WORKBOOK_VERSION, WorkbookMeta,
@@ -50,6 +50,8 @@ pub struct XlsxWriter {
     scratch: String,
     /// Data rows per sheet; Excel's limit except in tests.
     row_limit: u32,
+    /// `_lists`, once a list did not fit inline: its index and rows used.
+    lists: Option<(usize, u32)>,
 }
 
 struct OpenTable {
@@ -128,6 +130,7 @@ impl XlsxWriter {
             marks: None,
             scratch: String::new(),
             row_limit: MAX_DATA_ROWS,
+            lists: None,
         })
     }
 
@@ -189,6 +192,22 @@ impl XlsxWriter {
         notes: &[ColumnNote],
     ) -> Result<usize> {
         let index = self.add_sheet(name, &Self::table_headers(notes))?;
+        let mut validations = Vec::new();
+        for (col, (note, info)) in notes.iter().zip(&meta.columns).enumerate() {
+            let list: Vec<String> = match (&note.booleans, note.ty) {
+                (Some(words), ColumnType::Bool) => words.to_vec(),
+                (None, ColumnType::Bool) => vec!["TRUE".into(), "FALSE".into()],
+                _ => info.choices.clone(),
+            };
+            if list.is_empty() {
+                continue;
+            }
+            let validation = match list_validation(&list) {
+                Some(v) => Some(v),
+                None => self.long_list(&list)?,
+            };
+            validations.extend(validation.map(|v| (col as u16, v)));
+        }
         let header = self.header.clone();
         let path = self.path.clone();
         let sheet = self
@@ -201,24 +220,58 @@ impl XlsxWriter {
                 sheet.write_string_with_format(0, hidden, title, &header)?;
                 sheet.set_column_hidden(hidden)?;
             }
-            for (col, (note, info)) in notes.iter().zip(&meta.columns).enumerate() {
-                let list: Vec<String> = match (&note.booleans, note.ty) {
-                    (Some(words), ColumnType::Bool) => words.to_vec(),
-                    (None, ColumnType::Bool) => vec!["TRUE".into(), "FALSE".into()],
-                    _ => info.choices.clone(),
-                };
-                if list.is_empty() {
-                    continue;
-                }
-                let Some(validation) = list_validation(&list) else {
-                    continue;
-                };
-                sheet.add_data_validation(1, col as u16, MAX_DATA_ROWS, col as u16, &validation)?;
+            for (col, validation) in &validations {
+                sheet.add_data_validation(1, *col, MAX_DATA_ROWS, *col, validation)?;
             }
             Ok(())
         };
         setup(sheet).map_err(|e| xlsx_error(&path, e))?;
         Ok(index)
+    }
+
+    /// A dropdown of a list too long (or too odd) to be written inline:
+    /// the list as a row of the hidden sheet `_lists`, the dropdown a range
+    /// of it. None for a list wider than a sheet.
+    fn long_list(&mut self, list: &[String]) -> Result<Option<DataValidation>> {
+        if list.len() > 16_384
+            || list
+                .iter()
+                .any(|v| v.encode_utf16().count() > MAX_CELL_TEXT)
+        {
+            return Ok(None);
+        }
+        let (index, row) = match self.lists {
+            Some(l) => l,
+            None => {
+                let index = self.workbook.worksheets().len();
+                let path = self.path.clone();
+                let sheet = self
+                    .workbook
+                    .add_worksheet_with_constant_memory()
+                    .map_err(|e| xlsx_error(&path, e))?;
+                sheet
+                    .set_name(LISTS_SHEET)
+                    .map_err(|e| xlsx_error(&path, e))?;
+                sheet.set_hidden(true);
+                (index, 0)
+            }
+        };
+        let path = self.path.clone();
+        let sheet = self
+            .workbook
+            .worksheet_from_index(index)
+            .map_err(|e| xlsx_error(&path, e))?;
+        for (col, v) in list.iter().enumerate() {
+            sheet
+                .write_string(row, col as u16, v)
+                .map_err(|e| xlsx_error(&path, e))?;
+        }
+        self.lists = Some((index, row + 1));
+        let last = super::names::column_letters(list.len() as u32 - 1);
+        let formula = format!("='{LISTS_SHEET}'!$A${0}:${last}${0}", row + 1);
+        Ok(Some(
+            DataValidation::new().allow_list_formula(Formula::new(formula)),
+        ))
     }
 
     /// Starts the next sheet of the open table.

@@ -9,7 +9,9 @@ use calamine::Reader;
 use super::{Book, ExpectedTable, Problems};
 use crate::format::TableMeta;
 use crate::format::xlsx::cell::{ColumnNote, Kind};
-use crate::format::xlsx::names::{self, MARKS_SHEET, META_SHEET, sheet_ref, split_continuation};
+use crate::format::xlsx::names::{
+    self, LISTS_SHEET, MARKS_SHEET, META_SHEET, sheet_ref, split_continuation,
+};
 use crate::format::xlsx::{Layout, WorkbookMeta};
 use crate::value::ColumnType;
 
@@ -58,6 +60,7 @@ impl TablePlan {
 pub(super) fn is_own_sheet(sheet: &str) -> bool {
     sheet == META_SHEET
         || sheet == MARKS_SHEET
+        || sheet == LISTS_SHEET
         || split_continuation(sheet).is_some_and(|(base, _)| base == MARKS_SHEET)
 }
 
