@@ -948,6 +948,36 @@ mod tests {
     }
 
     #[test]
+    fn bytes_markers() {
+        assert_eq!(bytes_marker(3), "‹binary 3 bytes›");
+        assert_eq!(bytes_marker(1234567), "‹binary 1,234,567 bytes›");
+        assert_eq!(
+            parse_bytes_marker(" ‹binary 1,234,567 bytes› "),
+            Some(1234567)
+        );
+        assert_eq!(parse_bytes_marker("‹binary 0 bytes›"), Some(0));
+        assert_eq!(parse_bytes_marker("‹binary  bytes›"), None);
+        assert_eq!(parse_bytes_marker("‹binary x bytes›"), None);
+        assert_eq!(parse_bytes_marker("AAE="), None);
+    }
+
+    #[test]
+    fn boolean_texts_read_back() {
+        let mut note = ColumnNote::new("ok", ColumnType::Bool, "BOOLEAN", true);
+        note.booleans = Some(["是".into(), "否".into()]);
+        let s = |t: &'static str| In::Str(Cow::Borrowed(t));
+        assert_eq!(natural(&s("是"), &note), Ok(Value::Bool(true)));
+        assert_eq!(natural(&s(" 否 "), &note), Ok(Value::Bool(false)));
+        assert_eq!(natural(&s("TRUE"), &note), Ok(Value::Bool(true)));
+        assert!(natural(&s("对"), &note).is_err());
+        let mut scratch = String::new();
+        assert_eq!(
+            natural_out(&Value::Bool(false), &note, &mut scratch),
+            Out::Str(Cow::Borrowed("否"))
+        );
+    }
+
+    #[test]
     fn bools() {
         assert_eq!(
             read(In::Bool(true), ColumnType::Bool),

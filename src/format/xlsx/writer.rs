@@ -38,8 +38,6 @@ pub struct XlsxWriter {
     header: Format,
     /// Text cells: wrapped, at the top of their row.
     text: Format,
-    /// Other cells without a number format: at the top of their row.
-    top: Format,
     /// The format of the one cell written for a row of only NULLs.
     blank: Format,
     table: Option<OpenTable>,
@@ -52,6 +50,8 @@ pub struct XlsxWriter {
     row_limit: u32,
     /// `_lists`, once a list did not fit inline: its index and rows used.
     lists: Option<(usize, u32)>,
+    /// A row's cell widths (reused).
+    widths: Vec<usize>,
 }
 
 struct OpenTable {
@@ -121,7 +121,6 @@ impl XlsxWriter {
                 .set_background_color("#DDEBF7")
                 .set_border_bottom(FormatBorder::Thin),
             text: Format::new().set_text_wrap().set_align(FormatAlign::Top),
-            top: Format::new().set_align(FormatAlign::Top),
             blank: Format::new()
                 .set_num_format("@")
                 .set_align(FormatAlign::Top),
@@ -131,6 +130,7 @@ impl XlsxWriter {
             scratch: String::new(),
             row_limit: MAX_DATA_ROWS,
             lists: None,
+            widths: Vec::new(),
         })
     }
 
@@ -209,12 +209,19 @@ impl XlsxWriter {
             validations.extend(validation.map(|v| (col as u16, v)));
         }
         let header = self.header.clone();
+        let text = self.text.clone();
         let path = self.path.clone();
         let sheet = self
             .workbook
             .worksheet_from_index(index)
             .map_err(|e| xlsx_error(&path, e))?;
         let setup = |sheet: &mut Worksheet| -> Result<(), XlsxError> {
+            // Cells written without a format take their column's: wrapped,
+            // at the top of the row (one format looked up per column, not
+            // per cell).
+            for col in 0..notes.len() {
+                sheet.set_column_format(col as u16, &text)?;
+            }
             for (col, hidden) in bytes_columns(notes) {
                 let title = format!("{BYTES_COLUMN_PREFIX}{}", notes[col].name);
                 sheet.write_string_with_format(0, hidden, title, &header)?;
@@ -435,6 +442,25 @@ fn shown_with_scale<'a>(out: Out<'a>, note: &ColumnNote) -> Out<'a> {
         }
         (out, _, _) => out,
     }
+}
+
+/// Rows of each table whose content sizes its columns.
+const WIDTH_SAMPLE_ROWS: u64 = 1000;
+
+/// How wide a number shows, roughly: its integer digits, sign and decimals.
+fn number_width(f: f64, fmt: NumFmt) -> usize {
+    let digits = if f.abs() < 1.0 {
+        1
+    } else {
+        (f.abs().log10().floor() as usize + 1).min(16)
+    };
+    let decimals = match fmt {
+        NumFmt::Scale(s) => s as usize + 1,
+        NumFmt::Integer => 0,
+        _ if f.fract() != 0.0 => 6,
+        _ => 0,
+    };
+    digits + decimals + usize::from(f < 0.0)
 }
 
 /// Widest and narrowest column, in character widths.
@@ -672,33 +698,27 @@ impl XlsxWriter {
                 }
             })
             .collect();
-        // The hidden cells holding bytes.
-        let hidden: Vec<(u16, String)> = open
+        // The hidden cells holding bytes: (table column, sheet column, base64).
+        let hidden: Vec<(usize, u16, String)> = open
             .bytes_columns
             .iter()
-            .filter_map(|&(col, at)| match (&row[col], &cells[col].0) {
-                (Value::Bytes(b), Out::Str(_)) if !cells[col].1 => Some((at, BASE64.encode(b))),
+            .filter_map(|&(col, at)| match (&row[col], &cells[col]) {
+                (Value::Bytes(b), (Out::Str(_), false)) => Some((col, at, BASE64.encode(b))),
                 _ => None,
             })
             .collect();
         let too_long =
             |s: &str| s.len() > MAX_CELL_TEXT && s.encode_utf16().count() > MAX_CELL_TEXT;
         for (i, ((out, _), note)) in cells.iter().zip(&open.notes).enumerate() {
-            let long = match out {
-                Out::Str(s) => too_long(s),
-                _ => false,
-            } || hidden.iter().any(|(at, b64)| {
-                open.bytes_columns.iter().any(|&(c, a)| c == i && a == *at) && too_long(b64)
-            });
-            if long {
-                let s = match out {
-                    Out::Str(s) if too_long(s) => s.to_string(),
-                    _ => hidden
-                        .iter()
-                        .find(|(at, _)| open.bytes_columns.iter().any(|&(c, a)| c == i && a == *at))
-                        .map(|(_, b)| b.clone())
-                        .unwrap_or_default(),
-                };
+            // The text written for the column: its cell's, or its bytes'.
+            let text = match out {
+                Out::Str(s) if too_long(s) => Some(s.as_ref()),
+                _ => hidden
+                    .iter()
+                    .find(|(col, _, b64)| *col == i && too_long(b64))
+                    .map(|(_, _, b64)| b64.as_str()),
+            };
+            if let Some(s) = text {
                 let key = match &open.key {
                     Some(k) => k
                         .iter()
@@ -756,16 +776,18 @@ impl XlsxWriter {
                 });
             }
         }
-        let widths: Vec<usize> = cells
-            .iter()
-            .map(|(out, _)| match out {
+        // Widths from the first rows of each table: enough to size columns.
+        let mut widths = std::mem::take(&mut self.widths);
+        widths.clear();
+        if open.checksum.rows() < WIDTH_SAMPLE_ROWS {
+            widths.extend(cells.iter().map(|(out, _)| match out {
                 Out::Empty => 0,
                 Out::Str(s) => text_width(s, MAX_WIDTH),
                 Out::Bool(_) => 5,
                 Out::Num(_, fmt) if fmt.is_temporal() => fmt.pattern().len(),
-                Out::Num(f, _) => f.to_string().len().min(16),
-            })
-            .collect();
+                Out::Num(f, fmt) => number_width(*f, *fmt),
+            }));
+        }
         let blank_row = cells.iter().all(|(out, _)| *out == Out::Empty);
         let blank_format = blank_row.then(|| self.blank.clone());
         let sheet = self
@@ -781,20 +803,16 @@ impl XlsxWriter {
             let col = col as u16;
             let written = match out {
                 Out::Empty => continue,
-                Out::Str(s) => {
-                    sheet.write_string_with_format(excel_row, col, s.as_ref(), &self.text)
-                }
-                Out::Num(f, NumFmt::General) => {
-                    sheet.write_number_with_format(excel_row, col, *f, &self.top)
-                }
+                Out::Str(s) => sheet.write_string(excel_row, col, s.as_ref()),
+                Out::Num(f, NumFmt::General) => sheet.write_number(excel_row, col, *f),
                 Out::Num(f, fmt) => {
                     sheet.write_number_with_format(excel_row, col, *f, &self.formats[fmt])
                 }
-                Out::Bool(b) => sheet.write_boolean_with_format(excel_row, col, *b, &self.top),
+                Out::Bool(b) => sheet.write_boolean(excel_row, col, *b),
             };
             written.map_err(|e| xlsx_error(&self.path, e))?;
         }
-        for (at, b64) in &hidden {
+        for (_, at, b64) in &hidden {
             sheet
                 .write_string(excel_row, *at, b64)
                 .map_err(|e| xlsx_error(&self.path, e))?;
@@ -805,9 +823,10 @@ impl XlsxWriter {
             self.mark(m)?;
         }
         let open = self.table.as_mut().expect("checked above");
-        for (w, new) in open.widths.iter_mut().zip(widths) {
-            *w = (*w).max(new);
+        for (w, new) in open.widths.iter_mut().zip(&widths) {
+            *w = (*w).max(*new);
         }
+        self.widths = widths;
         if let Some(last) = open.written.last_mut() {
             last.1 += 1;
         }
@@ -1016,4 +1035,43 @@ fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
             ),
         })
     })
+}
+
+#[cfg(test)]
+mod layout_tests {
+    use super::*;
+
+    #[test]
+    fn widths_count_cjk_double_and_stay_bounded() {
+        assert_eq!(text_width("abc", 50), 3);
+        assert_eq!(text_width("题目内容", 50), 8);
+        assert_eq!(text_width("short\na much longer line", 50), 18);
+        assert_eq!(text_width(&"x".repeat(500), 50), 50);
+        assert_eq!(content_width("id", ColumnType::Int, 1), MIN_WIDTH as f64);
+        assert_eq!(
+            content_width("题目内容", ColumnType::Text, 400),
+            MAX_WIDTH as f64
+        );
+        assert_eq!(content_width("题目内容", ColumnType::Text, 3), 10.0);
+    }
+
+    #[test]
+    fn numbers_of_a_decimal_column_show_its_scale_only_when_exact() {
+        let mut note = ColumnNote::new("price", ColumnType::Decimal, "DECIMAL(10,2)", true);
+        let shown =
+            |f: f64, note: &ColumnNote| shown_with_scale(Out::Num(f, NumFmt::General), note);
+        assert_eq!(shown(49.5, &note), Out::Num(49.5, NumFmt::Scale(2)));
+        assert_eq!(shown(0.125, &note), Out::Num(0.125, NumFmt::General));
+        note.scale = None;
+        assert_eq!(shown(49.5, &note), Out::Num(49.5, NumFmt::General));
+    }
+
+    #[test]
+    fn inline_lists_stay_within_excel_s_limits() {
+        assert!(list_validation(&["a".into(), "b".into()]).is_some());
+        assert!(list_validation(&["a,b".into()]).is_none());
+        assert!(list_validation(&["say \"x\"".into()]).is_none());
+        let long: Vec<String> = (0..60).map(|i| format!("code-{i:02}")).collect();
+        assert!(list_validation(&long).is_none());
+    }
 }
