@@ -45,22 +45,10 @@ pub(super) fn column_type(_: &mut SchemaGenerator) -> Schema {
 mod tests {
     use super::*;
 
-    /// `schemas/adapters.schema.json` is what this module generates; run
-    /// with `UPDATE_SCHEMAS=1` to write it after changing an adapter key.
+    /// `schemas/adapters.schema.json` is what this module generates.
     #[test]
     fn the_committed_adapters_schema_is_current() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/adapters.schema.json");
-        let fresh = serde_json::to_string_pretty(&adapters()).unwrap() + "\n";
-        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
-            std::fs::write(&path, &fresh).unwrap();
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == fresh,
-            "{} is out of date: run `UPDATE_SCHEMAS=1 cargo test --lib schema` and commit it",
-            path.display()
-        );
+        crate::plan::schema::assert_committed("adapters.schema.json", &adapters());
     }
 
     #[test]

@@ -201,26 +201,33 @@ pub(super) fn since(_: &mut SchemaGenerator) -> Schema {
     })
 }
 
+/// Fails when `schemas/NAME` differs from `schema`; with `UPDATE_SCHEMAS=1`
+/// writes it first (after changing a key: then commit the file).
+#[cfg(test)]
+pub(crate) fn assert_committed(name: &str, schema: &Schema) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("schemas")
+        .join(name);
+    let fresh = serde_json::to_string_pretty(schema).unwrap() + "\n";
+    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        std::fs::write(&path, &fresh).unwrap();
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "{} is out of date: run `UPDATE_SCHEMAS=1 cargo test --lib schema` and commit it",
+        path.display()
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// `schemas/plan.schema.json` is what this module generates; run with
-    /// `UPDATE_SCHEMAS=1` to write it after changing a plan key.
+    /// `schemas/plan.schema.json` is what this module generates.
     #[test]
     fn the_committed_plan_schema_is_current() {
-        let path =
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/plan.schema.json");
-        let fresh = serde_json::to_string_pretty(&plan()).unwrap() + "\n";
-        if std::env::var_os("UPDATE_SCHEMAS").is_some() {
-            std::fs::write(&path, &fresh).unwrap();
-        }
-        let committed = std::fs::read_to_string(&path).unwrap_or_default();
-        assert!(
-            committed == fresh,
-            "{} is out of date: run `UPDATE_SCHEMAS=1 cargo test --lib schema` and commit it",
-            path.display()
-        );
+        assert_committed("plan.schema.json", &plan());
     }
 
     #[test]
