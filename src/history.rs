@@ -475,6 +475,35 @@ pub fn operator_and_source(flag: Option<&str>) -> (String, Option<&'static str>)
     (user, Some("the OS user"))
 }
 
+/// The counts a run's reports carry per table, as columns: the import
+/// report's own order (`rows`, `inserted`, …, `failed`), then any other
+/// number a report has; only those some table reports. Shared by the
+/// command line's run page and the console's.
+pub fn count_columns(tables: &[&serde_json::Map<String, serde_json::Value>]) -> Vec<String> {
+    const ORDER: [&str; 6] = [
+        "rows",
+        "inserted",
+        "identical",
+        "overwritten",
+        "skipped",
+        "failed",
+    ];
+    let named = ORDER.iter().map(|c| c.to_string());
+    let others = tables
+        .iter()
+        .flat_map(|t| t.iter().filter(|(_, v)| v.is_u64()).map(|(k, _)| k.clone()));
+    let mut columns: Vec<String> = vec![];
+    for key in named.chain(others) {
+        let reported = tables
+            .iter()
+            .any(|t| t.get(&key).is_some_and(|v| v.is_u64()));
+        if reported && !columns.contains(&key) {
+            columns.push(key);
+        }
+    }
+    columns
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -119,30 +119,9 @@ fn rows(tables: &Value) -> String {
     out
 }
 
-/// The counts every report of this run carries, in the order the import
-/// report prints them; anything else numeric after them.
-const COUNT_ORDER: [&str; 6] = [
-    "rows",
-    "inserted",
-    "identical",
-    "overwritten",
-    "skipped",
-    "failed",
-];
-
 fn counts(tables: &[Value]) -> String {
-    let mut columns: Vec<String> = vec![];
-    for key in COUNT_ORDER.iter().map(|k| k.to_string()).chain(
-        tables
-            .iter()
-            .filter_map(Value::as_object)
-            .flat_map(|o| o.iter().filter(|(_, v)| v.is_u64()).map(|(k, _)| k.clone())),
-    ) {
-        let present = tables.iter().any(|t| t[&key].is_u64());
-        if present && !columns.contains(&key) {
-            columns.push(key);
-        }
-    }
+    let objects: Vec<_> = tables.iter().filter_map(Value::as_object).collect();
+    let columns = crate::history::count_columns(&objects);
     let width = tables
         .iter()
         .filter_map(|t| t["table"].as_str())

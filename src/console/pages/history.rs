@@ -188,26 +188,7 @@ pub(super) async fn api_run(State(app): State<App>, Path(id): Path<i64>) -> Resp
 fn table_lines(tables: &serde_json::Value) -> (Vec<String>, Vec<TableLine>) {
     let mut found = vec![];
     collect_tables(tables, &mut found);
-    // The report's own order, then anything else.
-    let mut columns: Vec<String> = [
-        "rows",
-        "inserted",
-        "identical",
-        "overwritten",
-        "skipped",
-        "failed",
-    ]
-    .iter()
-    .filter(|c| found.iter().any(|t| t.get(**c).is_some_and(|v| v.is_u64())))
-    .map(|c| c.to_string())
-    .collect();
-    for t in &found {
-        for (k, v) in t.iter() {
-            if v.is_u64() && !columns.contains(k) {
-                columns.push(k.clone());
-            }
-        }
-    }
+    let columns = crate::history::count_columns(&found);
     let lines = found
         .iter()
         .map(|t| TableLine {
