@@ -579,7 +579,8 @@ my_setup() {
 if [[ $MY == 1 ]] && want my-export; then
     my_setup
     echo "== MariaDB export: mysqldump --single-transaction --quick (data only) vs migplan export"
-    tool "mysqldump --no-create-info" native my.sql "rm -f my.sql" \
+    MY_DUMP_NAME=$(basename "$MY_DUMP")
+    tool "$MY_DUMP_NAME --no-create-info" native my.sql "rm -f my.sql" \
         "$(q "$MY_DUMP" "${MY_ARGS[@]}" --single-transaction --quick --no-create-info --skip-triggers "${MY_IGNORE[@]}" bench_src) > my.sql"
     tool "migplan export (mariadb)" migplan my.json "rm -f my.json" "$(q "$MIGPLAN" export --db "$MY_SRC" -o my.json)"
     if [[ $EXPORT_JOBS == 1 ]]; then
@@ -587,10 +588,10 @@ if [[ $MY == 1 ]] && want my-export; then
         tool "migplan export --jobs $JOBS (mariadb)" migplan my-jn.json "rm -f my-jn.json" "$(q "$MIGPLAN" export --jobs "$JOBS" --db "$MY_SRC" -o my-jn.json)"
     fi
     run_section my-export mariadb "$EXPORT_RUNS"
-    pair my-export "MariaDB export" "mysqldump --no-create-info" "migplan export (mariadb)"
+    pair my-export "MariaDB export" "$MY_DUMP_NAME --no-create-info" "migplan export (mariadb)"
     if [[ $EXPORT_JOBS == 1 ]]; then
-        pair my-export "MariaDB export, --jobs 1" "mysqldump --no-create-info" "migplan export --jobs 1 (mariadb)"
-        pair my-export "MariaDB export, --jobs $JOBS" "mysqldump --no-create-info" "migplan export --jobs $JOBS (mariadb)"
+        pair my-export "MariaDB export, --jobs 1" "$MY_DUMP_NAME --no-create-info" "migplan export --jobs 1 (mariadb)"
+        pair my-export "MariaDB export, --jobs $JOBS" "$MY_DUMP_NAME --no-create-info" "migplan export --jobs $JOBS (mariadb)"
     fi
 fi
 
@@ -627,11 +628,9 @@ if [[ $MY == 1 ]] && want my-import; then
 fi
 
 # --- checks -------------------------------------------------------------------
-# Server CPU must be visible: a pg_dump or mysqldump run makes the server work.
-for tool_name in "pg_dump --data-only" "mysqldump --no-create-info"; do
-    awk -F'\t' -v t="$tool_name" 'NR > 1 && $2 == t && $9 != "-" && $9 + 0 <= 0 { bad = 1 } END { exit !bad }' "$TSV" &&
-        note "server CPU of a '$tool_name' run is 0: the /proc reading is not plausible"
-done
+# Server CPU must be visible: every run against a server makes it work.
+zero=$(awk -F'\t' 'NR > 1 && $1 !~ /^sqlite-/ && $9 != "-" && $9 + 0 <= 0 { printf "%s%s: %s, run %s", (n++ ? "; " : ""), $1, $2, $4 }' "$TSV")
+if [[ -n $zero ]]; then note "server CPU of 0, not plausible (the /proc reading failed?): $zero"; fi
 
 echo "== row counts (every database against the source, demo.db)"
 MISMATCH=0
