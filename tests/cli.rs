@@ -446,8 +446,8 @@ fn backup_of_an_unknown_format_version_is_refused() {
     ws.export("src.db", "b.json");
     let text = std::fs::read_to_string(ws.path("b.json"))
         .unwrap()
-        .replacen("\"format_version\": 2", "\"format_version\": 99", 1)
-        .replacen("\"format_version\":2", "\"format_version\":99", 1);
+        .replacen("\"format_version\": 3", "\"format_version\": 99", 1);
+    assert!(text.contains("\"format_version\": 99"), "{text}");
     ws.write("future.json", &text);
     ws.open("dst.db").execute_batch(SCHEMA).unwrap();
     let out = ws.import("dst.db", &["future.json"]);

@@ -9,7 +9,7 @@
 mod support;
 
 use support::test::{Counts, Engine, Test, for_each_engine, for_engines};
-use support::{Workspace, stderr, stdout};
+use support::{Workspace, backup_rows, stderr, stdout};
 
 // ---------------------------------------------------------------------------
 // Conflict policies
@@ -197,9 +197,7 @@ fn incremental_export_selects_rows_changed_since() {
             .stdout_contains("exported whole");
         let v = db.json("inc.json");
         for (table, ids) in case.expect {
-            let got: Vec<i64> = v["data"][table]
-                .as_array()
-                .unwrap()
+            let got: Vec<i64> = backup_rows(&v, table)
                 .iter()
                 .map(|r| r["id"].as_i64().unwrap())
                 .collect();
@@ -208,7 +206,7 @@ fn incremental_export_selects_rows_changed_since() {
         assert_eq!(v["meta"]["export_type"], "incremental");
         if engine == Engine::Mysql {
             assert_eq!(
-                v["data"]["posts"][0]["updated_at"],
+                backup_rows(&v, "posts")[0]["updated_at"],
                 "2026-01-01 00:00:00.000001+00:00"
             );
         }

@@ -8,7 +8,7 @@ mod support;
 use std::process::Output;
 
 use support::server::{self, ServerDb};
-use support::{Workspace, stderr, stdout};
+use support::{Workspace, backup_rows, stderr, stdout};
 
 fn export(ws: &Workspace, db: &ServerDb, file: &str, extra: &[&str]) -> Output {
     ws.migplan()
@@ -97,7 +97,7 @@ fn every_type_round_trips_exactly_and_sequences_move_past_the_maximum() {
 
     // The backup holds the values the issue names, exactly.
     let v = json(&ws, "all.json");
-    let rows = v["data"]["everything"].as_array().unwrap();
+    let rows = backup_rows(&v, "everything");
     let row = |id: i64| rows.iter().find(|r| r["id"] == id).unwrap();
     assert_eq!(row(1)["n"], "12345678901234567890.123456789012345");
     assert_eq!(row(1)["r"].as_f64(), Some(1.1));

@@ -49,6 +49,8 @@ pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result
     // snapshot was being set up lands in that increment, never in neither.
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     db.begin_read()?;
+    // Tests change the database here: the export must not see it.
+    crate::failpoint::pause("export-snapshot");
     let result = export_snapshot(db, plan, opts, started);
     db.rollback()?;
     result

@@ -13,8 +13,10 @@
 
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::thread;
 
 use serde::Serialize;
 
@@ -143,18 +145,33 @@ fn read_head(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
 /// recipients) on the way; it appears under its final name only when
 /// [`CompressedFile::commit`] has finished the encoder and the age stream,
 /// synced and renamed it. Dropped uncommitted, it leaves nothing behind.
+///
+/// Bytes are gathered into blocks that a thread of the file's own
+/// compresses, encrypts and writes, so that the rows of the next block are
+/// being read from the database meanwhile: an export keeps its reader, the
+/// database and the disk busy at once.
 pub struct CompressedFile {
-    inner: Inner,
     path: PathBuf,
+    block: Vec<u8>,
+    /// Full blocks to the writing thread…
+    full: Option<mpsc::SyncSender<Vec<u8>>>,
+    /// …and written ones back, to be filled again.
+    empty: mpsc::Receiver<Vec<u8>>,
+    writer: Option<thread::JoinHandle<io::Result<Inner>>>,
 }
 
 enum Inner {
     Plain(Sealed),
-    // The BufWriter in front gathers the writer's many small writes (a few
-    // bytes each) into blocks worth handing to the encoder.
-    Zstd(BufWriter<zstd::stream::write::Encoder<'static, Sealed>>),
-    Gzip(BufWriter<flate2::write::GzEncoder<Sealed>>),
+    Zstd(zstd::stream::write::Encoder<'static, Sealed>),
+    Gzip(flate2::write::GzEncoder<Sealed>),
 }
+
+/// What a block holds before it is handed on: large enough that handing
+/// it over costs nothing next to filling it.
+const BLOCK: usize = 1 << 20;
+/// Blocks in all, filled and written in turn: the reader runs this far
+/// ahead of the disk, and the memory they take is all the memory there is.
+const BLOCKS: usize = 4;
 
 impl CompressedFile {
     /// `recipients`: the keys the file is encrypted to, if any.
@@ -172,16 +189,30 @@ impl CompressedFile {
                 // A checksum of the content: damage is caught by the
                 // decoder, before the JSON reader's own checks.
                 enc.include_checksum(true).map_err(|e| Error::io(path, e))?;
-                Inner::Zstd(BufWriter::with_capacity(1 << 17, enc))
+                Inner::Zstd(enc)
             }
-            Compression::Gzip => Inner::Gzip(BufWriter::with_capacity(
-                1 << 17,
-                flate2::write::GzEncoder::new(file, flate2::Compression::default()),
+            Compression::Gzip => Inner::Gzip(flate2::write::GzEncoder::new(
+                file,
+                flate2::Compression::default(),
             )),
         };
+        let (full, to_write) = mpsc::sync_channel::<Vec<u8>>(BLOCKS);
+        let (written, empty) = mpsc::channel();
+        for _ in 1..BLOCKS {
+            written
+                .send(Vec::with_capacity(BLOCK))
+                .expect("the receiver is here");
+        }
+        let writer = thread::Builder::new()
+            .name("migplan-file".into())
+            .spawn(move || write_blocks(inner, to_write, written))
+            .map_err(|e| Error::io(path, e))?;
         Ok(CompressedFile {
-            inner,
             path: path.to_path_buf(),
+            block: Vec::with_capacity(BLOCK),
+            full: Some(full),
+            empty,
+            writer: Some(writer),
         })
     }
 
@@ -191,51 +222,99 @@ impl CompressedFile {
 
     /// Finishes the encoder and the age stream, then flushes, syncs and
     /// renames the file.
-    pub fn commit(self) -> Result<()> {
-        let path = self.path;
+    pub fn commit(mut self) -> Result<()> {
+        let path = self.path.clone();
         let io = |e: io::Error| Error::io(&path, e);
-        let file = match self.inner {
+        self.hand_on().map_err(io)?;
+        self.full = None;
+        let file = match self.join().map_err(io)? {
             Inner::Plain(f) => f,
-            Inner::Zstd(w) => w
-                .into_inner()
-                .map_err(|e| io(e.into_error()))?
-                .finish()
-                .map_err(io)?,
-            Inner::Gzip(w) => w
-                .into_inner()
-                .map_err(|e| io(e.into_error()))?
-                .finish()
-                .map_err(io)?,
+            Inner::Zstd(enc) => enc.finish().map_err(io)?,
+            Inner::Gzip(enc) => enc.finish().map_err(io)?,
         };
         file.commit(&path)
     }
+
+    /// The block so far, handed to the writing thread; an empty one taken
+    /// back in its place.
+    fn hand_on(&mut self) -> io::Result<()> {
+        if self.block.is_empty() {
+            return Ok(());
+        }
+        let block = std::mem::take(&mut self.block);
+        let sent = self.full.as_ref().map(|full| full.send(block));
+        // Waits while every block is on its way: the disk sets the pace.
+        match (sent, self.empty.recv()) {
+            (Some(Ok(())), Ok(next)) => {
+                self.block = next;
+                Ok(())
+            }
+            // The thread stopped on an error: that error is the answer.
+            _ => {
+                self.full = None;
+                let stopped = || io::Error::other("the file's writer stopped");
+                Err(self.join().err().unwrap_or_else(stopped))
+            }
+        }
+    }
+
+    /// The writing thread's end: what it wrote into, or why it stopped.
+    fn join(&mut self) -> io::Result<Inner> {
+        match self.writer.take().map(thread::JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(io::Error::other("the file's writer panicked")),
+            None => Err(io::Error::other("the file's writer stopped")),
+        }
+    }
+}
+
+/// Dropped uncommitted: the thread is stopped and waited for, so that the
+/// temporary file is gone when the drop returns.
+impl Drop for CompressedFile {
+    fn drop(&mut self) {
+        self.full = None;
+        let _ = self.join();
+    }
+}
+
+/// The writing thread: blocks compressed, encrypted and written in order,
+/// each sent back to be filled again.
+fn write_blocks(
+    mut inner: Inner,
+    blocks: mpsc::Receiver<Vec<u8>>,
+    written: mpsc::Sender<Vec<u8>>,
+) -> io::Result<Inner> {
+    for mut block in blocks {
+        match &mut inner {
+            Inner::Plain(f) => f.write_all(&block)?,
+            Inner::Zstd(enc) => enc.write_all(&block)?,
+            Inner::Gzip(enc) => enc.write_all(&block)?,
+        }
+        block.clear();
+        let _ = written.send(block);
+    }
+    Ok(inner)
 }
 
 impl Write for CompressedFile {
     #[inline]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match &mut self.inner {
-            Inner::Plain(f) => f.write(buf),
-            Inner::Zstd(w) => w.write(buf),
-            Inner::Gzip(w) => w.write(buf),
-        }
+        self.write_all(buf)?;
+        Ok(buf.len())
     }
 
     #[inline]
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        match &mut self.inner {
-            Inner::Plain(f) => f.write_all(buf),
-            Inner::Zstd(w) => w.write_all(buf),
-            Inner::Gzip(w) => w.write_all(buf),
+        self.block.extend_from_slice(buf);
+        if self.block.len() >= BLOCK {
+            self.hand_on()?;
         }
+        Ok(())
     }
 
+    /// Blocks are written in their own time; `commit` waits for them all.
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.inner {
-            Inner::Plain(f) => f.flush(),
-            Inner::Zstd(w) => w.flush(),
-            Inner::Gzip(w) => w.flush(),
-        }
+        Ok(())
     }
 }
 

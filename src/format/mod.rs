@@ -33,7 +33,7 @@ use crate::value::{TableSummary, Value};
 /// The `format` field of every migplan backup.
 pub const FORMAT_NAME: &str = "migplan-backup";
 /// The current backup format version; readers refuse newer ones.
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// Everything a backup says about itself, written before any data.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -156,6 +156,38 @@ pub fn json_result(text: &str) -> serde_json::Value {
     doc["result"].clone()
 }
 
+/// The rows of `table` in a JSON backup read whole (`v`), each as an object
+/// keyed by the column names its meta lists: a backup writes a row as an
+/// array of values in column order.
+pub fn backup_rows(v: &serde_json::Value, table: &str) -> Vec<serde_json::Value> {
+    let meta = v["meta"]["tables"]
+        .as_array()
+        .and_then(|ts| ts.iter().find(|t| t["name"] == table))
+        .unwrap_or_else(|| panic!("no table `{table}` in the meta: {}", v["meta"]));
+    let columns: Vec<&str> = meta["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    let rows = v["data"][table]
+        .as_array()
+        .unwrap_or_else(|| panic!("no rows of `{table}`"));
+    rows.iter()
+        .map(|row| {
+            let values = row
+                .as_array()
+                .unwrap_or_else(|| panic!("not an array: {row}"));
+            assert_eq!(values.len(), columns.len(), "{row}");
+            let pairs = columns
+                .iter()
+                .map(|c| c.to_string())
+                .zip(values.iter().cloned());
+            serde_json::Value::Object(pairs.collect())
+        })
+        .collect()
+}
+
 /// The one import report of a run or an import's `--format json`.
 pub fn import_report(text: &str) -> serde_json::Value {
     let result = json_result(text);

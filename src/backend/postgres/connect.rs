@@ -2,6 +2,8 @@
 //! the session every parser relies on set up, and driver errors turned
 //! into readable messages with the password masked.
 
+use std::sync::OnceLock;
+
 use postgres::config::SslMode;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls};
@@ -119,24 +121,39 @@ fn connect(config: &Config) -> std::result::Result<Client, ConnectError> {
     if mode == SslMode::Disable {
         return config.connect(NoTls).map_err(ConnectError::Pg);
     }
-    let tls = native_tls::TlsConnector::builder()
-        .danger_accept_invalid_certs(true)
-        .danger_accept_invalid_hostnames(true)
-        .build();
-    let tls = match tls {
+    let tls = match tls_connector() {
         Ok(t) => t,
         Err(_) if mode == SslMode::Prefer => {
             return config.connect(NoTls).map_err(ConnectError::Pg);
         }
         Err(e) => return Err(ConnectError::Tls(e)),
     };
-    match config.connect(postgres_native_tls::MakeTlsConnector::new(tls)) {
+    match config.connect(tls) {
         Ok(c) => Ok(c),
         Err(e) if mode == SslMode::Prefer && e.to_string().contains("TLS") => {
             config.connect(NoTls).map_err(|_| ConnectError::Pg(e))
         }
         Err(e) => Err(ConnectError::Pg(e)),
     }
+}
+
+/// TLS as libpq's `prefer` and `require` do it: encrypted, the server's
+/// certificate not verified. So the system's certificate bundle is not
+/// loaded (it cost as much CPU as reading a hundred thousand rows, for every
+/// connection), and the connector is built once per process.
+pub(super) fn tls_connector()
+-> std::result::Result<postgres_native_tls::MakeTlsConnector, native_tls::Error> {
+    static CONNECTOR: OnceLock<native_tls::TlsConnector> = OnceLock::new();
+    if let Some(tls) = CONNECTOR.get() {
+        return Ok(postgres_native_tls::MakeTlsConnector::new(tls.clone()));
+    }
+    let tls = native_tls::TlsConnector::builder()
+        .danger_accept_invalid_certs(true)
+        .danger_accept_invalid_hostnames(true)
+        .disable_built_in_roots(true)
+        .build()?;
+    let tls = CONNECTOR.get_or_init(|| tls);
+    Ok(postgres_native_tls::MakeTlsConnector::new(tls.clone()))
 }
 
 enum ConnectError {

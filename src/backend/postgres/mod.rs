@@ -1,8 +1,9 @@
 //! PostgreSQL (the blocking `postgres` crate, TLS through native-tls).
 //!
-//! Reading: one `REPEATABLE READ READ ONLY` snapshot; each table streams out
-//! of `COPY (SELECT …) TO STDOUT` in text format, parsed line by line, so
-//! memory stays flat whatever the table's size. Session settings fix every
+//! Reading: one `REPEATABLE READ READ ONLY` snapshot, exported so that a
+//! second connection reads the tables in it (`snapshot.rs`); each table
+//! streams out of `COPY (SELECT …) TO STDOUT` in text format, parsed line by
+//! line, so memory stays flat whatever the table's size. Session settings fix every
 //! output format the parser relies on (`TimeZone=UTC`, `DateStyle=ISO`,
 //! `IntervalStyle=iso_8601`, `extra_float_digits=3`, `bytea_output=hex`).
 //!
@@ -30,8 +31,9 @@
 //! session, error messages), `catalog.rs` (tables, columns, keys,
 //! triggers, sequences), `values.rs` (types; COPY text read and written),
 //! `write.rs` (the import transaction: keys and indexes set aside,
-//! staging, merges), `bulk.rs` (the COPY thread), `bookkeeping.rs` (run
-//! history, run lock, sequences set, triggers switched off).
+//! staging, merges), `bulk.rs` (the COPY thread), `snapshot.rs` (readers of
+//! an export's snapshot), `bookkeeping.rs` (run history, run lock, sequences
+//! set, triggers switched off).
 
 use std::collections::HashMap;
 use std::ops::{Deref, DerefMut};
@@ -52,6 +54,7 @@ mod catalog;
 mod connect;
 mod dialect;
 mod preview;
+mod snapshot;
 mod values;
 mod write;
 
@@ -85,6 +88,12 @@ pub struct Postgres {
     /// `connect::SESSION` and the `search_path` found at connect, run after
     /// every script.
     restore_session: String,
+    /// Where readers of the export's snapshot connect.
+    url: DbUrl,
+    /// The snapshot `begin_read` exported, while its transaction is open.
+    snapshot: Option<String>,
+    /// The connection reading tables in that snapshot, opened on first use.
+    reader: Option<snapshot::SnapshotReader>,
 }
 
 /// The connection, lent to the COPY thread while a table streams in
@@ -132,6 +141,9 @@ impl Postgres {
             writer: None,
             next_stage: 0,
             restore_session: String::new(),
+            url: url.clone(),
+            snapshot: None,
+            reader: None,
         };
         pg.set_up_session(url)?;
         Ok(Box::new(pg))
@@ -345,11 +357,7 @@ impl Backend for Postgres {
     }
 
     fn begin_read(&mut self) -> Result<()> {
-        self.client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .map_err(|e| self.err("starting the export snapshot", e))?;
-        self.in_tx = true;
-        Ok(())
+        self.begin_snapshot()
     }
 
     fn read(
@@ -392,6 +400,7 @@ impl Backend for Postgres {
     }
 
     fn commit(&mut self) -> Result<()> {
+        self.end_snapshot();
         self.client
             .batch_execute("COMMIT")
             .map_err(|e| self.err("committing", e))?;
@@ -414,6 +423,7 @@ impl Backend for Postgres {
     }
 
     fn rollback(&mut self) -> Result<()> {
+        self.end_snapshot();
         self.dropped_indexes.clear();
         self.disabled_triggers.clear();
         self.deferred_constraints = false;

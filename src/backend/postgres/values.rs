@@ -93,13 +93,44 @@ impl Postgres {
         Ok(t)
     }
 
-    /// Streams one table out of `COPY … TO STDOUT` (`Backend::read`).
+    /// Streams one table out of `COPY … TO STDOUT` (`Backend::read`): from
+    /// a reader of the export's snapshot when there is one, else from this
+    /// connection (inside an import, whose rows only it sees).
     pub(super) fn read_rows(
         &mut self,
         req: &ReadRequest<'_>,
         sink: &mut dyn FnMut(&[Value]) -> Result<()>,
     ) -> Result<()> {
         let ctx = format!("reading `{}`", req.table);
+        let (sql, kinds) = self.copy_query(req)?;
+        let mut rows = RowParser::new(req, kinds);
+        if let Some(reader) = self.snapshot_reader()? {
+            return reader.copy_lines(&sql, &ctx, &mut |line| rows.line(line, sink));
+        }
+        let secret = self.secret.clone();
+        let mut reader = self
+            .client
+            .copy_out(&sql)
+            .map_err(|e| Error::db(ctx.clone(), scrub(&secret, describe(&e))))?;
+        let mut line = Vec::with_capacity(8192);
+        loop {
+            line.clear();
+            let n = reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| Error::db(ctx.clone(), scrub(&secret, e.to_string())))?;
+            if n == 0 {
+                return Ok(());
+            }
+            if line.last() == Some(&b'\n') {
+                line.pop();
+            }
+            rows.line(&line, sink)?;
+        }
+    }
+
+    /// The `COPY (SELECT …) TO STDOUT` a read asks for, and how each of its
+    /// columns' text becomes a value.
+    fn copy_query(&mut self, req: &ReadRequest<'_>) -> Result<(String, Vec<Kind>)> {
         let cols = self.columns_of(req.table, req.columns)?;
         let select: Vec<String> = cols.iter().map(|c| c.select("")).collect();
         let mut sql = format!(
@@ -139,53 +170,91 @@ impl Postgres {
             sql.push_str(&format!(" ORDER BY {}", quote_list(req.order_by)));
         }
         sql.push_str(") TO STDOUT");
-        let kinds: Vec<Kind> = cols.iter().map(|c| c.t.kind).collect();
-        let secret = self.secret.clone();
-        let mut reader = self
-            .client
-            .copy_out(&sql)
-            .map_err(|e| Error::db(ctx.clone(), scrub(&secret, describe(&e))))?;
-        let mut line = Vec::with_capacity(8192);
-        let mut row = Vec::with_capacity(kinds.len());
-        loop {
-            line.clear();
-            let n = reader
-                .read_until(b'\n', &mut line)
-                .map_err(|e| Error::db(ctx.clone(), scrub(&secret, e.to_string())))?;
-            if n == 0 {
-                break;
-            }
-            if line.last() == Some(&b'\n') {
-                line.pop();
-            }
-            row.clear();
-            for (i, field) in line.split(|&b| b == b'\t').enumerate() {
-                let Some(kind) = kinds.get(i) else {
-                    return Err(Error::db(
-                        ctx,
-                        "the server sent more columns than asked for",
-                    ));
-                };
-                row.push(match unescape(field) {
-                    None => Value::Null,
-                    Some(bytes) => parse_value(*kind, &bytes).map_err(|message| {
-                        EngineError::UnreadableValue {
-                            table: req.table.to_string(),
-                            column: req.columns[i].clone(),
-                            message,
-                        }
-                    })?,
-                });
-            }
-            if row.len() != kinds.len() {
-                return Err(Error::db(
-                    ctx,
-                    "the server sent fewer columns than asked for",
-                ));
-            }
-            sink(&row)?;
+        Ok((sql, cols.iter().map(|c| c.t.kind).collect()))
+    }
+}
+
+/// COPY text lines turned into rows.
+struct RowParser<'r> {
+    table: &'r str,
+    columns: &'r [String],
+    kinds: Vec<Kind>,
+    /// Reused row to row: a text value's string is overwritten in place,
+    /// so reading a table allocates nothing per value.
+    row: Vec<Value>,
+}
+
+impl<'r> RowParser<'r> {
+    fn new(req: &ReadRequest<'r>, kinds: Vec<Kind>) -> Self {
+        RowParser {
+            table: req.table,
+            columns: req.columns,
+            row: vec![Value::Null; kinds.len()],
+            kinds,
         }
-        Ok(())
+    }
+
+    /// One line (without its newline) parsed and handed to `sink`.
+    fn line(&mut self, line: &[u8], sink: &mut dyn FnMut(&[Value]) -> Result<()>) -> Result<()> {
+        // UTF-8 checked once for the whole line: split at tabs, every field
+        // of a valid line is valid. Only escapes can make bytes that are
+        // not, and those fields are checked again.
+        let Ok(text) = simdutf8::basic::from_utf8(line) else {
+            return Err(self.not_utf8(line));
+        };
+        let mut fields = Fields::new(text);
+        for (i, (kind, slot)) in self.kinds.iter().zip(self.row.iter_mut()).enumerate() {
+            let Some((field, escaped)) = fields.next() else {
+                return Err(self.short());
+            };
+            let parsed = match field {
+                "\\N" => {
+                    *slot = Value::Null;
+                    Ok(())
+                }
+                _ if !escaped => parse_into(*kind, field, slot),
+                _ => unescape(field.as_bytes())
+                    .ok_or_else(|| NOT_UTF8.to_string())
+                    .and_then(|bytes| {
+                        let s = simdutf8::basic::from_utf8(&bytes).map_err(|_| NOT_UTF8)?;
+                        parse_into(*kind, s, slot)
+                    }),
+            };
+            parsed.map_err(|message| EngineError::UnreadableValue {
+                table: self.table.to_string(),
+                column: self.columns[i].clone(),
+                message,
+            })?;
+        }
+        if fields.next().is_some() {
+            return Err(Error::db(
+                format!("reading `{}`", self.table),
+                "the server sent more columns than asked for",
+            ));
+        }
+        sink(&self.row)
+    }
+
+    /// A line that is not UTF-8: the column it is in named.
+    fn not_utf8(&self, line: &[u8]) -> Error {
+        let column = line
+            .split(|&b| b == b'\t')
+            .position(|field| std::str::from_utf8(field).is_err())
+            .and_then(|i| self.columns.get(i))
+            .map_or_else(|| "?".to_string(), String::clone);
+        EngineError::UnreadableValue {
+            table: self.table.to_string(),
+            column,
+            message: NOT_UTF8.to_string(),
+        }
+        .into()
+    }
+
+    fn short(&self) -> Error {
+        Error::db(
+            format!("reading `{}`", self.table),
+            "the server sent fewer columns than asked for",
+        )
     }
 }
 
@@ -376,8 +445,73 @@ pub(super) fn unescape(field: &[u8]) -> Option<Cow<'_, [u8]>> {
 }
 
 /// A value from PostgreSQL's text output of a column of this kind.
+/// The fields of a COPY text line, each with whether it holds an escape
+/// (a backslash): one SIMD scan for both bytes finds both.
+struct Fields<'l> {
+    line: &'l str,
+    start: usize,
+    /// Where the next tab or backslash is, `line.len()` past the last.
+    found: memchr::Memchr2<'l>,
+    done: bool,
+}
+
+impl<'l> Fields<'l> {
+    fn new(line: &'l str) -> Self {
+        Fields {
+            line,
+            start: 0,
+            found: memchr::memchr2_iter(b'\t', b'\\', line.as_bytes()),
+            done: false,
+        }
+    }
+}
+
+impl<'l> Iterator for Fields<'l> {
+    type Item = (&'l str, bool);
+
+    fn next(&mut self) -> Option<(&'l str, bool)> {
+        if self.done {
+            return None;
+        }
+        let bytes = self.line.as_bytes();
+        let mut escaped = false;
+        let end = loop {
+            match self.found.next() {
+                Some(i) if bytes[i] == b'\t' => break i,
+                Some(_) => escaped = true,
+                None => {
+                    self.done = true;
+                    break bytes.len();
+                }
+            }
+        };
+        // Tabs are ASCII: both ends are character boundaries.
+        let field = &self.line[self.start..end];
+        self.start = end + 1;
+        Some((field, escaped))
+    }
+}
+
+/// [`parse_str`] into `slot`, reusing the string a text value there
+/// already has.
+fn parse_into(kind: Kind, s: &str, slot: &mut Value) -> std::result::Result<(), String> {
+    match (kind, slot) {
+        (Kind::Text, Value::Text(t)) | (Kind::Decimal, Value::Decimal(t)) => {
+            t.clear();
+            t.push_str(s);
+        }
+        (_, slot) => *slot = parse_str(kind, s)?,
+    }
+    Ok(())
+}
+
+const NOT_UTF8: &str = "the server sent text that is not UTF-8";
+
 pub(super) fn parse_value(kind: Kind, raw: &[u8]) -> std::result::Result<Value, String> {
-    let s = std::str::from_utf8(raw).map_err(|_| "the server sent text that is not UTF-8")?;
+    parse_str(kind, simdutf8::basic::from_utf8(raw).map_err(|_| NOT_UTF8)?)
+}
+
+fn parse_str(kind: Kind, s: &str) -> std::result::Result<Value, String> {
     let bad = |what: &str| format!("cannot read {s:?} as {what}");
     Ok(match kind {
         Kind::Int => Value::Int(s.parse().map_err(|_| bad("an integer"))?),

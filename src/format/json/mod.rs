@@ -7,8 +7,8 @@
 //! {"meta": { …BackupMeta, pretty-printed… },
 //! "data": {
 //! "users": [
-//! {"id":1,"name":"张三","avatar":"aGVsbG8="},
-//! {"id":2,"name":"李四","avatar":null}
+//! [1,"张三","aGVsbG8="],
+//! [2,"李四",null]
 //! ],
 //! "questions": [
 //! ]
@@ -22,8 +22,11 @@
 //!
 //! `meta` comes first so a reader knows every table's columns before any row,
 //! and `summary` comes last because the writer only knows it at the end. One
-//! row per line keeps backups diffable and greppable. Row keys are the
-//! table's exported columns, in `TableMeta.columns` order.
+//! row per line keeps backups diffable and greppable. A row is an array of
+//! the table's exported columns' values, in `TableMeta.columns` order
+//! (format version 3: half the bytes of an object repeating every column's
+//! name, which versions 1 and 2 wrote and which is still read, as are
+//! objects people write by hand).
 //!
 //! # Values
 //!

@@ -157,6 +157,35 @@ fn sample(dir: &tempfile::TempDir) -> (std::path::PathBuf, String) {
     (path, text)
 }
 
+/// The sample as format version 2 wrote it: every `users` row an object
+/// keyed by column name (the checksums are over values: still valid).
+fn sample_with_object_rows(dir: &tempfile::TempDir) -> String {
+    let (_, text) = sample(dir);
+    let columns = ["id", "name", "avatar", "score", "balance"];
+    let lines = text.split('\n').map(|line| {
+        let (row, comma) = match line.strip_suffix(',') {
+            Some(row) => (row, ","),
+            None => (line, ""),
+        };
+        match serde_json::from_str::<Vec<serde_json::Value>>(row) {
+            Ok(values) if row.starts_with('[') && values.len() == columns.len() => {
+                let pairs: Vec<String> = columns
+                    .iter()
+                    .zip(values)
+                    .map(|(c, v)| format!("\"{c}\":{v}"))
+                    .collect();
+                format!("{{{}}}{comma}", pairs.join(","))
+            }
+            _ => line.to_string(),
+        }
+    });
+    lines.collect::<Vec<_>>().join("\n").replacen(
+        "\"format_version\": 3",
+        "\"format_version\": 2",
+        1,
+    )
+}
+
 #[derive(Default)]
 struct Recorder {
     meta: Option<BackupMeta>,
@@ -385,9 +414,7 @@ fn rows_are_one_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let (_, text) = sample(&dir);
     assert!(text.starts_with("{\"meta\": {"));
-    assert!(text.contains(
-        "\n{\"id\":1,\"name\":\"Alice\",\"avatar\":\"aGVsbG8=\",\"score\":0.5,\"balance\":\"12.50\"},\n"
-    ));
+    assert!(text.contains("\n[1,\"Alice\",\"aGVsbG8=\",0.5,\"12.50\"],\n"));
     assert!(text.contains("\"questions\": [\n]"));
     let summary = text.find("\"summary\"").unwrap();
     assert!(summary > text.find("\"data\"").unwrap());
@@ -416,7 +443,7 @@ fn truncated_file_is_a_positioned_error() {
 fn truncated_file_error_names_the_position() {
     let dir = tempfile::tempdir().unwrap();
     let (_, text) = sample(&dir);
-    let cut = text.find("{\"id\":2").unwrap();
+    let cut = text.find("[2,").unwrap();
     let msg = message(read_text(&dir, &text[..cut]));
     assert!(msg.contains("edited.json:"), "{msg}");
     assert!(msg.contains("EOF while parsing"), "{msg}");
@@ -436,7 +463,7 @@ fn edited_value_is_a_checksum_mismatch() {
 fn removed_row_is_a_row_count_mismatch() {
     let dir = tempfile::tempdir().unwrap();
     let (_, text) = sample(&dir);
-    let start = text.find(",\n{\"id\":2").unwrap();
+    let start = text.find(",\n[2,").unwrap();
     let end = start + 2 + text[start + 2..].find('\n').unwrap();
     let edited = format!("{}{}", &text[..start], &text[end..]);
     let msg = message(read_text(&dir, &edited));
@@ -477,7 +504,7 @@ fn newer_format_version_is_refused() {
     let (mut meta, rows) = two_tables();
     meta.format_version = FORMAT_VERSION + 1;
     write_backup(&path, &meta, &rows);
-    let expected = "was written by a newer migplan (format version 3); this migplan reads up to 2";
+    let expected = "was written by a newer migplan (format version 4); this migplan reads up to 3";
     assert!(message(read(&path, &mut Recorder::default())).contains(expected));
     assert!(message(read_meta(&path)).contains(expected));
 }
@@ -503,7 +530,7 @@ fn unknown_table_in_data_is_refused() {
 #[test]
 fn unknown_missing_and_duplicate_columns_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let (_, text) = sample(&dir);
+    let text = sample_with_object_rows(&dir);
     let cases = [
         (
             "{\"id\":2,\"name\":",
@@ -523,6 +550,43 @@ fn unknown_missing_and_duplicate_columns_are_refused() {
     ];
     for (from, to, expected) in cases {
         let msg = message(read_text(&dir, &text.replacen(from, to, 1)));
+        assert!(msg.contains(expected), "{msg}");
+    }
+}
+
+#[test]
+fn object_rows_of_format_2_are_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = sample_with_object_rows(&dir);
+    assert!(text.contains("{\"id\":1,"), "{text}");
+    let rec = read_text(&dir, &text).unwrap();
+    let (_, rows) = two_tables();
+    assert_eq!(rec.tables[0].1.len(), rows[0].len());
+    for (got, want) in rec.tables[0].1.iter().zip(&rows[0]) {
+        assert!(got.iter().zip(want).all(|(a, b)| same(a, b)), "{got:?}");
+    }
+}
+
+#[test]
+fn array_rows_of_the_wrong_length_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, text) = sample(&dir);
+    let cases = [
+        (
+            "0.5,\"12.50\"]",
+            "0.5,\"12.50\",7]",
+            "table `users`, row 1: the row has more values than the table's 5 columns",
+        ),
+        (
+            "[1,\"Alice\",\"aGVsbG8=\",0.5,\"12.50\"]",
+            "[1,\"Alice\"]",
+            "table `users`, row 1, column `avatar`: the column is missing",
+        ),
+    ];
+    for (from, to, expected) in cases {
+        let edited = text.replacen(from, to, 1);
+        assert_ne!(edited, text);
+        let msg = message(read_text(&dir, &edited));
         assert!(msg.contains(expected), "{msg}");
     }
 }

@@ -14,28 +14,22 @@ pub struct JsonWriter {
     done: Vec<(String, TableSummary)>,
     /// Reused for base64 so that rows allocate nothing.
     scratch: String,
+    /// One row's bytes, gathered so that the file sees one write per row
+    /// rather than one per value.
+    line: Vec<u8>,
 }
 
 /// The table being written.
 struct OpenTable {
     name: String,
-    /// Each column's key, escaped once: `"id":` then `,"name":` …
-    keys: Vec<Vec<u8>>,
     types: Vec<ColumnType>,
     checksum: Checksum,
 }
 
 impl OpenTable {
     fn new(table: &TableMeta) -> Self {
-        let keys = table.columns.iter().enumerate().map(|(i, c)| {
-            let mut key = if i == 0 { Vec::new() } else { vec![b','] };
-            serde_json::to_writer(&mut key, &c.name).expect("writing to a Vec cannot fail");
-            key.push(b':');
-            key
-        });
         OpenTable {
             name: table.name.clone(),
-            keys: keys.collect(),
             types: table.columns.iter().map(|c| c.ty).collect(),
             checksum: Checksum::new(),
         }
@@ -63,6 +57,7 @@ impl JsonWriter {
             table: None,
             done: Vec::new(),
             scratch: String::new(),
+            line: Vec::with_capacity(4096),
         })
     }
 
@@ -101,7 +96,9 @@ impl BackupWriter for JsonWriter {
             );
             return Err(self.misuse(message));
         }
-        write_row(&mut self.out, table, row, &mut self.scratch)
+        self.line.clear();
+        write_row(&mut self.line, table, row, &mut self.scratch)
+            .and_then(|()| self.out.write_all(&self.line))
             .map_err(|e| Error::io(self.out.path(), e))?;
         table.checksum.add_row(row);
         Ok(())
@@ -141,22 +138,26 @@ fn write_table_head(w: &mut impl Write, sep: &[u8], name: &str) -> io::Result<()
     w.write_all(b": [")
 }
 
+/// One row: an array of its values in column order (format version 3).
 fn write_row(
-    w: &mut impl Write,
+    w: &mut Vec<u8>,
     table: &OpenTable,
     row: &[Value],
     scratch: &mut String,
 ) -> io::Result<()> {
-    w.write_all(if table.checksum.rows() == 0 {
-        b"\n{"
+    w.extend_from_slice(if table.checksum.rows() == 0 {
+        b"\n["
     } else {
-        b",\n{"
-    })?;
-    for ((key, value), ty) in table.keys.iter().zip(row).zip(&table.types) {
-        w.write_all(key)?;
+        b",\n["
+    });
+    for (i, (value, ty)) in row.iter().zip(&table.types).enumerate() {
+        if i > 0 {
+            w.push(b',');
+        }
         write_value(w, value, *ty, scratch)?;
     }
-    w.write_all(b"}")
+    w.push(b']');
+    Ok(())
 }
 
 fn write_tail(w: &mut impl Write, done: &[(String, TableSummary)]) -> io::Result<()> {
@@ -195,7 +196,7 @@ pub(super) fn write_value(
         Value::Float(f) => tagged(w, ty != T::Float, "$float", |w| {
             json(w, &nonfinite_name(*f))
         }),
-        Value::Decimal(d) => tagged(w, ty != T::Decimal, "$decimal", |w| json(w, d)),
+        Value::Decimal(d) => tagged(w, ty != T::Decimal, "$decimal", |w| json_str(w, d)),
         Value::Bytes(b) => tagged(w, ty != T::Blob, "$base64", |w| write_base64(w, b, scratch)),
         Value::Text(s) => tagged(
             w,

@@ -31,7 +31,9 @@ impl RowCtx<'_> {
     }
 }
 
-/// One row object → values in column order.
+/// One row → values in column order: an array of the table's columns in
+/// order (format version 3), or an object keyed by column name (versions 1
+/// and 2, and rows people write by hand).
 pub(super) struct RowSeed<'a> {
     pub(super) ctx: &'a RowCtx<'a>,
     pub(super) seen: &'a mut Vec<bool>,
@@ -40,7 +42,7 @@ pub(super) struct RowSeed<'a> {
 impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
     type Value = Vec<Value>;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Value>, D::Error> {
-        d.deserialize_map(self)
+        d.deserialize_any(self)
     }
 }
 
@@ -50,9 +52,29 @@ impl<'de> Visitor<'de> for RowSeed<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         write!(
             f,
-            "row {} of table `{}` as an object",
+            "row {} of table `{}` as an array of its columns' values",
             self.ctx.row, self.ctx.table.name
         )
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Value>, A::Error> {
+        let ctx = self.ctx;
+        let columns = self.seen.len();
+        let mut values = Vec::with_capacity(columns);
+        while values.len() < columns {
+            let column = values.len();
+            match seq.next_element_seed(ValueSeed { ctx, column })? {
+                Some(value) => values.push(value),
+                None => return Err(ctx.error(Some(column), "the column is missing")),
+            }
+        }
+        match seq.next_element::<IgnoredAny>()? {
+            Some(_) => Err(ctx.error(
+                None,
+                format!("the row has more values than the table's {columns} columns"),
+            )),
+            None => Ok(values),
+        }
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Value>, A::Error> {

@@ -1,0 +1,225 @@
+//! Readers that share an export's snapshot: a connection of their own that
+//! imports the snapshot the export's transaction exported
+//! (`pg_export_snapshot()` + `SET TRANSACTION SNAPSHOT`), so it sees exactly
+//! what the export's connection sees, and streams `COPY … TO STDOUT` out of
+//! it.
+//!
+//! Why a second connection even for one reader: the blocking driver enters
+//! its runtime once per COPY message, which is once per row, and that cost
+//! was as large as parsing the rows. Here one `block_on` drives a whole
+//! table, and the connection's task runs on a thread of its own: it reads
+//! the socket in large batches while the rows of the previous batch are
+//! being parsed (pipelining, as `pg_dump` cannot).
+
+use futures_util::StreamExt;
+use postgres::config::SslMode;
+use tokio::runtime::Runtime;
+use tokio_postgres::{Client, Config, NoTls};
+
+use super::Postgres;
+use super::connect::{describe, scrub};
+use crate::backend::DbUrl;
+use crate::error::{Error, Result};
+
+impl Postgres {
+    /// The export's transaction, its snapshot exported for readers. Where
+    /// the server will not export it (a standby before PostgreSQL 10, say),
+    /// the export reads through this connection.
+    pub(super) fn begin_snapshot(&mut self) -> Result<()> {
+        const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+        let ctx = "starting the export snapshot";
+        self.client
+            .batch_execute(BEGIN)
+            .map_err(|e| self.err(ctx, e))?;
+        self.in_tx = true;
+        match self.client.query_one("SELECT pg_export_snapshot()", &[]) {
+            Ok(row) => self.snapshot = row.try_get(0).ok(),
+            Err(_) => {
+                // The failed statement aborted the transaction: start again.
+                self.client
+                    .batch_execute(&format!("ROLLBACK; {BEGIN}"))
+                    .map_err(|e| self.err(ctx, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The reader of the export's snapshot, if there is one.
+    pub(super) fn snapshot_reader(&mut self) -> Result<Option<&mut SnapshotReader>> {
+        let Some(id) = &self.snapshot else {
+            return Ok(None);
+        };
+        if self.reader.is_none() {
+            let session = &self.restore_session;
+            self.reader = Some(SnapshotReader::open(&self.url, &self.secret, id, session)?);
+        }
+        Ok(self.reader.as_mut())
+    }
+
+    /// The snapshot's transaction is ending: its readers go with it.
+    pub(super) fn end_snapshot(&mut self) {
+        self.snapshot = None;
+        self.reader = None;
+    }
+}
+
+pub(super) struct SnapshotReader {
+    runtime: Runtime,
+    client: Client,
+    secret: Option<String>,
+}
+
+impl SnapshotReader {
+    /// A connection that sees `snapshot` (an id `pg_export_snapshot()`
+    /// returned), its session set up by `session`.
+    pub(super) fn open(
+        url: &DbUrl,
+        secret: &Option<String>,
+        snapshot: &str,
+        session: &str,
+    ) -> Result<Self> {
+        let fail = |e: tokio_postgres::Error| {
+            Error::db(
+                format!("opening a reader of the snapshot on {url}"),
+                scrub(secret, describe(&e)),
+            )
+        };
+        // One thread of the runtime's own runs the connection: it reads
+        // the socket, decrypts and frames the server's messages while the
+        // caller's thread turns the previous ones into rows.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("migplan-pg-reader")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::db("starting a snapshot reader", e.to_string()))?;
+        let config: Config = url.expose().parse().map_err(fail)?;
+        let client = runtime.block_on(connect(&config)).map_err(fail)?;
+        // The snapshot id is the server's own text (digits, `-`); quoting
+        // it keeps it a literal whatever it holds.
+        let begin = format!(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}';",
+            snapshot.replace('\'', "''")
+        );
+        // Apart: statements sent together share one transaction, and the
+        // snapshot must be set before the transaction's first query.
+        runtime
+            .block_on(client.batch_execute(session))
+            .map_err(fail)?;
+        runtime
+            .block_on(client.batch_execute(&begin))
+            .map_err(fail)?;
+        Ok(SnapshotReader {
+            runtime,
+            client,
+            secret: secret.clone(),
+        })
+    }
+
+    /// Streams `sql` (a `COPY … TO STDOUT`), handing `line` every line
+    /// without its newline.
+    pub(super) fn copy_lines(
+        &mut self,
+        sql: &str,
+        context: &str,
+        line: &mut dyn FnMut(&[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let secret = &self.secret;
+        let fail = |e: tokio_postgres::Error| Error::db(context, scrub(secret, describe(&e)));
+        let client = &self.client;
+        self.runtime.block_on(async {
+            let stream = client.copy_out(sql).await.map_err(fail)?;
+            let mut stream = std::pin::pin!(stream);
+            let mut lines = Lines::default();
+            while let Some(chunk) = stream.next().await {
+                lines.feed(&chunk.map_err(fail)?, line)?;
+            }
+            lines.finish(line)
+        })
+    }
+}
+
+/// Lines put together from COPY messages: the server sends one row per
+/// message, but nothing in the protocol promises it.
+#[derive(Default)]
+struct Lines {
+    partial: Vec<u8>,
+}
+
+impl Lines {
+    fn feed(&mut self, mut chunk: &[u8], line: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        while let Some(end) = memchr::memchr(b'\n', chunk) {
+            if self.partial.is_empty() {
+                line(&chunk[..end])?;
+            } else {
+                self.partial.extend_from_slice(&chunk[..end]);
+                line(&self.partial)?;
+                self.partial.clear();
+            }
+            chunk = &chunk[end + 1..];
+        }
+        self.partial.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    fn finish(self, line: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        match self.partial.is_empty() {
+            true => Ok(()),
+            false => line(&self.partial),
+        }
+    }
+}
+
+/// Connects as `connect::client` does (TLS as libpq's `sslmode` asks), the
+/// connection's task spawned on the reader's runtime, where it runs while
+/// the reader waits on it.
+async fn connect(config: &Config) -> std::result::Result<Client, tokio_postgres::Error> {
+    let mode = config.get_ssl_mode();
+    let tls = super::connect::tls_connector().ok();
+    if let Some(tls) = tls.filter(|_| mode != SslMode::Disable) {
+        match config.connect(tls).await {
+            Ok((client, connection)) => {
+                tokio::spawn(connection);
+                return Ok(client);
+            }
+            // `prefer` falls back to a plain connection, as libpq's does.
+            Err(e) if mode != SslMode::Prefer || !e.to_string().contains("TLS") => {
+                return Err(e);
+            }
+            Err(_) => {}
+        }
+    }
+    let (client, connection) = config.connect(NoTls).await?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines_of(chunks: &[&[u8]]) -> Vec<String> {
+        let mut got = Vec::new();
+        let mut lines = Lines::default();
+        let mut push = |l: &[u8]| {
+            got.push(String::from_utf8(l.to_vec()).unwrap());
+            Ok(())
+        };
+        for c in chunks {
+            lines.feed(c, &mut push).unwrap();
+        }
+        lines.finish(&mut push).unwrap();
+        got
+    }
+
+    #[test]
+    fn lines_are_put_together_across_messages() {
+        assert_eq!(lines_of(&[b"1\ta\n", b"2\tb\n"]), ["1\ta", "2\tb"]);
+        assert_eq!(
+            lines_of(&[b"1\ta\n2\t", b"b\n3", b"\tc\n"]),
+            ["1\ta", "2\tb", "3\tc"]
+        );
+        assert_eq!(lines_of(&[b"1\n", b"\n"]), ["1", ""]);
+        assert!(lines_of(&[]).is_empty());
+    }
+}
