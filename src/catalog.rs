@@ -1,5 +1,6 @@
 //! What a database holds, as migplan sees it: tables, columns with their
-//! portable types, primary, unique and foreign keys.
+//! portable types, primary, unique and foreign keys, the columns indexes
+//! lead with.
 //!
 //! Backends produce a [`Catalog`] by introspection; backups carry the same
 //! structures in their meta, so import can compare the two.
@@ -33,6 +34,14 @@ pub struct TableInfo {
     pub unique_keys: Vec<Vec<String>>,
     #[serde(default)]
     pub foreign_keys: Vec<ForeignKey>,
+    /// The columns of every index that can find a range of values of its
+    /// first column (keys' indexes included), each list in index order and
+    /// ending before the index's first expression. Partial indexes are left
+    /// out: a filter without their condition cannot use them; so are hash
+    /// indexes, which find equal values only. A fact of the live database
+    /// only, never written into a file (a backup's tables are `TableMeta`s).
+    #[serde(skip)]
+    pub indexes: Vec<Vec<String>>,
 }
 
 impl TableInfo {
@@ -50,6 +59,17 @@ impl TableInfo {
             |k: &Vec<String>| k.len() == columns.len() && columns.iter().all(|c| k.contains(c));
         (!self.primary_key.is_empty() && same(&self.primary_key))
             || self.unique_keys.iter().any(same)
+    }
+
+    /// Whether an index can find the rows by a range of `column` alone
+    /// (`column > T`): it leads the primary key, a unique key or an index.
+    /// A key counts even where the engine lists no index for it (SQLite's
+    /// INTEGER PRIMARY KEY is the table's rowid).
+    pub fn leads_an_index(&self, column: &str) -> bool {
+        std::iter::once(&self.primary_key)
+            .chain(&self.unique_keys)
+            .chain(&self.indexes)
+            .any(|cols| cols.first().is_some_and(|c| c == column))
     }
 }
 

@@ -368,6 +368,7 @@ mod tests {
                             ref_columns: vec!["id".into()],
                         })
                         .collect(),
+                    indexes: vec![],
                 })
                 .collect(),
         }

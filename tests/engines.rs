@@ -273,6 +273,133 @@ fn incremental_chain_restores_the_source_and_refuses_a_gap_or_a_wrong_order() {
 }
 
 // ---------------------------------------------------------------------------
+// Indexes an incremental export can find its rows by
+
+/// `items.updated_at` follows `b` in an index, and (where the engine has
+/// them) leads only a partial index, an index after an expression and a
+/// hash index: none finds `updated_at > T`. `stamped` has the index an
+/// export needs; `whole` no change column; `logs` the change column the
+/// plan names; the last table a name every engine must quote.
+fn indexed_schema(engine: Engine) -> String {
+    let stamp = engine.pick("TIMESTAMP", "timestamp", "DATETIME(6)");
+    let odd = engine.quote(ODD_TABLE);
+    let mut sql = format!(
+        "CREATE TABLE items (id INTEGER PRIMARY KEY, code VARCHAR(20) UNIQUE, b INTEGER, deleted INTEGER, updated_at {stamp});
+         CREATE INDEX items_b_updated ON items (b, updated_at);
+         CREATE TABLE stamped (id INTEGER PRIMARY KEY, updated_at {stamp});
+         CREATE INDEX stamped_updated ON stamped (updated_at);
+         CREATE TABLE whole (id INTEGER PRIMARY KEY);
+         CREATE TABLE logs (id INTEGER PRIMARY KEY, changed_on {stamp});
+         CREATE TABLE {odd} (id INTEGER PRIMARY KEY, updated_at {stamp});"
+    );
+    sql.push_str(engine.pick(
+        "CREATE INDEX items_live ON items (updated_at) WHERE deleted = 0;
+         CREATE INDEX items_lower ON items (lower(code), updated_at);",
+        "CREATE INDEX items_live ON items (updated_at) WHERE deleted = 0;
+         CREATE INDEX items_lower ON items (lower(code), updated_at);
+         CREATE INDEX items_hash ON items USING hash (updated_at);",
+        "",
+    ));
+    sql
+}
+
+const ODD_TABLE: &str = "we\"ird `t` 题目";
+
+fn catalog(t: &Test) -> migplan::catalog::Catalog {
+    use migplan::backend::{self, DbUrl, OpenOptions};
+    let url = DbUrl::parse(t.url(), std::path::Path::new(".")).unwrap();
+    let mut db = backend::open(&url, &OpenOptions::default()).unwrap();
+    db.catalog().unwrap()
+}
+
+#[test]
+fn the_catalog_knows_which_columns_lead_an_index() {
+    for_each_engine(|engine| {
+        let t = Test::on(engine).schema(&indexed_schema(engine));
+        let c = catalog(&t);
+        let items = c.table("items").unwrap();
+        assert!(
+            items
+                .indexes
+                .contains(&vec!["b".into(), "updated_at".into()]),
+            "{:?}",
+            items.indexes
+        );
+        // Keys count, whether or not the engine lists an index for them.
+        for column in ["id", "code", "b"] {
+            assert!(items.leads_an_index(column), "{column}: {items:?}");
+        }
+        assert!(!items.leads_an_index("updated_at"), "{items:?}");
+        assert!(!items.leads_an_index("deleted"), "{items:?}");
+        assert!(c.table("stamped").unwrap().leads_an_index("updated_at"));
+
+        t.execute("CREATE INDEX items_updated ON items (updated_at)");
+        let items = catalog(&t).table("items").unwrap().clone();
+        assert!(items.leads_an_index("updated_at"), "{items:?}");
+    });
+}
+
+const INCREMENTAL_PLAN: &str = "[plan]\nkind = \"export\"\n[database]\nurl = \"{url}\"\n[export]\noutput = \"inc.json\"\nmode = \"incremental\"\nsince = \"2026-01-01T00:00:00Z\"\n[tables.logs]\nupdated_at = \"changed_on\"\n";
+
+/// `plan --format json`'s `unindexed`, as (table, column, statement).
+fn unindexed(t: &Test, plan: &str) -> Vec<(String, String, String)> {
+    let out = t.migplan(["plan", plan, "--format", "json"]).success();
+    let v = support::json_result(&out.stdout());
+    let mut found: Vec<(String, String, String)> = v["unindexed"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|u| {
+                    let s = |k: &str| u[k].as_str().unwrap().to_string();
+                    (s("table"), s("column"), s("create_index"))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+#[test]
+fn plan_notes_a_change_column_no_index_leads_until_the_index_exists() {
+    for_each_engine(|engine| {
+        let t = Test::on(engine).schema(&indexed_schema(engine));
+        let p = t.plan("inc.toml", INCREMENTAL_PLAN);
+        let p = p.to_str().unwrap();
+        let found = unindexed(&t, p);
+        let names: Vec<(&str, &str)> = found
+            .iter()
+            .map(|(t, c, _)| (t.as_str(), c.as_str()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("items", "updated_at"),
+                ("logs", "changed_on"),
+                (ODD_TABLE, "updated_at")
+            ]
+        );
+        t.migplan(["plan", p])
+            .success()
+            .stdout_contains("note: every row of `items` is read to find those changed: no index leads with `updated_at`")
+            .stdout_contains(&format!("  = help: {}", found[0].2))
+            .stdout_contains("no index leads with `changed_on`");
+        // A full export reads every row anyway: nothing to say.
+        let full = t.plan("full.toml", "[plan]\nkind = \"export\"\n[database]\nurl = \"{url}\"\n[export]\noutput = \"full.json\"\n");
+        assert_eq!(unindexed(&t, full.to_str().unwrap()), []);
+
+        // The statements suggested run as they are, and then leave nothing
+        // to note.
+        for (_, _, create) in &found {
+            t.execute(create);
+        }
+        assert_eq!(unindexed(&t, p), []);
+        let out = t.migplan(["plan", p]).success().stdout();
+        assert!(!out.contains("note:"), "{out}");
+    });
+}
+
+// ---------------------------------------------------------------------------
 // Refused rows: nothing is written, the row is named
 
 /// Per case: the column, its type on the target (per engine), and the bad

@@ -33,6 +33,20 @@ pub struct Dialect {
     pub scripts: ScriptRules,
     /// Column types of migplan's own tables.
     pub bookkeeping: BookkeepingTypes,
+    /// An identifier quoted as the engine quotes it, for statements
+    /// migplan suggests (names from a database are never trusted bare).
+    pub quote: fn(&str) -> String,
+}
+
+impl Dialect {
+    /// The statement that indexes `table` by `column`, for a person to
+    /// run. The index is named as PostgreSQL names one given no name
+    /// (`questions_updated_at_idx`), cut to the 64 characters MySQL takes.
+    pub fn create_index(&self, table: &str, column: &str) -> String {
+        let name: String = format!("{table}_{column}_idx").chars().take(64).collect();
+        let q = self.quote;
+        format!("CREATE INDEX {} ON {} ({})", q(&name), q(table), q(column))
+    }
 }
 
 /// How an engine's own client (sqlite3, psql, mysql) reads a script:

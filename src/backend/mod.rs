@@ -384,4 +384,26 @@ mod tests {
             assert_eq!(dialect(e).name, e.name());
         }
     }
+
+    #[test]
+    fn a_suggested_index_is_quoted_as_the_engine_quotes_and_named_within_64_characters() {
+        assert_eq!(
+            SQLITE.create_index("questions", "updated_at"),
+            r#"CREATE INDEX "questions_updated_at_idx" ON "questions" ("updated_at")"#
+        );
+        assert_eq!(
+            POSTGRES.create_index("a\"b", "c"),
+            r#"CREATE INDEX "a""b_c_idx" ON "a""b" ("c")"#
+        );
+        assert_eq!(
+            MYSQL.create_index("a`b", "c"),
+            "CREATE INDEX `a``b_c_idx` ON `a``b` (`c`)"
+        );
+        let long = "题".repeat(70);
+        let sql = MYSQL.create_index(&long, "updated_at");
+        assert!(
+            sql.starts_with(&format!("CREATE INDEX `{}` ON `{long}`", "题".repeat(64))),
+            "{sql}"
+        );
+    }
 }

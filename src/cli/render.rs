@@ -343,6 +343,9 @@ pub fn render_plan(v: &PlanView) -> String {
     for n in &v.notes {
         out.push_str(&format!("note: {n}\n"));
     }
+    for u in &v.unindexed {
+        out.push_str(&format!("note: {}\n", u.describe()));
+    }
     for s in &v.pending_scripts {
         out.push_str(&format!("apply    {s}\n"));
     }

@@ -238,6 +238,26 @@ fn changed_column(info: &TableInfo, declared: Option<&str>) -> Result<Option<Str
     }
 }
 
+/// The tables among `tables` whose change column (as an incremental
+/// export picks it) leads no index, with that column: an incremental
+/// export reads each of them whole to find its changed rows. A plan
+/// naming a column the table lacks is left to the export to refuse.
+pub fn unindexed_changes<'t>(
+    plan: &Plan,
+    catalog: &Catalog,
+    tables: impl IntoIterator<Item = &'t str>,
+) -> Vec<(String, String)> {
+    tables
+        .into_iter()
+        .filter_map(|name| catalog.table(name))
+        .filter_map(|info| {
+            let declared = plan.table_options(&info.name).updated_at;
+            let column = changed_column(info, declared.as_deref()).ok().flatten()?;
+            (!info.leads_an_index(&column)).then(|| (info.name.clone(), column))
+        })
+        .collect()
+}
+
 fn unknown_column(info: &TableInfo, column: &str, key: &str) -> Error {
     let known: Vec<String> = info
         .columns

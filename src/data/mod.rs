@@ -19,7 +19,7 @@ mod verify;
 pub use chain::{check_inputs, import_files, ordered as chain_order};
 pub use closure::tables as closure_tables;
 pub use copy::{CopyOptions, copy};
-pub use export::{ExportOptions, export};
+pub use export::{ExportOptions, export, unindexed_changes};
 pub use import::{ImportOptions, import, upgrade_chain};
 pub use lossy::LossyColumn;
 pub use report::{ChainReport, ExportReport, ImportReport, TableCounts, human_bytes};

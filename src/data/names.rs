@@ -172,6 +172,7 @@ mod tests {
             primary_key: vec![cols[0].into()],
             unique_keys: vec![],
             foreign_keys: vec![],
+            indexes: vec![],
         }
     }
 

@@ -64,6 +64,10 @@ pub struct PlanView {
     /// reason and whether the plan accepts the conversion.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub lossy: Vec<data::LossyColumn>,
+    /// Tables an incremental export plan reads whole: no index leads with
+    /// their change column.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unindexed: Vec<UnindexedStep>,
     pub notes: Vec<String>,
 }
 
@@ -102,6 +106,50 @@ pub(crate) fn seed_step(plan: &Plan, db: &mut dyn Backend) -> Result<Option<Seed
         file: seed.display().to_string(),
         rows,
     }))
+}
+
+/// A table whose change column leads no index, and the statement that
+/// would add one. Without it, the server reads every row of the table to
+/// find the few an incremental export wants, and that read is most of the
+/// export's time.
+#[derive(Debug, Serialize)]
+pub struct UnindexedStep {
+    pub table: String,
+    pub column: String,
+    pub create_index: String,
+}
+
+impl UnindexedStep {
+    /// The note for people, with the statement as its help.
+    pub fn describe(&self) -> String {
+        format!(
+            "every row of `{}` is read to find those changed: no index leads with `{}`\n  = help: {}",
+            self.table, self.column, self.create_index
+        )
+    }
+}
+
+/// The unindexed change columns of an incremental export plan's tables
+/// (in `order`). Other plans have none to tell: a full export reads every
+/// row anyway (a `--since` or `--follows` given to `run` is not known
+/// here), a modules export filters by module, not by change.
+pub(crate) fn unindexed_view<'t>(
+    plan: &Plan,
+    catalog: &Catalog,
+    order: impl IntoIterator<Item = &'t str>,
+    dialect: &crate::backend::Dialect,
+) -> Vec<UnindexedStep> {
+    if plan.kind != PlanKind::Export || plan.export.mode != ExportMode::Incremental {
+        return vec![];
+    }
+    data::unindexed_changes(plan, catalog, order)
+        .into_iter()
+        .map(|(table, column)| UnindexedStep {
+            create_index: dialect.create_index(&table, &column),
+            table,
+            column,
+        })
+        .collect()
 }
 
 /// A table `[export] closure` pulls in, and the references that pull it in.
@@ -237,6 +285,7 @@ pub fn show_plan(args: &PlanRequest) -> Result<PlanOutcome> {
         tables: steps,
         closure: closure_view(&plan, &catalog)?,
         lossy,
+        unindexed: unindexed_view(&plan, &catalog, dag.order(), rows_db.dialect()),
         notes,
     };
     Ok(PlanOutcome::Steps(Box::new(view)))

@@ -1,6 +1,7 @@
 //! What a MySQL or MariaDB database holds, read from
 //! `information_schema`: its tables (with their storage engine), columns,
-//! unique keys and foreign keys, and the tables' AUTO_INCREMENT counters.
+//! unique keys, foreign keys and the columns indexes lead with, and the
+//! tables' AUTO_INCREMENT counters.
 
 use std::collections::HashMap;
 
@@ -147,6 +148,7 @@ fn load_tables(conn: &mut Conn, mariadb: bool) -> ::mysql::Result<Vec<Table>> {
             primary_key: vec![],
             unique_keys: vec![],
             foreign_keys: vec![],
+            indexes: vec![],
         },
         cols: vec![],
         engine: s(&r[1]),
@@ -284,5 +286,41 @@ fn load_tables(conn: &mut Conn, mariadb: bool) -> ::mysql::Result<Vec<Table>> {
         fk.columns.push(s(&r[2]));
         fk.ref_columns.push(s(&r[4]));
     }
+    read_indexes(conn, &index, &mut tables)?;
     Ok(tables)
+}
+
+/// Every B-tree index of the tables (hash, full-text and spatial indexes
+/// find no range), its columns up to its first functional part (whose
+/// COLUMN_NAME is NULL); an index leading with one is left out. MySQL's
+/// invisible and MariaDB's ignored indexes are listed too: the columns
+/// that tell them differ between the two.
+fn read_indexes(
+    conn: &mut Conn,
+    index: &HashMap<String, usize>,
+    tables: &mut [Table],
+) -> ::mysql::Result<()> {
+    let mut found: Vec<(usize, String, Vec<Option<String>>)> = vec![];
+    for mut r in text_rows(
+        conn,
+        "SELECT TABLE_NAME, INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS \
+         WHERE TABLE_SCHEMA = DATABASE() AND INDEX_TYPE = 'BTREE' \
+         ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
+    )? {
+        let Some(&ti) = r[0].as_ref().and_then(|t| index.get(t)) else {
+            continue;
+        };
+        let (idx, column) = (r[1].take().unwrap_or_default(), r[2].take());
+        match found.last_mut() {
+            Some((t, i, cols)) if *t == ti && *i == idx => cols.push(column),
+            _ => found.push((ti, idx, vec![column])),
+        }
+    }
+    for (ti, _, cols) in found {
+        let leading: Vec<String> = cols.into_iter().map_while(|c| c).collect();
+        if !leading.is_empty() {
+            tables[ti].info.indexes.push(leading);
+        }
+    }
+    Ok(())
 }

@@ -32,4 +32,5 @@ pub(crate) static DIALECT: Dialect = Dialect {
         long_text: "LONGTEXT",
         table_options: " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4",
     },
+    quote: super::quote,
 };

@@ -1,6 +1,7 @@
 //! What a PostgreSQL database holds, read from its system catalogs: the
-//! tables of the current schema with their columns, keys and unique
-//! indexes; the user triggers; the sequences and the columns using them.
+//! tables of the current schema with their columns, keys, unique indexes
+//! and the columns indexes lead with; the user triggers; the sequences and
+//! the columns using them.
 
 use std::collections::HashMap;
 
@@ -116,6 +117,7 @@ impl Postgres {
                     primary_key: vec![],
                     unique_keys: vec![],
                     foreign_keys: vec![],
+                    indexes: vec![],
                 });
             }
             let t = tables.last_mut().expect("pushed above");
@@ -244,7 +246,45 @@ impl Postgres {
                 tables[i].unique_keys.push(r.get(1));
             }
         }
+        for (name, columns) in self.indexes(table)? {
+            if let Some(&i) = by_name.get(&name) {
+                tables[i].indexes.push(columns);
+            }
+        }
         Ok(tables)
+    }
+
+    /// The valid, whole (no predicate) indexes but hash ones, by table,
+    /// each with its key columns up to its first expression (`indkey` 0,
+    /// which no attribute matches); an index leading with an expression is
+    /// left out. A partitioned table's own indexes are listed on it.
+    fn indexes(&mut self, table: Option<&str>) -> Result<Vec<(String, Vec<String>)>> {
+        let rows = self
+            .client
+            .query(
+                "SELECT c.relname::text, \
+                   ARRAY(SELECT a.attname::text FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(n, o) \
+                         LEFT JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.n \
+                         WHERE k.o <= i.indnkeyatts ORDER BY k.o) \
+                 FROM pg_index i \
+                 JOIN pg_class c ON c.oid = i.indrelid \
+                 JOIN pg_class ic ON ic.oid = i.indexrelid \
+                 JOIN pg_am am ON am.oid = ic.relam \
+                 JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE n.nspname = current_schema() AND i.indisvalid AND i.indpred IS NULL \
+                   AND am.amname <> 'hash' AND ($1::text IS NULL OR c.relname = $1::text) \
+                 ORDER BY c.relname, ic.relname",
+                &[&table],
+            )
+            .map_err(|e| self.err("reading the database's indexes", e))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| {
+                let columns: Vec<Option<String>> = r.get(1);
+                (r.get(0), columns.into_iter().map_while(|c| c).collect())
+            })
+            .filter(|(_, columns): &(String, Vec<String>)| !columns.is_empty())
+            .collect())
     }
 
     /// The enabled user triggers of the current schema's tables (clones of

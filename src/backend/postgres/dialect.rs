@@ -25,4 +25,5 @@ pub(crate) static DIALECT: Dialect = Dialect {
         long_text: "TEXT",
         table_options: "",
     },
+    quote: crate::backend::quote_ansi,
 };

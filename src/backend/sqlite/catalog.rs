@@ -1,6 +1,7 @@
 //! What a SQLite database holds, read from its pragmas and
-//! `sqlite_schema`: tables, columns, keys, triggers (their timing read from
-//! their statement), `sqlite_sequence` counters, row counts and size.
+//! `sqlite_schema`: tables, columns, keys, indexes, triggers (their timing
+//! read from their statement), `sqlite_sequence` counters, row counts and
+//! size.
 
 use rusqlite::types::ValueRef;
 
@@ -188,6 +189,7 @@ impl Sqlite {
             primary_key: self.primary_key(name)?,
             unique_keys: self.unique_keys(name)?,
             foreign_keys: self.foreign_keys(name)?,
+            indexes: self.indexes(name)?,
         })
     }
 
@@ -235,6 +237,32 @@ impl Sqlite {
             .iter()
             .map(|idx| cols.query_map([idx], |r| r.get(0))?.collect())
             .collect()
+    }
+
+    /// Every index but the partial ones, its columns up to its first
+    /// expression (whose name pragma_index_info gives as NULL); an index
+    /// leading with an expression is left out.
+    fn indexes(&self, table: &str) -> rusqlite::Result<Vec<Vec<String>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM pragma_index_list(?1) WHERE NOT partial ORDER BY seq")?;
+        let indexes: Vec<String> = stmt
+            .query_map([table], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut cols = self
+            .conn
+            .prepare("SELECT name FROM pragma_index_info(?1) ORDER BY seqno")?;
+        let mut out = Vec::new();
+        for idx in &indexes {
+            let names: Vec<Option<String>> = cols
+                .query_map([idx], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let leading: Vec<String> = names.into_iter().map_while(|n| n).collect();
+            if !leading.is_empty() {
+                out.push(leading);
+            }
+        }
+        Ok(out)
     }
 
     fn foreign_keys(&self, table: &str) -> rusqlite::Result<Vec<ForeignKey>> {
