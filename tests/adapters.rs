@@ -89,7 +89,7 @@ fn tiku_v1_backup_upgraded_by_adapters_equals_the_same_data_migrated_by_scripts(
     let out = run(&ws, &restore, "upgraded.db", &v1_fixture());
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("upgrading the backup from schema version 1 to 3"),
+        stderr(&out).contains("upgrading the backup from schema version 1 to 4"),
         "{}",
         stderr(&out)
     );
@@ -99,7 +99,7 @@ fn tiku_v1_backup_upgraded_by_adapters_equals_the_same_data_migrated_by_scripts(
     assert_eq!(migrated, rows_of(&ws, "upgraded.json"));
     // And the upgrade did happen: renamed, mapped, added.
     let text = migrated.join("\n");
-    assert!(text.contains("\"schema_version\": 3"));
+    assert!(text.contains("\"schema_version\": 4"));
     let migrated_text = std::fs::read_to_string(ws.path("migrated.json")).unwrap();
     let backup: serde_json::Value = serde_json::from_str(&migrated_text).unwrap();
     let users = backup_rows(&backup, "users");

@@ -601,7 +601,7 @@ fn full_backup_plan_works_out_of_the_box_on_the_demo_database() {
             .unwrap_or_else(|| panic!("{t} missing"));
         assert!(!rows.is_empty(), "{t} has no rows");
     }
-    assert_eq!(v["meta"]["schema_version"], 3);
+    assert_eq!(v["meta"]["schema_version"], 4);
 }
 
 #[test]

@@ -153,7 +153,7 @@ async fn the_demo_dashboard_in_english_and_chinese() {
         tables.contains("questions") && tables.contains("200"),
         "{tables}"
     );
-    assert_eq!(b.text("#schema-version").await, "3");
+    assert_eq!(b.text("#schema-version").await, "4");
     let when = b.wait_for("table.runs time").await;
     let title = when.attr("title").await.unwrap().unwrap_or_default();
     assert!(title.ends_with("UTC"), "UTC on hover: {title}");

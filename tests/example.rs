@@ -3,8 +3,9 @@
 //! script puts back exactly the schema the version before it had (tables,
 //! columns with types, nullability and defaults, keys, checks, indexes,
 //! sequences, as the engine's own catalog describes them), the data of a
-//! renamed column survives the undo, and `migplan plan` says when the demo
-//! seed will be loaded.
+//! renamed column survives the undo, `migplan plan` says when the demo
+//! seed will be loaded, and from version 4 an incremental export finds its
+//! rows through an index on every table.
 
 mod support;
 
@@ -12,7 +13,7 @@ use support::repo_root;
 use support::test::{Engine, Test, for_each_engine};
 
 /// The newest tiku version.
-const LATEST: i64 = 3;
+const LATEST: i64 = 4;
 
 fn migrations() -> String {
     repo_root()
@@ -43,6 +44,32 @@ fn plan(t: &Test, name: &str, target: Option<i64>, seed: bool) -> String {
         toml.push_str(&format!("target = {n}\n"));
     }
     t.plan(name, &toml).display().to_string()
+}
+
+/// An incremental export plan on tiku's scripts, up to `target`.
+fn incremental_plan(t: &Test, name: &str, target: i64) -> String {
+    let toml = format!(
+        "[plan]\nname = \"tiku\"\nkind = \"export\"\n[database]\nurl = \"{{url}}\"\n[schema]\nmigrations = {:?}\ntarget = {target}\n[export]\noutput = \"inc.json\"\nmode = \"incremental\"\nsince = \"2026-01-01T00:00:00Z\"\n",
+        migrations()
+    );
+    t.plan(name, &toml).display().to_string()
+}
+
+/// The tables `plan` says an incremental export reads whole, sorted.
+fn unindexed_tables(t: &Test, plan: &str) -> Vec<String> {
+    let out = t.migplan(["plan", plan, "--format", "json"]).success();
+    let v = support::json_result(&out.stdout());
+    let mut tables: Vec<String> = v["unindexed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|u| {
+            assert_eq!(u["column"], "updated_at", "{u}");
+            u["table"].as_str().unwrap().to_string()
+        })
+        .collect();
+    tables.sort();
+    tables
 }
 
 /// Whether a catalog line is about migplan's or refinery's bookkeeping.
@@ -279,5 +306,27 @@ fn undoing_version_3_keeps_the_mail_addresses_of_the_demo_data() {
         t.migplan(["schema", "down", &p, "--to", "0", "--yes"])
             .success();
         assert!(t.tables().is_empty(), "{:?}", t.tables());
+    });
+}
+
+#[test]
+fn from_version_4_an_incremental_export_finds_every_tables_changed_rows_by_index() {
+    for_each_engine(|engine| {
+        let t = Test::on(engine);
+        let v3 = plan(&t, "v3.toml", Some(3), false);
+        t.migplan(["schema", "up", &v3]).success();
+        let mut every = t.tables();
+        every.sort();
+        assert_eq!(every.len(), 8, "{every:?}");
+        let inc = incremental_plan(&t, "inc-v3.toml", 3);
+        assert_eq!(unindexed_tables(&t, &inc), every);
+        t.migplan(["plan", &inc])
+            .success()
+            .stdout_contains("every row of `questions` is read to find those changed");
+
+        let latest = plan(&t, "tiku.toml", None, false);
+        t.migplan(["schema", "up", &latest]).success();
+        let inc = incremental_plan(&t, "inc.toml", LATEST);
+        assert_eq!(unindexed_tables(&t, &inc), Vec::<String>::new());
     });
 }
