@@ -11,7 +11,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use serde::{Deserialize, Serialize};
 
-use crate::value::{ColumnType, Value, canonical_time, canonical_timestamp, is_decimal};
+use super::clock::{self, date_text, time_text, timestamp_text};
+use crate::value::{ColumnType, Value, is_decimal};
 
 /// Excel's largest exact integer: 2^53.
 pub(crate) const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
@@ -442,18 +443,21 @@ fn time_of(serial: f64) -> Option<NaiveTime> {
 /// The text a date cell shows: a date, a time or both.
 fn serial_text(serial: f64) -> Option<String> {
     if (0.0..1.0).contains(&serial) {
-        return time_of(serial).map(canonical_time);
+        return time_of(serial).map(time_text);
     }
     let t = datetime_of(serial)?;
     Some(if t.time() == NaiveTime::MIN {
-        t.format("%Y-%m-%d").to_string()
+        date_text(t.date())
     } else {
-        canonical_timestamp(t)
+        timestamp_text(t)
     })
 }
 
 /// Dates people type: `2024-03-05`, `2024/3/5`, `2024.3.5`.
 fn parse_date_text(s: &str) -> Option<NaiveDate> {
+    if let Some(d) = clock::parse_date(s) {
+        return Some(d);
+    }
     ["%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d"]
         .iter()
         .find_map(|f| NaiveDate::parse_from_str(s, f).ok())
@@ -461,9 +465,9 @@ fn parse_date_text(s: &str) -> Option<NaiveDate> {
 
 /// `HH:MM[:SS[.f]]` → the time, refusing more than microseconds.
 fn parse_time_text(s: &str) -> Option<NaiveTime> {
-    let t = NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
-        .or_else(|_| NaiveTime::parse_from_str(s, "%H:%M"))
-        .ok()?;
+    let t = clock::parse_time(s)
+        .or_else(|| NaiveTime::parse_from_str(s, "%H:%M:%S%.f").ok())
+        .or_else(|| NaiveTime::parse_from_str(s, "%H:%M").ok())?;
     t.nanosecond().is_multiple_of(1000).then_some(t)
 }
 
@@ -509,15 +513,18 @@ fn split_offset(s: &str) -> Result<(&str, Option<i64>), ()> {
 fn parse_timestamp_text(s: &str) -> Option<(NaiveDateTime, Option<i64>)> {
     let (local, offset) = split_offset(s).ok()?;
     let local = local.replacen('T', " ", 1);
-    let t = [
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y/%m/%d %H:%M:%S%.f",
-        "%Y/%m/%d %H:%M",
-    ]
-    .iter()
-    .find_map(|f| NaiveDateTime::parse_from_str(&local, f).ok())
-    .or_else(|| parse_date_text(&local).map(|d| d.and_time(NaiveTime::MIN)))?;
+    let t = clock::parse_timestamp(&local)
+        .or_else(|| {
+            [
+                "%Y-%m-%d %H:%M:%S%.f",
+                "%Y-%m-%d %H:%M",
+                "%Y/%m/%d %H:%M:%S%.f",
+                "%Y/%m/%d %H:%M",
+            ]
+            .iter()
+            .find_map(|f| NaiveDateTime::parse_from_str(&local, f).ok())
+        })
+        .or_else(|| parse_date_text(&local).map(|d| d.and_time(NaiveTime::MIN)))?;
     t.nanosecond().is_multiple_of(1000).then_some((t, offset))
 }
 
@@ -554,8 +561,8 @@ pub(crate) fn by_kind<'a>(v: &'a Value, scratch: &mut String) -> Out<'a> {
 pub(crate) fn natural_out<'a>(v: &'a Value, note: &ColumnNote, scratch: &mut String) -> Out<'a> {
     use ColumnType as T;
     match (v, note.ty) {
-        (Value::Text(s), T::Date) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .ok()
+        (Value::Text(s), T::Date) => clock::parse_date(s)
+            .or_else(|| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
             .and_then(|d| serial_of(d.and_time(NaiveTime::MIN)))
             .map_or(Out::Str(Cow::Borrowed(s)), |f| Out::Num(f, NumFmt::Date)),
         (Value::Text(s), T::Timestamp | T::TimestampTz) => {
@@ -565,7 +572,10 @@ pub(crate) fn natural_out<'a>(v: &'a Value, note: &ColumnNote, scratch: &mut Str
                 Some(s.as_str())
             };
             local
-                .and_then(|l| NaiveDateTime::parse_from_str(l, "%Y-%m-%d %H:%M:%S%.f").ok())
+                .and_then(|l| {
+                    clock::parse_timestamp(l)
+                        .or_else(|| NaiveDateTime::parse_from_str(l, "%Y-%m-%d %H:%M:%S%.f").ok())
+                })
                 .and_then(|t| {
                     let fmt = if t.nanosecond() == 0 {
                         NumFmt::DateTime
@@ -576,8 +586,8 @@ pub(crate) fn natural_out<'a>(v: &'a Value, note: &ColumnNote, scratch: &mut Str
                 })
                 .unwrap_or(Out::Str(Cow::Borrowed(s)))
         }
-        (Value::Text(s), T::Time) => NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
-            .ok()
+        (Value::Text(s), T::Time) => clock::parse_time(s)
+            .or_else(|| NaiveTime::parse_from_str(s, "%H:%M:%S%.f").ok())
             .and_then(|t| {
                 let fmt = if t.nanosecond() == 0 {
                     NumFmt::Time
@@ -719,9 +729,7 @@ pub(crate) fn natural(cell: &In<'_>, note: &ColumnNote) -> Result<Value, Option<
         },
         T::Date => match cell {
             In::Num(f) | In::Date(f) => match datetime_of(*f) {
-                Some(t) if t.time() == NaiveTime::MIN => {
-                    Ok(Value::Text(t.format("%Y-%m-%d").to_string()))
-                }
+                Some(t) if t.time() == NaiveTime::MIN => Ok(Value::Text(date_text(t.date()))),
                 Some(_) => Err(Some("it has a time of day".into())),
                 None => Err(Some(
                     "not a date Excel knows (1900-03-01 to 9999-12-31)".into(),
@@ -733,19 +741,19 @@ pub(crate) fn natural(cell: &In<'_>, note: &ColumnNote) -> Result<Value, Option<
                     return Ok(Value::Text(s.to_string()));
                 }
                 parse_date_text(s)
-                    .map(|d| Value::Text(d.format("%Y-%m-%d").to_string()))
+                    .map(|d| Value::Text(date_text(d)))
                     .ok_or(None)
             }
             _ => Err(None),
         },
         T::Time => match cell {
             In::Num(f) | In::Date(f) => time_of(*f)
-                .map(|t| Value::Text(canonical_time(t)))
+                .map(|t| Value::Text(time_text(t)))
                 .ok_or_else(|| Some("a time is a fraction of a day (0 to 1)".into())),
             In::Str(s) => {
                 let s = s.trim();
                 match parse_time_text(s) {
-                    Some(t) => Ok(Value::Text(canonical_time(t))),
+                    Some(t) => Ok(Value::Text(time_text(t))),
                     None if is_long_time(s) => Ok(Value::Text(s.to_string())),
                     None => Err(None),
                 }
@@ -777,7 +785,7 @@ pub(crate) fn natural(cell: &In<'_>, note: &ColumnNote) -> Result<Value, Option<
                 }
                 _ => return Err(None),
             };
-            let text = canonical_timestamp(utc);
+            let text = timestamp_text(utc);
             Ok(Value::Text(if tz { text + "+00:00" } else { text }))
         }
         T::Json => {

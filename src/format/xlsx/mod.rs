@@ -39,9 +39,11 @@
 //! text, dates as text or serials; see [`read_workbook`].
 
 mod cell;
+mod clock;
 mod names;
 mod package;
 mod reader;
+mod worker;
 mod writer;
 
 use std::collections::BTreeMap;

@@ -14,6 +14,7 @@
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::Path;
+use std::sync::Mutex;
 
 use zip::ZipArchive;
 use zip::result::ZipError;
@@ -31,8 +32,58 @@ const PACKAGE_RELS: &str = "_rels/.rels";
 const RELS_READ: u64 = 1 << 20;
 
 /// Checks the package of the workbook at `path` against `limits`.
+///
+/// One import opens a workbook several times (its `_meta` read first, then
+/// every cell checked): a package that passed is not scanned again while
+/// the file is the same one, unchanged, and the limits are the same.
 pub fn inspect(path: &Path, limits: &ReadLimits) -> Result<()> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let stamp = Stamp::of(&file, limits);
+    let mut passed = PASSED.lock().unwrap_or_else(|e| e.into_inner());
+    if stamp.is_some() && *passed == stamp {
+        return Ok(());
+    }
+    scan_package(path, file, limits)?;
+    *passed = stamp;
+    Ok(())
+}
+
+/// The last package that passed [`inspect`].
+static PASSED: Mutex<Option<Stamp>> = Mutex::new(None);
+
+/// A file as [`inspect`] saw it: which file, its size and last change,
+/// and the limits it was held to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    device: u64,
+    inode: u64,
+    len: u64,
+    modified: std::time::SystemTime,
+    limits: ReadLimits,
+}
+
+impl Stamp {
+    /// None where the file's identity cannot be told (then every open scans).
+    #[cfg(unix)]
+    fn of(file: &File, limits: &ReadLimits) -> Option<Stamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = file.metadata().ok()?;
+        Some(Stamp {
+            device: m.dev(),
+            inode: m.ino(),
+            len: m.len(),
+            modified: m.modified().ok()?,
+            limits: *limits,
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(_: &File, _: &ReadLimits) -> Option<Stamp> {
+        None
+    }
+}
+
+fn scan_package(path: &Path, file: File, limits: &ReadLimits) -> Result<()> {
     let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| {
         refused(
             path,
@@ -156,6 +207,10 @@ struct Scan {
     declared: Option<u64>,
     bytes: u64,
     doctype: bool,
+    /// Whether whole tag heads are kept to count `<si>` and read `<sst>`:
+    /// in the shared-strings table only (elsewhere a tag's first bytes
+    /// tell its kind, and copying every tag would double the scan's cost).
+    heads: bool,
 }
 
 /// Markup bytes kept to tell a tag's kind and name, and read `<sst>`'s count.
@@ -171,6 +226,15 @@ impl Scan {
             declared: None,
             bytes: 0,
             doctype: false,
+            heads: true,
+        }
+    }
+
+    /// A scan of a part that is (or is not) the shared-strings table.
+    fn of_part(shared: bool) -> Self {
+        Scan {
+            heads: shared,
+            ..Scan::new()
         }
     }
 
@@ -180,57 +244,93 @@ impl Scan {
         let mut longest = 0;
         let mut i = 0;
         while i < buf.len() {
-            match self.state {
-                State::Text => match memchr::memchr(b'<', &buf[i..]) {
-                    Some(at) => {
-                        self.run += at as u64;
-                        longest = longest.max(self.run);
-                        self.run = 1;
-                        self.head.clear();
-                        self.state = State::Open;
-                        i += at + 1;
-                    }
-                    None => {
-                        self.run += (buf.len() - i) as u64;
-                        i = buf.len();
-                    }
-                },
-                State::Until(end) => {
-                    let b = buf[i];
-                    self.run += 1;
-                    if self.head.len() < end.len() {
-                        self.head.push(b);
-                    } else {
-                        self.head.rotate_left(1);
-                        *self.head.last_mut().expect("not empty") = b;
-                    }
-                    if self.head == end {
-                        self.close_markup(&mut longest);
-                    }
-                    i += 1;
-                }
-                State::Open | State::Tag(_) => {
-                    let b = buf[i];
-                    self.run += 1;
-                    if self.head.len() < HEAD {
-                        self.head.push(b);
-                    }
-                    self.state = match self.state {
-                        State::Open => self.kind_of_markup(),
-                        State::Tag(Some(q)) if b == q => State::Tag(None),
-                        State::Tag(None) if b == b'"' || b == b'\'' => State::Tag(Some(b)),
-                        State::Tag(None) if b == b'>' => {
-                            self.end_tag();
-                            self.close_markup(&mut longest);
-                            State::Text
-                        }
-                        s => s,
-                    };
-                    i += 1;
-                }
-            }
+            i += match self.state {
+                State::Text | State::Tag(_) => self.hot(&buf[i..], &mut longest),
+                State::Open | State::Until(_) => self.cold(buf[i], &mut longest),
+            };
         }
         longest.max(self.run)
+    }
+
+    /// Text and element tags, the bulk of every part, in one tight loop
+    /// over the bytes (runs in a sheet are a few bytes long: shorter than
+    /// a memchr's set-up); returns the bytes consumed before markup of
+    /// another kind (a comment, CDATA, `<?`, `<!`) begins.
+    fn hot(&mut self, buf: &[u8], longest: &mut u64) -> usize {
+        let mut run = self.run;
+        let mut state = self.state;
+        for (i, &b) in buf.iter().enumerate() {
+            run += 1;
+            match state {
+                State::Text if b == b'<' => {
+                    *longest = (*longest).max(run - 1);
+                    run = 1;
+                    self.head.clear();
+                    state = State::Open;
+                }
+                State::Text => {}
+                State::Open if b.is_ascii_alphabetic() || b == b'/' => {
+                    self.head.push(b);
+                    state = State::Tag(None);
+                }
+                State::Open => {
+                    // Left to `cold`, which tells the kind of markup.
+                    self.run = run - 1;
+                    self.state = state;
+                    return i;
+                }
+                State::Tag(quote) => {
+                    if self.heads && self.head.len() < HEAD {
+                        self.head.push(b);
+                    }
+                    state = match (quote, b) {
+                        (Some(q), _) if b == q => State::Tag(None),
+                        (Some(_), _) => state,
+                        (None, b'"' | b'\'') => State::Tag(Some(b)),
+                        (None, b'>') => {
+                            if self.heads {
+                                self.end_tag();
+                            }
+                            *longest = (*longest).max(run);
+                            run = 0;
+                            self.head.clear();
+                            State::Text
+                        }
+                        (None, _) => state,
+                    };
+                }
+                State::Until(_) => unreachable!("`hot` never enters other markup"),
+            }
+        }
+        self.run = run;
+        self.state = state;
+        buf.len()
+    }
+
+    /// One byte of the rarer markup, or the byte after `<` that tells
+    /// which kind it is.
+    fn cold(&mut self, b: u8, longest: &mut u64) -> usize {
+        self.run += 1;
+        match self.state {
+            State::Until(end) => {
+                if self.head.len() < end.len() {
+                    self.head.push(b);
+                } else {
+                    self.head.rotate_left(1);
+                    *self.head.last_mut().expect("not empty") = b;
+                }
+                if self.head == end {
+                    self.close_markup(longest);
+                }
+            }
+            _ => {
+                if self.head.len() < HEAD {
+                    self.head.push(b);
+                }
+                self.state = self.kind_of_markup();
+            }
+        }
+        1
     }
 
     /// After the first bytes of markup: its kind, once they tell.
@@ -300,7 +400,7 @@ fn unique_count(tag: &[u8]) -> Option<u64> {
 fn scan_part(path: &Path, zip: &mut Package, name: &str, limits: &ReadLimits) -> Result<()> {
     let shared = is_shared_strings(name);
     let mut part = zip.by_name(name).map_err(|e| zip_error(path, name, e))?;
-    let mut scan = Scan::new();
+    let mut scan = Scan::of_part(shared);
     let mut buf = vec![0u8; 64 << 10];
     let what = if shared {
         format!("the shared-strings table (`{name}`)")

@@ -17,6 +17,7 @@ use tempfile::NamedTempFile;
 
 use super::cell::{self, ColumnNote, Kind, NumFmt, Out};
 use super::names::{LISTS_SHEET, MARKS_SHEET, META_SHEET, SheetNames};
+use super::worker::{Book, Cell, Failure, Look, Looks, RowOut, number_look};
 use super::{
     BYTES_COLUMN_PREFIX, Layout, MAX_CELL_TEXT, MAX_DATA_ROWS, META_CHUNK, META_JSON_LABEL,
     SMALL_TABLE_ROWS, SheetTable, WORKBOOK_VERSION, WorkbookMeta,
@@ -25,12 +26,16 @@ use crate::error::{Error, Result};
 use crate::format::{BackupMeta, BackupWriter, TableMeta};
 use crate::value::{Checksum, ColumnType, TableSummary, Value};
 
+/// The deflate level of the workbook's parts (1 to 9).
+const ZIP_LEVEL: u8 = 1;
+
 /// Streams a backup into an Excel workbook that becomes `path` on `finish`.
 pub struct XlsxWriter {
     path: PathBuf,
     /// The file that becomes `path` (0600, beside it).
     out: NamedTempFile,
-    workbook: Workbook,
+    /// The workbook, on this thread or away writing rows.
+    book: Book,
     names: SheetNames,
     layout: Layout,
     meta: BackupMeta,
@@ -38,8 +43,6 @@ pub struct XlsxWriter {
     header: Format,
     /// Text cells: wrapped, at the top of their row.
     text: Format,
-    /// The format of the one cell written for a row of only NULLs.
-    blank: Format,
     table: Option<OpenTable>,
     done: Vec<SheetTable>,
     /// Marks spooled to a temporary file (one JSON array per line) until
@@ -106,10 +109,23 @@ impl XlsxWriter {
         // Each constant-memory sheet spools its rows to an unnamed (already
         // deleted) temporary file; beside the target there is room.
         workbook.set_tempdir(dir).map_err(|e| xlsx_error(path, e))?;
+        // Deflate's fastest level: saving a big workbook at the default
+        // (6) spends most of the export compressing, for files only a
+        // quarter smaller.
+        workbook.set_zip_compression_level(ZIP_LEVEL);
+        let text = Format::new().set_text_wrap().set_align(FormatAlign::Top);
+        let blank = Format::new()
+            .set_num_format("@")
+            .set_align(FormatAlign::Top);
+        let looks = Looks {
+            text: text.clone(),
+            blank,
+            numbers: HashMap::new(),
+        };
         Ok(XlsxWriter {
             path: path.to_path_buf(),
             out,
-            workbook,
+            book: Book::new(workbook, looks),
             names: SheetNames::new(),
             layout: layout.clone(),
             meta: meta.clone(),
@@ -120,10 +136,7 @@ impl XlsxWriter {
                 .set_align(FormatAlign::Top)
                 .set_background_color("#DDEBF7")
                 .set_border_bottom(FormatBorder::Thin),
-            text: Format::new().set_text_wrap().set_align(FormatAlign::Top),
-            blank: Format::new()
-                .set_num_format("@")
-                .set_align(FormatAlign::Top),
+            text,
             table: None,
             done: Vec::new(),
             marks: None,
@@ -141,6 +154,18 @@ impl XlsxWriter {
         self
     }
 
+    /// The format of cells shown as `fmt` (`None`: text), top-aligned.
+    fn look(&mut self, fmt: Option<NumFmt>) -> Format {
+        match fmt {
+            None | Some(NumFmt::General) => self.text.clone(),
+            Some(fmt) => self
+                .formats
+                .entry(fmt)
+                .or_insert_with(|| number_look(fmt))
+                .clone(),
+        }
+    }
+
     fn error(&self, message: String) -> Error {
         Error::Backup {
             path: self.path.clone(),
@@ -153,15 +178,20 @@ impl XlsxWriter {
         xlsx_error(&self.path, e)
     }
 
+    /// The workbook, taken back from the thread writing rows.
+    fn workbook(&mut self) -> Result<&mut Workbook> {
+        self.book.get().map_err(|f| failed(&self.path, f))
+    }
+
     /// Adds a sheet with the header row and returns its workbook index.
     fn add_sheet(&mut self, name: &str, headers: &[(&str, f64)]) -> Result<usize> {
         let header = self.header.clone();
-        let index = self.workbook.worksheets().len();
-        let sheet = self
-            .workbook
-            .add_worksheet_with_constant_memory()
-            .map_err(|e| xlsx_error(&self.path, e))?;
         let path = self.path.clone();
+        let workbook = self.workbook()?;
+        let index = workbook.worksheets().len();
+        let sheet = workbook
+            .add_worksheet_with_constant_memory()
+            .map_err(|e| xlsx_error(&path, e))?;
         let setup = |sheet: &mut Worksheet| -> Result<(), XlsxError> {
             sheet.set_name(name)?;
             for (col, (title, width)) in headers.iter().enumerate() {
@@ -209,18 +239,19 @@ impl XlsxWriter {
             validations.extend(validation.map(|v| (col as u16, v)));
         }
         let header = self.header.clone();
-        let text = self.text.clone();
+        let looks: Vec<Format> = notes.iter().map(|n| self.look(usual_format(n))).collect();
         let path = self.path.clone();
         let sheet = self
-            .workbook
+            .workbook()?
             .worksheet_from_index(index)
             .map_err(|e| xlsx_error(&path, e))?;
         let setup = |sheet: &mut Worksheet| -> Result<(), XlsxError> {
-            // Cells written without a format take their column's: wrapped,
-            // at the top of the row (one format looked up per column, not
-            // per cell).
-            for col in 0..notes.len() {
-                sheet.set_column_format(col as u16, &text)?;
+            // Cells written without a format take their column's: its
+            // usual number format, else wrapped text, at the top of the row
+            // (rust_xlsxwriter hashes a cell's format whole on every write,
+            // a column's once).
+            for (col, look) in looks.iter().enumerate() {
+                sheet.set_column_format(col as u16, look)?;
             }
             for (col, hidden) in bytes_columns(notes) {
                 let title = format!("{BYTES_COLUMN_PREFIX}{}", notes[col].name);
@@ -250,10 +281,10 @@ impl XlsxWriter {
         let (index, row) = match self.lists {
             Some(l) => l,
             None => {
-                let index = self.workbook.worksheets().len();
                 let path = self.path.clone();
-                let sheet = self
-                    .workbook
+                let workbook = self.workbook()?;
+                let index = workbook.worksheets().len();
+                let sheet = workbook
                     .add_worksheet_with_constant_memory()
                     .map_err(|e| xlsx_error(&path, e))?;
                 sheet
@@ -265,7 +296,7 @@ impl XlsxWriter {
         };
         let path = self.path.clone();
         let sheet = self
-            .workbook
+            .workbook()?
             .worksheet_from_index(index)
             .map_err(|e| xlsx_error(&path, e))?;
         for (col, v) in list.iter().enumerate() {
@@ -322,7 +353,7 @@ impl XlsxWriter {
         };
         let json = serde_json::to_string(&wm).map_err(|e| self.error(e.to_string()))?;
         let bold = self.header.clone();
-        let sheet = self.workbook.add_worksheet();
+        let sheet = self.workbook()?.add_worksheet();
         let r = write_meta_sheet(sheet, &wm, &json, &bold);
         r.map_err(|e| self.xlsx(e))
     }
@@ -358,14 +389,15 @@ impl XlsxWriter {
                 row = 0;
             }
             row += 1;
+            let path = self.path.clone();
             let sheet = self
-                .workbook
+                .workbook()?
                 .worksheet_from_index(index)
-                .map_err(|e| xlsx_error(&self.path, e))?;
+                .map_err(|e| xlsx_error(&path, e))?;
             for (col, f) in fields.iter().enumerate() {
                 sheet
                     .write_string(row, col as u16, f)
-                    .map_err(|e| xlsx_error(&self.path, e))?;
+                    .map_err(|e| xlsx_error(&path, e))?;
             }
         }
         Ok(())
@@ -441,6 +473,36 @@ fn shown_with_scale<'a>(out: Out<'a>, note: &ColumnNote) -> Out<'a> {
             Out::Num(f, NumFmt::Scale(s))
         }
         (out, _, _) => out,
+    }
+}
+
+/// A cell as the thread writing rows takes it, with the format it names:
+/// none when it shows as its column usually does (see [`usual_format`]).
+fn cell_out(out: &Out<'_>, usual: Option<NumFmt>) -> Option<(Cell, Look)> {
+    let look = |l: Look| match (l, usual) {
+        (Look::Text, None) => Look::Column,
+        (Look::Num(f), Some(u)) if f == u => Look::Column,
+        (Look::Num(NumFmt::General), None) => Look::Column,
+        (l, _) => l,
+    };
+    Some(match out {
+        Out::Empty => return None,
+        Out::Str(s) => (Cell::Str(s.to_string()), look(Look::Text)),
+        Out::Num(n, fmt) => (Cell::Num(*n), look(Look::Num(*fmt))),
+        Out::Bool(b) => (Cell::Bool(*b), look(Look::Text)),
+    })
+}
+
+/// The number format most cells of a column show (`None`: text and
+/// general numbers), given to the whole column.
+fn usual_format(note: &ColumnNote) -> Option<NumFmt> {
+    match (note.ty, note.scale) {
+        (ColumnType::Int, _) => Some(NumFmt::Integer),
+        (ColumnType::Date, _) => Some(NumFmt::Date),
+        (ColumnType::Timestamp | ColumnType::TimestampTz, _) => Some(NumFmt::DateTime),
+        (ColumnType::Time, _) => Some(NumFmt::Time),
+        (ColumnType::Decimal, Some(s)) => Some(NumFmt::Scale(s)),
+        _ => None,
     }
 }
 
@@ -765,17 +827,6 @@ impl XlsxWriter {
         };
         let excel_row = open.rows_here + 1;
         let index = open.sheet;
-        for (out, _) in &cells {
-            if let Out::Num(_, fmt) = out
-                && *fmt != NumFmt::General
-            {
-                self.formats.entry(*fmt).or_insert_with(|| {
-                    Format::new()
-                        .set_num_format(fmt.pattern())
-                        .set_align(FormatAlign::Top)
-                });
-            }
-        }
         // Widths from the first rows of each table: enough to size columns.
         let mut widths = std::mem::take(&mut self.widths);
         widths.clear();
@@ -789,34 +840,22 @@ impl XlsxWriter {
             }));
         }
         let blank_row = cells.iter().all(|(out, _)| *out == Out::Empty);
-        let blank_format = blank_row.then(|| self.blank.clone());
-        let sheet = self
-            .workbook
-            .worksheet_from_index(index)
-            .map_err(|e| xlsx_error(&self.path, e))?;
-        if let Some(fmt) = &blank_format {
-            sheet
-                .write_blank(excel_row, 0, fmt)
-                .map_err(|e| xlsx_error(&self.path, e))?;
+        let mut out_cells = Vec::with_capacity(cells.len() + hidden.len() + 1);
+        if blank_row {
+            out_cells.push((0, Cell::Blank, Look::Blank));
         }
-        for (col, (out, _)) in cells.iter().enumerate() {
-            let col = col as u16;
-            let written = match out {
-                Out::Empty => continue,
-                Out::Str(s) => sheet.write_string(excel_row, col, s.as_ref()),
-                Out::Num(f, NumFmt::General) => sheet.write_number(excel_row, col, *f),
-                Out::Num(f, fmt) => {
-                    sheet.write_number_with_format(excel_row, col, *f, &self.formats[fmt])
-                }
-                Out::Bool(b) => sheet.write_boolean(excel_row, col, *b),
-            };
-            written.map_err(|e| xlsx_error(&self.path, e))?;
+        for (col, ((out, _), note)) in cells.iter().zip(&open.notes).enumerate() {
+            out_cells.extend(cell_out(out, usual_format(note)).map(|(c, l)| (col as u16, c, l)));
         }
-        for (_, at, b64) in &hidden {
-            sheet
-                .write_string(excel_row, *at, b64)
-                .map_err(|e| xlsx_error(&self.path, e))?;
+        for (_, at, b64) in hidden {
+            out_cells.push((at, Cell::Str(b64), Look::Column));
         }
+        let row_out = RowOut {
+            sheet: index,
+            row: excel_row,
+            cells: out_cells,
+        };
+        self.book.push(row_out).map_err(|f| failed(&self.path, f))?;
         drop(cells);
         self.scratch = scratch;
         for m in &marks {
@@ -879,11 +918,12 @@ impl XlsxWriter {
                 ),
             ));
         }
+        let path = self.path.clone();
         for &(index, rows_here) in &open.written {
             let sheet = self
-                .workbook
+                .workbook()?
                 .worksheet_from_index(index)
-                .map_err(|e| xlsx_error(&self.path, e))?;
+                .map_err(|e| xlsx_error(&path, e))?;
             let setup = |sheet: &mut Worksheet| -> Result<(), XlsxError> {
                 for (col, (note, w)) in open.notes.iter().zip(&open.widths).enumerate() {
                     sheet
@@ -898,7 +938,7 @@ impl XlsxWriter {
                 }
                 Ok(())
             };
-            setup(sheet).map_err(|e| xlsx_error(&self.path, e))?;
+            setup(sheet).map_err(|e| xlsx_error(&path, e))?;
         }
         Ok(())
     }
@@ -924,8 +964,9 @@ impl XlsxWriter {
                 .unwrap_or_default(),
         });
         {
+            let workbook = this.book.get().map_err(|f| failed(&path, f))?;
             let file = this.out.as_file_mut();
-            this.workbook
+            workbook
                 .save_to_writer(&mut *file)
                 .map_err(|e| xlsx_error(&path, e))?;
             file.flush().map_err(|e| Error::io(&path, e))?;
@@ -1002,6 +1043,15 @@ thread_local! {
 /// panic is caught here, its message kept off stderr, and the free space
 /// of the target's folder told.
 fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let was = GUARDED.with(|g| g.get());
+    quiet_panics();
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    GUARDED.with(|g| g.set(was));
+    result.unwrap_or_else(|payload| Err(panicked(path, &panic_text(&payload))))
+}
+
+/// Keeps this thread's panics off stderr (they are caught and reported).
+pub(super) fn quiet_panics() {
     static HOOK: std::sync::Once = std::sync::Once::new();
     HOOK.call_once(|| {
         let previous = std::panic::take_hook();
@@ -1011,30 +1061,44 @@ fn guarded<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
             }
         }));
     });
-    let was = GUARDED.with(|g| g.replace(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    GUARDED.with(|g| g.set(was));
-    result.unwrap_or_else(|payload| {
-        let why = payload
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| payload.downcast_ref::<&str>().copied())
-            .unwrap_or("unknown failure");
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let free = fs4::available_space(dir)
-            .map(|n| format!("; {} byte(s) free in {}", n, dir.display()))
-            .unwrap_or_default();
-        Err(Error::Backup {
-            path: path.to_path_buf(),
-            position: None,
-            message: format!(
-                "writing the workbook failed ({why}){free}; no file was left\n  = help: make room on that disk (the workbook and its temporary files need about twice its size), or export to another folder"
-            ),
-        })
-    })
+    GUARDED.with(|g| g.set(true));
+}
+
+/// What a caught panic said.
+pub(super) fn panic_text(payload: &Box<dyn std::any::Any + Send>) -> String {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown failure")
+        .to_string()
+}
+
+/// The error of a write that panicked: the free space of the target's
+/// folder told.
+fn panicked(path: &Path, why: &str) -> Error {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let free = fs4::available_space(dir)
+        .map(|n| format!("; {} byte(s) free in {}", n, dir.display()))
+        .unwrap_or_default();
+    Error::Backup {
+        path: path.to_path_buf(),
+        position: None,
+        message: format!(
+            "writing the workbook failed ({why}){free}; no file was left\n  = help: make room on that disk (the workbook and its temporary files need about twice its size), or export to another folder"
+        ),
+    }
+}
+
+/// The error of rows the thread writing them could not write.
+fn failed(path: &Path, f: Failure) -> Error {
+    match f {
+        Failure::Xlsx(e) => xlsx_error(path, e),
+        Failure::Panicked(why) => panicked(path, &why),
+    }
 }
 
 #[cfg(test)]

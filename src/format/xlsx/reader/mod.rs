@@ -1,10 +1,11 @@
 //! Reading workbooks, including ones people edited or made by hand.
 //!
-//! Each sheet is streamed twice with calamine's cell reader (rows are never
-//! all in memory; calamine keeps the workbook's shared strings): a first
-//! pass checks every cell against the target column and collects every
-//! problem; only when there is none does a second pass hand the rows to the
-//! visitor.
+//! Each sheet is streamed with calamine's cell reader (rows are never all
+//! in memory; calamine keeps the workbook's shared strings): a first pass
+//! checks every cell against the target column and collects every problem,
+//! spooling the rows it read to a temporary file; only when there is no
+//! problem are the rows handed to the visitor, from the spool (or, when no
+//! spool could be kept, by streaming the sheets a second time).
 //!
 //! Here the entry points, the [`CheckedWorkbook`] and the problems found;
 //! `rows.rs` streams a sheet row by row (formulas refused), `meta_sheet.rs`
@@ -14,6 +15,7 @@
 mod meta_sheet;
 mod rows;
 mod sheets;
+mod spool;
 mod table;
 
 use std::collections::BTreeMap;
@@ -32,7 +34,8 @@ use crate::events::{self, Event};
 use crate::format::{BackupMeta, BackupVisitor, TableMeta, limits};
 use meta_sheet::{backup_meta, read_marks, read_meta_sheet};
 use sheets::{TablePlan, assign_sheets};
-use table::scan_table;
+use spool::{Spool, Unspool};
+use table::{SheetColumns, placed_at, scan_table};
 
 /// A table of the target database, as the reader needs it: the workbook's
 /// cells are checked against these columns and handed over in this order.
@@ -83,6 +86,9 @@ pub struct CheckedWorkbook {
     tables: Vec<TablePlan>,
     metas: Vec<TableMeta>,
     meta: BackupMeta,
+    /// The rows checked, with per table where its sheets have its columns;
+    /// None when they could not be kept.
+    spooled: Option<(Spool, Vec<SheetColumns>)>,
 }
 
 /// Checks a workbook against the target's tables: rows of each table come
@@ -130,6 +136,8 @@ pub fn check_workbook_with(
         verb: "checking",
         total,
     });
+    let mut spool = Spool::create().ok();
+    let mut placed = Vec::with_capacity(tables.len());
     let result = (|| -> Result<()> {
         for t in &tables {
             events::emit(Event::Table {
@@ -137,20 +145,34 @@ pub fn check_workbook_with(
             });
             let mut rows = 0u64;
             let mut pending = 0u64;
-            scan_table(path, &mut book, is_1904, t, &mut problems, &mut |_| {
-                rows += 1;
-                pending += 1;
-                if pending == PROGRESS_STEP {
-                    events::emit(Event::Advanced { rows: pending });
-                    pending = 0;
-                    events::checkpoint()?;
-                }
-                Ok(())
-            })?;
+            let sheets = scan_table(
+                path,
+                &mut book,
+                is_1904,
+                t,
+                &mut problems,
+                &mut |row, at| {
+                    if let Some(s) = &mut spool
+                        && s.push(at, &row).is_err()
+                    {
+                        // No room for the spool: the sheets are read again.
+                        spool = None;
+                    }
+                    rows += 1;
+                    pending += 1;
+                    if pending == PROGRESS_STEP {
+                        events::emit(Event::Advanced { rows: pending });
+                        pending = 0;
+                        events::checkpoint()?;
+                    }
+                    Ok(())
+                },
+            )?;
             if pending > 0 {
                 events::emit(Event::Advanced { rows: pending });
             }
             counts.push(rows);
+            placed.push(sheets);
         }
         Ok(())
     })();
@@ -172,6 +194,7 @@ pub fn check_workbook_with(
         tables,
         metas,
         meta,
+        spooled: spool.map(|s| (s, placed)),
     })
 }
 
@@ -183,9 +206,15 @@ impl CheckedWorkbook {
 
     /// Hands every row to `visitor`, table by table.
     pub fn read(mut self, visitor: &mut dyn BackupVisitor) -> Result<()> {
+        visitor.meta(&self.meta)?;
+        let spooled = self.spooled.take();
+        if let Some((spool, placed)) = spooled
+            && let Ok(rows) = spool.rewind()
+        {
+            return self.read_spooled(rows, &placed, visitor);
+        }
         let path = self.path.clone();
         let mut problems = Problems::default();
-        visitor.meta(&self.meta)?;
         for (t, tm) in self.tables.iter().zip(&self.metas) {
             visitor.begin_table(tm)?;
             scan_table(
@@ -194,11 +223,41 @@ impl CheckedWorkbook {
                 self.is_1904,
                 t,
                 &mut problems,
-                &mut |row| visitor.row(&row),
+                &mut |row, _| visitor.row(&row),
             )?;
             if problems.total > 0 {
                 // The file changed since it was checked.
                 return Err(problems.into_error(&path));
+            }
+            visitor.end_table(tm)?;
+        }
+        Ok(())
+    }
+}
+
+impl CheckedWorkbook {
+    /// [`CheckedWorkbook::read`] from the spool: each table's rows as the
+    /// check pass counted them, a refused row placed at its cell.
+    fn read_spooled(
+        &self,
+        mut rows: Unspool,
+        placed: &[SheetColumns],
+        visitor: &mut dyn BackupVisitor,
+    ) -> Result<()> {
+        let lost = |e: std::io::Error| {
+            backup_error(
+                &self.path,
+                format!("reading back the rows checked (a temporary file): {e}"),
+            )
+        };
+        for ((t, tm), sheets) in self.tables.iter().zip(&self.metas).zip(placed) {
+            visitor.begin_table(tm)?;
+            for _ in 0..tm.rows {
+                let (at, row) = rows.next().map_err(lost)?;
+                let sheet = at.sheet as usize;
+                visitor
+                    .row(&row)
+                    .map_err(|e| placed_at(e, &t.sheets[sheet], at.row, &sheets[sheet], t))?;
             }
             visitor.end_table(tm)?;
         }

@@ -7,6 +7,7 @@ use std::path::Path;
 
 use super::rows::for_each_row_with_blanks;
 use super::sheets::TablePlan;
+use super::spool::RowAt;
 use super::{Book, Problems};
 use crate::error::{Error, Result};
 use crate::format::xlsx::BYTES_COLUMN_PREFIX;
@@ -56,18 +57,24 @@ struct Header {
     bytes: HashMap<usize, u32>,
 }
 
-/// Reads one table's sheets, calling `on_row` with each valid row.
+/// Per sheet of a table, the sheet column of each target column (empty
+/// for a sheet without a header row): where a row's refusal is placed.
+pub(super) type SheetColumns = Vec<Vec<Option<u32>>>;
+
+/// Reads one table's sheets, calling `on_row` with each valid row and
+/// where it is; returns where each sheet has the table's columns.
 pub(super) fn scan_table(
     path: &Path,
     book: &mut Book,
     is_1904: bool,
     t: &TablePlan,
     problems: &mut Problems,
-    on_row: &mut dyn FnMut(Vec<Value>) -> Result<()>,
-) -> Result<()> {
+    on_row: &mut dyn FnMut(Vec<Value>, RowAt) -> Result<()>,
+) -> Result<SheetColumns> {
     let columns = &t.expect.columns;
     let mut ordinal = 0u64;
-    for sheet in &t.sheets {
+    let mut placed = SheetColumns::new();
+    for (sheet_no, sheet) in t.sheets.iter().enumerate() {
         let mut header: Option<Header> = None;
         let formulas = for_each_row_with_blanks(path, book, sheet, is_1904, &mut |row, cells| {
             if cells.is_empty() && (header.is_none() || t.blank_rows == 0) {
@@ -153,20 +160,20 @@ pub(super) fn scan_table(
                 }
             }
             if ok && problems.total == 0 {
-                on_row(values).map_err(|e| {
-                    // A refused row, placed at the cell of its column.
-                    let Error::Row(message) = e else { return e };
-                    let col = message
-                        .split_once("column `")
-                        .and_then(|(_, rest)| rest.split_once('`'))
-                        .and_then(|(name, _)| columns.iter().position(|c| c.name == name))
-                        .and_then(|i| h.by_target[i])
-                        .unwrap_or(0);
-                    Error::Row(format!("{}: {message}", cell_ref(sheet, row, col)))
-                })?;
+                let at = RowAt {
+                    sheet: sheet_no as u32,
+                    row,
+                };
+                on_row(values, at).map_err(|e| placed_at(e, sheet, row, &h.by_target, t))?;
             }
             Ok(())
         })?;
+        placed.push(
+            header
+                .as_ref()
+                .map(|h| h.by_target.clone())
+                .unwrap_or_default(),
+        );
         problems.append(formulas);
         if header.is_none() {
             problems.push(format!(
@@ -176,7 +183,26 @@ pub(super) fn scan_table(
             ));
         }
     }
-    Ok(())
+    Ok(placed)
+}
+
+/// A row the target refused, placed at the cell of the column it names
+/// (the row's first cell when it names none).
+pub(super) fn placed_at(
+    e: Error,
+    sheet: &str,
+    row: u32,
+    by_target: &[Option<u32>],
+    t: &TablePlan,
+) -> Error {
+    let Error::Row(message) = e else { return e };
+    let col = message
+        .split_once("column `")
+        .and_then(|(_, rest)| rest.split_once('`'))
+        .and_then(|(name, _)| t.expect.columns.iter().position(|c| c.name == name))
+        .and_then(|i| by_target.get(i).copied().flatten())
+        .unwrap_or(0);
+    Error::Row(format!("{}: {message}", cell_ref(sheet, row, col)))
 }
 
 fn read_header(
