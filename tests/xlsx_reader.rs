@@ -179,10 +179,16 @@ impl BackupVisitor for Recorder {
 }
 
 const DUMP: &str = r#"
-import datetime, json, sys
+import datetime, json, sys, zipfile
 import openpyxl
 wb = openpyxl.load_workbook(sys.argv[1])
 out = {"sheets": wb.sheetnames, "cells": {}}
+# How the sheets are stored: deflated, at migplan's fast level.
+out["deflated"] = all(
+    i.compress_type == zipfile.ZIP_DEFLATED
+    for i in zipfile.ZipFile(sys.argv[1]).infolist()
+    if i.filename.startswith("xl/worksheets/")
+)
 ws = wb["题目数据"]
 out["freeze"] = ws.freeze_panes
 out["bold"] = ws["A1"].font.b
@@ -209,6 +215,7 @@ fn openpyxl_reads_what_migplan_writes() {
     assert_eq!(dump["sheets"], json!(["题目数据", "_meta"]));
     assert_eq!(dump["freeze"], json!("A2"));
     assert_eq!(dump["bold"], json!(true));
+    assert_eq!(dump["deflated"], json!(true));
     let cells = &dump["cells"];
     let cell = |r: &str| -> Vec<Json> {
         cells[r]

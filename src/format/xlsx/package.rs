@@ -244,67 +244,91 @@ impl Scan {
         let mut longest = 0;
         let mut i = 0;
         while i < buf.len() {
-            i += match self.state {
-                State::Text | State::Tag(_) => self.hot(&buf[i..], &mut longest),
-                State::Open | State::Until(_) => self.cold(buf[i], &mut longest),
-            };
+            i += self.hot(&buf[i..], &mut longest);
+            if i < buf.len() {
+                i += self.cold(buf[i], &mut longest);
+            }
         }
         longest.max(self.run)
     }
 
-    /// Text and element tags, the bulk of every part, in one tight loop
-    /// over the bytes (runs in a sheet are a few bytes long: shorter than
-    /// a memchr's set-up); returns the bytes consumed before markup of
+    /// Text and element tags, the bulk of every part: each run measured
+    /// by where it starts and ends, the bytes between skipped in tight
+    /// loops (runs in a sheet are a few bytes long: shorter than a
+    /// memchr's set-up); returns the bytes consumed before markup of
     /// another kind (a comment, CDATA, `<?`, `<!`) begins.
     fn hot(&mut self, buf: &[u8], longest: &mut u64) -> usize {
-        let mut run = self.run;
-        let mut state = self.state;
-        for (i, &b) in buf.iter().enumerate() {
-            run += 1;
-            match state {
-                State::Text if b == b'<' => {
-                    *longest = (*longest).max(run - 1);
-                    run = 1;
-                    self.head.clear();
-                    state = State::Open;
-                }
-                State::Text => {}
-                State::Open if b.is_ascii_alphabetic() || b == b'/' => {
-                    self.head.push(b);
-                    state = State::Tag(None);
-                }
-                State::Open => {
-                    // Left to `cold`, which tells the kind of markup.
-                    self.run = run - 1;
-                    self.state = state;
-                    return i;
-                }
-                State::Tag(quote) => {
-                    if self.heads && self.head.len() < HEAD {
-                        self.head.push(b);
+        let n = buf.len();
+        let mut i = 0;
+        loop {
+            match self.state {
+                State::Text => {
+                    let start = i;
+                    while i < n && buf[i] != b'<' {
+                        i += 1;
                     }
-                    state = match (quote, b) {
-                        (Some(q), _) if b == q => State::Tag(None),
-                        (Some(_), _) => state,
-                        (None, b'"' | b'\'') => State::Tag(Some(b)),
+                    self.run += (i - start) as u64;
+                    if i == n {
+                        return n;
+                    }
+                    *longest = (*longest).max(self.run);
+                    self.run = 1;
+                    self.head.clear();
+                    self.state = State::Open;
+                    i += 1;
+                }
+                State::Open => match buf.get(i) {
+                    None => return n,
+                    // Right after `<`, a letter or `/` starts an element's
+                    // tag; later bytes of `<![CDATA[` are left to `cold`.
+                    Some(&b) if self.head.is_empty() && (b.is_ascii_alphabetic() || b == b'/') => {
+                        self.head.push(b);
+                        self.run += 1;
+                        self.state = State::Tag(None);
+                        i += 1;
+                    }
+                    // Left to `cold`, which tells the kind of markup.
+                    Some(_) => return i,
+                },
+                State::Tag(quote) => {
+                    let start = i;
+                    match quote {
+                        Some(q) => {
+                            while i < n && buf[i] != q {
+                                i += 1;
+                            }
+                        }
+                        None => {
+                            while i < n && !matches!(buf[i], b'"' | b'\'' | b'>') {
+                                i += 1;
+                            }
+                        }
+                    }
+                    let end = (i + 1).min(n);
+                    if self.heads {
+                        let room = HEAD.saturating_sub(self.head.len()).min(end - start);
+                        self.head.extend_from_slice(&buf[start..start + room]);
+                    }
+                    self.run += (end - start) as u64;
+                    if i == n {
+                        return n;
+                    }
+                    self.state = match (quote, buf[i]) {
+                        (Some(_), _) => State::Tag(None),
                         (None, b'>') => {
                             if self.heads {
                                 self.end_tag();
                             }
-                            *longest = (*longest).max(run);
-                            run = 0;
-                            self.head.clear();
+                            self.close_markup(longest);
                             State::Text
                         }
-                        (None, _) => state,
+                        (None, q) => State::Tag(Some(q)),
                     };
+                    i += 1;
                 }
-                State::Until(_) => unreachable!("`hot` never enters other markup"),
+                State::Until(_) => return i,
             }
         }
-        self.run = run;
-        self.state = state;
-        buf.len()
     }
 
     /// One byte of the rarer markup, or the byte after `<` that tells
@@ -475,6 +499,42 @@ mod tests {
         (longest, s)
     }
 
+    /// A package of a workbook part and one sheet holding `text`.
+    fn package(path: &Path, text: &str) {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(File::create(path).unwrap());
+        let options = zip::write::SimpleFileOptions::default();
+        zip.start_file(DEFAULT_WORKBOOK_PART, options).unwrap();
+        zip.write_all(b"<workbook/>").unwrap();
+        zip.start_file("xl/worksheets/sheet1.xml", options).unwrap();
+        write!(zip, "<sheetData><c><v>{text}</v></c></sheetData>").unwrap();
+        zip.finish().unwrap();
+    }
+
+    #[test]
+    fn a_package_is_scanned_again_once_changed_or_held_to_other_limits() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("book.xlsx");
+        let limits = ReadLimits {
+            max_value_bytes: 100,
+            ..ReadLimits::default()
+        };
+        package(&path, "short");
+        inspect(&path, &limits).unwrap();
+        inspect(&path, &limits).unwrap();
+        let tight = ReadLimits {
+            max_value_bytes: 4,
+            ..limits
+        };
+        assert!(
+            inspect(&path, &tight).is_err(),
+            "other limits, scanned again"
+        );
+        package(&path, &"x".repeat(200));
+        let e = inspect(&path, &limits).unwrap_err().to_string();
+        assert!(e.contains("max_value_bytes"), "{e}");
+    }
+
     #[test]
     fn runs_of_text_and_markup_are_measured_across_buffers() {
         let (longest, s) = scan(&[b"<sst uniqueCount=\"3\"><si><t>abc", b"defg</t></si><si/>"]);
@@ -482,6 +542,76 @@ mod tests {
         assert_eq!((s.entries, s.declared), (2, Some(3)));
         let (longest, _) = scan(&[b"<t>", &[b'a'; 1000], b"</t>"]);
         assert_eq!(longest, 1000);
+    }
+
+    #[test]
+    fn runs_end_where_the_byte_at_a_time_scan_ended_them() {
+        // Quotes inside text are text; `>` inside quotes is the tag's; a
+        // tag split across buffers is one run.
+        let (longest, _) = scan(&[b"<a b=\"x>y\" c='>'>don't \"quote\"</a>"]);
+        assert_eq!(longest, "<a b=\"x>y\" c='>'>".len() as u64);
+        let (longest, _) = scan(&[b"<row r=\"2\"><c r=\"A", b"2\" s=\"3\"><v>1</v></c></row>"]);
+        assert_eq!(longest, "<c r=\"A2\" s=\"3\">".len() as u64);
+        let mut sheet = Scan::of_part(false);
+        sheet.feed(b"<sst uniqueCount=\"9\"><si><t>a</t></si>");
+        assert_eq!(
+            (sheet.entries, sheet.declared),
+            (0, None),
+            "counted in the table only"
+        );
+    }
+
+    /// The longest run of text or tag in `xml` (no comments, CDATA or
+    /// declarations), one byte at a time: what the scan must find.
+    fn longest_run(xml: &[u8]) -> u64 {
+        let (mut longest, mut run, mut tag, mut quote) = (0, 0u64, false, None);
+        for &b in xml {
+            match (tag, quote) {
+                (false, _) if b == b'<' => {
+                    longest = longest.max(run);
+                    (run, tag) = (1, true);
+                    continue;
+                }
+                (true, Some(q)) if b == q => quote = None,
+                (true, None) if b == b'"' || b == b'\'' => quote = Some(b),
+                (true, None) if b == b'>' => {
+                    longest = longest.max(run + 1);
+                    (run, tag) = (0, false);
+                    continue;
+                }
+                _ => {}
+            }
+            run += 1;
+        }
+        longest.max(run)
+    }
+
+    #[test]
+    fn runs_are_found_however_the_bytes_are_split() {
+        use rand::{RngExt, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let alphabet = b"<<>>\"'aab /=";
+        for _ in 0..2000 {
+            let len = rng.random_range(0..60);
+            let mut xml: Vec<u8> = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
+            // Markup never starts `<!` or `<?` here: the reference knows none.
+            for k in 1..xml.len() {
+                if xml[k - 1] == b'<' && !xml[k].is_ascii_alphabetic() && xml[k] != b'/' {
+                    xml[k] = b'a';
+                }
+            }
+            let cut = rng.random_range(0..=xml.len());
+            let (a, b) = xml.split_at(cut);
+            let (longest, _) = scan(&[a, b]);
+            assert_eq!(
+                longest,
+                longest_run(&xml),
+                "{:?}",
+                String::from_utf8_lossy(&xml)
+            );
+        }
     }
 
     #[test]

@@ -488,16 +488,24 @@ fn cell_out(out: &Out<'_>, usual: Option<NumFmt>) -> Option<(Cell, Look)> {
     Some(match out {
         Out::Empty => return None,
         Out::Str(s) => (Cell::Str(s.to_string()), look(Look::Text)),
+        // Integers that General shows whole need no format of their own.
+        Out::Num(n, NumFmt::Integer) if n.abs() < GENERAL_WHOLE => {
+            (Cell::Num(*n), look(Look::Num(NumFmt::General)))
+        }
         Out::Num(n, fmt) => (Cell::Num(*n), look(Look::Num(*fmt))),
         Out::Bool(b) => (Cell::Bool(*b), look(Look::Text)),
     })
 }
 
+/// Integers below this show whole in the General format (it turns to
+/// scientific notation past 11 characters, sign included): the `0` format
+/// is needed only beyond.
+const GENERAL_WHOLE: f64 = 1e10;
+
 /// The number format most cells of a column show (`None`: text and
 /// general numbers), given to the whole column.
 fn usual_format(note: &ColumnNote) -> Option<NumFmt> {
     match (note.ty, note.scale) {
-        (ColumnType::Int, _) => Some(NumFmt::Integer),
         (ColumnType::Date, _) => Some(NumFmt::Date),
         (ColumnType::Timestamp | ColumnType::TimestampTz, _) => Some(NumFmt::DateTime),
         (ColumnType::Time, _) => Some(NumFmt::Time),
