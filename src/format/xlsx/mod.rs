@@ -33,7 +33,9 @@
 //! `‹binary N bytes›`, their base64 in a hidden `_bytes:NAME` column.
 //! Booleans, enums, CHECK lists and keys of small tables get dropdowns.
 //! Everything else is text, always written as a string (never a formula).
-//! NULL is an empty cell.
+//! NULL is an empty cell. Each column carries the format most of its cells
+//! show (a date format, the decimal scale, else wrapped text), so a cell
+//! typed into it later shows as its neighbours do.
 //!
 //! Reading a cell for a column type accepts what people type: numbers as
 //! text, dates as text or serials; see [`read_workbook`].

@@ -517,6 +517,44 @@ fn big_tables_continue_on_further_sheets() {
     // Without `_meta` (or the plan's sheet names) continuations still join.
     let rec = read_all(&path, &[expected(&t)], &BTreeMap::new()).unwrap();
     assert_eq!(rec.tables[0].1.len(), 8);
+    // Read from the check pass's spool or, without one, from the sheets
+    // again: the same rows, and a refused row placed at its cell.
+    for spooled in [true, false] {
+        let open = || {
+            let book = check_workbook(&path, &[expected(&t)], &sheets).unwrap();
+            if spooled { book } else { book.without_spool() }
+        };
+        let mut rec = Recorder::default();
+        open().read(&mut rec).unwrap();
+        assert_eq!(rec.tables[0].1, rows);
+        let mut refuse = Refuser { row: 0 };
+        let e = open().read(&mut refuse).unwrap_err().to_string();
+        assert!(e.contains("'题目数据 (2)'!B3: column `s` refused"), "{e}");
+    }
+}
+
+/// Refuses the fifth row it is handed, naming column `s`.
+struct Refuser {
+    row: usize,
+}
+
+impl BackupVisitor for Refuser {
+    fn meta(&mut self, _: &BackupMeta) -> Result<()> {
+        Ok(())
+    }
+    fn begin_table(&mut self, _: &TableMeta) -> Result<()> {
+        Ok(())
+    }
+    fn row(&mut self, _: &[Value]) -> Result<()> {
+        self.row += 1;
+        if self.row == 5 {
+            return Err(crate::error::Error::Row("column `s` refused".into()));
+        }
+        Ok(())
+    }
+    fn end_table(&mut self, _: &TableMeta) -> Result<()> {
+        Ok(())
+    }
 }
 
 #[test]

@@ -199,6 +199,14 @@ pub fn check_workbook_with(
 }
 
 impl CheckedWorkbook {
+    /// The same workbook as if no spool could be kept: read streams the
+    /// sheets again.
+    #[cfg(test)]
+    pub(crate) fn without_spool(mut self) -> Self {
+        self.spooled = None;
+        self
+    }
+
     /// What the workbook holds, as a backup's meta (tables in sheet order).
     pub fn meta(&self) -> &BackupMeta {
         &self.meta
