@@ -94,7 +94,8 @@ pub(super) struct Book {
 }
 
 enum State {
-    Here(Workbook),
+    /// Boxed: a workbook is a large value to move between the two.
+    Here(Box<Workbook>),
     Away(Away),
     /// Between the two, or after the thread failed.
     Gone,
@@ -103,13 +104,13 @@ enum State {
 struct Away {
     batch: Vec<RowOut>,
     queue: SyncSender<Vec<RowOut>>,
-    thread: JoinHandle<(Workbook, Result<(), Failure>)>,
+    thread: JoinHandle<(Box<Workbook>, Result<(), Failure>)>,
 }
 
 impl Book {
     pub(super) fn new(workbook: Workbook, looks: Looks) -> Book {
         Book {
-            state: State::Here(workbook),
+            state: State::Here(Box::new(workbook)),
             looks,
         }
     }
@@ -157,7 +158,7 @@ impl Book {
 }
 
 impl Away {
-    fn start(workbook: Workbook, looks: Looks) -> Away {
+    fn start(workbook: Box<Workbook>, looks: Looks) -> Away {
         let (queue, rows) = sync_channel(QUEUED);
         let thread = std::thread::Builder::new()
             .name("xlsx-rows".into())
@@ -171,7 +172,7 @@ impl Away {
     }
 
     /// Sends the last batch, waits for every row to be written.
-    fn finish(self) -> Result<Workbook, Failure> {
+    fn finish(self) -> Result<Box<Workbook>, Failure> {
         let Away {
             batch,
             queue,
@@ -193,10 +194,10 @@ impl Away {
 /// fails. Its panics are caught here and reported as failures (kept off
 /// stderr, as on the writer's own thread).
 fn write_rows(
-    mut workbook: Workbook,
+    mut workbook: Box<Workbook>,
     mut looks: Looks,
     rows: Receiver<Vec<RowOut>>,
-) -> (Workbook, Result<(), Failure>) {
+) -> (Box<Workbook>, Result<(), Failure>) {
     super::writer::quiet_panics();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         for batch in rows {
