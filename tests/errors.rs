@@ -207,3 +207,57 @@ fn a_trigger_writing_a_duplicate_into_another_table_names_it() {
         assert_eq!(dst.count("film"), 1);
     });
 }
+
+/// Rows that share a key, into an empty table: PostgreSQL loads an empty
+/// table before its primary key is added back (as `pg_restore` does), so
+/// the duplicate is found when the key is; every engine refuses the
+/// import naming the table and the key, and writes nothing.
+#[test]
+fn rows_sharing_a_key_fail_an_import_into_an_empty_table_naming_the_key() {
+    for_each_engine(|engine| {
+        let schema = match engine {
+            Engine::Mysql => {
+                "CREATE TABLE parts (id int PRIMARY KEY, label varchar(20) NOT NULL, \
+                 code varchar(20), UNIQUE KEY parts_code (code), KEY parts_label (label)) ENGINE=InnoDB"
+            }
+            _ => {
+                "CREATE TABLE parts (id int PRIMARY KEY, label varchar(20) NOT NULL, \
+                 code varchar(20) CONSTRAINT parts_code UNIQUE); CREATE INDEX parts_label ON parts (label)"
+            }
+        };
+        let dst = Test::on(engine).schema(schema);
+        let ws = &dst.ws;
+        // The source has no key: its rows 7 share an id.
+        sqlite(
+            ws,
+            "src.db",
+            "CREATE TABLE parts (id INTEGER, label TEXT NOT NULL, code TEXT);
+             INSERT INTO parts VALUES (7, 'a', 'x'), (8, 'b', 'y'), (7, 'c', 'z');",
+        );
+        let out = copy(ws, &ws.url("src.db"), dst.url());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        let error = error_part(&err);
+        assert!(error.contains("parts") && error.contains('7'), "{err}");
+        assert_eq!(dst.count("parts"), 0);
+        // The key and the unique constraint are in force again.
+        dst.execute("INSERT INTO parts VALUES (1, 'a', 'x')");
+        let again = dst.try_execute("INSERT INTO parts VALUES (2, 'b', 'x')");
+        assert!(again.is_err(), "the unique constraint was not restored");
+        let again = dst.try_execute("INSERT INTO parts VALUES (1, 'c', 'w')");
+        assert!(again.is_err(), "the primary key was not restored");
+        // A load that succeeds builds the plain index it set aside again.
+        dst.execute("DELETE FROM parts");
+        sqlite(
+            ws,
+            "ok.db",
+            "CREATE TABLE parts (id INTEGER PRIMARY KEY, label TEXT NOT NULL, code TEXT);
+             INSERT INTO parts VALUES (1, 'a', 'x'), (2, 'b', 'y');",
+        );
+        let out = copy(ws, &ws.url("ok.db"), dst.url());
+        assert!(out.status.success(), "{}", stderr(&out));
+        assert_eq!(dst.count("parts"), 2);
+        let twin = dst.try_execute("CREATE INDEX parts_label ON parts (label)");
+        assert!(twin.is_err(), "index `parts_label` is gone after the load");
+    });
+}

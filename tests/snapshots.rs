@@ -40,7 +40,7 @@ fn wait_for(path: &Path) {
     }
 }
 
-fn export_while_others_write(db: &ServerDb) {
+fn export_while_others_write(db: &ServerDb, jobs: &str) {
     for sql in SCHEMA {
         db.execute(sql);
     }
@@ -48,7 +48,7 @@ fn export_while_others_write(db: &ServerDb) {
     let release = ws.path("release");
     let child = std::process::Command::new(env!("CARGO_BIN_EXE_migplan"))
         .current_dir(ws.path(""))
-        .args(["export", "--db", &db.url, "-o", "b.json"])
+        .args(["export", "--db", &db.url, "-o", "b.json", "--jobs", jobs])
         .env("MIGPLAN_PAUSE_AT", "export-snapshot")
         .env("MIGPLAN_PAUSE_FILE", &release)
         .stderr(std::process::Stdio::piped())
@@ -86,13 +86,29 @@ fn export_while_others_write(db: &ServerDb) {
 #[test]
 fn a_postgres_export_reads_the_database_as_it_stood_when_it_began() {
     if let Some(db) = server::postgres("snapshot_export") {
-        export_while_others_write(&db);
+        export_while_others_write(&db, "1");
+    }
+}
+
+/// `--jobs 4`: every reader imports the export's snapshot.
+#[test]
+fn a_parallel_postgres_export_reads_one_snapshot_in_every_worker() {
+    if let Some(db) = server::postgres("snapshot_export_jobs") {
+        export_while_others_write(&db, "4");
     }
 }
 
 #[test]
 fn a_mysql_export_reads_the_database_as_it_stood_when_it_began() {
     if let Some(db) = server::mysql("snapshot_export") {
-        export_while_others_write(&db);
+        export_while_others_write(&db, "1");
+    }
+}
+
+/// `--jobs 4`: every worker's snapshot starts under one read lock.
+#[test]
+fn a_parallel_mysql_export_reads_one_snapshot_in_every_worker() {
+    if let Some(db) = server::mysql("snapshot_export_jobs") {
+        export_while_others_write(&db, "4");
     }
 }

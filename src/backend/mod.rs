@@ -39,6 +39,17 @@ pub struct ReadRequest<'a> {
     pub changed_since: Option<(&'a str, chrono::DateTime<chrono::FixedOffset>)>,
 }
 
+/// Reads tables inside an export's snapshot on a thread of its own
+/// ([`Backend::begin_shared_read`]).
+pub trait TableReader: Send {
+    /// Streams the rows of a table to `sink`, as [`Backend::read`] does.
+    fn read(
+        &mut self,
+        req: &ReadRequest<'_>,
+        sink: &mut dyn FnMut(&[Value]) -> Result<()>,
+    ) -> Result<()>;
+}
+
 /// Where and how to write rows of one table.
 #[derive(Debug, Clone)]
 pub struct WriteRequest<'a> {
@@ -153,6 +164,11 @@ pub trait Backend {
         self.count_rows(table)
     }
 
+    /// How many rows `req` would read: an incremental export's expected
+    /// rows, counted with its filter (by the change column's index where
+    /// there is one) rather than by a scan of the whole table.
+    fn count_read(&mut self, req: &ReadRequest<'_>) -> Result<u64>;
+
     /// A table's rows as the engine's statistics have them, where reading
     /// them costs no scan (PostgreSQL's `reltuples`, MySQL's `TABLE_ROWS`);
     /// `None` where there are none (never analysed, or just loaded) and on
@@ -247,6 +263,18 @@ pub trait Backend {
 
     /// Starts one consistent read-only snapshot for an export.
     fn begin_read(&mut self) -> Result<()>;
+
+    /// Starts the export's snapshot as [`begin_read`](Self::begin_read)
+    /// does, with up to `readers` readers that see exactly what it sees,
+    /// each on a connection of its own, for threads of their own
+    /// (`--jobs`). None where the engine cannot share a snapshot (SQLite,
+    /// or a server that refuses): the export then reads its tables one
+    /// after the other through this connection.
+    fn begin_shared_read(&mut self, readers: usize) -> Result<Vec<Box<dyn TableReader>>> {
+        let _ = readers;
+        self.begin_read()?;
+        Ok(vec![])
+    }
 
     /// Streams the rows of a table to `sink`, one at a time.
     fn read(

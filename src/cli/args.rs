@@ -299,6 +299,12 @@ pub struct RunArgs {
     /// `[export] closure`.
     #[arg(long)]
     pub closure: bool,
+    /// Tables read at once, each by a connection of its own sharing one
+    /// snapshot (PostgreSQL, MySQL/MariaDB); the backup is the same byte
+    /// for byte whatever the number. Default: the plan's `[export] jobs`,
+    /// else the number of cores, at most 4.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     #[command(flatten)]
     pub load: LoadArgs,
     #[command(flatten)]
@@ -516,6 +522,11 @@ pub struct ExportArgs {
     /// repeatable); `.age` is added to the output's name.
     #[arg(long, value_name = "RECIPIENT")]
     pub encrypt_to: Vec<String>,
+    /// Tables read at once, each by a connection of its own sharing one
+    /// snapshot (PostgreSQL, MySQL/MariaDB); the backup is the same byte
+    /// for byte whatever the number. Default: the number of cores, at most 4.
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub jobs: Option<u16>,
     /// The backup file to write (written under a temporary name, renamed
     /// when complete).
     #[arg(long, short)]

@@ -102,6 +102,7 @@ impl From<&RunArgs> for ops::RunRequest {
             follows: a.follows.clone(),
             modules: a.modules.clone(),
             closure: a.closure,
+            jobs: a.jobs.map(usize::from),
             full: false,
             load: (&a.load).into(),
             dry_run: a.preview.dry_run,
@@ -201,6 +202,7 @@ impl From<&ExportArgs> for ops::ExportRequest {
             compress: a.compress.map(Into::into),
             output: a.output.clone(),
             encrypt_to: a.encrypt_to.clone(),
+            jobs: a.jobs.map(usize::from),
         }
     }
 }

@@ -59,6 +59,7 @@ fn copy_snapshot(
         follows: None,
         closure: false,
         encrypt: None,
+        jobs: 1,
     };
     let metas = dag
         .order()

@@ -7,13 +7,16 @@ use chrono::{DateTime, FixedOffset};
 
 use super::closure::Closure;
 use super::report::{ExportReport, ExportedTable};
-use super::{progress, select_tables};
-use crate::backend::{Backend, ReadRequest};
+use super::{parallel, progress, select_tables};
+use crate::backend::{Backend, ReadRequest, TableReader};
 use crate::catalog::{Catalog, TableInfo};
 use crate::dag::Dag;
 use crate::error::{Error, LoadError, Result};
-use crate::format::{self, BackupMeta, FORMAT_NAME, FORMAT_VERSION, Format, Recipients, TableMeta};
+use crate::format::{
+    self, BackupMeta, BackupWriter, FORMAT_NAME, FORMAT_VERSION, Format, Recipients, TableMeta,
+};
 use crate::plan::{ExportMode, Plan};
+use crate::value::{TableSummary, Value};
 
 pub struct ExportOptions {
     pub mode: ExportMode,
@@ -35,6 +38,10 @@ pub struct ExportOptions {
     /// The keys a JSON backup is encrypted to (`[backup] encrypt`, `export
     /// --encrypt-to`); the output's name ends `.age` then.
     pub encrypt: Option<Recipients>,
+    /// Tables read at once, each by a reader of the same snapshot
+    /// (`--jobs`); 1 reads them one after the other. The backup is the
+    /// same byte for byte whatever the number.
+    pub jobs: usize,
 }
 
 pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result<ExportReport> {
@@ -48,16 +55,24 @@ pub fn export(db: &mut dyn Backend, plan: &Plan, opts: &ExportOptions) -> Result
     // backup selects rows changed after it, so a row changed while the
     // snapshot was being set up lands in that increment, never in neither.
     let started = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
-    db.begin_read()?;
+    // Workbooks are written in table order only: one reader.
+    let readers = match opts.jobs > 1 && opts.format == Format::Json {
+        true => db.begin_shared_read(opts.jobs)?,
+        false => {
+            db.begin_read()?;
+            vec![]
+        }
+    };
     // Tests change the database here: the export must not see it.
     crate::failpoint::pause("export-snapshot");
-    let result = export_snapshot(db, plan, opts, started);
+    let result = export_snapshot(db, readers, plan, opts, started);
     db.rollback()?;
     result
 }
 
 fn export_snapshot(
     db: &mut dyn Backend,
+    readers: Vec<Box<dyn TableReader>>,
     plan: &Plan,
     opts: &ExportOptions,
     started: String,
@@ -103,42 +118,26 @@ fn export_snapshot(
         opts.encrypt.as_ref(),
     )?;
     let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), opts.verb);
-    let mut exported = Vec::new();
-    for t in &meta.tables {
-        crate::events::checkpoint()?;
-        bar.set_message(t.name.clone());
-        writer.begin_table(t)?;
-        let mut columns: Vec<String> = t.columns.iter().map(|c| c.name.clone()).collect();
-        let exported_columns = columns.len();
-        let filter = closure.as_ref().filter(|c| c.contains(&t.name));
-        if let Some(c) = filter {
-            columns.extend(c.extra_columns(&t.name, &columns));
-        }
-        let keys = filter.map_or(vec![], |c| c.key_positions(&t.name, &columns));
-        let info = catalog.table(&t.name).expect("selected tables exist");
-        let since = opts.since.filter(|_| opts.mode == ExportMode::Incremental);
-        let req = ReadRequest {
-            table: &t.name,
-            columns: &columns,
-            order_by: &info.primary_key,
-            changed_since: t.changed_column.as_deref().zip(since),
-        };
-        db.read(&req, &mut |row| {
-            if filter.is_some_and(|c| !c.keeps(&t.name, &keys, row)) {
-                return Ok(());
-            }
-            bar.inc()?;
-            writer.write_row(&row[..exported_columns])
-        })?;
-        let summary = writer.end_table()?;
-        let whole = opts.mode == ExportMode::Incremental && t.changed_column.is_none();
-        exported.push(ExportedTable {
-            table: t.name.clone(),
+    let since = opts.since.filter(|_| opts.mode == ExportMode::Incremental);
+    let jobs: Vec<TableJob> = meta
+        .tables
+        .iter()
+        .map(|t| TableJob::new(t, &catalog, closure.as_ref(), since))
+        .collect();
+    let summaries = match readers.is_empty() {
+        true => write_serially(db, &jobs, writer.as_mut(), &mut bar)?,
+        false => parallel::write(readers, &jobs, writer.as_mut(), &mut bar)?,
+    };
+    let exported = jobs
+        .iter()
+        .zip(summaries)
+        .map(|(job, summary)| ExportedTable {
+            table: job.meta.name.clone(),
             rows: summary.rows,
-            whole,
-            closure: filter.is_some(),
-        });
-    }
+            whole: opts.mode == ExportMode::Incremental && job.meta.changed_column.is_none(),
+            closure: job.filter.is_some(),
+        })
+        .collect();
     // A workbook is assembled when it is finished, which it tells.
     bar.finish_and_clear();
     writer.finish()?;
@@ -148,6 +147,90 @@ fn export_snapshot(
         export_type: meta.export_type,
         tables: exported,
     })
+}
+
+/// One table of the export: what to read and which rows to keep.
+pub(super) struct TableJob<'a> {
+    pub(super) meta: &'a TableMeta,
+    /// The columns read: the exported ones, then those a closure filter
+    /// needs.
+    columns: Vec<String>,
+    exported_columns: usize,
+    order_by: &'a [String],
+    changed_since: Option<(&'a str, DateTime<FixedOffset>)>,
+    pub(super) filter: Option<&'a Closure>,
+    keys: Vec<Vec<usize>>,
+}
+
+impl<'a> TableJob<'a> {
+    fn new(
+        meta: &'a TableMeta,
+        catalog: &'a Catalog,
+        closure: Option<&'a Closure>,
+        since: Option<DateTime<FixedOffset>>,
+    ) -> Self {
+        let mut columns: Vec<String> = meta.columns.iter().map(|c| c.name.clone()).collect();
+        let exported_columns = columns.len();
+        let filter = closure.filter(|c| c.contains(&meta.name));
+        if let Some(c) = filter {
+            columns.extend(c.extra_columns(&meta.name, &columns));
+        }
+        let keys = filter.map_or(vec![], |c| c.key_positions(&meta.name, &columns));
+        let info = catalog.table(&meta.name).expect("selected tables exist");
+        TableJob {
+            meta,
+            columns,
+            exported_columns,
+            order_by: &info.primary_key,
+            changed_since: meta.changed_column.as_deref().zip(since),
+            filter,
+            keys,
+        }
+    }
+
+    pub(super) fn request(&self) -> ReadRequest<'_> {
+        ReadRequest {
+            table: &self.meta.name,
+            columns: &self.columns,
+            order_by: self.order_by,
+            changed_since: self.changed_since,
+        }
+    }
+
+    /// The row's exported values, or `None` when the closure leaves it out.
+    pub(super) fn kept<'r>(&self, row: &'r [Value]) -> Option<&'r [Value]> {
+        if self
+            .filter
+            .is_some_and(|c| !c.keeps(&self.meta.name, &self.keys, row))
+        {
+            return None;
+        }
+        Some(&row[..self.exported_columns])
+    }
+}
+
+/// Every table read through the export's own connection, in order.
+fn write_serially(
+    db: &mut dyn Backend,
+    jobs: &[TableJob],
+    writer: &mut dyn BackupWriter,
+    bar: &mut progress::Rows,
+) -> Result<Vec<TableSummary>> {
+    let mut summaries = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        crate::events::checkpoint()?;
+        bar.set_message(job.meta.name.clone());
+        writer.begin_table(job.meta)?;
+        db.read(&job.request(), &mut |row| match job.kept(row) {
+            Some(values) => {
+                bar.inc()?;
+                writer.write_row(values)
+            }
+            None => Ok(()),
+        })?;
+        summaries.push(writer.end_table()?);
+    }
+    Ok(summaries)
 }
 
 fn backup_meta(
@@ -212,6 +295,17 @@ pub(super) fn table_meta(
         ExportMode::Incremental => changed_column(info, options.updated_at.as_deref())?,
         _ => None,
     };
+    // An incremental export counts only the rows it will read: counting
+    // the whole table was half of its time.
+    let rows = match (changed_column.as_deref(), opts.since) {
+        (Some(column), Some(since)) => db.count_read(&ReadRequest {
+            table: name,
+            columns: &[],
+            order_by: &[],
+            changed_since: Some((column, since)),
+        })?,
+        _ => db.expected_rows(name)?,
+    };
     Ok(TableMeta {
         name: name.to_string(),
         module: plan.module_of(name).map(|m| m.name.clone()),
@@ -223,7 +317,7 @@ pub(super) fn table_meta(
             .collect(),
         primary_key: info.primary_key.clone(),
         foreign_keys: info.foreign_keys.clone(),
-        rows: db.expected_rows(name)?,
+        rows,
         changed_column,
     })
 }

@@ -8,6 +8,7 @@ mod export;
 mod import;
 pub mod lossy;
 mod names;
+mod parallel;
 pub mod preview;
 mod progress;
 mod readback;

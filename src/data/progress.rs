@@ -26,6 +26,14 @@ impl Rows {
         Ok(())
     }
 
+    /// `rows` more, counted elsewhere (by workers); the listener hears
+    /// and a cancelled operation stops here.
+    pub fn add(&mut self, rows: u64) -> Result<()> {
+        self.pending += rows;
+        self.flush();
+        events::checkpoint()
+    }
+
     /// Names the table under way.
     pub fn set_message(&mut self, table: String) {
         self.flush();

@@ -81,6 +81,7 @@ pub fn backup_now(
         follows: None,
         closure: false,
         encrypt: settings.encrypt.clone(),
+        jobs: plan.export.jobs.unwrap_or_else(crate::plan::default_jobs),
     };
     let mut report = export(db, &whole, &opts)?;
     // Absolute: `migplan rollback` may run from another folder.

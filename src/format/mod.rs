@@ -3,6 +3,7 @@
 //! as [`Value`]s to a [`BackupVisitor`]. Formats know nothing of databases:
 //! they never open a connection.
 
+mod apart;
 mod atomic;
 mod compress;
 mod encrypt;
@@ -13,10 +14,11 @@ mod position;
 mod source;
 pub mod xlsx;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use apart::{TableWriter, WrittenTable};
 pub use atomic::AtomicFile;
 pub use compress::{CompressedFile, Compression, is_json_backup_name};
 pub use encrypt::{
@@ -105,6 +107,24 @@ pub trait BackupWriter {
     fn begin_table(&mut self, table: &TableMeta) -> Result<()>;
     fn write_row(&mut self, row: &[Value]) -> Result<()>;
     fn end_table(&mut self) -> Result<TableSummary>;
+    /// A writer of `table`'s rows for another thread (`--jobs`), whose
+    /// [`WrittenTable`] [`place_table`](Self::place_table) puts in the
+    /// file; `None` where the format writes its tables only in order
+    /// (workbooks).
+    fn table_writer(&self, _table: &TableMeta) -> Option<Box<dyn TableWriter>> {
+        None
+    }
+    /// Puts a table written apart in the file, after the tables placed or
+    /// written before it: the bytes are those `begin_table`, `write_row`
+    /// and `end_table` would have written.
+    fn place_table(&mut self, table: WrittenTable) -> Result<TableSummary> {
+        let name = table.name;
+        Err(Error::Backup {
+            path: PathBuf::from(name),
+            position: None,
+            message: "this format writes its tables only in order".into(),
+        })
+    }
     /// Writes the trailer and moves the file to its final name.
     fn finish(self: Box<Self>) -> Result<()>;
 }

@@ -30,6 +30,9 @@ pub struct ExportRequest {
     /// `--encrypt-to age1…`: the public keys a JSON backup is encrypted to
     /// (`.age` is added to the output's name).
     pub encrypt_to: Vec<String>,
+    /// Tables read at once (`--jobs`); `None`: the number of cores, at
+    /// most 4.
+    pub jobs: Option<usize>,
 }
 
 pub(crate) fn export(
@@ -57,6 +60,7 @@ pub(crate) fn export(
         follows,
         closure: plan.export.closure,
         encrypt,
+        jobs: plan.export.jobs.unwrap_or_else(crate::plan::default_jobs),
     };
     let catalog = db.catalog()?;
     let pulled = closure_view(plan, &catalog)?;
@@ -197,6 +201,7 @@ pub fn export_shortcut(args: &ExportRequest) -> Result<Outcome> {
         follows,
         closure: false,
         encrypt,
+        jobs: args.jobs.unwrap_or_else(crate::plan::default_jobs),
     };
     data::export(db.as_mut(), &plan, &opts).map(Outcome::Export)
 }

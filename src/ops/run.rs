@@ -44,6 +44,8 @@ pub struct RunRequest {
     /// Modules export: add the rows the modules' rows reference, overriding
     /// `[export] closure`.
     pub closure: bool,
+    /// Tables read at once, overriding `[export] jobs`.
+    pub jobs: Option<usize>,
     /// An export plan's `mode`, `since` and `modules` set aside: every row
     /// of every table, unless this request's own `since`, `follows` or
     /// `modules` say otherwise (a front door that asks for everything).
@@ -319,6 +321,9 @@ pub(crate) fn apply_overrides(plan: &mut Plan, args: &RunRequest) -> Result<()> 
         });
         }
         plan.export.closure = true;
+    }
+    if let Some(jobs) = args.jobs {
+        plan.export.jobs = Some(jobs);
     }
     // An environment's `dry_run` applies to every kind (no schema script
     // runs); the flag is refused where it would mean nothing.

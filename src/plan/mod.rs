@@ -201,6 +201,15 @@ pub struct ExportConfig {
     /// For modules mode: also export the rows the modules' rows reference
     /// through foreign keys, transitively, so the backup imports alone.
     pub closure: bool,
+    /// Tables read at once (`jobs`, `--jobs`); `None`: [`default_jobs`].
+    pub jobs: Option<usize>,
+}
+
+/// The number of tables read at once unless a plan or `--jobs` says: the
+/// machine's cores, at most 4 (more connections than that load a server
+/// for little gain).
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -168,6 +168,12 @@ pub struct RawExport {
     /// through foreign keys, transitively, so the backup imports alone.
     /// Default: false.
     pub closure: Option<bool>,
+    /// Tables read at once, each by a connection of its own sharing the
+    /// export's snapshot (PostgreSQL, MySQL/MariaDB; SQLite reads one at a
+    /// time). The backup is the same whatever the number. Default: the
+    /// number of cores, at most 4.
+    #[schemars(range(min = 1, max = 64))]
+    pub jobs: Option<std::num::NonZeroU16>,
 }
 
 /// How an import meets existing rows, and what a backup may hold.

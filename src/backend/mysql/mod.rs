@@ -51,7 +51,7 @@ use ::mysql::{Conn, Params, Value as My};
 
 use super::{
     Attempt, BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, Refusal,
-    TableOutcome, WriteRequest,
+    TableOutcome, TableReader, WriteRequest,
 };
 use crate::catalog::{Catalog, Sequence, Trigger};
 use crate::error::{Error, Result};
@@ -63,6 +63,7 @@ mod catalog;
 mod connect;
 mod dialect;
 mod preview;
+mod snapshot;
 mod values;
 mod write;
 
@@ -79,6 +80,8 @@ pub struct Mysql {
     slot: Option<Conn>,
     /// The URL with the password masked, for messages.
     url: String,
+    /// Where readers of an export's snapshot connect.
+    db_url: DbUrl,
     /// Secrets of the URL, masked in any driver message.
     secrets: Vec<String>,
     /// Bytes of parameters one INSERT may carry.
@@ -117,6 +120,7 @@ impl Mysql {
         Ok(Box::new(Mysql {
             slot: Some(conn),
             url: url.to_string(),
+            db_url: url.clone(),
             secrets,
             batch_bytes: batch_bytes(server.packet),
             mariadb: server.version.to_ascii_lowercase().contains("mariadb"),
@@ -177,6 +181,10 @@ impl Backend for Mysql {
                 .map(|t| t.info.clone())
                 .collect(),
         })
+    }
+
+    fn count_read(&mut self, req: &ReadRequest<'_>) -> Result<u64> {
+        self.count_selected(req)
     }
 
     fn count_rows(&mut self, table: &str) -> Result<u64> {
@@ -320,14 +328,11 @@ impl Backend for Mysql {
     }
 
     fn begin_read(&mut self) -> Result<()> {
-        self.exec(
-            "starting the export snapshot",
-            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
-        )?;
-        self.exec(
-            "starting the export snapshot",
-            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
-        )
+        self.begin_read_alone()
+    }
+
+    fn begin_shared_read(&mut self, readers: usize) -> Result<Vec<Box<dyn TableReader>>> {
+        self.begin_shared_snapshot(readers)
     }
 
     fn read(

@@ -4,7 +4,7 @@
 //! written.
 
 use ::mysql::prelude::Queryable;
-use ::mysql::{Params, Value as My};
+use ::mysql::{Conn, Params, Value as My};
 
 use super::connect::scrub;
 use super::{Mysql, live, quote, quote_list};
@@ -65,6 +65,32 @@ impl Mysql {
         Ok(out)
     }
 
+    /// The kind of the column an incremental read compares, if any.
+    fn change_kind(&mut self, req: &ReadRequest<'_>) -> Result<Option<Kind>> {
+        match req.changed_since {
+            Some((col, _)) => Ok(Some(
+                self.columns_of(req.table, &[col.to_string()])?[0].kind,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// How many rows `req` would read (`Backend::count_read`).
+    pub(super) fn count_selected(&mut self, req: &ReadRequest<'_>) -> Result<u64> {
+        let (filter, params) = changed_where(self.change_kind(req)?, req);
+        let sql = format!("SELECT COUNT(*) FROM {}{filter}", quote(req.table));
+        let Mysql { slot, secrets, .. } = self;
+        let n: Option<u64> = live(slot)
+            .exec_first(sql.as_str(), Params::Positional(params))
+            .map_err(|e| {
+                Error::db(
+                    format!("counting rows of `{}`", req.table),
+                    scrub(&e.to_string(), secrets),
+                )
+            })?;
+        Ok(n.unwrap_or(0))
+    }
+
     /// Streams the rows of one table (`Backend::read`).
     pub(super) fn read_rows(
         &mut self,
@@ -72,65 +98,85 @@ impl Mysql {
         sink: &mut dyn FnMut(&[Value]) -> Result<()>,
     ) -> Result<()> {
         let cols = self.columns_of(req.table, req.columns)?;
-        if let Some(c) = cols.iter().find(|c| c.kind == Kind::Unsupported) {
-            return Err(unsupported(req.table, c));
-        }
-        let mut sql = format!(
-            "SELECT {} FROM {}",
-            quote_list(req.columns),
-            quote(req.table)
-        );
-        let mut params = Vec::new();
-        if let Some((col, since)) = &req.changed_since {
-            let kind = self.columns_of(req.table, &[col.to_string()])?[0].kind;
-            sql.push_str(&format!(" WHERE {} > ?", quote(col)));
-            let utc = since.with_timezone(&chrono::Utc);
-            params.push(match kind {
-                // Unix seconds.
-                Kind::Int => My::Int(utc.timestamp()),
-                _ => My::Bytes(
-                    utc.naive_utc()
-                        .format("%Y-%m-%d %H:%M:%S%.6f")
-                        .to_string()
-                        .into_bytes(),
-                ),
-            });
-        }
-        if !req.order_by.is_empty() {
-            sql.push_str(&format!(" ORDER BY {}", quote_list(req.order_by)));
-        }
+        let change = self.change_kind(req)?;
         let Mysql { slot, secrets, .. } = self;
-        let conn = live(slot);
-        let ctx = |e: ::mysql::Error| {
-            Error::db(
-                format!("reading `{}`", req.table),
-                scrub(&e.to_string(), secrets),
-            )
-        };
-        // Unbuffered: rows are decoded and handed on one at a time. (A
-        // second decoding thread was slower once decoding became cheap: on
-        // two cores it competes with the server for CPU.)
-        let result = conn
-            .exec_iter(sql.as_str(), Params::Positional(params))
-            .map_err(ctx)?;
-        let mut values: Vec<Value> = Vec::with_capacity(cols.len());
-        for row in result {
-            let mut row = row.map_err(ctx)?;
-            values.clear();
-            for (i, c) in cols.iter().enumerate() {
-                let v = row.take(i).unwrap_or(My::NULL);
-                values.push(
-                    decode(v, c).map_err(|message| EngineError::UnreadableValue {
-                        table: req.table.to_string(),
-                        column: c.name.clone(),
-                        message,
-                    })?,
-                );
-            }
-            sink(&values)?;
-        }
-        Ok(())
+        read_table(live(slot), secrets, &cols, change, req, sink)
     }
+}
+
+/// ` WHERE …` selecting the rows changed since the request's instant
+/// (incremental export) and its parameter, or nothing; `kind` is the
+/// compared column's.
+fn changed_where(kind: Option<Kind>, req: &ReadRequest<'_>) -> (String, Vec<My>) {
+    let (Some((col, since)), Some(kind)) = (&req.changed_since, kind) else {
+        return (String::new(), vec![]);
+    };
+    let utc = since.with_timezone(&chrono::Utc);
+    let param = match kind {
+        // Unix seconds.
+        Kind::Int => My::Int(utc.timestamp()),
+        _ => My::Bytes(
+            utc.naive_utc()
+                .format("%Y-%m-%d %H:%M:%S%.6f")
+                .to_string()
+                .into_bytes(),
+        ),
+    };
+    (format!(" WHERE {} > ?", quote(col)), vec![param])
+}
+
+/// Streams the rows `req` asks for out of `conn`; `cols` are the
+/// requested columns, `change` the kind of the compared column.
+pub(super) fn read_table(
+    conn: &mut Conn,
+    secrets: &[String],
+    cols: &[Col],
+    change: Option<Kind>,
+    req: &ReadRequest<'_>,
+    sink: &mut dyn FnMut(&[Value]) -> Result<()>,
+) -> Result<()> {
+    if let Some(c) = cols.iter().find(|c| c.kind == Kind::Unsupported) {
+        return Err(unsupported(req.table, c));
+    }
+    let mut sql = format!(
+        "SELECT {} FROM {}",
+        quote_list(req.columns),
+        quote(req.table)
+    );
+    let (filter, params) = changed_where(change, req);
+    sql.push_str(&filter);
+    if !req.order_by.is_empty() {
+        sql.push_str(&format!(" ORDER BY {}", quote_list(req.order_by)));
+    }
+    let ctx = |e: ::mysql::Error| {
+        Error::db(
+            format!("reading `{}`", req.table),
+            scrub(&e.to_string(), secrets),
+        )
+    };
+    // Unbuffered: rows are decoded and handed on one at a time. (A second
+    // decoding thread was slower once decoding became cheap: on two cores
+    // it competes with the server for CPU.)
+    let result = conn
+        .exec_iter(sql.as_str(), Params::Positional(params))
+        .map_err(ctx)?;
+    let mut values: Vec<Value> = Vec::with_capacity(cols.len());
+    for row in result {
+        let mut row = row.map_err(ctx)?;
+        values.clear();
+        for (i, c) in cols.iter().enumerate() {
+            let v = row.take(i).unwrap_or(My::NULL);
+            values.push(
+                decode(v, c).map_err(|message| EngineError::UnreadableValue {
+                    table: req.table.to_string(),
+                    column: c.name.clone(),
+                    message,
+                })?,
+            );
+        }
+        sink(&values)?;
+    }
+    Ok(())
 }
 
 pub(super) fn unsupported(table: &str, c: &Col) -> Error {

@@ -46,7 +46,7 @@ pub(super) struct PgTrigger {
 
 impl Postgres {
     /// The columns of every table (or of one), in ordinal order.
-    fn columns(&mut self, table: Option<&str>) -> Result<Vec<PgColumn>> {
+    pub(super) fn columns(&mut self, table: Option<&str>) -> Result<Vec<PgColumn>> {
         let ctx = "reading the database's columns";
         let rows = self
             .client
@@ -84,25 +84,13 @@ impl Postgres {
     /// The columns of one table, each of `names` in that order.
     pub(super) fn columns_of(&mut self, table: &str, names: &[String]) -> Result<Vec<PgColumn>> {
         let all = self.columns(Some(table))?;
-        if all.is_empty() {
-            return Err(EngineError::NoSuchTableInSchema {
-                table: table.to_string(),
-                schema: self.schema.clone(),
-            }
-            .into());
-        }
-        names
-            .iter()
-            .map(|n| {
-                all.iter().find(|c| &c.name == n).cloned().ok_or_else(|| {
-                    EngineError::NoSuchColumnOrGenerated {
-                        table: table.to_string(),
-                        column: n.clone(),
-                    }
-                    .into()
-                })
-            })
-            .collect()
+        pick_columns(&all, &self.schema, table, names)
+    }
+
+    /// The columns of every table in the schema, for readers that have no
+    /// catalog of their own.
+    pub(super) fn all_columns(&mut self) -> Result<Vec<PgColumn>> {
+        self.columns(None)
     }
 
     /// Tables with their keys (one table or all of them).
@@ -411,4 +399,34 @@ impl Postgres {
         }
         Ok(out)
     }
+}
+
+/// `names` of `table` out of `all` (a table's or the schema's columns), in
+/// that order.
+pub(super) fn pick_columns(
+    all: &[PgColumn],
+    schema: &str,
+    table: &str,
+    names: &[String],
+) -> Result<Vec<PgColumn>> {
+    if !all.iter().any(|c| c.table == table) {
+        return Err(EngineError::NoSuchTableInSchema {
+            table: table.to_string(),
+            schema: schema.to_string(),
+        }
+        .into());
+    }
+    names
+        .iter()
+        .map(|n| {
+            let found = all.iter().find(|c| c.table == table && &c.name == n);
+            found.cloned().ok_or_else(|| {
+                EngineError::NoSuchColumnOrGenerated {
+                    table: table.to_string(),
+                    column: n.clone(),
+                }
+                .into()
+            })
+        })
+        .collect()
 }

@@ -42,7 +42,7 @@ use postgres::{Client, SimpleQueryMessage};
 
 use super::{
     Attempt, BOOKKEEPING_TABLES, Backend, DbUrl, Engine, OpenOptions, ReadRequest, Refusal,
-    TableOutcome, WriteRequest,
+    TableOutcome, TableReader, WriteRequest,
 };
 use crate::catalog::{Catalog, Sequence, TableInfo, Trigger};
 use crate::error::Result;
@@ -75,6 +75,10 @@ pub struct Postgres {
     dropped: Vec<DroppedFk>,
     /// Plain indexes dropped by `begin_table`, rebuilt by `finish_write`.
     dropped_indexes: Vec<String>,
+    /// Primary keys and unique constraints of empty tables dropped by
+    /// `begin_table` (table, constraint, definition), added again (one
+    /// sorted index build each) by `finish_write` before the foreign keys.
+    dropped_keys: Vec<(String, String, String)>,
     /// `ALTER TABLE … ENABLE … TRIGGER` statements for the triggers
     /// switched off for the load, run by `finish_write`.
     disabled_triggers: Vec<String>,
@@ -135,6 +139,7 @@ impl Postgres {
             types: HashMap::new(),
             dropped: vec![],
             dropped_indexes: vec![],
+            dropped_keys: vec![],
             disabled_triggers: vec![],
             deferred_constraints: false,
             known_tables: vec![],
@@ -224,6 +229,10 @@ impl Backend for Postgres {
 
     fn set_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()> {
         self.restart_sequence(seq, next)
+    }
+
+    fn count_read(&mut self, req: &ReadRequest<'_>) -> Result<u64> {
+        self.count_selected(req)
     }
 
     fn count_rows(&mut self, table: &str) -> Result<u64> {
@@ -360,6 +369,10 @@ impl Backend for Postgres {
         self.begin_snapshot()
     }
 
+    fn begin_shared_read(&mut self, readers: usize) -> Result<Vec<Box<dyn TableReader>>> {
+        self.begin_shared_snapshot(readers)
+    }
+
     fn read(
         &mut self,
         req: &ReadRequest<'_>,
@@ -425,6 +438,7 @@ impl Backend for Postgres {
     fn rollback(&mut self) -> Result<()> {
         self.end_snapshot();
         self.dropped_indexes.clear();
+        self.dropped_keys.clear();
         self.disabled_triggers.clear();
         self.deferred_constraints = false;
         if let Some(stream) = self.writer.take().and_then(|w| w.stream) {

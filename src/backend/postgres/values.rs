@@ -6,6 +6,7 @@
 use std::borrow::Cow;
 use std::io::{BufRead, Write};
 
+use super::catalog::{PgColumn, pick_columns};
 use super::connect::{describe, scrub};
 use super::{Postgres, quote, quote_list};
 use crate::backend::ReadRequest;
@@ -131,51 +132,77 @@ impl Postgres {
     /// The `COPY (SELECT …) TO STDOUT` a read asks for, and how each of its
     /// columns' text becomes a value.
     fn copy_query(&mut self, req: &ReadRequest<'_>) -> Result<(String, Vec<Kind>)> {
-        let cols = self.columns_of(req.table, req.columns)?;
-        let select: Vec<String> = cols.iter().map(|c| c.select("")).collect();
-        let mut sql = format!(
-            "COPY (SELECT {} FROM {}",
-            select.join(", "),
-            self.qt(req.table)
+        let all = self.columns(Some(req.table))?;
+        copy_query(&self.qt(req.table), &self.schema, &all, req)
+    }
+
+    /// How many rows `req` would read (`Backend::count_read`).
+    pub(super) fn count_selected(&mut self, req: &ReadRequest<'_>) -> Result<u64> {
+        let sql = format!(
+            "SELECT count(*) FROM {}{}",
+            self.qt(req.table),
+            changed_where(&self.columns(Some(req.table))?, &self.schema, req)?
         );
-        if let Some((col, since)) = &req.changed_since {
-            let c = self.columns_of(req.table, &[col.to_string()])?.remove(0);
-            // The instant is formatted here by chrono (digits, `-`, `:`,
-            // `T`, `+`, `.`): a quoted literal is safe, and COPY takes no
-            // parameters.
-            let instant = since.to_rfc3339();
-            let q = quote(col);
-            let cond = match c.t.ty {
-                ColumnType::Timestamp | ColumnType::TimestampTz | ColumnType::Date => {
-                    // Naive timestamps and dates count as UTC (the session's zone).
-                    format!("{q} > '{instant}'::timestamptz")
-                }
-                ColumnType::Int => format!(
-                    "(CASE WHEN {q} > 100000000000 THEN {q} / 1000.0 ELSE {q} END) > {}",
-                    since.timestamp()
-                ),
-                other => {
-                    return Err(EngineError::CannotTellChanges {
-                        table: req.table.to_string(),
-                        column: col.to_string(),
-                        portable_type: other.name(),
-                        sql_type: c.sql_type,
-                    }
-                    .into());
-                }
-            };
-            sql.push_str(&format!(" WHERE {cond}"));
-        }
-        if !req.order_by.is_empty() {
-            sql.push_str(&format!(" ORDER BY {}", quote_list(req.order_by)));
-        }
-        sql.push_str(") TO STDOUT");
-        Ok((sql, cols.iter().map(|c| c.t.kind).collect()))
+        self.scalar_i64(&format!("counting rows of `{}`", req.table), &sql)
+            .map(|n| n as u64)
     }
 }
 
+/// The `COPY (SELECT …) TO STDOUT` a read asks for, and how each of its
+/// columns' text becomes a value; `all` holds the table's columns (or the
+/// schema's), `qualified` the table's name as the statement names it.
+pub(super) fn copy_query(
+    qualified: &str,
+    schema: &str,
+    all: &[PgColumn],
+    req: &ReadRequest<'_>,
+) -> Result<(String, Vec<Kind>)> {
+    let cols = pick_columns(all, schema, req.table, req.columns)?;
+    let select: Vec<String> = cols.iter().map(|c| c.select("")).collect();
+    let mut sql = format!("COPY (SELECT {} FROM {qualified}", select.join(", "));
+    sql.push_str(&changed_where(all, schema, req)?);
+    if !req.order_by.is_empty() {
+        sql.push_str(&format!(" ORDER BY {}", quote_list(req.order_by)));
+    }
+    sql.push_str(") TO STDOUT");
+    Ok((sql, cols.iter().map(|c| c.t.kind).collect()))
+}
+
+/// ` WHERE …` selecting the rows changed since the request's instant
+/// (incremental export), or nothing.
+fn changed_where(all: &[PgColumn], schema: &str, req: &ReadRequest<'_>) -> Result<String> {
+    let Some((col, since)) = &req.changed_since else {
+        return Ok(String::new());
+    };
+    let c = pick_columns(all, schema, req.table, &[col.to_string()])?.remove(0);
+    // The instant is formatted here by chrono (digits, `-`, `:`, `T`, `+`,
+    // `.`): a quoted literal is safe, and COPY takes no parameters.
+    let instant = since.to_rfc3339();
+    let q = quote(col);
+    let cond = match c.t.ty {
+        ColumnType::Timestamp | ColumnType::TimestampTz | ColumnType::Date => {
+            // Naive timestamps and dates count as UTC (the session's zone).
+            format!("{q} > '{instant}'::timestamptz")
+        }
+        ColumnType::Int => format!(
+            "(CASE WHEN {q} > 100000000000 THEN {q} / 1000.0 ELSE {q} END) > {}",
+            since.timestamp()
+        ),
+        other => {
+            return Err(EngineError::CannotTellChanges {
+                table: req.table.to_string(),
+                column: col.to_string(),
+                portable_type: other.name(),
+                sql_type: c.sql_type,
+            }
+            .into());
+        }
+    };
+    Ok(format!(" WHERE {cond}"))
+}
+
 /// COPY text lines turned into rows.
-struct RowParser<'r> {
+pub(super) struct RowParser<'r> {
     table: &'r str,
     columns: &'r [String],
     kinds: Vec<Kind>,
@@ -185,7 +212,7 @@ struct RowParser<'r> {
 }
 
 impl<'r> RowParser<'r> {
-    fn new(req: &ReadRequest<'r>, kinds: Vec<Kind>) -> Self {
+    pub(super) fn new(req: &ReadRequest<'r>, kinds: Vec<Kind>) -> Self {
         RowParser {
             table: req.table,
             columns: req.columns,
@@ -195,7 +222,11 @@ impl<'r> RowParser<'r> {
     }
 
     /// One line (without its newline) parsed and handed to `sink`.
-    fn line(&mut self, line: &[u8], sink: &mut dyn FnMut(&[Value]) -> Result<()>) -> Result<()> {
+    pub(super) fn line(
+        &mut self,
+        line: &[u8],
+        sink: &mut dyn FnMut(&[Value]) -> Result<()>,
+    ) -> Result<()> {
         // UTF-8 checked once for the whole line: split at tabs, every field
         // of a valid line is valid. Only escapes can make bytes that are
         // not, and those fields are checked again.

@@ -122,6 +122,7 @@ impl Postgres {
         self.in_tx = true;
         self.dropped.clear();
         self.dropped_indexes.clear();
+        self.dropped_keys.clear();
         // Foreign keys of the written tables, dropped while rows load and
         // re-added (validated in bulk) by `finish_write`. NOT VALID keys
         // stay: re-adding them would not check the new rows.
@@ -203,6 +204,15 @@ impl Postgres {
     /// Prepares to write one table (`Backend::begin_table`).
     pub(super) fn start_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
         let ctx = "preparing to write";
+        // A table written again (an incremental chain) merges its rows by
+        // its keys: they are put back first.
+        let (again, others) = std::mem::take(&mut self.dropped_keys)
+            .into_iter()
+            .partition::<Vec<_>, _>(|(table, _, _)| table == req.table);
+        self.dropped_keys = others;
+        for (table, name, def) in again {
+            self.restore_key(&table, &name, &def)?;
+        }
         let cols = self.columns_of(req.table, req.columns)?;
         let qt = self.qt(req.table);
         let self_ref = self.scalar_bool(
@@ -218,6 +228,7 @@ impl Postgres {
         let direct = (req.key.is_empty() || empty) && !self_ref;
         if direct && empty {
             self.drop_plain_indexes(&qt)?;
+            self.drop_keys(req.table, &qt)?;
         }
         let staging = if direct {
             None
@@ -313,6 +324,9 @@ impl Postgres {
                 .batch_execute(&sql)
                 .map_err(|e| self.err("switching triggers on again", e))?;
         }
+        for (table, name, def) in std::mem::take(&mut self.dropped_keys) {
+            self.restore_key(&table, &name, &def)?;
+        }
         for def in std::mem::take(&mut self.dropped_indexes) {
             self.client
                 .batch_execute(&def)
@@ -403,6 +417,80 @@ impl Postgres {
         }
         self.dropped_indexes.extend(defs);
         Ok(())
+    }
+
+    /// The primary key and unique constraints of an empty table, dropped
+    /// for the load as `pg_restore` loads before it adds them: a COPY into
+    /// a table with its key's index pays a B-tree insert per row, a third
+    /// of the load. Kept where anything could need them during the load: a
+    /// foreign key still in force refers to them, or a user trigger is
+    /// enabled anywhere in the schema (it might write into this table,
+    /// and its duplicate must fail at its row, named).
+    fn drop_keys(&mut self, table: &str, qt: &str) -> Result<()> {
+        let ctx = "preparing to write";
+        let triggers = self.scalar_bool(
+            ctx,
+            "SELECT EXISTS (SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             JOIN pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = current_schema() AND NOT t.tgisinternal AND t.tgenabled <> 'D')",
+            &[],
+        )?;
+        if triggers {
+            return Ok(());
+        }
+        let rows = self
+            .client
+            .query(
+                "SELECT con.conname::text, pg_get_constraintdef(con.oid) \
+                 FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid \
+                 WHERE con.conrelid = $1::text::regclass AND con.contype IN ('p', 'u') \
+                   AND c.relkind = 'r' AND NOT c.relispartition \
+                   AND NOT EXISTS (SELECT 1 FROM pg_constraint f \
+                                   WHERE f.contype = 'f' AND f.conindid = con.conindid)",
+                &[&qt],
+            )
+            .map_err(|e| self.err(ctx, e))?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<(String, String)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
+        let drops: String = keys
+            .iter()
+            .map(|(name, _)| format!("ALTER TABLE {qt} DROP CONSTRAINT {};", quote(name)))
+            .collect();
+        let dropped = self.client.batch_execute(&format!(
+            "SAVEPOINT migplan_keys; {drops} RELEASE SAVEPOINT migplan_keys"
+        ));
+        if dropped.is_err() {
+            // Not the owner, or something depends on the index: they stay.
+            return self
+                .client
+                .batch_execute("ROLLBACK TO SAVEPOINT migplan_keys")
+                .map_err(|e| self.err(ctx, e));
+        }
+        let table = table.to_string();
+        self.dropped_keys.extend(
+            keys.into_iter()
+                .map(|(name, def)| (table.clone(), name, def)),
+        );
+        Ok(())
+    }
+
+    /// Adds a dropped key back; rows the backup holds twice under it fail
+    /// the import, the server's detail naming the key.
+    fn restore_key(&mut self, table: &str, name: &str, def: &str) -> Result<()> {
+        let add = format!(
+            "ALTER TABLE {} ADD CONSTRAINT {} {def}",
+            self.qt(table),
+            quote(name)
+        );
+        self.client.batch_execute(&add).map_err(|e| {
+            let ctx = match e.code() == Some(&SqlState::UNIQUE_VIOLATION) {
+                true => format!("table `{table}`: rows written share a key of `{name}` ({def})"),
+                false => format!("restoring `{name}` of `{table}`"),
+            };
+            self.err(ctx, e)
+        })
     }
 
     /// Merges the staging table into the target under the table's policy.

@@ -37,6 +37,7 @@ impl Sqlite {
             writer: None,
             written: vec![],
             dropped_triggers: vec![],
+            dropped_indexes: vec![],
         })
     }
 }

@@ -47,6 +47,10 @@ pub struct Sqlite {
     /// `CREATE TRIGGER` statements of triggers dropped for the load,
     /// re-run by `finish_write`.
     dropped_triggers: Vec<String>,
+    /// `CREATE INDEX` statements of the plain indexes of tables that were
+    /// empty, dropped while their rows load and built again (one sort each,
+    /// not a B-tree insert per row) by `finish_write`.
+    dropped_indexes: Vec<String>,
 }
 
 use super::quote_ansi as quote;
@@ -82,6 +86,10 @@ impl Backend for Sqlite {
 
     fn set_sequence(&mut self, seq: &Sequence, next: i64) -> Result<()> {
         self.set_counter(seq, next)
+    }
+
+    fn count_read(&mut self, req: &ReadRequest<'_>) -> Result<u64> {
+        self.count_selected(req)
     }
 
     fn count_rows(&mut self, table: &str) -> Result<u64> {

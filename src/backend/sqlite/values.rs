@@ -249,33 +249,52 @@ impl Sqlite {
 
 /// The SELECT of a read request and its parameters.
 fn select_sql(req: &ReadRequest<'_>) -> (String, Vec<rusqlite::types::Value>) {
-    let mut sql = format!(
-        "SELECT {} FROM {}",
-        quote_list(req.columns),
-        quote(req.table)
-    );
-    let mut params = Vec::new();
-    if let Some((col, since)) = &req.changed_since {
-        // Timestamps may be stored as ISO text (any offset), or as unix
-        // seconds or milliseconds; compare each kind as an instant.
-        let c = quote(col);
-        sql.push_str(&format!(
-            " WHERE CASE typeof({c}) \
-               WHEN 'text' THEN julianday({c}) > julianday(?1) \
-               WHEN 'integer' THEN (CASE WHEN {c} > 100000000000 THEN {c} / 1000.0 ELSE {c} END) > ?2 \
-               WHEN 'real' THEN {c} > ?2 \
-               ELSE 0 END"
-        ));
-        params.push(since.to_rfc3339().into());
-        params.push((since.timestamp() as f64).into());
-    }
+    let (filter, params) = changed_where(req);
     let order = if req.order_by.is_empty() {
         "rowid".to_string()
     } else {
         quote_list(req.order_by)
     };
-    sql.push_str(&format!(" ORDER BY {order}"));
+    let sql = format!(
+        "SELECT {} FROM {}{filter} ORDER BY {order}",
+        quote_list(req.columns),
+        quote(req.table)
+    );
     (sql, params)
+}
+
+/// ` WHERE …` selecting the rows changed since the request's instant
+/// (incremental export) and its parameters, or nothing.
+fn changed_where(req: &ReadRequest<'_>) -> (String, Vec<rusqlite::types::Value>) {
+    let Some((col, since)) = &req.changed_since else {
+        return (String::new(), vec![]);
+    };
+    // Timestamps may be stored as ISO text (any offset), or as unix
+    // seconds or milliseconds; compare each kind as an instant.
+    let c = quote(col);
+    let sql = format!(
+        " WHERE CASE typeof({c}) \
+           WHEN 'text' THEN julianday({c}) > julianday(?1) \
+           WHEN 'integer' THEN (CASE WHEN {c} > 100000000000 THEN {c} / 1000.0 ELSE {c} END) > ?2 \
+           WHEN 'real' THEN {c} > ?2 \
+           ELSE 0 END"
+    );
+    let params = vec![since.to_rfc3339().into(), (since.timestamp() as f64).into()];
+    (sql, params)
+}
+
+impl Sqlite {
+    /// How many rows `req` would read (`Backend::count_read`).
+    pub(super) fn count_selected(&mut self, req: &ReadRequest<'_>) -> Result<u64> {
+        let (filter, params) = changed_where(req);
+        let sql = format!("SELECT count(*) FROM {}{filter}", quote(req.table));
+        self.conn
+            .query_row(&sql, params_from_iter(params.iter()), |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| Error::db(format!("counting rows of `{}`", req.table), e))
+    }
 }
 
 #[cfg(test)]

@@ -39,7 +39,50 @@ impl Sqlite {
 
     pub(super) fn start_table(&mut self, req: &WriteRequest<'_>) -> Result<()> {
         let sql = self.writer_sql(req)?;
+        self.drop_plain_indexes_if_empty(req.table)?;
         self.writer = Some((sql, TableOutcome::default()));
+        Ok(())
+    }
+
+    /// The plain indexes of an empty table, dropped inside the import's
+    /// transaction and built again by `check_and_restore`: a table loaded
+    /// with its indexes in place pays a B-tree insert per row and index,
+    /// and once the indexes outgrow SQLite's page cache, a page read for
+    /// most of them. Unique indexes stay: they refuse a duplicate at its
+    /// row, naming it.
+    fn drop_plain_indexes_if_empty(&mut self, table: &str) -> Result<()> {
+        let ctx = |e| Error::db(format!("preparing to write `{table}`"), e);
+        let empty: bool = self
+            .conn
+            .query_row(
+                &format!("SELECT NOT EXISTS (SELECT 1 FROM {})", quote(table)),
+                [],
+                |r| r.get(0),
+            )
+            .map_err(ctx)?;
+        if !empty {
+            return Ok(());
+        }
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 \
+                 AND sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE UNIQUE%'",
+            )
+            .map_err(ctx)?;
+        let indexes = stmt
+            .query_map([table], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })
+            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .map_err(ctx)?;
+        drop(stmt);
+        for (name, sql) in indexes {
+            self.conn
+                .execute_batch(&format!("DROP INDEX {}", quote(&name)))
+                .map_err(ctx)?;
+            self.dropped_indexes.push(sql);
+        }
         Ok(())
     }
 
@@ -123,6 +166,11 @@ impl Sqlite {
     }
 
     pub(super) fn check_and_restore(&mut self) -> Result<()> {
+        for sql in std::mem::take(&mut self.dropped_indexes) {
+            self.conn
+                .execute_batch(&sql)
+                .map_err(|e| Error::db(format!("building the index again ({sql})"), e))?;
+        }
         for sql in std::mem::take(&mut self.dropped_triggers) {
             self.conn
                 .execute_batch(&sql)
@@ -155,6 +203,7 @@ impl Sqlite {
 
     pub(super) fn end_transaction(&mut self) -> Result<()> {
         self.dropped_triggers.clear();
+        self.dropped_indexes.clear();
         let sql = if self.conn.is_autocommit() {
             "PRAGMA foreign_keys = ON;"
         } else {

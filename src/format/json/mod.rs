@@ -70,6 +70,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::Serialize;
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 
+use super::apart::{Body, TableWriter, WrittenTable};
 use super::compress::{self, CompressedFile, Compression};
 use super::encrypt::Recipients;
 use super::limits;

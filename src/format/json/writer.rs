@@ -12,11 +12,7 @@ pub struct JsonWriter {
     table: Option<OpenTable>,
     /// Tables already written, with their summaries, for the trailer.
     done: Vec<(String, TableSummary)>,
-    /// Reused for base64 so that rows allocate nothing.
-    scratch: String,
-    /// One row's bytes, gathered so that the file sees one write per row
-    /// rather than one per value.
-    line: Vec<u8>,
+    rows: RowEncoder,
 }
 
 /// The table being written.
@@ -33,6 +29,86 @@ impl OpenTable {
             types: table.columns.iter().map(|c| c.ty).collect(),
             checksum: Checksum::new(),
         }
+    }
+}
+
+/// Turns rows into their bytes, the same for a table written in place and
+/// one written apart.
+struct RowEncoder {
+    /// Reused for base64 so that rows allocate nothing.
+    scratch: String,
+    /// One row's bytes, gathered so that the file sees one write per row
+    /// rather than one per value.
+    line: Vec<u8>,
+}
+
+impl RowEncoder {
+    fn new() -> Self {
+        RowEncoder {
+            scratch: String::new(),
+            line: Vec::with_capacity(4096),
+        }
+    }
+
+    /// `row`'s bytes, its values added to the table's checksum; a row of
+    /// the wrong length is the caller's bug, reported as `Err(message)`.
+    fn encode(
+        &mut self,
+        table: &mut OpenTable,
+        row: &[Value],
+    ) -> std::result::Result<&[u8], String> {
+        if row.len() != table.types.len() {
+            return Err(format!(
+                "table `{}`: a row has {} values but the table has {} columns",
+                table.name,
+                row.len(),
+                table.types.len()
+            ));
+        }
+        self.line.clear();
+        write_row(&mut self.line, table, row, &mut self.scratch).map_err(|e| e.to_string())?;
+        table.checksum.add_row(row);
+        Ok(&self.line)
+    }
+}
+
+/// One table's rows written apart ([`BackupWriter::table_writer`]).
+struct ApartTable {
+    table: OpenTable,
+    rows: RowEncoder,
+    body: Body,
+}
+
+impl TableWriter for ApartTable {
+    fn write_row(&mut self, row: &[Value]) -> Result<()> {
+        let bytes = match self.rows.encode(&mut self.table, row) {
+            Ok(bytes) => bytes,
+            Err(message) => return Err(apart_error(&self.table.name, message)),
+        };
+        self.body
+            .write_all(bytes)
+            .map_err(|e| apart_error(&self.table.name, format!("a temporary file: {e}")))
+    }
+
+    fn finish(self: Box<Self>) -> Result<WrittenTable> {
+        let ApartTable {
+            table, mut body, ..
+        } = *self;
+        body.write_all(b"\n]")
+            .map_err(|e| apart_error(&table.name, format!("a temporary file: {e}")))?;
+        Ok(WrittenTable {
+            summary: table.checksum.summary(),
+            name: table.name,
+            body,
+        })
+    }
+}
+
+fn apart_error(table: &str, message: String) -> Error {
+    Error::Backup {
+        path: std::env::temp_dir(),
+        position: None,
+        message: format!("writing table `{table}`: {message}"),
     }
 }
 
@@ -56,8 +132,7 @@ impl JsonWriter {
             out,
             table: None,
             done: Vec::new(),
-            scratch: String::new(),
-            line: Vec::with_capacity(4096),
+            rows: RowEncoder::new(),
         })
     }
 
@@ -87,21 +162,13 @@ impl BackupWriter for JsonWriter {
         let Some(table) = self.table.as_mut() else {
             return Err(self.misuse("a row was written outside any table".into()));
         };
-        if row.len() != table.types.len() {
-            let message = format!(
-                "table `{}`: a row has {} values but the table has {} columns",
-                table.name,
-                row.len(),
-                table.types.len()
-            );
-            return Err(self.misuse(message));
+        match self.rows.encode(table, row) {
+            Ok(bytes) => self
+                .out
+                .write_all(bytes)
+                .map_err(|e| Error::io(self.out.path(), e)),
+            Err(message) => Err(self.misuse(message)),
         }
-        self.line.clear();
-        write_row(&mut self.line, table, row, &mut self.scratch)
-            .and_then(|()| self.out.write_all(&self.line))
-            .map_err(|e| Error::io(self.out.path(), e))?;
-        table.checksum.add_row(row);
-        Ok(())
     }
 
     fn end_table(&mut self) -> Result<TableSummary> {
@@ -113,6 +180,31 @@ impl BackupWriter for JsonWriter {
             .map_err(|e| Error::io(self.out.path(), e))?;
         let summary = table.checksum.summary();
         self.done.push((table.name, summary.clone()));
+        Ok(summary)
+    }
+
+    fn table_writer(&self, table: &TableMeta) -> Option<Box<dyn TableWriter>> {
+        Some(Box::new(ApartTable {
+            table: OpenTable::new(table),
+            rows: RowEncoder::new(),
+            body: Body::default(),
+        }))
+    }
+
+    fn place_table(&mut self, table: WrittenTable) -> Result<TableSummary> {
+        if let Some(open) = &self.table {
+            return Err(self.misuse(format!("table `{}` was not ended", open.name)));
+        }
+        let sep: &[u8] = if self.done.is_empty() { b"\n" } else { b",\n" };
+        let WrittenTable {
+            name,
+            summary,
+            body,
+        } = table;
+        write_table_head(&mut self.out, sep, &name)
+            .and_then(|()| body.copy_to(&mut self.out))
+            .map_err(|e| Error::io(self.out.path(), e))?;
+        self.done.push((name, summary.clone()));
         Ok(summary)
     }
 

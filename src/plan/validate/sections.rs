@@ -143,6 +143,7 @@ impl Checker<'_> {
             since: self.since(&raw.since),
             modules: self.selected_modules(raw, modules),
             closure: raw.closure.unwrap_or(false),
+            jobs: raw.jobs.map(|n| usize::from(n.get())),
         }
     }
 
