@@ -138,9 +138,10 @@ fn connect(config: &Config) -> std::result::Result<Client, ConnectError> {
 }
 
 /// TLS as libpq's `prefer` and `require` do it: encrypted, the server's
-/// certificate not verified. So the system's certificate bundle is not
-/// loaded (it cost as much CPU as reading a hundred thousand rows, for every
-/// connection), and the connector is built once per process.
+/// certificate not verified. The connector is built once per process:
+/// building one loads the system's certificate bundle (native-tls's
+/// OpenSSL connector always does, `disable_built_in_roots` or not), which
+/// costs as much CPU as reading a hundred thousand rows, about 0.15 s.
 pub(super) fn tls_connector()
 -> std::result::Result<postgres_native_tls::MakeTlsConnector, native_tls::Error> {
     static CONNECTOR: OnceLock<native_tls::TlsConnector> = OnceLock::new();
