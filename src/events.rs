@@ -26,8 +26,10 @@ pub enum Event {
     /// Rows start moving: `verb` ("exporting", "importing") over about
     /// `total` rows (an estimate where the engine only estimates).
     Started { verb: &'static str, total: u64 },
-    /// The table whose rows move from now on.
-    Table { name: String },
+    /// The table whose rows move from now on, and how many it has when
+    /// that is known beforehand (a backup's meta, the export's count): a
+    /// listener can then tell how long the table will take.
+    Table { name: String, rows: Option<u64> },
     /// `rows` more rows moved (sent in steps, not per row).
     Advanced { rows: u64 },
     /// The rows of this phase have all moved.
@@ -42,6 +44,15 @@ pub enum Event {
     Note(String),
     /// Something the person may have to act on; the operation goes on.
     Warning(String),
+}
+
+/// How long the rest of `total` will take at the pace `done` rows took
+/// in `elapsed`; none until there is a pace to go by (half a second and a
+/// row) or when nothing is left.
+pub fn remaining(done: u64, total: u64, elapsed: std::time::Duration) -> Option<u64> {
+    let secs = elapsed.as_secs_f64();
+    (secs > 0.5 && done > 0 && total > done)
+        .then(|| ((total - done) as f64 * secs / done as f64).ceil() as u64)
 }
 
 /// A change about to be made, put to the person before it is made.

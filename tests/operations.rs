@@ -193,7 +193,8 @@ fn an_import_tells_its_listener_and_returns_its_report() {
         "{events:?}"
     );
     assert!(events.contains(&Event::Table {
-        name: "item".into()
+        name: "item".into(),
+        rows: Some(ROWS as u64),
     }));
     let moved: u64 = events[importing.unwrap()..]
         .iter()

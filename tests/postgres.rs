@@ -521,3 +521,55 @@ fn a_trigger_on_a_partition_is_switched_off_for_the_load() {
     dst.execute("INSERT INTO payment VALUES (3, '2022-06-01')");
     assert_eq!(dst.count("audit"), 2, "on again afterwards");
 }
+
+/// `sslmode` as libpq reads it: `require` encrypts every connection of an
+/// export (the one that takes the snapshot and each `--jobs` reader, TLS
+/// set up without a certificate store), `disable` none of them.
+#[test]
+fn every_connection_is_encrypted_as_sslmode_asks() {
+    let Some(db) = server::postgres("tls_modes") else {
+        return;
+    };
+    if db.text_rows("SHOW ssl")[0][0] != "on" {
+        eprintln!("skipped: this PostgreSQL server has ssl = off");
+        return;
+    }
+    db.execute("CREATE TABLE a (id integer PRIMARY KEY); INSERT INTO a VALUES (1);");
+    db.execute("CREATE TABLE b (id integer PRIMARY KEY); INSERT INTO b VALUES (2);");
+    let separator = if db.url.contains('?') { '&' } else { '?' };
+    for (mode, encrypted) in [("require", "true"), ("disable", "false")] {
+        let ws = Workspace::new();
+        let release = ws.path("release");
+        let url = format!("{}{separator}sslmode={mode}", db.url);
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_migplan"))
+            .current_dir(ws.path(""))
+            .args(["export", "--db", &url, "-o", "b.json", "--jobs", "2"])
+            .env("MIGPLAN_PAUSE_AT", "export-snapshot")
+            .env("MIGPLAN_PAUSE_FILE", &release)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !ws.path("release.paused").exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the export never paused"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Every session of the export, seen from another one.
+        let sessions = db.text_rows(
+            "SELECT s.ssl::text FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()",
+        );
+        std::fs::write(&release, "").unwrap();
+        let out = child.wait_with_output().unwrap();
+        ok(&out);
+        assert!(sessions.len() >= 2, "{mode}: {sessions:?}");
+        assert!(
+            sessions.iter().all(|s| s[0] == encrypted),
+            "{mode}: every connection's ssl is {encrypted}: {sessions:?}"
+        );
+        assert_eq!(backup_rows(&json(&ws, "b.json"), "b").len(), 1);
+    }
+}

@@ -5,6 +5,7 @@
 
 use std::io::{BufRead, IsTerminal};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 
@@ -14,6 +15,37 @@ use crate::redact::redact;
 #[derive(Default)]
 pub struct Terminal {
     bar: Mutex<Option<ProgressBar>>,
+    /// The table under way, for its own share of the bar.
+    table: Mutex<Option<TableShown>>,
+}
+
+/// A table whose rows are known beforehand, shown with how far it is and
+/// how long it has left (`practice_details (40%, 7s left)`) beside the
+/// whole phase's bar and estimate.
+struct TableShown {
+    name: String,
+    rows: Option<u64>,
+    /// The bar's position when the table started.
+    from: u64,
+    started: Instant,
+}
+
+impl TableShown {
+    fn message(&self, position: u64) -> String {
+        self.message_after(position, self.started.elapsed())
+    }
+
+    fn message_after(&self, position: u64, elapsed: std::time::Duration) -> String {
+        let Some(rows) = self.rows.filter(|&r| r > 0) else {
+            return self.name.clone();
+        };
+        let done = position.saturating_sub(self.from).min(rows);
+        let percent = done * 100 / rows;
+        match crate::events::remaining(done, rows, elapsed) {
+            Some(secs) => format!("{} ({percent}%, {} left)", self.name, duration(secs)),
+            None => format!("{} ({percent}%)", self.name),
+        }
+    }
 }
 
 impl Listener for Terminal {
@@ -23,6 +55,9 @@ impl Listener for Terminal {
         };
         match event {
             Event::Started { verb, total } => {
+                if let Ok(mut table) = self.table.lock() {
+                    *table = None;
+                }
                 if let Some(old) = bar.take() {
                     old.finish_and_clear();
                 }
@@ -34,8 +69,26 @@ impl Listener for Terminal {
                     },
                 );
             }
-            Event::Table { name } => bar.iter().for_each(|b| b.set_message(name.clone())),
-            Event::Advanced { rows } => bar.iter().for_each(|b| b.inc(*rows)),
+            Event::Table { name, rows } => {
+                let Some(b) = bar.as_ref() else { return };
+                let shown = TableShown {
+                    name: name.clone(),
+                    rows: *rows,
+                    from: b.position(),
+                    started: Instant::now(),
+                };
+                b.set_message(shown.message(b.position()));
+                if let Ok(mut table) = self.table.lock() {
+                    *table = Some(shown);
+                }
+            }
+            Event::Advanced { rows } => {
+                let Some(b) = bar.as_ref() else { return };
+                b.inc(*rows);
+                if let Ok(Some(table)) = self.table.lock().as_deref() {
+                    b.set_message(table.message(b.position()));
+                }
+            }
             Event::Finished => bar.take().iter().for_each(ProgressBar::finish_and_clear),
             Event::BackupBeforeChange(path) => line(
                 bar.as_ref(),
@@ -127,6 +180,15 @@ fn rate(per_sec: f64) -> String {
     format!("{} rows/s", indicatif::HumanCount(whole))
 }
 
+/// Seconds as a person reads a wait: `45s`, `3m05s`, `2h07m`.
+fn duration(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
 /// Paths under the working folder shown relative to it, as the person
 /// would type them (`backups/x.json`, not `/home/ana/app/backups/x.json`);
 /// others as they are.
@@ -161,6 +223,48 @@ mod tests {
         assert_eq!(rate(f64::NAN), "0 rows/s");
         assert_eq!(rate(f64::INFINITY), "0 rows/s");
         assert_eq!(rate(1_234_567.0), "1,234,567 rows/s");
+    }
+
+    #[test]
+    fn a_table_shows_its_share_done_and_its_own_time_left() {
+        let table = |rows| TableShown {
+            name: "practice_details".into(),
+            rows,
+            from: 1_000,
+            started: Instant::now(),
+        };
+        let secs = std::time::Duration::from_secs;
+        // 200 of 1,000 rows in 10 s: 800 more take 40 s, whatever the
+        // phase as a whole has done before the table started.
+        assert_eq!(
+            table(Some(1_000)).message_after(1_200, secs(10)),
+            "practice_details (20%, 40s left)"
+        );
+        // No pace yet, or no count known: no time is guessed.
+        assert_eq!(
+            table(Some(1_000)).message_after(1_200, secs(0)),
+            "practice_details (20%)"
+        );
+        assert_eq!(
+            table(None).message_after(1_200, secs(10)),
+            "practice_details"
+        );
+        assert_eq!(
+            table(Some(0)).message_after(1_200, secs(10)),
+            "practice_details"
+        );
+        // More rows than announced (rows written meanwhile): never past 100%.
+        assert_eq!(
+            table(Some(100)).message_after(1_200, secs(10)),
+            "practice_details (100%)"
+        );
+    }
+
+    #[test]
+    fn waits_read_in_seconds_minutes_or_hours() {
+        assert_eq!(duration(45), "45s");
+        assert_eq!(duration(185), "3m05s");
+        assert_eq!(duration(7_620), "2h07m");
     }
 
     #[test]

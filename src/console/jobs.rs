@@ -60,6 +60,11 @@ pub struct JobView {
     /// What the rows are doing now ("exporting", "importing").
     pub phase: Option<String>,
     pub table: Option<String>,
+    /// The table's own rows moved and to move, where its count is known
+    /// beforehand, and its time left.
+    pub table_rows_done: Option<u64>,
+    pub table_rows_total: Option<u64>,
+    pub table_eta_seconds: Option<u64>,
     pub rows_done: u64,
     /// An estimate where the engine only estimates.
     pub rows_total: u64,
@@ -103,6 +108,10 @@ struct State {
     ended_at: Option<DateTime<Utc>>,
     phase: Option<String>,
     table: Option<String>,
+    /// The table's rows, when known; `done` when it started, and when.
+    table_rows: Option<u64>,
+    table_from: u64,
+    table_started: Option<Instant>,
     done: u64,
     total: u64,
     phase_started: Option<Instant>,
@@ -127,9 +136,20 @@ impl Job {
             let secs = t.elapsed().as_secs_f64();
             (secs > 0.5 && s.done > 0).then(|| s.done as f64 / secs)
         });
-        let eta = rate
-            .filter(|_| s.status == JobStatus::Running && s.total > s.done)
-            .map(|r| ((s.total - s.done) as f64 / r).ceil() as u64);
+        let running = s.status == JobStatus::Running;
+        let eta = s
+            .phase_started
+            .filter(|_| running)
+            .and_then(|t| crate::events::remaining(s.done, s.total, t.elapsed()));
+        let table_done = s
+            .table_rows
+            .map(|rows| s.done.saturating_sub(s.table_from).min(rows));
+        let table_eta = match (s.table_started, table_done, s.table_rows) {
+            (Some(t), Some(done), Some(rows)) if running => {
+                crate::events::remaining(done, rows, t.elapsed())
+            }
+            _ => None,
+        };
         JobView {
             id: self.id,
             kind: self.kind,
@@ -140,6 +160,9 @@ impl Job {
             status: s.status,
             phase: s.phase.clone(),
             table: s.table.clone(),
+            table_rows_done: table_done,
+            table_rows_total: s.table_rows,
+            table_eta_seconds: table_eta,
             rows_done: s.done,
             rows_total: s.total,
             rows_per_second: rate,
@@ -253,11 +276,15 @@ impl Listener for Hears {
                 s.total = *total;
                 s.done = 0;
                 s.phase_started = Some(Instant::now());
+                s.table_rows = None;
                 s.version += 1;
             }
-            Event::Table { name } => {
+            Event::Table { name, rows } => {
                 let mut s = job.state();
                 s.table = Some(name.clone());
+                s.table_rows = *rows;
+                s.table_from = s.done;
+                s.table_started = Some(Instant::now());
                 s.version += 1;
             }
             Event::Advanced { rows } => {
@@ -268,6 +295,7 @@ impl Listener for Hears {
             Event::Finished => {
                 let mut s = job.state();
                 s.table = None;
+                s.table_rows = None;
                 s.version += 1;
             }
             Event::BackupBeforeChange(path) => {
@@ -362,6 +390,9 @@ impl Jobs {
                 ended_at: None,
                 phase: None,
                 table: None,
+                table_rows: None,
+                table_from: 0,
+                table_started: None,
                 done: 0,
                 total: 0,
                 phase_started: None,
@@ -478,5 +509,48 @@ mod tests {
         let view = job.view();
         assert_eq!(view.phase.as_deref(), Some("importing"));
         assert_eq!((view.rows_done, view.rows_total), (3, 5));
+    }
+
+    #[test]
+    fn a_table_counts_its_own_rows_from_where_it_started() {
+        let jobs = Jobs::default();
+        let spec = Spec {
+            kind: "export",
+            title: "t".into(),
+            database: "db".into(),
+            changes: false,
+            cleanup: vec![],
+            aliases: vec![],
+        };
+        let job = jobs
+            .start(spec, || {
+                emit(Event::Started {
+                    verb: "exporting",
+                    total: 10,
+                });
+                emit(Event::Table {
+                    name: "a".into(),
+                    rows: Some(4),
+                });
+                emit(Event::Advanced { rows: 4 });
+                emit(Event::Table {
+                    name: "b".into(),
+                    rows: Some(6),
+                });
+                emit(Event::Advanced { rows: 2 });
+                Ok(Finished::of(&()))
+            })
+            .unwrap();
+        while job.is_running() {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let view = job.view();
+        assert_eq!(view.table.as_deref(), Some("b"));
+        assert_eq!(
+            (view.table_rows_done, view.table_rows_total),
+            (Some(2), Some(6))
+        );
+        // A finished job has no time left.
+        assert_eq!(view.table_eta_seconds, None);
     }
 }

@@ -219,7 +219,7 @@ fn write_serially(
     let mut summaries = Vec::with_capacity(jobs.len());
     for job in jobs {
         crate::events::checkpoint()?;
-        bar.set_message(job.meta.name.clone());
+        bar.set_message(job.meta.name.clone(), Some(job.meta.rows));
         writer.begin_table(job.meta)?;
         db.read(&job.request(), &mut |row| match job.kept(row) {
             Some(values) => {

@@ -140,7 +140,9 @@ fn place(
     let mut reported = 0;
     while summaries.len() < jobs.len() {
         match told.recv_timeout(Duration::from_millis(100)) {
-            Ok(Told::Started(i)) => bar.set_message(jobs[i].meta.name.clone()),
+            // Several tables move at once, and the rows counted are all of
+            // theirs: no one table's remaining time can be told.
+            Ok(Told::Started(i)) => bar.set_message(jobs[i].meta.name.clone(), None),
             Ok(Told::Done(i, table)) => {
                 waiting.insert(i, table?);
             }

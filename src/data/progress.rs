@@ -34,10 +34,10 @@ impl Rows {
         events::checkpoint()
     }
 
-    /// Names the table under way.
-    pub fn set_message(&mut self, table: String) {
+    /// Names the table under way, with its rows when they are known.
+    pub fn set_message(&mut self, table: String, rows: Option<u64>) {
         self.flush();
-        events::emit(Event::Table { name: table });
+        events::emit(Event::Table { name: table, rows });
     }
 
     pub fn finish_and_clear(&mut self) {

@@ -2,8 +2,6 @@
 //! the session every parser relies on set up, and driver errors turned
 //! into readable messages with the password masked.
 
-use std::sync::OnceLock;
-
 use postgres::config::SslMode;
 use postgres::error::SqlState;
 use postgres::{Client, Config, NoTls};
@@ -121,7 +119,7 @@ fn connect(config: &Config) -> std::result::Result<Client, ConnectError> {
     if mode == SslMode::Disable {
         return config.connect(NoTls).map_err(ConnectError::Pg);
     }
-    let tls = match tls_connector() {
+    let tls = match super::tls::unverified() {
         Ok(t) => t,
         Err(_) if mode == SslMode::Prefer => {
             return config.connect(NoTls).map_err(ConnectError::Pg);
@@ -137,27 +135,7 @@ fn connect(config: &Config) -> std::result::Result<Client, ConnectError> {
     }
 }
 
-/// TLS as libpq's `prefer` and `require` do it: encrypted, the server's
-/// certificate not verified. The connector is built once per process:
-/// building one loads the system's certificate bundle (native-tls's
-/// OpenSSL connector always does, `disable_built_in_roots` or not), which
-/// costs as much CPU as reading a hundred thousand rows, about 0.15 s.
-pub(super) fn tls_connector()
--> std::result::Result<postgres_native_tls::MakeTlsConnector, native_tls::Error> {
-    static CONNECTOR: OnceLock<native_tls::TlsConnector> = OnceLock::new();
-    if let Some(tls) = CONNECTOR.get() {
-        return Ok(postgres_native_tls::MakeTlsConnector::new(tls.clone()));
-    }
-    let tls = native_tls::TlsConnector::builder()
-        .danger_accept_invalid_certs(true)
-        .danger_accept_invalid_hostnames(true)
-        .disable_built_in_roots(true)
-        .build()?;
-    let tls = CONNECTOR.get_or_init(|| tls);
-    Ok(postgres_native_tls::MakeTlsConnector::new(tls.clone()))
-}
-
 enum ConnectError {
     Pg(postgres::Error),
-    Tls(native_tls::Error),
+    Tls(openssl::error::ErrorStack),
 }

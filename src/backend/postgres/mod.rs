@@ -55,6 +55,7 @@ mod connect;
 mod dialect;
 mod preview;
 mod snapshot;
+mod tls;
 mod values;
 mod write;
 

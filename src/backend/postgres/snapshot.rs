@@ -260,9 +260,9 @@ impl Lines {
 /// the reader waits on it.
 async fn connect(config: &Config) -> std::result::Result<Client, tokio_postgres::Error> {
     let mode = config.get_ssl_mode();
-    // The connector is built (and the CA bundle loaded) only when TLS may be used.
+    // The TLS context is built only when TLS may be used.
     let tls = (mode != SslMode::Disable)
-        .then(super::connect::tls_connector)
+        .then(super::tls::unverified)
         .and_then(Result::ok);
     if let Some(tls) = tls {
         match config.connect(tls).await {

@@ -45,7 +45,14 @@
       st.className = "pill s-" + j.status;
       box.dataset.status = j.status;
       set("job-phase", j.phase ? t["tPhase" + j.phase.charAt(0).toUpperCase() + j.phase.slice(1)] || j.phase : "");
-      set("job-table", j.table || "");
+      // The table under way, with its own share and time left when its
+      // rows are known beforehand.
+      var table = j.table || "";
+      if (table && j.table_rows_total) {
+        table += " (" + j.table_rows_done.toLocaleString() + " / " + j.table_rows_total.toLocaleString() +
+          (j.table_eta_seconds != null ? ", " + t.tEta + " " + duration(j.table_eta_seconds) : "") + ")";
+      }
+      set("job-table", table);
       set("job-rows", j.rows_done.toLocaleString());
       set("job-total", j.rows_total.toLocaleString());
       var pct = j.status === "succeeded" ? 100 : (j.rows_total ? Math.min(100, 100 * j.rows_done / j.rows_total) : 0);

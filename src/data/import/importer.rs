@@ -300,7 +300,7 @@ impl BackupVisitor for Importer<'_> {
         let name = self.renames.get(&table.name).unwrap_or(&table.name).clone();
         crate::failpoint::pause("import-table");
         crate::events::checkpoint()?;
-        self.bar.set_message(name.clone());
+        self.bar.set_message(name.clone(), Some(table.rows));
         self.current = Some(if !self.jobs.contains_key(&name) {
             Current::Ignore
         } else if self.ready(&name) {

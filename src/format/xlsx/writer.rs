@@ -970,6 +970,7 @@ impl XlsxWriter {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default(),
+            rows: None,
         });
         {
             let workbook = this.book.get().map_err(|f| failed(&path, f))?;

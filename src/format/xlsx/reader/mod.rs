@@ -142,6 +142,7 @@ pub fn check_workbook_with(
         for t in &tables {
             events::emit(Event::Table {
                 name: t.expect.name.clone(),
+                rows: None,
             });
             let mut rows = 0u64;
             let mut pending = 0u64;
