@@ -87,6 +87,17 @@ impl Postgres {
         pick_columns(&all, &self.schema, table, names)
     }
 
+    /// The columns of `table` an export reads: from the snapshot's one
+    /// catalog read (a query per table cost a small incremental export a
+    /// tenth of its time in round trips), else asked for.
+    pub(super) fn table_columns(&mut self, table: &str) -> Result<Vec<PgColumn>> {
+        if !self.reading {
+            return self.columns(Some(table));
+        }
+        let all = self.snapshot_columns()?;
+        Ok(all.iter().filter(|c| c.table == table).cloned().collect())
+    }
+
     /// The columns of every table in the schema, for readers that have no
     /// catalog of their own.
     pub(super) fn all_columns(&mut self) -> Result<Vec<PgColumn>> {
@@ -95,7 +106,10 @@ impl Postgres {
 
     /// Tables with their keys (one table or all of them).
     pub(super) fn tables(&mut self, table: Option<&str>) -> Result<Vec<TableInfo>> {
-        let columns = self.columns(table)?;
+        let columns = match (table, self.reading) {
+            (None, true) => self.snapshot_columns()?.as_ref().clone(),
+            (table, _) => self.columns(table)?,
+        };
         let mut tables: Vec<TableInfo> = Vec::new();
         for c in columns {
             if tables.last().is_none_or(|t| t.name != c.table) {

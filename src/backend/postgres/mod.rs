@@ -99,6 +99,10 @@ pub struct Postgres {
     snapshot: Option<String>,
     /// The connection reading tables in that snapshot, opened on first use.
     reader: Option<snapshot::SnapshotReader>,
+    /// Whether an export's snapshot is open, and the schema's columns as
+    /// it sees them once they have been read (`snapshot_columns`).
+    reading: bool,
+    read_columns: Option<std::sync::Arc<Vec<catalog::PgColumn>>>,
 }
 
 /// The connection, lent to the COPY thread while a table streams in
@@ -150,6 +154,8 @@ impl Postgres {
             url: url.clone(),
             snapshot: None,
             reader: None,
+            reading: false,
+            read_columns: None,
         };
         pg.set_up_session(url)?;
         Ok(Box::new(pg))

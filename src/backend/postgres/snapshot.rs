@@ -37,6 +37,7 @@ impl Postgres {
             .batch_execute(BEGIN)
             .map_err(|e| self.err(ctx, e))?;
         self.in_tx = true;
+        self.reading = true;
         match self.client.query_one("SELECT pg_export_snapshot()", &[]) {
             Ok(row) => self.snapshot = row.try_get(0).ok(),
             Err(_) => {
@@ -73,7 +74,7 @@ impl Postgres {
             return Ok(vec![]);
         }
         // One catalog read for all of them: a reader has none of its own.
-        let columns = Arc::new(self.all_columns()?);
+        let columns = self.snapshot_columns()?;
         (0..n)
             .map(|_| {
                 let reader =
@@ -91,6 +92,19 @@ impl Postgres {
     pub(super) fn end_snapshot(&mut self) {
         self.snapshot = None;
         self.reader = None;
+        self.reading = false;
+        self.read_columns = None;
+    }
+
+    /// The schema's columns as the export's snapshot sees them, read once
+    /// per snapshot: the catalog cannot change under it.
+    pub(super) fn snapshot_columns(&mut self) -> Result<Arc<Vec<PgColumn>>> {
+        if let Some(columns) = &self.read_columns {
+            return Ok(columns.clone());
+        }
+        let columns = Arc::new(self.all_columns()?);
+        self.read_columns = Some(columns.clone());
+        Ok(columns)
     }
 }
 
@@ -127,9 +141,12 @@ impl SnapshotReader {
         let config: Config = url.expose().parse().map_err(fail)?;
         let client = runtime.block_on(connect(&config)).map_err(fail)?;
         // The snapshot id is the server's own text (digits, `-`); quoting
-        // it keeps it a literal whatever it holds.
+        // it keeps it a literal whatever it holds. An incremental export
+        // sorts the rows it picks by key: in memory, not in temporary files
+        // as with the default 4 MB (a third of the time of 50,000 rows).
         let begin = format!(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}';",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET TRANSACTION SNAPSHOT '{}'; \
+             SET LOCAL work_mem = '32MB';",
             snapshot.replace('\'', "''")
         );
         // Apart: statements sent together share one transaction, and the

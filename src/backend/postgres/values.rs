@@ -132,7 +132,7 @@ impl Postgres {
     /// The `COPY (SELECT …) TO STDOUT` a read asks for, and how each of its
     /// columns' text becomes a value.
     fn copy_query(&mut self, req: &ReadRequest<'_>) -> Result<(String, Vec<Kind>)> {
-        let all = self.columns(Some(req.table))?;
+        let all = self.table_columns(req.table)?;
         copy_query(&self.qt(req.table), &self.schema, &all, req)
     }
 
@@ -141,7 +141,7 @@ impl Postgres {
         let sql = format!(
             "SELECT count(*) FROM {}{}",
             self.qt(req.table),
-            changed_where(&self.columns(Some(req.table))?, &self.schema, req)?
+            changed_where(&self.table_columns(req.table)?, &self.schema, req)?
         );
         self.scalar_i64(&format!("counting rows of `{}`", req.table), &sql)
             .map(|n| n as u64)
