@@ -110,8 +110,26 @@ impl Postgres {
 
 pub(super) struct SnapshotReader {
     runtime: Runtime,
-    client: Client,
+    /// Taken when the reader is dropped, before the runtime goes.
+    client: Option<Client>,
+    /// The connection's task, awaited when the reader is dropped.
+    connection: Option<tokio::task::JoinHandle<()>>,
     secret: Option<String>,
+}
+
+impl Drop for SnapshotReader {
+    /// Ends the session as a client should: with the client gone, its
+    /// connection tells the server (Terminate) and closes. A connection
+    /// merely cut is logged by the server as an unexpected EOF "with an
+    /// open transaction", which a DBA reads as a crash.
+    fn drop(&mut self) {
+        drop(self.client.take());
+        if let Some(connection) = self.connection.take() {
+            let _ = self.runtime.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_secs(1), connection).await
+            });
+        }
+    }
 }
 
 impl SnapshotReader {
@@ -139,7 +157,7 @@ impl SnapshotReader {
             .build()
             .map_err(|e| Error::db("starting a snapshot reader", e.to_string()))?;
         let config: Config = url.expose().parse().map_err(fail)?;
-        let client = runtime.block_on(connect(&config)).map_err(fail)?;
+        let (client, connection) = runtime.block_on(connect(&config)).map_err(fail)?;
         // The snapshot id is the server's own text (digits, `-`); quoting
         // it keeps it a literal whatever it holds. An incremental export
         // sorts the rows it picks by key: in memory, not in temporary files
@@ -159,7 +177,8 @@ impl SnapshotReader {
             .map_err(fail)?;
         Ok(SnapshotReader {
             runtime,
-            client,
+            client: Some(client),
+            connection: Some(connection),
             secret: secret.clone(),
         })
     }
@@ -181,7 +200,7 @@ impl SnapshotReader {
         let fail = |e: tokio_postgres::Error| Error::db(context, scrub(secret, describe(&e)));
         let stream = self
             .runtime
-            .block_on(self.client.copy_out(sql))
+            .block_on(self.client.as_ref().expect("until dropped").copy_out(sql))
             .map_err(fail)?;
         let (blocks, mut received) = tokio::sync::mpsc::channel(BLOCKS_IN_FLIGHT);
         self.runtime.spawn(async move {
@@ -275,7 +294,9 @@ impl Lines {
 /// Connects as `connect::client` does (TLS as libpq's `sslmode` asks), the
 /// connection's task spawned on the reader's runtime, where it runs while
 /// the reader waits on it.
-async fn connect(config: &Config) -> std::result::Result<Client, tokio_postgres::Error> {
+async fn connect(
+    config: &Config,
+) -> std::result::Result<(Client, tokio::task::JoinHandle<()>), tokio_postgres::Error> {
     let mode = config.get_ssl_mode();
     // The TLS context is built only when TLS may be used.
     let tls = (mode != SslMode::Disable)
@@ -284,8 +305,7 @@ async fn connect(config: &Config) -> std::result::Result<Client, tokio_postgres:
     if let Some(tls) = tls {
         match config.connect(tls).await {
             Ok((client, connection)) => {
-                tokio::spawn(connection);
-                return Ok(client);
+                return Ok((client, tokio::spawn(async move { drop(connection.await) })));
             }
             // `prefer` falls back to a plain connection, as libpq's does.
             Err(e) if mode != SslMode::Prefer || !e.to_string().contains("TLS") => {
@@ -295,8 +315,7 @@ async fn connect(config: &Config) -> std::result::Result<Client, tokio_postgres:
         }
     }
     let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(connection);
-    Ok(client)
+    Ok((client, tokio::spawn(async move { drop(connection.await) })))
 }
 
 #[cfg(test)]
