@@ -356,11 +356,13 @@ MIGRATE=$(plan migrate)
 IMPORT=$(plan import)
 
 # --jobs, when migplan has it (export: `migplan export --help`; imports:
-# `migplan run --help`).
+# `migplan import --help`: `run --jobs` reads in parallel only for exports,
+# so an import plan run with it would be timed as a parallel import that
+# is not one).
 EXPORT_JOBS=0
 IMPORT_JOBS=0
 if "$MIGPLAN" export --help 2>/dev/null | grep -q -- '--jobs'; then EXPORT_JOBS=1; fi
-if "$MIGPLAN" run --help 2>/dev/null | grep -q -- '--jobs'; then IMPORT_JOBS=1; fi
+if "$MIGPLAN" import --help 2>/dev/null | grep -q -- '--jobs'; then IMPORT_JOBS=1; fi
 
 # --- machine ------------------------------------------------------------------
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
