@@ -112,3 +112,66 @@ fn a_parallel_mysql_export_reads_one_snapshot_in_every_worker() {
         export_while_others_write(&db, "4");
     }
 }
+
+/// A write already running when a `--jobs` export starts: the read lock
+/// that lets the workers share one snapshot would hold every other write
+/// while it waited for that one (for a day, by the server's default), so
+/// it gives up after a few seconds and the export reads its tables alone,
+/// in its own snapshot, and says so.
+#[test]
+fn a_parallel_mysql_export_does_not_wait_behind_a_long_write() {
+    use mysql::prelude::Queryable;
+    let Some(db) = server::mysql("snapshot_long_write") else {
+        return;
+    };
+    for sql in SCHEMA {
+        db.execute(sql);
+    }
+    let mut writer_conn = db.my();
+    let writer_id: u32 = writer_conn
+        .query_first("SELECT CONNECTION_ID()")
+        .unwrap()
+        .unwrap();
+    // Two rows, a minute each: far longer than any export here.
+    let writer = std::thread::spawn(move || {
+        writer_conn.query_drop("UPDATE parents SET name = 'slow' WHERE SLEEP(60) = 0")
+    });
+    let running = format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE ID = {writer_id} AND INFO LIKE 'UPDATE%'"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while db.scalar(&running) != "1" {
+        assert!(Instant::now() < deadline, "the UPDATE never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let ws = Workspace::new();
+    let out = ws
+        .migplan()
+        .args(["export", "--db", &db.url, "-o", "b.json", "--jobs", "2"])
+        .output()
+        .unwrap();
+    let waited_for_the_write = writer.is_finished();
+    // Ended here if it still runs (it is gone if the export waited for it).
+    let _ = db.my().query_drop(format!("KILL QUERY {writer_id}"));
+    let _ = writer.join();
+
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        !waited_for_the_write,
+        "the export waited until the long UPDATE ended"
+    );
+    assert!(
+        stderr(&out).contains("tables are read one at a time"),
+        "{}",
+        stderr(&out)
+    );
+    // The rows as they stood: the UPDATE never committed.
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(ws.path("b.json")).unwrap()).unwrap();
+    let names: Vec<String> = backup_rows(&v, "parents")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["one", "two"]);
+}

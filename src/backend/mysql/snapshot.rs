@@ -19,6 +19,13 @@ use crate::value::Value;
 
 const START: &str = "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY";
 
+/// How long the read lock may wait for writes already running. While it
+/// waits, every new write waits behind it: with the server's default
+/// (`lock_wait_timeout`, a day or a year) one long `UPDATE` would stop
+/// the application's writes until it ends. Past this the export reads
+/// alone, without the lock.
+const LOCK_WAIT_SECONDS: u32 = 5;
+
 impl Mysql {
     /// The export's snapshot with `n` readers of it
     /// (`Backend::begin_shared_read`). Without the RELOAD privilege the
@@ -32,10 +39,16 @@ impl Mysql {
         let mut conns = (0..n)
             .map(|_| connect(&self.db_url, &self.secrets).map(|(conn, _)| conn))
             .collect::<Result<Vec<_>>>()?;
-        if live(&mut self.slot)
-            .query_drop("FLUSH TABLES WITH READ LOCK")
-            .is_err()
-        {
+        if let Err(refused) = self.read_lock() {
+            // Without the RELOAD privilege the lock is refused at once:
+            // reading alone is then the plain, quiet fallback.
+            if let Some(code @ (1205 | 1213)) = refused {
+                crate::events::note(format!(
+                    "tables are read one at a time: the read lock that lets --jobs share one snapshot \
+                     waited more than {LOCK_WAIT_SECONDS} s behind statements already writing \
+                     (MySQL error {code}), and writes wait while it does"
+                ));
+            }
             self.begin_read_alone()?;
             return Ok(vec![]);
         }
@@ -55,6 +68,31 @@ impl Mysql {
                 }) as Box<dyn TableReader>
             })
             .collect())
+    }
+
+    /// `FLUSH TABLES WITH READ LOCK`, waiting at most `LOCK_WAIT_SECONDS`
+    /// for the writes under way; the session's own limit is put back
+    /// after. A refusal carries the server's error code.
+    fn read_lock(&mut self) -> std::result::Result<(), Option<u16>> {
+        let conn = live(&mut self.slot);
+        let code = |e: ::mysql::Error| match e {
+            ::mysql::Error::MySqlError(e) => Some(e.code),
+            _ => None,
+        };
+        conn.query_drop(format!(
+            "SET @migplan_lock_wait = @@SESSION.lock_wait_timeout, \
+             SESSION lock_wait_timeout = {LOCK_WAIT_SECONDS}"
+        ))
+        .map_err(code)?;
+        let locked = conn.query_drop("FLUSH TABLES WITH READ LOCK").map_err(code);
+        let restored = conn
+            .query_drop("SET SESSION lock_wait_timeout = @migplan_lock_wait")
+            .map_err(code);
+        if locked.is_ok() && restored.is_err() {
+            // Never left holding the lock on the way out.
+            let _ = conn.query_drop("UNLOCK TABLES");
+        }
+        locked.and(restored)
     }
 
     /// This connection's snapshot and every reader's, started under the lock.
