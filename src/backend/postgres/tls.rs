@@ -45,8 +45,15 @@ where
     type TlsConnect = Connect;
     type Error = openssl::error::ErrorStack;
 
-    fn make_tls_connect(&mut self, _domain: &str) -> Result<Connect, Self::Error> {
-        Ok(Connect(Ssl::new(&self.0)?))
+    fn make_tls_connect(&mut self, domain: &str) -> Result<Connect, Self::Error> {
+        let mut ssl = Ssl::new(&self.0)?;
+        // The host name goes out in the handshake (SNI), as libpq sends it
+        // (`sslsni=1`): services that route connections by it need it. An
+        // address is never sent.
+        if domain.parse::<std::net::IpAddr>().is_err() {
+            ssl.set_hostname(domain)?;
+        }
+        Ok(Connect(ssl))
     }
 }
 
@@ -129,4 +136,27 @@ fn server_end_point(ssl: &SslRef) -> Option<Vec<u8>> {
         nid => MessageDigest::from_nid(nid)?,
     };
     cert.digest(digest).ok().map(|hash| hash.to_vec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openssl::ssl::NameType;
+
+    fn server_name(host: &str) -> Option<String> {
+        let mut tls = unverified().unwrap();
+        let Connect(ssl) =
+            MakeTlsConnect::<tokio::net::TcpStream>::make_tls_connect(&mut tls, host).unwrap();
+        ssl.servername(NameType::HOST_NAME).map(str::to_string)
+    }
+
+    #[test]
+    fn the_host_name_is_sent_in_the_handshake_and_an_address_is_not() {
+        assert_eq!(
+            server_name("db.example.com").as_deref(),
+            Some("db.example.com")
+        );
+        assert_eq!(server_name("127.0.0.1"), None);
+        assert_eq!(server_name("::1"), None);
+    }
 }
