@@ -12,7 +12,9 @@ const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// mimalloc's options, set before mimalloc starts: its own constructor
 /// (priority 101) reserves the first arena, and an option set in `main`
-/// comes too late for it. Priorities up to 100 run before.
+/// comes too late for it. Priorities up to 100 run before. (ELF only;
+/// elsewhere `main` sets them, later.)
+#[cfg(target_os = "linux")]
 #[used]
 #[unsafe(link_section = ".init_array.00100")]
 static CONFIGURE_ALLOCATOR: extern "C" fn() = configure_allocator;
@@ -32,6 +34,8 @@ extern "C" fn configure_allocator() {
 }
 
 fn main() -> ExitCode {
+    #[cfg(not(target_os = "linux"))]
+    configure_allocator();
     keep_c_heap();
     let code = migplan::cli::main();
     ExitCode::from(code as u8)
