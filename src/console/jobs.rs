@@ -477,74 +477,68 @@ mod tests {
     use super::*;
     use crate::events::{Event, emit};
 
-    #[test]
-    fn each_phase_counts_its_own_rows() {
-        let jobs = Jobs::default();
+    /// A job of `kind` whose operation tells `events`, seen once it ended.
+    fn view_after(kind: &'static str, events: Vec<Event>) -> JobView {
         let spec = Spec {
-            kind: "import",
+            kind,
             title: "t".into(),
             database: "db".into(),
-            changes: true,
+            changes: kind == "import",
             cleanup: vec![],
             aliases: vec![],
         };
-        let job = jobs
-            .start(spec, || {
-                emit(Event::Started {
-                    verb: "backing up",
-                    total: 10,
-                });
-                emit(Event::Advanced { rows: 10 });
-                emit(Event::Started {
-                    verb: "importing",
-                    total: 5,
-                });
-                emit(Event::Advanced { rows: 3 });
+        let job = Jobs::default()
+            .start(spec, move || {
+                events.into_iter().for_each(emit);
                 Ok(Finished::of(&()))
             })
             .unwrap();
         while job.is_running() {
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
-        let view = job.view();
+        job.view()
+    }
+
+    #[test]
+    fn each_phase_counts_its_own_rows() {
+        let view = view_after(
+            "import",
+            vec![
+                Event::Started {
+                    verb: "backing up",
+                    total: 10,
+                },
+                Event::Advanced { rows: 10 },
+                Event::Started {
+                    verb: "importing",
+                    total: 5,
+                },
+                Event::Advanced { rows: 3 },
+            ],
+        );
         assert_eq!(view.phase.as_deref(), Some("importing"));
         assert_eq!((view.rows_done, view.rows_total), (3, 5));
     }
 
     #[test]
     fn a_table_counts_its_own_rows_from_where_it_started() {
-        let jobs = Jobs::default();
-        let spec = Spec {
-            kind: "export",
-            title: "t".into(),
-            database: "db".into(),
-            changes: false,
-            cleanup: vec![],
-            aliases: vec![],
+        let table = |name: &str, rows| Event::Table {
+            name: name.into(),
+            rows: Some(rows),
         };
-        let job = jobs
-            .start(spec, || {
-                emit(Event::Started {
+        let view = view_after(
+            "export",
+            vec![
+                Event::Started {
                     verb: "exporting",
                     total: 10,
-                });
-                emit(Event::Table {
-                    name: "a".into(),
-                    rows: Some(4),
-                });
-                emit(Event::Advanced { rows: 4 });
-                emit(Event::Table {
-                    name: "b".into(),
-                    rows: Some(6),
-                });
-                emit(Event::Advanced { rows: 2 });
-                Ok(Finished::of(&()))
-            })
-            .unwrap();
-        while job.is_running() {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let view = job.view();
+                },
+                table("a", 4),
+                Event::Advanced { rows: 4 },
+                table("b", 6),
+                Event::Advanced { rows: 2 },
+            ],
+        );
         assert_eq!(view.table.as_deref(), Some("b"));
         assert_eq!(
             (view.table_rows_done, view.table_rows_total),
