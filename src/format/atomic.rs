@@ -15,8 +15,67 @@ use tempfile::NamedTempFile;
 use crate::error::{Error, Result};
 
 pub struct AtomicFile {
-    tmp: BufWriter<NamedTempFile>,
+    tmp: BufWriter<WriteBehind>,
     path: PathBuf,
+}
+
+/// The temporary file, its pages handed to the disk as they are written
+/// (Linux: `sync_file_range`, a hint that never waits), so the `fsync`
+/// before the rename finds little left to write: it took 70 ms of a
+/// 1.3 s, 160 MB export when the whole file was still in the page cache.
+struct WriteBehind {
+    file: NamedTempFile,
+    /// Bytes written, and bytes already handed to the disk.
+    written: u64,
+    started: u64,
+}
+
+/// Bytes written between two write-behind hints.
+const WRITE_BEHIND: u64 = 8 << 20;
+
+impl WriteBehind {
+    fn new(file: NamedTempFile) -> Self {
+        WriteBehind {
+            file,
+            written: 0,
+            started: 0,
+        }
+    }
+
+    /// Hands the bytes written since the last hint to the disk.
+    fn start_writeback(&mut self) {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::fd::AsRawFd;
+            let (from, len) = (self.started, self.written - self.started);
+            // SAFETY: a plain system call on a descriptor this struct owns;
+            // a failure only loses the hint (`fsync` reports real errors).
+            unsafe {
+                libc::sync_file_range(
+                    self.file.as_file().as_raw_fd(),
+                    from as libc::off64_t,
+                    len as libc::off64_t,
+                    libc::SYNC_FILE_RANGE_WRITE,
+                );
+            }
+        }
+        self.started = self.written;
+    }
+}
+
+impl Write for WriteBehind {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITE_BEHIND {
+            self.start_writeback();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
 }
 
 impl AtomicFile {
@@ -24,7 +83,7 @@ impl AtomicFile {
     pub fn create(path: &Path) -> Result<Self> {
         let tmp = partial_beside(path)?;
         Ok(AtomicFile {
-            tmp: BufWriter::with_capacity(1 << 20, tmp),
+            tmp: BufWriter::with_capacity(1 << 20, WriteBehind::new(tmp)),
             path: path.to_path_buf(),
         })
     }
@@ -39,7 +98,8 @@ impl AtomicFile {
         let tmp = self
             .tmp
             .into_inner()
-            .map_err(|e| Error::io(&path, e.into_error()))?;
+            .map_err(|e| Error::io(&path, e.into_error()))?
+            .file;
         tmp.as_file().sync_all().map_err(|e| Error::io(&path, e))?;
         tmp.persist(&path).map_err(|e| Error::io(&path, e.error))?;
         Ok(())
@@ -146,6 +206,35 @@ fn running(pid: u32) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_write_behind_hint_follows_every_8_mib_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        let mut file = AtomicFile::create(&path).unwrap();
+        let block = vec![b'x'; 1 << 20];
+        for _ in 0..(WRITE_BEHIND >> 20) - 1 {
+            file.write_all(&block).unwrap();
+        }
+        file.flush().unwrap();
+        let behind = file.tmp.get_ref();
+        assert_eq!(
+            (behind.written, behind.started),
+            (WRITE_BEHIND - (1 << 20), 0)
+        );
+        file.write_all(&block).unwrap();
+        file.write_all(&block).unwrap();
+        file.flush().unwrap();
+        let behind = file.tmp.get_ref();
+        // Every byte up to the threshold is on its way; the rest waits.
+        assert!(behind.started >= WRITE_BEHIND, "{}", behind.started);
+        assert_eq!(behind.written, WRITE_BEHIND + (1 << 20));
+        file.commit().unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().len(),
+            WRITE_BEHIND + (1 << 20)
+        );
+    }
 
     #[test]
     fn the_owner_is_read_back_from_the_name() {
