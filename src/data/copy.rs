@@ -8,7 +8,7 @@
 
 use std::path::PathBuf;
 
-use super::export::{ExportOptions, table_meta};
+use super::export::{Counting, ExportOptions, table_meta};
 use super::import::{ImportOptions, PartKind, load};
 use super::report::ImportReport;
 use super::select_tables;
@@ -63,7 +63,7 @@ fn copy_snapshot(
     };
     let metas = dag
         .order()
-        .map(|t| table_meta(source, plan, &catalog, t, &export))
+        .map(|t| table_meta(source, plan, &catalog, t, &export, Counting::Now))
         .collect::<Result<Vec<_>>>()?;
     let names: Vec<String> = metas.iter().map(|t| t.name.clone()).collect();
     let sequences = super::sequences::carried(source, &names, opts.import.modules.is_empty())?;

@@ -92,10 +92,16 @@ fn export_snapshot(
         tables.extend(c.tables().map(String::from));
     }
     let dag = Dag::build(plan, &catalog, &tables)?;
+    // A parallel export counts its tables' rows while its readers read.
+    let parallel = !readers.is_empty();
+    let counting = match parallel {
+        true => Counting::Later,
+        false => Counting::Now,
+    };
     let metas = dag
         .order()
         .map(|t| {
-            let mut meta = table_meta(db, plan, &catalog, t, opts)?;
+            let mut meta = table_meta(db, plan, &catalog, t, opts, counting)?;
             // A pulled-in table belongs to no exported module: in a modules
             // backup, `module: null` marks the closure's tables.
             if let Some(c) = closure.as_ref().filter(|c| c.contains(t)) {
@@ -110,23 +116,48 @@ fn export_snapshot(
     let sequences = super::sequences::carried(db, &names, full)?;
     let mut meta = backup_meta(db, plan, opts, modules, metas, started);
     meta.sequences = sequences;
-    let mut writer = format::create_backup(
-        &opts.output,
-        &meta,
-        opts.format,
-        &plan.workbook_layout(),
-        opts.encrypt.as_ref(),
-    )?;
-    let mut bar = progress::rows(meta.tables.iter().map(|t| t.rows).sum(), opts.verb);
+    let layout = plan.workbook_layout();
+    let create = |meta: &BackupMeta| {
+        format::create_backup(
+            &opts.output,
+            meta,
+            opts.format,
+            &layout,
+            opts.encrypt.as_ref(),
+        )
+    };
+    let total = |meta: &BackupMeta| meta.tables.iter().map(|t| t.rows).sum();
     let since = opts.since.filter(|_| opts.mode == ExportMode::Incremental);
     let jobs: Vec<TableJob> = meta
         .tables
         .iter()
         .map(|t| TableJob::new(t, &catalog, closure.as_ref(), since))
         .collect();
-    let summaries = match readers.is_empty() {
-        true => write_serially(db, &jobs, writer.as_mut(), &mut bar)?,
-        false => parallel::write(readers, &jobs, writer.as_mut(), &mut bar)?,
+    let (writer, summaries) = match parallel {
+        false => {
+            let mut writer = create(&meta)?;
+            let mut bar = progress::rows(total(&meta), opts.verb);
+            let summaries = write_serially(db, &jobs, writer.as_mut(), &mut bar)?;
+            // A workbook is assembled when it is finished, which it tells.
+            bar.finish_and_clear();
+            (writer, summaries)
+        }
+        // The counts (70 ms of a 1.2 s export, PostgreSQL counting by
+        // scanning) run on the export's own connection while the readers
+        // read; the meta goes first in the file, so the file is created
+        // once they are known.
+        true => {
+            let open = || {
+                let mut head = meta.clone();
+                for t in head.tables.iter_mut() {
+                    if !closure.as_ref().is_some_and(|c| c.contains(&t.name)) {
+                        t.rows = expected_rows(db, t, opts)?;
+                    }
+                }
+                Ok((create(&head)?, total(&head)))
+            };
+            parallel::write(readers, &jobs, opts.format, open, opts.verb)?
+        }
     };
     let exported = jobs
         .iter()
@@ -138,8 +169,6 @@ fn export_snapshot(
             closure: job.filter.is_some(),
         })
         .collect();
-    // A workbook is assembled when it is finished, which it tells.
-    bar.finish_and_clear();
     writer.finish()?;
     Ok(ExportReport {
         file: opts.output.display().to_string(),
@@ -276,6 +305,7 @@ pub(super) fn table_meta(
     catalog: &Catalog,
     name: &str,
     opts: &ExportOptions,
+    count: Counting,
 ) -> Result<TableMeta> {
     let info = catalog.table(name).expect("selected tables exist");
     let options = plan.table_options(name);
@@ -295,18 +325,7 @@ pub(super) fn table_meta(
         ExportMode::Incremental => changed_column(info, options.updated_at.as_deref())?,
         _ => None,
     };
-    // An incremental export counts only the rows it will read: counting
-    // the whole table was half of its time.
-    let rows = match (changed_column.as_deref(), opts.since) {
-        (Some(column), Some(since)) => db.count_read(&ReadRequest {
-            table: name,
-            columns: &[],
-            order_by: &[],
-            changed_since: Some((column, since)),
-        })?,
-        _ => db.expected_rows(name)?,
-    };
-    Ok(TableMeta {
+    let mut meta = TableMeta {
         name: name.to_string(),
         module: plan.module_of(name).map(|m| m.name.clone()),
         columns: info
@@ -317,9 +336,39 @@ pub(super) fn table_meta(
             .collect(),
         primary_key: info.primary_key.clone(),
         foreign_keys: info.foreign_keys.clone(),
-        rows,
+        rows: 0,
         changed_column,
-    })
+    };
+    meta.rows = match count {
+        Counting::Now => expected_rows(db, &meta, opts)?,
+        Counting::Later => db.estimated_rows(name)?.unwrap_or(0),
+    };
+    Ok(meta)
+}
+
+/// When a table's `rows` for the backup's meta are counted.
+#[derive(Clone, Copy)]
+pub(super) enum Counting {
+    /// While the meta is built.
+    Now,
+    /// Later ([`expected_rows`]): the statistics' guess meanwhile, which
+    /// orders a parallel export's tables largest first.
+    Later,
+}
+
+/// The rows the export of `meta`'s table expects to write: an incremental
+/// export counts only the rows it will read (counting the whole table was
+/// half of its time).
+fn expected_rows(db: &mut dyn Backend, meta: &TableMeta, opts: &ExportOptions) -> Result<u64> {
+    match (meta.changed_column.as_deref(), opts.since) {
+        (Some(column), Some(since)) => db.count_read(&ReadRequest {
+            table: &meta.name,
+            columns: &[],
+            order_by: &[],
+            changed_since: Some((column, since)),
+        }),
+        _ => db.expected_rows(&meta.name),
+    }
 }
 
 /// The incremental column: the plan's `updated_at`, else a column named

@@ -17,7 +17,7 @@ use super::export::TableJob;
 use super::progress;
 use crate::backend::TableReader;
 use crate::error::{Error, Result};
-use crate::format::{BackupWriter, TableWriter, WrittenTable};
+use crate::format::{BackupWriter, Format, TableWriter, WrittenTable};
 use crate::value::TableSummary;
 
 /// Rows a worker counts before it tells the shared counter.
@@ -38,20 +38,23 @@ struct Shared<'j> {
     rows: AtomicU64,
 }
 
-/// Reads `jobs` with `readers`, one thread each, and places them in
-/// `writer` in order; the tables' summaries in that order.
+/// Reads `jobs` with `readers`, one thread each, and places them in the
+/// file `open` creates, in order: the writer, and the tables' summaries in
+/// that order. `open` runs on the calling thread while the workers read
+/// (the export counts its tables' rows for the meta there, which is
+/// written first); it also says how many rows to expect, for the progress.
 pub(super) fn write(
     readers: Vec<Box<dyn TableReader>>,
     jobs: &[TableJob],
-    writer: &mut dyn BackupWriter,
-    bar: &mut progress::Rows,
-) -> Result<Vec<TableSummary>> {
+    format: Format,
+    open: impl FnOnce() -> Result<(Box<dyn BackupWriter>, u64)>,
+    verb: &'static str,
+) -> Result<(Box<dyn BackupWriter>, Vec<TableSummary>)> {
     let mut order: Vec<usize> = (0..jobs.len()).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].meta.rows));
     let mut queue = VecDeque::with_capacity(jobs.len());
     for i in order {
-        let apart = writer
-            .table_writer(jobs[i].meta)
+        let apart = crate::format::apart_writer(format, jobs[i].meta)
             .expect("parallel exports write formats that write tables apart");
         queue.push_back((i, apart));
     }
@@ -72,7 +75,12 @@ pub(super) fn write(
                 .expect("a thread can be started");
         }
         drop(tell);
-        let placed = place(&shared, told, writer, bar);
+        let placed = open().and_then(|(mut writer, total)| {
+            let mut bar = progress::rows(total, verb);
+            let summaries = place(&shared, told, writer.as_mut(), &mut bar)?;
+            bar.finish_and_clear();
+            Ok((writer, summaries))
+        });
         if placed.is_err() {
             shared.stop.store(true, Ordering::Relaxed);
         }

@@ -18,7 +18,7 @@ const MEMORY_SHARE: usize = 8 << 20;
 /// Memory the waiting bytes take now, across threads.
 static IN_MEMORY: AtomicUsize = AtomicUsize::new(0);
 
-/// Writes one table's rows apart from the file ([`super::BackupWriter::table_writer`]).
+/// Writes one table's rows apart from the file ([`super::apart_writer`]).
 pub trait TableWriter: Send {
     fn write_row(&mut self, row: &[Value]) -> Result<()>;
     /// The table's bytes and summary, for [`super::BackupWriter::place_table`].

@@ -107,14 +107,7 @@ pub trait BackupWriter {
     fn begin_table(&mut self, table: &TableMeta) -> Result<()>;
     fn write_row(&mut self, row: &[Value]) -> Result<()>;
     fn end_table(&mut self) -> Result<TableSummary>;
-    /// A writer of `table`'s rows for another thread (`--jobs`), whose
-    /// [`WrittenTable`] [`place_table`](Self::place_table) puts in the
-    /// file; `None` where the format writes its tables only in order
-    /// (workbooks).
-    fn table_writer(&self, _table: &TableMeta) -> Option<Box<dyn TableWriter>> {
-        None
-    }
-    /// Puts a table written apart in the file, after the tables placed or
+    /// Puts a table written apart ([`apart_writer`]) in the file, after the tables placed or
     /// written before it: the bytes are those `begin_table`, `write_row`
     /// and `end_table` would have written.
     fn place_table(&mut self, table: WrittenTable) -> Result<TableSummary> {
@@ -127,6 +120,17 @@ pub trait BackupWriter {
     }
     /// Writes the trailer and moves the file to its final name.
     fn finish(self: Box<Self>) -> Result<()>;
+}
+
+/// A writer of `table`'s rows for another thread (`--jobs`), whose
+/// [`WrittenTable`] [`BackupWriter::place_table`] puts in the file; `None`
+/// where the format writes its tables only in order (workbooks). Needs no
+/// file yet: tables may be read before the backup's meta is complete.
+pub fn apart_writer(format: Format, table: &TableMeta) -> Option<Box<dyn TableWriter>> {
+    match format {
+        Format::Json => Some(json::apart_writer(table)),
+        Format::Xlsx => None,
+    }
 }
 
 /// Receives a backup as it is read. Rows arrive in file order; every table's

@@ -280,13 +280,27 @@ impl Browser {
         self.wait_for(css).await.text().await.unwrap()
     }
 
+    /// The first element `css` matches, waiting up to 30 s for it. A look
+    /// that lands while a submitted form navigates is refused by the driver
+    /// ("aborted by navigation"): it is tried again on the page that comes.
     pub async fn wait_for(&self, css: &str) -> fantoccini::elements::Element {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no `{css}` on the page: {e}"))
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self
+                .client
+                .wait()
+                .at_most(left)
+                .for_element(Locator::Css(css))
+                .await
+            {
+                Ok(el) => return el,
+                Err(e) if e.to_string().contains("aborted by navigation") && !left.is_zero() => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("no `{css}` on the page: {e}"),
+            }
+        }
     }
 
     pub async fn click(&self, css: &str) {

@@ -30,6 +30,34 @@ pub(super) enum Kind {
     Text,
 }
 
+/// The columns of pg_type a type is resolved from, as a select list.
+pub(super) const TYPE_ROW: &str =
+    "SELECT typname::text, typtype::text, typcategory::text, typbasetype, typtypmod, typelem";
+
+/// One row of pg_type, as [`TYPE_ROW`] selects it.
+pub(super) struct TypeRow {
+    name: String,
+    typtype: String,
+    category: String,
+    base: u32,
+    base_mod: i32,
+    elem: u32,
+}
+
+impl TypeRow {
+    /// The row's six [`TYPE_ROW`] columns, from column `at` on.
+    pub(super) fn from(r: &postgres::Row, at: usize) -> Self {
+        TypeRow {
+            name: r.get(at),
+            typtype: r.get(at + 1),
+            category: r.get(at + 2),
+            base: r.get(at + 3),
+            base_mod: r.get(at + 4),
+            elem: r.get(at + 5),
+        }
+    }
+}
+
 /// A column type as migplan carries it.
 #[derive(Debug, Clone)]
 pub(super) struct PgType {
@@ -44,32 +72,39 @@ pub(super) struct PgType {
 }
 
 impl Postgres {
-    /// One pg_type row, following domains down to their base type.
-    pub(super) fn resolve(&mut self, oid: u32, typmod: i32) -> Result<PgType> {
+    /// A column's type from its pg_type `row` (read with the column: most
+    /// types then cost no round trip), following domains down to their
+    /// base type.
+    pub(super) fn resolve_from(
+        &mut self,
+        oid: u32,
+        typmod: i32,
+        row: TypeRow,
+    ) -> Result<PgType> {
         if let Some(t) = self.types.get(&(oid, typmod)) {
             return Ok(t.clone());
         }
         let ctx = "reading column types";
-        let (mut cur, mut modifier) = (oid, typmod);
+        let (mut cur, mut modifier, mut given) = (oid, typmod, Some(row));
         let t = loop {
-            let row = self
-                .client
-                .query_one(
-                    "SELECT typname::text, typtype::text, typcategory::text, typbasetype, typtypmod, typelem FROM pg_type WHERE oid = $1",
-                    &[&cur],
-                )
-                .map_err(|e| self.err(ctx, e))?;
-            let (name, typtype, category): (String, String, String) =
-                (row.get(0), row.get(1), row.get(2));
-            let (base, base_mod, elem): (u32, i32, u32) = (row.get(3), row.get(4), row.get(5));
-            if typtype == "d" {
+            let row = match given.take() {
+                Some(row) => row,
+                None => TypeRow::from(
+                    &self
+                        .client
+                        .query_one(&format!("{TYPE_ROW} FROM pg_type WHERE oid = $1"), &[&cur])
+                        .map_err(|e| self.err(ctx, e))?,
+                    0,
+                ),
+            };
+            if row.typtype == "d" {
                 if modifier == -1 {
-                    modifier = base_mod;
+                    modifier = row.base_mod;
                 }
-                cur = base;
+                cur = row.base;
                 continue;
             }
-            if typtype == "e" {
+            if row.typtype == "e" {
                 let labels: Vec<String> = self
                     .client
                     .query(
@@ -82,13 +117,13 @@ impl Postgres {
                     .collect();
                 break PgType::new(ColumnType::Enum, Kind::Text, Target::Enum(labels));
             }
-            if category == "A" && elem != 0 {
+            if row.category == "A" && row.elem != 0 {
                 break PgType::new(ColumnType::Array, Kind::Text, Target::Array);
             }
-            if cur >= FIRST_USER_OID || typtype != "b" {
+            if cur >= FIRST_USER_OID || row.typtype != "b" {
                 break PgType::any();
             }
-            break PgType::builtin(&name, modifier);
+            break PgType::builtin(&row.name, modifier);
         };
         self.types.insert((oid, typmod), t.clone());
         Ok(t)

@@ -80,6 +80,7 @@ use crate::value::{Algorithm, Checksum, ColumnType, TableSummary, Value};
 
 pub use reader::{read, read_meta};
 pub use writer::JsonWriter;
+pub(super) use writer::apart_writer;
 /// The bits of the NaN written as plain `"NaN"`; other NaNs spell out theirs.
 const CANONICAL_NAN: u64 = 0x7ff8_0000_0000_0000;
 

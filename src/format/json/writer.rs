@@ -72,7 +72,16 @@ impl RowEncoder {
     }
 }
 
-/// One table's rows written apart ([`BackupWriter::table_writer`]).
+/// One table's rows written apart ([`crate::format::apart_writer`]).
+pub(in crate::format) fn apart_writer(table: &TableMeta) -> Box<dyn TableWriter> {
+    Box::new(ApartTable {
+        table: OpenTable::new(table),
+        rows: RowEncoder::new(),
+        body: Body::default(),
+    })
+}
+
+/// One table's rows written apart, waiting for its place in the file.
 struct ApartTable {
     table: OpenTable,
     rows: RowEncoder,
@@ -181,14 +190,6 @@ impl BackupWriter for JsonWriter {
         let summary = table.checksum.summary();
         self.done.push((table.name, summary.clone()));
         Ok(summary)
-    }
-
-    fn table_writer(&self, table: &TableMeta) -> Option<Box<dyn TableWriter>> {
-        Some(Box::new(ApartTable {
-            table: OpenTable::new(table),
-            rows: RowEncoder::new(),
-            body: Body::default(),
-        }))
     }
 
     fn place_table(&mut self, table: WrittenTable) -> Result<TableSummary> {
