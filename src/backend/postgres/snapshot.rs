@@ -91,7 +91,10 @@ impl Postgres {
                 .into_iter()
                 .map(|h| {
                     h.join().unwrap_or_else(|_| {
-                        Err(Error::db("opening a reader of the snapshot", "its thread panicked"))
+                        Err(Error::db(
+                            "opening a reader of the snapshot",
+                            "its thread panicked",
+                        ))
                     })
                 })
                 .collect();

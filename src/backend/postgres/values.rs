@@ -75,12 +75,7 @@ impl Postgres {
     /// A column's type from its pg_type `row` (read with the column: most
     /// types then cost no round trip), following domains down to their
     /// base type.
-    pub(super) fn resolve_from(
-        &mut self,
-        oid: u32,
-        typmod: i32,
-        row: TypeRow,
-    ) -> Result<PgType> {
+    pub(super) fn resolve_from(&mut self, oid: u32, typmod: i32, row: TypeRow) -> Result<PgType> {
         if let Some(t) = self.types.get(&(oid, typmod)) {
             return Ok(t.clone());
         }

@@ -2,17 +2,20 @@
 //! handed to the visitor, the summary verified, values bounded in size.
 //!
 //! Here the read's state and the file's outline (`meta`, `data`,
-//! `summary`); `decode.rs` decodes a row's values by their columns' types,
-//! `limit.rs` bounds every value before serde_json gathers it.
+//! `summary`), walked by hand; `frame.rs` finds each piece serde_json
+//! parses (a key, the meta, a row, the summary) whole in the stream, within
+//! the reading limits, and places problems at `line:column`; `decode.rs`
+//! decodes a row's values by their columns' types.
 
 pub(super) mod decode;
+pub(super) mod frame;
 pub(super) mod limit;
 
 use super::*;
+use crate::format::limits::ReadLimits;
 use decode::{RowCtx, RowSeed};
-use limit::{MetaBudget, READ_BUFFER, ValueLimit, meta_too_long_error, too_long_error};
-use std::cell::Cell;
-use std::rc::Rc;
+use frame::{Frame, Place, Problem};
+use limit::{READ_BUFFER, too_long_error};
 
 // ---------------------------------------------------------------------------
 // Reader
@@ -65,9 +68,6 @@ struct Reader<'r> {
     /// newer format): serde unwinds with a stand-in, then this is returned
     /// unchanged.
     failure: Option<Error>,
-    /// True until the meta is read: the bytes read are bounded meanwhile
-    /// (`[import] max_meta_bytes`).
-    reading_meta: Rc<Cell<bool>>,
 }
 
 struct ReadTable {
@@ -89,7 +89,6 @@ impl<'r> Reader<'r> {
             reading: None,
             failed_row: None,
             failure: None,
-            reading_meta: Rc::new(Cell::new(true)),
         }
     }
 
@@ -97,26 +96,165 @@ impl<'r> Reader<'r> {
         let path = self.path;
         // Plain, zstd or gzip: told by the first bytes, decompressed on the fly.
         let (file, _) = compress::open_reader(path)?;
-        let limits = limits::current();
-        // Looking for the meta's end reads so much and no more.
-        let file = MetaBudget::new(file, limits.max_meta_bytes, self.reading_meta.clone());
-        // serde_json builds each string whole: bound it before it sees it.
-        let file = ValueLimit::new(file, limits.max_value_bytes);
-        // serde_json pulls one byte at a time: through a `BufReader` it takes
-        // std's inlined fast path instead of a `dyn Read` call per byte.
-        let mut de =
-            serde_json::Deserializer::from_reader(io::BufReader::with_capacity(READ_BUFFER, file));
-        let outcome = BackupSeed(&mut *self)
-            .deserialize(&mut de)
-            .and_then(|()| de.end());
+        let mut frame = Frame::new(file);
+        let outcome = self.outline(&mut frame, &limits::current());
         if let Some(failure) = self.failure.take() {
             return Err(self.placed(failure));
         }
-        if self.meta_only && self.meta.is_some() {
-            // The stand-in error that stopped serde right after `meta`.
+        outcome.map_err(|p| problem_error(path, p, self.reading.as_deref()))
+    }
+
+    /// The whole file: `meta`, then `data`, then `summary`, and nothing
+    /// after them.
+    fn outline<R: io::Read>(
+        &mut self,
+        f: &mut Frame<R>,
+        limits: &ReadLimits,
+    ) -> Result<(), Problem> {
+        match f.peek()? {
+            Some(b'{') => f.bump(),
+            Some(_) => return Err(f.syntax("expected a migplan backup (a JSON object)")),
+            None => return Err(f.after("EOF while parsing a value")),
+        }
+        if f.peek()? == Some(b'}') {
+            return Err(f.syntax("the backup is empty: it has no `meta`"));
+        }
+        let first = key(f, limits)?;
+        if first != "meta" {
+            return Err(f.after(format!("the backup must start with `meta`, not `{first}`")));
+        }
+        f.expect(b':', "`:`", "an object")?;
+        let meta = match f.piece(limits.max_value_bytes, limits.max_meta_bytes) {
+            Err(Problem::PieceTooLong { .. }) => {
+                return Err(Problem::PieceTooLong {
+                    limit: limits.max_meta_bytes,
+                });
+            }
+            other => other?,
+        };
+        // A key given twice would silently keep its last value.
+        let raw = parse_piece(f, meta, crate::format::meta::NoDuplicates)?;
+        here(f, self.accept_meta(raw))?;
+        if self.meta_only {
             return Ok(());
         }
-        outcome.map_err(|e| backup_error(path, e, self.reading.as_deref()))
+        let (mut data, mut summary) = (false, false);
+        loop {
+            match f.peek()? {
+                Some(b',') => f.bump(),
+                Some(b'}') => {
+                    f.bump();
+                    break;
+                }
+                Some(_) => return Err(f.syntax("expected `,` or `}`")),
+                None => return Err(f.after("EOF while parsing an object")),
+            }
+            let name = key(f, limits)?;
+            match name.as_str() {
+                "data" if !data => {
+                    f.expect(b':', "`:`", "an object")?;
+                    self.data(f, limits)?;
+                    data = true;
+                }
+                "summary" if data && !summary => {
+                    f.expect(b':', "`:`", "an object")?;
+                    let piece = f.piece(limits.max_value_bytes, limits.max_meta_bytes)?;
+                    parse_piece(f, piece, SummarySeed(&mut *self))?;
+                    summary = true;
+                }
+                _ => return Err(f.after(misplaced_key(&name))),
+            }
+        }
+        if !summary {
+            return Err(f.after("the backup has no `summary`: the file is incomplete"));
+        }
+        match f.peek()? {
+            None => Ok(()),
+            Some(_) => Err(f.syntax("trailing characters")),
+        }
+    }
+
+    /// `data`: table name → array of rows.
+    fn data<R: io::Read>(&mut self, f: &mut Frame<R>, limits: &ReadLimits) -> Result<(), Problem> {
+        f.expect(b'{', "`data`: an object of tables", "an object")?;
+        let mut first = true;
+        loop {
+            match f.peek()? {
+                Some(b'}') => {
+                    f.bump();
+                    break;
+                }
+                Some(b',') if !first => f.bump(),
+                Some(_) if first => {}
+                Some(_) => return Err(f.syntax("expected `,` or `}`")),
+                None => return Err(f.after("EOF while parsing an object")),
+            }
+            first = false;
+            let name = key(f, limits)?;
+            f.expect(b':', "`:`", "an object")?;
+            let table = here(f, self.begin_table(&name))?;
+            let mut checksum = Checksum::with(self.algorithm());
+            self.reading = Some(name.clone());
+            self.rows(f, limits, &table, &mut checksum)?;
+            self.reading = None;
+            here(f, self.visit(|v| v.end_table(&table)))?;
+            let computed = checksum.summary();
+            self.tables.push(ReadTable {
+                name,
+                computed,
+                verified: false,
+            });
+        }
+        here(f, self.check_all_tables_read())
+    }
+
+    /// One table's rows, each handed to the visitor as soon as it is decoded.
+    fn rows<R: io::Read>(
+        &mut self,
+        f: &mut Frame<R>,
+        limits: &ReadLimits,
+        table: &TableMeta,
+        checksum: &mut Checksum,
+    ) -> Result<(), Problem> {
+        let what = format!("the rows of table `{}` as an array", table.name);
+        f.expect(b'[', &what, "a list")?;
+        if f.peek()? == Some(b']') {
+            f.bump();
+            return Ok(());
+        }
+        // A row holds its columns' values, each bounded: so is the row.
+        let row_limit = (limits.max_value_bytes.saturating_add(64))
+            .saturating_mul(table.columns.len() as u64 + 1)
+            .saturating_add(1 << 16);
+        // Reused across rows: which columns the current row has set.
+        let mut seen = vec![false; table.columns.len()];
+        for row in 1.. {
+            let ctx = RowCtx { table, row };
+            let piece = f.piece(limits.max_value_bytes, row_limit)?;
+            let values = parse_piece(
+                f,
+                piece,
+                RowSeed {
+                    ctx: &ctx,
+                    seen: &mut seen,
+                },
+            )?;
+            checksum.add_row(&values);
+            if let Err(e) = self.visit(|v| v.row(&values)) {
+                self.failed_row = Some((table.name.clone(), row));
+                return Err(here_problem(f, e));
+            }
+            match f.peek()? {
+                Some(b',') => f.bump(),
+                Some(b']') => {
+                    f.bump();
+                    break;
+                }
+                Some(_) => return Err(f.syntax("expected `,` or `]`")),
+                None => return Err(f.after("EOF while parsing a list")),
+            }
+        }
+        Ok(())
     }
 
     /// A refused row, with the line of the file it starts on (the file is
@@ -289,176 +427,85 @@ fn meta_error(path: &Path, problem: &crate::format::meta::MetaProblem) -> Error 
     }
 }
 
-/// Turns a serde_json error into a backup error at its `line:column`.
+/// Turns what stopped the reader into a backup error at its `line:column`.
 /// `table`: the table being read, if any.
-fn backup_error(path: &Path, e: serde_json::Error, table: Option<&str>) -> Error {
-    if e.is_io() {
-        let e: io::Error = e.into();
-        return too_long_error(path, &e, table)
-            .or_else(|| meta_too_long_error(path, &e))
-            .or_else(|| compress::corrupt_error(path, &e))
-            .unwrap_or_else(|| Error::io(path, e));
+fn problem_error(path: &Path, problem: Problem, table: Option<&str>) -> Error {
+    match problem {
+        Problem::Io(e) => compress::corrupt_error(path, &e).unwrap_or_else(|| Error::io(path, e)),
+        Problem::Syntax {
+            line,
+            column,
+            message,
+        } => Error::Backup {
+            path: path.to_path_buf(),
+            position: (line > 0).then_some((line, column)),
+            message,
+        },
+        Problem::ValueTooLong {
+            line,
+            column,
+            limit,
+        } => too_long_error(path, table, limit, (line, column)),
+        Problem::PieceTooLong { limit } => Error::MetaTooLong {
+            path: path.to_path_buf(),
+            limit,
+        },
     }
+}
+
+/// A JSON string key, whole.
+fn key<R: io::Read>(f: &mut Frame<R>, limits: &ReadLimits) -> Result<String, Problem> {
+    let piece = f.piece(
+        limits.max_value_bytes,
+        limits.max_value_bytes.saturating_add(2),
+    )?;
+    parse_piece(f, piece, std::marker::PhantomData::<String>)
+}
+
+/// A piece parsed by `seed`, serde_json's problems placed in the file.
+fn parse_piece<R: io::Read, T>(
+    f: &Frame<R>,
+    (piece, at): (std::ops::Range<usize>, Place),
+    seed: impl for<'de> DeserializeSeed<'de, Value = T>,
+) -> Result<T, Problem> {
+    let mut de = serde_json::Deserializer::from_slice(f.bytes(piece));
+    seed.deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+        .map_err(|e| placed_in(e, at))
+}
+
+/// serde_json's problem in a piece that starts at `at`, placed in the file.
+fn placed_in(e: serde_json::Error, at: Place) -> Problem {
     let (line, column) = (e.line(), e.column());
     // serde_json appends the position in words; ours goes in front instead.
     let text = e.to_string();
     let suffix = format!(" at line {line} column {column}");
     let message = text.strip_suffix(&suffix).unwrap_or(&text).to_owned();
-    Error::Backup {
-        path: path.to_path_buf(),
-        position: (line > 0).then_some((line, column)),
+    let (line, column) = match line {
+        0 => (0, 0),
+        _ => at.within(line, column),
+    };
+    Problem::Syntax {
+        line,
+        column,
         message,
     }
 }
 
-/// The whole file: `meta`, then `data`, then `summary`.
-struct BackupSeed<'a, 'r>(&'a mut Reader<'r>);
-
-impl<'de> DeserializeSeed<'de> for BackupSeed<'_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
+/// A problem the reader's checks raised (as serde errors, without a place):
+/// at the next byte.
+fn here<R: io::Read, T>(f: &Frame<R>, checked: Result<T, serde_json::Error>) -> Result<T, Problem> {
+    checked.map_err(|e| here_problem(f, e))
 }
 
-impl<'de> Visitor<'de> for BackupSeed<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a migplan backup (a JSON object)")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let reader = self.0;
-        match map.next_key::<String>()?.as_deref() {
-            Some("meta") => {}
-            Some(key) => {
-                return Err(de::Error::custom(format!(
-                    "the backup must start with `meta`, not `{key}`"
-                )));
-            }
-            None => return Err(de::Error::custom("the backup is empty: it has no `meta`")),
-        }
-        // A key given twice would silently keep its last value.
-        reader.accept_meta(map.next_value_seed(crate::format::meta::NoDuplicates)?)?;
-        reader.reading_meta.set(false);
-        if reader.meta_only {
-            return Err(de::Error::custom("stopped after the meta"));
-        }
-        let (mut data, mut summary) = (false, false);
-        while let Some(key) = map.next_key::<String>()? {
-            match key.as_str() {
-                "data" if !data => {
-                    map.next_value_seed(DataSeed(&mut *reader))?;
-                    data = true;
-                }
-                "summary" if data && !summary => {
-                    map.next_value_seed(SummarySeed(&mut *reader))?;
-                    summary = true;
-                }
-                _ => return Err(misplaced_key(&key)),
-            }
-        }
-        if !summary {
-            return Err(de::Error::custom(
-                "the backup has no `summary`: the file is incomplete",
-            ));
-        }
-        Ok(())
-    }
+fn here_problem<R: io::Read>(f: &Frame<R>, e: serde_json::Error) -> Problem {
+    f.after(e.to_string())
 }
 
-fn misplaced_key<E: de::Error>(key: &str) -> E {
-    E::custom(format!(
+fn misplaced_key(key: &str) -> String {
+    format!(
         "unexpected key `{key}`: a backup holds `meta`, `data` and `summary`, once each and in that order"
-    ))
-}
-
-/// `data`: table name → array of rows.
-struct DataSeed<'a, 'r>(&'a mut Reader<'r>);
-
-impl<'de> DeserializeSeed<'de> for DataSeed<'_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for DataSeed<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("`data`: an object of tables")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let reader = self.0;
-        while let Some(name) = map.next_key::<String>()? {
-            let table = reader.begin_table(&name)?;
-            let mut checksum = Checksum::with(reader.algorithm());
-            reader.reading = Some(name.clone());
-            map.next_value_seed(RowsSeed {
-                reader: &mut *reader,
-                table: &table,
-                checksum: &mut checksum,
-            })?;
-            reader.reading = None;
-            reader.visit(|v| v.end_table(&table))?;
-            let computed = checksum.summary();
-            reader.tables.push(ReadTable {
-                name,
-                computed,
-                verified: false,
-            });
-        }
-        reader.check_all_tables_read()
-    }
-}
-
-/// One table's rows, each handed to the visitor as soon as it is decoded.
-struct RowsSeed<'a, 'r> {
-    reader: &'a mut Reader<'r>,
-    table: &'a TableMeta,
-    checksum: &'a mut Checksum,
-}
-
-impl<'de> DeserializeSeed<'de> for RowsSeed<'_, '_> {
-    type Value = ();
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RowsSeed<'_, '_> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "the rows of table `{}` as an array", self.table.name)
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        // Reused across rows: which columns the current row has set.
-        let mut seen = vec![false; self.table.columns.len()];
-        for row in 1.. {
-            let ctx = RowCtx {
-                table: self.table,
-                row,
-            };
-            let Some(values) = seq.next_element_seed(RowSeed {
-                ctx: &ctx,
-                seen: &mut seen,
-            })?
-            else {
-                break;
-            };
-            self.checksum.add_row(&values);
-            if let Err(e) = self.reader.visit::<A::Error>(|v| v.row(&values)) {
-                self.reader.failed_row = Some((self.table.name.clone(), row));
-                return Err(e);
-            }
-        }
-        Ok(())
-    }
+    )
 }
 
 /// `summary`: table name → rows and checksum, checked against what was read.
