@@ -590,6 +590,25 @@ fn array_rows_of_the_wrong_length_are_refused() {
     }
 }
 
+/// A row that goes on and on (small values, or white space) is refused at
+/// its start before it is gathered whole: a file's size never sets the
+/// memory a row takes.
+#[test]
+fn a_row_far_past_its_columns_is_refused_where_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, text) = sample(&dir);
+    let row = "[1,\"Alice\",\"aGVsbG8=\",0.5,\"12.50\"]";
+    let line = text[..text.find(row).unwrap()].matches('\n').count() + 1;
+    for flood in ["0,".repeat(1 << 17), " ".repeat(1 << 18)] {
+        let edited = text.replacen(row, &format!("[1,{flood}\"Alice\"]"), 1);
+        let msg = message(read_text(&dir, &edited));
+        assert!(
+            msg.contains(&format!("edited.json:{line}:1: table `users`, row 1: the row goes on far past its 5 columns' values")),
+            "{msg}"
+        );
+    }
+}
+
 #[test]
 fn missing_summary_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -72,6 +72,12 @@ pub(super) enum Problem {
     PieceTooLong {
         limit: u64,
     },
+    /// A piece held more separators, brackets, white space and values than
+    /// its caller allows (a row: a few per column), where it starts.
+    Crowded {
+        line: usize,
+        column: usize,
+    },
 }
 
 impl<R: Read> Frame<R> {
@@ -83,6 +89,12 @@ impl<R: Read> Frame<R> {
             at: Place { line: 1, before: 0 },
             eof: false,
         }
+    }
+
+    /// Where the next byte that is not white space is.
+    pub(super) fn here(&mut self) -> Result<Place, Problem> {
+        self.peek()?;
+        Ok(self.at)
     }
 
     /// A syntax problem at the next byte (serde_json's place for a byte it
@@ -178,14 +190,16 @@ impl<R: Read> Frame<R> {
 
     /// The JSON value that starts at the next byte (after white space),
     /// whole: where its bytes are and where it starts in the file. Tokens
-    /// longer than `value_limit`, and a value longer than `piece_limit`,
-    /// are refused before they are gathered. Only the value's extent is
-    /// found here (brackets, strings and their escapes); serde_json judges
-    /// the rest.
+    /// longer than `value_limit`, a value longer than `piece_limit`, and
+    /// one with more than `crowd` strings, other tokens, brackets,
+    /// separators and white-space bytes are refused before they are
+    /// gathered. Only the value's extent is found here (brackets, strings
+    /// and their escapes); serde_json judges the rest.
     pub(super) fn piece(
         &mut self,
         value_limit: u64,
         piece_limit: u64,
+        crowd: u64,
     ) -> Result<(Range<usize>, Place), Problem> {
         if self.peek()?.is_none() {
             return Err(self.after("EOF while parsing a value"));
@@ -196,6 +210,8 @@ impl<R: Read> Frame<R> {
         let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
         // Bytes of the current string or token, and where it starts.
         let (mut run, mut token) = (0u64, start);
+        // Strings and tokens, and the bytes between them.
+        let mut crowded = 0u64;
         let end = loop {
             if i == self.buf.len() {
                 let (moved, more) = self.more(start)?;
@@ -214,6 +230,12 @@ impl<R: Read> Frame<R> {
             }
             if (i - start) as u64 > piece_limit {
                 return Err(Problem::PieceTooLong { limit: piece_limit });
+            }
+            if crowded > crowd {
+                return Err(Problem::Crowded {
+                    line: place.line,
+                    column: place.column(),
+                });
             }
             if in_string {
                 if escaped {
@@ -242,6 +264,9 @@ impl<R: Read> Frame<R> {
                     break i;
                 }
                 continue;
+            }
+            if run == 0 {
+                crowded += 1;
             }
             match self.buf[i] {
                 b'"' => {
@@ -322,7 +347,7 @@ mod tests {
                 f.bump();
                 continue;
             }
-            let (r, at) = f.piece(1 << 20, 1 << 20).unwrap();
+            let (r, at) = f.piece(1 << 20, 1 << 20, u64::MAX).unwrap();
             out.push((
                 String::from_utf8(f.bytes(r).to_vec()).unwrap(),
                 (at.line, at.column()),
@@ -364,7 +389,7 @@ mod tests {
                 .or_else(|_| f.expect(b'{', "`{`", "an object"))
                 .unwrap();
             loop {
-                match f.piece(limit, 1 << 20) {
+                match f.piece(limit, 1 << 20, u64::MAX) {
                     Ok(_) => {}
                     Err(Problem::ValueTooLong { line, column, .. }) => return Err((line, column)),
                     Err(Problem::Syntax { .. }) => return Ok(()),
@@ -393,16 +418,36 @@ mod tests {
         let text = format!("[{}]", "1,".repeat(1 << 16));
         let mut f = Frame::new(text.as_bytes());
         assert!(matches!(
-            f.piece(10, 1000),
+            f.piece(10, 1000, u64::MAX),
             Err(Problem::PieceTooLong { limit: 1000 })
         ));
         assert!(f.buf.len() < 2 * READ, "{} bytes held", f.buf.len());
     }
 
     #[test]
+    fn a_crowded_piece_is_refused_before_it_is_gathered() {
+        // Many small values, or a flood of white space, in one row.
+        for text in [
+            format!("\n  [{}1]", "1,".repeat(1 << 16)),
+            format!("\n  [1,{}2]", " ".repeat(1 << 17)),
+        ] {
+            let mut f = Frame::new(text.as_bytes());
+            match f.piece(10, u64::MAX, 100) {
+                Err(Problem::Crowded { line, column }) => assert_eq!((line, column), (2, 3)),
+                other => panic!("{other:?}"),
+            }
+            assert!(f.buf.len() < 2 * READ, "{} bytes held", f.buf.len());
+        }
+        // A row within bounds passes: a string's bytes are one value.
+        let text = format!("[\"{}\", 1, null]", "x".repeat(500));
+        let mut f = Frame::new(text.as_bytes());
+        assert!(f.piece(1000, u64::MAX, 10).is_ok());
+    }
+
+    #[test]
     fn a_cut_piece_is_an_eof_at_the_end() {
         let mut f = Frame::new("\n[1, \"ab".as_bytes());
-        match f.piece(10, 1000) {
+        match f.piece(10, 1000, u64::MAX) {
             Err(Problem::Syntax {
                 line,
                 column,

@@ -124,7 +124,7 @@ impl<'r> Reader<'r> {
             return Err(f.after(format!("the backup must start with `meta`, not `{first}`")));
         }
         f.expect(b':', "`:`", "an object")?;
-        let meta = match f.piece(limits.max_value_bytes, limits.max_meta_bytes) {
+        let meta = match f.piece(limits.max_value_bytes, limits.max_meta_bytes, u64::MAX) {
             Err(Problem::PieceTooLong { .. }) => {
                 return Err(Problem::PieceTooLong {
                     limit: limits.max_meta_bytes,
@@ -158,7 +158,7 @@ impl<'r> Reader<'r> {
                 }
                 "summary" if data && !summary => {
                     f.expect(b':', "`:`", "an object")?;
-                    let piece = f.piece(limits.max_value_bytes, limits.max_meta_bytes)?;
+                    let piece = f.piece(limits.max_value_bytes, limits.max_meta_bytes, u64::MAX)?;
                     parse_piece(f, piece, SummarySeed(&mut *self))?;
                     summary = true;
                 }
@@ -222,15 +222,32 @@ impl<'r> Reader<'r> {
             f.bump();
             return Ok(());
         }
-        // A row holds its columns' values, each bounded: so is the row.
+        // A row holds its columns' values, each bounded, with a few
+        // brackets, separators and spaces around each: so is the row.
+        let columns = table.columns.len() as u64;
         let row_limit = (limits.max_value_bytes.saturating_add(64))
-            .saturating_mul(table.columns.len() as u64 + 1)
+            .saturating_mul(columns + 1)
             .saturating_add(1 << 16);
+        let crowd = (1 << 16) + 16 * columns;
         // Reused across rows: which columns the current row has set.
         let mut seen = vec![false; table.columns.len()];
         for row in 1.. {
             let ctx = RowCtx { table, row };
-            let piece = f.piece(limits.max_value_bytes, row_limit)?;
+            let at = f.here()?;
+            let piece = match f.piece(limits.max_value_bytes, row_limit, crowd) {
+                Err(Problem::Crowded { .. } | Problem::PieceTooLong { .. }) => {
+                    let (line, column) = (at.line, at.column());
+                    return Err(Problem::Syntax {
+                        line,
+                        column,
+                        message: format!(
+                            "table `{}`, row {row}: the row goes on far past its {columns} columns' values",
+                            table.name
+                        ),
+                    });
+                }
+                other => other?,
+            };
             let values = parse_piece(
                 f,
                 piece,
@@ -450,6 +467,12 @@ fn problem_error(path: &Path, problem: Problem, table: Option<&str>) -> Error {
             path: path.to_path_buf(),
             limit,
         },
+        // Only rows are bounded so, and their reader words it.
+        Problem::Crowded { line, column } => Error::Backup {
+            path: path.to_path_buf(),
+            position: Some((line, column)),
+            message: "a value goes on far past what it can hold".into(),
+        },
     }
 }
 
@@ -458,6 +481,7 @@ fn key<R: io::Read>(f: &mut Frame<R>, limits: &ReadLimits) -> Result<String, Pro
     let piece = f.piece(
         limits.max_value_bytes,
         limits.max_value_bytes.saturating_add(2),
+        u64::MAX,
     )?;
     parse_piece(f, piece, std::marker::PhantomData::<String>)
 }
