@@ -10,7 +10,6 @@ mod encrypt;
 pub mod json;
 pub mod limits;
 mod meta;
-mod position;
 mod source;
 pub mod xlsx;
 

@@ -62,11 +62,11 @@ struct Reader<'r> {
     tables: Vec<ReadTable>,
     /// The table whose rows are being read, for errors.
     reading: Option<String>,
-    /// The table and 1-based row whose visit failed, to place the error.
-    failed_row: Option<(String, u64)>,
+    /// The line the row whose visit failed starts on, to place the error.
+    failed_row: Option<usize>,
     /// An error that is not about the file's syntax (the visitor's own, a
-    /// newer format): serde unwinds with a stand-in, then this is returned
-    /// unchanged.
+    /// newer format): the reader (and serde, inside a piece) unwinds with a
+    /// stand-in, then this is returned unchanged.
     failure: Option<Error>,
 }
 
@@ -248,6 +248,7 @@ impl<'r> Reader<'r> {
                 }
                 other => other?,
             };
+            let starts = piece.1.line;
             let values = parse_piece(
                 f,
                 piece,
@@ -258,7 +259,7 @@ impl<'r> Reader<'r> {
             )?;
             checksum.add_row(&values);
             if let Err(e) = self.visit(|v| v.row(&values)) {
-                self.failed_row = Some((table.name.clone(), row));
+                self.failed_row = Some(starts);
                 return Err(here_problem(f, e));
             }
             match f.peek()? {
@@ -274,22 +275,17 @@ impl<'r> Reader<'r> {
         Ok(())
     }
 
-    /// A refused row, with the line of the file it starts on (the file is
-    /// streamed again to find it; this happens once, on the way out).
+    /// A refused row, with the line of the file it starts on.
     fn placed(&mut self, failure: Error) -> Error {
-        let (Error::Row(message), Some((table, row))) = (&failure, self.failed_row.take()) else {
-            return failure;
-        };
-        let line = compress::open_reader(self.path)
-            .ok()
-            .and_then(|(file, _)| crate::format::position::row_line(file, &table, row));
-        match line {
-            Some(line) => Error::Row(format!("{}:{line}: {message}", self.path.display())),
-            None => failure,
+        match (&failure, self.failed_row.take()) {
+            (Error::Row(message), Some(line)) => {
+                Error::Row(format!("{}:{line}: {message}", self.path.display()))
+            }
+            _ => failure,
         }
     }
 
-    /// Calls the visitor, stashing its error and unwinding serde with a stand-in.
+    /// Calls the visitor, stashing its error and unwinding with a stand-in.
     fn visit<E: de::Error>(
         &mut self,
         f: impl FnOnce(&mut dyn BackupVisitor) -> Result<()>,
