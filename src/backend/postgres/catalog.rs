@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::values::{PgType, TypeRow};
+use super::values::{PgType, TYPE_ROW, TypeRow};
 use super::{Postgres, quote};
 use crate::backend::BOOKKEEPING_TABLES;
 use crate::catalog::{ColumnInfo, ForeignKey, Sequence, TableInfo};
@@ -48,16 +48,15 @@ impl Postgres {
     /// The columns of every table (or of one), in ordinal order.
     pub(super) fn columns(&mut self, table: Option<&str>) -> Result<Vec<PgColumn>> {
         let ctx = "reading the database's columns";
-        // Each column's pg_type row comes along (`values::TYPE_ROW`'s
-        // columns, in its order): a round trip per type was a few percent
-        // of a small incremental export.
+        // Each column's pg_type row comes along: a round trip per type was
+        // a few percent of a small incremental export.
         let rows = self
             .client
             .query(
+                &format!(
                 "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), \
                         a.attnotnull, (a.atthasdef OR a.attidentity <> ''), a.attidentity = 'a', \
-                        a.atttypid, a.atttypmod, \
-                        t.typname::text, t.typtype::text, t.typcategory::text, t.typbasetype, t.typtypmod, t.typelem \
+                        a.atttypid, a.atttypmod, {TYPE_ROW} \
                  FROM pg_attribute a \
                  JOIN pg_class c ON c.oid = a.attrelid \
                  JOIN pg_type t ON t.oid = a.atttypid \
@@ -65,7 +64,8 @@ impl Postgres {
                  WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition \
                    AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '' \
                    AND ($1::text IS NULL OR c.relname = $1::text) \
-                 ORDER BY c.relname, a.attnum",
+                 ORDER BY c.relname, a.attnum"
+                ),
                 &[&table],
             )
             .map_err(|e| self.err(ctx, e))?;

@@ -30,9 +30,10 @@ pub(super) enum Kind {
     Text,
 }
 
-/// The columns of pg_type a type is resolved from, as a select list.
+/// The columns of pg_type a type is resolved from, as a select list (the
+/// catalog's columns query selects them too, joined to each column).
 pub(super) const TYPE_ROW: &str =
-    "SELECT typname::text, typtype::text, typcategory::text, typbasetype, typtypmod, typelem";
+    "typname::text, typtype::text, typcategory::text, typbasetype, typtypmod, typelem";
 
 /// One row of pg_type, as [`TYPE_ROW`] selects it.
 pub(super) struct TypeRow {
@@ -87,7 +88,10 @@ impl Postgres {
                 None => TypeRow::from(
                     &self
                         .client
-                        .query_one(&format!("{TYPE_ROW} FROM pg_type WHERE oid = $1"), &[&cur])
+                        .query_one(
+                            &format!("SELECT {TYPE_ROW} FROM pg_type WHERE oid = $1"),
+                            &[&cur],
+                        )
                         .map_err(|e| self.err(ctx, e))?,
                     0,
                 ),

@@ -183,6 +183,28 @@ impl<R: Read> Frame<R> {
         }
     }
 
+    /// Before an item of the array or object that `close` ends: `true`
+    /// when one follows (its `,` consumed; none before the `first`),
+    /// `false` when `close` ends it here (consumed).
+    pub(super) fn next_item(&mut self, close: u8, first: bool) -> Result<bool, Problem> {
+        match self.peek()? {
+            Some(b) if b == close => {
+                self.bump();
+                Ok(false)
+            }
+            Some(b',') if !first => {
+                self.bump();
+                Ok(true)
+            }
+            Some(_) if first => Ok(true),
+            Some(_) => Err(self.syntax(format!("expected `,` or `{}`", close as char))),
+            None => Err(self.after(match close {
+                b']' => "EOF while parsing a list",
+                _ => "EOF while parsing an object",
+            })),
+        }
+    }
+
     /// The bytes of a piece [`Frame::piece`] returned, until the next call.
     pub(super) fn bytes(&self, piece: Range<usize>) -> &[u8] {
         &self.buf[piece]

@@ -139,16 +139,7 @@ impl<'r> Reader<'r> {
             return Ok(());
         }
         let (mut data, mut summary) = (false, false);
-        loop {
-            match f.peek()? {
-                Some(b',') => f.bump(),
-                Some(b'}') => {
-                    f.bump();
-                    break;
-                }
-                Some(_) => return Err(f.syntax("expected `,` or `}`")),
-                None => return Err(f.after("EOF while parsing an object")),
-            }
+        while f.next_item(b'}', false)? {
             let name = key(f, limits)?;
             match name.as_str() {
                 "data" if !data => {
@@ -178,17 +169,7 @@ impl<'r> Reader<'r> {
     fn data<R: io::Read>(&mut self, f: &mut Frame<R>, limits: &ReadLimits) -> Result<(), Problem> {
         f.expect(b'{', "`data`: an object of tables", "an object")?;
         let mut first = true;
-        loop {
-            match f.peek()? {
-                Some(b'}') => {
-                    f.bump();
-                    break;
-                }
-                Some(b',') if !first => f.bump(),
-                Some(_) if first => {}
-                Some(_) => return Err(f.syntax("expected `,` or `}`")),
-                None => return Err(f.after("EOF while parsing an object")),
-            }
+        while f.next_item(b'}', first)? {
             first = false;
             let name = key(f, limits)?;
             f.expect(b':', "`:`", "an object")?;
@@ -218,10 +199,6 @@ impl<'r> Reader<'r> {
     ) -> Result<(), Problem> {
         let what = format!("the rows of table `{}` as an array", table.name);
         f.expect(b'[', &what, "a list")?;
-        if f.peek()? == Some(b']') {
-            f.bump();
-            return Ok(());
-        }
         // A row holds its columns' values, each bounded, with a few
         // brackets, separators and spaces around each: so is the row.
         let columns = table.columns.len() as u64;
@@ -232,6 +209,9 @@ impl<'r> Reader<'r> {
         // Reused across rows: which columns the current row has set.
         let mut seen = vec![false; table.columns.len()];
         for row in 1.. {
+            if !f.next_item(b']', row == 1)? {
+                break;
+            }
             let ctx = RowCtx { table, row };
             let at = f.here()?;
             let piece = match f.piece(limits.max_value_bytes, row_limit, crowd) {
@@ -261,15 +241,6 @@ impl<'r> Reader<'r> {
             if let Err(e) = self.visit(|v| v.row(&values)) {
                 self.failed_row = Some(starts);
                 return Err(here_problem(f, e));
-            }
-            match f.peek()? {
-                Some(b',') => f.bump(),
-                Some(b']') => {
-                    f.bump();
-                    break;
-                }
-                Some(_) => return Err(f.syntax("expected `,` or `]`")),
-                None => return Err(f.after("EOF while parsing a list")),
             }
         }
         Ok(())
